@@ -1,0 +1,59 @@
+//! The HTTP API under `server.base_path`: one module per resource, thin handlers.
+
+pub mod health;
+pub mod middleware;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::error::{AppError, ErrorCode};
+
+/// Registers every route under the base path.
+pub fn configure(base_path: String) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let scope = web::scope(if base_path == "/" { "" } else { &base_path })
+            .route("/health", web::get().to(health::health));
+        cfg.service(scope);
+    }
+}
+
+/// JSON bodies: size limit and `{error, code}` answers for malformed input.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req| {
+            let app = match &err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => middleware::too_large(limit),
+                JsonPayloadError::ContentType => AppError::new(
+                    ErrorCode::InvalidJson,
+                    "request body must be JSON (Content-Type: application/json)",
+                ),
+                other => AppError::new(
+                    ErrorCode::InvalidJson,
+                    format!("invalid JSON body: {other}"),
+                ),
+            };
+            app.into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        AppError::bad_request(format!("invalid query parameters: {err}")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        AppError::bad_request(format!("invalid path parameter: {err}")).into()
+    })
+}
+
+/// Anything no route matched: a JSON 404 (never actix's plain-text default).
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::new(
+        ErrorCode::NotFound,
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}

@@ -1,0 +1,194 @@
+//! Builds the whole application from a config (state, HTTP server, background workers) and runs
+//! it on a given listener, so tests can start it on port 0 with a temporary database.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing_actix_web::TracingLogger;
+
+use crate::api;
+use crate::api::middleware::BodyLimit;
+use crate::config::Config;
+use crate::store::{Db, StoreError};
+
+/// Everything a request handler or worker needs. Shared behind `web::Data` (an `Arc`).
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot start the HTTP server: {0}")]
+    Server(#[source] std::io::Error),
+}
+
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+    state: web::Data<AppState>,
+    shutdown: CancellationToken,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// Stops a running [`Application`] from elsewhere (signal handler, test).
+#[derive(Clone)]
+pub struct AppHandle {
+    server: ServerHandle,
+    shutdown: CancellationToken,
+}
+
+impl AppHandle {
+    /// Stops background workers and the server; with `graceful`, in-flight requests finish first.
+    pub async fn stop(&self, graceful: bool) {
+        self.shutdown.cancel();
+        self.server.stop(graceful).await;
+    }
+}
+
+impl Application {
+    /// Binds `server.bind` and builds the application.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let listener =
+            TcpListener::bind(&config.server.bind).map_err(|source| StartupError::Bind {
+                addr: config.server.bind.clone(),
+                source,
+            })?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    /// Builds the application on an already bound listener (port 0 in tests).
+    pub async fn build_with_listener(
+        config: Config,
+        listener: TcpListener,
+    ) -> Result<Application, StartupError> {
+        let addr = listener.local_addr().map_err(StartupError::Server)?;
+        let config = Arc::new(config);
+        let db = Db::open(&config.database).await?;
+        let state = web::Data::new(AppState {
+            config: config.clone(),
+            db,
+        });
+        let shutdown = CancellationToken::new();
+
+        let limit = config.server.json_limit_bytes;
+        let base_path = config.server.base_path.clone();
+        let data = state.clone();
+        let mut http = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::Data::new(BodyLimit(limit)))
+                .app_data(api::json_config(limit))
+                .app_data(api::query_config())
+                .app_data(api::path_config())
+                .wrap(from_fn(api::middleware::body_limit))
+                .wrap(from_fn(api::middleware::request_id_header))
+                .wrap(TracingLogger::default())
+                .configure(api::configure(base_path.clone()))
+                .default_service(web::to(api::not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_timeout_seconds);
+        if let Some(n) = config.server.workers {
+            http = http.workers(n);
+        }
+        let server = http.listen(listener).map_err(StartupError::Server)?.run();
+
+        tracing::info!(%addr, base_path = %config.server.base_path, "server listening");
+        Ok(Application {
+            server,
+            addr,
+            state,
+            shutdown,
+            workers: Vec::new(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub fn handle(&self) -> AppHandle {
+        AppHandle {
+            server: self.server.handle(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    /// Serves until stopped through an [`AppHandle`]; then stops the workers and closes the
+    /// database.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.shutdown.cancel();
+        for w in self.workers {
+            if tokio::time::timeout(Duration::from_secs(10), w)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a background worker did not stop within 10 s");
+            }
+        }
+        self.state.db.close().await;
+        tracing::info!("server stopped");
+        result
+    }
+}
+
+/// `serve`: runs until SIGINT or SIGTERM, then shuts down gracefully.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    let handle = app.handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

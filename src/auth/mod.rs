@@ -1,0 +1,3 @@
+//! Caller authentication, Palette user tokens, permissions and the audit log.
+
+pub mod permissions;

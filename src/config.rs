@@ -1,0 +1,681 @@
+//! Configuration: `config.toml`, `SPECTROCLOUD__SECTION__KEY` environment overrides and `${VAR}`
+//! expansion, validated up front with messages that name the offending key. Secrets are wrapped
+//! in [`Secret`], which never prints its value.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::auth::permissions::Permission;
+
+/// A secret string (API key, bearer token). `Debug`, `Display` and `Serialize` print `***`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The only way to read the value; grep for it to audit where secrets go.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub permissions: PermissionsConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub environments: Vec<EnvironmentConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub base_path: String,
+    /// actix worker threads; default: number of CPUs.
+    pub workers: Option<usize>,
+    /// Largest accepted JSON body; larger bodies get 413.
+    pub json_limit_bytes: usize,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_timeout_seconds: u64,
+    /// Show length and first characters of a Palette user token in `/auth/debug`.
+    pub debug_tokens: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:7007".into(),
+            base_path: "/api/spectrocloud".into(),
+            workers: None,
+            json_limit_bytes: 1024 * 1024,
+            shutdown_timeout_seconds: 30,
+            debug_tokens: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub url: String,
+    /// Size of the read-only connection pool (the writer is always a single connection).
+    pub max_readers: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/spectrocloud.db".into(),
+            max_readers: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// No caller authentication; allowed only on a loopback bind.
+    None,
+    #[default]
+    Static,
+    Backstage,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    pub tokens: Vec<StaticToken>,
+    pub backstage: Option<BackstageAuthConfig>,
+    /// How long a Palette user's project scope (from `/v1/users/me`) is trusted before re-reading.
+    pub user_scope_ttl_seconds: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Static,
+            tokens: Vec::new(),
+            backstage: None,
+            user_scope_ttl_seconds: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticToken {
+    pub token: Secret,
+    pub subject: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackstageAuthConfig {
+    pub jwks_url: String,
+    /// Expected `iss` claim; unset = not checked.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Expected `aud` claim; unset = not checked.
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PermissionsConfig {
+    pub enabled: bool,
+    pub grants: Vec<Grant>,
+}
+
+impl Default for PermissionsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            grants: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub principals: Vec<String>,
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Cron expression with seconds (6 fields); per-environment override allowed.
+    pub schedule: String,
+    /// In-flight Palette requests per environment.
+    pub concurrency: usize,
+    pub stale_after_seconds: u64,
+    /// A run taking longer than this is abandoned (nothing is applied).
+    pub run_timeout_seconds: u64,
+    /// Page size for Palette list calls (Palette caps it at 50).
+    pub page_size: u32,
+    pub request_timeout_seconds: u64,
+    /// Retries after the first attempt on 429, 5xx and connection errors.
+    pub max_retries: u32,
+    /// First retry delay; doubles each attempt, with jitter.
+    pub retry_base_ms: u64,
+    /// Run a sync for every environment as soon as the service starts.
+    pub on_startup: bool,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            schedule: "0 */5 * * * *".into(),
+            concurrency: 8,
+            stale_after_seconds: 900,
+            run_timeout_seconds: 1800,
+            page_size: 50,
+            request_timeout_seconds: 30,
+            max_retries: 4,
+            retry_base_ms: 250,
+            on_startup: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter directive; `RUST_LOG` wins when set.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// Selected by the `instance` query parameter; the first environment is the default.
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub tenant: String,
+    pub api_token: Secret,
+    /// Project names to mirror; empty = all.
+    #[serde(default)]
+    pub include_projects: Vec<String>,
+    #[serde(default)]
+    pub exclude_projects: Vec<String>,
+    /// Overrides `sync.schedule` for this environment.
+    #[serde(default)]
+    pub schedule: Option<String>,
+}
+
+impl EnvironmentConfig {
+    pub fn schedule<'a>(&'a self, sync: &'a SyncConfig) -> &'a str {
+        self.schedule.as_deref().unwrap_or(&sync.schedule)
+    }
+}
+
+/// One problem found in the configuration, tied to the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} not found")]
+    NotFound(String),
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid configuration:\n{}", format_issues(.0))]
+    Invalid(Vec<ConfigIssue>),
+}
+
+fn format_issues(issues: &[ConfigIssue]) -> String {
+    issues
+        .iter()
+        .map(|i| format!("  - {}: {}", i.key, i.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Config {
+    /// Loads `path`, applies `SPECTROCLOUD__SECTION__KEY` overrides, expands `${VAR}` and validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        if !path.is_file() {
+            return Err(ConfigError::NotFound(path.display().to_string()));
+        }
+        let figment = Figment::new()
+            .merge(Toml::file_exact(path))
+            .merge(Env::prefixed("SPECTROCLOUD__").split("__"));
+        Self::from_figment(figment, &path.display().to_string())
+    }
+
+    /// Parses TOML text (no environment overrides; `${VAR}` is still expanded) and validates.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(text)), "<inline>")
+    }
+
+    fn from_figment(figment: Figment, origin: &str) -> Result<Config, ConfigError> {
+        let parse_err = |e: figment::Error| ConfigError::Parse {
+            path: origin.to_string(),
+            message: describe_figment_error(e),
+        };
+        let raw: Dict = figment.extract().map_err(parse_err)?;
+        let mut issues = Vec::new();
+        let expanded: Dict = raw
+            .into_iter()
+            .map(|(k, v)| {
+                let v = expand_value(v, &k, &mut issues);
+                (k, v)
+            })
+            .collect();
+        // Unset variables are reported together with every other problem, not one at a time.
+        let config: Config = Figment::from(Serialized::defaults(expanded))
+            .extract()
+            .map_err(parse_err)?;
+        if let Err(more) = config.validate() {
+            issues.extend(more);
+        }
+        if issues.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(issues))
+        }
+    }
+
+    /// Every problem at once, each naming its key.
+    pub fn validate(&self) -> Result<(), Vec<ConfigIssue>> {
+        let mut issues = Vec::new();
+        let mut issue = |key: &str, message: String| {
+            issues.push(ConfigIssue {
+                key: key.to_string(),
+                message,
+            })
+        };
+
+        let bind = self.server.bind.parse::<SocketAddr>();
+        if bind.is_err() {
+            issue(
+                "server.bind",
+                format!(
+                    "`{}` is not a socket address such as 127.0.0.1:7007",
+                    self.server.bind
+                ),
+            );
+        }
+        let bp = &self.server.base_path;
+        if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) {
+            issue(
+                "server.base_path",
+                format!("`{bp}` must start with `/` and not end with `/`"),
+            );
+        }
+        if self.server.json_limit_bytes == 0 {
+            issue("server.json_limit_bytes", "must be greater than 0".into());
+        }
+        if self.server.workers == Some(0) {
+            issue("server.workers", "must be at least 1".into());
+        }
+
+        let url = &self.database.url;
+        if !url.starts_with("sqlite:") {
+            issue(
+                "database.url",
+                format!("`{url}` must be a sqlite: URL such as sqlite://data/spectrocloud.db"),
+            );
+        } else if url.contains(":memory:") || url.contains("mode=memory") {
+            issue(
+                "database.url",
+                "an in-memory database cannot be shared by the writer and the reader pool; use a file".into(),
+            );
+        }
+        if self.database.max_readers == 0 {
+            issue("database.max_readers", "must be at least 1".into());
+        }
+
+        match self.auth.mode {
+            AuthMode::None => {
+                if let Ok(addr) = bind
+                    && !addr.ip().is_loopback()
+                {
+                    issue(
+                        "auth.mode",
+                        format!(
+                            "\"none\" is only allowed on a loopback bind, but server.bind is {addr}; use \"static\" or \"backstage\""
+                        ),
+                    );
+                }
+            }
+            AuthMode::Backstage => match &self.auth.backstage {
+                None => issue(
+                    "auth.backstage.jwks_url",
+                    "required when auth.mode = \"backstage\"".into(),
+                ),
+                Some(b) if !is_http_url(&b.jwks_url) => issue(
+                    "auth.backstage.jwks_url",
+                    format!("`{}` is not an http(s) URL", b.jwks_url),
+                ),
+                Some(_) => {}
+            },
+            AuthMode::Static => {}
+        }
+        let mut seen_tokens = HashSet::new();
+        for (i, t) in self.auth.tokens.iter().enumerate() {
+            if t.token.expose().trim().is_empty() {
+                issue(
+                    &format!("auth.tokens[{i}].token"),
+                    "is empty (is its environment variable set?)".into(),
+                );
+            } else if !seen_tokens.insert(t.token.expose().to_string()) {
+                issue(
+                    &format!("auth.tokens[{i}].token"),
+                    "the same token is configured twice".into(),
+                );
+            }
+            if t.subject.trim().is_empty() {
+                issue(&format!("auth.tokens[{i}].subject"), "is empty".into());
+            }
+        }
+
+        for (i, g) in self.permissions.grants.iter().enumerate() {
+            if g.principals.is_empty() {
+                issue(
+                    &format!("permissions.grants[{i}].principals"),
+                    "lists no principal".into(),
+                );
+            }
+            for (j, p) in g.allow.iter().enumerate() {
+                if !Permission::is_valid_pattern(p) {
+                    issue(
+                        &format!("permissions.grants[{i}].allow[{j}]"),
+                        format!(
+                            "unknown permission `{p}`; expected one of {} or a wildcard such as spectrocloud.cluster.*",
+                            Permission::ALL
+                                .iter()
+                                .map(|p| p.id())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+
+        if let Err(msg) = validate_cron(&self.sync.schedule) {
+            issue("sync.schedule", msg);
+        }
+        if !(1..=64).contains(&self.sync.concurrency) {
+            issue("sync.concurrency", "must be between 1 and 64".into());
+        }
+        if !(1..=50).contains(&self.sync.page_size) {
+            issue(
+                "sync.page_size",
+                "must be between 1 and 50 (Palette's maximum)".into(),
+            );
+        }
+        if self.sync.request_timeout_seconds == 0 {
+            issue("sync.request_timeout_seconds", "must be at least 1".into());
+        }
+        if self.sync.run_timeout_seconds == 0 {
+            issue("sync.run_timeout_seconds", "must be at least 1".into());
+        }
+
+        let mut names = HashSet::new();
+        for (i, env) in self.environments.iter().enumerate() {
+            let key = |k: &str| format!("environments[{i}].{k}");
+            if env.name.trim().is_empty() {
+                issue(&key("name"), "is empty".into());
+            } else if !env
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            {
+                issue(
+                    &key("name"),
+                    format!(
+                        "`{}` may only contain letters, digits, `-`, `_` and `.`",
+                        env.name
+                    ),
+                );
+            } else if !names.insert(env.name.clone()) {
+                issue(
+                    &key("name"),
+                    format!("duplicate environment name `{}`", env.name),
+                );
+            }
+            if env.url.trim().is_empty() {
+                issue(&key("url"), "is empty".into());
+            } else if !is_http_url(&env.url) {
+                issue(&key("url"), format!("`{}` is not an http(s) URL", env.url));
+            }
+            if env.api_token.expose().trim().is_empty() {
+                issue(
+                    &key("api_token"),
+                    "is empty (is its environment variable set?)".into(),
+                );
+            }
+            if let Some(s) = &env.schedule
+                && let Err(msg) = validate_cron(s)
+            {
+                issue(&key("schedule"), msg);
+            }
+            for p in &env.include_projects {
+                if env.exclude_projects.contains(p) {
+                    issue(
+                        &key("include_projects"),
+                        format!("project `{p}` is both included and excluded"),
+                    );
+                }
+            }
+        }
+
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(issues)
+        }
+    }
+
+    /// The environment named `name`, or the first one when `name` is `None`.
+    pub fn environment(&self, name: Option<&str>) -> Option<&EnvironmentConfig> {
+        match name {
+            None => self.environments.first(),
+            Some(n) => self.environments.iter().find(|e| e.name == n),
+        }
+    }
+
+    /// The effective configuration as TOML, secrets shown as `***`.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s)
+        .map(|u| (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some())
+        .unwrap_or(false)
+}
+
+/// Cron with seconds, exactly as the scheduler parses it.
+pub fn validate_cron(expr: &str) -> Result<(), String> {
+    tokio_cron_scheduler::Job::new_async(expr, |_, _| Box::pin(async {}))
+        .map(|_| ())
+        .map_err(|_| {
+            format!(
+                "`{expr}` is not a cron expression with seconds (six fields, e.g. \"0 */5 * * * *\")"
+            )
+        })
+}
+
+fn describe_figment_error(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            let kind = e.kind.to_string();
+            if path.is_empty() {
+                kind
+            } else {
+                format!("{path}: {kind}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` in every string value; unset variables are reported
+/// against the key that used them.
+fn expand_value(v: Value, key: &str, issues: &mut Vec<ConfigIssue>) -> Value {
+    match v {
+        Value::String(tag, s) => match expand_str(&s) {
+            Ok(out) => Value::String(tag, out),
+            Err(var) => {
+                issues.push(ConfigIssue {
+                    key: key.to_string(),
+                    message: format!("environment variable `{var}` is not set"),
+                });
+                Value::String(tag, s)
+            }
+        },
+        Value::Dict(tag, d) => Value::Dict(
+            tag,
+            d.into_iter()
+                .map(|(k, v)| {
+                    let sub = format!("{key}.{k}");
+                    (k, expand_value(v, &sub, issues))
+                })
+                .collect(),
+        ),
+        Value::Array(tag, a) => Value::Array(
+            tag,
+            a.into_iter()
+                .enumerate()
+                .map(|(i, v)| expand_value(v, &format!("{key}[{i}]"), issues))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// `${VAR}` → value of VAR (error naming VAR if unset); `${VAR:-x}` → x when unset or empty;
+/// `$$` → `$`.
+pub fn expand_str(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(stripped) = after.strip_prefix('$') {
+            out.push('$');
+            rest = stripped;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let Some(end) = body.find('}') else {
+                out.push_str(&rest[pos..]);
+                return Ok(out);
+            };
+            let inner = &body[..end];
+            let (name, default) = match inner.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (inner, None),
+            };
+            match (std::env::var(name).ok().filter(|v| !v.is_empty()), default) {
+                (Some(v), _) => out.push_str(&v),
+                (None, Some(d)) => out.push_str(d),
+                (None, None) => return Err(name.to_string()),
+            }
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?} {s}"), "*** ***");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
+    }
+
+    #[test]
+    fn expands_variables() {
+        // SAFETY: test-only variable names unique to this test.
+        unsafe { std::env::set_var("SCB_TEST_EXPAND_A", "alpha") };
+        assert_eq!(expand_str("x-${SCB_TEST_EXPAND_A}-y").unwrap(), "x-alpha-y");
+        assert_eq!(expand_str("${SCB_TEST_UNSET_B:-dflt}").unwrap(), "dflt");
+        assert_eq!(expand_str("a$$b").unwrap(), "a$b");
+        assert_eq!(
+            expand_str("${SCB_TEST_UNSET_C}").unwrap_err(),
+            "SCB_TEST_UNSET_C"
+        );
+    }
+}

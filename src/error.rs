@@ -1,0 +1,187 @@
+//! One error type for the whole HTTP surface: each variant maps to an honest status and a stable
+//! machine code; the body is `{"error": "<human message>", "code": "<machine_code>"}` (plus
+//! `permission` on 403). Messages carry context but never a secret.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::auth::permissions::Permission;
+use crate::palette::PaletteError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidJson,
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    UnknownInstance,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    Throttled,
+    PaletteError,
+    PaletteUnreachable,
+    PaletteTimeout,
+    NotSynced,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::BadRequest | ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound | ErrorCode::UnknownInstance => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::PaletteError => StatusCode::BAD_GATEWAY,
+            ErrorCode::PaletteUnreachable | ErrorCode::NotSynced => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::PaletteTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::UnknownInstance => "unknown_instance",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::Throttled => "throttled",
+            ErrorCode::PaletteError => "palette_error",
+            ErrorCode::PaletteUnreachable => "palette_unreachable",
+            ErrorCode::PaletteTimeout => "palette_timeout",
+            ErrorCode::NotSynced => "not_synced",
+            ErrorCode::InternalError => "internal_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub permission: Option<Permission>,
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permission: Option<&'static str>,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            permission: None,
+            retry_after: None,
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, message)
+    }
+    pub fn unknown_instance(name: &str) -> Self {
+        Self::new(
+            ErrorCode::UnknownInstance,
+            format!("unknown instance `{name}`: no environment of that name is configured"),
+        )
+    }
+    pub fn permission_denied(permission: Permission) -> Self {
+        Self {
+            permission: Some(permission),
+            ..Self::new(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "Permission denied: {} is not granted to this caller",
+                    permission.id()
+                ),
+            )
+        }
+    }
+    /// An unexpected failure: the cause is logged, the caller sees a generic message.
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(context, error = %cause, "internal error");
+        Self::new(
+            ErrorCode::InternalError,
+            format!("internal error while {context}"),
+        )
+    }
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ErrorBody {
+            error: &self.message,
+            code: self.code.as_str(),
+            permission: self.permission.map(Permission::id),
+        };
+        let mut resp = HttpResponse::build(self.status_code()).json(body);
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::internal("reading the mirror", e)
+    }
+}
+
+impl From<PaletteError> for AppError {
+    fn from(e: PaletteError) -> Self {
+        let code = match &e {
+            PaletteError::NotFound { .. } => ErrorCode::NotFound,
+            PaletteError::Unauthorized { .. } | PaletteError::Forbidden { .. } => {
+                ErrorCode::PermissionDenied
+            }
+            PaletteError::BadRequest { .. } => ErrorCode::BadRequest,
+            PaletteError::Throttled { .. } => ErrorCode::Throttled,
+            PaletteError::Upstream { .. } | PaletteError::Decode { .. } => ErrorCode::PaletteError,
+            PaletteError::Timeout { .. } => ErrorCode::PaletteTimeout,
+            PaletteError::Unreachable { .. } => ErrorCode::PaletteUnreachable,
+        };
+        let mut err = AppError::new(code, e.to_string());
+        if let PaletteError::Throttled { retry_after, .. } = &e {
+            err.retry_after = Some(retry_after.unwrap_or(2));
+        }
+        err
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

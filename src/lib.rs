@@ -1,0 +1,11 @@
+//! spectrocloud-backend: a fast, reliable API over Spectro Cloud Palette, served from a local
+//! SQLite mirror kept fresh by background sync. See DESIGN.md for the architecture.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod palette;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,143 @@
+//! The `spectrocloud-backend` command line: parse arguments, build, run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use spectrocloud_backend::config::{Config, LogConfig};
+use spectrocloud_backend::{app, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "spectrocloud-backend",
+    version,
+    about = "A fast, reliable API over Spectro Cloud Palette, served from a local SQLite mirror."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and run the sync workers until SIGINT/SIGTERM.
+    Serve {
+        /// Configuration file.
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Start a Palette simulator and the server in one process, on loopback, with a temporary
+    /// database and no authentication; prints the URLs and example requests.
+    Demo {
+        /// Address of the API server.
+        #[arg(long, default_value = "127.0.0.1:7007")]
+        bind: String,
+        /// Size of the simulated Palette.
+        #[arg(long, default_value = "small")]
+        dataset: String,
+    },
+    /// Serve a simulated Palette v1 API over deterministic synthetic data.
+    PaletteSim {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// small | medium | large
+        #[arg(long, default_value = "small")]
+        dataset: String,
+        /// Seed of the data generator (same seed, same data).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The accepted API key.
+        #[arg(long, default_value = "sim-api-key")]
+        api_key: String,
+        /// Added latency per request, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Fraction of requests answered with a 5xx (0.0 to 1.0).
+        #[arg(long, default_value_t = 0.0)]
+        error_rate: f64,
+        /// Requests per second before answering 429 (0 = unlimited).
+        #[arg(long, default_value_t = 0)]
+        rate_limit: u32,
+    },
+    /// Run one sync pass, print a summary, and exit (non-zero on failure).
+    Sync {
+        /// Required: run a single pass (scheduled syncing is what `serve` does).
+        #[arg(long)]
+        once: bool,
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+        /// Only this environment (default: all).
+        #[arg(long)]
+        environment: Option<String>,
+    },
+    /// Validate the configuration and print it with secrets redacted.
+    CheckConfig {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+}
+
+fn load(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckConfig { config } => {
+            return match load(&config) {
+                Ok(c) => {
+                    println!(
+                        "# {} is valid; effective configuration (secrets redacted):",
+                        config.display()
+                    );
+                    print!("{}", c.to_redacted_toml());
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
+            };
+        }
+        Command::Serve { config } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            telemetry::init(&config.log);
+            app::serve(config).await
+        }
+        Command::Sync {
+            once,
+            config,
+            environment,
+        } => {
+            if !once {
+                eprintln!("error: `sync` needs --once (scheduled syncing runs inside `serve`)");
+                return ExitCode::from(2);
+            }
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            telemetry::init(&config.log);
+            let _ = environment;
+            Err(anyhow::anyhow!("no sync engine yet"))
+        }
+        Command::Demo { .. } | Command::PaletteSim { .. } => {
+            telemetry::init(&LogConfig::default());
+            Err(anyhow::anyhow!(
+                "the Palette simulator is not available yet"
+            ))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

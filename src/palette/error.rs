@@ -1,0 +1,52 @@
+//! Typed failures of a Palette call. The API layer maps them to statuses (see `error.rs`).
+//! Messages name the Palette path and status, never a credential.
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PaletteError {
+    #[error("Palette has no such resource ({path})")]
+    NotFound { path: String },
+    #[error("Palette rejected the credentials ({path}): {message}")]
+    Unauthorized { path: String, message: String },
+    #[error("Palette denied access ({path}): {message}")]
+    Forbidden { path: String, message: String },
+    #[error("Palette rejected the request ({path}): {message}")]
+    BadRequest { path: String, message: String },
+    #[error("Palette is throttling requests ({path})")]
+    Throttled {
+        path: String,
+        retry_after: Option<u64>,
+    },
+    #[error("Palette answered {status} ({path}): {message}")]
+    Upstream {
+        path: String,
+        status: u16,
+        message: String,
+    },
+    #[error("Palette did not answer in time ({path})")]
+    Timeout { path: String },
+    #[error("Palette is unreachable ({path}): {message}")]
+    Unreachable { path: String, message: String },
+    #[error("Palette sent an unreadable answer ({path}): {message}")]
+    Decode { path: String, message: String },
+}
+
+impl PaletteError {
+    /// Worth another attempt: throttling, server errors, timeouts and connection failures.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            PaletteError::Throttled { .. }
+                | PaletteError::Upstream { .. }
+                | PaletteError::Timeout { .. }
+                | PaletteError::Unreachable { .. }
+        )
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, PaletteError::NotFound { .. })
+    }
+
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, PaletteError::Unauthorized { .. })
+    }
+}

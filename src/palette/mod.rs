@@ -1,0 +1,5 @@
+//! The Palette REST client.
+
+mod error;
+
+pub use error::PaletteError;

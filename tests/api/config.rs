@@ -1,0 +1,203 @@
+//! Configuration: validation messages name the key; check-config exits non-zero.
+
+use std::process::Command;
+
+use spectrocloud_backend::config::{Config, ConfigError};
+
+fn issues(toml: &str) -> Vec<(String, String)> {
+    match Config::from_toml_str(toml) {
+        Err(ConfigError::Invalid(issues)) => {
+            issues.into_iter().map(|i| (i.key, i.message)).collect()
+        }
+        Err(other) => vec![("<parse>".into(), other.to_string())],
+        Ok(_) => vec![],
+    }
+}
+
+const ENV: &str = r#"
+[[environments]]
+name = "prod"
+url = "https://api.spectrocloud.com"
+api_token = "k"
+"#;
+
+#[test]
+fn valid_config_parses() {
+    let c = Config::from_toml_str(ENV).expect("valid");
+    assert_eq!(c.environments[0].name, "prod");
+    assert_eq!(c.server.base_path, "/api/spectrocloud");
+    assert_eq!(format!("{:?}", c.environments[0].api_token), "***");
+}
+
+#[test]
+fn duplicate_environment_names() {
+    let got = issues(&format!("{ENV}{ENV}"));
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "environments[1].name" && m.contains("duplicate")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn empty_url_and_bad_url() {
+    let got = issues(
+        r#"
+[[environments]]
+name = "a"
+url = ""
+api_token = "k"
+[[environments]]
+name = "b"
+url = "ftp://x"
+api_token = "k"
+"#,
+    );
+    assert!(
+        got.iter().any(|(k, _)| k == "environments[0].url"),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(|(k, _)| k == "environments[1].url"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn unknown_auth_mode_names_the_key() {
+    let got = issues(&format!("[auth]\nmode = \"magic\"\n{ENV}"));
+    assert!(
+        got.iter()
+            .any(|(k, m)| m.contains("auth.mode") && m.contains("magic") || k == "auth.mode"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn none_mode_refused_on_public_bind() {
+    let got = issues(&format!(
+        "[server]\nbind = \"0.0.0.0:7007\"\n[auth]\nmode = \"none\"\n{ENV}"
+    ));
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "auth.mode" && m.contains("loopback")),
+        "{got:?}"
+    );
+    assert!(issues(&format!("[auth]\nmode = \"none\"\n{ENV}")).is_empty());
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let got = issues(&format!("[server]\nbnd = \"127.0.0.1:1\"\n{ENV}"));
+    assert!(got.iter().any(|(_, m)| m.contains("bnd")), "{got:?}");
+}
+
+#[test]
+fn unset_variable_is_named() {
+    let got = issues(
+        r#"
+[[environments]]
+name = "a"
+url = "https://x.example"
+api_token = "${SCB_DEFINITELY_UNSET_VAR}"
+"#,
+    );
+    assert!(
+        got.iter()
+            .any(|(k, m)| k.contains("environments[0].api_token")
+                && m.contains("SCB_DEFINITELY_UNSET_VAR")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn bad_cron_and_permission() {
+    let got = issues(&format!(
+        "[sync]\nschedule = \"every minute\"\n[[permissions.grants]]\nprincipals=[\"*\"]\nallow=[\"spectrocloud.cluster.fly\"]\n{ENV}"
+    ));
+    assert!(got.iter().any(|(k, _)| k == "sync.schedule"), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|(k, _)| k == "permissions.grants[0].allow[0]"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn check_config_cli_reports_bad_key_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, format!("[sync]\nconcurrency = 0\n{ENV}")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sync.concurrency"), "{stderr}");
+}
+
+#[test]
+fn check_config_cli_redacts_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("good.toml");
+    std::fs::write(
+        &path,
+        "[[environments]]\nname=\"p\"\nurl=\"https://x.example\"\napi_token=\"very-secret-key\"\n[[auth.tokens]]\ntoken=\"tok-123456\"\nsubject=\"user:default/a\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("very-secret-key") && !stdout.contains("tok-123456"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("***"));
+}
+
+#[test]
+fn shipped_config_is_valid() {
+    let c = Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config.toml"
+    )))
+    .expect("shipped config.toml is valid");
+    assert!(!c.environments.is_empty());
+}
+
+#[test]
+fn env_override_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, ENV).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env("SPECTROCLOUD__SYNC__CONCURRENCY", "3")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("concurrency = 3"));
+}
+
+#[test]
+fn docker_config_is_valid_when_its_token_is_set() {
+    // SAFETY: this variable name is used by this test only.
+    unsafe { std::env::set_var("SC_API_TOKEN", "compose-token") };
+    let c = Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config.docker.toml"
+    )))
+    .expect("config.docker.toml is valid");
+    assert_eq!(c.server.bind, "0.0.0.0:7007");
+}

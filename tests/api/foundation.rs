@@ -1,0 +1,119 @@
+//! Health, error shapes, body limits, migrations and shutdown.
+
+use crate::helpers::{assert_error, json, spawn_app};
+
+#[tokio::test]
+async fn health_is_ok_without_credentials() {
+    let app = spawn_app().await;
+    let resp = app.get("/health").await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("x-request-id"));
+    assert_eq!(json(resp).await, serde_json::json!({"status": "ok"}));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_route_is_json_404() {
+    let app = spawn_app().await;
+    let resp = app.get("/definitely/not/a/route").await;
+    let msg = assert_error(resp, 404, "not_found").await;
+    assert!(msg.contains("/definitely/not/a/route"), "{msg}");
+    // Outside the base path too.
+    let resp = app
+        .client
+        .get(format!("{}/elsewhere", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "not_found").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oversize_body_is_413() {
+    let app = spawn_app().await;
+    let body = vec![b'a'; 1024 * 1024 + 1];
+    let resp = app
+        .client
+        .post(app.url("/profiles/search"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 413, "payload_too_large").await;
+    // Exactly at the limit is not refused for size.
+    let resp = app
+        .client
+        .post(app.url("/nothing-here"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(resp.status(), 413);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn migrations_create_the_mirror_schema() {
+    let app = spawn_app().await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for t in [
+        "environments",
+        "projects",
+        "clusters",
+        "cluster_profiles",
+        "profile_versions",
+        "profile_packs",
+        "profile_variables",
+        "cluster_profile_refs",
+        "cluster_packs",
+        "cloud_accounts",
+        "overlords",
+        "cluster_groups",
+        "virtual_clusters",
+        "user_scopes",
+        "sync_runs",
+        "audit_log",
+    ] {
+        assert!(
+            tables.iter().any(|x| x == t),
+            "missing table {t} in {tables:?}"
+        );
+    }
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(applied >= 1);
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    pool.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stop_finishes_and_refuses_new_connections() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/health").await.status(), 200);
+    let url = app.url("/health");
+    let client = app.client.clone();
+    app.handle.stop(true).await;
+    let joined = tokio::time::timeout(std::time::Duration::from_secs(10), app.join).await;
+    assert!(joined.is_ok(), "server did not stop within 10 s");
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "server still answers after stop"
+    );
+}

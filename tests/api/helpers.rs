@@ -1,0 +1,145 @@
+//! Test harness: the real server on port 0 with a fresh temporary SQLite file (and, for most
+//! tests, the real Palette simulator on port 0). Logs of the whole run are captured so a test
+//! can check that no secret was ever logged.
+#![allow(dead_code)] // shared by many test modules; not every one uses every helper
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{LazyLock, Mutex};
+
+use spectrocloud_backend::app::{AppHandle, Application};
+use spectrocloud_backend::config::{AuthMode, Config, LogConfig};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+/// Everything the services logged during this test binary's run.
+pub static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct CaptureWriter;
+
+impl Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = std::io::stdout().write_all(buf);
+        }
+        if let Ok(mut logs) = LOGS.lock() {
+            logs.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    let config = LogConfig {
+        level: "debug,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,actix_http=info"
+            .into(),
+        ..LogConfig::default()
+    };
+    spectrocloud_backend::telemetry::init_with_writer(&config, || CaptureWriter);
+});
+
+pub fn init_tracing() {
+    LazyLock::force(&TRACING);
+}
+
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().expect("log buffer")).into_owned()
+}
+
+pub struct TestApp {
+    pub address: String,
+    /// `address` + base path, e.g. http://127.0.0.1:1234/api/spectrocloud
+    pub base: String,
+    pub client: reqwest::Client,
+    pub handle: AppHandle,
+    pub join: JoinHandle<std::io::Result<()>>,
+    pub db_path: std::path::PathBuf,
+    pub config: Config,
+    _dir: TempDir,
+}
+
+/// A config suitable for tests: loopback, no auth, one worker, temp database, no environments.
+pub fn base_config(dir: &TempDir) -> Config {
+    let mut config = Config::default();
+    config.server.bind = "127.0.0.1:0".into();
+    config.server.workers = Some(1);
+    config.server.shutdown_timeout_seconds = 5;
+    config.database.url = format!("sqlite://{}", dir.path().join("mirror.db").display());
+    config.database.max_readers = 4;
+    config.auth.mode = AuthMode::None;
+    config.permissions.enabled = false;
+    config.sync.on_startup = false;
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server with the test config, adjusted by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = base_config(&dir);
+    adjust(&mut config);
+    config.validate().expect("test config must be valid");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let app = Application::build_with_listener(config.clone(), listener)
+        .await
+        .expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let base = format!("{address}{}", config.server.base_path);
+    let handle = app.handle();
+    let db_path = app.state().db.path.clone();
+    let join = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        base,
+        client: reqwest::Client::new(),
+        handle,
+        join,
+        db_path,
+        config,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.join.await;
+    }
+}
+
+/// Reads a response as JSON, failing the test with the body when it is not JSON.
+pub async fn json(resp: reqwest::Response) -> serde_json::Value {
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("status {status}: not JSON ({e}): {text}"))
+}
+
+/// Asserts the `{error, code}` shape and the code; returns the message.
+pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(resp.status().as_u16(), status, "unexpected status");
+    let body = json(resp).await;
+    assert_eq!(body["code"], code, "unexpected error code in {body}");
+    let msg = body["error"].as_str().expect("error message is a string");
+    assert!(!msg.is_empty());
+    msg.to_string()
+}

@@ -1,0 +1,5 @@
+//! Black-box integration tests: one binary, one module per feature.
+
+mod config;
+mod foundation;
+mod helpers;
