@@ -192,3 +192,57 @@ pub async fn wait_for_signal() {
         let _ = ctrl_c.await;
     }
 }
+
+/// `demo`: a simulated Palette and the service in one process, on loopback, with a temporary
+/// database and no caller authentication. Prints the URLs and example requests.
+pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
+    let sizes = crate::sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
+    let sim = crate::sim::start(crate::sim::SimConfig {
+        sizes,
+        ..crate::sim::SimConfig::default()
+    })
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::default();
+    config.server.bind = bind.to_string();
+    config.database.url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    config.auth.mode = crate::config::AuthMode::None;
+    config.permissions.enabled = false;
+    config.sync.schedule = "*/30 * * * * *".into();
+    config.environments.push(crate::config::EnvironmentConfig {
+        name: "demo".into(),
+        url: sim.url.clone(),
+        tenant: "acme".into(),
+        api_token: crate::config::Secret::new(sim.state.api_key.clone()),
+        include_projects: vec![],
+        exclude_projects: vec![],
+        schedule: None,
+    });
+    config
+        .validate()
+        .map_err(|issues| anyhow::anyhow!("demo config is invalid: {issues:?}"))?;
+    let app = Application::build(config.clone()).await?;
+    let base = format!("http://{}{}", app.addr(), config.server.base_path);
+    println!("{}", crate::sim::describe(&sim));
+    println!("spectrocloud-backend demo at {base}  (auth: none, database: temporary)\n");
+    println!("Try:");
+    for path in [
+        "/health",
+        "/sync/status",
+        "/clusters",
+        "/projects",
+        "/reports/profile-usage",
+    ] {
+        println!("  curl -s {base}{path}");
+    }
+    println!("\nCtrl-C stops both.");
+    let handle = app.handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        handle.stop(true).await;
+    });
+    app.run_until_stopped().await?;
+    sim.stop().await;
+    drop(dir);
+    Ok(())
+}

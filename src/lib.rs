@@ -7,5 +7,6 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod palette;
+pub mod sim;
 pub mod store;
 pub mod telemetry;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use spectrocloud_backend::config::{Config, LogConfig};
+use spectrocloud_backend::sim::{self, Knobs, SimConfig};
 use spectrocloud_backend::{app, telemetry};
 
 #[derive(Parser)]
@@ -58,6 +59,18 @@ enum Command {
         /// Requests per second before answering 429 (0 = unlimited).
         #[arg(long, default_value_t = 0)]
         rate_limit: u32,
+        /// Override the dataset's number of projects.
+        #[arg(long)]
+        projects: Option<usize>,
+        /// Override the dataset's number of clusters.
+        #[arg(long)]
+        clusters: Option<usize>,
+        /// Override the dataset's number of cluster profiles.
+        #[arg(long)]
+        profiles: Option<usize>,
+        /// HTTP worker threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
     },
     /// Run one sync pass, print a summary, and exit (non-zero on failure).
     Sync {
@@ -126,11 +139,48 @@ async fn main() -> ExitCode {
             let _ = environment;
             Err(anyhow::anyhow!("no sync engine yet"))
         }
-        Command::Demo { .. } | Command::PaletteSim { .. } => {
+        Command::Demo { bind, dataset } => {
             telemetry::init(&LogConfig::default());
-            Err(anyhow::anyhow!(
-                "the Palette simulator is not available yet"
-            ))
+            app::demo(&bind, &dataset).await
+        }
+        Command::PaletteSim {
+            bind,
+            dataset,
+            seed,
+            api_key,
+            latency_ms,
+            error_rate,
+            rate_limit,
+            projects,
+            clusters,
+            profiles,
+            workers,
+        } => {
+            telemetry::init(&LogConfig::default());
+            if !(0.0..=1.0).contains(&error_rate) {
+                eprintln!("error: --error-rate must be between 0 and 1");
+                return ExitCode::from(2);
+            }
+            let sizes = match sim::sizes_for(&dataset, projects, clusters, profiles) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let config = SimConfig {
+                sizes,
+                seed,
+                api_key,
+                workers,
+                knobs: Knobs {
+                    latency_ms,
+                    error_rate,
+                    rate_limit,
+                    ..Knobs::default()
+                },
+            };
+            sim::run_standalone(config, &bind).await
         }
     };
     match result {

@@ -143,3 +143,74 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> S
     assert!(!msg.is_empty());
     msg.to_string()
 }
+
+// ------------------------------------------------------------------ the Palette simulator
+
+pub use spectrocloud_backend::sim::{SimConfig, SimServer, Sizes};
+
+/// A small simulator (the demo dataset) on port 0.
+pub async fn spawn_sim() -> SimServer {
+    spawn_sim_with(SimConfig::default()).await
+}
+
+pub async fn spawn_sim_with(mut config: SimConfig) -> SimServer {
+    init_tracing();
+    config.workers = 1;
+    spectrocloud_backend::sim::start(config)
+        .await
+        .expect("simulator starts")
+}
+
+pub fn sizes(projects: usize, clusters: usize, profiles: usize) -> Sizes {
+    Sizes {
+        projects,
+        clusters,
+        profiles,
+        versions_per_profile: 3,
+    }
+}
+
+/// Calls the simulator's control API.
+pub async fn sim_control(
+    sim: &SimServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let mut req = client.request(method, format!("{}/__sim{path}", sim.control_url));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("control API answers");
+    assert!(
+        resp.status().is_success(),
+        "control {path}: {}",
+        resp.status()
+    );
+    if resp.status() == 204 {
+        return serde_json::Value::Null;
+    }
+    resp.json().await.expect("control API JSON")
+}
+
+pub async fn set_knobs(sim: &SimServer, patch: serde_json::Value) {
+    sim_control(sim, reqwest::Method::PUT, "/knobs", Some(patch)).await;
+}
+
+pub async fn sim_counters(sim: &SimServer) -> std::collections::BTreeMap<String, u64> {
+    serde_json::from_value(sim_control(sim, reqwest::Method::GET, "/counters", None).await)
+        .expect("counters")
+}
+
+/// A fresh session token for a simulated user, e.g. "alice@acme.example".
+pub async fn sim_token(sim: &SimServer, email: &str) -> String {
+    let v = sim_control(
+        sim,
+        reqwest::Method::POST,
+        "/tokens",
+        Some(serde_json::json!({ "email": email })),
+    )
+    .await;
+    v["token"].as_str().expect("token").to_string()
+}

@@ -3,3 +3,4 @@
 mod config;
 mod foundation;
 mod helpers;
+mod sim;

@@ -1,0 +1,320 @@
+//! Cluster creation: `POST /v1/spectroclusters/{eks|aws|aks|azure|vsphere|virtual}` with the
+//! schema checks real Palette applies (required cloud config fields, machine pools, existing
+//! accounts and profile versions, unique names). 201 `{uid}` plus an `AuditUid` header; the new
+//! cluster then moves Pending → Provisioning → Running.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::data::{Cluster, Meta, SimData, account_cloud, new_uid};
+use super::routes::{Ctx, PaletteErr};
+
+pub const CREATABLE: [&str; 6] = ["eks", "aws", "aks", "azure", "vsphere", "virtual"];
+
+/// Go's JSON decoding (Palette's) matches keys case-insensitively: `machinepoolconfig` and
+/// `machinePoolConfig` are the same field.
+fn field<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
+    obj.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
+}
+
+fn require_str<'a>(obj: &'a Value, key: &str, path: &str) -> Result<&'a str, PaletteErr> {
+    match field(obj, key).and_then(Value::as_str) {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(PaletteErr::bad_request(format!("{path}.{key} is required"))),
+    }
+}
+
+fn require_obj<'a>(obj: &'a Value, key: &str, path: &str) -> Result<&'a Value, PaletteErr> {
+    match field(obj, key) {
+        Some(v) if v.is_object() => Ok(v),
+        _ => Err(PaletteErr::bad_request(format!(
+            "{path}.{key} is required and must be an object"
+        ))),
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+fn check_pools(spec: &Value, cloud: &str) -> Result<u32, PaletteErr> {
+    let pools = field(spec, "machinepoolconfig")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            PaletteErr::bad_request("spec.machinepoolconfig must list at least one machine pool")
+        })?;
+    let mut workers = 0;
+    for (i, pool) in pools.iter().enumerate() {
+        let path = format!("spec.machinepoolconfig[{i}]");
+        let pc = require_obj(pool, "poolConfig", &path)?;
+        require_str(pc, "name", &format!("{path}.poolConfig"))?;
+        let size = field(pc, "size").and_then(Value::as_i64).ok_or_else(|| {
+            PaletteErr::bad_request(format!("{path}.poolConfig.size is required"))
+        })?;
+        if size < 0 {
+            return Err(PaletteErr::bad_request(format!(
+                "{path}.poolConfig.size must not be negative"
+            )));
+        }
+        if field(pc, "labels").and_then(Value::as_array).is_none() {
+            return Err(PaletteErr::bad_request(format!(
+                "{path}.poolConfig.labels is required"
+            )));
+        }
+        let cc = require_obj(pool, "cloudConfig", &path)?;
+        match cloud {
+            "aws" | "eks" => {
+                require_str(cc, "instanceType", &format!("{path}.cloudConfig"))?;
+            }
+            "vsphere" => {
+                let it = require_obj(cc, "instanceType", &format!("{path}.cloudConfig"))?;
+                for k in ["numCPUs", "memoryMiB", "diskGiB"] {
+                    if field(it, k).and_then(Value::as_i64).is_none() {
+                        return Err(PaletteErr::bad_request(format!(
+                            "{path}.cloudConfig.instanceType.{k} is required"
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if !field(pc, "isControlPlane")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
+            workers += size as u32;
+        }
+    }
+    Ok(workers)
+}
+
+struct Checked {
+    name: String,
+    cloud_type: String,
+    account: String,
+    region: String,
+    refs: Vec<String>,
+    workers: u32,
+    group: Option<(String, String)>,
+}
+
+fn check(d: &SimData, ctx: &Ctx, cloud: &str, body: &Value) -> Result<Checked, PaletteErr> {
+    if !CREATABLE.contains(&cloud) {
+        return Err(PaletteErr::not_found(format!(
+            "cannot create clusters of type {cloud}"
+        )));
+    }
+    let metadata = require_obj(body, "metadata", "body")?;
+    let name = require_str(metadata, "name", "metadata")?;
+    if !valid_name(name) {
+        return Err(PaletteErr::bad_request(format!(
+            "metadata.name `{name}` must be lower-case letters, digits and '-', at most 63 characters"
+        )));
+    }
+    let spec = require_obj(body, "spec", "body")?;
+    let cloud_config = require_obj(spec, "cloudConfig", "spec")?;
+    let mut region = String::new();
+    let mut account = String::new();
+    let mut workers = 0;
+    let mut group = None;
+    match cloud {
+        "eks" => {
+            region = require_str(cloud_config, "region", "spec.cloudConfig")?.into();
+            account = require_str(spec, "cloudAccountUid", "spec")?.into();
+            if field(spec, "machinepoolconfig").is_some() {
+                workers = check_pools(spec, cloud)?;
+            }
+        }
+        "aws" => {
+            region = require_str(cloud_config, "region", "spec.cloudConfig")?.into();
+            account = require_str(spec, "cloudAccountUid", "spec")?.into();
+            workers = check_pools(spec, cloud)?;
+        }
+        "aks" | "azure" => {
+            require_str(cloud_config, "subscriptionId", "spec.cloudConfig")?;
+            region = require_str(cloud_config, "location", "spec.cloudConfig")?.into();
+            require_str(cloud_config, "sshKey", "spec.cloudConfig")?;
+            account = require_str(spec, "cloudAccountUid", "spec")?.into();
+            workers = check_pools(spec, cloud)?;
+        }
+        "vsphere" => {
+            let placement = require_obj(cloud_config, "placement", "spec.cloudConfig")?;
+            let network = require_obj(placement, "network", "spec.cloudConfig.placement")?;
+            require_str(network, "networkName", "spec.cloudConfig.placement.network")?;
+            region = field(placement, "datacenter")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into();
+            account = field(spec, "cloudAccountUid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into();
+            workers = check_pools(spec, cloud)?;
+        }
+        _ => {
+            let cluster_config = require_obj(spec, "clusterConfig", "spec")?;
+            let host = require_obj(cluster_config, "hostClusterConfig", "spec.clusterConfig")?;
+            let cg = require_obj(host, "clusterGroup", "spec.clusterConfig.hostClusterConfig")?;
+            let uid = require_str(
+                cg,
+                "uid",
+                "spec.clusterConfig.hostClusterConfig.clusterGroup",
+            )?;
+            let g = d
+                .cluster_groups
+                .iter()
+                .find(|g| g.meta.uid == uid)
+                .ok_or_else(|| {
+                    PaletteErr::bad_request(format!("cluster group {uid} does not exist"))
+                })?;
+            let host = g.host_cluster_uids.first().cloned().unwrap_or_default();
+            group = Some((g.meta.uid.clone(), host));
+        }
+    }
+    if !account.is_empty() {
+        let kind = account_cloud(cloud);
+        let a = d
+            .cloud_accounts
+            .iter()
+            .find(|a| a.meta.uid == account)
+            .ok_or_else(|| {
+                PaletteErr::bad_request(format!("cloud account {account} does not exist"))
+            })?;
+        if a.cloud_type != kind {
+            return Err(PaletteErr::bad_request(format!(
+                "cloud account {account} is a {} account; {cloud} clusters need a {kind} account",
+                a.cloud_type
+            )));
+        }
+        if !ctx.lists(&a.meta.scope, true) && !ctx.may_see(&a.meta.scope) {
+            return Err(PaletteErr::forbidden(format!(
+                "no access to cloud account {account}"
+            )));
+        }
+    }
+    let mut refs = Vec::new();
+    for (i, p) in field(spec, "profiles")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        let uid = require_str(p, "uid", &format!("spec.profiles[{i}]"))?;
+        if d.version(uid).is_none() {
+            return Err(PaletteErr::bad_request(format!(
+                "spec.profiles[{i}].uid: cluster profile {uid} does not exist"
+            )));
+        }
+        refs.push(uid.to_string());
+    }
+    if d.clusters
+        .iter()
+        .any(|c| c.meta.name == name && c.meta.scope == ctx.scope)
+    {
+        return Err(PaletteErr::new(
+            StatusCode::CONFLICT,
+            "DuplicateClusterName",
+            format!("a cluster named {name} already exists in this scope"),
+        ));
+    }
+    Ok(Checked {
+        name: name.to_string(),
+        cloud_type: if cloud == "virtual" {
+            "nested".into()
+        } else {
+            cloud.into()
+        },
+        account,
+        region,
+        refs,
+        workers,
+        group,
+    })
+}
+
+fn parse(body: &web::Bytes) -> Result<Value, PaletteErr> {
+    serde_json::from_slice(body)
+        .map_err(|e| PaletteErr::bad_request(format!("invalid JSON body: {e}")))
+}
+
+pub async fn validate_cluster(
+    ctx: Ctx,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PaletteErr> {
+    let body = parse(&body)?;
+    let d =
+        ctx.state.data.read().map_err(|_| {
+            PaletteErr::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "lock")
+        })?;
+    check(&d, &ctx, &path, &body)?;
+    Ok(HttpResponse::Ok().json(json!({ "valid": true })))
+}
+
+pub async fn create_cluster(
+    ctx: Ctx,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PaletteErr> {
+    let body = parse(&body)?;
+    let mut d =
+        ctx.state.data.write().map_err(|_| {
+            PaletteErr::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "lock")
+        })?;
+    let c = check(&d, &ctx, &path, &body)?;
+    let now = Utc::now();
+    let uid = new_uid(&mut d.rng);
+    let audit = new_uid(&mut d.rng);
+    let k8s = c
+        .refs
+        .iter()
+        .filter_map(|r| d.version(r))
+        .flat_map(|(_, v)| v.packs.iter())
+        .find(|p| p.layer == "k8s")
+        .map(|p| p.tag.clone())
+        .unwrap_or_default();
+    let (group, host) = match c.group {
+        Some((g, h)) => (Some(g), Some(h)),
+        None => (None, None),
+    };
+    d.clusters.push(Cluster {
+        meta: Meta {
+            uid: uid.clone(),
+            name: c.name,
+            scope: ctx.scope.clone(),
+            created: now,
+            modified: now,
+        },
+        cloud_type: c.cloud_type,
+        state: "Pending".into(),
+        health: String::new(),
+        kubernetes_version: k8s,
+        cloud_account_uid: c.account,
+        region: c.region,
+        profile_refs: c.refs,
+        host_cluster_uid: host,
+        cluster_group_uid: group,
+        worker_count: c.workers,
+        tags: Vec::new(),
+        provisioning_since: Some(now),
+        deleting_since: None,
+    });
+    d.reindex();
+    Ok(HttpResponse::Created()
+        .insert_header(("AuditUid", audit))
+        .json(json!({ "uid": uid })))
+}

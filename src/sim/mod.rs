@@ -1,0 +1,376 @@
+//! The Palette simulator: a faithful fake of the Palette v1 API over deterministic synthetic
+//! data, with knobs for latency, errors, throttling and outages, a control API under `/__sim/`
+//! and per-endpoint request counters. It powers the demo, every integration test and every
+//! benchmark.
+
+pub mod control;
+pub mod create;
+pub mod data;
+mod gate;
+pub mod render;
+pub mod routes;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub use data::{SimData, Sizes};
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub sizes: Sizes,
+    pub seed: u64,
+    pub api_key: String,
+    pub knobs: Knobs,
+    /// HTTP worker threads of the simulator.
+    pub workers: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            sizes: Sizes::preset("small").unwrap_or(Sizes {
+                projects: 3,
+                clusters: 25,
+                profiles: 10,
+                versions_per_profile: 3,
+            }),
+            seed: 42,
+            api_key: "sim-api-key".into(),
+            knobs: Knobs::default(),
+            workers: 2,
+        }
+    }
+}
+
+/// Behaviour that can be changed while running (CLI flags, `PUT /__sim/knobs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Knobs {
+    /// Added to every `/v1` request.
+    pub latency_ms: u64,
+    /// Fraction (0–1) of `/v1` requests answered 500.
+    pub error_rate: f64,
+    /// `/v1` requests per second before 429 `TooManyRequests` (0 = unlimited).
+    pub rate_limit: u32,
+    /// Sent as `Retry-After` on 429 when set (real Palette documents none).
+    pub retry_after_seconds: Option<u64>,
+    /// Palette unreachable: every connection is reset.
+    pub outage: bool,
+    /// Lifetime of user session tokens minted from now on.
+    pub token_ttl_seconds: u64,
+    /// How long a created cluster takes from Pending to Running.
+    pub provision_seconds: u64,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            latency_ms: 0,
+            error_rate: 0.0,
+            rate_limit: 0,
+            retry_after_seconds: None,
+            outage: false,
+            token_ttl_seconds: 15 * 60,
+            provision_seconds: 3,
+        }
+    }
+}
+
+/// Shared simulator state.
+pub struct SimState {
+    pub data: RwLock<SimData>,
+    pub knobs: RwLock<Knobs>,
+    /// "METHOD /pattern" → requests received.
+    pub counters: Mutex<BTreeMap<String, u64>>,
+    pub api_key: String,
+    pub encoding_key: EncodingKey,
+    pub decoding_key: DecodingKey,
+    rate_window: Mutex<(i64, u32)>,
+    outage: watch::Sender<bool>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionClaims {
+    pub sub: String,
+    pub email: String,
+    #[serde(rename = "tenantUid")]
+    pub tenant_uid: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+impl SimState {
+    pub fn knobs(&self) -> Knobs {
+        self.knobs.read().map(|k| k.clone()).unwrap_or_default()
+    }
+
+    pub fn set_knobs(&self, knobs: Knobs) {
+        let _ = self.outage.send(knobs.outage);
+        if let Ok(mut k) = self.knobs.write() {
+            *k = knobs;
+        }
+    }
+
+    pub fn count(&self, key: String) {
+        if let Ok(mut c) = self.counters.lock() {
+            *c.entry(key).or_insert(0) += 1;
+        }
+    }
+
+    pub fn counters(&self) -> BTreeMap<String, u64> {
+        self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn reset_counters(&self) {
+        if let Ok(mut c) = self.counters.lock() {
+            c.clear();
+        }
+    }
+
+    /// True when this request is over the per-second limit.
+    fn throttled(&self, limit: u32) -> bool {
+        if limit == 0 {
+            return false;
+        }
+        let now = Utc::now().timestamp();
+        let Ok(mut w) = self.rate_window.lock() else {
+            return false;
+        };
+        if w.0 != now {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+        w.1 > limit
+    }
+
+    /// A Palette session token (HS256 JWT) for a user.
+    pub fn mint_token(&self, user_uid: &str, email: &str, ttl_seconds: i64) -> String {
+        let now = Utc::now().timestamp();
+        let tenant = self
+            .data
+            .read()
+            .map(|d| d.tenant_uid.clone())
+            .unwrap_or_default();
+        let claims = SessionClaims {
+            sub: user_uid.to_string(),
+            email: email.to_string(),
+            tenant_uid: tenant,
+            iat: now,
+            exp: now + ttl_seconds,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding_key)
+            .unwrap_or_default()
+    }
+
+    /// Advances created clusters Pending → Provisioning → Running and removes deleted ones.
+    pub fn tick(&self) {
+        let provision = self.knobs().provision_seconds as f64;
+        let now = Utc::now();
+        let Ok(mut d) = self.data.write() else {
+            return;
+        };
+        let before = d.clusters.len();
+        d.clusters.retain(|c| match c.deleting_since {
+            Some(t) => ((now - t).num_milliseconds() as f64) < provision * 1000.0,
+            None => true,
+        });
+        if d.clusters.len() != before {
+            d.reindex();
+        }
+        for c in d.clusters.iter_mut() {
+            let Some(since) = c.provisioning_since else {
+                continue;
+            };
+            let elapsed = (now - since).num_milliseconds() as f64 / 1000.0;
+            let (state, health) = if elapsed >= provision {
+                ("Running", "Healthy")
+            } else if elapsed >= provision / 3.0 {
+                ("Provisioning", "")
+            } else {
+                ("Pending", "")
+            };
+            if c.state != state {
+                c.state = state.to_string();
+                c.health = health.to_string();
+                c.meta.modified = now;
+            }
+            if state == "Running" {
+                c.provisioning_since = None;
+            }
+        }
+    }
+}
+
+/// A running simulator.
+pub struct SimServer {
+    /// Base URL clients use (through the outage gate), e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    /// Direct URL that bypasses the gate: the control API stays reachable during an outage.
+    pub control_url: String,
+    pub state: Arc<SimState>,
+    handle: ServerHandle,
+    shutdown: CancellationToken,
+}
+
+impl SimServer {
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.handle.stop(false).await;
+    }
+}
+
+/// Starts a simulator on 127.0.0.1 with an ephemeral port.
+pub async fn start(config: SimConfig) -> std::io::Result<SimServer> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    start_on(config, listener).await
+}
+
+/// Starts a simulator whose public address is `listener`.
+pub async fn start_on(config: SimConfig, listener: TcpListener) -> std::io::Result<SimServer> {
+    let data = SimData::generate(config.seed, config.sizes);
+    let (outage_tx, outage_rx) = watch::channel(config.knobs.outage);
+    let secret = format!("palette-sim-session-secret-{}", config.seed).into_bytes();
+    let state = Arc::new(SimState {
+        data: RwLock::new(data),
+        knobs: RwLock::new(config.knobs.clone()),
+        counters: Mutex::new(BTreeMap::new()),
+        api_key: config.api_key.clone(),
+        encoding_key: EncodingKey::from_secret(&secret).map_err(std::io::Error::other)?,
+        decoding_key: DecodingKey::from_secret(&secret).map_err(std::io::Error::other)?,
+        rate_window: Mutex::new((0, 0)),
+        outage: outage_tx,
+    });
+
+    let backend = TcpListener::bind("127.0.0.1:0")?;
+    let backend_addr = backend.local_addr()?;
+    let shared = web::Data::from(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(shared.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(4 * 1024 * 1024)
+                    .error_handler(|err, _| {
+                        routes::PaletteErr::bad_request(format!("invalid JSON body: {err}")).into()
+                    }),
+            )
+            .wrap(from_fn(routes::palette_behaviour))
+            .configure(control::configure)
+            .configure(routes::configure)
+            .default_service(web::to(routes::no_route))
+    })
+    .workers(config.workers.max(1))
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(backend)?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    let shutdown = CancellationToken::new();
+    listener.set_nonblocking(true)?;
+    let public = tokio::net::TcpListener::from_std(listener)?;
+    let public_addr: SocketAddr = public.local_addr()?;
+    tokio::spawn(gate::run(public, backend_addr, outage_rx, shutdown.clone()));
+
+    let ticker_state = state.clone();
+    let ticker_stop = shutdown.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                _ = ticker_stop.cancelled() => return,
+                _ = every.tick() => ticker_state.tick(),
+            }
+        }
+    });
+
+    Ok(SimServer {
+        url: format!("http://{public_addr}"),
+        control_url: format!("http://{backend_addr}"),
+        state,
+        handle,
+        shutdown,
+    })
+}
+
+/// Resolves `small|medium|large` plus optional count overrides into sizes.
+pub fn sizes_for(
+    dataset: &str,
+    projects: Option<usize>,
+    clusters: Option<usize>,
+    profiles: Option<usize>,
+) -> Result<Sizes, String> {
+    let mut s = Sizes::preset(dataset)
+        .ok_or_else(|| format!("unknown dataset `{dataset}`: use small, medium or large"))?;
+    if let Some(p) = projects {
+        s.projects = p.max(1);
+    }
+    if let Some(c) = clusters {
+        s.clusters = c;
+    }
+    if let Some(p) = profiles {
+        s.profiles = p;
+    }
+    Ok(s)
+}
+
+/// One line per simulated user with a fresh session token, for humans starting the simulator.
+pub fn describe(server: &SimServer) -> String {
+    let mut out = String::new();
+    let (users, summary) = match server.state.data.read() {
+        Ok(d) => (d.users.clone(), control::summary(&d)),
+        Err(_) => return out,
+    };
+    out.push_str(&format!(
+        "Palette simulator at {}\n  control API: {}/__sim/\n  API key:     {} (header `ApiKey`)\n  data:        {}\n  users (session tokens valid {} s; fresh ones at {}/__sim/users):\n",
+        server.url,
+        server.control_url,
+        server.state.api_key,
+        summary,
+        server.state.knobs().token_ttl_seconds,
+        server.control_url,
+    ));
+    let ttl = server.state.knobs().token_ttl_seconds as i64;
+    for u in users {
+        let token = server.state.mint_token(&u.uid, &u.email, ttl);
+        out.push_str(&format!(
+            "    {:<24} projects={} tenant_perms={}\n      Authorization: {}\n",
+            u.email,
+            u.project_uids.len(),
+            u.tenant_permissions.len(),
+            token
+        ));
+    }
+    out
+}
+
+/// `palette-sim`: serves until Ctrl-C or SIGTERM.
+pub async fn run_standalone(config: SimConfig, bind: &str) -> anyhow::Result<()> {
+    let listener =
+        TcpListener::bind(bind).map_err(|e| anyhow::anyhow!("cannot bind {bind}: {e}"))?;
+    let started = std::time::Instant::now();
+    let server = start_on(config, listener).await?;
+    println!("{}", describe(&server));
+    println!(
+        "ready in {:.2} s; try: curl -H 'ApiKey: {}' {}/v1/dashboard/spectroclusters/meta",
+        started.elapsed().as_secs_f64(),
+        server.state.api_key,
+        server.url
+    );
+    crate::app::wait_for_signal().await;
+    server.stop().await;
+    Ok(())
+}
