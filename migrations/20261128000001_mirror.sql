@@ -103,14 +103,15 @@ CREATE TABLE profile_variables (
     FOREIGN KEY (env, version_uid) REFERENCES profile_versions (env, uid) ON DELETE CASCADE
 ) STRICT;
 
--- The reverse index: which cluster runs which profile VERSION (resolved by version uid, never by
--- name). `profile_uid` is NULL when the version is not in the mirror (e.g. a system profile).
+-- The reverse index: which cluster runs which profile VERSION (by version uid, never by name).
+-- The profile a version belongs to is found through profile_versions, so a newly published
+-- version never leaves stale links here. Name and version are as the cluster reports them,
+-- which also covers versions not in the mirror (e.g. system profiles).
 CREATE TABLE cluster_profile_refs (
     env                  TEXT NOT NULL,
     cluster_uid          TEXT NOT NULL,
     profile_version_uid  TEXT NOT NULL,
     position             INTEGER NOT NULL,
-    profile_uid          TEXT,
     profile_name         TEXT NOT NULL DEFAULT '',
     profile_version      TEXT NOT NULL DEFAULT '',
     profile_type         TEXT NOT NULL DEFAULT '',
@@ -118,7 +119,6 @@ CREATE TABLE cluster_profile_refs (
     FOREIGN KEY (env, cluster_uid) REFERENCES clusters (env, uid) ON DELETE CASCADE
 ) STRICT;
 CREATE INDEX cluster_profile_refs_by_version ON cluster_profile_refs (env, profile_version_uid);
-CREATE INDEX cluster_profile_refs_by_profile ON cluster_profile_refs (env, profile_uid);
 
 -- Packs each cluster runs, for pack-usage questions ("which clusters run cilium 1.15?").
 CREATE TABLE cluster_packs (

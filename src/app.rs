@@ -15,12 +15,16 @@ use tracing_actix_web::TracingLogger;
 use crate::api;
 use crate::api::middleware::BodyLimit;
 use crate::config::Config;
+use crate::palette::{Environments, PaletteError};
 use crate::store::{Db, StoreError};
+use crate::sync::{RunReport, SyncEngine, Trigger, scheduler};
 
 /// Everything a request handler or worker needs. Shared behind `web::Data` (an `Arc`).
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
+    pub envs: Environments,
+    pub sync: Arc<SyncEngine>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,12 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot prepare the mirror: {0}")]
+    Mirror(#[from] sqlx::Error),
+    #[error("environment client: {0}")]
+    Palette(#[from] PaletteError),
+    #[error("cannot start the sync scheduler: {0}")]
+    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
     #[error("cannot start the HTTP server: {0}")]
     Server(#[source] std::io::Error),
 }
@@ -79,11 +89,22 @@ impl Application {
         let addr = listener.local_addr().map_err(StartupError::Server)?;
         let config = Arc::new(config);
         let db = Db::open(&config.database).await?;
+        let envs = Environments::new(&config)?;
+        let shutdown = CancellationToken::new();
+        let sync = SyncEngine::new(
+            db.clone(),
+            envs.clone(),
+            config.sync.clone(),
+            shutdown.clone(),
+        )
+        .await?;
         let state = web::Data::new(AppState {
             config: config.clone(),
             db,
+            envs,
+            sync: sync.clone(),
         });
-        let shutdown = CancellationToken::new();
+        let workers = start_workers(&config, &sync, &shutdown).await?;
 
         let limit = config.server.json_limit_bytes;
         let base_path = config.server.base_path.clone();
@@ -114,7 +135,7 @@ impl Application {
             addr,
             state,
             shutdown,
-            workers: Vec::new(),
+            workers,
         })
     }
 
@@ -150,10 +171,79 @@ impl Application {
                 tracing::warn!("a background worker did not stop within 10 s");
             }
         }
+        self.state.sync.wait_idle(Duration::from_secs(10)).await;
         self.state.db.close().await;
         tracing::info!("server stopped");
         result
     }
+}
+
+/// The sync scheduler (stopped when `shutdown` fires) and the start-up sync.
+async fn start_workers(
+    config: &Config,
+    sync: &Arc<SyncEngine>,
+    shutdown: &CancellationToken,
+) -> Result<Vec<JoinHandle<()>>, StartupError> {
+    let mut workers = Vec::new();
+    if config.environments.is_empty() {
+        tracing::warn!("no environments configured: nothing to sync");
+        return Ok(workers);
+    }
+    let mut scheduler = scheduler::start(sync.clone(), config).await?;
+    let stop = shutdown.clone();
+    workers.push(tokio::spawn(async move {
+        stop.cancelled().await;
+        if let Err(e) = scheduler.shutdown().await {
+            tracing::warn!(error = %e, "sync scheduler did not shut down cleanly");
+        }
+    }));
+    if config.sync.on_startup {
+        for env in &config.environments {
+            if let Err(e) = sync.trigger(&env.name, Trigger::Startup).await {
+                tracing::error!(env = %env.name, error = %e, "start-up sync could not start");
+            }
+        }
+    }
+    Ok(workers)
+}
+
+/// `sync --once`: one pass over the chosen environments; the reports of every run.
+pub async fn sync_once(
+    config: Config,
+    environment: Option<&str>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let names: Vec<String> = match environment {
+        Some(n) => {
+            if config.environment(Some(n)).is_none() {
+                anyhow::bail!("unknown environment `{n}`");
+            }
+            vec![n.to_string()]
+        }
+        None => config.environments.iter().map(|e| e.name.clone()).collect(),
+    };
+    if names.is_empty() {
+        anyhow::bail!("no environments configured");
+    }
+    let db = Db::open(&config.database).await?;
+    let envs = Environments::new(&config)?;
+    let engine = SyncEngine::new(
+        db.clone(),
+        envs,
+        config.sync.clone(),
+        CancellationToken::new(),
+    )
+    .await?;
+    // Environments run side by side; one failing never holds up another.
+    let runs = names.iter().map(|n| engine.run_now(n, Trigger::Cli));
+    let mut reports = Vec::new();
+    for (name, r) in names.iter().zip(futures::future::join_all(runs).await) {
+        match r? {
+            Some(report) => reports.push(report),
+            None => anyhow::bail!("a sync of `{name}` is already running"),
+        }
+    }
+    db.close().await;
+    Ok(reports)
 }
 
 /// `serve`: runs until SIGINT or SIGTERM, then shuts down gracefully.

@@ -9,4 +9,5 @@ pub mod error;
 pub mod palette;
 pub mod sim;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

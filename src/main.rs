@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use spectrocloud_backend::config::{Config, LogConfig};
 use spectrocloud_backend::sim::{self, Knobs, SimConfig};
+use spectrocloud_backend::sync::summary_table;
 use spectrocloud_backend::{app, telemetry};
 
 #[derive(Parser)]
@@ -136,8 +137,17 @@ async fn main() -> ExitCode {
                 Err(code) => return code,
             };
             telemetry::init(&config.log);
-            let _ = environment;
-            Err(anyhow::anyhow!("no sync engine yet"))
+            match app::sync_once(config, environment.as_deref()).await {
+                Ok(reports) => {
+                    print!("{}", summary_table(&reports));
+                    if reports.iter().all(|r| r.outcome == "success") {
+                        Ok(())
+                    } else {
+                        Err(anyhow::anyhow!("sync failed"))
+                    }
+                }
+                Err(e) => Err(e),
+            }
         }
         Command::Demo { bind, dataset } => {
             telemetry::init(&LogConfig::default());

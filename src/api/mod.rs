@@ -1,7 +1,9 @@
 //! The HTTP API under `server.base_path`: one module per resource, thin handlers.
 
+pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod sync;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,7 +14,9 @@ use crate::error::{AppError, ErrorCode};
 pub fn configure(base_path: String) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let scope = web::scope(if base_path == "/" { "" } else { &base_path })
-            .route("/health", web::get().to(health::health));
+            .route("/health", web::get().to(health::health))
+            .route("/sync/status", web::get().to(sync::status))
+            .route("/sync", web::post().to(sync::trigger));
         cfg.service(scope);
     }
 }

@@ -1,12 +1,15 @@
 //! Benchmark driver: prints figures, measured side by side in one run (never a timed test).
 //!
 //!   cargo run --release --bin bench -- sim-list [--dataset large]
+//!   cargo run --release --bin bench -- sync [--dataset large]
 //!
 //! Each scenario starts its own simulator (and service) on loopback.
 
 use std::time::Instant;
 
 use serde_json::{Value, json};
+use spectrocloud_backend::app;
+use spectrocloud_backend::config::{Config, EnvironmentConfig, Secret};
 use spectrocloud_backend::sim::{self, SimConfig};
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
@@ -24,7 +27,12 @@ async fn main() -> anyhow::Result<()> {
     let dataset = arg(&args, "--dataset", "large");
     match scenario.as_str() {
         "sim-list" => sim_list(&dataset).await,
-        other => anyhow::bail!("unknown scenario `{other}`; scenarios: sim-list"),
+        "sync" => sync(&dataset).await,
+        "all" => {
+            sim_list(&dataset).await?;
+            sync(&dataset).await
+        }
+        other => anyhow::bail!("unknown scenario `{other}`; scenarios: sim-list, sync, all"),
     }
 }
 
@@ -78,6 +86,69 @@ async fn sim_list(dataset: &str) -> anyhow::Result<()> {
         "listed {items} clusters in {pages} pages of 50 through POST /v1/dashboard/spectroclusters/search: {secs:.2} s ({:.1} ms/page)",
         secs * 1000.0 / pages as f64
     );
+    server.stop().await;
+    Ok(())
+}
+
+/// A service config with one environment pointing at `sim` and a temporary database.
+fn bench_config(sim: &sim::SimServer, dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.server.bind = "127.0.0.1:0".into();
+    config.database.url = format!("sqlite://{}", dir.join("bench.db").display());
+    config.auth.mode = spectrocloud_backend::config::AuthMode::None;
+    config.sync.on_startup = false;
+    config.sync.schedule = "0 0 0 1 1 *".into();
+    config.environments.push(EnvironmentConfig {
+        name: "bench".into(),
+        url: sim.url.clone(),
+        tenant: "acme".into(),
+        api_token: Secret::new(sim.state.api_key.clone()),
+        include_projects: vec![],
+        exclude_projects: vec![],
+        schedule: None,
+    });
+    config
+}
+
+/// Cold then warm sync of a whole simulated tenant (simulator at 0 ms latency).
+async fn sync(dataset: &str) -> anyhow::Result<()> {
+    let sizes = sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
+    let server = sim::start(SimConfig {
+        sizes,
+        ..SimConfig::default()
+    })
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let config = bench_config(&server, dir.path());
+    println!(
+        "sync of `{dataset}` ({} projects, {} clusters, {} profiles x {} versions), concurrency {}:",
+        sizes.projects,
+        sizes.clusters,
+        sizes.profiles,
+        sizes.versions_per_profile,
+        config.sync.concurrency
+    );
+    for (label, _) in [("cold", ()), ("warm", ()), ("warm", ())] {
+        server.state.reset_counters();
+        let reports = app::sync_once(config.clone(), None).await?;
+        let r = &reports[0];
+        let palette_seen: u64 = server.state.counters().values().sum();
+        let changed: u64 = r
+            .counts
+            .values()
+            .map(|c| c.added + c.changed + c.deleted)
+            .sum();
+        println!(
+            "  {label:<5} {:>7.2} s  {:>6} Palette calls (simulator counted {palette_seen})  {changed} rows changed  outcome {}",
+            r.duration_ms as f64 / 1000.0,
+            r.api_calls,
+            r.outcome
+        );
+    }
+    let size = std::fs::metadata(dir.path().join("bench.db"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!("  mirror file: {:.1} MiB", size as f64 / 1024.0 / 1024.0);
     server.stop().await;
     Ok(())
 }

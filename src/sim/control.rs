@@ -185,7 +185,9 @@ async fn move_profile(
     };
     *slot = body.to.clone();
     c.meta.modified = Utc::now();
-    Ok(HttpResponse::Ok().json(json!({ "uid": c.meta.uid, "profiles": c.profile_refs })))
+    let answer = json!({ "uid": c.meta.uid, "profiles": c.profile_refs });
+    d.reindex();
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 async fn delete_cluster(state: web::Data<SimState>, path: web::Path<String>) -> Answer {

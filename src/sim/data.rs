@@ -238,6 +238,8 @@ pub struct SimData {
     /// Cluster indexes ordered by (name, uid): the default listing order, kept so a page of a
     /// 10k-cluster listing need not sort.
     by_name: Vec<usize>,
+    /// version uid → indexes of the clusters running it.
+    version_users: HashMap<String, Vec<usize>>,
 }
 
 pub const CLOUDS: [&str; 5] = ["eks", "aws", "aks", "azure", "vsphere"];
@@ -965,6 +967,7 @@ impl SimData {
             cluster_index: HashMap::new(),
             version_index: HashMap::new(),
             by_name: Vec::new(),
+            version_users: HashMap::new(),
         };
         data.reindex();
         data
@@ -995,6 +998,13 @@ impl SimData {
             a.name.cmp(&b.name).then_with(|| a.uid.cmp(&b.uid))
         });
         self.by_name = order;
+        let mut users: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, c) in self.clusters.iter().enumerate() {
+            for r in &c.profile_refs {
+                users.entry(r.clone()).or_default().push(i);
+            }
+        }
+        self.version_users = users;
     }
 
     /// Clusters in (name, uid) order.
@@ -1034,15 +1044,12 @@ impl SimData {
         self.users.iter().find(|u| u.uid == uid)
     }
 
-    /// Clusters on each profile version (uid → cluster uids).
-    pub fn clusters_by_version(&self) -> HashMap<&str, Vec<&Cluster>> {
-        let mut map: HashMap<&str, Vec<&Cluster>> = HashMap::new();
-        for c in &self.clusters {
-            for r in &c.profile_refs {
-                map.entry(r.as_str()).or_default().push(c);
-            }
-        }
-        map
+    /// Clusters running a profile version.
+    pub fn clusters_on(&self, version_uid: &str) -> Vec<&Cluster> {
+        self.version_users
+            .get(version_uid)
+            .map(|ix| ix.iter().filter_map(|i| self.clusters.get(*i)).collect())
+            .unwrap_or_default()
     }
 
     pub fn profile_version_count(&self) -> usize {

@@ -655,16 +655,16 @@ fn filter_matches(filter: &Value, c: &Cluster) -> Result<bool, PaletteErr> {
             }
             let ignore = sc["ignoreCase"].as_bool().unwrap_or(false);
             let op = sc["operator"].as_str().unwrap_or("eq");
+            let compare = |h: &str, w: &str| match op {
+                "contains" => h.contains(w),
+                "beginsWith" => h.starts_with(w),
+                _ => h == w,
+            };
             let test = |have: &str, want: &str| {
-                let (h, w) = if ignore {
-                    (have.to_lowercase(), want.to_lowercase())
+                if ignore {
+                    compare(&have.to_lowercase(), &want.to_lowercase())
                 } else {
-                    (have.to_string(), want.to_string())
-                };
-                match op {
-                    "contains" => h.contains(&w),
-                    "beginsWith" => h.starts_with(&w),
-                    _ => h == w,
+                    compare(have, want)
                 }
             };
             let any = sc["match"]["conjunction"].as_str() != Some("and");
@@ -921,16 +921,9 @@ async fn profiles_search(ctx: Ctx, q: web::Query<ListQuery>, body: web::Bytes) -
         if desc { o.reverse() } else { o }
     });
     let (slice, listmeta) = page(&items, &q)?;
-    let in_use = d.clusters_by_version();
     let out: Vec<Value> = slice
         .iter()
-        .map(|p| {
-            let users = in_use
-                .get(p.latest().uid.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            render::profile_summary(&d, p, users)
-        })
+        .map(|p| render::profile_summary(&d, p, &d.clusters_on(&p.latest().uid)))
         .collect();
     ok(json!({ "items": out, "listmeta": listmeta }))
 }
@@ -941,9 +934,13 @@ fn profile_answer(ctx: &Ctx, version_uid: &str, with_meta: bool) -> Answer {
         .version(version_uid)
         .ok_or_else(|| PaletteErr::not_found(format!("cluster profile {version_uid} not found")))?;
     ctx.check(&p.scope, "cluster profile")?;
-    let in_use = d.clusters_by_version();
-    let users = in_use.get(v.uid.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-    ok(render::profile_detail(&d, p, v, users, with_meta))
+    ok(render::profile_detail(
+        &d,
+        p,
+        v,
+        &d.clusters_on(&v.uid),
+        with_meta,
+    ))
 }
 
 async fn profile_get(ctx: Ctx, path: web::Path<String>, q: web::Query<PackMetaQuery>) -> Answer {

@@ -96,3 +96,6 @@ impl Db {
 pub fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+pub mod snapshot;
+pub mod sync_runs;

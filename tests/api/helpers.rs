@@ -72,6 +72,9 @@ pub fn base_config(dir: &TempDir) -> Config {
     config.auth.mode = AuthMode::None;
     config.permissions.enabled = false;
     config.sync.on_startup = false;
+    // Effectively never: tests trigger syncs themselves (a cron boundary must not interfere).
+    config.sync.schedule = "0 0 0 1 1 *".into();
+    config.sync.retry_base_ms = 20;
     config
 }
 
@@ -213,4 +216,91 @@ pub async fn sim_token(sim: &SimServer, email: &str) -> String {
     )
     .await;
     v["token"].as_str().expect("token").to_string()
+}
+
+// ------------------------------------------------------------------ server + simulators
+
+/// An environment pointing at a simulator.
+pub fn env_for(name: &str, sim: &SimServer) -> spectrocloud_backend::config::EnvironmentConfig {
+    spectrocloud_backend::config::EnvironmentConfig {
+        name: name.into(),
+        url: sim.url.clone(),
+        tenant: "acme".into(),
+        api_token: spectrocloud_backend::config::Secret::new(sim.state.api_key.clone()),
+        include_projects: vec![],
+        exclude_projects: vec![],
+        schedule: None,
+    }
+}
+
+/// The server with one environment per simulator (named `env0`, `env1`, ...).
+pub async fn spawn_app_for(sims: &[&SimServer], adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let envs: Vec<_> = sims
+        .iter()
+        .enumerate()
+        .map(|(i, s)| env_for(&format!("env{i}"), s))
+        .collect();
+    spawn_app_with(move |c| {
+        c.environments = envs;
+        adjust(c);
+    })
+    .await
+}
+
+impl TestApp {
+    /// Triggers a sync of `env` over HTTP and waits for its run to end; returns the run record.
+    pub async fn sync(&self, env: &str) -> serde_json::Value {
+        let resp = self
+            .client
+            .post(self.url(&format!("/sync?instance={env}")))
+            .send()
+            .await
+            .expect("trigger");
+        assert_eq!(resp.status(), 202, "sync trigger");
+        let body: serde_json::Value = resp.json().await.expect("trigger JSON");
+        let id = body["runs"][0]["run_id"].as_i64().expect("run id");
+        self.wait_run(env, id).await
+    }
+
+    /// Waits until run `id` of `env` has ended; returns its record.
+    pub async fn wait_run(&self, env: &str, id: i64) -> serde_json::Value {
+        for _ in 0..600 {
+            let status: serde_json::Value = self
+                .client
+                .get(self.url(&format!("/sync/status?instance={env}")))
+                .send()
+                .await
+                .expect("status")
+                .json()
+                .await
+                .expect("status JSON");
+            let e = &status["environments"][0];
+            if e["running"].is_null() && e["last_run"]["id"].as_i64() == Some(id) {
+                return e["last_run"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("sync run {id} of {env} did not end within 30 s");
+    }
+
+    /// A read-only connection to the mirror file.
+    pub async fn mirror(&self) -> sqlx::SqlitePool {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&self.db_path)
+            .read_only(true);
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .expect("open mirror")
+    }
+}
+
+/// `SELECT count(*) ...` on the mirror.
+pub async fn count(pool: &sqlx::SqlitePool, sql: &'static str, env: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(env)
+        .fetch_one(pool)
+        .await
+        .expect("count query")
 }

@@ -4,3 +4,4 @@ mod config;
 mod foundation;
 mod helpers;
 mod sim;
+mod sync;

@@ -619,7 +619,10 @@ async fn shapes_the_original_plugin_relies_on() {
     .await
     .unwrap();
     assert_eq!(profile["metadata"]["uid"], version_uid);
-    assert!(profile["spec"]["versions"].as_array().unwrap().len() >= 3, "every version is listed");
+    assert!(
+        profile["spec"]["versions"].as_array().unwrap().len() >= 3,
+        "every version is listed"
+    );
     assert!(profile["spec"]["published"]["packs"][0]["schema"].is_array());
     let profiles: Value = get(format!(
         "/v1/spectroclusters/{uid}/profiles?includePackMeta=schema,presets"

@@ -1,0 +1,503 @@
+//! The Palette REST client, one per environment: connection pooling, `ApiKey` or bare
+//! `Authorization` credentials, `ProjectUid` scope, timeouts, retries with exponential back-off
+//! and jitter (honouring `Retry-After`), a per-environment concurrency limit, and pagination
+//! with `?continue=` in the query. No credential ever reaches a log line or an error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use super::PaletteError;
+use crate::config::{EnvironmentConfig, Secret, SyncConfig};
+
+/// Guards against a Palette that keeps handing out continue tokens.
+const MAX_PAGES: usize = 10_000;
+/// Longest wait a `Retry-After` header may impose.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct PaletteClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    env: String,
+    base: String,
+    api_key: Secret,
+    http: reqwest::Client,
+    limiter: Semaphore,
+    retries: u32,
+    retry_base: Duration,
+    page_size: u32,
+    /// Every request sent (attempts included), for metrics.
+    calls: AtomicU64,
+}
+
+/// Which credential a call uses.
+#[derive(Clone, Copy)]
+pub enum Credential<'a> {
+    /// The environment's API key (`ApiKey` header).
+    ApiKey,
+    /// A Palette user session token (bare `Authorization` header, no `Bearer `).
+    User(&'a str),
+}
+
+/// Retry behaviour of a call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Retries {
+    /// `sync.max_retries` on 429, 5xx, timeouts and connection errors.
+    Full,
+    /// A caller is waiting: one retry, and only on 429 or a connection failure.
+    Interactive,
+    /// Never repeat (non-idempotent writes).
+    None,
+}
+
+/// One request to Palette, built with [`PaletteClient::request`].
+pub struct Call<'a> {
+    client: &'a PaletteClient,
+    method: Method,
+    path: String,
+    query: Vec<(String, String)>,
+    body: Option<Value>,
+    project: Option<&'a str>,
+    credential: Credential<'a>,
+    counter: Option<&'a AtomicU64>,
+    retries: Retries,
+    raw: bool,
+}
+
+/// A successful answer.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self, path: &str) -> Result<Value, PaletteError> {
+        serde_json::from_slice(&self.body).map_err(|e| PaletteError::Decode {
+            path: path.to_string(),
+            message: e.to_string(),
+        })
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Everything a paginated listing returned.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub items: Vec<Value>,
+    pub pages: usize,
+    /// False when the number of items differs from the `count` Palette reported, i.e. objects
+    /// came or went while paging: such a listing must not be used to delete anything.
+    pub complete: bool,
+}
+
+impl PaletteClient {
+    pub fn new(env: &EnvironmentConfig, sync: &SyncConfig) -> Result<PaletteClient, PaletteError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(sync.request_timeout_seconds))
+            .connect_timeout(Duration::from_secs(sync.request_timeout_seconds.min(10)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("spectrocloud-backend/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PaletteError::Unreachable {
+                path: String::new(),
+                message: format!("cannot build HTTP client: {e}"),
+            })?;
+        Ok(PaletteClient {
+            inner: Arc::new(Inner {
+                env: env.name.clone(),
+                base: env.url.trim_end_matches('/').to_string(),
+                api_key: env.api_token.clone(),
+                http,
+                limiter: Semaphore::new(sync.concurrency.max(1)),
+                retries: sync.max_retries,
+                retry_base: Duration::from_millis(sync.retry_base_ms.max(1)),
+                page_size: sync.page_size.clamp(1, 50),
+                calls: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn env(&self) -> &str {
+        &self.inner.env
+    }
+
+    pub fn page_size(&self) -> u32 {
+        self.inner.page_size
+    }
+
+    /// Requests sent since start (every attempt counts).
+    pub fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    pub fn request(&self, method: Method, path: impl Into<String>) -> Call<'_> {
+        Call {
+            client: self,
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            project: None,
+            credential: Credential::ApiKey,
+            counter: None,
+            retries: Retries::Full,
+            raw: false,
+        }
+    }
+
+    pub fn get(&self, path: impl Into<String>) -> Call<'_> {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: impl Into<String>) -> Call<'_> {
+        self.request(Method::POST, path)
+    }
+}
+
+impl<'a> Call<'a> {
+    pub fn query(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.query.push((key.to_string(), value.into()));
+        self
+    }
+    pub fn json_body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+    /// Project scope (`ProjectUid` header); `None` = tenant scope.
+    pub fn project(mut self, project: Option<&'a str>) -> Self {
+        self.project = project;
+        self
+    }
+    pub fn credential(mut self, credential: Credential<'a>) -> Self {
+        self.credential = credential;
+        self
+    }
+    /// Also count attempts into `counter` (a sync run's API-call figure).
+    pub fn counted(mut self, counter: &'a AtomicU64) -> Self {
+        self.counter = Some(counter);
+        self
+    }
+    pub fn retries(mut self, retries: Retries) -> Self {
+        self.retries = retries;
+        self
+    }
+    /// No JSON `Accept`/`Content-Type` headers (kubeconfig downloads).
+    pub fn raw(mut self) -> Self {
+        self.raw = true;
+        self
+    }
+
+    /// Sends with retries; JSON answer.
+    pub async fn json(self) -> Result<Value, PaletteError> {
+        let path = self.path.clone();
+        self.send().await?.json(&path)
+    }
+
+    /// Sends with retries; any 2xx answer.
+    pub async fn send(self) -> Result<Answer, PaletteError> {
+        let inner = &self.client.inner;
+        let max_retries = match self.retries {
+            Retries::Full => inner.retries,
+            Retries::Interactive => inner.retries.min(1),
+            Retries::None => 0,
+        };
+        let span = tracing::debug_span!(
+            "palette_call",
+            env = %inner.env,
+            method = %self.method,
+            path = %self.path,
+            project = self.project.unwrap_or("-"),
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+        );
+        async {
+            let mut attempt = 0;
+            loop {
+                let result = self.attempt().await;
+                attempt += 1;
+                let retry = match &result {
+                    Ok(_) => false,
+                    Err(e) => attempt <= max_retries && self.may_retry(e),
+                };
+                if !retry {
+                    let span = tracing::Span::current();
+                    span.record("attempts", attempt);
+                    match &result {
+                        Ok(a) => span.record("status", a.status.as_u16()),
+                        Err(e) => span.record("status", tracing::field::display(e)),
+                    };
+                    return result;
+                }
+                let wait = match &result {
+                    Err(PaletteError::Throttled {
+                        retry_after: Some(secs),
+                        ..
+                    }) => Duration::from_secs(*secs).min(MAX_RETRY_AFTER),
+                    _ => backoff(inner.retry_base, attempt),
+                };
+                if let Err(e) = &result {
+                    tracing::debug!(error = %e, wait_ms = wait.as_millis() as u64, attempt, "retrying Palette call");
+                }
+                tokio::time::sleep(wait).await;
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn may_retry(&self, e: &PaletteError) -> bool {
+        match self.retries {
+            Retries::None => false,
+            Retries::Full => e.is_retryable(),
+            Retries::Interactive => matches!(
+                e,
+                PaletteError::Throttled { .. } | PaletteError::Unreachable { .. }
+            ),
+        }
+    }
+
+    async fn attempt(&self) -> Result<Answer, PaletteError> {
+        let inner = &self.client.inner;
+        let _permit = inner
+            .limiter
+            .acquire()
+            .await
+            .map_err(|_| PaletteError::Unreachable {
+                path: self.path.clone(),
+                message: "client is shutting down".into(),
+            })?;
+        inner.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = self.counter {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        let url = format!("{}{}", inner.base, self.path);
+        let mut req = inner.http.request(self.method.clone(), url);
+        if !self.query.is_empty() {
+            req = req.query(&self.query);
+        }
+        if !self.raw {
+            req = req
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        req = match self.credential {
+            Credential::ApiKey => req.header("ApiKey", sensitive(inner.api_key.expose())?),
+            Credential::User(token) => req.header("Authorization", sensitive(token)?),
+        };
+        if let Some(p) = self.project {
+            req = req.header("ProjectUid", p);
+        }
+        if let Some(b) = &self.body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.path, e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&self.path, e))?
+            .to_vec();
+        if status.is_success() {
+            return Ok(Answer {
+                status,
+                headers,
+                body,
+            });
+        }
+        Err(status_error(&self.path, status, &headers, &body))
+    }
+}
+
+/// Header values carrying credentials are marked sensitive so no debug output shows them.
+fn sensitive(value: &str) -> Result<HeaderValue, PaletteError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| PaletteError::Unauthorized {
+        path: String::new(),
+        message: "the credential contains characters not allowed in a header".into(),
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(6));
+    let capped = exp.min(Duration::from_secs(10));
+    // Full jitter between half and the whole delay keeps concurrent retries apart.
+    let jitter = rand::rng().random_range(0.5..=1.0);
+    capped.mul_f64(jitter)
+}
+
+fn transport_error(path: &str, e: reqwest::Error) -> PaletteError {
+    if e.is_timeout() {
+        PaletteError::Timeout {
+            path: path.to_string(),
+        }
+    } else {
+        // Strip the URL from reqwest's message: it is ours anyway, and keeps messages short.
+        PaletteError::Unreachable {
+            path: path.to_string(),
+            message: e.without_url().to_string(),
+        }
+    }
+}
+
+/// Palette's `{code, message}` error body, if there is one.
+fn palette_message(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => match (v["code"].as_str(), v["message"].as_str()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (None, Some(m)) => m.to_string(),
+            _ => truncate(&text),
+        },
+        Err(_) => truncate(&text),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    let s = s.trim();
+    if s.len() > 300 {
+        let mut end = 300;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    } else {
+        s.to_string()
+    }
+}
+
+fn status_error(path: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> PaletteError {
+    let path = path.to_string();
+    match status {
+        StatusCode::NOT_FOUND => PaletteError::NotFound { path },
+        StatusCode::UNAUTHORIZED => PaletteError::Unauthorized {
+            path,
+            message: palette_message(body),
+        },
+        StatusCode::FORBIDDEN => PaletteError::Forbidden {
+            path,
+            message: palette_message(body),
+        },
+        StatusCode::TOO_MANY_REQUESTS => PaletteError::Throttled {
+            path,
+            retry_after: headers
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+        },
+        s if s.is_client_error() => PaletteError::BadRequest {
+            path,
+            message: format!("{}: {}", s.as_u16(), palette_message(body)),
+        },
+        s => PaletteError::Upstream {
+            path,
+            status: s.as_u16(),
+            message: palette_message(body),
+        },
+    }
+}
+
+impl PaletteClient {
+    /// Fetches every page of a list endpoint (`limit` = the page size, `continue` in the query
+    /// string only), guarding against a repeated token. `body` makes it a POST search.
+    pub async fn list_all(
+        &self,
+        path: &str,
+        body: Option<Value>,
+        project: Option<&str>,
+        counter: Option<&AtomicU64>,
+    ) -> Result<Listing, PaletteError> {
+        let mut listing = Listing::default();
+        let mut token = String::new();
+        let mut seen_tokens = std::collections::HashSet::new();
+        let mut reported = None;
+        loop {
+            let method = if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            let mut call = self
+                .request(method, path)
+                .project(project)
+                .query("limit", self.page_size().to_string());
+            if !token.is_empty() {
+                call = call.query("continue", token.clone());
+            }
+            if let Some(b) = &body {
+                call = call.json_body(b.clone());
+            }
+            if let Some(c) = counter {
+                call = call.counted(c);
+            }
+            let page = call.json().await?;
+            listing.pages += 1;
+            let items = match &page {
+                Value::Array(a) => a.clone(),
+                v => v["items"].as_array().cloned().unwrap_or_default(),
+            };
+            let empty = items.is_empty();
+            listing.items.extend(items);
+            reported = page["listmeta"]["count"].as_u64().or(reported);
+            let next = page["listmeta"]["continue"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if next.is_empty() || empty {
+                break;
+            }
+            if !seen_tokens.insert(next.clone()) || listing.pages >= MAX_PAGES {
+                return Err(PaletteError::Upstream {
+                    path: path.to_string(),
+                    status: 200,
+                    message: format!(
+                        "pagination did not end: continue token repeated after {} pages",
+                        listing.pages
+                    ),
+                });
+            }
+            token = next;
+        }
+        listing.complete = match reported {
+            Some(count) => count as usize == listing.items.len(),
+            None => true,
+        };
+        Ok(listing)
+    }
+}
+
+/// The body of a virtual-cluster search: environment `nested`, not deleted.
+pub fn virtual_cluster_filter() -> Value {
+    json!({
+        "filter": {
+            "conjunction": "and",
+            "filterGroups": [{
+                "conjunction": "and",
+                "filters": [
+                    { "property": "environment", "type": "string",
+                      "condition": { "string": { "operator": "eq", "negation": false,
+                        "match": { "conjunction": "or", "values": ["nested"] }, "ignoreCase": false } } },
+                    { "property": "isDeleted", "type": "bool", "condition": { "bool": { "value": false } } }
+                ]
+            }]
+        },
+        "sort": [{ "field": "lastModifiedTimestamp", "order": "desc" }]
+    })
+}

@@ -1,0 +1,791 @@
+//! Applying a sync run to the mirror. A run fetches everything first and hands over a
+//! [`Snapshot`]; it is applied in ONE `BEGIN IMMEDIATE` transaction, so readers see either the
+//! previous mirror or the new one, never a mix, and a failure changes nothing. Rows are deleted
+//! only for kinds whose listing was complete.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use super::Db;
+
+/// Columns shared by every mirrored object.
+#[derive(Debug, Clone)]
+pub struct ObjectRow {
+    pub uid: String,
+    pub name: String,
+    pub scope: String,
+    pub project_uid: Option<String>,
+    pub last_modified: String,
+    /// Palette's JSON for this object, as text.
+    pub json: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterRow {
+    pub row: ObjectRow,
+    pub cloud_type: String,
+    pub state: String,
+    /// `None`: unchanged since the last run; keep the stored details and reverse index.
+    pub detail: Option<ClusterDetail>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterDetail {
+    pub detail_json: String,
+    pub profiles_json: String,
+    pub health: Option<String>,
+    pub kubernetes_version: Option<String>,
+    pub refs: Vec<ProfileRef>,
+    pub packs: Vec<ClusterPack>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfileRef {
+    pub version_uid: String,
+    pub name: String,
+    pub version: String,
+    pub profile_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterPack {
+    pub version_uid: String,
+    pub name: String,
+    pub tag: String,
+    pub version: String,
+    pub layer: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfileRow {
+    pub row: ObjectRow,
+    pub profile_type: String,
+    pub cloud_type: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    pub uid: String,
+    /// The uid the profile is listed under now.
+    pub profile_uid: String,
+    /// `None`: unchanged; keep the stored detail, packs and variables.
+    pub detail: Option<VersionDetail>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionDetail {
+    pub name: String,
+    pub version: String,
+    pub scope: String,
+    pub project_uid: Option<String>,
+    pub profile_type: String,
+    pub cloud_type: String,
+    pub last_modified: String,
+    pub json: String,
+    pub packs: Vec<PackRow>,
+    pub variables_json: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackRow {
+    pub name: String,
+    pub tag: String,
+    pub version: String,
+    pub layer: String,
+    pub pack_type: String,
+    pub pack_uid: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct VirtualRow {
+    pub row: ObjectRow,
+    pub state: String,
+    pub host_cluster_uid: Option<String>,
+    pub cluster_group_uid: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountRow {
+    pub cloud_type: String,
+    pub row: ObjectRow,
+}
+
+#[derive(Debug, Clone)]
+pub struct OverlordRow {
+    pub row: ObjectRow,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupRow {
+    pub row: ObjectRow,
+    /// `None`: unchanged; keep the stored detail.
+    pub detail_json: Option<String>,
+}
+
+/// Rows of one kind and whether the listing behind them was complete.
+#[derive(Debug, Clone)]
+pub struct Part<T> {
+    pub rows: Vec<T>,
+    pub complete: bool,
+}
+
+impl<T> Default for Part<T> {
+    fn default() -> Self {
+        Part {
+            rows: Vec::new(),
+            complete: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub projects: Part<ObjectRow>,
+    pub clusters: Part<ClusterRow>,
+    pub profiles: Part<ProfileRow>,
+    pub versions: Part<VersionRow>,
+    pub virtual_clusters: Part<VirtualRow>,
+    pub cloud_accounts: Part<AccountRow>,
+    pub overlords: Part<OverlordRow>,
+    pub cluster_groups: Part<GroupRow>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct KindCounts {
+    pub seen: u64,
+    pub added: u64,
+    pub changed: u64,
+    pub deleted: u64,
+}
+
+/// Per kind ("clusters", "profiles", ...) what a run saw and changed.
+pub type Counts = BTreeMap<String, KindCounts>;
+
+/// What the mirror holds now, for change detection.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// uid → (last modified, state, has details)
+    pub clusters: HashMap<String, (String, String, bool)>,
+    /// uid → (profile uid, last modified, has detail)
+    pub versions: HashMap<String, (String, String, bool)>,
+    pub profiles: HashMap<String, String>,
+    /// uid → (last modified, has detail)
+    pub groups: HashMap<String, (String, bool)>,
+    /// uid → (last modified, state)
+    pub virtual_clusters: HashMap<String, (String, String)>,
+    pub projects: HashMap<String, String>,
+    /// "cloud/uid" → last modified
+    pub accounts: HashMap<String, String>,
+    pub overlords: HashMap<String, String>,
+}
+
+fn pairs(rows: Vec<sqlx::sqlite::SqliteRow>) -> HashMap<String, String> {
+    rows.iter()
+        .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+        .collect()
+}
+
+pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
+    let r = &db.reader;
+    let clusters = sqlx::query(
+        "SELECT uid, last_modified, state, detail_json IS NOT NULL FROM clusters WHERE env = ?",
+    )
+    .bind(env)
+    .fetch_all(r)
+    .await?
+    .iter()
+    .map(|r| (r.get(0), (r.get(1), r.get(2), r.get::<bool, _>(3))))
+    .collect();
+    let versions =
+        sqlx::query("SELECT uid, profile_uid, last_modified FROM profile_versions WHERE env = ?")
+            .bind(env)
+            .fetch_all(r)
+            .await?
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2), true)))
+            .collect();
+    let groups = sqlx::query(
+        "SELECT uid, last_modified, detail_json IS NOT NULL FROM cluster_groups WHERE env = ?",
+    )
+    .bind(env)
+    .fetch_all(r)
+    .await?
+    .iter()
+    .map(|r| (r.get(0), (r.get(1), r.get::<bool, _>(2))))
+    .collect();
+    let virtual_clusters =
+        sqlx::query("SELECT uid, last_modified, state FROM virtual_clusters WHERE env = ?")
+            .bind(env)
+            .fetch_all(r)
+            .await?
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
+            .collect();
+    let q = |sql: &'static str| sqlx::query(sql).bind(env).fetch_all(r);
+    Ok(Known {
+        clusters,
+        versions,
+        groups,
+        virtual_clusters,
+        profiles: pairs(q("SELECT uid, last_modified FROM cluster_profiles WHERE env = ?").await?),
+        projects: pairs(q("SELECT uid, last_modified FROM projects WHERE env = ?").await?),
+        accounts: pairs(
+            q("SELECT cloud_type || '/' || uid, last_modified FROM cloud_accounts WHERE env = ?")
+                .await?,
+        ),
+        overlords: pairs(q("SELECT uid, last_modified FROM overlords WHERE env = ?").await?),
+    })
+}
+
+/// Counts added/changed for one object against what was known.
+fn tally(c: &mut KindCounts, known: Option<bool>) {
+    c.seen += 1;
+    match known {
+        None => c.added += 1,
+        Some(true) => c.changed += 1,
+        Some(false) => {}
+    }
+}
+
+/// Deletes `known - present` rows of a kind when its listing was complete.
+async fn delete_missing(
+    tx: &mut SqliteConnection,
+    sql: &'static str,
+    env: &str,
+    known: impl Iterator<Item = &String>,
+    present: &HashSet<&str>,
+    complete: bool,
+) -> Result<u64, sqlx::Error> {
+    if !complete {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for uid in known.filter(|u| !present.contains(u.as_str())) {
+        n += sqlx::query(sql)
+            .bind(env)
+            .bind(uid)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(n)
+}
+
+/// Rows bound per multi-row statement: per-statement overhead dominates a cold sync otherwise.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// `DELETE FROM {table} WHERE env = ? AND {column} IN (...)`, in chunks.
+async fn delete_in(
+    tx: &mut SqliteConnection,
+    table: &'static str,
+    column: &'static str,
+    env: &str,
+    keys: &[&str],
+) -> Result<(), sqlx::Error> {
+    for chunk in keys.chunks(500) {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE env = "));
+        qb.push_bind(env);
+        qb.push(format!(" AND {column} IN ("));
+        let mut list = qb.separated(", ");
+        for k in chunk {
+            list.push_bind(*k);
+        }
+        list.push_unseparated(")");
+        qb.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Applies a snapshot in one write transaction; returns what changed per kind.
+pub async fn apply(
+    db: &Db,
+    env: &str,
+    snap: &Snapshot,
+    known: &Known,
+    now: &str,
+) -> Result<Counts, sqlx::Error> {
+    let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut counts = Counts::new();
+
+    // Projects (few: always rewritten).
+    let mut c = KindCounts::default();
+    for p in &snap.projects.rows {
+        tally(
+            &mut c,
+            known.projects.get(&p.uid).map(|lm| *lm != p.last_modified),
+        );
+        sqlx::query(
+            "INSERT INTO projects (env, uid, name, last_modified, json, synced_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, last_modified = excluded.last_modified,
+                json = excluded.json, synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&p.uid).bind(&p.name).bind(&p.last_modified).bind(&p.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let present: HashSet<&str> = snap.projects.rows.iter().map(|p| p.uid.as_str()).collect();
+    c.deleted = delete_missing(
+        &mut tx,
+        "DELETE FROM projects WHERE env = ? AND uid = ?",
+        env,
+        known.projects.keys(),
+        &present,
+        snap.projects.complete,
+    )
+    .await?;
+    counts.insert("projects".into(), c);
+
+    // Profiles as listed.
+    let mut c = KindCounts::default();
+    for p in &snap.profiles.rows {
+        let k = known.profiles.get(&p.row.uid);
+        let changed = k.map(|lm| *lm != p.row.last_modified);
+        tally(&mut c, changed);
+        if changed == Some(false) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO cluster_profiles (env, uid, name, scope, project_uid, profile_type, cloud_type, version,
+                last_modified, list_json, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
+                project_uid = excluded.project_uid, profile_type = excluded.profile_type,
+                cloud_type = excluded.cloud_type, version = excluded.version,
+                last_modified = excluded.last_modified, list_json = excluded.list_json,
+                synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&p.row.uid).bind(&p.row.name).bind(&p.row.scope).bind(&p.row.project_uid)
+        .bind(&p.profile_type).bind(&p.cloud_type).bind(&p.version).bind(&p.row.last_modified)
+        .bind(&p.row.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let present: HashSet<&str> = snap
+        .profiles
+        .rows
+        .iter()
+        .map(|p| p.row.uid.as_str())
+        .collect();
+    c.deleted = delete_missing(
+        &mut tx,
+        "DELETE FROM cluster_profiles WHERE env = ? AND uid = ?",
+        env,
+        known.profiles.keys(),
+        &present,
+        snap.profiles.complete,
+    )
+    .await?;
+    counts.insert("profiles".into(), c);
+
+    // Every profile version (batched: a cold sync writes thousands).
+    let mut c = KindCounts::default();
+    let mut detailed: Vec<(&VersionRow, &VersionDetail)> = Vec::new();
+    for v in &snap.versions.rows {
+        let k = known.versions.get(&v.uid);
+        match &v.detail {
+            Some(d) => {
+                tally(&mut c, k.map(|_| true));
+                detailed.push((v, d));
+            }
+            None => {
+                tally(&mut c, Some(false));
+                // The profile may now be listed under a newer uid.
+                if k.map(|k| k.0 != v.profile_uid).unwrap_or(false) {
+                    sqlx::query(
+                        "UPDATE profile_versions SET profile_uid = ? WHERE env = ? AND uid = ?",
+                    )
+                    .bind(&v.profile_uid)
+                    .bind(env)
+                    .bind(&v.uid)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+    }
+    for chunk in detailed.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO profile_versions (env, uid, profile_uid, name, version, scope, project_uid,
+                profile_type, cloud_type, last_modified, json, synced_at) ",
+        );
+        qb.push_values(chunk, |mut b, (v, d)| {
+            b.push_bind(env)
+                .push_bind(&v.uid)
+                .push_bind(&v.profile_uid)
+                .push_bind(&d.name)
+                .push_bind(&d.version)
+                .push_bind(&d.scope)
+                .push_bind(&d.project_uid)
+                .push_bind(&d.profile_type)
+                .push_bind(&d.cloud_type)
+                .push_bind(&d.last_modified)
+                .push_bind(&d.json)
+                .push_bind(now);
+        });
+        qb.push(
+            " ON CONFLICT (env, uid) DO UPDATE SET profile_uid = excluded.profile_uid,
+                name = excluded.name, version = excluded.version, scope = excluded.scope,
+                project_uid = excluded.project_uid, profile_type = excluded.profile_type,
+                cloud_type = excluded.cloud_type, last_modified = excluded.last_modified,
+                json = excluded.json, synced_at = excluded.synced_at",
+        );
+        qb.build().execute(&mut *tx).await?;
+    }
+    let refetched: Vec<&str> = detailed
+        .iter()
+        .filter(|(v, _)| known.versions.contains_key(&v.uid))
+        .map(|(v, _)| v.uid.as_str())
+        .collect();
+    delete_in(&mut tx, "profile_packs", "version_uid", env, &refetched).await?;
+    let packs: Vec<(&str, usize, &PackRow)> = detailed
+        .iter()
+        .flat_map(|(v, d)| {
+            d.packs
+                .iter()
+                .enumerate()
+                .map(move |(i, p)| (v.uid.as_str(), i, p))
+        })
+        .collect();
+    for chunk in packs.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO profile_packs (env, version_uid, position, name, tag, version, layer, pack_type, pack_uid) ",
+        );
+        qb.push_values(chunk, |mut b, (uid, i, p)| {
+            b.push_bind(env)
+                .push_bind(*uid)
+                .push_bind(*i as i64)
+                .push_bind(&p.name)
+                .push_bind(&p.tag)
+                .push_bind(&p.version)
+                .push_bind(&p.layer)
+                .push_bind(&p.pack_type)
+                .push_bind(&p.pack_uid);
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    for chunk in detailed.chunks(ROWS_PER_STATEMENT) {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("INSERT INTO profile_variables (env, version_uid, json) ");
+        qb.push_values(chunk, |mut b, (v, d)| {
+            b.push_bind(env)
+                .push_bind(&v.uid)
+                .push_bind(&d.variables_json);
+        });
+        qb.push(" ON CONFLICT (env, version_uid) DO UPDATE SET json = excluded.json");
+        qb.build().execute(&mut *tx).await?;
+    }
+    let present: HashSet<&str> = snap.versions.rows.iter().map(|v| v.uid.as_str()).collect();
+    c.deleted = delete_missing(
+        &mut tx,
+        "DELETE FROM profile_versions WHERE env = ? AND uid = ?",
+        env,
+        known.versions.keys(),
+        &present,
+        snap.versions.complete,
+    )
+    .await?;
+    counts.insert("profile_versions".into(), c);
+
+    // Clusters, their details and the reverse index (batched: a cold sync writes 10k+).
+    let mut c = KindCounts::default();
+    let mut writes: Vec<&ClusterRow> = Vec::new();
+    for cl in &snap.clusters.rows {
+        let k = known.clusters.get(&cl.row.uid);
+        let list_changed = k.map(|(lm, st, _)| *lm != cl.row.last_modified || *st != cl.state);
+        tally(&mut c, list_changed.map(|ch| ch || cl.detail.is_some()));
+        if list_changed != Some(false) || cl.detail.is_some() {
+            writes.push(cl);
+        }
+    }
+    for chunk in writes.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO clusters (env, uid, name, scope, project_uid, cloud_type, state, last_modified,
+                list_json, synced_at, detail_json, profiles_json, health, kubernetes_version, detail_synced_at) ",
+        );
+        qb.push_values(chunk, |mut b, cl| {
+            let d = cl.detail.as_ref();
+            b.push_bind(env)
+                .push_bind(&cl.row.uid)
+                .push_bind(&cl.row.name)
+                .push_bind(&cl.row.scope)
+                .push_bind(&cl.row.project_uid)
+                .push_bind(&cl.cloud_type)
+                .push_bind(&cl.state)
+                .push_bind(&cl.row.last_modified)
+                .push_bind(&cl.row.json)
+                .push_bind(now)
+                .push_bind(d.map(|d| &d.detail_json))
+                .push_bind(d.map(|d| &d.profiles_json))
+                .push_bind(d.and_then(|d| d.health.as_ref()))
+                .push_bind(d.and_then(|d| d.kubernetes_version.as_ref()))
+                .push_bind(d.map(|_| now));
+        });
+        // Rows without new details keep the stored ones.
+        qb.push(
+            " ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
+                project_uid = excluded.project_uid, cloud_type = excluded.cloud_type, state = excluded.state,
+                last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at,
+                detail_json = COALESCE(excluded.detail_json, clusters.detail_json),
+                profiles_json = COALESCE(excluded.profiles_json, clusters.profiles_json),
+                health = CASE WHEN excluded.detail_synced_at IS NULL THEN clusters.health ELSE excluded.health END,
+                kubernetes_version = CASE WHEN excluded.detail_synced_at IS NULL THEN clusters.kubernetes_version
+                    ELSE excluded.kubernetes_version END,
+                detail_synced_at = COALESCE(excluded.detail_synced_at, clusters.detail_synced_at)",
+        );
+        qb.build().execute(&mut *tx).await?;
+    }
+    let with_detail: Vec<(&str, &ClusterDetail)> = writes
+        .iter()
+        .filter_map(|cl| cl.detail.as_ref().map(|d| (cl.row.uid.as_str(), d)))
+        .collect();
+    let refetched: Vec<&str> = with_detail
+        .iter()
+        .filter(|(uid, _)| known.clusters.contains_key(*uid))
+        .map(|(uid, _)| *uid)
+        .collect();
+    delete_in(
+        &mut tx,
+        "cluster_profile_refs",
+        "cluster_uid",
+        env,
+        &refetched,
+    )
+    .await?;
+    delete_in(&mut tx, "cluster_packs", "cluster_uid", env, &refetched).await?;
+    let refs: Vec<(&str, usize, &ProfileRef)> = with_detail
+        .iter()
+        .flat_map(|(uid, d)| d.refs.iter().enumerate().map(move |(i, r)| (*uid, i, r)))
+        .collect();
+    for chunk in refs.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO cluster_profile_refs (env, cluster_uid, profile_version_uid, position,
+                profile_name, profile_version, profile_type) ",
+        );
+        qb.push_values(chunk, |mut b, (uid, i, r)| {
+            b.push_bind(env)
+                .push_bind(*uid)
+                .push_bind(&r.version_uid)
+                .push_bind(*i as i64)
+                .push_bind(&r.name)
+                .push_bind(&r.version)
+                .push_bind(&r.profile_type);
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    let packs: Vec<(&str, &ClusterPack)> = with_detail
+        .iter()
+        .flat_map(|(uid, d)| d.packs.iter().map(move |p| (*uid, p)))
+        .collect();
+    for chunk in packs.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO cluster_packs (env, cluster_uid, profile_version_uid, name, tag, version, layer) ",
+        );
+        qb.push_values(chunk, |mut b, (uid, p)| {
+            b.push_bind(env)
+                .push_bind(*uid)
+                .push_bind(&p.version_uid)
+                .push_bind(&p.name)
+                .push_bind(&p.tag)
+                .push_bind(&p.version)
+                .push_bind(&p.layer);
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    let present: HashSet<&str> = snap
+        .clusters
+        .rows
+        .iter()
+        .map(|c| c.row.uid.as_str())
+        .collect();
+    c.deleted = delete_missing(
+        &mut tx,
+        "DELETE FROM clusters WHERE env = ? AND uid = ?",
+        env,
+        known.clusters.keys(),
+        &present,
+        snap.clusters.complete,
+    )
+    .await?;
+    counts.insert("clusters".into(), c);
+
+    // Virtual clusters as listed.
+    let mut c = KindCounts::default();
+    for v in &snap.virtual_clusters.rows {
+        let changed = known
+            .virtual_clusters
+            .get(&v.row.uid)
+            .map(|(lm, st)| *lm != v.row.last_modified || *st != v.state);
+        tally(&mut c, changed);
+        if changed == Some(false) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO virtual_clusters (env, uid, name, scope, project_uid, state, host_cluster_uid,
+                cluster_group_uid, last_modified, list_json, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
+                project_uid = excluded.project_uid, state = excluded.state,
+                host_cluster_uid = excluded.host_cluster_uid, cluster_group_uid = excluded.cluster_group_uid,
+                last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&v.row.uid).bind(&v.row.name).bind(&v.row.scope).bind(&v.row.project_uid)
+        .bind(&v.state).bind(&v.host_cluster_uid).bind(&v.cluster_group_uid).bind(&v.row.last_modified)
+        .bind(&v.row.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let present: HashSet<&str> = snap
+        .virtual_clusters
+        .rows
+        .iter()
+        .map(|v| v.row.uid.as_str())
+        .collect();
+    c.deleted = delete_missing(
+        &mut tx,
+        "DELETE FROM virtual_clusters WHERE env = ? AND uid = ?",
+        env,
+        known.virtual_clusters.keys(),
+        &present,
+        snap.virtual_clusters.complete,
+    )
+    .await?;
+    counts.insert("virtual_clusters".into(), c);
+
+    // Cloud accounts (few: always rewritten; secrets were stripped by the run).
+    let mut c = KindCounts::default();
+    for a in &snap.cloud_accounts.rows {
+        let key = format!("{}/{}", a.cloud_type, a.row.uid);
+        tally(
+            &mut c,
+            known
+                .accounts
+                .get(&key)
+                .map(|lm| *lm != a.row.last_modified),
+        );
+        sqlx::query(
+            "INSERT INTO cloud_accounts (env, cloud_type, uid, name, scope, project_uid, last_modified, json, synced_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, cloud_type, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
+                project_uid = excluded.project_uid, last_modified = excluded.last_modified,
+                json = excluded.json, synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&a.cloud_type).bind(&a.row.uid).bind(&a.row.name).bind(&a.row.scope)
+        .bind(&a.row.project_uid).bind(&a.row.last_modified).bind(&a.row.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if snap.cloud_accounts.complete {
+        let present: HashSet<String> = snap
+            .cloud_accounts
+            .rows
+            .iter()
+            .map(|a| format!("{}/{}", a.cloud_type, a.row.uid))
+            .collect();
+        for key in known.accounts.keys().filter(|k| !present.contains(*k)) {
+            if let Some((cloud, uid)) = key.split_once('/') {
+                c.deleted += sqlx::query(
+                    "DELETE FROM cloud_accounts WHERE env = ? AND cloud_type = ? AND uid = ?",
+                )
+                .bind(env)
+                .bind(cloud)
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+        }
+    }
+    counts.insert("cloud_accounts".into(), c);
+
+    // Overlords (few: always rewritten).
+    let mut c = KindCounts::default();
+    for o in &snap.overlords.rows {
+        tally(
+            &mut c,
+            known
+                .overlords
+                .get(&o.row.uid)
+                .map(|lm| *lm != o.row.last_modified),
+        );
+        sqlx::query(
+            "INSERT INTO overlords (env, uid, name, kind, scope, project_uid, last_modified, json, synced_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+                scope = excluded.scope, project_uid = excluded.project_uid,
+                last_modified = excluded.last_modified, json = excluded.json, synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&o.row.uid).bind(&o.row.name).bind(&o.kind).bind(&o.row.scope)
+        .bind(&o.row.project_uid).bind(&o.row.last_modified).bind(&o.row.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let present: HashSet<&str> = snap
+        .overlords
+        .rows
+        .iter()
+        .map(|o| o.row.uid.as_str())
+        .collect();
+    c.deleted = delete_missing(
+        &mut tx,
+        "DELETE FROM overlords WHERE env = ? AND uid = ?",
+        env,
+        known.overlords.keys(),
+        &present,
+        snap.overlords.complete,
+    )
+    .await?;
+    counts.insert("overlords".into(), c);
+
+    // Cluster groups.
+    let mut c = KindCounts::default();
+    for g in &snap.cluster_groups.rows {
+        let changed = known
+            .groups
+            .get(&g.row.uid)
+            .map(|(lm, _)| *lm != g.row.last_modified);
+        tally(&mut c, changed.map(|ch| ch || g.detail_json.is_some()));
+        if changed == Some(false) && g.detail_json.is_none() {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO cluster_groups (env, uid, name, scope, project_uid, last_modified, list_json, synced_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
+                project_uid = excluded.project_uid, last_modified = excluded.last_modified,
+                list_json = excluded.list_json, synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&g.row.uid).bind(&g.row.name).bind(&g.row.scope).bind(&g.row.project_uid)
+        .bind(&g.row.last_modified).bind(&g.row.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(d) = &g.detail_json {
+            sqlx::query("UPDATE cluster_groups SET detail_json = ? WHERE env = ? AND uid = ?")
+                .bind(d)
+                .bind(env)
+                .bind(&g.row.uid)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let present: HashSet<&str> = snap
+        .cluster_groups
+        .rows
+        .iter()
+        .map(|g| g.row.uid.as_str())
+        .collect();
+    c.deleted = delete_missing(
+        &mut tx,
+        "DELETE FROM cluster_groups WHERE env = ? AND uid = ?",
+        env,
+        known.groups.keys(),
+        &present,
+        snap.cluster_groups.complete,
+    )
+    .await?;
+    counts.insert("cluster_groups".into(), c);
+
+    tx.commit().await?;
+    Ok(counts)
+}

@@ -1,0 +1,138 @@
+//! Sync run records (`sync_runs`) and the environments they belong to.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Db, now_text};
+use crate::config::EnvironmentConfig;
+
+/// Makes sure every configured environment has its row (mirror rows reference it).
+pub async fn ensure_environments(db: &Db, envs: &[EnvironmentConfig]) -> Result<(), sqlx::Error> {
+    for e in envs {
+        sqlx::query(
+            "INSERT INTO environments (name, url, tenant, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET url = excluded.url, tenant = excluded.tenant",
+        )
+        .bind(&e.name)
+        .bind(&e.url)
+        .bind(&e.tenant)
+        .bind(now_text())
+        .execute(&db.writer)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs still marked `running` belong to a process that died: mark them interrupted.
+pub async fn mark_interrupted(db: &Db) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE sync_runs SET outcome = 'interrupted', finished_at = ?,
+            error = 'the process stopped during this run; nothing of it was applied'
+         WHERE outcome = 'running'",
+    )
+    .bind(now_text())
+    .execute(&db.writer)
+    .await?
+    .rows_affected())
+}
+
+pub async fn start(
+    db: &Db,
+    env: &str,
+    trigger: &str,
+    started_at: &str,
+) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO sync_runs (env, trigger, started_at, outcome) VALUES (?, ?, ?, 'running') RETURNING id",
+    )
+    .bind(env)
+    .bind(trigger)
+    .bind(started_at)
+    .fetch_one(&db.writer)
+    .await?;
+    Ok(row.get(0))
+}
+
+pub async fn finish(
+    db: &Db,
+    id: i64,
+    outcome: &str,
+    counts_json: &str,
+    api_calls: u64,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sync_runs SET finished_at = ?, outcome = ?, counts = ?, api_calls = ?, error = ? WHERE id = ?",
+    )
+    .bind(now_text())
+    .bind(outcome)
+    .bind(counts_json)
+    .bind(api_calls as i64)
+    .bind(error)
+    .bind(id)
+    .execute(&db.writer)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub trigger: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub outcome: String,
+    pub counts: serde_json::Value,
+    pub api_calls: i64,
+    pub error: Option<String>,
+}
+
+fn record(r: &sqlx::sqlite::SqliteRow) -> RunRecord {
+    RunRecord {
+        id: r.get("id"),
+        trigger: r.get("trigger"),
+        started_at: r.get("started_at"),
+        finished_at: r.get("finished_at"),
+        outcome: r.get("outcome"),
+        counts: serde_json::from_str(r.get::<&str, _>("counts")).unwrap_or_default(),
+        api_calls: r.get("api_calls"),
+        error: r.get("error"),
+    }
+}
+
+const COLUMNS: &str = "id, trigger, started_at, finished_at, outcome, counts, api_calls, error";
+
+/// The newest finished run of an environment, and its newest successful one.
+pub async fn latest(
+    db: &Db,
+    env: &str,
+) -> Result<(Option<RunRecord>, Option<RunRecord>), sqlx::Error> {
+    let last = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sync_runs WHERE env = ? AND outcome != 'running' ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(env)
+    .fetch_optional(&db.reader)
+    .await?
+    .as_ref()
+    .map(record);
+    let success = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sync_runs WHERE env = ? AND outcome = 'success' ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(env)
+    .fetch_optional(&db.reader)
+    .await?
+    .as_ref()
+    .map(record);
+    Ok((last, success))
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<RunRecord>, sqlx::Error> {
+    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sync_runs WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(&db.reader)
+    .await?
+    .as_ref()
+    .map(record))
+}

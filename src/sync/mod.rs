@@ -1,0 +1,398 @@
+//! The sync engine: one run at a time per environment (a trigger while one runs returns the
+//! running one), a run timeout, cancellation on shutdown, every run recorded in `sync_runs`,
+//! and the freshness every mirror answer reports.
+
+pub mod run;
+pub mod scheduler;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+pub use run::SyncError;
+
+use crate::config::SyncConfig;
+use crate::palette::{Environment, Environments};
+use crate::store::snapshot::Counts;
+use crate::store::{Db, sync_runs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Startup,
+    Schedule,
+    Manual,
+    Cli,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Startup => "startup",
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Cli => "cli",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunningRun {
+    pub id: i64,
+    pub trigger: Trigger,
+    pub started_at: String,
+}
+
+/// In-memory freshness of one environment (the hot path of every mirror answer).
+#[derive(Debug, Clone, Default)]
+pub struct EnvState {
+    pub running: Option<RunningRun>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_attempt_failed: bool,
+}
+
+/// What a mirror answer says about its data.
+#[derive(Debug, Clone, Copy)]
+pub struct Freshness {
+    /// Finish time of the last successful sync; `None` = never synced.
+    pub synced_at: Option<DateTime<Utc>>,
+    /// Older than `stale_after_seconds`, or the last attempt failed.
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Triggered {
+    pub environment: String,
+    pub run_id: i64,
+    /// `started`, or `already_running` when this is the run that was under way.
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub environment: String,
+    pub run_id: i64,
+    pub outcome: &'static str,
+    pub counts: Counts,
+    pub api_calls: u64,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("unknown environment `{0}`")]
+    UnknownEnvironment(String),
+    #[error("cannot record the run: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("sync state lock poisoned")]
+    Poisoned,
+}
+
+pub struct SyncEngine {
+    db: Db,
+    envs: Environments,
+    config: SyncConfig,
+    state: Mutex<HashMap<String, EnvState>>,
+    shutdown: CancellationToken,
+    /// Background runs, so shutdown can wait for them to record their end.
+    tasks: TaskTracker,
+}
+
+enum Begun {
+    Started(i64),
+    Running(i64),
+}
+
+impl SyncEngine {
+    /// Registers the environments in the mirror, marks runs of a previous process that died as
+    /// interrupted, and loads each environment's last success.
+    pub async fn new(
+        db: Db,
+        envs: Environments,
+        config: SyncConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<SyncEngine>, sqlx::Error> {
+        let configs: Vec<_> = envs.all().iter().map(|e| e.config.clone()).collect();
+        sync_runs::ensure_environments(&db, &configs).await?;
+        let interrupted = sync_runs::mark_interrupted(&db).await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                runs = interrupted,
+                "sync runs of a previous process were interrupted"
+            );
+        }
+        let mut state = HashMap::new();
+        for e in envs.all() {
+            let (last, success) = sync_runs::latest(&db, e.name()).await?;
+            let parse = |t: &str| {
+                DateTime::parse_from_rfc3339(t)
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc))
+            };
+            state.insert(
+                e.name().to_string(),
+                EnvState {
+                    running: None,
+                    last_success_at: success.and_then(|s| s.finished_at.as_deref().and_then(parse)),
+                    last_attempt_failed: last.map(|l| l.outcome != "success").unwrap_or(false),
+                },
+            );
+        }
+        Ok(Arc::new(SyncEngine {
+            db,
+            envs,
+            config,
+            state: Mutex::new(state),
+            shutdown,
+            tasks: TaskTracker::new(),
+        }))
+    }
+
+    pub fn environments(&self) -> &Environments {
+        &self.envs
+    }
+
+    pub fn env_state(&self, env: &str) -> EnvState {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|s| s.get(env).cloned())
+            .unwrap_or_default()
+    }
+
+    pub fn freshness(&self, env: &str) -> Freshness {
+        let s = self.env_state(env);
+        let old = s
+            .last_success_at
+            .map(|t| (Utc::now() - t).num_seconds() > self.config.stale_after_seconds as i64)
+            .unwrap_or(true);
+        Freshness {
+            synced_at: s.last_success_at,
+            stale: old || s.last_attempt_failed,
+        }
+    }
+
+    fn environment(&self, env: &str) -> Result<Arc<Environment>, TriggerError> {
+        self.envs
+            .get(Some(env))
+            .cloned()
+            .ok_or_else(|| TriggerError::UnknownEnvironment(env.to_string()))
+    }
+
+    async fn begin(&self, env: &str, trigger: Trigger) -> Result<Begun, TriggerError> {
+        let started_at = crate::store::now_text();
+        {
+            let s = self.state.lock().map_err(|_| poisoned())?;
+            if let Some(r) = s.get(env).and_then(|e| e.running.as_ref()) {
+                return Ok(Begun::Running(r.id));
+            }
+        }
+        let id = sync_runs::start(&self.db, env, trigger.as_str(), &started_at).await?;
+        let other = {
+            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            let entry = s.entry(env.to_string()).or_default();
+            match &entry.running {
+                Some(r) => Some(r.id),
+                None => {
+                    entry.running = Some(RunningRun {
+                        id,
+                        trigger,
+                        started_at,
+                    });
+                    None
+                }
+            }
+        };
+        match other {
+            None => Ok(Begun::Started(id)),
+            Some(other) => {
+                // Lost a race with another trigger: abandon our record.
+                sync_runs::finish(
+                    &self.db,
+                    id,
+                    "interrupted",
+                    "{}",
+                    0,
+                    Some("superseded by a run already under way"),
+                )
+                .await?;
+                Ok(Begun::Running(other))
+            }
+        }
+    }
+
+    /// Starts a run in the background (or reports the one under way).
+    pub async fn trigger(
+        self: &Arc<Self>,
+        env: &str,
+        trigger: Trigger,
+    ) -> Result<Triggered, TriggerError> {
+        let e = self.environment(env)?;
+        match self.begin(env, trigger).await? {
+            Begun::Running(id) => Ok(Triggered {
+                environment: env.to_string(),
+                run_id: id,
+                status: "already_running",
+            }),
+            Begun::Started(id) => {
+                let engine = self.clone();
+                self.tasks.spawn(async move {
+                    engine.execute(&e, id).await;
+                });
+                Ok(Triggered {
+                    environment: env.to_string(),
+                    run_id: id,
+                    status: "started",
+                })
+            }
+        }
+    }
+
+    /// Runs now and waits; `None` when a run was already under way.
+    pub async fn run_now(
+        &self,
+        env: &str,
+        trigger: Trigger,
+    ) -> Result<Option<RunReport>, TriggerError> {
+        let e = self.environment(env)?;
+        match self.begin(env, trigger).await? {
+            Begun::Running(_) => Ok(None),
+            Begun::Started(id) => Ok(Some(self.execute(&e, id).await)),
+        }
+    }
+
+    async fn execute(&self, env: &Environment, id: i64) -> RunReport {
+        let span = tracing::info_span!("sync_run", env = %env.name(), run_id = id);
+        self.execute_in_span(env, id).instrument(span).await
+    }
+
+    async fn execute_in_span(&self, env: &Environment, id: i64) -> RunReport {
+        let name = env.name().to_string();
+        let calls = AtomicU64::new(0);
+        let started = Instant::now();
+        tracing::info!(env = %name, run_id = id, "sync run started");
+        let timeout = Duration::from_secs(self.config.run_timeout_seconds);
+        let result = tokio::select! {
+            r = tokio::time::timeout(timeout, run::run(env, &self.db, self.config.concurrency, &calls)) => {
+                r.unwrap_or(Err(SyncError::TimedOut(self.config.run_timeout_seconds)))
+            }
+            _ = self.shutdown.cancelled() => Err(SyncError::Cancelled),
+        };
+        let api_calls = calls.load(Ordering::Relaxed);
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let (outcome, counts, error) = match result {
+            Ok(c) => ("success", c, None),
+            Err(SyncError::Cancelled) => (
+                "interrupted",
+                Counts::new(),
+                Some(SyncError::Cancelled.to_string()),
+            ),
+            Err(e) => ("failed", Counts::new(), Some(e.to_string())),
+        };
+        let counts_json = serde_json::to_string(&counts).unwrap_or_else(|_| "{}".into());
+        if let Err(e) = sync_runs::finish(
+            &self.db,
+            id,
+            outcome,
+            &counts_json,
+            api_calls,
+            error.as_deref(),
+        )
+        .await
+        {
+            tracing::error!(env = %name, run_id = id, error = %e, "cannot record the end of a sync run");
+        }
+        if let Ok(mut s) = self.state.lock() {
+            let entry = s.entry(name.clone()).or_default();
+            entry.running = None;
+            if outcome == "success" {
+                entry.last_success_at = Some(Utc::now());
+                entry.last_attempt_failed = false;
+            } else {
+                entry.last_attempt_failed = true;
+            }
+        }
+        let changed: u64 = counts
+            .values()
+            .map(|c| c.added + c.changed + c.deleted)
+            .sum();
+        match &error {
+            None => {
+                tracing::info!(env = %name, run_id = id, duration_ms, api_calls, changed, "sync run succeeded")
+            }
+            Some(e) => {
+                tracing::warn!(env = %name, run_id = id, duration_ms, api_calls, error = %e, "sync run failed; the previous mirror stays")
+            }
+        }
+        RunReport {
+            environment: name,
+            run_id: id,
+            outcome,
+            counts,
+            api_calls,
+            duration_ms,
+            error,
+        }
+    }
+
+    /// Waits (bounded) for background runs to finish after shutdown was signalled.
+    pub async fn wait_idle(&self, limit: Duration) {
+        self.tasks.close();
+        if tokio::time::timeout(limit, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("sync runs did not stop within {} s", limit.as_secs());
+        }
+    }
+
+    /// Whether any run is under way.
+    pub fn any_running(&self) -> bool {
+        self.state
+            .lock()
+            .map(|s| s.values().any(|e| e.running.is_some()))
+            .unwrap_or(false)
+    }
+}
+
+fn poisoned() -> TriggerError {
+    TriggerError::Poisoned
+}
+
+/// Renders run reports as a table (the `sync --once` summary).
+pub fn summary_table(reports: &[RunReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        out.push_str(&format!(
+            "environment {}: {} in {:.2} s, {} Palette calls (run #{})\n",
+            r.environment,
+            r.outcome,
+            r.duration_ms as f64 / 1000.0,
+            r.api_calls,
+            r.run_id
+        ));
+        if let Some(e) = &r.error {
+            out.push_str(&format!("  error: {e}\n"));
+            continue;
+        }
+        out.push_str(&format!(
+            "  {:<18} {:>8} {:>8} {:>8} {:>8}\n",
+            "kind", "seen", "added", "changed", "deleted"
+        ));
+        for (kind, c) in &r.counts {
+            out.push_str(&format!(
+                "  {:<18} {:>8} {:>8} {:>8} {:>8}\n",
+                kind, c.seen, c.added, c.changed, c.deleted
+            ));
+        }
+    }
+    out
+}
