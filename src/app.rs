@@ -14,6 +14,9 @@ use tracing_actix_web::TracingLogger;
 
 use crate::api;
 use crate::api::middleware::BodyLimit;
+use crate::auth::Authenticator;
+use crate::auth::palette_user::TokenCache;
+use crate::auth::scope::ScopeCache;
 use crate::config::Config;
 use crate::palette::{Environments, PaletteError};
 use crate::store::{Db, StoreError};
@@ -25,6 +28,11 @@ pub struct AppState {
     pub db: Db,
     pub envs: Environments,
     pub sync: Arc<SyncEngine>,
+    pub auth: Authenticator,
+    /// Palette user session tokens by email.
+    pub tokens: TokenCache,
+    /// What each Palette user may see.
+    pub scopes: ScopeCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +111,9 @@ impl Application {
             db,
             envs,
             sync: sync.clone(),
+            auth: Authenticator::new(&config.auth, &config.permissions),
+            tokens: TokenCache::default(),
+            scopes: ScopeCache::new(config.auth.user_scope_ttl_seconds),
         });
         let workers = start_workers(&config, &sync, &shutdown).await?;
 

@@ -171,6 +171,7 @@ impl From<PaletteError> for AppError {
                 ErrorCode::PermissionDenied
             }
             PaletteError::BadRequest { .. } => ErrorCode::BadRequest,
+            PaletteError::Conflict { .. } => ErrorCode::Conflict,
             PaletteError::Throttled { .. } => ErrorCode::Throttled,
             PaletteError::Upstream { .. } | PaletteError::Decode { .. } => ErrorCode::PaletteError,
             PaletteError::Timeout { .. } => ErrorCode::PaletteTimeout,

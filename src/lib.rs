@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod create;
 pub mod error;
 pub mod palette;
 pub mod sim;

@@ -1,14 +1,24 @@
-//! Request extractors shared by the handlers.
+//! Request extractors shared by the handlers: the environment (`instance`), the caller and the
+//! Palette user put there by the auth middleware, paging, validated path parameters, and the
+//! two ways to answer — from the mirror, or live from Palette.
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures::future::LocalBoxFuture;
 
 use crate::app::AppState;
-use crate::error::AppError;
+use crate::auth::Caller;
+use crate::auth::palette_user::PaletteUser;
+use crate::auth::scope::{self, Visibility};
+use crate::error::{AppError, ErrorCode};
 use crate::palette::Environment;
+use crate::palette::models::is_valid_uid;
+use crate::store::Page;
+use crate::sync::{Freshness, Trigger};
 
 /// One query parameter, percent-decoded.
 pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
@@ -23,35 +33,54 @@ pub fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
         .ok_or_else(|| AppError::internal("reading application state", "missing"))
 }
 
-/// The environment selected by `?instance=` (the first one when absent); 404
-/// `unknown_instance` for a name that is not configured.
-pub struct Instance(pub Arc<Environment>);
+/// A Palette uid from the path or query: short alphanumeric; anything else never reaches Palette.
+pub fn uid<'a>(what: &str, value: &'a str) -> Result<&'a str, AppError> {
+    if is_valid_uid(value) {
+        Ok(value)
+    } else {
+        Err(AppError::bad_request(format!(
+            "invalid {what} `{}`: Palette uids are short alphanumeric strings",
+            value.chars().take(64).collect::<String>()
+        )))
+    }
+}
 
-fn instance(req: &HttpRequest) -> Result<Instance, AppError> {
+/// The optional `projectUid` query parameter, validated.
+pub fn project_param(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    match query_param(req, "projectUid").filter(|p| !p.is_empty()) {
+        Some(p) => uid("projectUid", &p).map(|p| Some(p.to_string())),
+        None => Ok(None),
+    }
+}
+
+fn environment(req: &HttpRequest) -> Result<Arc<Environment>, AppError> {
     let state = app_state(req)?;
     let name = query_param(req, "instance").filter(|n| !n.is_empty());
     match state.envs.get(name.as_deref()) {
-        Some(e) => Ok(Instance(e.clone())),
-        None => match name {
-            Some(n) => Err(AppError::unknown_instance(&n)),
-            None => Err(AppError::new(
-                crate::error::ErrorCode::UnknownInstance,
+        Some(e) => Ok(e.clone()),
+        None => Err(match name {
+            Some(n) => AppError::unknown_instance(&n),
+            None => AppError::new(
+                ErrorCode::UnknownInstance,
                 "no SpectroCloud environment is configured",
-            )),
-        },
+            ),
+        }),
     }
 }
+
+/// The environment selected by `?instance=` (the first one when absent).
+pub struct Instance(pub Arc<Environment>);
 
 impl FromRequest for Instance {
     type Error = AppError;
     type Future = Ready<Result<Instance, AppError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(instance(req))
+        ready(environment(req).map(Instance))
     }
 }
 
-/// The `instance` parameter if given (validated), for routes that act on all environments
-/// when it is absent.
+/// The `instance` parameter if given (validated), for routes acting on all environments
+/// without it.
 pub struct OptionalInstance(pub Option<Arc<Environment>>);
 
 impl FromRequest for OptionalInstance {
@@ -61,8 +90,157 @@ impl FromRequest for OptionalInstance {
         ready(
             match query_param(req, "instance").filter(|n| !n.is_empty()) {
                 None => Ok(OptionalInstance(None)),
-                Some(_) => instance(req).map(|i| OptionalInstance(Some(i.0))),
+                Some(_) => environment(req).map(|e| OptionalInstance(Some(e))),
             },
         )
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = Ready<Result<Caller, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(|| AppError::unauthenticated("authentication required")),
+        )
+    }
+}
+
+/// The Palette user of the request (none when no user headers were sent).
+pub struct User(pub Arc<PaletteUser>);
+
+impl FromRequest for User {
+    type Error = AppError;
+    type Future = Ready<Result<User, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user = req
+            .extensions()
+            .get::<Arc<PaletteUser>>()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(PaletteUser::none()));
+        ready(Ok(User(user)))
+    }
+}
+
+/// Optional `limit` and `offset`; none = everything, as the original.
+pub struct Paging(pub Page);
+
+fn paging(req: &HttpRequest) -> Result<Paging, AppError> {
+    let parse = |name: &str, max: i64| -> Result<Option<i64>, AppError> {
+        match query_param(req, name) {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (0..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(AppError::bad_request(format!(
+                    "`{name}` must be an integer from 0 to {max}"
+                ))),
+            },
+        }
+    };
+    Ok(Paging(Page {
+        limit: parse("limit", 100_000)?.unwrap_or(-1),
+        offset: parse("offset", i64::MAX / 2)?.unwrap_or(0),
+    }))
+}
+
+impl FromRequest for Paging {
+    type Error = AppError;
+    type Future = Ready<Result<Paging, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(paging(req))
+    }
+}
+
+/// A read served from the mirror: the environment, what the caller's Palette user may see,
+/// and how fresh the data is (for the `X-SpectroCloud-*` headers).
+pub struct Mirror {
+    pub state: web::Data<AppState>,
+    pub env: Arc<Environment>,
+    pub vis: Visibility,
+    pub freshness: Freshness,
+    pub user: Arc<PaletteUser>,
+}
+
+/// How long a mirror read waits for an environment's first sync before answering 503.
+const FIRST_SYNC_WAIT: Duration = Duration::from_secs(10);
+
+/// Before the first successful sync there is no data: start a sync if none runs, wait for it a
+/// little, and answer 503 `not_synced` only if it did not succeed (Palette unreachable).
+async fn first_sync(state: &AppState, env: &str) -> Result<Freshness, AppError> {
+    let fresh = state.sync.freshness(env);
+    if fresh.synced_at.is_some() {
+        return Ok(fresh);
+    }
+    if state.sync.env_state(env).running.is_none()
+        && let Err(e) = state.sync.trigger(env, Trigger::Startup).await
+    {
+        tracing::warn!(env, error = %e, "cannot start the first sync");
+    }
+    let started = std::time::Instant::now();
+    while state.sync.env_state(env).running.is_some() && started.elapsed() < FIRST_SYNC_WAIT {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fresh = state.sync.freshness(env);
+    if fresh.synced_at.is_some() {
+        return Ok(fresh);
+    }
+    let (last, _) = crate::store::sync_runs::latest(&state.db, env).await?;
+    let why = last
+        .and_then(|r| r.error)
+        .map(|e| format!(": {e}"))
+        .unwrap_or_else(|| ": the first sync is still running".into());
+    Err(AppError::new(
+        ErrorCode::NotSynced,
+        format!("no data yet for environment `{env}`{why}"),
+    )
+    .with_retry_after(5))
+}
+
+impl FromRequest for Mirror {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Mirror, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let env = environment(&req)?;
+            let user = User::extract(&req).await?.0;
+            let freshness = first_sync(&state, env.name()).await?;
+            let vis = scope::resolve(&state.db, &state.scopes, &state.tokens, &env, &user).await?;
+            Ok(Mirror {
+                state,
+                env,
+                vis,
+                freshness,
+                user,
+            })
+        })
+    }
+}
+
+/// A request answered live by Palette, with the user's token or the environment's key.
+pub struct Live {
+    pub state: web::Data<AppState>,
+    pub env: Arc<Environment>,
+    pub user: Arc<PaletteUser>,
+    pub caller: Caller,
+}
+
+impl FromRequest for Live {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Live, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            Ok(Live {
+                state: app_state(&req)?,
+                env: environment(&req)?,
+                user: User::extract(&req).await?.0,
+                caller: Caller::extract(&req).await?,
+            })
+        })
     }
 }

@@ -1,22 +1,36 @@
 //! The HTTP API under `server.base_path`: one module per resource, thin handlers.
 
+pub mod audit;
+pub mod auth_debug;
+pub mod cloudaccounts;
+pub mod clustergroups;
+pub mod clusters;
 pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod openapi;
+pub mod overlords;
+pub mod profiles;
+pub mod projects;
+pub mod reports;
+pub mod respond;
+pub mod routes;
 pub mod sync;
+pub mod users;
+pub mod virtualclusters;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::{AppError, ErrorCode};
 
-/// Registers every route under the base path.
+/// Registers every route of the route table under the base path, behind authorization.
 pub fn configure(base_path: String) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let scope = web::scope(if base_path == "/" { "" } else { &base_path })
-            .route("/health", web::get().to(health::health))
-            .route("/sync/status", web::get().to(sync::status))
-            .route("/sync", web::post().to(sync::trigger));
+        let scope = routes::register(web::scope(if base_path == "/" { "" } else { &base_path }))
+            .wrap(actix_web::middleware::from_fn(
+                crate::auth::middleware::authorize,
+            ));
         cfg.service(scope);
     }
 }

@@ -3,8 +3,9 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use super::extract::OptionalInstance;
+use super::extract::{OptionalInstance, User};
 use crate::app::AppState;
+use crate::auth::{Caller, audit};
 use crate::error::AppResult;
 use crate::store::sync_runs::{self, RunRecord};
 use crate::sync::{RunningRun, Trigger};
@@ -52,6 +53,8 @@ pub async fn status(state: web::Data<AppState>, only: OptionalInstance) -> AppRe
 pub async fn trigger(
     state: web::Data<AppState>,
     only: OptionalInstance,
+    caller: Caller,
+    user: User,
 ) -> AppResult<HttpResponse> {
     let mut runs = Vec::new();
     for env in state.envs.all() {
@@ -63,6 +66,19 @@ pub async fn trigger(
             .trigger(env.name(), Trigger::Manual)
             .await
             .map_err(|e| crate::error::AppError::internal("starting a sync run", e))?;
+        audit::record(
+            &state.db,
+            audit::Event {
+                subject: &caller.subject,
+                palette_email: user.0.email.as_deref(),
+                action: audit::Action::SyncTrigger,
+                env: env.name(),
+                object_uid: None,
+                success: true,
+                detail: Some(format!("run {} ({})", t.run_id, t.status)),
+            },
+        )
+        .await;
         runs.push(t);
     }
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "runs": runs })))

@@ -1,3 +1,138 @@
-//! Caller authentication, Palette user tokens, permissions and the audit log.
+//! Caller authentication (static bearer tokens, Backstage-issued JWTs, or none on loopback),
+//! Palette user tokens, per-user visibility, the seven permissions and the audit log.
 
+pub mod audit;
+pub mod backstage;
+pub mod middleware;
+pub mod palette_user;
 pub mod permissions;
+pub mod scope;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::{AuthConfig, AuthMode, PermissionsConfig};
+use permissions::Permission;
+
+/// Who is calling, and what they may do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Caller {
+    pub subject: String,
+    pub groups: Vec<String>,
+    pub permissions: BTreeSet<Permission>,
+    pub method: AuthMethod,
+}
+
+impl Caller {
+    pub fn may(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    None,
+    Static,
+    Backstage,
+}
+
+/// Why authentication failed; logged (never with the token), answered as a plain 401.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("no Authorization header")]
+    Missing,
+    #[error("Authorization header is not `Bearer <token>`")]
+    Malformed,
+    #[error("bearer token matches no configured token")]
+    UnknownToken,
+    #[error("JWT rejected: {0}")]
+    Jwt(String),
+}
+
+struct StaticEntry {
+    digest: [u8; 32],
+    subject: String,
+    groups: Vec<String>,
+}
+
+pub struct Authenticator {
+    mode: AuthMode,
+    statics: Vec<StaticEntry>,
+    backstage: Option<backstage::JwtVerifier>,
+    permissions: PermissionsConfig,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Authenticator {
+    pub fn new(auth: &AuthConfig, permissions: &PermissionsConfig) -> Authenticator {
+        Authenticator {
+            mode: auth.mode,
+            statics: auth
+                .tokens
+                .iter()
+                .map(|t| StaticEntry {
+                    digest: digest(t.token.expose()),
+                    subject: t.subject.clone(),
+                    groups: t.groups.clone(),
+                })
+                .collect(),
+            backstage: match (auth.mode, &auth.backstage) {
+                (AuthMode::Backstage, Some(b)) => Some(backstage::JwtVerifier::new(b)),
+                _ => None,
+            },
+            permissions: permissions.clone(),
+        }
+    }
+
+    fn caller(&self, subject: String, groups: Vec<String>, method: AuthMethod) -> Caller {
+        let permissions = permissions::resolve(&self.permissions, &subject, &groups);
+        Caller {
+            subject,
+            groups,
+            permissions,
+            method,
+        }
+    }
+
+    /// Authenticates the `Authorization` header value.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Caller, AuthFailure> {
+        if self.mode == AuthMode::None {
+            return Ok(self.caller("anonymous".into(), Vec::new(), AuthMethod::None));
+        }
+        let header = header.ok_or(AuthFailure::Missing)?;
+        let token = match header.split_once(' ') {
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+                t.trim()
+            }
+            _ => return Err(AuthFailure::Malformed),
+        };
+        // Constant time: hash, then compare against every entry without stopping early.
+        let presented = digest(token);
+        let mut found: Option<&StaticEntry> = None;
+        for e in &self.statics {
+            if bool::from(e.digest.ct_eq(&presented)) {
+                found = Some(e);
+            }
+        }
+        if let Some(e) = found {
+            return Ok(self.caller(e.subject.clone(), e.groups.clone(), AuthMethod::Static));
+        }
+        match &self.backstage {
+            Some(v) => {
+                let identity = v
+                    .verify(token)
+                    .await
+                    .map_err(|e| AuthFailure::Jwt(e.to_string()))?;
+                Ok(self.caller(identity.subject, identity.groups, AuthMethod::Backstage))
+            }
+            None => Err(AuthFailure::UnknownToken),
+        }
+    }
+}

@@ -402,6 +402,10 @@ fn status_error(path: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok()),
         },
+        StatusCode::CONFLICT => PaletteError::Conflict {
+            path,
+            message: palette_message(body),
+        },
         s if s.is_client_error() => PaletteError::BadRequest {
             path,
             message: format!("{}: {}", s.as_u16(), palette_message(body)),

@@ -11,6 +11,8 @@ pub enum PaletteError {
     Forbidden { path: String, message: String },
     #[error("Palette rejected the request ({path}): {message}")]
     BadRequest { path: String, message: String },
+    #[error("Palette reports a conflict ({path}): {message}")]
+    Conflict { path: String, message: String },
     #[error("Palette is throttling requests ({path})")]
     Throttled {
         path: String,

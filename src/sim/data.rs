@@ -694,7 +694,8 @@ impl SimData {
         let host_count = sizes.clusters - virtual_count;
         for c in 0..host_count {
             let cloud = CLOUDS[rng.random_range(0..CLOUDS.len())];
-            let scope = if rng.random_bool(0.1) {
+            // Every tenth cluster is tenant-scoped, so even the smallest tenant has some.
+            let scope = if c % 10 == 0 {
                 Scope::Tenant
             } else {
                 project_scope(&mut rng)
@@ -730,12 +731,15 @@ impl SimData {
                 .map(|p| p.tag.clone())
                 .unwrap_or_default();
             if !addon.is_empty() {
+                // At most one version of any profile, as Palette allows.
+                let mut used = Vec::new();
                 for _ in 0..rng.random_range(0..=2) {
-                    let p = &profiles[*pick(&mut rng, &addon)];
-                    let v = version_of(&mut rng, p);
-                    if !refs.contains(&v) {
-                        refs.push(v);
+                    let i = *pick(&mut rng, &addon);
+                    if used.contains(&i) {
+                        continue;
                     }
+                    used.push(i);
+                    refs.push(version_of(&mut rng, &profiles[i]));
                 }
             }
             let accounts: Vec<&CloudAccount> = cloud_accounts

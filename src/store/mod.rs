@@ -1,6 +1,22 @@
 //! The SQLite mirror: one writer connection and a pool of read-only readers over one WAL file.
 //! Queries live in one module per resource; list answers are built from stored JSON text.
 
+/// The visibility predicate of every mirror read; binds (all, projects JSON array, tenant) —
+/// see `auth::scope::Filter` and [`bind_visible`].
+macro_rules! visible {
+    () => {
+        "(? OR project_uid IN (SELECT value FROM json_each(?)) OR (project_uid IS NULL AND ?))"
+    };
+}
+
+pub mod clusters;
+pub mod infra;
+pub mod profiles;
+pub mod projects;
+pub mod reports;
+pub mod snapshot;
+pub mod sync_runs;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -97,5 +113,94 @@ pub fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-pub mod snapshot;
-pub mod sync_runs;
+type Q<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+type QS<'q, T> = sqlx::query::QueryScalar<'q, sqlx::Sqlite, T, sqlx::sqlite::SqliteArguments>;
+
+/// Binds the three parameters of `visible!()`.
+pub fn bind_visible<'q>(q: Q<'q>, f: &crate::auth::scope::Filter) -> Q<'q> {
+    q.bind(f.all).bind(f.projects_json.clone()).bind(f.tenant)
+}
+
+pub fn bind_visible_scalar<'q, T>(q: QS<'q, T>, f: &crate::auth::scope::Filter) -> QS<'q, T> {
+    q.bind(f.all).bind(f.projects_json.clone()).bind(f.tenant)
+}
+
+/// Mirror tables whose list answers are their stored list JSON, concatenated.
+#[derive(Debug, Clone, Copy)]
+pub enum Listed {
+    Clusters,
+    VirtualClusters,
+    Overlords,
+    ClusterGroups,
+}
+
+macro_rules! list_sql {
+    ($column:literal, $table:literal) => {
+        concat!(
+            "SELECT ",
+            $column,
+            " FROM ",
+            $table,
+            " WHERE env = ? AND (? IS NULL OR project_uid = ? OR project_uid IS NULL) AND ",
+            visible!(),
+            " ORDER BY name, uid LIMIT ? OFFSET ?"
+        )
+    };
+}
+
+/// Stored list items of a kind the caller may see, ordered by name; with `project`, only that
+/// project's and tenant objects.
+pub async fn list_json(
+    db: &Db,
+    what: Listed,
+    env: &str,
+    project: Option<&str>,
+    vis: &crate::auth::scope::Filter,
+    page: Page,
+) -> Result<Vec<String>, sqlx::Error> {
+    let sql = match what {
+        Listed::Clusters => list_sql!("list_json", "clusters"),
+        Listed::VirtualClusters => list_sql!("list_json", "virtual_clusters"),
+        Listed::Overlords => list_sql!("json", "overlords"),
+        Listed::ClusterGroups => list_sql!("list_json", "cluster_groups"),
+    };
+    let q = sqlx::query(sql).bind(env).bind(project).bind(project);
+    bind_visible(q, vis)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&db.reader)
+        .await
+        .map(|rows| rows.iter().map(|r| sqlx::Row::get(r, 0)).collect())
+}
+
+/// Optional `limit`/`offset` of list routes; no parameters = everything, as the original.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// -1 = no limit (SQLite's convention).
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Page {
+    pub const ALL: Page = Page {
+        limit: -1,
+        offset: 0,
+    };
+}
+
+/// `{"<key>":[item,item,...]}` from stored JSON texts, without parsing them again.
+pub fn json_list(key: &str, items: &[String]) -> String {
+    let len: usize = items.iter().map(|i| i.len() + 1).sum();
+    let mut out = String::with_capacity(len + key.len() + 8);
+    out.push_str("{\"");
+    out.push_str(key);
+    out.push_str("\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push_str("]}");
+    out
+}

@@ -304,3 +304,37 @@ pub async fn count(pool: &sqlx::SqlitePool, sql: &'static str, env: &str) -> i64
         .await
         .expect("count query")
 }
+
+/// A simulator and the server with one environment (`env0`) on it, synced once.
+pub async fn synced(config: SimConfig, adjust: impl FnOnce(&mut Config)) -> (SimServer, TestApp) {
+    let sim = spawn_sim_with(config).await;
+    let app = spawn_app_for(&[&sim], adjust).await;
+    let run = app.sync("env0").await;
+    assert_eq!(run["outcome"], "success", "first sync: {run}");
+    (sim, app)
+}
+
+/// GET on the simulator with the API key.
+pub async fn sim_get(sim: &SimServer, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", sim.url))
+        .header("ApiKey", "sim-api-key")
+        .send()
+        .await
+        .expect("simulator answers")
+        .json()
+        .await
+        .expect("simulator JSON")
+}
+
+/// A simulated user from `/__sim/users`: uid, email, projects, tenantPermissions, a fresh token.
+pub async fn sim_user(sim: &SimServer, email: &str) -> serde_json::Value {
+    let users = sim_control(sim, reqwest::Method::GET, "/users", None).await;
+    users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == email)
+        .cloned()
+        .unwrap_or_else(|| panic!("no simulated user {email}"))
+}

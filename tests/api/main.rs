@@ -3,5 +3,6 @@
 mod config;
 mod foundation;
 mod helpers;
+mod routes;
 mod sim;
 mod sync;

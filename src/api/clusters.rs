@@ -1,0 +1,176 @@
+//! `/clusters`: list and details from the mirror; kubeconfig, pack manifests and creation live.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+
+use super::extract::{Live, Mirror, Paging, project_param, query_param, uid};
+use super::respond::not_found;
+use crate::auth::audit::{self, Action};
+use crate::auth::scope::Kind;
+use crate::error::AppResult;
+use crate::store::Listed;
+use crate::store::clusters::{self, ClusterRecord};
+
+pub async fn list(m: Mirror, page: Paging) -> AppResult<HttpResponse> {
+    m.listed("clusters", Listed::Clusters, Kind::Cluster, None, page.0)
+        .await
+}
+
+/// A mirrored cluster the caller may see; with `projectUid`, only if it belongs there.
+pub async fn visible(
+    m: &Mirror,
+    uid: &str,
+    project: Option<&str>,
+    what: &str,
+) -> AppResult<ClusterRecord> {
+    let c = clusters::get(&m.state.db, m.env.name(), uid)
+        .await?
+        .ok_or_else(|| not_found(what))?;
+    let kind = if c.cloud_type == "nested" {
+        Kind::VirtualCluster
+    } else {
+        Kind::Cluster
+    };
+    let elsewhere = matches!((project, &c.project_uid), (Some(p), Some(q)) if p != q);
+    if !m.vis.sees(kind, c.project_uid.as_deref()) || elsewhere {
+        return Err(not_found(what));
+    }
+    Ok(c)
+}
+
+pub async fn detail(
+    m: Mirror,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let uid = uid("cluster uid", &path)?;
+    let c = visible(&m, uid, project_param(&req)?.as_deref(), "Cluster").await?;
+    Ok(m.raw(c.detail_json.ok_or_else(|| not_found("Cluster"))?))
+}
+
+pub async fn profiles(
+    m: Mirror,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let uid = uid("cluster uid", &path)?;
+    let c = visible(&m, uid, project_param(&req)?.as_deref(), "Cluster").await?;
+    Ok(m.raw(
+        c.profiles_json
+            .unwrap_or_else(|| "{\"profiles\":[]}".into()),
+    ))
+}
+
+/// The cluster's project for a live call: `projectUid` when given, else the mirror's.
+async fn project_for(live: &Live, uid: &str, req: &HttpRequest) -> AppResult<Option<String>> {
+    if let Some(p) = project_param(req)? {
+        return Ok(Some(p));
+    }
+    Ok(clusters::get(&live.state.db, live.env.name(), uid)
+        .await?
+        .and_then(|c| c.project_uid))
+}
+
+/// Kubeconfig of a cluster or virtual cluster: YAML, as an attachment (`frp` defaults to true;
+/// only `frp=false` disables it). Every download is audited.
+pub async fn kubeconfig_answer(
+    live: &Live,
+    uid: &str,
+    req: &HttpRequest,
+    filename: String,
+) -> AppResult<HttpResponse> {
+    let project = project_for(live, uid, req).await?;
+    let frp = query_param(req, "frp").as_deref() != Some("false");
+    let result = live
+        .send(
+            live.env
+                .client
+                .get(format!("/v1/spectroclusters/{uid}/assets/kubeconfig"))
+                .query("frp", frp.to_string())
+                .project(project.as_deref())
+                .raw(),
+        )
+        .await;
+    audit::record(
+        &live.state.db,
+        audit::Event {
+            subject: &live.caller.subject,
+            palette_email: live.user.email.as_deref(),
+            action: Action::KubeconfigDownload,
+            env: live.env.name(),
+            object_uid: Some(uid),
+            success: result.is_ok(),
+            detail: result.as_ref().err().map(|e| e.message.clone()),
+        },
+    )
+    .await;
+    let answer = result.map_err(|e| match e.code {
+        crate::error::ErrorCode::NotFound => not_found("Kubeconfig"),
+        _ => e,
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((super::respond::SOURCE, "live"))
+        .content_type("application/x-yaml")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(answer.body))
+}
+
+pub async fn kubeconfig(
+    live: Live,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let uid = uid("cluster uid", &path)?;
+    kubeconfig_answer(&live, uid, &req, format!("{uid}-kubeconfig.yaml")).await
+}
+
+pub async fn manifest(
+    live: Live,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let (c, m) = path.into_inner();
+    let uid = uid("cluster uid", &c)?;
+    let manifest = super::extract::uid("manifest uid", &m)?;
+    let project = project_for(&live, uid, &req).await?;
+    let result = live
+        .send(
+            live.env
+                .client
+                .get(format!(
+                    "/v1/spectroclusters/{uid}/pack/manifests/{manifest}"
+                ))
+                .project(project.as_deref()),
+        )
+        .await;
+    audit::record(
+        &live.state.db,
+        audit::Event {
+            subject: &live.caller.subject,
+            palette_email: live.user.email.as_deref(),
+            action: Action::ManifestView,
+            env: live.env.name(),
+            object_uid: Some(manifest),
+            success: result.is_ok(),
+            detail: Some(format!("cluster {uid}")),
+        },
+    )
+    .await;
+    let answer = result.map_err(|e| match e.code {
+        crate::error::ErrorCode::NotFound => not_found("Manifest"),
+        _ => e,
+    })?;
+    Ok(Live::json_bytes(answer.body))
+}
+
+pub async fn create(
+    body: web::Json<Value>,
+    live: Live,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let project = project_param(&req)?;
+    crate::create::create(&live, project.as_deref(), body.into_inner()).await
+}

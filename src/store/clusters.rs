@@ -1,0 +1,72 @@
+//! Clusters and virtual clusters, read from the mirror.
+
+use sqlx::Row;
+
+use super::Db;
+
+pub struct ClusterRecord {
+    pub uid: String,
+    pub name: String,
+    pub project_uid: Option<String>,
+    pub cloud_type: String,
+    pub state: String,
+    pub detail_json: Option<String>,
+    pub profiles_json: Option<String>,
+}
+
+pub async fn get(db: &Db, env: &str, uid: &str) -> Result<Option<ClusterRecord>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT uid, name, project_uid, cloud_type, state, detail_json, profiles_json
+         FROM clusters WHERE env = ? AND uid = ?",
+    )
+    .bind(env)
+    .bind(uid)
+    .fetch_optional(&db.reader)
+    .await?;
+    Ok(row.map(|r| ClusterRecord {
+        uid: r.get(0),
+        name: r.get(1),
+        project_uid: r.get(2),
+        cloud_type: r.get(3),
+        state: r.get(4),
+        detail_json: r.get(5),
+        profiles_json: r.get(6),
+    }))
+}
+
+/// A cluster just created through the service.
+pub struct NewCluster<'a> {
+    pub uid: &'a str,
+    pub name: &'a str,
+    pub project_uid: Option<&'a str>,
+    pub cloud_type: &'a str,
+    pub state: &'a str,
+    pub list_json: &'a str,
+    pub detail_json: Option<&'a str>,
+}
+
+/// Writes a new cluster so it shows at once (the next sync replaces the row with Palette's own
+/// list item and details); an existing row is left alone.
+pub async fn write_through(db: &Db, env: &str, c: &NewCluster<'_>) -> Result<(), sqlx::Error> {
+    let now = super::now_text();
+    sqlx::query(
+        "INSERT INTO clusters (env, uid, name, scope, project_uid, cloud_type, state, last_modified,
+            list_json, detail_json, detail_synced_at, synced_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)
+         ON CONFLICT (env, uid) DO NOTHING",
+    )
+    .bind(env)
+    .bind(c.uid)
+    .bind(c.name)
+    .bind(if c.project_uid.is_some() { "project" } else { "tenant" })
+    .bind(c.project_uid)
+    .bind(c.cloud_type)
+    .bind(c.state)
+    .bind(c.list_json)
+    .bind(c.detail_json)
+    .bind(c.detail_json.map(|_| now.clone()))
+    .bind(&now)
+    .execute(&db.writer)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! Cluster profiles, their versions and variables, and the reverse lookup profile → clusters.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Db, Page, bind_visible};
+use crate::auth::scope::Filter;
+
+/// Listed profiles whose name is one of `names` (case-insensitive, exact). With `project`,
+/// only that project's and tenant profiles (what Palette lists in that project's scope).
+pub async fn search_by_names(
+    db: &Db,
+    env: &str,
+    names: &[String],
+    project: Option<&str>,
+    vis: &Filter,
+) -> Result<Vec<String>, sqlx::Error> {
+    let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    let q = sqlx::query(concat!(
+        "SELECT list_json FROM cluster_profiles WHERE env = ?
+           AND lower(name) IN (SELECT value FROM json_each(?))
+           AND (? IS NULL OR project_uid = ? OR project_uid IS NULL) AND ",
+        visible!(),
+        " ORDER BY name, uid"
+    ))
+    .bind(env)
+    .bind(serde_json::to_string(&lowered).unwrap_or_else(|_| "[]".into()))
+    .bind(project)
+    .bind(project);
+    bind_visible(q, vis)
+        .fetch_all(&db.reader)
+        .await
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Profiles usable in a project (its own and tenant ones), newest first, filtered by cloud
+/// type and profile types.
+pub async fn for_project(
+    db: &Db,
+    env: &str,
+    project: &str,
+    cloud_type: Option<&str>,
+    profile_types: &[String],
+    vis: &Filter,
+    page: Page,
+) -> Result<Vec<String>, sqlx::Error> {
+    let q = sqlx::query(concat!(
+        "SELECT list_json FROM cluster_profiles WHERE env = ?
+           AND (project_uid = ? OR project_uid IS NULL)
+           AND (? IS NULL OR cloud_type = ?)
+           AND profile_type IN (SELECT value FROM json_each(?)) AND ",
+        visible!(),
+        " ORDER BY last_modified DESC, uid LIMIT ? OFFSET ?"
+    ))
+    .bind(env)
+    .bind(project)
+    .bind(cloud_type)
+    .bind(cloud_type)
+    .bind(serde_json::to_string(profile_types).unwrap_or_else(|_| "[]".into()));
+    bind_visible(q, vis)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&db.reader)
+        .await
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub struct VersionRecord {
+    pub uid: String,
+    /// The uid the profile is listed under (its newest version).
+    pub profile_uid: String,
+    pub project_uid: Option<String>,
+    pub json: String,
+}
+
+/// One profile version by uid (any version of any profile).
+pub async fn version(db: &Db, env: &str, uid: &str) -> Result<Option<VersionRecord>, sqlx::Error> {
+    let row = sqlx::query("SELECT uid, profile_uid, project_uid, json FROM profile_versions WHERE env = ? AND uid = ?")
+        .bind(env)
+        .bind(uid)
+        .fetch_optional(&db.reader)
+        .await?;
+    Ok(row.map(|r| VersionRecord {
+        uid: r.get(0),
+        profile_uid: r.get(1),
+        project_uid: r.get(2),
+        json: r.get(3),
+    }))
+}
+
+pub async fn variables(
+    db: &Db,
+    env: &str,
+    version_uid: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT json FROM profile_variables WHERE env = ? AND version_uid = ?")
+        .bind(env)
+        .bind(version_uid)
+        .fetch_optional(&db.reader)
+        .await
+}
+
+#[derive(Debug, Serialize)]
+pub struct VersionInfo {
+    pub uid: String,
+    pub version: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileInfo {
+    pub uid: String,
+    pub name: String,
+    pub scope: String,
+    pub project_uid: Option<String>,
+    #[serde(rename = "type")]
+    pub profile_type: String,
+    pub cloud_type: String,
+    pub versions: Vec<VersionInfo>,
+}
+
+/// The profile any version uid belongs to, with all its versions.
+pub async fn lineage(
+    db: &Db,
+    env: &str,
+    any_uid: &str,
+) -> Result<Option<ProfileInfo>, sqlx::Error> {
+    let Some(v) = version(db, env, any_uid).await? else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(
+        "SELECT uid, version, name, scope, project_uid, profile_type, cloud_type FROM profile_versions
+         WHERE env = ? AND profile_uid = ? ORDER BY last_modified, version, uid",
+    )
+    .bind(env)
+    .bind(&v.profile_uid)
+    .fetch_all(&db.reader)
+    .await?;
+    let Some(head) = rows
+        .iter()
+        .find(|r| r.get::<String, _>(0) == v.profile_uid)
+        .or(rows.last())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ProfileInfo {
+        uid: v.profile_uid.clone(),
+        name: head.get(2),
+        scope: head.get(3),
+        project_uid: head.get(4),
+        profile_type: head.get(5),
+        cloud_type: head.get(6),
+        versions: rows
+            .iter()
+            .map(|r| VersionInfo {
+                uid: r.get(0),
+                version: r.get(1),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterOnProfile {
+    pub uid: String,
+    pub name: String,
+    pub state: String,
+    pub health: Option<String>,
+    pub cloud_type: String,
+    pub project_uid: Option<String>,
+    pub project_name: Option<String>,
+    pub profile_version_uid: String,
+    pub profile_version: String,
+}
+
+/// The reverse lookup: every cluster on ANY version of the profile `profile_uid` is listed
+/// under, with the version it runs.
+pub async fn clusters_on(
+    db: &Db,
+    env: &str,
+    profile_uid: &str,
+    vis: &Filter,
+    page: Page,
+) -> Result<(Vec<ClusterOnProfile>, i64), sqlx::Error> {
+    let q = sqlx::query(concat!(
+        "SELECT c.uid, c.name, c.state, c.health, c.cloud_type, c.project_uid, p.name,
+                r.profile_version_uid, pv.version
+         FROM profile_versions pv
+         JOIN cluster_profile_refs r ON r.env = pv.env AND r.profile_version_uid = pv.uid
+         JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
+         LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
+         WHERE pv.env = ? AND pv.profile_uid = ? AND ",
+        "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))",
+        " ORDER BY c.name, c.uid LIMIT ? OFFSET ?"
+    ))
+    .bind(env)
+    .bind(profile_uid);
+    let rows = bind_visible(q, vis)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&db.reader)
+        .await?;
+    let total = sqlx::query_scalar(concat!(
+        "SELECT count(*) FROM profile_versions pv
+         JOIN cluster_profile_refs r ON r.env = pv.env AND r.profile_version_uid = pv.uid
+         JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
+         WHERE pv.env = ? AND pv.profile_uid = ? AND ",
+        "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))"
+    ))
+    .bind(env)
+    .bind(profile_uid);
+    let total: i64 = super::bind_visible_scalar(total, vis)
+        .fetch_one(&db.reader)
+        .await?;
+    Ok((
+        rows.iter()
+            .map(|r| ClusterOnProfile {
+                uid: r.get(0),
+                name: r.get(1),
+                state: r.get(2),
+                health: r.get(3),
+                cloud_type: r.get(4),
+                project_uid: r.get(5),
+                project_name: r.get(6),
+                profile_version_uid: r.get(7),
+                profile_version: r.get(8),
+            })
+            .collect(),
+        total,
+    ))
+}

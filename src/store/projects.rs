@@ -1,0 +1,54 @@
+//! Projects, read from the mirror.
+
+use sqlx::Row;
+
+use super::{Db, Page};
+
+/// Project list items; `only` restricts to a user's projects.
+pub async fn list(
+    db: &Db,
+    env: &str,
+    only: Option<&[String]>,
+    page: Page,
+) -> Result<Vec<String>, sqlx::Error> {
+    let only_json = only.map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
+    sqlx::query(
+        "SELECT json FROM projects WHERE env = ? AND (? IS NULL OR uid IN (SELECT value FROM json_each(?)))
+         ORDER BY name, uid LIMIT ? OFFSET ?",
+    )
+    .bind(env)
+    .bind(only_json.as_deref())
+    .bind(only_json.as_deref().unwrap_or("[]"))
+    .bind(page.limit)
+    .bind(page.offset)
+    .fetch_all(&db.reader)
+    .await
+    .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// (uid, name) of projects; `only` restricts to a user's projects.
+pub async fn names(
+    db: &Db,
+    env: &str,
+    only: Option<&[String]>,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let only_json = only.map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
+    sqlx::query_as(
+        "SELECT uid, name FROM projects WHERE env = ? AND (? IS NULL OR uid IN (SELECT value FROM json_each(?)))
+         ORDER BY name, uid",
+    )
+    .bind(env)
+    .bind(only_json.as_deref())
+    .bind(only_json.as_deref().unwrap_or("[]"))
+    .fetch_all(&db.reader)
+    .await
+}
+
+pub async fn exists(db: &Db, env: &str, uid: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE env = ? AND uid = ?")
+        .bind(env)
+        .bind(uid)
+        .fetch_one(&db.reader)
+        .await?;
+    Ok(n > 0)
+}
