@@ -15,6 +15,15 @@ use tokio::task::JoinHandle;
 /// Everything the services logged during this test binary's run.
 pub static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
+/// Every secret a test handed to the services (tokens, keys); none may ever show in `LOGS`.
+pub static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+pub fn remember_secret(s: &str) {
+    if let Ok(mut all) = SECRETS.lock() {
+        all.push(s.to_string());
+    }
+}
+
 struct CaptureWriter;
 
 impl Write for CaptureWriter {
@@ -34,7 +43,7 @@ impl Write for CaptureWriter {
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     let config = LogConfig {
-        level: "debug,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,actix_http=info"
+        level: "debug,spectrocloud_backend=trace,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,actix_http=info"
             .into(),
         ..LogConfig::default()
     };
@@ -98,10 +107,22 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let handle = app.handle();
     let db_path = app.state().db.path.clone();
     let join = tokio::spawn(app.run_until_stopped());
+    // With static tokens, the harness speaks as the first one (tests of other callers set
+    // their own header).
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = config.auth.tokens.first() {
+        remember_secret(t.token.expose());
+        let v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", t.token.expose()))
+            .expect("token header");
+        headers.insert(reqwest::header::AUTHORIZATION, v);
+    }
     TestApp {
         address,
         base,
-        client: reqwest::Client::new(),
+        client: reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client"),
         handle,
         join,
         db_path,
@@ -330,11 +351,13 @@ pub async fn sim_get(sim: &SimServer, path: &str) -> serde_json::Value {
 /// A simulated user from `/__sim/users`: uid, email, projects, tenantPermissions, a fresh token.
 pub async fn sim_user(sim: &SimServer, email: &str) -> serde_json::Value {
     let users = sim_control(sim, reqwest::Method::GET, "/users", None).await;
-    users
+    let user = users
         .as_array()
         .expect("users")
         .iter()
         .find(|u| u["email"] == email)
         .cloned()
-        .unwrap_or_else(|| panic!("no simulated user {email}"))
+        .unwrap_or_else(|| panic!("no simulated user {email}"));
+    remember_secret(user["token"].as_str().expect("token"));
+    user
 }
