@@ -1,9 +1,12 @@
 # Multi-stage build: compile in the Rust image, run in a slim Debian image as a non-root user.
 FROM rust:1.95-slim-bookworm AS build
+# aws-lc-sys (TLS for the Palette client) compiles C.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential cmake \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Cargo.toml Cargo.lock build.rs ./
-COPY migrations ./migrations
-COPY src ./src
+# Cargo.toml names every target (tests, the bench driver), so the whole tree is needed.
+COPY . .
 RUN cargo build --release --locked --bin spectrocloud-backend
 
 FROM debian:bookworm-slim

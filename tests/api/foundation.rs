@@ -117,3 +117,35 @@ async fn stop_finishes_and_refuses_new_connections() {
         "server still answers after stop"
     );
 }
+
+#[tokio::test]
+async fn graceful_stop_lets_in_flight_requests_finish() {
+    use crate::helpers::{SimConfig, set_knobs, synced};
+    let (sim, app) = synced(SimConfig::default(), |_| {}).await;
+    let clusters = json(app.get("/clusters").await).await;
+    let uid = clusters["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"]["state"] == "Running")
+        .unwrap()["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A live call that takes a while.
+    set_knobs(&sim, serde_json::json!({"latency_ms": 1200})).await;
+    let client = app.client.clone();
+    let url = app.url(&format!("/clusters/{uid}/kubeconfig"));
+    let in_flight = tokio::spawn(async move { client.get(url).send().await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let handle = app.handle.clone();
+    let stopping = tokio::spawn(async move { handle.stop(true).await });
+    let resp = in_flight.await.unwrap().expect("the in-flight request is answered");
+    assert_eq!(resp.status(), 200, "answered, not cut off");
+    assert!(resp.text().await.unwrap().contains("apiVersion: v1"));
+    stopping.await.unwrap();
+    let _ = app.join.await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(500), "stop waited for it");
+    sim.stop().await;
+}
