@@ -33,15 +33,23 @@ CREATE TABLE clusters (
     kubernetes_version  TEXT,
     last_modified       TEXT NOT NULL DEFAULT '',
     list_json           TEXT NOT NULL,   -- item of GET /v1/dashboard/spectroclusters/meta
-    detail_json         TEXT,            -- GET /v1/dashboard/spectroclusters/{uid}
-    profiles_json       TEXT,            -- GET /v1/spectroclusters/{uid}/profiles?includePackMeta=schema,presets
-    detail_synced_at    TEXT,
     synced_at           TEXT NOT NULL,
     PRIMARY KEY (env, uid)
 ) STRICT;
 CREATE INDEX clusters_by_project ON clusters (env, project_uid);
 CREATE INDEX clusters_by_name ON clusters (env, name);
 CREATE INDEX clusters_by_cloud_state ON clusters (env, cloud_type, state);
+
+-- The large per-cluster documents live apart, so list scans of `clusters` stay compact.
+CREATE TABLE cluster_details (
+    env            TEXT NOT NULL,
+    uid            TEXT NOT NULL,
+    detail_json    TEXT NOT NULL,   -- GET /v1/dashboard/spectroclusters/{uid}
+    profiles_json  TEXT NOT NULL,   -- GET /v1/spectroclusters/{uid}/profiles?includePackMeta=schema,presets
+    synced_at      TEXT NOT NULL,
+    PRIMARY KEY (env, uid),
+    FOREIGN KEY (env, uid) REFERENCES clusters (env, uid) ON DELETE CASCADE
+) STRICT;
 
 -- One row per profile as Palette lists it (the listed uid is the latest version's uid).
 CREATE TABLE cluster_profiles (

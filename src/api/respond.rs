@@ -10,7 +10,7 @@ use crate::auth::scope::{Filter, Kind};
 use crate::error::AppError;
 use crate::palette::client::{Answer, Call};
 use crate::palette::{PaletteError, Retries};
-use crate::store::{Listed, Page, list_json};
+use crate::store::{Listed, Page, json_object, list_json};
 
 pub const SOURCE: &str = "x-spectrocloud-source";
 pub const SYNCED_AT: &str = "x-spectrocloud-synced-at";
@@ -59,7 +59,7 @@ impl Mirror {
         project: Option<&str>,
         page: Page,
     ) -> Result<HttpResponse, AppError> {
-        let items = list_json(
+        let array = list_json(
             &self.state.db,
             what,
             self.env.name(),
@@ -68,7 +68,7 @@ impl Mirror {
             page,
         )
         .await?;
-        Ok(self.list(key, &items))
+        Ok(self.raw(json_object(key, &array)))
     }
 }
 

@@ -16,8 +16,9 @@ pub struct ClusterRecord {
 
 pub async fn get(db: &Db, env: &str, uid: &str) -> Result<Option<ClusterRecord>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT uid, name, project_uid, cloud_type, state, detail_json, profiles_json
-         FROM clusters WHERE env = ? AND uid = ?",
+        "SELECT c.uid, c.name, c.project_uid, c.cloud_type, c.state, d.detail_json, d.profiles_json
+         FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
+         WHERE c.env = ? AND c.uid = ?",
     )
     .bind(env)
     .bind(uid)
@@ -49,10 +50,11 @@ pub struct NewCluster<'a> {
 /// list item and details); an existing row is left alone.
 pub async fn write_through(db: &Db, env: &str, c: &NewCluster<'_>) -> Result<(), sqlx::Error> {
     let now = super::now_text();
-    sqlx::query(
+    let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
+    let inserted = sqlx::query(
         "INSERT INTO clusters (env, uid, name, scope, project_uid, cloud_type, state, last_modified,
-            list_json, detail_json, detail_synced_at, synced_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)
+            list_json, synced_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)
          ON CONFLICT (env, uid) DO NOTHING",
     )
     .bind(env)
@@ -63,10 +65,23 @@ pub async fn write_through(db: &Db, env: &str, c: &NewCluster<'_>) -> Result<(),
     .bind(c.cloud_type)
     .bind(c.state)
     .bind(c.list_json)
-    .bind(c.detail_json)
-    .bind(c.detail_json.map(|_| now.clone()))
     .bind(&now)
-    .execute(&db.writer)
-    .await?;
-    Ok(())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted > 0
+        && let Some(detail) = c.detail_json
+    {
+        sqlx::query(
+            "INSERT INTO cluster_details (env, uid, detail_json, profiles_json, synced_at)
+             VALUES (?, ?, ?, '{\"profiles\":[]}', ?) ON CONFLICT (env, uid) DO NOTHING",
+        )
+        .bind(env)
+        .bind(c.uid)
+        .bind(detail)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
 }

@@ -192,7 +192,8 @@ fn pairs(rows: Vec<sqlx::sqlite::SqliteRow>) -> HashMap<String, String> {
 pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
     let r = &db.reader;
     let clusters = sqlx::query(
-        "SELECT uid, last_modified, state, detail_json IS NOT NULL FROM clusters WHERE env = ?",
+        "SELECT c.uid, c.last_modified, c.state, d.uid IS NOT NULL
+         FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid WHERE c.env = ?",
     )
     .bind(env)
     .fetch_all(r)
@@ -500,47 +501,64 @@ pub async fn apply(
             writes.push(cl);
         }
     }
-    for chunk in writes.chunks(ROWS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO clusters (env, uid, name, scope, project_uid, cloud_type, state, last_modified,
-                list_json, synced_at, detail_json, profiles_json, health, kubernetes_version, detail_synced_at) ",
-        );
-        qb.push_values(chunk, |mut b, cl| {
-            let d = cl.detail.as_ref();
-            b.push_bind(env)
-                .push_bind(&cl.row.uid)
-                .push_bind(&cl.row.name)
-                .push_bind(&cl.row.scope)
-                .push_bind(&cl.row.project_uid)
-                .push_bind(&cl.cloud_type)
-                .push_bind(&cl.state)
-                .push_bind(&cl.row.last_modified)
-                .push_bind(&cl.row.json)
-                .push_bind(now)
-                .push_bind(d.map(|d| &d.detail_json))
-                .push_bind(d.map(|d| &d.profiles_json))
-                .push_bind(d.and_then(|d| d.health.as_ref()))
-                .push_bind(d.and_then(|d| d.kubernetes_version.as_ref()))
-                .push_bind(d.map(|_| now));
-        });
-        // Rows without new details keep the stored ones.
-        qb.push(
-            " ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
-                project_uid = excluded.project_uid, cloud_type = excluded.cloud_type, state = excluded.state,
-                last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at,
-                detail_json = COALESCE(excluded.detail_json, clusters.detail_json),
-                profiles_json = COALESCE(excluded.profiles_json, clusters.profiles_json),
-                health = CASE WHEN excluded.detail_synced_at IS NULL THEN clusters.health ELSE excluded.health END,
-                kubernetes_version = CASE WHEN excluded.detail_synced_at IS NULL THEN clusters.kubernetes_version
-                    ELSE excluded.kubernetes_version END,
-                detail_synced_at = COALESCE(excluded.detail_synced_at, clusters.detail_synced_at)",
-        );
-        qb.build().execute(&mut *tx).await?;
+    // Rows with new details take their health and version; the others keep the stored ones.
+    let (detailed, listed): (Vec<&ClusterRow>, Vec<&ClusterRow>) =
+        writes.iter().partition(|c| c.detail.is_some());
+    for (rows, keep_health) in [(detailed, false), (listed, true)] {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO clusters (env, uid, name, scope, project_uid, cloud_type, state, last_modified,
+                    list_json, synced_at, health, kubernetes_version) ",
+            );
+            qb.push_values(chunk, |mut b, cl| {
+                let d = cl.detail.as_ref();
+                b.push_bind(env)
+                    .push_bind(&cl.row.uid)
+                    .push_bind(&cl.row.name)
+                    .push_bind(&cl.row.scope)
+                    .push_bind(&cl.row.project_uid)
+                    .push_bind(&cl.cloud_type)
+                    .push_bind(&cl.state)
+                    .push_bind(&cl.row.last_modified)
+                    .push_bind(&cl.row.json)
+                    .push_bind(now)
+                    .push_bind(d.and_then(|d| d.health.as_ref()))
+                    .push_bind(d.and_then(|d| d.kubernetes_version.as_ref()));
+            });
+            qb.push(
+                " ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
+                    project_uid = excluded.project_uid, cloud_type = excluded.cloud_type, state = excluded.state,
+                    last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at",
+            );
+            if !keep_health {
+                qb.push(
+                    ", health = excluded.health, kubernetes_version = excluded.kubernetes_version",
+                );
+            }
+            qb.build().execute(&mut *tx).await?;
+        }
     }
     let with_detail: Vec<(&str, &ClusterDetail)> = writes
         .iter()
         .filter_map(|cl| cl.detail.as_ref().map(|d| (cl.row.uid.as_str(), d)))
         .collect();
+    for chunk in with_detail.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO cluster_details (env, uid, detail_json, profiles_json, synced_at) ",
+        );
+        qb.push_values(chunk, |mut b, (uid, d)| {
+            b.push_bind(env)
+                .push_bind(*uid)
+                .push_bind(&d.detail_json)
+                .push_bind(&d.profiles_json)
+                .push_bind(now);
+        });
+        qb.push(
+            " ON CONFLICT (env, uid) DO UPDATE SET detail_json = excluded.detail_json,
+                profiles_json = excluded.profiles_json, synced_at = excluded.synced_at",
+        );
+        qb.build().execute(&mut *tx).await?;
+    }
     let refetched: Vec<&str> = with_detail
         .iter()
         .filter(|(uid, _)| known.clusters.contains_key(*uid))

@@ -70,6 +70,7 @@ async fn migrations_create_the_mirror_schema() {
         "environments",
         "projects",
         "clusters",
+        "cluster_details",
         "cluster_profiles",
         "profile_versions",
         "profile_packs",
@@ -141,11 +142,17 @@ async fn graceful_stop_lets_in_flight_requests_finish() {
     let started = std::time::Instant::now();
     let handle = app.handle.clone();
     let stopping = tokio::spawn(async move { handle.stop(true).await });
-    let resp = in_flight.await.unwrap().expect("the in-flight request is answered");
+    let resp = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
     assert_eq!(resp.status(), 200, "answered, not cut off");
     assert!(resp.text().await.unwrap().contains("apiVersion: v1"));
     stopping.await.unwrap();
     let _ = app.join.await;
-    assert!(started.elapsed() >= std::time::Duration::from_millis(500), "stop waited for it");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "stop waited for it"
+    );
     sim.stop().await;
 }

@@ -32,7 +32,12 @@ async fn assert_mirrors(pool: &SqlitePool, env: &str, sim: &SimServer) {
         n("clusters")
     );
     assert_eq!(
-        count(pool, "SELECT count(*) FROM clusters WHERE env = ? AND detail_json IS NOT NULL AND profiles_json IS NOT NULL", env).await,
+        count(
+            pool,
+            "SELECT count(*) FROM cluster_details WHERE env = ?",
+            env
+        )
+        .await,
         n("clusters"),
         "every cluster has its details"
     );
@@ -688,7 +693,7 @@ async fn killed_mid_sync_the_database_stays_sound_and_the_next_sync_completes() 
             // Whatever is there is a whole snapshot: every mirrored cluster has its details.
             let partial = count(
                 &pool,
-                "SELECT count(*) FROM clusters WHERE env = ? AND detail_json IS NULL",
+                "SELECT count(*) FROM clusters c WHERE env = ? AND NOT EXISTS (SELECT 1 FROM cluster_details d WHERE d.env = c.env AND d.uid = c.uid)",
                 "env0",
             )
             .await;
