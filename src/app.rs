@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +33,8 @@ pub struct AppState {
     pub tokens: TokenCache,
     /// What each Palette user may see.
     pub scopes: ScopeCache,
+    /// Answers per (method, route, status), for `/metrics`.
+    pub http_requests: api::metrics::RequestCounts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,11 +116,13 @@ impl Application {
             auth: Authenticator::new(&config.auth, &config.permissions),
             tokens: TokenCache::default(),
             scopes: ScopeCache::new(config.auth.user_scope_ttl_seconds),
+            http_requests: Default::default(),
         });
         let workers = start_workers(&config, &sync, &shutdown).await?;
 
         let limit = config.server.json_limit_bytes;
         let base_path = config.server.base_path.clone();
+        let cors_origins = config.server.cors_allowed_origins.clone();
         let data = state.clone();
         let mut http = HttpServer::new(move || {
             App::new()
@@ -127,9 +131,15 @@ impl Application {
                 .app_data(api::json_config(limit))
                 .app_data(api::query_config())
                 .app_data(api::path_config())
+                .wrap(from_fn(api::metrics::count))
                 .wrap(from_fn(api::middleware::body_limit))
                 .wrap(from_fn(api::middleware::request_id_header))
                 .wrap(TracingLogger::default())
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    api::cors::cors(&cors_origins),
+                ))
+                .route("/metrics", web::get().to(api::metrics::metrics))
                 .configure(api::configure(base_path.clone()))
                 .default_service(web::to(api::not_found))
         })
@@ -318,6 +328,7 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
         include_projects: vec![],
         exclude_projects: vec![],
         schedule: None,
+        user_tokens: true,
     });
     config
         .validate()

@@ -82,6 +82,9 @@ pub struct ServerConfig {
     pub shutdown_timeout_seconds: u64,
     /// Show length and first characters of a Palette user token in `/auth/debug`.
     pub debug_tokens: bool,
+    /// Browser origins allowed to call the API directly (CORS), e.g. the Backstage app's
+    /// `https://backstage.example.com`; `*` allows any. Empty: no CORS headers at all.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +96,7 @@ impl Default for ServerConfig {
             json_limit_bytes: 1024 * 1024,
             shutdown_timeout_seconds: 30,
             debug_tokens: false,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -208,6 +212,11 @@ pub struct SyncConfig {
     pub retry_base_ms: u64,
     /// Run a sync for every environment as soon as the service starts.
     pub on_startup: bool,
+    /// Details older than this are fetched again even when Palette reports no change
+    /// (it does not always move `lastModifiedTimestamp`, e.g. on health changes).
+    pub detail_max_age_seconds: u64,
+    /// At most this many such refreshes per kind and run, oldest first.
+    pub refresh_per_run: usize,
 }
 
 impl Default for SyncConfig {
@@ -222,6 +231,8 @@ impl Default for SyncConfig {
             max_retries: 4,
             retry_base_ms: 250,
             on_startup: true,
+            detail_max_age_seconds: 6 * 3600,
+            refresh_per_run: 500,
         }
     }
 }
@@ -268,6 +279,15 @@ pub struct EnvironmentConfig {
     /// Overrides `sync.schedule` for this environment.
     #[serde(default)]
     pub schedule: Option<String>,
+    /// Whether Palette user tokens (`X-SpectroCloud-Token`) are sent to this environment. Turn
+    /// off for a Palette whose users do not sign in through Backstage: their tokens belong to
+    /// another Palette and must not be sent here.
+    #[serde(default = "default_true")]
+    pub user_tokens: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl EnvironmentConfig {
@@ -378,6 +398,16 @@ impl Config {
         }
         if self.server.workers == Some(0) {
             issue("server.workers", "must be at least 1".into());
+        }
+        for (i, o) in self.server.cors_allowed_origins.iter().enumerate() {
+            if o != "*" && !is_http_url(o) {
+                issue(
+                    &format!("server.cors_allowed_origins[{i}]"),
+                    format!(
+                        "`{o}` is not an origin such as https://backstage.example.com (or `*`)"
+                    ),
+                );
+            }
         }
 
         let url = &self.database.url;

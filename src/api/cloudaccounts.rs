@@ -66,10 +66,30 @@ pub async fn list(
     Ok(m.list("accounts", &items))
 }
 
-pub async fn detail(m: Mirror, path: web::Path<(String, String)>) -> AppResult<HttpResponse> {
+pub async fn detail(
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
     let (c, a) = path.into_inner();
     let cloud = cloud_type(&c)?;
     let account = uid("cloud account uid", &a)?;
+    if !ACCOUNT_CLOUDS.contains(&cloud.as_str()) {
+        // Not mirrored: ask Palette, secrets stripped.
+        let live = Live::extract(&req).await?;
+        let project = project_param(&req)?;
+        let answer = live
+            .send(
+                live.env
+                    .client
+                    .get(format!("/v1/cloudaccounts/{cloud}/{account}"))
+                    .project(project.as_deref()),
+            )
+            .await?;
+        let mut v: Value = answer.json("/v1/cloudaccounts").map_err(AppError::from)?;
+        models::strip_secrets(&mut v);
+        return Ok(Live::json(&v));
+    }
+    let m = Mirror::extract(&req).await?;
     let (project, json) = infra::account(&m.state.db, m.env.name(), &cloud, account)
         .await?
         .ok_or_else(|| not_found("Cloud account"))?;

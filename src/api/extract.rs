@@ -166,6 +166,8 @@ pub struct Mirror {
 
 /// How long a mirror read waits for an environment's first sync before answering 503.
 const FIRST_SYNC_WAIT: Duration = Duration::from_secs(10);
+/// Reads start a first sync at most this often.
+const FIRST_SYNC_PACE: Duration = Duration::from_secs(5);
 
 /// Before the first successful sync there is no data: start a sync if none runs, wait for it a
 /// little, and answer 503 `not_synced` only if it did not succeed (Palette unreachable).
@@ -174,7 +176,14 @@ async fn first_sync(state: &AppState, env: &str) -> Result<Freshness, AppError> 
     if fresh.synced_at.is_some() {
         return Ok(fresh);
     }
-    if state.sync.env_state(env).running.is_none()
+    // Start one unless one ended moments ago: a burst of reads while Palette is down must not
+    // turn into a burst of runs.
+    let s = state.sync.env_state(env);
+    let recently = s
+        .last_attempt_ended
+        .is_some_and(|t| t.elapsed() < FIRST_SYNC_PACE);
+    if s.running.is_none()
+        && !recently
         && let Err(e) = state.sync.trigger(env, Trigger::Startup).await
     {
         tracing::warn!(env, error = %e, "cannot start the first sync");

@@ -39,9 +39,7 @@ pub async fn profiles(
     if !visible || !projects::exists(&m.state.db, m.env.name(), project).await? {
         return Err(not_found("Project"));
     }
-    // A project member sees the tenant's profiles in that project too, as in Palette.
-    let mut filter = m.filter(Kind::Profile);
-    filter.tenant = true;
+    let filter = m.filter(Kind::Profile);
     let items = profiles::for_project(
         &m.state.db,
         m.env.name(),

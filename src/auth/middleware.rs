@@ -98,7 +98,22 @@ pub async fn authorize(
         return Ok(deny(req, AppError::permission_denied(p)));
     }
 
-    let user = Arc::new(PaletteUser::resolve(req.headers(), &state.tokens));
+    // The environment the request is for (the handler answers 404 for an unknown one).
+    let instance =
+        crate::api::extract::query_param(req.request(), "instance").filter(|n| !n.is_empty());
+    let env = state.envs.get(instance.as_deref());
+    let env_name = env
+        .map(|e| e.name().to_string())
+        .or(instance)
+        .unwrap_or_default();
+    let accept_tokens = env.is_none_or(|e| e.config.user_tokens);
+    let user = Arc::new(PaletteUser::resolve(
+        req.headers(),
+        &state.tokens,
+        &env_name,
+        &caller.subject,
+        accept_tokens,
+    ));
     tracing::debug!(subject = %caller.subject, palette_user = user.email.as_deref().unwrap_or("-"), "authorized");
     req.extensions_mut().insert(caller);
     req.extensions_mut().insert(user.clone());

@@ -28,7 +28,9 @@ struct Cached {
     expires_at: i64,
 }
 
-/// Palette session tokens by user email (case-insensitive), shared by every request.
+/// Palette session tokens, shared by every request. An entry belongs to one environment, one
+/// authenticated caller and one email (case-insensitive): a caller can never pick up a token
+/// another caller left, and a token is never sent to another environment's Palette.
 pub struct TokenCache {
     entries: Mutex<HashMap<String, Cached>>,
     last_sweep: Mutex<Instant>,
@@ -60,10 +62,29 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// Whose token: environment, caller subject, email.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    pub env: &'a str,
+    pub subject: &'a str,
+    pub email: &'a str,
+}
+
+impl Owner<'_> {
+    fn key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{}",
+            self.env,
+            self.subject,
+            self.email.to_ascii_lowercase()
+        )
+    }
+}
+
 impl TokenCache {
-    /// A still valid token for `email`; an expired entry is removed.
-    pub fn get(&self, email: &str) -> Option<Secret> {
-        let key = email.to_ascii_lowercase();
+    /// A still valid token of `owner`; an expired entry is removed.
+    pub fn get(&self, owner: Owner<'_>) -> Option<Secret> {
+        let key = owner.key();
         let mut entries = self.entries.lock().ok()?;
         match entries.get(&key) {
             Some(c) if c.expires_at > now() => Some(c.token.clone()),
@@ -75,8 +96,8 @@ impl TokenCache {
         }
     }
 
-    /// Caches `token` for `email` unless it is already expired or a longer-lived one is cached.
-    pub fn store(&self, email: &str, token: &Secret) {
+    /// Caches `token` for `owner` unless it is already expired or a longer-lived one is cached.
+    pub fn store(&self, owner: Owner<'_>, token: &Secret) {
         let expires_at =
             token_expiry(token.expose()).unwrap_or_else(|| now() + DEFAULT_TTL_SECONDS);
         if expires_at <= now() {
@@ -84,7 +105,7 @@ impl TokenCache {
         }
         self.sweep();
         if let Ok(mut entries) = self.entries.lock() {
-            let key = email.to_ascii_lowercase();
+            let key = owner.key();
             let keep_old = entries
                 .get(&key)
                 .is_some_and(|c| c.expires_at > expires_at && c.token != *token);
@@ -100,9 +121,9 @@ impl TokenCache {
         }
     }
 
-    pub fn evict(&self, email: &str) {
+    pub fn evict(&self, owner: Owner<'_>) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(&email.to_ascii_lowercase());
+            entries.remove(&owner.key());
         }
     }
 
@@ -142,6 +163,9 @@ pub struct PaletteUser {
     pub email: Option<String>,
     pub token: Option<Secret>,
     pub source: Option<TokenSource>,
+    /// Environment and caller the token is cached for.
+    env: String,
+    subject: String,
     reauth: AtomicBool,
 }
 
@@ -156,32 +180,54 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 impl PaletteUser {
     /// The rules of the original (§1.1): the cached token of the email first; else the
     /// `X-SpectroCloud-Token` header (cached under the email when one is sent); re-auth is
-    /// asked for exactly when an email was sent and neither gave a token.
-    pub fn resolve(headers: &HeaderMap, cache: &TokenCache) -> PaletteUser {
+    /// asked for exactly when an email was sent and neither gave a token. With
+    /// `accept_tokens` off (an environment the tokens do not belong to) user tokens are ignored
+    /// and the environment's key is used, without asking for re-auth.
+    pub fn resolve(
+        headers: &HeaderMap,
+        cache: &TokenCache,
+        env: &str,
+        subject: &str,
+        accept_tokens: bool,
+    ) -> PaletteUser {
         let email = header(headers, EMAIL_HEADER).map(str::to_string);
-        let header_token = header(headers, TOKEN_HEADER).map(Secret::new);
-        let cached = email.as_deref().and_then(|e| cache.get(e));
-        if let (Some(e), Some(t)) = (&email, &header_token) {
-            cache.store(e, t);
+        let mut user = PaletteUser {
+            email,
+            token: None,
+            source: None,
+            env: env.to_string(),
+            subject: subject.to_string(),
+            reauth: AtomicBool::new(false),
+        };
+        if !accept_tokens {
+            return user;
         }
-        let (token, source) = match (cached, header_token) {
+        let header_token = header(headers, TOKEN_HEADER).map(Secret::new);
+        let cached = user.owner().and_then(|o| cache.get(o));
+        if let (Some(o), Some(t)) = (user.owner(), &header_token) {
+            cache.store(o, t);
+        }
+        (user.token, user.source) = match (cached, header_token) {
             (Some(t), _) => (Some(t), Some(TokenSource::Cache)),
             (None, Some(t)) => (Some(t), Some(TokenSource::Header)),
             (None, None) => (None, None),
         };
-        let reauth = email.is_some() && token.is_none();
-        if reauth {
+        if user.email.is_some() && user.token.is_none() {
             tracing::warn!(
-                email = email.as_deref().unwrap_or(""),
+                email = user.email.as_deref().unwrap_or(""),
                 "no Palette token for this user; using the environment key and asking for re-auth"
             );
+            user.reauth.store(true, Ordering::Relaxed);
         }
-        PaletteUser {
+        user
+    }
+
+    fn owner(&self) -> Option<Owner<'_>> {
+        self.email.as_deref().map(|email| Owner {
+            env: &self.env,
+            subject: &self.subject,
             email,
-            token,
-            source,
-            reauth: AtomicBool::new(reauth),
-        }
+        })
     }
 
     /// No Palette user: the environment's API key.
@@ -190,6 +236,8 @@ impl PaletteUser {
             email: None,
             token: None,
             source: None,
+            env: String::new(),
+            subject: String::new(),
             reauth: AtomicBool::new(false),
         }
     }
@@ -207,8 +255,8 @@ impl PaletteUser {
 
     /// Palette answered 401 to this user's token: forget it and ask the frontend to re-auth.
     pub fn rejected(&self, cache: &TokenCache) {
-        if let Some(e) = &self.email {
-            cache.evict(e);
+        if let Some(o) = self.owner() {
+            cache.evict(o);
         }
         tracing::warn!(
             email = self.email.as_deref().unwrap_or(""),
@@ -221,15 +269,16 @@ impl PaletteUser {
         self.reauth.load(Ordering::Relaxed)
     }
 
-    /// Cache key for this user's visibility: the email, or a digest of the token.
+    /// Cache key for this user's visibility (per environment elsewhere): the caller and the
+    /// email, or the caller and a digest of the token.
     pub fn scope_key(&self) -> Option<String> {
         let token = self.token.as_ref()?;
         Some(match &self.email {
-            Some(e) => e.to_ascii_lowercase(),
+            Some(e) => format!("{}|{}", self.subject, e.to_ascii_lowercase()),
             None => {
                 use sha2::Digest;
                 let d = sha2::Sha256::digest(token.expose().as_bytes());
-                format!("token:{}", hex::encode(&d[..16]))
+                format!("{}|token:{}", self.subject, hex::encode(&d[..16]))
             }
         })
     }

@@ -81,10 +81,13 @@ impl Visibility {
             } => Filter {
                 all: false,
                 projects_json: serde_json::to_string(projects).unwrap_or_else(|_| "[]".into()),
-                tenant: kind
-                    .tenant_permissions()
-                    .iter()
-                    .any(|p| tenant_permissions.iter().any(|t| t == p)),
+                // Tenant profiles are usable in every project (Palette shows them there), so
+                // any project member sees them; other tenant objects need the permission.
+                tenant: (kind == Kind::Profile && !projects.is_empty())
+                    || kind
+                        .tenant_permissions()
+                        .iter()
+                        .any(|p| tenant_permissions.iter().any(|t| t == p)),
             },
         }
     }

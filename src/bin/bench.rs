@@ -113,6 +113,7 @@ fn bench_config(sim: &sim::SimServer, dir: &std::path::Path) -> Config {
         include_projects: vec![],
         exclude_projects: vec![],
         schedule: None,
+        user_tokens: true,
     });
     config
 }

@@ -207,6 +207,9 @@ pub fn profile_packs(detail: &Value) -> Vec<PackRef<'_>> {
 
 fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
+    // Substrings of every credential field Palette's account kinds carry: AWS secretKey,
+    // accessKey, secretToken; Azure clientSecret; vSphere, OpenStack password; MAAS and
+    // CloudStack apiKey; GCP jsonCredentials; kubeconfigs; certificates' private keys.
     [
         "secret",
         "password",
@@ -214,14 +217,19 @@ fn is_secret_key(key: &str) -> bool {
         "privatekey",
         "private_key",
         "accesskey",
+        "apikey",
+        "api_key",
         "token",
+        "credentials",
+        "kubeconfig",
     ]
     .iter()
     .any(|s| k.contains(s))
 }
 
 /// Removes every secret-looking field under `spec` (recursively) before a cloud account is
-/// stored: keys naming a secret, password, private key, access key or token.
+/// stored or passed on: keys naming a secret, password, private key, access or API key, token,
+/// credentials or kubeconfig.
 pub fn strip_secrets(account: &mut Value) {
     fn strip(v: &mut Value) {
         match v {
@@ -259,6 +267,7 @@ mod tests {
         let mut a = json!({
             "metadata": {"name": "x"},
             "spec": {"accessKey": "AKIA", "secretKey": "s", "clientSecret": "c", "password": "p",
+                     "apiKey": "maas", "jsonCredentials": "{\"private_key\": \"x\"}", "kubeconfig": "k",
                      "sts": {"arn": "a", "externalId": "e"}, "credentialType": "secret", "partition": "aws"},
             "status": {"tokenExpiry": "t"}
         });
@@ -266,6 +275,11 @@ mod tests {
         let spec = a["spec"].as_object().unwrap();
         assert!(!spec.contains_key("secretKey") && !spec.contains_key("clientSecret"));
         assert!(!spec.contains_key("password") && !spec.contains_key("accessKey"));
+        assert!(
+            !spec.contains_key("apiKey")
+                && !spec.contains_key("jsonCredentials")
+                && !spec.contains_key("kubeconfig")
+        );
         assert_eq!(a["spec"]["partition"], "aws");
         assert_eq!(a["spec"]["credentialType"], "secret");
         assert_eq!(a["status"]["tokenExpiry"], "t");

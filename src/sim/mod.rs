@@ -72,6 +72,9 @@ pub struct Knobs {
     pub token_ttl_seconds: u64,
     /// How long a created cluster takes from Pending to Running.
     pub provision_seconds: u64,
+    /// Added to `listmeta.count` of paginated listings, as when objects come or go while a
+    /// client pages (Palette's count drifts then).
+    pub count_drift: i64,
 }
 
 impl Default for Knobs {
@@ -84,6 +87,7 @@ impl Default for Knobs {
             outage: false,
             token_ttl_seconds: 15 * 60,
             provision_seconds: 3,
+            count_drift: 0,
         }
     }
 }

@@ -302,7 +302,11 @@ struct ContinueToken {
 
 /// The slice of a listing one request returns, and its `listmeta`. The continue token is only
 /// ever read from the query string; a `continue` in a POST body is ignored (as Palette does).
-pub fn page<'a, T>(items: &'a [T], q: &ListQuery) -> Result<(&'a [T], Value), PaletteErr> {
+pub fn page<'a, T>(
+    items: &'a [T],
+    q: &ListQuery,
+    drift: i64,
+) -> Result<(&'a [T], Value), PaletteErr> {
     let limit = match q.limit {
         Some(l) if l > 0 => (l as usize).min(50),
         _ => 50,
@@ -330,7 +334,8 @@ pub fn page<'a, T>(items: &'a [T], q: &ListQuery) -> Result<(&'a [T], Value), Pa
     } else {
         String::new()
     };
-    let meta = json!({ "continue": next, "count": items.len(), "limit": limit, "offset": end });
+    let count = (items.len() as i64 + drift).max(0);
+    let meta = json!({ "continue": next, "count": count, "limit": limit, "offset": end });
     Ok((&items[start..end], meta))
 }
 
@@ -572,7 +577,7 @@ async fn projects_search(ctx: Ctx, q: web::Query<ListQuery>, body: web::Bytes) -
                 .then(a.meta.uid.cmp(&b.meta.uid))
         }),
     }
-    let (slice, listmeta) = page(&items, &q)?;
+    let (slice, listmeta) = page(&items, &q, ctx.state.knobs().count_drift)?;
     let out: Vec<Value> = slice
         .iter()
         .map(|p| render::project_summary(&d, p))
@@ -743,7 +748,7 @@ async fn clusters_search(ctx: Ctx, q: web::Query<ListQuery>, body: web::Bytes) -
     if desc {
         items.reverse();
     }
-    let (slice, listmeta) = page(&items, &q)?;
+    let (slice, listmeta) = page(&items, &q, ctx.state.knobs().count_drift)?;
     let out: Vec<Value> = slice
         .iter()
         .map(|c| render::cluster_summary(&d, c))
@@ -920,7 +925,7 @@ async fn profiles_search(ctx: Ctx, q: web::Query<ListQuery>, body: web::Bytes) -
         .then_with(|| a.latest().uid.cmp(&b.latest().uid));
         if desc { o.reverse() } else { o }
     });
-    let (slice, listmeta) = page(&items, &q)?;
+    let (slice, listmeta) = page(&items, &q, ctx.state.knobs().count_drift)?;
     let out: Vec<Value> = slice
         .iter()
         .map(|p| render::profile_summary(&d, p, &d.clusters_on(&p.latest().uid)))
@@ -1008,7 +1013,7 @@ async fn cloud_accounts(ctx: Ctx, path: web::Path<String>, q: web::Query<ListQue
             .cmp(&b.meta.name)
             .then(a.meta.uid.cmp(&b.meta.uid))
     });
-    let (slice, listmeta) = page(&items, &q)?;
+    let (slice, listmeta) = page(&items, &q, ctx.state.knobs().count_drift)?;
     let out: Vec<Value> = slice.iter().map(|a| render::cloud_account(&d, a)).collect();
     ok(json!({ "items": out, "listmeta": listmeta }))
 }

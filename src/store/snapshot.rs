@@ -165,13 +165,26 @@ pub struct KindCounts {
 /// Per kind ("clusters", "profiles", ...) what a run saw and changed.
 pub type Counts = BTreeMap<String, KindCounts>;
 
+#[derive(Debug, Clone)]
+pub struct KnownCluster {
+    pub last_modified: String,
+    pub state: String,
+    /// When its details were last written; `None` = no details yet.
+    pub detail_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KnownVersion {
+    pub profile_uid: String,
+    pub last_modified: String,
+    pub synced_at: String,
+}
+
 /// What the mirror holds now, for change detection.
 #[derive(Debug, Default)]
 pub struct Known {
-    /// uid → (last modified, state, has details)
-    pub clusters: HashMap<String, (String, String, bool)>,
-    /// uid → (profile uid, last modified, has detail)
-    pub versions: HashMap<String, (String, String, bool)>,
+    pub clusters: HashMap<String, KnownCluster>,
+    pub versions: HashMap<String, KnownVersion>,
     pub profiles: HashMap<String, String>,
     /// uid → (last modified, has detail)
     pub groups: HashMap<String, (String, bool)>,
@@ -192,23 +205,38 @@ fn pairs(rows: Vec<sqlx::sqlite::SqliteRow>) -> HashMap<String, String> {
 pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
     let r = &db.reader;
     let clusters = sqlx::query(
-        "SELECT c.uid, c.last_modified, c.state, d.uid IS NOT NULL
+        "SELECT c.uid, c.last_modified, c.state, d.synced_at
          FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid WHERE c.env = ?",
     )
     .bind(env)
     .fetch_all(r)
     .await?
     .iter()
-    .map(|r| (r.get(0), (r.get(1), r.get(2), r.get::<bool, _>(3))))
+    .map(|r| {
+        let k = KnownCluster {
+            last_modified: r.get(1),
+            state: r.get(2),
+            detail_at: r.get(3),
+        };
+        (r.get(0), k)
+    })
     .collect();
-    let versions =
-        sqlx::query("SELECT uid, profile_uid, last_modified FROM profile_versions WHERE env = ?")
-            .bind(env)
-            .fetch_all(r)
-            .await?
-            .iter()
-            .map(|r| (r.get(0), (r.get(1), r.get(2), true)))
-            .collect();
+    let versions = sqlx::query(
+        "SELECT uid, profile_uid, last_modified, synced_at FROM profile_versions WHERE env = ?",
+    )
+    .bind(env)
+    .fetch_all(r)
+    .await?
+    .iter()
+    .map(|r| {
+        let k = KnownVersion {
+            profile_uid: r.get(1),
+            last_modified: r.get(2),
+            synced_at: r.get(3),
+        };
+        (r.get(0), k)
+    })
+    .collect();
     let groups = sqlx::query(
         "SELECT uid, last_modified, detail_json IS NOT NULL FROM cluster_groups WHERE env = ?",
     )
@@ -394,7 +422,7 @@ pub async fn apply(
             None => {
                 tally(&mut c, Some(false));
                 // The profile may now be listed under a newer uid.
-                if k.map(|k| k.0 != v.profile_uid).unwrap_or(false) {
+                if k.is_some_and(|k| k.profile_uid != v.profile_uid) {
                     sqlx::query(
                         "UPDATE profile_versions SET profile_uid = ? WHERE env = ? AND uid = ?",
                     )
@@ -495,7 +523,8 @@ pub async fn apply(
     let mut writes: Vec<&ClusterRow> = Vec::new();
     for cl in &snap.clusters.rows {
         let k = known.clusters.get(&cl.row.uid);
-        let list_changed = k.map(|(lm, st, _)| *lm != cl.row.last_modified || *st != cl.state);
+        let list_changed =
+            k.map(|k| k.last_modified != cl.row.last_modified || k.state != cl.state);
         tally(&mut c, list_changed.map(|ch| ch || cl.detail.is_some()));
         if list_changed != Some(false) || cl.detail.is_some() {
             writes.push(cl);

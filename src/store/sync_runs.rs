@@ -23,17 +23,29 @@ pub async fn ensure_environments(db: &Db, envs: &[EnvironmentConfig]) -> Result<
     Ok(())
 }
 
-/// Runs still marked `running` belong to a process that died: mark them interrupted.
-pub async fn mark_interrupted(db: &Db) -> Result<u64, sqlx::Error> {
+/// Runs of `env` still marked `running` belong to a process that died (the caller holds the
+/// environment's sync lock, so no live process owns them): mark them interrupted.
+pub async fn mark_interrupted(db: &Db, env: &str) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "UPDATE sync_runs SET outcome = 'interrupted', finished_at = ?,
             error = 'the process stopped during this run; nothing of it was applied'
-         WHERE outcome = 'running'",
+         WHERE env = ? AND outcome = 'running'",
     )
     .bind(now_text())
+    .bind(env)
     .execute(&db.writer)
     .await?
     .rows_affected())
+}
+
+/// The newest run of `env` marked `running` (another process's, when this one runs none).
+pub async fn running(db: &Db, env: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM sync_runs WHERE env = ? AND outcome = 'running' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(env)
+    .fetch_optional(&db.reader)
+    .await
 }
 
 pub async fn start(

@@ -56,6 +56,8 @@ pub struct EnvState {
     pub running: Option<RunningRun>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_attempt_failed: bool,
+    /// When the last run of this process ended (paces runs started on demand).
+    pub last_attempt_ended: Option<Instant>,
 }
 
 /// What a mirror answer says about its data.
@@ -94,6 +96,8 @@ pub enum TriggerError {
     Store(#[from] sqlx::Error),
     #[error("sync state lock poisoned")]
     Poisoned,
+    #[error("cannot take the sync lock file: {0}")]
+    Lock(#[source] std::io::Error),
 }
 
 pub struct SyncEngine {
@@ -107,8 +111,38 @@ pub struct SyncEngine {
 }
 
 enum Begun {
-    Started(i64),
+    /// The run id, and the environment's sync lock held for the run.
+    Started(i64, SyncLock),
     Running(i64),
+}
+
+/// An exclusive lock on `<database>.sync-<env>.lock`: one run per environment across every
+/// process using the database (a `sync --once` beside a running server included). The OS
+/// releases it when its holder dies, so a crash never leaves it taken.
+pub struct SyncLock {
+    _file: std::fs::File,
+}
+
+impl SyncLock {
+    fn path(db: &Db, env: &str) -> std::path::PathBuf {
+        let mut name = db.path.as_os_str().to_owned();
+        name.push(format!(".sync-{env}.lock"));
+        std::path::PathBuf::from(name)
+    }
+
+    /// `Ok(None)` when another process holds it.
+    fn try_take(db: &Db, env: &str) -> std::io::Result<Option<SyncLock>> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(Self::path(db, env))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(SyncLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
 }
 
 impl SyncEngine {
@@ -122,12 +156,18 @@ impl SyncEngine {
     ) -> Result<Arc<SyncEngine>, sqlx::Error> {
         let configs: Vec<_> = envs.all().iter().map(|e| e.config.clone()).collect();
         sync_runs::ensure_environments(&db, &configs).await?;
-        let interrupted = sync_runs::mark_interrupted(&db).await?;
-        if interrupted > 0 {
-            tracing::warn!(
-                runs = interrupted,
-                "sync runs of a previous process were interrupted"
-            );
+        for e in envs.all() {
+            // Only runs nobody holds the lock of are really dead.
+            if let Ok(Some(_lock)) = SyncLock::try_take(&db, e.name()) {
+                let interrupted = sync_runs::mark_interrupted(&db, e.name()).await?;
+                if interrupted > 0 {
+                    tracing::warn!(
+                        env = e.name(),
+                        runs = interrupted,
+                        "sync runs of a previous process were interrupted"
+                    );
+                }
+            }
         }
         let mut state = HashMap::new();
         for e in envs.all() {
@@ -143,6 +183,7 @@ impl SyncEngine {
                     running: None,
                     last_success_at: success.and_then(|s| s.finished_at.as_deref().and_then(parse)),
                     last_attempt_failed: last.map(|l| l.outcome != "success").unwrap_or(false),
+                    last_attempt_ended: None,
                 },
             );
         }
@@ -195,6 +236,14 @@ impl SyncEngine {
                 return Ok(Begun::Running(r.id));
             }
         }
+        let lock = match SyncLock::try_take(&self.db, env).map_err(TriggerError::Lock)? {
+            Some(lock) => lock,
+            None => {
+                // Another process syncs this environment right now.
+                let id = sync_runs::running(&self.db, env).await?.unwrap_or(0);
+                return Ok(Begun::Running(id));
+            }
+        };
         let id = sync_runs::start(&self.db, env, trigger.as_str(), &started_at).await?;
         let other = {
             let mut s = self.state.lock().map_err(|_| poisoned())?;
@@ -212,9 +261,10 @@ impl SyncEngine {
             }
         };
         match other {
-            None => Ok(Begun::Started(id)),
+            None => Ok(Begun::Started(id, lock)),
             Some(other) => {
-                // Lost a race with another trigger: abandon our record.
+                // Lost a race with another trigger of this process: abandon our record.
+                drop(lock);
                 sync_runs::finish(
                     &self.db,
                     id,
@@ -242,10 +292,11 @@ impl SyncEngine {
                 run_id: id,
                 status: "already_running",
             }),
-            Begun::Started(id) => {
+            Begun::Started(id, lock) => {
                 let engine = self.clone();
                 self.tasks.spawn(async move {
                     engine.execute(&e, id).await;
+                    drop(lock);
                 });
                 Ok(Triggered {
                     environment: env.to_string(),
@@ -265,7 +316,11 @@ impl SyncEngine {
         let e = self.environment(env)?;
         match self.begin(env, trigger).await? {
             Begun::Running(_) => Ok(None),
-            Begun::Started(id) => Ok(Some(self.execute(&e, id).await)),
+            Begun::Started(id, lock) => {
+                let report = self.execute(&e, id).await;
+                drop(lock);
+                Ok(Some(report))
+            }
         }
     }
 
@@ -281,7 +336,7 @@ impl SyncEngine {
         tracing::info!(env = %name, run_id = id, "sync run started");
         let timeout = Duration::from_secs(self.config.run_timeout_seconds);
         let result = tokio::select! {
-            r = tokio::time::timeout(timeout, run::run(env, &self.db, self.config.concurrency, &calls)) => {
+            r = tokio::time::timeout(timeout, run::run(env, &self.db, &self.config, &calls)) => {
                 r.unwrap_or(Err(SyncError::TimedOut(self.config.run_timeout_seconds)))
             }
             _ = self.shutdown.cancelled() => Err(SyncError::Cancelled),
@@ -313,6 +368,7 @@ impl SyncEngine {
         if let Ok(mut s) = self.state.lock() {
             let entry = s.entry(name.clone()).or_default();
             entry.running = None;
+            entry.last_attempt_ended = Some(Instant::now());
             if outcome == "success" {
                 entry.last_success_at = Some(Utc::now());
                 entry.last_attempt_failed = false;

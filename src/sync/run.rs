@@ -3,12 +3,13 @@
 //! only for new or changed objects with bounded concurrency, then apply everything at once.
 //! A warm run over an unchanged Palette costs only the list calls.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
+use crate::config::SyncConfig;
 use crate::palette::client::virtual_cluster_filter;
 use crate::palette::models::{self, is_valid_uid};
 use crate::palette::{Environment, Listing, PaletteClient, PaletteError};
@@ -50,6 +51,13 @@ impl Scopes {
     }
 }
 
+/// One listed object, and the project scope it was (also) listed in: the fallback when Palette
+/// left out its `projectUid` annotation, so such an object never passes for a tenant one.
+struct Found {
+    item: Value,
+    listed_in: Option<String>,
+}
+
 /// Lists one kind in every scope concurrently and deduplicates by uid. A scope Palette refuses
 /// (403) or does not know (404) contributes nothing and makes the listing incomplete, so
 /// nothing is deleted on its account.
@@ -59,7 +67,7 @@ async fn gather<'a, F, Fut>(
     scopes: &'a Scopes,
     concurrency: usize,
     fetch: F,
-) -> Result<(Vec<Value>, bool), PaletteError>
+) -> Result<(Vec<Found>, bool), PaletteError>
 where
     F: Fn(Option<&'a str>) -> Fut,
     Fut: Future<Output = Result<Listing, PaletteError>>,
@@ -79,18 +87,30 @@ where
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    let mut seen = HashSet::new();
-    let mut items = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut found: Vec<Found> = Vec::new();
     let mut complete = true;
     for (scope, result) in results {
         match result {
             Ok(listing) => {
                 complete &= listing.complete;
                 for item in listing.items {
-                    if let Some(uid) = models::uid(&item)
-                        && seen.insert(uid.to_string())
-                    {
-                        items.push(item);
+                    let Some(uid) = models::uid(&item).map(str::to_string) else {
+                        continue;
+                    };
+                    match index.get(&uid) {
+                        Some(&i) => {
+                            if found[i].listed_in.is_none() {
+                                found[i].listed_in = scope.map(str::to_string);
+                            }
+                        }
+                        None => {
+                            index.insert(uid, found.len());
+                            found.push(Found {
+                                item,
+                                listed_in: scope.map(str::to_string),
+                            });
+                        }
                     }
                 }
             }
@@ -102,7 +122,7 @@ where
             Err(e) => return Err(e),
         }
     }
-    Ok((items, complete))
+    Ok((found, complete))
 }
 
 /// A non-paginated list call (`{items}`, `{summaries}` or a bare array) as a listing.
@@ -138,35 +158,112 @@ async fn list_once(
     })
 }
 
-fn object_row(item: &Value) -> Option<ObjectRow> {
-    let mut row = row_without_json(item)?;
-    row.json = item.to_string();
-    Some(row)
-}
-
-/// The row's columns without serialising its JSON: unchanged objects (most of them, in a warm
-/// run) are never written, so their JSON is never needed.
-fn row_without_json(item: &Value) -> Option<ObjectRow> {
+/// The row's columns; the JSON text only `with_json` (unchanged objects — most of them, in a
+/// warm run — are never written, so their JSON is never needed).
+fn row_of(f: &Found, with_json: bool) -> Option<ObjectRow> {
+    let item = &f.item;
+    let explicit_tenant = item["metadata"]["annotations"]["scope"].as_str() == Some("tenant");
+    let project = models::project_uid(item)
+        .map(str::to_string)
+        .or_else(|| (!explicit_tenant).then(|| f.listed_in.clone()).flatten());
+    let scope = match (project.is_some(), models::scope(item)) {
+        (true, "tenant") => "project",
+        (_, s) => s,
+    };
     Some(ObjectRow {
         uid: models::uid(item)?.to_string(),
         name: models::name(item).to_string(),
-        scope: models::scope(item).to_string(),
-        project_uid: models::project_uid(item).map(str::to_string),
+        scope: scope.to_string(),
+        project_uid: project,
         last_modified: models::last_modified(item).to_string(),
-        json: String::new(),
+        json: if with_json {
+            item.to_string()
+        } else {
+            String::new()
+        },
     })
+}
+
+/// Whether stored details (written at `at`) are older than `max_age`.
+fn aged(at: Option<&str>, max_age: chrono::Duration) -> bool {
+    match at.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+        Some(t) => chrono::Utc::now() - t.with_timezone(&chrono::Utc) > max_age,
+        None => true,
+    }
+}
+
+/// A detail to fetch: the row it belongs to, the uid, the project scope to ask in.
+type Target = (usize, String, Option<String>);
+
+/// Picks, among objects whose details are merely old, the `budget` oldest: every object gets
+/// refreshed now and then (Palette does not always move `lastModifiedTimestamp`), spread over
+/// runs instead of all at once.
+fn with_refreshes(
+    mut due: Vec<Target>,
+    mut old: Vec<(String, Target)>,
+    budget: usize,
+) -> Vec<Target> {
+    old.sort_by(|a, b| a.0.cmp(&b.0));
+    due.extend(old.into_iter().take(budget).map(|(_, t)| t));
+    due
+}
+
+/// Fetches details with bounded concurrency; `None` for objects gone since they were listed.
+async fn fetch_details<T, F, Fut>(
+    targets: Vec<Target>,
+    concurrency: usize,
+    fetch: F,
+) -> Result<Vec<(usize, Option<T>)>, PaletteError>
+where
+    F: Fn(String, Option<String>) -> Fut,
+    Fut: Future<Output = Result<Option<T>, PaletteError>>,
+{
+    let futures: Vec<_> = targets
+        .into_iter()
+        .map(|(i, uid, project)| {
+            let fut = fetch(uid, project);
+            async move { Ok::<_, PaletteError>((i, fut.await?)) }
+        })
+        .collect();
+    stream::iter(futures)
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await
+}
+
+/// Sets fetched details on their rows and drops rows whose object vanished meanwhile.
+fn place<R, T>(rows: &mut Vec<R>, details: Vec<(usize, Option<T>)>, set: impl Fn(&mut R, T)) {
+    let mut gone = HashSet::new();
+    for (i, d) in details {
+        match d {
+            Some(d) => set(&mut rows[i], d),
+            None => {
+                gone.insert(i);
+            }
+        }
+    }
+    if !gone.is_empty() {
+        let mut i = 0;
+        rows.retain(|_| {
+            let keep = !gone.contains(&i);
+            i += 1;
+            keep
+        });
+    }
 }
 
 /// Runs one sync of `env`; `calls` counts every Palette request made.
 pub async fn run(
     env: &Environment,
     db: &Db,
-    concurrency: usize,
+    config: &SyncConfig,
     calls: &AtomicU64,
 ) -> Result<Counts, SyncError> {
     let name = env.name();
     let client = &env.client;
     let known = snapshot::known(db, name).await?;
+    let max_age = chrono::Duration::seconds(config.detail_max_age_seconds as i64);
+    let budget = config.refresh_per_run;
 
     // Projects, then the scopes to list everything else in.
     let projects = client
@@ -186,14 +283,20 @@ pub async fn run(
         },
         ..Snapshot::default()
     };
-    for item in &projects.items {
-        let pname = models::name(item);
+    for item in projects.items {
+        let pname = models::name(&item);
         if (!include.is_empty() && !include.iter().any(|p| p == pname))
             || exclude.iter().any(|p| p == pname)
         {
             continue;
         }
-        if let Some(row) = object_row(item) {
+        if let Some(row) = row_of(
+            &Found {
+                item,
+                listed_in: None,
+            },
+            true,
+        ) {
             snap.projects.rows.push(row);
         }
     }
@@ -212,7 +315,7 @@ pub async fn run(
     );
 
     // Every kind in every scope.
-    let c = concurrency;
+    let c = config.concurrency;
     let profile_body = json!({"filter": {}, "sort": [{"field": "profileName", "order": "asc"}]});
     let (clusters, profiles, virtuals, overlords, groups, aws, azure, vsphere) = tokio::try_join!(
         gather(name, "clusters", &scopes, c, |s| list_once(
@@ -264,7 +367,9 @@ pub async fn run(
             Some(calls)
         )),
     )?;
-    let keep = |item: &Value| scopes.keeps(models::project_uid(item));
+    // A project missing from an incomplete project listing was never asked: nothing of any
+    // kind may be deleted on the strength of such a run.
+    let all_scopes = projects.complete;
     tracing::info!(
         env = name,
         clusters = clusters.0.len(),
@@ -274,94 +379,92 @@ pub async fn run(
         "listings fetched"
     );
 
-    // Clusters: details only for new or changed ones.
-    snap.clusters.complete = clusters.1;
-    let mut need = Vec::new();
-    for item in clusters.0.iter().filter(|i| keep(i)) {
-        let Some(mut row) = row_without_json(item) else {
+    // Clusters: details for new or changed ones, and the oldest few for a refresh.
+    snap.clusters.complete = clusters.1 && all_scopes;
+    let (mut due, mut old) = (Vec::new(), Vec::new());
+    let mut listed: Vec<&Value> = Vec::new();
+    for f in &clusters.0 {
+        let Some(row) = row_of(f, false) else {
             continue;
         };
-        let state = models::state(item).to_string();
-        let fetch = match known.clusters.get(&row.uid) {
-            None => true,
-            Some((lm, st, has_detail)) => *lm != row.last_modified || *st != state || !has_detail,
-        };
-        if fetch {
-            row.json = item.to_string();
-            need.push(snap.clusters.rows.len());
+        if !scopes.keeps(row.project_uid.as_deref()) {
+            continue;
         }
+        let state = models::state(&f.item).to_string();
+        let target = (
+            snap.clusters.rows.len(),
+            row.uid.clone(),
+            row.project_uid.clone(),
+        );
+        match known.clusters.get(&row.uid) {
+            Some(k)
+                if !row.last_modified.is_empty()
+                    && k.last_modified == row.last_modified
+                    && k.state == state
+                    && k.detail_at.is_some() =>
+            {
+                if aged(k.detail_at.as_deref(), max_age) {
+                    old.push((k.detail_at.clone().unwrap_or_default(), target));
+                }
+            }
+            _ => due.push(target),
+        }
+        listed.push(&f.item);
         snap.clusters.rows.push(ClusterRow {
-            cloud_type: models::cloud_type(item).to_string(),
+            cloud_type: models::cloud_type(&f.item).to_string(),
             state,
             row,
             detail: None,
         });
     }
-    let targets: Vec<(usize, String, Option<String>)> = need
-        .iter()
-        .map(|i| {
-            let r = &snap.clusters.rows[*i].row;
-            (*i, r.uid.clone(), r.project_uid.clone())
-        })
-        .collect();
-    let futures: Vec<_> = targets
-        .into_iter()
-        .map(|(i, uid, project)| async move {
-            Ok::<_, PaletteError>((
-                i,
-                cluster_detail(client, &uid, project.as_deref(), calls).await?,
-            ))
-        })
-        .collect();
-    let details: Vec<(usize, Option<ClusterDetail>)> = stream::iter(futures)
-        .buffer_unordered(c)
-        .try_collect()
-        .await?;
-    let mut gone = HashSet::new();
-    for (i, d) in details {
-        match d {
-            Some(d) => snap.clusters.rows[i].detail = Some(d),
-            None => {
-                gone.insert(i);
-            }
-        }
+    let targets = with_refreshes(due, old, budget);
+    let cluster_fetches = targets.len();
+    // Exactly the fetched clusters are written, so only they need their list JSON.
+    for (i, _, _) in &targets {
+        snap.clusters.rows[*i].row.json = listed[*i].to_string();
     }
-    if !gone.is_empty() {
-        // Deleted between the listing and the detail call.
-        let mut i = 0;
-        snap.clusters.rows.retain(|_| {
-            let keep = !gone.contains(&i);
-            i += 1;
-            keep
-        });
-    }
+    let details = fetch_details(targets, c, |uid, project| async move {
+        cluster_detail(client, &uid, project.as_deref(), calls).await
+    })
+    .await?;
+    place(&mut snap.clusters.rows, details, |r, d| r.detail = Some(d));
 
-    // Profiles and every version: details only for new versions, or the newest one changed.
-    snap.profiles.complete = profiles.1;
-    snap.versions.complete = profiles.1;
+    // Profiles and every version: details for new versions, the newest one when it changed,
+    // and the oldest few for a refresh.
+    snap.profiles.complete = profiles.1 && all_scopes;
+    snap.versions.complete = profiles.1 && all_scopes;
     let mut seen_versions = HashSet::new();
-    let mut version_targets = Vec::new();
-    for item in profiles.0.iter().filter(|i| keep(i)) {
-        let Some(mut row) = row_without_json(item) else {
+    let (mut due, mut old) = (Vec::new(), Vec::new());
+    for f in &profiles.0 {
+        let Some(mut row) = row_of(f, false) else {
             continue;
         };
-        if known.profiles.get(&row.uid) != Some(&row.last_modified) {
-            row.json = item.to_string();
+        if !scopes.keeps(row.project_uid.as_deref()) {
+            continue;
         }
-        for v in models::profile_version_uids(item) {
+        if row.last_modified.is_empty() || known.profiles.get(&row.uid) != Some(&row.last_modified)
+        {
+            row.json = f.item.to_string();
+        }
+        for v in models::profile_version_uids(&f.item) {
             if !seen_versions.insert(v.clone()) {
                 continue;
             }
-            let fetch = match known.versions.get(&v) {
-                None => true,
-                Some((_, lm, _)) => v == row.uid && *lm != row.last_modified,
-            };
-            if fetch {
-                version_targets.push((
-                    snap.versions.rows.len(),
-                    v.clone(),
-                    row.project_uid.clone(),
-                ));
+            let target = (snap.versions.rows.len(), v.clone(), row.project_uid.clone());
+            match known.versions.get(&v) {
+                None => due.push(target),
+                Some(k)
+                    if v == row.uid
+                        && (row.last_modified.is_empty()
+                            || k.last_modified != row.last_modified) =>
+                {
+                    due.push(target)
+                }
+                Some(k) => {
+                    if aged(Some(&k.synced_at), max_age) {
+                        old.push((k.synced_at.clone(), target));
+                    }
+                }
             }
             snap.versions.rows.push(VersionRow {
                 uid: v,
@@ -370,52 +473,34 @@ pub async fn run(
             });
         }
         snap.profiles.rows.push(ProfileRow {
-            profile_type: models::profile_type(item).to_string(),
-            cloud_type: models::profile_cloud_type(item).to_string(),
-            version: models::profile_version(item).to_string(),
+            profile_type: models::profile_type(&f.item).to_string(),
+            cloud_type: models::profile_cloud_type(&f.item).to_string(),
+            version: models::profile_version(&f.item).to_string(),
             row,
         });
     }
-    let fetched_versions = version_targets.len();
-    let futures: Vec<_> = version_targets
-        .into_iter()
-        .map(|(i, uid, project)| async move {
-            Ok::<_, PaletteError>((
-                i,
-                version_detail(client, &uid, project.as_deref(), calls).await?,
-            ))
-        })
-        .collect();
-    let version_details: Vec<(usize, Option<VersionDetail>)> = stream::iter(futures)
-        .buffer_unordered(c)
-        .try_collect()
-        .await?;
-    let mut gone = HashSet::new();
-    for (i, d) in version_details {
-        match d {
-            Some(d) => snap.versions.rows[i].detail = Some(d),
-            None => {
-                gone.insert(i);
-            }
-        }
-    }
-    if !gone.is_empty() {
-        let mut i = 0;
-        snap.versions.rows.retain(|_| {
-            let keep = !gone.contains(&i);
-            i += 1;
-            keep
-        });
-    }
+    let targets = with_refreshes(due, old, budget);
+    let version_fetches = targets.len();
+    let details = fetch_details(targets, c, |uid, project| async move {
+        version_detail(client, &uid, project.as_deref(), calls).await
+    })
+    .await?;
+    place(&mut snap.versions.rows, details, |r, d| r.detail = Some(d));
 
     // Virtual clusters, as listed.
-    snap.virtual_clusters.complete = virtuals.1;
-    for item in virtuals.0.iter().filter(|i| keep(i)) {
-        let Some(mut row) = row_without_json(item) else {
+    snap.virtual_clusters.complete = virtuals.1 && all_scopes;
+    for f in &virtuals.0 {
+        let Some(mut row) = row_of(f, false) else {
             continue;
         };
-        let unchanged = known.virtual_clusters.get(&row.uid)
-            == Some(&(row.last_modified.clone(), models::state(item).to_string()));
+        if !scopes.keeps(row.project_uid.as_deref()) {
+            continue;
+        }
+        let item = &f.item;
+        let state = models::state(item).to_string();
+        let unchanged = !row.last_modified.is_empty()
+            && known.virtual_clusters.get(&row.uid)
+                == Some(&(row.last_modified.clone(), state.clone()));
         if !unchanged {
             row.json = item.to_string();
         }
@@ -425,7 +510,7 @@ pub async fn run(
                 .as_str()
         });
         snap.virtual_clusters.rows.push(VirtualRow {
-            state: models::state(item).to_string(),
+            state,
             host_cluster_uid: virt["hostCluster"]["uid"].as_str().map(str::to_string),
             cluster_group_uid: group.map(str::to_string),
             row,
@@ -433,14 +518,11 @@ pub async fn run(
     }
 
     // Cloud accounts, secrets stripped before they go anywhere near the mirror.
-    snap.cloud_accounts.complete = aws.1 && azure.1 && vsphere.1;
-    for (cloud, items) in [("aws", aws.0), ("azure", azure.0), ("vsphere", vsphere.0)] {
-        for mut item in items {
-            if !keep(&item) {
-                continue;
-            }
-            models::strip_secrets(&mut item);
-            if let Some(row) = object_row(&item) {
+    snap.cloud_accounts.complete = aws.1 && azure.1 && vsphere.1 && all_scopes;
+    for (cloud, found) in [("aws", aws.0), ("azure", azure.0), ("vsphere", vsphere.0)] {
+        for mut f in found {
+            models::strip_secrets(&mut f.item);
+            if let Some(row) = row_of(&f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) {
                 snap.cloud_accounts.rows.push(AccountRow {
                     cloud_type: cloud.to_string(),
                     row,
@@ -449,29 +531,29 @@ pub async fn run(
         }
     }
 
-    snap.overlords.complete = overlords.1;
-    for item in overlords.0.iter().filter(|i| keep(i)) {
-        if let Some(row) = object_row(item) {
+    snap.overlords.complete = overlords.1 && all_scopes;
+    for f in &overlords.0 {
+        if let Some(row) = row_of(f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) {
             snap.overlords.rows.push(OverlordRow {
-                kind: item["kind"].as_str().unwrap_or("").to_string(),
+                kind: f.item["kind"].as_str().unwrap_or("").to_string(),
                 row,
             });
         }
     }
 
-    // Cluster groups: details for new or changed ones.
-    snap.cluster_groups.complete = groups.1;
-    let mut group_targets = Vec::new();
-    for item in groups.0.iter().filter(|i| keep(i)) {
-        let Some(row) = object_row(item) else {
+    // Cluster groups: details for new or changed ones (few: no refresh budget needed).
+    snap.cluster_groups.complete = groups.1 && all_scopes;
+    let mut targets = Vec::new();
+    for f in &groups.0 {
+        let Some(row) = row_of(f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) else {
             continue;
         };
-        let fetch = match known.groups.get(&row.uid) {
-            None => true,
-            Some((lm, has)) => *lm != row.last_modified || !has,
+        let fresh = match known.groups.get(&row.uid) {
+            Some((lm, has)) => *has && !row.last_modified.is_empty() && *lm == row.last_modified,
+            None => false,
         };
-        if fetch {
-            group_targets.push((
+        if !fresh {
+            targets.push((
                 snap.cluster_groups.rows.len(),
                 row.uid.clone(),
                 row.project_uid.clone(),
@@ -482,35 +564,28 @@ pub async fn run(
             detail_json: None,
         });
     }
-    let futures: Vec<_> = group_targets
-        .into_iter()
-        .map(|(i, uid, project)| async move {
-            let d = match client
-                .get(format!("/v1/clustergroups/{uid}"))
-                .project(project.as_deref())
-                .counted(calls)
-                .json()
-                .await
-            {
-                Ok(v) => Some(v.to_string()),
-                Err(PaletteError::NotFound { .. }) => None,
-                Err(e) => return Err(e),
-            };
-            Ok::<_, PaletteError>((i, d))
-        })
-        .collect();
-    let group_details: Vec<(usize, Option<String>)> = stream::iter(futures)
-        .buffer_unordered(c)
-        .try_collect()
-        .await?;
-    for (i, d) in group_details {
-        snap.cluster_groups.rows[i].detail_json = d;
-    }
+    let details = fetch_details(targets, c, |uid, project| async move {
+        match client
+            .get(format!("/v1/clustergroups/{uid}"))
+            .project(project.as_deref())
+            .counted(calls)
+            .json()
+            .await
+        {
+            Ok(v) => Ok(Some(v.to_string())),
+            Err(PaletteError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    })
+    .await?;
+    place(&mut snap.cluster_groups.rows, details, |r, d| {
+        r.detail_json = Some(d)
+    });
 
     tracing::info!(
         env = name,
-        cluster_details = need.len(),
-        version_details = fetched_versions,
+        cluster_details = cluster_fetches,
+        version_details = version_fetches,
         api_calls = calls.load(std::sync::atomic::Ordering::Relaxed),
         "details fetched; applying"
     );

@@ -909,3 +909,85 @@ async fn no_secret_is_ever_logged() {
         );
     }
 }
+
+#[tokio::test]
+async fn cached_palette_tokens_belong_to_one_caller_and_one_environment() {
+    let a = spawn_sim().await;
+    let b = spawn_sim_with(SimConfig {
+        seed: 3,
+        ..SimConfig::default()
+    })
+    .await;
+    let app = spawn_app_for(&[&a, &b], |c| {
+        static_auth(c, true);
+        c.environments[1].user_tokens = false;
+    })
+    .await;
+    let alice = sim_token(&a, "alice@acme.example").await;
+    let client = reqwest::Client::new();
+    let debug =
+        |bearer: &'static str, headers: Vec<(&'static str, String)>, instance: &'static str| {
+            let client = client.clone();
+            let url = app.url(&format!("/auth/debug?instance={instance}"));
+            async move {
+                let mut req = client.get(url).bearer_auth(bearer);
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+                let resp = req.send().await.unwrap();
+                let reauth = resp
+                    .headers()
+                    .get("x-spectrocloud-reauth-required")
+                    .is_some();
+                (reauth, json(resp).await)
+            }
+        };
+    // The admin's request stores alice's token under the admin...
+    let (reauth, _) = debug(
+        ADMIN,
+        vec![
+            ("X-SpectroCloud-User-Email", "alice@acme.example".into()),
+            ("X-SpectroCloud-Token", alice.clone()),
+        ],
+        "env0",
+    )
+    .await;
+    assert!(!reauth);
+    let (reauth, v) = debug(
+        ADMIN,
+        vec![("X-SpectroCloud-User-Email", "alice@acme.example".into())],
+        "env0",
+    )
+    .await;
+    assert!(!reauth && v["paletteUser"]["tokenSource"] == "cache");
+    // ...so another caller naming the same email does not get it.
+    let (reauth, v) = debug(
+        VIEWER,
+        vec![("X-SpectroCloud-User-Email", "alice@acme.example".into())],
+        "env0",
+    )
+    .await;
+    assert!(reauth && v["paletteUser"]["hasToken"] == false);
+    // Nor does another environment.
+    let (_, v) = debug(
+        ADMIN,
+        vec![("X-SpectroCloud-User-Email", "alice@acme.example".into())],
+        "env1",
+    )
+    .await;
+    assert_eq!(v["paletteUser"]["hasToken"], false);
+    // env1 takes no user tokens at all: the key is used and no re-auth is asked.
+    let (reauth, v) = debug(
+        ADMIN,
+        vec![
+            ("X-SpectroCloud-User-Email", "alice@acme.example".into()),
+            ("X-SpectroCloud-Token", alice.clone()),
+        ],
+        "env1",
+    )
+    .await;
+    assert!(!reauth && v["paletteUser"]["hasToken"] == false);
+    app.stop().await;
+    a.stop().await;
+    b.stop().await;
+}

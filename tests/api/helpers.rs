@@ -251,6 +251,7 @@ pub fn env_for(name: &str, sim: &SimServer) -> spectrocloud_backend::config::Env
         include_projects: vec![],
         exclude_projects: vec![],
         schedule: None,
+        user_tokens: true,
     }
 }
 

@@ -567,6 +567,18 @@ async fn live_routes_pass_through() {
     assert!(pools["items"][0]["spec"]["pool"]["subnet"].is_string());
     // Clouds that are not mirrored are asked live.
     assert_error(app.get("/cloudaccounts/gcp").await, 404, "not_found").await;
+    assert_error(
+        app.get("/cloudaccounts/gcp/aaaaaaaaaaaaaaaaaaaaaaaa").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert!(
+        sim_counters(&sim)
+            .await
+            .contains_key("GET /v1/cloudaccounts/{cloud}/{uid}"),
+        "asked live"
+    );
     assert!(
         sim_counters(&sim)
             .await
@@ -772,6 +784,27 @@ async fn each_palette_user_sees_only_their_projects() {
         .collect();
     assert_eq!(ap.into_iter().collect::<BTreeSet<_>>(), alice_projects);
     assert_eq!(uids(&alice_get("/projects").await["projects"]).len(), 1);
+    // Tenant profiles are usable in every project: a project member reads them.
+    let tenant_profile = json(
+        app.client
+            .post(app.url("/profiles/search"))
+            .json(&json!({"names": ["eks-infra"]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["profiles"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp = app
+        .client
+        .get(app.url(&format!("/profiles/{tenant_profile}/variables")))
+        .header("X-SpectroCloud-Token", alice["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     // A cluster of bob's is not found for alice.
     let bobs = b.iter().next().unwrap();
     let resp = app
@@ -858,8 +891,9 @@ async fn no_data_yet_and_palette_unreachable_is_503() {
     assert!(resp.headers().contains_key("retry-after"));
     let msg = assert_error(resp, 503, "not_synced").await;
     assert!(msg.contains("env0") && msg.contains("unreachable"), "{msg}");
-    // Palette back: the next read syncs first and answers.
+    // Palette back: after a sync, reads answer.
     set_knobs(&sim, json!({"outage": false})).await;
+    assert_eq!(app.sync("env0").await["outcome"], "success");
     let resp = app.get("/clusters").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(json(resp).await["clusters"].as_array().unwrap().len(), 25);
@@ -973,4 +1007,100 @@ async fn demo_serves_data_within_ten_seconds() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let _ = child.start_kill();
+}
+
+#[tokio::test]
+async fn a_burst_of_reads_while_palette_is_down_starts_one_sync() {
+    let sim = spawn_sim().await;
+    set_knobs(&sim, json!({"outage": true})).await;
+    let app = spawn_app_for(&[&sim], |c| c.sync.max_retries = 0).await;
+    for _ in 0..6 {
+        assert_error(app.get("/clusters").await, 503, "not_synced").await;
+    }
+    let pool = app.mirror().await;
+    let runs = count(
+        &pool,
+        "SELECT count(*) FROM sync_runs WHERE env = ?",
+        "env0",
+    )
+    .await;
+    assert_eq!(runs, 1, "reads must not start a run each");
+    app.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn cors_lets_a_backstage_origin_in() {
+    let app = spawn_app_with(|c| {
+        c.server.cors_allowed_origins = vec!["https://backstage.example.com".into()]
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let resp = client
+        .request(Method::OPTIONS, app.url("/clusters"))
+        .header("Origin", "https://backstage.example.com")
+        .header("Access-Control-Request-Method", "GET")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, x-spectrocloud-token",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "preflight answered before authentication: {}",
+        resp.status()
+    );
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://backstage.example.com"
+    );
+    let resp = client
+        .get(app.url("/health"))
+        .header("Origin", "https://backstage.example.com")
+        .send()
+        .await
+        .unwrap();
+    let exposed = resp.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        exposed.contains("x-spectrocloud-reauth-required"),
+        "{exposed}"
+    );
+    let resp = client
+        .get(app.url("/health"))
+        .header("Origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_describe_sync_mirror_and_requests() {
+    let (sim, app) = synced(SimConfig::default(), |_| {}).await;
+    app.get("/clusters").await;
+    let resp = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    for line in [
+        "spectrocloud_sync_stale{environment=\"env0\"} 0",
+        "spectrocloud_mirror_objects{environment=\"env0\",kind=\"clusters\"} 25",
+        "spectrocloud_sync_runs_total{environment=\"env0\",outcome=\"success\"} 1",
+        "spectrocloud_http_requests_total{method=\"GET\",route=\"/api/spectrocloud/clusters\",status=\"200\"} 1",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in\n{text}");
+    }
+    assert!(text.contains("spectrocloud_palette_requests_total{environment=\"env0\"}"));
+    app.stop().await;
+    sim.stop().await;
 }

@@ -738,3 +738,113 @@ async fn killed_mid_sync_the_database_stays_sound_and_the_next_sync_completes() 
     pool.close().await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_drifting_project_listing_deletes_nothing() {
+    let sim = spawn_sim_with(SimConfig {
+        sizes: sizes(3, 30, 10),
+        ..SimConfig::default()
+    })
+    .await;
+    let app = spawn_app_for(&[&sim], |_| {}).await;
+    assert_eq!(app.sync("env0").await["outcome"], "success");
+    let pool = app.mirror().await;
+    let uid: String =
+        sqlx::query_scalar("SELECT uid FROM clusters WHERE env = 'env0' ORDER BY uid LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    sim_control(&sim, Method::DELETE, &format!("/clusters/{uid}"), None).await;
+    // Palette's counts drift while listing: no listing is complete, nothing may be deleted.
+    set_knobs(&sim, json!({"count_drift": 1})).await;
+    let run = app.sync("env0").await;
+    assert_eq!(run["outcome"], "success");
+    for (kind, c) in run["counts"].as_object().unwrap() {
+        assert_eq!(c["deleted"], 0, "{kind} deleted on an incomplete listing");
+    }
+    let kept: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM clusters WHERE env = 'env0' AND uid = ?")
+            .bind(&uid)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, 1);
+    set_knobs(&sim, json!({"count_drift": 0})).await;
+    let run = app.sync("env0").await;
+    assert_eq!(run["counts"]["clusters"]["deleted"], 1);
+    app.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn old_details_are_refreshed_a_few_at_a_time() {
+    let sim = spawn_sim_with(SimConfig {
+        sizes: sizes(3, 30, 10),
+        ..SimConfig::default()
+    })
+    .await;
+    let app = spawn_app_for(&[&sim], |c| {
+        c.sync.detail_max_age_seconds = 0;
+        c.sync.refresh_per_run = 4;
+    })
+    .await;
+    assert_eq!(app.sync("env0").await["outcome"], "success");
+    sim_control(&sim, Method::DELETE, "/counters", None).await;
+    assert_eq!(app.sync("env0").await["outcome"], "success");
+    let counters = sim_counters(&sim).await;
+    assert_eq!(
+        counters["GET /v1/dashboard/spectroclusters/{uid}"], 4,
+        "{counters:?}"
+    );
+    assert_eq!(counters["GET /v1/clusterprofiles/{uid}"], 4, "{counters:?}");
+    app.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_process_cannot_sync_the_same_environment_at_once() {
+    let sim = spawn_sim_with(SimConfig {
+        sizes: sizes(3, 30, 10),
+        ..SimConfig::default()
+    })
+    .await;
+    let app = spawn_app_for(&[&sim], |_| {}).await;
+    set_knobs(&sim, json!({"latency_ms": 40})).await;
+    let trigger: Value = app
+        .client
+        .post(app.url("/sync?instance=env0"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = trigger["runs"][0]["run_id"].as_i64().unwrap();
+    // `sync --once` on the same database while the server's run is under way.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!("[database]\nurl = \"sqlite://{}\"\n[auth]\nmode = \"none\"\n[[environments]]\nname = \"env0\"\nurl = \"{}\"\napi_token = \"sim-api-key\"\n", app.db_path.display(), sim.url),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
+        .args(["sync", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already running"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        app.wait_run("env0", id).await["outcome"],
+        "success",
+        "the server's run was left alone"
+    );
+    app.stop().await;
+    sim.stop().await;
+}
