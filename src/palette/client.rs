@@ -206,6 +206,15 @@ impl<'a> Call<'a> {
         self.send().await?.json(&path)
     }
 
+    /// Sends with retries; JSON answer, or `None` when Palette has no such resource (404).
+    pub async fn json_if_found(self) -> Result<Option<Value>, PaletteError> {
+        match self.json().await {
+            Ok(v) => Ok(Some(v)),
+            Err(PaletteError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends with retries; any 2xx answer.
     pub async fn send(self) -> Result<Answer, PaletteError> {
         let inner = &self.client.inner;

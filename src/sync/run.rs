@@ -565,17 +565,13 @@ pub async fn run(
         });
     }
     let details = fetch_details(targets, c, |uid, project| async move {
-        match client
+        let detail = client
             .get(format!("/v1/clustergroups/{uid}"))
             .project(project.as_deref())
             .counted(calls)
-            .json()
-            .await
-        {
-            Ok(v) => Ok(Some(v.to_string())),
-            Err(PaletteError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+            .json_if_found()
+            .await?;
+        Ok(detail.map(|v| v.to_string()))
     })
     .await?;
     place(&mut snap.cluster_groups.rows, details, |r, d| {
@@ -600,29 +596,23 @@ async fn cluster_detail(
     project: Option<&str>,
     calls: &AtomicU64,
 ) -> Result<Option<ClusterDetail>, PaletteError> {
-    let detail = match client
+    let Some(detail) = client
         .get(format!("/v1/dashboard/spectroclusters/{uid}"))
         .project(project)
         .counted(calls)
-        .json()
-        .await
-    {
-        Ok(v) => v,
-        Err(PaletteError::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e),
+        .json_if_found()
+        .await?
+    else {
+        return Ok(None);
     };
-    let profiles = match client
+    let profiles = client
         .get(format!("/v1/spectroclusters/{uid}/profiles"))
         .query("includePackMeta", "schema,presets")
         .project(project)
         .counted(calls)
-        .json()
-        .await
-    {
-        Ok(v) => v,
-        Err(PaletteError::NotFound { .. }) => json!({ "profiles": [] }),
-        Err(e) => return Err(e),
-    };
+        .json_if_found()
+        .await?
+        .unwrap_or_else(|| json!({ "profiles": [] }));
     let templates = models::cluster_templates(&detail);
     let mut refs = Vec::new();
     let mut packs = Vec::new();
@@ -663,29 +653,23 @@ async fn version_detail(
     if !is_valid_uid(uid) {
         return Ok(None);
     }
-    let detail = match client
+    let Some(detail) = client
         .get(format!("/v1/clusterprofiles/{uid}"))
         .query("includePackMeta", "schema,presets")
         .project(project)
         .counted(calls)
-        .json()
-        .await
-    {
-        Ok(v) => v,
-        Err(PaletteError::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e),
+        .json_if_found()
+        .await?
+    else {
+        return Ok(None);
     };
-    let variables = match client
+    let variables = client
         .get(format!("/v1/clusterprofiles/{uid}/variables"))
         .project(project)
         .counted(calls)
-        .json()
-        .await
-    {
-        Ok(v) => v,
-        Err(PaletteError::NotFound { .. }) => json!({ "variables": [] }),
-        Err(e) => return Err(e),
-    };
+        .json_if_found()
+        .await?
+        .unwrap_or_else(|| json!({ "variables": [] }));
     let published = &detail["spec"]["published"];
     let packs = models::profile_packs(&detail)
         .into_iter()
