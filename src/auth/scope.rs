@@ -257,7 +257,13 @@ pub async fn resolve(
                 Ok(v)
             }
             None => {
-                let mut err = AppError::from(e);
+                let mut err = match e {
+                    // Without /v1/users/me there is no telling what the user may see.
+                    PaletteError::NotFound { .. } => {
+                        AppError::new(crate::error::ErrorCode::PaletteError, e.to_string())
+                    }
+                    e => AppError::from(e),
+                };
                 err.message = format!(
                     "cannot determine what this Palette user may see: {}",
                     err.message

@@ -75,6 +75,9 @@ pub struct Knobs {
     /// Added to `listmeta.count` of paginated listings, as when objects come or go while a
     /// client pages (Palette's count drifts then).
     pub count_drift: i64,
+    /// Endpoints (`"METHOD /pattern"`, as in the counters) answered 404, like an older Palette
+    /// without them.
+    pub missing_endpoints: Vec<String>,
 }
 
 impl Default for Knobs {
@@ -88,6 +91,7 @@ impl Default for Knobs {
             token_ttl_seconds: 15 * 60,
             provision_seconds: 3,
             count_drift: 0,
+            missing_endpoints: Vec::new(),
         }
     }
 }

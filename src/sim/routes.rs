@@ -91,8 +91,15 @@ pub async fn palette_behaviour(
     let pattern = req
         .match_pattern()
         .unwrap_or_else(|| req.path().to_string());
-    state.count(format!("{} {}", req.method(), pattern));
+    let key = format!("{} {}", req.method(), pattern);
     let knobs = state.knobs();
+    if knobs.missing_endpoints.contains(&key) {
+        state.count(key);
+        let resp =
+            PaletteErr::not_found(format!("no such endpoint: {}", req.path())).error_response();
+        return Ok(req.into_response(resp));
+    }
+    state.count(key);
     if knobs.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(knobs.latency_ms)).await;
     }

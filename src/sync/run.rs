@@ -158,6 +158,30 @@ async fn list_once(
     })
 }
 
+/// Clusters in one scope: `GET /v1/dashboard/spectroclusters/meta` (one call, the shape the
+/// original answered `/clusters` with); a Palette older than that endpoint (404) is paged
+/// through the dashboard search instead.
+async fn list_clusters(
+    client: &PaletteClient,
+    project: Option<&str>,
+    calls: &AtomicU64,
+) -> Result<Listing, PaletteError> {
+    match list_once(client, "/v1/dashboard/spectroclusters/meta", project, calls).await {
+        Err(PaletteError::NotFound { .. }) => {
+            let body = json!({"filter": {}, "sort": [{"field": "clusterName", "order": "asc"}]});
+            client
+                .list_all(
+                    "/v1/dashboard/spectroclusters/search",
+                    Some(body),
+                    project,
+                    Some(calls),
+                )
+                .await
+        }
+        other => other,
+    }
+}
+
 /// The row's columns; the JSON text only `with_json` (unchanged objects — most of them, in a
 /// warm run — are never written, so their JSON is never needed).
 fn row_of(f: &Found, with_json: bool) -> Option<ObjectRow> {
@@ -318,11 +342,8 @@ pub async fn run(
     let c = config.concurrency;
     let profile_body = json!({"filter": {}, "sort": [{"field": "profileName", "order": "asc"}]});
     let (clusters, profiles, virtuals, overlords, groups, aws, azure, vsphere) = tokio::try_join!(
-        gather(name, "clusters", &scopes, c, |s| list_once(
-            client,
-            "/v1/dashboard/spectroclusters/meta",
-            s,
-            calls
+        gather(name, "clusters", &scopes, c, |s| list_clusters(
+            client, s, calls
         )),
         gather(name, "profiles", &scopes, c, |s| client.list_all(
             "/v1/dashboard/clusterprofiles",

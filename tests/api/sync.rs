@@ -848,3 +848,29 @@ async fn a_second_process_cannot_sync_the_same_environment_at_once() {
     app.stop().await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn an_older_palette_without_the_meta_list_is_paged_through_search() {
+    let sim = spawn_sim_with(SimConfig {
+        sizes: sizes(3, 60, 10),
+        ..SimConfig::default()
+    })
+    .await;
+    set_knobs(
+        &sim,
+        json!({"missing_endpoints": ["GET /v1/dashboard/spectroclusters/meta"]}),
+    )
+    .await;
+    let app = spawn_app_for(&[&sim], |c| c.sync.page_size = 20).await;
+    let run = app.sync("env0").await;
+    assert_eq!(run["outcome"], "success", "{run}");
+    let pool = app.mirror().await;
+    assert_mirrors(&pool, "env0", &sim).await;
+    let counters = sim_counters(&sim).await;
+    assert!(
+        counters["POST /v1/dashboard/spectroclusters/search"] >= 4 + 3,
+        "{counters:?}"
+    );
+    app.stop().await;
+    sim.stop().await;
+}
