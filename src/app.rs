@@ -123,6 +123,8 @@ impl Application {
         let limit = config.server.json_limit_bytes;
         let base_path = config.server.base_path.clone();
         let cors_origins = config.server.cors_allowed_origins.clone();
+        let mcp_path = format!("{}/mcp", base_path.trim_end_matches('/'));
+        let mcp = crate::mcp::service(state.clone(), &config, shutdown.child_token());
         let data = state.clone();
         let mut http = HttpServer::new(move || {
             App::new()
@@ -140,6 +142,12 @@ impl Application {
                     api::cors::cors(&cors_origins),
                 ))
                 .route("/metrics", web::get().to(api::metrics::metrics))
+                // Before the base path's scope, which would otherwise claim `/mcp`.
+                .service(
+                    web::scope(&mcp_path)
+                        .wrap(from_fn(crate::mcp::authenticate))
+                        .service(mcp.clone().scope()),
+                )
                 .configure(api::configure(base_path.clone()))
                 .default_service(web::to(api::not_found))
         })

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod create;
 pub mod error;
+pub mod mcp;
 pub mod palette;
 pub mod sim;
 pub mod store;

@@ -61,26 +61,25 @@ pub async fn profiles(
     ))
 }
 
-/// The cluster's project for a live call: `projectUid` when given, else the mirror's.
-async fn project_for(live: &Live, uid: &str, req: &HttpRequest) -> AppResult<Option<String>> {
-    if let Some(p) = project_param(req)? {
-        return Ok(Some(p));
+/// The cluster's project for a live call: `given` when there is one, else the mirror's.
+async fn project_for(live: &Live, uid: &str, given: Option<String>) -> AppResult<Option<String>> {
+    if given.is_some() {
+        return Ok(given);
     }
     Ok(clusters::get(&live.state.db, live.env.name(), uid)
         .await?
         .and_then(|c| c.project_uid))
 }
 
-/// Kubeconfig of a cluster or virtual cluster: YAML, as an attachment (`frp` defaults to true;
-/// only `frp=false` disables it). Every download is audited.
-pub async fn kubeconfig_answer(
+/// The kubeconfig of a cluster or virtual cluster, live (`frp`: through Palette's reverse
+/// proxy). Every download is audited. Shared by the HTTP route and the MCP tools.
+pub async fn fetch_kubeconfig(
     live: &Live,
     uid: &str,
-    req: &HttpRequest,
-    filename: String,
-) -> AppResult<HttpResponse> {
-    let project = project_for(live, uid, req).await?;
-    let frp = query_param(req, "frp").as_deref() != Some("false");
+    project: Option<String>,
+    frp: bool,
+) -> AppResult<Vec<u8>> {
+    let project = project_for(live, uid, project).await?;
     let result = live
         .send(
             live.env
@@ -104,38 +103,20 @@ pub async fn kubeconfig_answer(
         },
     )
     .await;
-    let answer = result.map_err(|e| match e.code {
+    result.map(|a| a.body).map_err(|e| match e.code {
         crate::error::ErrorCode::NotFound => not_found("Kubeconfig"),
         _ => e,
-    })?;
-    Ok(HttpResponse::Ok()
-        .insert_header((super::respond::SOURCE, "live"))
-        .content_type("application/x-yaml")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{filename}\""),
-        ))
-        .body(answer.body))
+    })
 }
 
-pub async fn kubeconfig(
-    live: Live,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    let uid = uid("cluster uid", &path)?;
-    kubeconfig_answer(&live, uid, &req, format!("{uid}-kubeconfig.yaml")).await
-}
-
-pub async fn manifest(
-    live: Live,
-    path: web::Path<(String, String)>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    let (c, m) = path.into_inner();
-    let uid = uid("cluster uid", &c)?;
-    let manifest = super::extract::uid("manifest uid", &m)?;
-    let project = project_for(&live, uid, &req).await?;
+/// A pack manifest of a cluster, live and audited. Shared by the HTTP route and MCP.
+pub async fn fetch_manifest(
+    live: &Live,
+    uid: &str,
+    manifest: &str,
+    project: Option<String>,
+) -> AppResult<Vec<u8>> {
+    let project = project_for(live, uid, project).await?;
     let result = live
         .send(
             live.env
@@ -159,11 +140,50 @@ pub async fn manifest(
         },
     )
     .await;
-    let answer = result.map_err(|e| match e.code {
+    result.map(|a| a.body).map_err(|e| match e.code {
         crate::error::ErrorCode::NotFound => not_found("Manifest"),
         _ => e,
-    })?;
-    Ok(Live::json_bytes(answer.body))
+    })
+}
+
+/// YAML kubeconfig as an attachment (`frp` defaults to true; only `frp=false` disables it).
+pub async fn kubeconfig_answer(
+    live: &Live,
+    uid: &str,
+    req: &HttpRequest,
+    filename: String,
+) -> AppResult<HttpResponse> {
+    let frp = query_param(req, "frp").as_deref() != Some("false");
+    let body = fetch_kubeconfig(live, uid, project_param(req)?, frp).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((super::respond::SOURCE, "live"))
+        .content_type("application/x-yaml")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(body))
+}
+
+pub async fn kubeconfig(
+    live: Live,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let uid = uid("cluster uid", &path)?;
+    kubeconfig_answer(&live, uid, &req, format!("{uid}-kubeconfig.yaml")).await
+}
+
+pub async fn manifest(
+    live: Live,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let (c, m) = path.into_inner();
+    let uid = uid("cluster uid", &c)?;
+    let manifest = super::extract::uid("manifest uid", &m)?;
+    let body = fetch_manifest(&live, uid, manifest, project_param(&req)?).await?;
+    Ok(Live::json_bytes(body))
 }
 
 pub async fn create(

@@ -85,3 +85,52 @@ pub async fn write_through(db: &Db, env: &str, c: &NewCluster<'_>) -> Result<(),
     }
     tx.commit().await
 }
+
+/// Compact facts about a cluster, for answers that do not need Palette's whole object.
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSummary {
+    pub uid: String,
+    pub name: String,
+    pub state: String,
+    pub health: Option<String>,
+    pub cloud_type: String,
+    pub project_uid: Option<String>,
+    pub kubernetes_version: Option<String>,
+}
+
+/// Summaries ordered by name; `project` narrows to one project; `nested` to virtual clusters.
+pub async fn summaries(
+    db: &Db,
+    env: &str,
+    project: Option<&str>,
+    nested: bool,
+) -> Result<Vec<ClusterSummary>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT uid, name, state, health, cloud_type, project_uid, kubernetes_version FROM clusters
+         WHERE env = ? AND (? IS NULL OR project_uid = ?) AND ((cloud_type = 'nested') = ?)
+         ORDER BY name, uid",
+    )
+    .bind(env)
+    .bind(project)
+    .bind(project)
+    .bind(nested)
+    .fetch_all(&db.reader)
+    .await
+}
+
+/// Uids of the clusters named `name` (names are unique per scope only).
+pub async fn uids_named(
+    db: &Db,
+    env: &str,
+    name: &str,
+    project: Option<&str>,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT uid FROM clusters WHERE env = ? AND name = ? AND (? IS NULL OR project_uid = ?) ORDER BY uid")
+        .bind(env)
+        .bind(name)
+        .bind(project)
+        .bind(project)
+        .fetch_all(&db.reader)
+        .await
+}

@@ -67,3 +67,35 @@ pub async fn cluster_group(
         .fetch_optional(&db.reader)
         .await
 }
+
+/// (uid, name, project uid) of cluster groups; `project` narrows to its and tenant groups.
+pub async fn group_names(
+    db: &Db,
+    env: &str,
+    project: Option<&str>,
+) -> Result<Vec<(String, String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT uid, name, project_uid FROM cluster_groups WHERE env = ?
+           AND (? IS NULL OR project_uid = ? OR project_uid IS NULL) ORDER BY name, uid",
+    )
+    .bind(env)
+    .bind(project)
+    .bind(project)
+    .fetch_all(&db.reader)
+    .await
+}
+
+/// (uid, name) of the accounts of a cloud type.
+pub async fn account_names(
+    db: &Db,
+    env: &str,
+    cloud_type: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT uid, name FROM cloud_accounts WHERE env = ? AND cloud_type = ? ORDER BY name, uid",
+    )
+    .bind(env)
+    .bind(cloud_type)
+    .fetch_all(&db.reader)
+    .await
+}

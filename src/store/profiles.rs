@@ -230,3 +230,12 @@ pub async fn clusters_on(
         total,
     ))
 }
+
+/// Uids (as listed: the newest version's) of the profiles named `name`, case-insensitive.
+pub async fn uids_named(db: &Db, env: &str, name: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT uid FROM cluster_profiles WHERE env = ? AND lower(name) = lower(?) ORDER BY scope, uid")
+        .bind(env)
+        .bind(name)
+        .fetch_all(&db.reader)
+        .await
+}

@@ -4,6 +4,7 @@ mod auth;
 mod config;
 mod foundation;
 mod helpers;
+mod mcp;
 mod routes;
 mod sim;
 mod sync;
