@@ -62,6 +62,7 @@ pub struct Application {
     addr: SocketAddr,
     state: web::Data<AppState>,
     shutdown: CancellationToken,
+    mcp_sessions: CancellationToken,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -70,13 +71,28 @@ pub struct Application {
 pub struct AppHandle {
     server: ServerHandle,
     shutdown: CancellationToken,
+    mcp_sessions: CancellationToken,
 }
+
+/// After a stop, MCP sessions get this long to finish the tool calls under way before their
+/// streams (which would otherwise hold the drain open) are closed.
+const MCP_GRACE: Duration = Duration::from_secs(5);
 
 impl AppHandle {
     /// Stops background workers and the server; with `graceful`, in-flight requests finish first.
     pub async fn stop(&self, graceful: bool) {
         self.shutdown.cancel();
+        let sessions = self.mcp_sessions.clone();
+        if graceful {
+            tokio::spawn(async move {
+                tokio::time::sleep(MCP_GRACE).await;
+                sessions.cancel();
+            });
+        } else {
+            sessions.cancel();
+        }
         self.server.stop(graceful).await;
+        self.mcp_sessions.cancel();
     }
 }
 
@@ -124,7 +140,8 @@ impl Application {
         let base_path = config.server.base_path.clone();
         let cors_origins = config.server.cors_allowed_origins.clone();
         let mcp_path = format!("{}/mcp", base_path.trim_end_matches('/'));
-        let mcp = crate::mcp::service(state.clone(), &config, shutdown.child_token());
+        let mcp_sessions = CancellationToken::new();
+        let mcp = crate::mcp::service(state.clone(), &config, mcp_sessions.clone());
         let data = state.clone();
         let mut http = HttpServer::new(move || {
             App::new()
@@ -164,6 +181,7 @@ impl Application {
             addr,
             state,
             shutdown,
+            mcp_sessions,
             workers,
         })
     }
@@ -184,6 +202,7 @@ impl Application {
         AppHandle {
             server: self.server.handle(),
             shutdown: self.shutdown.clone(),
+            mcp_sessions: self.mcp_sessions.clone(),
         }
     }
 
@@ -192,6 +211,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.shutdown.cancel();
+        self.mcp_sessions.cancel();
         for w in self.workers {
             if tokio::time::timeout(Duration::from_secs(10), w)
                 .await
@@ -224,6 +244,23 @@ async fn start_workers(
         stop.cancelled().await;
         if let Err(e) = scheduler.shutdown().await {
             tracing::warn!(error = %e, "sync scheduler did not shut down cleanly");
+        }
+    }));
+    // Freshness written by another process (a `sync --once` beside the server) shows up here.
+    let (engine, stop, envs) = (sync.clone(), shutdown.clone(), config.environments.clone());
+    workers.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = every.tick() => {
+                    for e in &envs {
+                        if let Err(err) = engine.reload(&e.name).await {
+                            tracing::warn!(env = %e.name, error = %err, "cannot re-read sync state");
+                        }
+                    }
+                }
+            }
         }
     }));
     if config.sync.on_startup {

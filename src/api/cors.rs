@@ -10,13 +10,17 @@ use crate::auth::palette_user::{EMAIL_HEADER, REAUTH_HEADER, TOKEN_HEADER};
 
 pub fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods([Method::GET, Method::POST])
+        // DELETE ends an MCP session.
+        .allowed_methods([Method::GET, Method::POST, Method::DELETE])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::ACCEPT,
             header::HeaderName::from_static(TOKEN_HEADER),
             header::HeaderName::from_static(EMAIL_HEADER),
+            header::HeaderName::from_static("mcp-session-id"),
+            header::HeaderName::from_static("mcp-protocol-version"),
+            header::HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([
             header::HeaderName::from_static(REAUTH_HEADER),
@@ -24,6 +28,7 @@ pub fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static(SYNCED_AT),
             header::HeaderName::from_static(STALE),
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("mcp-session-id"),
             header::CONTENT_DISPOSITION,
         ])
         .max_age(3600);

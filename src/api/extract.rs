@@ -171,7 +171,13 @@ const FIRST_SYNC_PACE: Duration = Duration::from_secs(5);
 
 /// Before the first successful sync there is no data: start a sync if none runs, wait for it a
 /// little, and answer 503 `not_synced` only if it did not succeed (Palette unreachable).
-async fn first_sync(state: &AppState, env: &str) -> Result<Freshness, AppError> {
+pub async fn first_sync(state: &AppState, env: &str) -> Result<Freshness, AppError> {
+    let fresh = state.sync.freshness(env);
+    if fresh.synced_at.is_some() {
+        return Ok(fresh);
+    }
+    // Another process (`sync --once`) may have synced it.
+    state.sync.reload(env).await?;
     let fresh = state.sync.freshness(env);
     if fresh.synced_at.is_some() {
         return Ok(fresh);

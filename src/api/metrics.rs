@@ -26,7 +26,11 @@ pub async fn count(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let method = req.method().to_string();
+    // Only known methods get their own series: anyone can send `FOO1`, `FOO2`, ...
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m.to_string(),
+        _ => "OTHER".to_string(),
+    };
     let pattern = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let res = next.call(req).await?.map_into_boxed_body();
     if let Some(state) = state
@@ -122,7 +126,7 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> AppResult<
         "Sync runs recorded, by outcome.",
     );
     let runs = sqlx::query(
-        "SELECT env, outcome, count(*) FROM sync_runs GROUP BY env, outcome ORDER BY env, outcome",
+        "SELECT env, outcome, count(*) FROM sync_runs WHERE outcome != 'running' GROUP BY env, outcome ORDER BY env, outcome",
     )
     .fetch_all(&state.db.reader)
     .await?;

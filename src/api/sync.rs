@@ -29,6 +29,7 @@ pub async fn status(state: web::Data<AppState>, only: OptionalInstance) -> AppRe
         if only.0.as_ref().is_some_and(|o| o.name() != env.name()) {
             continue;
         }
+        state.sync.reload(env.name()).await?;
         let (last_run, last_success) = sync_runs::latest(&state.db, env.name()).await?;
         let fresh = state.sync.freshness(env.name());
         out.push(EnvStatus {

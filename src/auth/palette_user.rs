@@ -21,6 +21,8 @@ pub const REAUTH_HEADER: &str = "x-spectrocloud-reauth-required";
 
 /// Lifetime assumed for a token whose `exp` cannot be read (Palette sessions last 15 minutes).
 const DEFAULT_TTL_SECONDS: i64 = 15 * 60;
+/// No entry outlives this, whatever `exp` a token claims (it is read unverified).
+pub const MAX_TTL_SECONDS: i64 = 24 * 3600;
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 struct Cached {
@@ -56,6 +58,13 @@ pub fn token_expiry(token: &str) -> Option<i64> {
     jsonwebtoken::dangerous::insecure_decode::<ExpClaim>(token)
         .ok()
         .and_then(|t| t.claims.exp)
+}
+
+/// A Palette session token: a JWT whose header says HS256.
+fn is_session_token(token: &str) -> bool {
+    jsonwebtoken::decode_header(token)
+        .map(|h| h.alg == jsonwebtoken::Algorithm::HS256)
+        .unwrap_or(false)
 }
 
 fn now() -> i64 {
@@ -96,34 +105,40 @@ impl TokenCache {
         }
     }
 
-    /// Caches `token` for `owner` unless it is already expired or a longer-lived one is cached.
+    /// Caches a Palette session token for `owner`. Only HS256 JWTs are Palette session tokens
+    /// (the original cached nothing else): another token the frontend may hold, such as an
+    /// RS256 id_token after a refresh, is used for its request but never cached. The entry
+    /// lives until the token's `exp`, at most [`MAX_TTL_SECONDS`].
     pub fn store(&self, owner: Owner<'_>, token: &Secret) {
-        let expires_at =
-            token_expiry(token.expose()).unwrap_or_else(|| now() + DEFAULT_TTL_SECONDS);
-        if expires_at <= now() {
+        if !is_session_token(token.expose()) {
+            return;
+        }
+        let t = now();
+        let expires_at = token_expiry(token.expose())
+            .unwrap_or(t + DEFAULT_TTL_SECONDS)
+            .min(t + MAX_TTL_SECONDS);
+        if expires_at <= t {
             return;
         }
         self.sweep();
         if let Ok(mut entries) = self.entries.lock() {
-            let key = owner.key();
-            let keep_old = entries
-                .get(&key)
-                .is_some_and(|c| c.expires_at > expires_at && c.token != *token);
-            if !keep_old {
-                entries.insert(
-                    key,
-                    Cached {
-                        token: token.clone(),
-                        expires_at,
-                    },
-                );
-            }
+            entries.insert(
+                owner.key(),
+                Cached {
+                    token: token.clone(),
+                    expires_at,
+                },
+            );
         }
     }
 
-    pub fn evict(&self, owner: Owner<'_>) {
+    /// Forgets `owner`'s entry if it still holds `token` (a newer one stays).
+    pub fn evict(&self, owner: Owner<'_>, token: &Secret) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(&owner.key());
+            let key = owner.key();
+            if entries.get(&key).is_some_and(|c| c.token == *token) {
+                entries.remove(&key);
+            }
         }
     }
 
@@ -204,12 +219,15 @@ impl PaletteUser {
         }
         let header_token = header(headers, TOKEN_HEADER).map(Secret::new);
         let cached = user.owner().and_then(|o| cache.get(o));
-        if let (Some(o), Some(t)) = (user.owner(), &header_token) {
-            cache.store(o, t);
-        }
         (user.token, user.source) = match (cached, header_token) {
             (Some(t), _) => (Some(t), Some(TokenSource::Cache)),
-            (None, Some(t)) => (Some(t), Some(TokenSource::Header)),
+            (None, Some(t)) => {
+                // Cached only when the cache had none: the token in use is the token stored.
+                if let Some(o) = user.owner() {
+                    cache.store(o, &t);
+                }
+                (Some(t), Some(TokenSource::Header))
+            }
             (None, None) => (None, None),
         };
         if user.email.is_some() && user.token.is_none() {
@@ -255,8 +273,8 @@ impl PaletteUser {
 
     /// Palette answered 401 to this user's token: forget it and ask the frontend to re-auth.
     pub fn rejected(&self, cache: &TokenCache) {
-        if let Some(o) = self.owner() {
-            cache.evict(o);
+        if let (Some(o), Some(t)) = (self.owner(), &self.token) {
+            cache.evict(o, t);
         }
         tracing::warn!(
             email = self.email.as_deref().unwrap_or(""),

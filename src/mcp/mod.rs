@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::clusters::{fetch_kubeconfig, fetch_manifest};
-use crate::api::extract::Live;
+use crate::api::extract::{Live, first_sync};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::PaletteUser;
@@ -322,6 +322,15 @@ impl McpServer {
         }
     }
 
+    /// The environment, once its mirror holds data (its first sync done, or 503 `not_synced`
+    /// as on the HTTP routes), and how fresh that data is.
+    async fn mirror(&self, name: Option<&str>) -> Result<(Arc<Environment>, Value), AppError> {
+        let env = self.env(name)?;
+        let f = first_sync(&self.state, env.name()).await?;
+        let fresh = json!({ "syncedAt": f.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)), "stale": f.stale });
+        Ok((env, fresh))
+    }
+
     async fn cluster_record(
         &self,
         env: &Environment,
@@ -343,12 +352,13 @@ impl McpServer {
         Parameters(a): Parameters<ClusterArgs>,
     ) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
-            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), a.project_uid.as_deref()).await?;
+            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
+            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
             let c = self.cluster_record(&env, &uid).await?;
             let detail = c.detail_json.as_deref().map(parse).unwrap_or(Value::Null);
             let health = &detail["status"]["health"];
-            Ok(json!({
+            Ok(json!({ "mirror": fresh, 
                 "cluster": { "name": c.name, "uid": c.uid, "state": c.state, "cloudType": c.cloud_type, "projectUid": c.project_uid,
                              "kubernetesVersion": detail["status"]["kubeMeta"]["kubernetesVersion"] },
                 "health": {
@@ -370,10 +380,11 @@ impl McpServer {
     ) -> ToolResult {
         answer(async {
             let env = self.env(a.instance_name.as_deref())?;
-            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), a.project_uid.as_deref()).await?;
+            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
             let c = self.cluster_record(&env, &uid).await?;
             let live = self.live(env, &ctx)?;
-            let body = fetch_kubeconfig(&live, &uid, a.project_uid, a.frp.unwrap_or(true)).await?;
+            let body = fetch_kubeconfig(&live, &uid, project, a.frp.unwrap_or(true)).await?;
             Ok(json!({ "cluster": { "name": c.name, "uid": uid }, "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }))
         }.await)
     }
@@ -386,7 +397,7 @@ impl McpServer {
         Parameters(a): Parameters<ProfileArgs>,
     ) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
+            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
             let uid = self.profile_uid(&env, a.profile_name.as_deref(), a.profile_uid.as_deref()).await?;
             let v = profiles::version(&self.state.db, env.name(), &uid).await?.ok_or_else(|| AppError::not_found("Profile not found"))?;
             let p = parse(&v.json);
@@ -395,7 +406,7 @@ impl McpServer {
                 .as_array()
                 .map(|a| a.iter().map(|k| json!({ "name": k["name"], "version": k["tag"], "layer": k["layer"] })).collect())
                 .unwrap_or_default();
-            Ok(json!({
+            Ok(json!({ "mirror": fresh, 
                 "profile": { "name": p["metadata"]["name"], "uid": uid, "type": published["type"], "cloudType": published["cloudType"],
                              "version": p["spec"]["version"], "status": if p["status"]["isPublished"] == true { "published" } else { "draft" } },
                 "packs": packs,
@@ -412,7 +423,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(
             async {
-                let env = self.env(a.instance_name.as_deref())?;
+                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
                 let uid = self
                     .profile_uid(&env, a.profile_name.as_deref(), a.profile_uid.as_deref())
                     .await?;
@@ -427,7 +438,7 @@ impl McpServer {
                     Page::ALL,
                 )
                 .await?;
-                Ok(json!({ "profile": profile, "clusters": clusters, "total": total }))
+                Ok(json!({ "mirror": fresh,  "profile": profile, "clusters": clusters, "total": total }))
             }
             .await,
         )
@@ -438,9 +449,9 @@ impl McpServer {
     )]
     async fn list_spectrocloud_clusters(&self, Parameters(a): Parameters<EnvArgs>) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
+            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
             let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
-            Ok(json!({ "clusters": clusters::summaries(&self.state.db, env.name(), project.as_deref(), false).await? }))
+            Ok(json!({ "mirror": fresh,  "clusters": clusters::summaries(&self.state.db, env.name(), project.as_deref(), false).await? }))
         }.await)
     }
 
@@ -450,9 +461,9 @@ impl McpServer {
         Parameters(a): Parameters<EnvArgs>,
     ) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
+            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
             let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
-            Ok(json!({ "virtualClusters": clusters::summaries(&self.state.db, env.name(), project.as_deref(), true).await? }))
+            Ok(json!({ "mirror": fresh,  "virtualClusters": clusters::summaries(&self.state.db, env.name(), project.as_deref(), true).await? }))
         }.await)
     }
 
@@ -460,13 +471,13 @@ impl McpServer {
     async fn list_spectrocloud_projects(&self, Parameters(a): Parameters<EnvArgs>) -> ToolResult {
         answer(
             async {
-                let env = self.env(a.instance_name.as_deref())?;
+                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
                 let list: Vec<Value> = projects::names(&self.state.db, env.name(), None)
                     .await?
                     .into_iter()
                     .map(|(uid, name)| json!({ "uid": uid, "name": name }))
                     .collect();
-                Ok(json!({ "projects": list }))
+                Ok(json!({ "mirror": fresh,  "projects": list }))
             }
             .await,
         )
@@ -480,14 +491,14 @@ impl McpServer {
         Parameters(a): Parameters<EnvArgs>,
     ) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
+            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
             let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
             let list: Vec<Value> = infra::group_names(&self.state.db, env.name(), project.as_deref())
                 .await?
                 .into_iter()
                 .map(|(uid, name, project)| json!({ "uid": uid, "name": name, "projectUid": project }))
                 .collect();
-            Ok(json!({ "clusterGroups": list }))
+            Ok(json!({ "mirror": fresh,  "clusterGroups": list }))
         }.await)
     }
 
@@ -505,7 +516,7 @@ impl McpServer {
                         "names must list at least one profile name",
                     ));
                 }
-                let env = self.env(a.instance_name.as_deref())?;
+                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
                 let project = a
                     .project_uid
                     .as_deref()
@@ -520,7 +531,7 @@ impl McpServer {
                     &all,
                 )
                 .await?;
-                Ok(json!({ "profiles": profile_briefs(&items) }))
+                Ok(json!({ "mirror": fresh,  "profiles": profile_briefs(&items) }))
             }
             .await,
         )
@@ -533,7 +544,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(
             async {
-                let env = self.env(a.instance_name.as_deref())?;
+                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
                 let uid = match a.profile_uid.as_deref().filter(|u| !u.is_empty()) {
                     Some(u) => checked_uid("profileUid", u)?,
                     None => {
@@ -544,7 +555,7 @@ impl McpServer {
                 let vars = profiles::variables(&self.state.db, env.name(), &uid)
                     .await?
                     .ok_or_else(|| AppError::not_found("Profile not found"))?;
-                Ok(json!({ "profileUid": uid, "variables": parse(&vars)["variables"] }))
+                Ok(json!({ "mirror": fresh,  "profileUid": uid, "variables": parse(&vars)["variables"] }))
             }
             .await,
         )
@@ -559,7 +570,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(
             async {
-                let env = self.env(a.instance_name.as_deref())?;
+                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
                 let project = checked_uid("projectUid", &a.project_uid)?;
                 let types = match a.profile_type.filter(|t| !t.is_empty()) {
                     Some(t) => vec![t],
@@ -576,7 +587,7 @@ impl McpServer {
                     Page::ALL,
                 )
                 .await?;
-                Ok(json!({ "profiles": profile_briefs(&items) }))
+                Ok(json!({ "mirror": fresh,  "profiles": profile_briefs(&items) }))
             }
             .await,
         )
@@ -592,10 +603,11 @@ impl McpServer {
     ) -> ToolResult {
         answer(async {
             let env = self.env(a.instance_name.as_deref())?;
-            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), a.project_uid.as_deref()).await?;
+            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
             let manifest = checked_uid("manifestUid", &a.manifest_uid)?;
             let live = self.live(env, &ctx)?;
-            let body = fetch_manifest(&live, &uid, &manifest, a.project_uid).await?;
+            let body = fetch_manifest(&live, &uid, &manifest, project).await?;
             Ok(json!({ "clusterUid": uid, "manifestUid": manifest, "manifest": serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null) }))
         }.await)
     }
@@ -608,8 +620,9 @@ impl McpServer {
         Parameters(a): Parameters<ClusterArgs>,
     ) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
-            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), a.project_uid.as_deref()).await?;
+            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
+            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
             let c = self.cluster_record(&env, &uid).await?;
             let all = c.profiles_json.as_deref().map(parse).unwrap_or(Value::Null);
             // Pack values and schemas are left out: large, and rarely what a model needs.
@@ -627,7 +640,7 @@ impl McpServer {
                         .collect()
                 })
                 .unwrap_or_default();
-            Ok(json!({ "clusterUid": uid, "profiles": list }))
+            Ok(json!({ "mirror": fresh,  "clusterUid": uid, "profiles": list }))
         }.await)
     }
 
@@ -637,14 +650,14 @@ impl McpServer {
         Parameters(a): Parameters<VirtualClusterArgs>,
     ) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
+            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
             let uid = checked_uid("virtualClusterUid", &a.virtual_cluster_uid)?;
             let c = self.cluster_record(&env, &uid).await?;
             if c.cloud_type != "nested" {
                 return Err(AppError::not_found(format!("Virtual cluster not found: {uid}")));
             }
             let d = c.detail_json.as_deref().map(parse).unwrap_or(Value::Null);
-            Ok(json!({ "cluster": { "name": c.name, "uid": uid, "state": c.state, "projectUid": c.project_uid,
+            Ok(json!({ "mirror": fresh,  "cluster": { "name": c.name, "uid": uid, "state": c.state, "projectUid": c.project_uid,
                                     "hostCluster": d["status"]["virtual"]["hostCluster"], "clusterGroup": d["status"]["virtual"]["clusterGroup"] } }))
         }.await)
     }
@@ -660,9 +673,10 @@ impl McpServer {
         answer(async {
             let env = self.env(a.instance_name.as_deref())?;
             let uid = checked_uid("virtualClusterUid", &a.virtual_cluster_uid)?;
+            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
             let name = clusters::get(&self.state.db, env.name(), &uid).await?.map(|c| c.name);
             let live = self.live(env, &ctx)?;
-            let body = fetch_kubeconfig(&live, &uid, a.project_uid, a.frp.unwrap_or(true)).await?;
+            let body = fetch_kubeconfig(&live, &uid, project, a.frp.unwrap_or(true)).await?;
             Ok(json!({ "cluster": { "uid": uid, "name": name }, "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }))
         }.await)
     }
@@ -674,12 +688,12 @@ impl McpServer {
     ) -> ToolResult {
         answer(
             async {
-                let env = self.env(a.instance_name.as_deref())?;
+                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
                 let uid = checked_uid("clusterGroupUid", &a.cluster_group_uid)?;
                 let (_, json) = infra::cluster_group(&self.state.db, env.name(), &uid)
                     .await?
                     .ok_or_else(|| AppError::not_found("Cluster group not found"))?;
-                Ok(json!({ "clusterGroup": parse(&json) }))
+                Ok(json!({ "mirror": fresh,  "clusterGroup": parse(&json) }))
             }
             .await,
         )
@@ -692,7 +706,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(
             async {
-                let env = self.env(a.instance_name.as_deref())?;
+                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
                 let cloud = a.cloud_type.to_ascii_lowercase();
                 if !crate::sync::run::ACCOUNT_CLOUDS.contains(&cloud.as_str()) {
                     return Err(AppError::bad_request(format!(
@@ -704,7 +718,7 @@ impl McpServer {
                     .into_iter()
                     .map(|(uid, name)| json!({ "uid": uid, "name": name }))
                     .collect();
-                Ok(json!({ "accounts": list }))
+                Ok(json!({ "mirror": fresh,  "accounts": list }))
             }
             .await,
         )
@@ -719,7 +733,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(
             async {
-                let env = self.env(a.instance_name.as_deref())?;
+                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
                 let all_profiles = Visibility::All.filter(crate::auth::scope::Kind::Profile);
                 let all_clusters = Visibility::All.filter(crate::auth::scope::Kind::Cluster);
                 let usage = reports::profile_usage(
@@ -729,7 +743,7 @@ impl McpServer {
                     &all_clusters,
                 )
                 .await?;
-                Ok(json!({ "environment": env.name(), "profiles": usage }))
+                Ok(json!({ "mirror": fresh,  "environment": env.name(), "profiles": usage }))
             }
             .await,
         )
@@ -793,7 +807,13 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.to_string();
-        let permission = permission_of(&name);
+        let Some(permission) = permission_of(&name) else {
+            return Err(McpError::invalid_params(
+                format!("unknown tool {name}"),
+                None,
+            ));
+        };
+        let permission = Some(permission);
         let allowed = match (permission, caller(&ctx)) {
             (Some(p), Some(c)) => {
                 if !c.may(p) {

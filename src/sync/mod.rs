@@ -108,6 +108,8 @@ pub struct SyncEngine {
     shutdown: CancellationToken,
     /// Background runs, so shutdown can wait for them to record their end.
     tasks: TaskTracker,
+    /// Serialises `begin`.
+    begin_lock: tokio::sync::Mutex<()>,
 }
 
 enum Begun {
@@ -194,6 +196,7 @@ impl SyncEngine {
             state: Mutex::new(state),
             shutdown,
             tasks: TaskTracker::new(),
+            begin_lock: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -229,54 +232,44 @@ impl SyncEngine {
     }
 
     async fn begin(&self, env: &str, trigger: Trigger) -> Result<Begun, TriggerError> {
+        // One begin at a time: checking for a run, taking the lock and recording the new run
+        // are one step, so two triggers can never both start or both miss each other.
+        let _serial = self.begin_lock.lock().await;
+        if let Some(r) = self.env_state(env).running {
+            return Ok(Begun::Running(r.id));
+        }
+        let Some(lock) = SyncLock::try_take(&self.db, env).map_err(TriggerError::Lock)? else {
+            // Another process syncs this environment right now.
+            let id = sync_runs::running(&self.db, env).await?.unwrap_or(0);
+            return Ok(Begun::Running(id));
+        };
         let started_at = crate::store::now_text();
-        {
-            let s = self.state.lock().map_err(|_| poisoned())?;
-            if let Some(r) = s.get(env).and_then(|e| e.running.as_ref()) {
-                return Ok(Begun::Running(r.id));
-            }
-        }
-        let lock = match SyncLock::try_take(&self.db, env).map_err(TriggerError::Lock)? {
-            Some(lock) => lock,
-            None => {
-                // Another process syncs this environment right now.
-                let id = sync_runs::running(&self.db, env).await?.unwrap_or(0);
-                return Ok(Begun::Running(id));
-            }
-        };
         let id = sync_runs::start(&self.db, env, trigger.as_str(), &started_at).await?;
-        let other = {
-            let mut s = self.state.lock().map_err(|_| poisoned())?;
+        let mut s = self.state.lock().map_err(|_| poisoned())?;
+        s.entry(env.to_string()).or_default().running = Some(RunningRun {
+            id,
+            trigger,
+            started_at,
+        });
+        Ok(Begun::Started(id, lock))
+    }
+
+    /// Re-reads an environment's freshness from `sync_runs`, which another process (a
+    /// `sync --once` beside the server) may have moved on.
+    pub async fn reload(&self, env: &str) -> Result<(), sqlx::Error> {
+        let (last, success) = sync_runs::latest(&self.db, env).await?;
+        let success_at = success
+            .and_then(|r| r.finished_at)
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        if let Ok(mut s) = self.state.lock() {
             let entry = s.entry(env.to_string()).or_default();
-            match &entry.running {
-                Some(r) => Some(r.id),
-                None => {
-                    entry.running = Some(RunningRun {
-                        id,
-                        trigger,
-                        started_at,
-                    });
-                    None
-                }
-            }
-        };
-        match other {
-            None => Ok(Begun::Started(id, lock)),
-            Some(other) => {
-                // Lost a race with another trigger of this process: abandon our record.
-                drop(lock);
-                sync_runs::finish(
-                    &self.db,
-                    id,
-                    "interrupted",
-                    "{}",
-                    0,
-                    Some("superseded by a run already under way"),
-                )
-                .await?;
-                Ok(Begun::Running(other))
+            if entry.running.is_none() && success_at > entry.last_success_at {
+                entry.last_success_at = success_at;
+                entry.last_attempt_failed = last.is_some_and(|l| l.outcome == "failed");
             }
         }
+        Ok(())
     }
 
     /// Starts a run in the background (or reports the one under way).
@@ -295,8 +288,7 @@ impl SyncEngine {
             Begun::Started(id, lock) => {
                 let engine = self.clone();
                 self.tasks.spawn(async move {
-                    engine.execute(&e, id).await;
-                    drop(lock);
+                    engine.execute(&e, id, lock).await;
                 });
                 Ok(Triggered {
                     environment: env.to_string(),
@@ -316,20 +308,16 @@ impl SyncEngine {
         let e = self.environment(env)?;
         match self.begin(env, trigger).await? {
             Begun::Running(_) => Ok(None),
-            Begun::Started(id, lock) => {
-                let report = self.execute(&e, id).await;
-                drop(lock);
-                Ok(Some(report))
-            }
+            Begun::Started(id, lock) => Ok(Some(self.execute(&e, id, lock).await)),
         }
     }
 
-    async fn execute(&self, env: &Environment, id: i64) -> RunReport {
+    async fn execute(&self, env: &Environment, id: i64, lock: SyncLock) -> RunReport {
         let span = tracing::info_span!("sync_run", env = %env.name(), run_id = id);
-        self.execute_in_span(env, id).instrument(span).await
+        self.execute_in_span(env, id, lock).instrument(span).await
     }
 
-    async fn execute_in_span(&self, env: &Environment, id: i64) -> RunReport {
+    async fn execute_in_span(&self, env: &Environment, id: i64, lock: SyncLock) -> RunReport {
         let name = env.name().to_string();
         let calls = AtomicU64::new(0);
         let started = Instant::now();
@@ -365,6 +353,8 @@ impl SyncEngine {
         {
             tracing::error!(env = %name, run_id = id, error = %e, "cannot record the end of a sync run");
         }
+        // The file lock goes before the run is marked over: whoever sees no run can take it.
+        drop(lock);
         if let Ok(mut s) = self.state.lock() {
             let entry = s.entry(name.clone()).or_default();
             entry.running = None;

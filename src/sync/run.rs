@@ -56,6 +56,8 @@ impl Scopes {
 struct Found {
     item: Value,
     listed_in: Option<String>,
+    /// Listed in more than one project: no single project can be assumed.
+    ambiguous: bool,
 }
 
 /// Lists one kind in every scope concurrently and deduplicates by uid. A scope Palette refuses
@@ -99,16 +101,17 @@ where
                         continue;
                     };
                     match index.get(&uid) {
-                        Some(&i) => {
-                            if found[i].listed_in.is_none() {
-                                found[i].listed_in = scope.map(str::to_string);
-                            }
-                        }
+                        Some(&i) => match (&found[i].listed_in, scope) {
+                            (None, Some(p)) => found[i].listed_in = Some(p.to_string()),
+                            (Some(q), Some(p)) if q != p => found[i].ambiguous = true,
+                            _ => {}
+                        },
                         None => {
                             index.insert(uid, found.len());
                             found.push(Found {
                                 item,
                                 listed_in: scope.map(str::to_string),
+                                ambiguous: false,
                             });
                         }
                     }
@@ -187,9 +190,10 @@ async fn list_clusters(
 fn row_of(f: &Found, with_json: bool) -> Option<ObjectRow> {
     let item = &f.item;
     let explicit_tenant = item["metadata"]["annotations"]["scope"].as_str() == Some("tenant");
-    let project = models::project_uid(item)
-        .map(str::to_string)
-        .or_else(|| (!explicit_tenant).then(|| f.listed_in.clone()).flatten());
+    let fallback = (!explicit_tenant && !f.ambiguous)
+        .then(|| f.listed_in.clone())
+        .flatten();
+    let project = models::project_uid(item).map(str::to_string).or(fallback);
     let scope = match (project.is_some(), models::scope(item)) {
         (true, "tenant") => "project",
         (_, s) => s,
@@ -314,13 +318,12 @@ pub async fn run(
         {
             continue;
         }
-        if let Some(row) = row_of(
-            &Found {
-                item,
-                listed_in: None,
-            },
-            true,
-        ) {
+        let found = Found {
+            item,
+            listed_in: None,
+            ambiguous: false,
+        };
+        if let Some(row) = row_of(&found, true) {
             snap.projects.rows.push(row);
         }
     }

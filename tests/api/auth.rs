@@ -695,6 +695,14 @@ async fn palette_user_tokens_follow_the_original_rules() {
         .len();
     assert!(mine > 0 && mine < all, "{mine} of {all}");
 
+    // Only Palette session tokens (HS256) are cached: an RS256 id token is used, not kept.
+    let id_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkYXZlIn0.c2ln";
+    remember_secret(id_token);
+    let (reauth, v) = debug_as(&app, &[("X-SpectroCloud-User-Email", "dave@acme.example"), ("X-SpectroCloud-Token", id_token)]).await;
+    assert!(!reauth && v["paletteUser"]["tokenSource"] == "header");
+    let (reauth, _) = debug_as(&app, &[("X-SpectroCloud-User-Email", "dave@acme.example")]).await;
+    assert!(reauth, "a non-session token was cached");
+
     // An expired token is never cached.
     let expired = sim_control(
         &sim,
@@ -878,12 +886,12 @@ async fn no_secret_is_ever_logged() {
                 .await;
         }
     }
+    remember_secret("not-a-configured-token-3141");
     let _ = reqwest::Client::new()
         .get(app.url("/clusters"))
         .bearer_auth("not-a-configured-token-3141")
         .send()
         .await;
-    remember_secret("not-a-configured-token-3141");
     set_knobs(&sim, json!({"outage": true})).await;
     let _ = app.client.post(app.url("/sync?instance=env0")).send().await;
     let _ = app
@@ -891,7 +899,6 @@ async fn no_secret_is_ever_logged() {
         .await;
     app.stop().await;
     sim.stop().await;
-    remember_secret("sim-api-key");
 
     let logs = captured_logs();
     assert!(
@@ -900,7 +907,7 @@ async fn no_secret_is_ever_logged() {
         logs.len()
     );
     let secrets = SECRETS.lock().unwrap().clone();
-    assert!(secrets.len() >= 6);
+    assert!(secrets.len() >= 7, "{} secrets registered", secrets.len());
     for secret in secrets {
         assert!(
             !logs.contains(&secret),
@@ -908,6 +915,7 @@ async fn no_secret_is_ever_logged() {
             &secret[..secret.len().min(6)]
         );
     }
+    assert_no_secret_logged();
 }
 
 #[tokio::test]

@@ -18,10 +18,43 @@ pub static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// Every secret a test handed to the services (tokens, keys); none may ever show in `LOGS`.
 pub static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// How far `LOGS` has been checked for secrets.
+static CHECKED: Mutex<usize> = Mutex::new(0);
+
+/// Registers a secret before it is handed to a service; it must not be in the logs already.
 pub fn remember_secret(s: &str) {
-    if let Ok(mut all) = SECRETS.lock() {
+    let logged = LOGS
+        .lock()
+        .map(|l| String::from_utf8_lossy(&l).contains(s))
+        .unwrap_or(false);
+    assert!(
+        !logged,
+        "a secret was logged before this test registered it"
+    );
+    if let Ok(mut all) = SECRETS.lock()
+        && !all.iter().any(|x| x == s)
+    {
         all.push(s.to_string());
     }
+}
+
+/// Checks what was logged since the last check for every registered secret. Runs whenever a
+/// test stops its server, so the logs of the whole test run are checked as it goes.
+pub fn assert_no_secret_logged() {
+    let secrets = SECRETS.lock().map(|s| s.clone()).unwrap_or_default();
+    let longest = secrets.iter().map(String::len).max().unwrap_or(0);
+    let logs = LOGS.lock().expect("log buffer");
+    let mut checked = CHECKED.lock().expect("log cursor");
+    let from = checked.saturating_sub(longest);
+    let text = String::from_utf8_lossy(&logs[from..]);
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a secret appears in the logs: {}…",
+            &secret[..secret.len().min(6)]
+        );
+    }
+    *checked = logs.len();
 }
 
 struct CaptureWriter;
@@ -42,6 +75,10 @@ impl Write for CaptureWriter {
 }
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
+    // The simulator's API key is a secret too, registered before anything is logged.
+    if let Ok(mut all) = SECRETS.lock() {
+        all.push("sim-api-key".to_string());
+    }
     let config = LogConfig {
         level: "debug,spectrocloud_backend=trace,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,actix_http=info"
             .into(),
@@ -110,8 +147,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     // With static tokens, the harness speaks as the first one (tests of other callers set
     // their own header).
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(t) = config.auth.tokens.first() {
+    for t in &config.auth.tokens {
         remember_secret(t.token.expose());
+    }
+    if let Some(t) = config.auth.tokens.first() {
         let v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", t.token.expose()))
             .expect("token header");
         headers.insert(reqwest::header::AUTHORIZATION, v);
@@ -147,6 +186,7 @@ impl TestApp {
     pub async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.join.await;
+        assert_no_secret_logged();
     }
 }
 
@@ -236,7 +276,9 @@ pub async fn sim_token(sim: &SimServer, email: &str) -> String {
         Some(serde_json::json!({ "email": email })),
     )
     .await;
-    v["token"].as_str().expect("token").to_string()
+    let token = v["token"].as_str().expect("token").to_string();
+    remember_secret(&token);
+    token
 }
 
 // ------------------------------------------------------------------ server + simulators
