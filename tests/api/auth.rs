@@ -698,7 +698,14 @@ async fn palette_user_tokens_follow_the_original_rules() {
     // Only Palette session tokens (HS256) are cached: an RS256 id token is used, not kept.
     let id_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkYXZlIn0.c2ln";
     remember_secret(id_token);
-    let (reauth, v) = debug_as(&app, &[("X-SpectroCloud-User-Email", "dave@acme.example"), ("X-SpectroCloud-Token", id_token)]).await;
+    let (reauth, v) = debug_as(
+        &app,
+        &[
+            ("X-SpectroCloud-User-Email", "dave@acme.example"),
+            ("X-SpectroCloud-Token", id_token),
+        ],
+    )
+    .await;
     assert!(!reauth && v["paletteUser"]["tokenSource"] == "header");
     let (reauth, _) = debug_as(&app, &[("X-SpectroCloud-User-Email", "dave@acme.example")]).await;
     assert!(reauth, "a non-session token was cached");
