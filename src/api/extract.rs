@@ -68,17 +68,6 @@ fn environment(req: &HttpRequest) -> Result<Arc<Environment>, AppError> {
     }
 }
 
-/// The environment selected by `?instance=` (the first one when absent).
-pub struct Instance(pub Arc<Environment>);
-
-impl FromRequest for Instance {
-    type Error = AppError;
-    type Future = Ready<Result<Instance, AppError>>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(environment(req).map(Instance))
-    }
-}
-
 /// The `instance` parameter if given (validated), for routes acting on all environments
 /// without it.
 pub struct OptionalInstance(pub Option<Arc<Environment>>);

@@ -207,6 +207,14 @@ fn checked_uid(what: &str, v: &str) -> Result<String, AppError> {
     crate::api::extract::uid(what, v).map(str::to_string)
 }
 
+/// An optional `projectUid` argument, checked like the HTTP routes check theirs.
+fn project_arg(p: &Option<String>) -> Result<Option<String>, AppError> {
+    p.as_deref()
+        .filter(|p| !p.is_empty())
+        .map(|p| checked_uid("projectUid", p))
+        .transpose()
+}
+
 fn parse(json: &str) -> Value {
     serde_json::from_str(json).unwrap_or(Value::Null)
 }
@@ -353,7 +361,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(async {
             let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let project = project_arg(&a.project_uid)?;
             let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
             let c = self.cluster_record(&env, &uid).await?;
             let detail = c.detail_json.as_deref().map(parse).unwrap_or(Value::Null);
@@ -380,7 +388,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(async {
             let env = self.env(a.instance_name.as_deref())?;
-            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let project = project_arg(&a.project_uid)?;
             let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
             let c = self.cluster_record(&env, &uid).await?;
             let live = self.live(env, &ctx)?;
@@ -450,7 +458,7 @@ impl McpServer {
     async fn list_spectrocloud_clusters(&self, Parameters(a): Parameters<EnvArgs>) -> ToolResult {
         answer(async {
             let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let project = project_arg(&a.project_uid)?;
             Ok(json!({ "mirror": fresh,  "clusters": clusters::summaries(&self.state.db, env.name(), project.as_deref(), false).await? }))
         }.await)
     }
@@ -462,7 +470,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(async {
             let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let project = project_arg(&a.project_uid)?;
             Ok(json!({ "mirror": fresh,  "virtualClusters": clusters::summaries(&self.state.db, env.name(), project.as_deref(), true).await? }))
         }.await)
     }
@@ -492,7 +500,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(async {
             let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let project = project_arg(&a.project_uid)?;
             let list: Vec<Value> = infra::group_names(&self.state.db, env.name(), project.as_deref())
                 .await?
                 .into_iter()
@@ -603,7 +611,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(async {
             let env = self.env(a.instance_name.as_deref())?;
-            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let project = project_arg(&a.project_uid)?;
             let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
             let manifest = checked_uid("manifestUid", &a.manifest_uid)?;
             let live = self.live(env, &ctx)?;
@@ -621,7 +629,7 @@ impl McpServer {
     ) -> ToolResult {
         answer(async {
             let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let project = project_arg(&a.project_uid)?;
             let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
             let c = self.cluster_record(&env, &uid).await?;
             let all = c.profiles_json.as_deref().map(parse).unwrap_or(Value::Null);
@@ -673,7 +681,7 @@ impl McpServer {
         answer(async {
             let env = self.env(a.instance_name.as_deref())?;
             let uid = checked_uid("virtualClusterUid", &a.virtual_cluster_uid)?;
-            let project = a.project_uid.as_deref().map(|p| checked_uid("projectUid", p)).transpose()?;
+            let project = project_arg(&a.project_uid)?;
             let name = clusters::get(&self.state.db, env.name(), &uid).await?.map(|c| c.name);
             let live = self.live(env, &ctx)?;
             let body = fetch_kubeconfig(&live, &uid, project, a.frp.unwrap_or(true)).await?;

@@ -43,12 +43,4 @@ impl PaletteError {
                 | PaletteError::Unreachable { .. }
         )
     }
-
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, PaletteError::NotFound { .. })
-    }
-
-    pub fn is_unauthorized(&self) -> bool {
-        matches!(self, PaletteError::Unauthorized { .. })
-    }
 }

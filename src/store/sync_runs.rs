@@ -137,14 +137,3 @@ pub async fn latest(
     .map(record);
     Ok((last, success))
 }
-
-pub async fn get(db: &Db, id: i64) -> Result<Option<RunRecord>, sqlx::Error> {
-    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sync_runs WHERE id = ?"
-    )))
-    .bind(id)
-    .fetch_optional(&db.reader)
-    .await?
-    .as_ref()
-    .map(record))
-}

@@ -200,10 +200,6 @@ impl SyncEngine {
         }))
     }
 
-    pub fn environments(&self) -> &Environments {
-        &self.envs
-    }
-
     pub fn env_state(&self, env: &str) -> EnvState {
         self.state
             .lock()
@@ -398,14 +394,6 @@ impl SyncEngine {
         {
             tracing::warn!("sync runs did not stop within {} s", limit.as_secs());
         }
-    }
-
-    /// Whether any run is under way.
-    pub fn any_running(&self) -> bool {
-        self.state
-            .lock()
-            .map(|s| s.values().any(|e| e.running.is_some()))
-            .unwrap_or(false)
     }
 }
 
