@@ -60,6 +60,15 @@ struct Found {
     ambiguous: bool,
 }
 
+/// One kind listed in every scope.
+struct Gathered {
+    found: Vec<Found>,
+    /// Every scope answered, and every listing was complete.
+    complete: bool,
+    /// Pages fetched, over all scopes.
+    pages: usize,
+}
+
 /// Lists one kind in every scope concurrently and deduplicates by uid. A scope Palette refuses
 /// (403) or does not know (404) contributes nothing and makes the listing incomplete, so
 /// nothing is deleted on its account.
@@ -69,7 +78,7 @@ async fn gather<'a, F, Fut>(
     scopes: &'a Scopes,
     concurrency: usize,
     fetch: F,
-) -> Result<(Vec<Found>, bool), PaletteError>
+) -> Result<Gathered, PaletteError>
 where
     F: Fn(Option<&'a str>) -> Fut,
     Fut: Future<Output = Result<Listing, PaletteError>>,
@@ -92,10 +101,12 @@ where
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut found: Vec<Found> = Vec::new();
     let mut complete = true;
+    let mut pages = 0;
     for (scope, result) in results {
         match result {
             Ok(listing) => {
                 complete &= listing.complete;
+                pages += listing.pages;
                 for item in listing.items {
                     let Some(uid) = models::uid(&item).map(str::to_string) else {
                         continue;
@@ -125,7 +136,11 @@ where
             Err(e) => return Err(e),
         }
     }
-    Ok((found, complete))
+    Ok(Gathered {
+        found,
+        complete,
+        pages,
+    })
 }
 
 /// A non-paginated list call (`{items}`, `{summaries}` or a bare array) as a listing.
@@ -396,18 +411,26 @@ pub async fn run(
     let all_scopes = projects.complete;
     tracing::info!(
         env = name,
-        clusters = clusters.0.len(),
-        profiles = profiles.0.len(),
-        virtual_clusters = virtuals.0.len(),
+        clusters = clusters.found.len(),
+        profiles = profiles.found.len(),
+        virtual_clusters = virtuals.found.len(),
+        pages = clusters.pages
+            + profiles.pages
+            + virtuals.pages
+            + overlords.pages
+            + groups.pages
+            + aws.pages
+            + azure.pages
+            + vsphere.pages,
         api_calls = calls.load(std::sync::atomic::Ordering::Relaxed),
         "listings fetched"
     );
 
     // Clusters: details for new or changed ones, and the oldest few for a refresh.
-    snap.clusters.complete = clusters.1 && all_scopes;
+    snap.clusters.complete = clusters.complete && all_scopes;
     let (mut due, mut old) = (Vec::new(), Vec::new());
     let mut listed: Vec<&Value> = Vec::new();
-    for f in &clusters.0 {
+    for f in &clusters.found {
         let Some(row) = row_of(f, false) else {
             continue;
         };
@@ -455,11 +478,11 @@ pub async fn run(
 
     // Profiles and every version: details for new versions, the newest one when it changed,
     // and the oldest few for a refresh.
-    snap.profiles.complete = profiles.1 && all_scopes;
-    snap.versions.complete = profiles.1 && all_scopes;
+    snap.profiles.complete = profiles.complete && all_scopes;
+    snap.versions.complete = profiles.complete && all_scopes;
     let mut seen_versions = HashSet::new();
     let (mut due, mut old) = (Vec::new(), Vec::new());
-    for f in &profiles.0 {
+    for f in &profiles.found {
         let Some(mut row) = row_of(f, false) else {
             continue;
         };
@@ -512,8 +535,8 @@ pub async fn run(
     place(&mut snap.versions.rows, details, |r, d| r.detail = Some(d));
 
     // Virtual clusters, as listed.
-    snap.virtual_clusters.complete = virtuals.1 && all_scopes;
-    for f in &virtuals.0 {
+    snap.virtual_clusters.complete = virtuals.complete && all_scopes;
+    for f in &virtuals.found {
         let Some(mut row) = row_of(f, false) else {
             continue;
         };
@@ -542,8 +565,12 @@ pub async fn run(
     }
 
     // Cloud accounts, secrets stripped before they go anywhere near the mirror.
-    snap.cloud_accounts.complete = aws.1 && azure.1 && vsphere.1 && all_scopes;
-    for (cloud, found) in [("aws", aws.0), ("azure", azure.0), ("vsphere", vsphere.0)] {
+    snap.cloud_accounts.complete = aws.complete && azure.complete && vsphere.complete && all_scopes;
+    for (cloud, found) in [
+        ("aws", aws.found),
+        ("azure", azure.found),
+        ("vsphere", vsphere.found),
+    ] {
         for mut f in found {
             models::strip_secrets(&mut f.item);
             if let Some(row) = row_of(&f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) {
@@ -555,8 +582,8 @@ pub async fn run(
         }
     }
 
-    snap.overlords.complete = overlords.1 && all_scopes;
-    for f in &overlords.0 {
+    snap.overlords.complete = overlords.complete && all_scopes;
+    for f in &overlords.found {
         if let Some(row) = row_of(f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) {
             snap.overlords.rows.push(OverlordRow {
                 kind: f.item["kind"].as_str().unwrap_or("").to_string(),
@@ -566,9 +593,9 @@ pub async fn run(
     }
 
     // Cluster groups: details for new or changed ones (few: no refresh budget needed).
-    snap.cluster_groups.complete = groups.1 && all_scopes;
+    snap.cluster_groups.complete = groups.complete && all_scopes;
     let mut targets = Vec::new();
-    for f in &groups.0 {
+    for f in &groups.found {
         let Some(row) = row_of(f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) else {
             continue;
         };
