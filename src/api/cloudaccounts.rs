@@ -4,12 +4,13 @@
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::extract::{Live, Mirror, Paging, project_param, query_param, uid};
+use super::extract::{Live, Paging, Read, project_param, query_param, uid};
 use super::respond::not_found;
+use super::through::page_of;
 use crate::auth::scope::Kind;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::palette::models;
-use crate::store::infra;
+use crate::store::{Page, infra};
 use crate::sync::run::ACCOUNT_CLOUDS;
 
 fn cloud_type(raw: &str) -> AppResult<String> {
@@ -23,7 +24,51 @@ fn cloud_type(raw: &str) -> AppResult<String> {
     Ok(c)
 }
 
-/// `{accounts: [...]}`.
+/// `{accounts: [...]}` live from Palette, secrets stripped.
+async fn live_accounts(
+    live: &Live,
+    cloud: &str,
+    project: Option<&str>,
+    page: Page,
+) -> AppResult<HttpResponse> {
+    let path = format!("/v1/cloudaccounts/{cloud}");
+    let answer = live
+        .send(live.env.client.get(path.clone()).project(project))
+        .await?;
+    let mut v: Value = answer.json(&path).map_err(AppError::from)?;
+    let mut items = match v.get_mut("items").map(Value::take) {
+        Some(Value::Array(a)) => a,
+        _ => match v {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        },
+    };
+    items.iter_mut().for_each(models::strip_secrets);
+    Ok(Live::json(&json!({ "accounts": page_of(items, page) })))
+}
+
+/// One account live from Palette, secrets stripped.
+async fn live_account(
+    live: &Live,
+    cloud: &str,
+    account: &str,
+    project: Option<&str>,
+) -> AppResult<HttpResponse> {
+    let path = format!("/v1/cloudaccounts/{cloud}/{account}");
+    let answer = live
+        .send(live.env.client.get(path.clone()).project(project))
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::NotFound => not_found("Cloud account"),
+            _ => e,
+        })?;
+    let mut v: Value = answer.json(&path).map_err(AppError::from)?;
+    models::strip_secrets(&mut v);
+    Ok(Live::json(&v))
+}
+
+/// `{accounts: [...]}`: aws, azure and vSphere from the mirror, other clouds (not mirrored:
+/// gcp, maas, ...) from Palette.
 pub async fn list(
     path: web::Path<String>,
     req: HttpRequest,
@@ -32,28 +77,17 @@ pub async fn list(
     let cloud = cloud_type(&path)?;
     let project = project_param(&req)?;
     if !ACCOUNT_CLOUDS.contains(&cloud.as_str()) {
-        // Not mirrored (gcp, maas, ...): ask Palette, and still never pass secrets on.
         let live = Live::extract(&req).await?;
-        let answer = live
-            .send(
-                live.env
-                    .client
-                    .get(format!("/v1/cloudaccounts/{cloud}"))
-                    .project(project.as_deref()),
-            )
-            .await?;
-        let mut v: Value = answer.json("/v1/cloudaccounts").map_err(AppError::from)?;
-        let mut items = match v.get_mut("items").map(Value::take) {
-            Some(Value::Array(a)) => a,
-            _ => match v {
-                Value::Array(a) => a,
-                _ => Vec::new(),
-            },
-        };
-        items.iter_mut().for_each(models::strip_secrets);
-        return Ok(Live::json(&json!({ "accounts": items })));
+        return live_accounts(&live, &cloud, project.as_deref(), page.0).await;
     }
-    let m = Mirror::extract(&req).await?;
+    let m = match Read::extract(&req).await? {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            return live_accounts(&t.live, &cloud, project.as_deref(), page.0)
+                .await
+                .map_err(|e| t.unreachable(e));
+        }
+    };
     let items = infra::accounts(
         &m.state.db,
         m.env.name(),
@@ -73,23 +107,19 @@ pub async fn detail(
     let (c, a) = path.into_inner();
     let cloud = cloud_type(&c)?;
     let account = uid("cloud account uid", &a)?;
+    let project = project_param(&req)?;
     if !ACCOUNT_CLOUDS.contains(&cloud.as_str()) {
-        // Not mirrored: ask Palette, secrets stripped.
         let live = Live::extract(&req).await?;
-        let project = project_param(&req)?;
-        let answer = live
-            .send(
-                live.env
-                    .client
-                    .get(format!("/v1/cloudaccounts/{cloud}/{account}"))
-                    .project(project.as_deref()),
-            )
-            .await?;
-        let mut v: Value = answer.json("/v1/cloudaccounts").map_err(AppError::from)?;
-        models::strip_secrets(&mut v);
-        return Ok(Live::json(&v));
+        return live_account(&live, &cloud, account, project.as_deref()).await;
     }
-    let m = Mirror::extract(&req).await?;
+    let m = match Read::extract(&req).await? {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            return live_account(&t.live, &cloud, account, project.as_deref())
+                .await
+                .map_err(|e| t.unreachable(e));
+        }
+    };
     let (project, json) = infra::account(&m.state.db, m.env.name(), &cloud, account)
         .await?
         .ok_or_else(|| not_found("Cloud account"))?;

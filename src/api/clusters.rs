@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::extract::{Live, Mirror, Paging, project_param, query_param, uid};
+use super::extract::{Live, Mirror, Paging, Read, project_param, query_param, uid};
 use super::respond::not_found;
 use crate::auth::audit::{self, Action};
 use crate::auth::scope::Kind;
@@ -11,9 +11,17 @@ use crate::error::AppResult;
 use crate::store::Listed;
 use crate::store::clusters::{self, ClusterRecord};
 
-pub async fn list(m: Mirror, page: Paging) -> AppResult<HttpResponse> {
-    m.listed("clusters", Listed::Clusters, Kind::Cluster, None, page.0)
-        .await
+pub async fn list(read: Read, page: Paging) -> AppResult<HttpResponse> {
+    match read {
+        Read::Mirror(m) => {
+            m.listed("clusters", Listed::Clusters, Kind::Cluster, None, page.0)
+                .await
+        }
+        Read::Through(t) => {
+            t.everywhere("clusters", Kind::Cluster, page.0, |s| t.clusters_in(s))
+                .await
+        }
+    }
 }
 
 /// A mirrored cluster the caller may see; with `projectUid`, only if it belongs there.
@@ -39,22 +47,41 @@ pub async fn visible(
 }
 
 pub async fn detail(
-    m: Mirror,
+    read: Read,
     path: web::Path<String>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let uid = uid("cluster uid", &path)?;
-    let c = visible(&m, uid, project_param(&req)?.as_deref(), "Cluster").await?;
+    let project = project_param(&req)?;
+    let m = match read {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            let path = format!("/v1/dashboard/spectroclusters/{uid}");
+            return t.object(t.get(path, project.as_deref()), "Cluster").await;
+        }
+    };
+    let c = visible(&m, uid, project.as_deref(), "Cluster").await?;
     Ok(m.raw(c.detail_json.ok_or_else(|| not_found("Cluster"))?))
 }
 
 pub async fn profiles(
-    m: Mirror,
+    read: Read,
     path: web::Path<String>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let uid = uid("cluster uid", &path)?;
-    let c = visible(&m, uid, project_param(&req)?.as_deref(), "Cluster").await?;
+    let project = project_param(&req)?;
+    let m = match read {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            let path = format!("/v1/spectroclusters/{uid}/profiles");
+            let call = t
+                .get(path, project.as_deref())
+                .query("includePackMeta", "schema,presets");
+            return t.object(call, "Cluster").await;
+        }
+    };
+    let c = visible(&m, uid, project.as_deref(), "Cluster").await?;
     Ok(m.raw(
         c.profiles_json
             .unwrap_or_else(|| "{\"profiles\":[]}".into()),

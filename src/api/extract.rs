@@ -144,7 +144,9 @@ impl FromRequest for Paging {
 }
 
 /// A read served from the mirror: the environment, what the caller's Palette user may see,
-/// and how fresh the data is (for the `X-SpectroCloud-*` headers).
+/// and how fresh the data is (for the `X-SpectroCloud-*` headers). As an extractor it needs
+/// the mirror: before the first sync it answers 503 `not_synced` (routes that can ask Palette
+/// instead take [`Read`]).
 pub struct Mirror {
     pub state: web::Data<AppState>,
     pub env: Arc<Environment>,
@@ -153,23 +155,46 @@ pub struct Mirror {
     pub user: Arc<PaletteUser>,
 }
 
-/// How long a mirror read waits for an environment's first sync before answering 503.
+/// A read of a mirror route: from the mirror, or — before the environment's first sync has
+/// finished, while Palette answers — read through to Palette (see `api::through`).
+pub enum Read {
+    Mirror(Mirror),
+    Through(Through),
+}
+
+/// A mirror route answered live before the first sync: the caller's Palette credential and
+/// what the caller may see.
+pub struct Through {
+    pub live: Live,
+    pub vis: Visibility,
+}
+
+/// Whether an environment's mirror can answer yet.
+pub enum Readiness {
+    /// It holds a whole snapshot.
+    Mirror(Freshness),
+    /// No snapshot yet, but Palette is not known to be unreachable: ask it directly.
+    ReadThrough,
+}
+
+/// How long a mirror read waits for an environment's first sync before reading through.
 const FIRST_SYNC_WAIT: Duration = Duration::from_secs(10);
 /// Reads start a first sync at most this often.
 const FIRST_SYNC_PACE: Duration = Duration::from_secs(5);
 
-/// Before the first successful sync there is no data: start a sync if none runs, wait for it a
-/// little, and answer 503 `not_synced` only if it did not succeed (Palette unreachable).
-pub async fn first_sync(state: &AppState, env: &str) -> Result<Freshness, AppError> {
+/// Before the first successful sync there is no data: start a sync if none runs and wait for
+/// it a little. If it did not succeed, read through to Palette — unless Palette could not be
+/// reached, which is 503 `not_synced`.
+pub async fn first_sync(state: &AppState, env: &str) -> Result<Readiness, AppError> {
     let fresh = state.sync.freshness(env);
     if fresh.synced_at.is_some() {
-        return Ok(fresh);
+        return Ok(Readiness::Mirror(fresh));
     }
     // Another process (`sync --once`) may have synced it.
     state.sync.reload(env).await?;
     let fresh = state.sync.freshness(env);
     if fresh.synced_at.is_some() {
-        return Ok(fresh);
+        return Ok(Readiness::Mirror(fresh));
     }
     // Start one unless one ended moments ago: a burst of reads while Palette is down must not
     // turn into a burst of runs.
@@ -189,38 +214,87 @@ pub async fn first_sync(state: &AppState, env: &str) -> Result<Freshness, AppErr
     }
     let fresh = state.sync.freshness(env);
     if fresh.synced_at.is_some() {
-        return Ok(fresh);
+        return Ok(Readiness::Mirror(fresh));
+    }
+    if !state.sync.env_state(env).unreachable {
+        return Ok(Readiness::ReadThrough);
     }
     let (last, _) = crate::store::sync_runs::latest(&state.db, env).await?;
     let why = last
         .and_then(|r| r.error)
         .map(|e| format!(": {e}"))
-        .unwrap_or_else(|| ": the first sync is still running".into());
-    Err(AppError::new(
+        .unwrap_or_default();
+    Err(not_synced(env, &why))
+}
+
+/// 503 `not_synced`: no mirrored data for `env` yet (`why` starts with ": " when given).
+pub fn not_synced(env: &str, why: &str) -> AppError {
+    AppError::new(
         ErrorCode::NotSynced,
         format!("no data yet for environment `{env}`{why}"),
     )
-    .with_retry_after(5))
+    .with_retry_after(5)
 }
 
-impl FromRequest for Mirror {
+fn needs_mirror(env: &str) -> AppError {
+    not_synced(
+        env,
+        ": the first sync has not finished, and this answer needs the mirror",
+    )
+}
+
+/// The mirror's freshness, or 503 `not_synced` while its first sync is still under way (for
+/// answers only the mirror can give: the reverse lookup, reports, MCP tools).
+pub async fn mirror_ready(state: &AppState, env: &str) -> Result<Freshness, AppError> {
+    match first_sync(state, env).await? {
+        Readiness::Mirror(f) => Ok(f),
+        Readiness::ReadThrough => Err(needs_mirror(env)),
+    }
+}
+
+impl FromRequest for Read {
     type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Mirror, AppError>>;
+    type Future = LocalBoxFuture<'static, Result<Read, AppError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
             let state = app_state(&req)?;
             let env = environment(&req)?;
             let user = User::extract(&req).await?.0;
-            let freshness = first_sync(&state, env.name()).await?;
+            let readiness = first_sync(&state, env.name()).await?;
             let vis = scope::resolve(&state.db, &state.scopes, &state.tokens, &env, &user).await?;
-            Ok(Mirror {
-                state,
-                env,
-                vis,
-                freshness,
-                user,
+            Ok(match readiness {
+                Readiness::Mirror(freshness) => Read::Mirror(Mirror {
+                    state,
+                    env,
+                    vis,
+                    freshness,
+                    user,
+                }),
+                Readiness::ReadThrough => Read::Through(Through {
+                    live: Live {
+                        state,
+                        env,
+                        user,
+                        caller: Caller::extract(&req).await?,
+                    },
+                    vis,
+                }),
             })
+        })
+    }
+}
+
+impl FromRequest for Mirror {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Mirror, AppError>>;
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = Read::from_request(req, payload);
+        Box::pin(async move {
+            match read.await? {
+                Read::Mirror(m) => Ok(m),
+                Read::Through(t) => Err(needs_mirror(t.live.env.name())),
+            }
         })
     }
 }

@@ -2,14 +2,22 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::extract::{Live, Mirror, Paging, project_param, uid};
+use super::extract::{Live, Paging, Read, project_param, uid};
 use crate::auth::scope::Kind;
 use crate::error::AppResult;
 use crate::store::Listed;
 
 /// `{items: [...]}`, Palette's own shape.
-pub async fn list(m: Mirror, page: Paging, req: HttpRequest) -> AppResult<HttpResponse> {
+pub async fn list(read: Read, page: Paging, req: HttpRequest) -> AppResult<HttpResponse> {
     let project = project_param(&req)?;
+    let m = match read {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            return t
+                .items("items", "/v1/overlords", project.as_deref(), page.0)
+                .await;
+        }
+    };
     m.listed(
         "items",
         Listed::Overlords,

@@ -3,10 +3,11 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::extract::{Mirror, Paging, project_param, query_param, uid};
+use super::extract::{Live, Mirror, Paging, Read, project_param, query_param, uid};
 use super::respond::not_found;
 use crate::auth::scope::Kind;
 use crate::error::{AppError, AppResult};
+use crate::palette::models;
 use crate::store::profiles::{self, VersionRecord};
 
 /// A profile version the caller may see.
@@ -21,32 +22,79 @@ async fn visible_version(m: &Mirror, uid: &str) -> AppResult<VersionRecord> {
 }
 
 /// Any version uid: that version (Palette's `GET /v1/clusterprofiles/{uid}`).
-pub async fn detail(m: Mirror, path: web::Path<String>) -> AppResult<HttpResponse> {
-    let v = visible_version(&m, uid("profile uid", &path)?).await?;
+pub async fn detail(
+    read: Read,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let uid = uid("profile uid", &path)?;
+    let m = match read {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            let project = project_param(&req)?;
+            let call = t
+                .get(format!("/v1/clusterprofiles/{uid}"), project.as_deref())
+                .query("includePackMeta", "schema,presets");
+            return t.object(call, "Profile").await;
+        }
+    };
+    let v = visible_version(&m, uid).await?;
     Ok(m.raw(v.json))
 }
 
 /// The profile with packs (values, schema, presets); `versionUid` picks another version of
 /// the same profile.
 pub async fn packs(
-    m: Mirror,
+    read: Read,
     path: web::Path<String>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let base = visible_version(&m, uid("profile uid", &path)?).await?;
-    let Some(version) = query_param(&req, "versionUid").filter(|v| !v.is_empty() && *v != base.uid)
-    else {
+    let uid = uid("profile uid", &path)?;
+    let version = query_param(&req, "versionUid").filter(|v| !v.is_empty() && v != uid);
+    let m = match read {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            // As the original: the profile, or one of its versions.
+            let path = match &version {
+                Some(v) => format!(
+                    "/v1/clusterprofiles/{uid}/versions/{}",
+                    super::extract::uid("versionUid", v)?
+                ),
+                None => format!("/v1/clusterprofiles/{uid}"),
+            };
+            let project = project_param(&req)?;
+            let call = t
+                .get(path, project.as_deref())
+                .query("includePackMeta", "schema,presets");
+            return t.object(call, "Profile").await;
+        }
+    };
+    let base = visible_version(&m, uid).await?;
+    let Some(version) = version.filter(|v| *v != base.uid) else {
         return Ok(m.raw(base.json));
     };
-    let other = visible_version(&m, uid("versionUid", &version)?).await?;
+    let other = visible_version(&m, super::extract::uid("versionUid", &version)?).await?;
     if other.profile_uid != base.profile_uid {
         return Err(not_found("Profile version"));
     }
     Ok(m.raw(other.json))
 }
 
-pub async fn variables(m: Mirror, path: web::Path<String>) -> AppResult<HttpResponse> {
-    let v = visible_version(&m, uid("profile uid", &path)?).await?;
+pub async fn variables(
+    read: Read,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let uid = uid("profile uid", &path)?;
+    let m = match read {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            let project = project_param(&req)?;
+            let path = format!("/v1/clusterprofiles/{uid}/variables");
+            return t.object(t.get(path, project.as_deref()), "Profile").await;
+        }
+    };
+    let v = visible_version(&m, uid).await?;
     let vars = profiles::variables(&m.state.db, m.env.name(), &v.uid).await?;
     Ok(m.raw(vars.unwrap_or_else(|| "{\"variables\":[]}".into())))
 }
@@ -54,7 +102,7 @@ pub async fn variables(m: Mirror, path: web::Path<String>) -> AppResult<HttpResp
 /// `{names: [...]}` → `{profiles: [...]}`: exact names, case-insensitive.
 pub async fn search(
     body: web::Json<Value>,
-    m: Mirror,
+    read: Read,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let names: Vec<String> = match body.get("names").and_then(Value::as_array) {
@@ -69,6 +117,21 @@ pub async fn search(
         }
     };
     let project = project_param(&req)?;
+    let m = match read {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            // Every page (the original read only the first), then exact names, any case.
+            let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+            let body = json!({"filter": {}, "sort": [{"field": "profileName", "order": "asc"}]});
+            let items: Vec<Value> = t
+                .profiles_in(project.as_deref(), body)
+                .await?
+                .into_iter()
+                .filter(|p| lowered.contains(&models::name(p).to_lowercase()))
+                .collect();
+            return Ok(Live::json(&json!({ "profiles": items })));
+        }
+    };
     let items = profiles::search_by_names(
         &m.state.db,
         m.env.name(),

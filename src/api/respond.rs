@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::extract::{Live, Mirror};
 use crate::auth::scope::{Filter, Kind};
 use crate::error::AppError;
-use crate::palette::client::{Answer, Call};
+use crate::palette::client::{Answer, Call, Listing};
 use crate::palette::{PaletteError, Retries};
 use crate::store::{Listed, Page, json_object, list_json};
 
@@ -76,17 +76,27 @@ impl Live {
     /// Sends a call with the user's token (or the key), retrying only what a waiting caller
     /// can afford; a token Palette rejects is evicted and re-auth is asked for.
     pub async fn send(&self, call: Call<'_>) -> Result<Answer, AppError> {
-        let result = call
-            .credential(self.user.credential())
+        call.credential(self.user.credential())
             .retries(Retries::Interactive)
             .send()
-            .await;
-        result.map_err(|e| {
-            if matches!(e, PaletteError::Unauthorized { .. }) && self.user.has_token() {
-                self.user.rejected(&self.state.tokens);
-            }
-            AppError::from(e)
-        })
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Every page of a list call, as [`Live::send`] sends one call.
+    pub async fn pages(&self, call: Call<'_>) -> Result<Listing, AppError> {
+        call.credential(self.user.credential())
+            .retries(Retries::Interactive)
+            .pages()
+            .await
+            .map_err(|e| self.failed(e))
+    }
+
+    fn failed(&self, e: PaletteError) -> AppError {
+        if matches!(e, PaletteError::Unauthorized { .. }) && self.user.has_token() {
+            self.user.rejected(&self.state.tokens);
+        }
+        AppError::from(e)
     }
 
     pub fn json_bytes(body: Vec<u8>) -> HttpResponse {

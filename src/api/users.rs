@@ -3,13 +3,26 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::extract::{Live, Mirror, project_param};
+use super::extract::{Live, Read, project_param};
 use crate::error::AppResult;
+use crate::palette::models;
 use crate::store::projects;
 
 /// `{projects: [{uid, name}]}`: the projects the Palette user can access (all mirrored
 /// projects for the environment key).
-pub async fn my_projects(m: Mirror) -> AppResult<HttpResponse> {
+pub async fn my_projects(read: Read) -> AppResult<HttpResponse> {
+    let m = match read {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            let list: Vec<_> = t
+                .projects()
+                .await?
+                .iter()
+                .map(|p| json!({ "uid": models::uid(p), "name": models::name(p) }))
+                .collect();
+            return Ok(Live::json(&json!({ "projects": list })));
+        }
+    };
     let names = projects::names(&m.state.db, m.env.name(), m.vis.projects()).await?;
     let list: Vec<_> = names
         .into_iter()

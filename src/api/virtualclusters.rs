@@ -4,31 +4,56 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
 use super::clusters::{kubeconfig_answer, visible};
-use super::extract::{Live, Mirror, Paging, project_param, uid};
+use super::extract::{Live, Paging, Read, project_param, uid};
 use super::respond::not_found;
 use crate::auth::scope::Kind;
 use crate::error::AppResult;
+use crate::palette::models;
 use crate::store::Listed;
 
-pub async fn list(m: Mirror, page: Paging) -> AppResult<HttpResponse> {
-    m.listed(
-        "virtualClusters",
-        Listed::VirtualClusters,
-        Kind::VirtualCluster,
-        None,
-        page.0,
-    )
-    .await
+pub async fn list(read: Read, page: Paging) -> AppResult<HttpResponse> {
+    match read {
+        Read::Mirror(m) => {
+            m.listed(
+                "virtualClusters",
+                Listed::VirtualClusters,
+                Kind::VirtualCluster,
+                None,
+                page.0,
+            )
+            .await
+        }
+        Read::Through(t) => {
+            t.everywhere("virtualClusters", Kind::VirtualCluster, page.0, |s| {
+                t.virtual_clusters_in(s)
+            })
+            .await
+        }
+    }
 }
 
 /// Details of a cluster only if it is virtual (cloud type `nested`), as the original.
 pub async fn detail(
-    m: Mirror,
+    read: Read,
     path: web::Path<String>,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let uid = uid("virtual cluster uid", &path)?;
-    let c = visible(&m, uid, project_param(&req)?.as_deref(), "Virtual cluster").await?;
+    let project = project_param(&req)?;
+    let m = match read {
+        Read::Mirror(m) => m,
+        Read::Through(t) => {
+            let path = format!("/v1/dashboard/spectroclusters/{uid}");
+            let v = t
+                .value(t.get(path, project.as_deref()), "Virtual cluster")
+                .await?;
+            if models::cloud_type(&v) != "nested" {
+                return Err(not_found("Virtual cluster"));
+            }
+            return Ok(Live::json(&v));
+        }
+    };
+    let c = visible(&m, uid, project.as_deref(), "Virtual cluster").await?;
     if c.cloud_type != "nested" {
         return Err(not_found("Virtual cluster"));
     }

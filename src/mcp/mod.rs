@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::clusters::{fetch_kubeconfig, fetch_manifest};
-use crate::api::extract::{Live, first_sync};
+use crate::api::extract::{Live, mirror_ready};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::PaletteUser;
@@ -334,7 +334,7 @@ impl McpServer {
     /// as on the HTTP routes), and how fresh that data is.
     async fn mirror(&self, name: Option<&str>) -> Result<(Arc<Environment>, Value), AppError> {
         let env = self.env(name)?;
-        let f = first_sync(&self.state, env.name()).await?;
+        let f = mirror_ready(&self.state, env.name()).await?;
         let fresh = json!({ "syncedAt": f.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)), "stale": f.stale });
         Ok((env, fresh))
     }

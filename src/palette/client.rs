@@ -61,6 +61,7 @@ pub enum Retries {
 }
 
 /// One request to Palette, built with [`PaletteClient::request`].
+#[derive(Clone)]
 pub struct Call<'a> {
     client: &'a PaletteClient,
     method: Method,
@@ -168,6 +169,9 @@ impl PaletteClient {
 }
 
 impl<'a> Call<'a> {
+    pub fn path(&self) -> &str {
+        &self.path
+    }
     pub fn query(mut self, key: &str, value: impl Into<String>) -> Self {
         self.query.push((key.to_string(), value.into()));
         self
@@ -428,8 +432,8 @@ fn status_error(path: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]
 }
 
 impl PaletteClient {
-    /// Fetches every page of a list endpoint (`limit` = the page size, `continue` in the query
-    /// string only), guarding against a repeated token. `body` makes it a POST search.
+    /// Fetches every page of a list endpoint with the environment key. `body` makes it a POST
+    /// search.
     pub async fn list_all(
         &self,
         path: &str,
@@ -437,28 +441,36 @@ impl PaletteClient {
         project: Option<&str>,
         counter: Option<&AtomicU64>,
     ) -> Result<Listing, PaletteError> {
+        let method = if body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let mut call = self.request(method, path).project(project);
+        if let Some(b) = body {
+            call = call.json_body(b);
+        }
+        if let Some(c) = counter {
+            call = call.counted(c);
+        }
+        call.pages().await
+    }
+}
+
+impl Call<'_> {
+    /// Sends this list call page by page (`limit` = the page size, `continue` in the query
+    /// string only, never the body), guarding against a repeated token.
+    pub async fn pages(self) -> Result<Listing, PaletteError> {
+        let path = self.path.clone();
+        let page_size = self.client.page_size().to_string();
         let mut listing = Listing::default();
         let mut token = String::new();
         let mut seen_tokens = std::collections::HashSet::new();
         let mut reported = None;
         loop {
-            let method = if body.is_some() {
-                Method::POST
-            } else {
-                Method::GET
-            };
-            let mut call = self
-                .request(method, path)
-                .project(project)
-                .query("limit", self.page_size().to_string());
+            let mut call = self.clone().query("limit", page_size.clone());
             if !token.is_empty() {
                 call = call.query("continue", token.clone());
-            }
-            if let Some(b) = &body {
-                call = call.json_body(b.clone());
-            }
-            if let Some(c) = counter {
-                call = call.counted(c);
             }
             let page = call.json().await?;
             listing.pages += 1;
@@ -478,7 +490,7 @@ impl PaletteClient {
             }
             if !seen_tokens.insert(next.clone()) || listing.pages >= MAX_PAGES {
                 return Err(PaletteError::Upstream {
-                    path: path.to_string(),
+                    path,
                     status: 200,
                     message: format!(
                         "pagination did not end: continue token repeated after {} pages",

@@ -19,7 +19,7 @@ use tracing::Instrument;
 pub use run::SyncError;
 
 use crate::config::SyncConfig;
-use crate::palette::{Environment, Environments};
+use crate::palette::{Environment, Environments, PaletteError};
 use crate::store::snapshot::Counts;
 use crate::store::{Db, sync_runs};
 
@@ -56,6 +56,9 @@ pub struct EnvState {
     pub running: Option<RunningRun>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_attempt_failed: bool,
+    /// The last run of this process failed because Palette could not be reached (connection
+    /// failure or timeout), not because it refused or erred.
+    pub unreachable: bool,
     /// When the last run of this process ended (paces runs started on demand).
     pub last_attempt_ended: Option<Instant>,
 }
@@ -185,6 +188,7 @@ impl SyncEngine {
                     running: None,
                     last_success_at: success.and_then(|s| s.finished_at.as_deref().and_then(parse)),
                     last_attempt_failed: last.map(|l| l.outcome != "success").unwrap_or(false),
+                    unreachable: false,
                     last_attempt_ended: None,
                 },
             );
@@ -326,6 +330,12 @@ impl SyncEngine {
             _ = self.shutdown.cancelled() => Err(SyncError::Cancelled),
         };
         let api_calls = calls.load(Ordering::Relaxed);
+        let unreachable = matches!(
+            result,
+            Err(SyncError::Palette(
+                PaletteError::Unreachable { .. } | PaletteError::Timeout { .. }
+            ))
+        );
         let duration_ms = started.elapsed().as_millis() as u64;
         let (outcome, counts, error) = match result {
             Ok(c) => ("success", c, None),
@@ -355,6 +365,7 @@ impl SyncEngine {
             let entry = s.entry(name.clone()).or_default();
             entry.running = None;
             entry.last_attempt_ended = Some(Instant::now());
+            entry.unreachable = unreachable;
             if outcome == "success" {
                 entry.last_success_at = Some(Utc::now());
                 entry.last_attempt_failed = false;

@@ -1104,3 +1104,207 @@ async fn metrics_describe_sync_mirror_and_requests() {
     app.stop().await;
     sim.stop().await;
 }
+
+/// A list answer's items keyed by uid (order aside, the mirror and Palette must agree).
+fn by_uid(answer: &Value, key: &str) -> std::collections::BTreeMap<String, Value> {
+    answer[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("`{key}` list in {answer}"))
+        .iter()
+        .map(|i| {
+            let uid = i["metadata"]["uid"]
+                .as_str()
+                .or_else(|| i["uid"].as_str())
+                .expect("uid");
+            (uid.to_string(), i.clone())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn before_the_first_sync_reads_go_through_to_palette() {
+    // `synced`: the same Palette, mirrored, gives the expected answers.
+    let (sim, synced) = synced(SimConfig::default(), |_| {}).await;
+    let clusters = get_json(&synced, "/clusters").await;
+    let uid = clusters["clusters"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let vuid = get_json(&synced, "/virtualclusters").await["virtualClusters"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let project = get_json(&synced, "/projects").await["projects"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let group = get_json(&synced, "/clustergroups").await["items"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let account = get_json(&synced, "/cloudaccounts/aws").await["accounts"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let profiles = get_json(&synced, &format!("/projects/{project}/profiles")).await;
+    let profile = profiles["profiles"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let profile_name = profiles["profiles"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_uppercase();
+
+    // `cold`: its first sync cannot finish (each call slow, the run cut at 1 s), so it has no
+    // mirror; Palette answers, so it reads through rather than failing.
+    set_knobs(&sim, json!({"latency_ms": 300})).await;
+    let cold = spawn_app_for(&[&sim], |c| {
+        c.sync.run_timeout_seconds = 1;
+        c.sync.max_retries = 0;
+    })
+    .await;
+    let lists = [
+        ("/clusters".to_string(), "clusters"),
+        ("/virtualclusters".to_string(), "virtualClusters"),
+        ("/projects".to_string(), "projects"),
+        ("/users/me/projects".to_string(), "projects"),
+        ("/clustergroups".to_string(), "items"),
+        ("/overlords".to_string(), "items"),
+        ("/cloudaccounts/aws".to_string(), "accounts"),
+        (format!("/projects/{project}/profiles"), "profiles"),
+        (
+            format!("/projects/{project}/profiles?profileType=add-on"),
+            "profiles",
+        ),
+    ];
+    for (path, key) in &lists {
+        let resp = cold.get(path).await;
+        assert_eq!(resp.status(), 200, "GET {path}");
+        assert_eq!(resp.headers()["x-spectrocloud-source"], "live", "{path}");
+        assert!(!resp.headers().contains_key("x-spectrocloud-synced-at"));
+        let live = json(resp).await;
+        let mirror = get_json(&synced, path).await;
+        assert!(!by_uid(&mirror, key).is_empty(), "{path}: {mirror}");
+        assert_eq!(by_uid(&live, key), by_uid(&mirror, key), "{path}");
+    }
+    let objects = [
+        format!("/clusters/{uid}"),
+        format!("/clusters/{uid}/profiles"),
+        format!("/virtualclusters/{vuid}"),
+        format!("/clustergroups/{group}"),
+        format!("/cloudaccounts/aws/{account}"),
+        format!("/profiles/{profile}"),
+        format!("/profiles/{profile}/packs"),
+        format!("/profiles/{profile}/variables"),
+    ];
+    for path in &objects {
+        let resp = cold.get(path).await;
+        assert_eq!(resp.status(), 200, "GET {path}");
+        assert_eq!(resp.headers()["x-spectrocloud-source"], "live", "{path}");
+        assert_eq!(json(resp).await, get_json(&synced, path).await, "{path}");
+    }
+    // Search, paging and 404s behave as on the mirror.
+    let search = |app: &TestApp| {
+        app.client
+            .post(app.url("/profiles/search"))
+            .json(&json!({"names": [profile_name.clone()]}))
+            .send()
+    };
+    let live = json(search(&cold).await.unwrap()).await;
+    assert!(!by_uid(&live, "profiles").is_empty(), "{live}");
+    assert_eq!(
+        by_uid(&live, "profiles"),
+        by_uid(&json(search(&synced).await.unwrap()).await, "profiles")
+    );
+    let page = get_json(&cold, "/clusters?limit=2&offset=1").await;
+    assert_eq!(page["clusters"].as_array().unwrap().len(), 2);
+    let missing = "0123456789abcdef01234567";
+    assert_error(
+        cold.get(&format!("/clusters/{missing}")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    // Not a virtual cluster: 404, as on the mirror.
+    assert_error(
+        cold.get(&format!("/virtualclusters/{uid}")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        cold.get(&format!("/projects/{missing}/profiles")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    // Only the mirror can answer these.
+    for path in [
+        format!("/profiles/{profile}/clusters"),
+        "/reports/profile-usage".to_string(),
+    ] {
+        assert_error(cold.get(&path).await, 503, "not_synced").await;
+    }
+    // Palette gone before any sync succeeded: 503 `not_synced`, not an empty answer.
+    set_knobs(&sim, json!({"latency_ms": 0, "outage": true})).await;
+    assert_error(cold.get("/clusters").await, 503, "not_synced").await;
+    assert_error(
+        cold.get(&format!("/clusters/{uid}")).await,
+        503,
+        "not_synced",
+    )
+    .await;
+    cold.stop().await;
+    synced.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn read_through_is_scoped_to_the_palette_user() {
+    let sim = spawn_sim().await;
+    let alice = sim_user(&sim, "alice@acme.example").await;
+    let all_clusters = sim_get(&sim, "/v1/dashboard/spectroclusters/meta").await;
+    set_knobs(&sim, json!({"latency_ms": 300})).await;
+    let cold = spawn_app_for(&[&sim], |c| {
+        c.sync.run_timeout_seconds = 1;
+        c.sync.max_retries = 0;
+    })
+    .await;
+    let resp = cold
+        .client
+        .get(cold.url("/clusters"))
+        .header("X-SpectroCloud-Token", alice["token"].as_str().unwrap())
+        .header("X-SpectroCloud-User-Email", "alice@acme.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-spectrocloud-source"], "live");
+    let seen = json(resp).await;
+    let projects: BTreeSet<&str> = alice["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let list = seen["clusters"].as_array().unwrap();
+    assert!(!list.is_empty());
+    for c in list {
+        let p = c["metadata"]["annotations"]["projectUid"].as_str();
+        assert!(
+            p.is_some_and(|p| projects.contains(p)),
+            "alice sees a cluster outside her projects: {c}"
+        );
+    }
+    let total = all_clusters
+        .as_array()
+        .or_else(|| all_clusters["items"].as_array())
+        .map(Vec::len)
+        .unwrap_or(0);
+    assert!(list.len() < total, "alice must not see every cluster");
+    let mine = get_json(&cold, "/users/me/projects").await;
+    assert!(!mine["projects"].as_array().unwrap().is_empty());
+    cold.stop().await;
+    sim.stop().await;
+}

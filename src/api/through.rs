@@ -1,0 +1,251 @@
+//! Read-through: before an environment's first sync has finished (a cold start against a slow
+//! or large Palette), mirror routes ask Palette directly — the calls the original plugin made —
+//! instead of failing. Answers carry `X-SpectroCloud-Source: live`; they use the caller's
+//! Palette token when there is one (Palette then scopes them) and honour the caller's
+//! visibility and the environment's include/exclude lists like the mirror does. Palette being
+//! unreachable here is 503 `not_synced`, as on any mirror route without data.
+
+use std::collections::HashSet;
+
+use actix_web::HttpResponse;
+use futures::{StreamExt, stream};
+use serde_json::{Value, json};
+
+use super::extract::{Through, not_synced};
+use super::respond::not_found;
+use crate::auth::scope::Kind;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::palette::client::{Answer, Call, Listing, virtual_cluster_filter};
+use crate::palette::models;
+use crate::store::Page;
+
+/// Project scopes listed at once for one answer.
+const FAN_OUT: usize = 8;
+
+/// `offset`/`limit` of a list route over items already in memory.
+pub fn page_of(items: Vec<Value>, page: Page) -> Vec<Value> {
+    let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let skip = usize::try_from(page.offset).unwrap_or(0);
+    items.into_iter().skip(skip).take(take).collect()
+}
+
+/// The items of a list answer in any of Palette's shapes (`{items}`, `{summaries}`, array).
+fn items_of(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        mut v => match ["items", "summaries"]
+            .into_iter()
+            .find(|k| v[*k].is_array())
+            .map(|k| v[k].take())
+        {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
+    }
+}
+
+impl Through {
+    /// Palette unreachable before the first sync is 503 `not_synced`, as on any mirror route.
+    pub fn unreachable(&self, e: AppError) -> AppError {
+        if e.code == ErrorCode::PaletteUnreachable {
+            not_synced(self.live.env.name(), &format!(": {}", e.message))
+        } else {
+            e
+        }
+    }
+
+    async fn send(&self, call: Call<'_>) -> AppResult<Answer> {
+        self.live.send(call).await.map_err(|e| self.unreachable(e))
+    }
+
+    async fn pages(&self, call: Call<'_>) -> AppResult<Listing> {
+        self.live.pages(call).await.map_err(|e| self.unreachable(e))
+    }
+
+    /// A GET of `path` in `project`'s scope (tenant scope when `None`).
+    pub fn get<'a>(&'a self, path: String, project: Option<&'a str>) -> Call<'a> {
+        self.live.env.client.get(path).project(project)
+    }
+
+    async fn fetch(&self, call: Call<'_>, what: &str) -> AppResult<Answer> {
+        self.send(call).await.map_err(|e| match e.code {
+            ErrorCode::NotFound => not_found(what),
+            _ => e,
+        })
+    }
+
+    /// One Palette object as JSON; Palette's 404 is ours, naming `what`.
+    pub async fn value(&self, call: Call<'_>, what: &str) -> AppResult<Value> {
+        let path = call.path().to_string();
+        self.fetch(call, what)
+            .await?
+            .json(&path)
+            .map_err(AppError::from)
+    }
+
+    /// One Palette object, passed on as Palette sent it.
+    pub async fn object(&self, call: Call<'_>, what: &str) -> AppResult<HttpResponse> {
+        let answer = self.fetch(call, what).await?;
+        Ok(super::extract::Live::json_bytes(answer.body))
+    }
+
+    /// `{"<key>": [...]}` of a non-paginated Palette list (`{items}`, `{summaries}`, array).
+    pub async fn items(
+        &self,
+        key: &str,
+        path: &str,
+        project: Option<&str>,
+        page: Page,
+    ) -> AppResult<HttpResponse> {
+        let v = self
+            .send(self.live.env.client.get(path).project(project))
+            .await?
+            .json(path)
+            .map_err(AppError::from)?;
+        Ok(super::extract::Live::json(
+            &json!({ key: page_of(items_of(v), page) }),
+        ))
+    }
+
+    /// The projects the caller may see, after the environment's include/exclude lists.
+    pub async fn projects(&self) -> AppResult<Vec<Value>> {
+        let body = json!({"filter": {}, "sort": [{"field": "name", "order": "asc"}]});
+        let listing = self
+            .pages(
+                self.live
+                    .env
+                    .client
+                    .post("/v1/dashboard/projects")
+                    .json_body(body),
+            )
+            .await?;
+        let cfg = &self.live.env.config;
+        let visible = self.vis.projects();
+        Ok(listing
+            .items
+            .into_iter()
+            .filter(|p| {
+                let name = models::name(p);
+                (cfg.include_projects.is_empty() || cfg.include_projects.iter().any(|i| i == name))
+                    && !cfg.exclude_projects.iter().any(|x| x == name)
+                    && visible
+                        .is_none_or(|v| models::uid(p).is_some_and(|u| v.iter().any(|x| x == u)))
+            })
+            .collect())
+    }
+
+    /// `{"<key>": [...]}` of a kind listed in the tenant scope (when the caller sees tenant
+    /// objects of that kind) and in every visible project, deduplicated by uid.
+    pub async fn everywhere<'a, F, Fut>(
+        &'a self,
+        key: &str,
+        kind: Kind,
+        page: Page,
+        list: F,
+    ) -> AppResult<HttpResponse>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: Future<Output = AppResult<Listing>> + 'a,
+    {
+        let projects = self.projects().await?;
+        let tenant = self.vis.filter(kind).tenant;
+        let scopes: Vec<Option<String>> = tenant
+            .then_some(None)
+            .into_iter()
+            .chain(
+                projects
+                    .iter()
+                    .filter_map(|p| models::uid(p).map(|u| Some(u.to_string()))),
+            )
+            .collect();
+        let results: Vec<(bool, AppResult<Listing>)> = stream::iter(scopes)
+            .map(|s| {
+                let in_tenant = s.is_none();
+                let fut = list(s);
+                async move { (in_tenant, fut.await) }
+            })
+            .buffered(FAN_OUT)
+            .collect()
+            .await;
+        let mut seen = HashSet::new();
+        let mut items = Vec::new();
+        for (in_tenant, result) in results {
+            let listing = match result {
+                Ok(l) => l,
+                // A scope the credential may not list contributes nothing, as in the original.
+                Err(e) if matches!(e.code, ErrorCode::PermissionDenied | ErrorCode::NotFound) => {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for item in listing.items {
+                // The tenant scope lists project objects too; the original kept tenant ones.
+                if in_tenant && models::scope(&item) != "tenant" {
+                    continue;
+                }
+                if models::uid(&item).is_some_and(|u| seen.insert(u.to_string())) {
+                    items.push(item);
+                }
+            }
+        }
+        Ok(super::extract::Live::json(
+            &json!({ key: page_of(items, page) }),
+        ))
+    }
+
+    /// Clusters in one scope: the `meta` listing, or the paged search where Palette lacks it.
+    pub async fn clusters_in(&self, project: Option<String>) -> AppResult<Listing> {
+        let client = &self.live.env.client;
+        let p = project.as_deref();
+        match self
+            .send(client.get("/v1/dashboard/spectroclusters/meta").project(p))
+            .await
+        {
+            Ok(a) => Ok(Listing {
+                items: items_of(a.json("/v1/dashboard/spectroclusters/meta")?),
+                pages: 1,
+                complete: true,
+            }),
+            Err(e) if e.code == ErrorCode::NotFound => {
+                let body =
+                    json!({"filter": {}, "sort": [{"field": "clusterName", "order": "asc"}]});
+                self.pages(
+                    client
+                        .post("/v1/dashboard/spectroclusters/search")
+                        .json_body(body)
+                        .project(p),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Virtual clusters in one scope (the original's search).
+    pub async fn virtual_clusters_in(&self, project: Option<String>) -> AppResult<Listing> {
+        self.pages(
+            self.live
+                .env
+                .client
+                .post("/v1/dashboard/spectroclusters/search")
+                .json_body(virtual_cluster_filter())
+                .project(project.as_deref()),
+        )
+        .await
+    }
+
+    /// Cluster profiles listed in one scope (`None` = tenant), every page.
+    pub async fn profiles_in(&self, project: Option<&str>, body: Value) -> AppResult<Vec<Value>> {
+        Ok(self
+            .pages(
+                self.live
+                    .env
+                    .client
+                    .post("/v1/dashboard/clusterprofiles")
+                    .json_body(body)
+                    .project(project),
+            )
+            .await?
+            .items)
+    }
+}
