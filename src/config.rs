@@ -162,12 +162,25 @@ pub struct StaticToken {
 #[serde(deny_unknown_fields)]
 pub struct BackstageAuthConfig {
     pub jwks_url: String,
-    /// Expected `iss` claim; unset = not checked.
+    /// Expected `iss` claim; unset = derived from `jwks_url` (Backstage serves its keys at
+    /// `<issuer>/.well-known/jwks.json`).
     #[serde(default)]
     pub issuer: Option<String>,
     /// Expected `aud` claim; unset = not checked.
     #[serde(default)]
     pub audience: Option<String>,
+}
+
+impl BackstageAuthConfig {
+    /// The `iss` every token must carry: the configured one, else the JWKS URL's base.
+    pub fn expected_issuer(&self) -> Option<String> {
+        self.issuer.clone().filter(|i| !i.is_empty()).or_else(|| {
+            self.jwks_url
+                .strip_suffix("/.well-known/jwks.json")
+                .filter(|b| !b.is_empty())
+                .map(str::to_string)
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -448,6 +461,10 @@ impl Config {
                     "auth.backstage.jwks_url",
                     format!("`{}` is not an http(s) URL", b.jwks_url),
                 ),
+                Some(b) if b.expected_issuer().is_none() => issue(
+                    "auth.backstage.issuer",
+                    "required: it cannot be derived from jwks_url (Backstage's keys are at `<issuer>/.well-known/jwks.json`)".into(),
+                ),
                 Some(_) => {}
             },
             AuthMode::Static => {}
@@ -694,6 +711,24 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?} {s}"), "*** ***");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
+    }
+
+    #[test]
+    fn backstage_issuer_is_derived_from_the_jwks_url() {
+        let b = |url: &str, issuer: Option<&str>| BackstageAuthConfig {
+            jwks_url: url.into(),
+            issuer: issuer.map(str::to_string),
+            audience: None,
+        };
+        assert_eq!(
+            b("https://bs.example/api/auth/.well-known/jwks.json", None).expected_issuer(),
+            Some("https://bs.example/api/auth".into())
+        );
+        assert_eq!(
+            b("https://bs.example/keys", Some("https://iss")).expected_issuer(),
+            Some("https://iss".into())
+        );
+        assert_eq!(b("https://bs.example/keys", None).expected_issuer(), None);
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum ErrorCode {
     InvalidJson,
     Unauthenticated,
     PermissionDenied,
+    /// Palette refused the credential or the access (its 401/403), not our permission check.
+    PaletteDenied,
     NotFound,
     UnknownInstance,
     MethodNotAllowed,
@@ -35,7 +37,7 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest | ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorCode::PermissionDenied | ErrorCode::PaletteDenied => StatusCode::FORBIDDEN,
             ErrorCode::NotFound | ErrorCode::UnknownInstance => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict => StatusCode::CONFLICT,
@@ -54,6 +56,7 @@ impl ErrorCode {
             ErrorCode::InvalidJson => "invalid_json",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::PaletteDenied => "palette_denied",
             ErrorCode::NotFound => "not_found",
             ErrorCode::UnknownInstance => "unknown_instance",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -168,7 +171,7 @@ impl From<PaletteError> for AppError {
         let code = match &e {
             PaletteError::NotFound { .. } => ErrorCode::NotFound,
             PaletteError::Unauthorized { .. } | PaletteError::Forbidden { .. } => {
-                ErrorCode::PermissionDenied
+                ErrorCode::PaletteDenied
             }
             PaletteError::BadRequest { .. } => ErrorCode::BadRequest,
             PaletteError::Conflict { .. } => ErrorCode::Conflict,

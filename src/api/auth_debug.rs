@@ -16,6 +16,7 @@ pub async fn debug(
     user: User,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
+    const PREFIX_CHARS: usize = 8;
     let header_token = req
         .headers()
         .get(TOKEN_HEADER)
@@ -24,10 +25,15 @@ pub async fn debug(
     let show = state.config.server.debug_tokens;
     let (length, prefix) = match header_token {
         None => (json!(0), json!("none")),
-        Some(t) if show => (
+        // A short token would be shown whole: its length only.
+        Some(t) if show && t.chars().count() > 4 * PREFIX_CHARS => (
             json!(t.len()),
-            json!(format!("{}...", t.chars().take(8).collect::<String>())),
+            json!(format!(
+                "{}...",
+                t.chars().take(PREFIX_CHARS).collect::<String>()
+            )),
         ),
+        Some(t) if show => (json!(t.len()), json!("hidden (too short to show a part)")),
         Some(_) => (json!(null), json!("hidden (server.debug_tokens is off)")),
     };
     let mut headers: Vec<String> = req

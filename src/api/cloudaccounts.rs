@@ -120,10 +120,10 @@ pub async fn detail(
                 .map_err(|e| t.unreachable(e));
         }
     };
-    let (project, json) = infra::account(&m.state.db, m.env.name(), &cloud, account)
+    let (owner, json) = infra::account(&m.state.db, m.env.name(), &cloud, account)
         .await?
         .ok_or_else(|| not_found("Cloud account"))?;
-    if !m.vis.sees(Kind::CloudAccount, project.as_deref()) {
+    if !m.shows(Kind::CloudAccount, owner.as_deref(), project.as_deref()) {
         return Err(not_found("Cloud account"));
     }
     Ok(m.raw(json))

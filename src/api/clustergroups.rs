@@ -40,10 +40,11 @@ pub async fn detail(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let uid = uid("cluster group uid", &path)?;
+    let asked = project_param(&req)?;
     let m = match read {
         Read::Mirror(m) => m,
         Read::Through(t) => {
-            let project = project_param(&req)?;
+            let project = asked;
             let path = format!("/v1/clustergroups/{uid}");
             return t
                 .object(t.get(path, project.as_deref()), "Cluster group")
@@ -53,7 +54,7 @@ pub async fn detail(
     let (project, json) = infra::cluster_group(&m.state.db, m.env.name(), uid)
         .await?
         .ok_or_else(|| not_found("Cluster group"))?;
-    if !m.vis.sees(Kind::ClusterGroup, project.as_deref()) {
+    if !m.shows(Kind::ClusterGroup, project.as_deref(), asked.as_deref()) {
         return Err(not_found("Cluster group"));
     }
     Ok(m.raw(json))

@@ -39,8 +39,7 @@ pub async fn visible(
     } else {
         Kind::Cluster
     };
-    let elsewhere = matches!((project, &c.project_uid), (Some(p), Some(q)) if p != q);
-    if !m.vis.sees(kind, c.project_uid.as_deref()) || elsewhere {
+    if !m.shows(kind, c.project_uid.as_deref(), project) {
         return Err(not_found(what));
     }
     Ok(c)

@@ -10,12 +10,12 @@ use crate::error::{AppError, AppResult};
 use crate::palette::models;
 use crate::store::profiles::{self, VersionRecord};
 
-/// A profile version the caller may see.
-async fn visible_version(m: &Mirror, uid: &str) -> AppResult<VersionRecord> {
+/// A profile version the caller may see (in project `asked`, when given).
+async fn visible_version(m: &Mirror, uid: &str, asked: Option<&str>) -> AppResult<VersionRecord> {
     let v = profiles::version(&m.state.db, m.env.name(), uid)
         .await?
         .ok_or_else(|| not_found("Profile"))?;
-    if !m.vis.sees(Kind::Profile, v.project_uid.as_deref()) {
+    if !m.shows(Kind::Profile, v.project_uid.as_deref(), asked) {
         return Err(not_found("Profile"));
     }
     Ok(v)
@@ -28,17 +28,17 @@ pub async fn detail(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let uid = uid("profile uid", &path)?;
+    let project = project_param(&req)?;
     let m = match read {
         Read::Mirror(m) => m,
         Read::Through(t) => {
-            let project = project_param(&req)?;
             let call = t
                 .get(format!("/v1/clusterprofiles/{uid}"), project.as_deref())
                 .query("includePackMeta", "schema,presets");
             return t.object(call, "Profile").await;
         }
     };
-    let v = visible_version(&m, uid).await?;
+    let v = visible_version(&m, uid, project.as_deref()).await?;
     Ok(m.raw(v.json))
 }
 
@@ -50,30 +50,30 @@ pub async fn packs(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let uid = uid("profile uid", &path)?;
-    let version = query_param(&req, "versionUid").filter(|v| !v.is_empty() && v != uid);
+    let version = match query_param(&req, "versionUid").filter(|v| !v.is_empty() && v != uid) {
+        Some(v) => Some(super::extract::uid("versionUid", &v)?.to_string()),
+        None => None,
+    };
+    let project = project_param(&req)?;
     let m = match read {
         Read::Mirror(m) => m,
         Read::Through(t) => {
             // As the original: the profile, or one of its versions.
             let path = match &version {
-                Some(v) => format!(
-                    "/v1/clusterprofiles/{uid}/versions/{}",
-                    super::extract::uid("versionUid", v)?
-                ),
+                Some(v) => format!("/v1/clusterprofiles/{uid}/versions/{v}"),
                 None => format!("/v1/clusterprofiles/{uid}"),
             };
-            let project = project_param(&req)?;
             let call = t
                 .get(path, project.as_deref())
                 .query("includePackMeta", "schema,presets");
             return t.object(call, "Profile").await;
         }
     };
-    let base = visible_version(&m, uid).await?;
+    let base = visible_version(&m, uid, project.as_deref()).await?;
     let Some(version) = version.filter(|v| *v != base.uid) else {
         return Ok(m.raw(base.json));
     };
-    let other = visible_version(&m, super::extract::uid("versionUid", &version)?).await?;
+    let other = visible_version(&m, &version, project.as_deref()).await?;
     if other.profile_uid != base.profile_uid {
         return Err(not_found("Profile version"));
     }
@@ -86,15 +86,15 @@ pub async fn variables(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let uid = uid("profile uid", &path)?;
+    let project = project_param(&req)?;
     let m = match read {
         Read::Mirror(m) => m,
         Read::Through(t) => {
-            let project = project_param(&req)?;
             let path = format!("/v1/clusterprofiles/{uid}/variables");
             return t.object(t.get(path, project.as_deref()), "Profile").await;
         }
     };
-    let v = visible_version(&m, uid).await?;
+    let v = visible_version(&m, uid, project.as_deref()).await?;
     let vars = profiles::variables(&m.state.db, m.env.name(), &v.uid).await?;
     Ok(m.raw(vars.unwrap_or_else(|| "{\"variables\":[]}".into())))
 }
@@ -146,7 +146,7 @@ pub async fn search(
 /// The reverse lookup: every cluster on ANY version of the profile (given by any of its version
 /// uids), each with the version it runs, state, project and cloud type.
 pub async fn clusters(m: Mirror, path: web::Path<String>, page: Paging) -> AppResult<HttpResponse> {
-    let v = visible_version(&m, uid("profile uid", &path)?).await?;
+    let v = visible_version(&m, uid("profile uid", &path)?, None).await?;
     let profile = profiles::lineage(&m.state.db, m.env.name(), &v.uid)
         .await?
         .ok_or_else(|| not_found("Profile"))?;

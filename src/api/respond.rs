@@ -21,6 +21,14 @@ impl Mirror {
         self.vis.filter(kind)
     }
 
+    /// Whether an object of `kind` owned by `owner` (None = tenant) may be shown: the caller
+    /// sees it, and with `projectUid` it belongs to that project or to the tenant (as Palette
+    /// answers under a `ProjectUid` header).
+    pub fn shows(&self, kind: Kind, owner: Option<&str>, asked: Option<&str>) -> bool {
+        let elsewhere = matches!((asked, owner), (Some(p), Some(q)) if p != q);
+        self.vis.sees(kind, owner) && !elsewhere
+    }
+
     fn builder(&self) -> actix_web::HttpResponseBuilder {
         let mut b = HttpResponse::Ok();
         b.insert_header((SOURCE, "mirror"));
@@ -92,7 +100,8 @@ impl Live {
             .map_err(|e| self.failed(e))
     }
 
-    fn failed(&self, e: PaletteError) -> AppError {
+    /// A Palette failure as ours; a user token Palette rejected is evicted, re-auth asked for.
+    pub fn failed(&self, e: PaletteError) -> AppError {
         if matches!(e, PaletteError::Unauthorized { .. }) && self.user.has_token() {
             self.user.rejected(&self.state.tokens);
         }

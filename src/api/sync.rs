@@ -62,11 +62,7 @@ pub async fn trigger(
         if only.0.as_ref().is_some_and(|o| o.name() != env.name()) {
             continue;
         }
-        let t = state
-            .sync
-            .trigger(env.name(), Trigger::Manual)
-            .await
-            .map_err(|e| crate::error::AppError::internal("starting a sync run", e))?;
+        let t = state.sync.trigger(env.name(), Trigger::Manual).await;
         audit::record(
             &state.db,
             audit::Event {
@@ -75,12 +71,15 @@ pub async fn trigger(
                 action: audit::Action::SyncTrigger,
                 env: env.name(),
                 object_uid: None,
-                success: true,
-                detail: Some(format!("run {} ({})", t.run_id, t.status)),
+                success: t.is_ok(),
+                detail: Some(match &t {
+                    Ok(t) => format!("run {} ({})", t.run_id, t.status),
+                    Err(e) => format!("not started: {e}"),
+                }),
             },
         )
         .await;
-        runs.push(t);
+        runs.push(t.map_err(|e| crate::error::AppError::internal("starting a sync run", e))?);
     }
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "runs": runs })))
 }

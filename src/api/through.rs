@@ -173,7 +173,7 @@ impl Through {
             let listing = match result {
                 Ok(l) => l,
                 // A scope the credential may not list contributes nothing, as in the original.
-                Err(e) if matches!(e.code, ErrorCode::PermissionDenied | ErrorCode::NotFound) => {
+                Err(e) if matches!(e.code, ErrorCode::PaletteDenied | ErrorCode::NotFound) => {
                     continue;
                 }
                 Err(e) => return Err(e),

@@ -7,7 +7,7 @@ use super::clusters::{kubeconfig_answer, visible};
 use super::extract::{Live, Paging, Read, project_param, uid};
 use super::respond::not_found;
 use crate::auth::scope::Kind;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::palette::models;
 use crate::store::Listed;
 
@@ -66,7 +66,12 @@ pub async fn kubeconfig(
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let uid = uid("virtual cluster uid", &path)?;
-    kubeconfig_answer(&live, uid, &req, format!("{uid}-vcluster-kubeconfig.yaml")).await
+    kubeconfig_answer(&live, uid, &req, format!("{uid}-vcluster-kubeconfig.yaml"))
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::NotFound => AppError::not_found("Kubeconfig not found for virtual cluster"),
+            _ => e,
+        })
 }
 
 pub async fn create(

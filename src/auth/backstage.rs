@@ -1,15 +1,14 @@
 //! Backstage-issued JWTs, verified against the Backstage auth backend's JWKS: keys cached by
 //! `kid` and re-read when an unknown `kid` shows up (key rotation), ES256 and RS256, `exp` and
-//! (when configured) `iss` and `aud` checked. Subject from `sub`, groups from `ent`.
+//! `iss` always and `aud` when configured checked. Subject from `sub`, groups from `ent`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::config::BackstageAuthConfig;
 
@@ -44,7 +43,10 @@ pub struct JwtVerifier {
     config: BackstageAuthConfig,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
+    /// When the JWKS was last fetched; held during a fetch, so concurrent callers with the
+    /// same new `kid` wait for it instead of failing.
     last_fetch: Mutex<Option<Instant>>,
+    issuer: String,
 }
 
 /// Unknown `kid`s re-read the JWKS at most this often, so forged kids cannot make the service
@@ -61,22 +63,20 @@ impl JwtVerifier {
                 .unwrap_or_default(),
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
+            // Config validation guarantees one; an empty issuer matches no token.
+            issuer: config.expected_issuer().unwrap_or_default(),
         }
     }
 
-    async fn refresh(&self) -> Result<(), JwtError> {
+    /// Re-reads the JWKS unless `kid` arrived meanwhile or it was read moments ago.
+    async fn refresh(&self, kid: &str) -> Result<(), JwtError> {
+        let mut last = self.last_fetch.lock().await;
+        if self.keys.read().await.contains_key(kid)
+            || last.is_some_and(|t| t.elapsed() < MIN_REFRESH)
         {
-            let mut last = self
-                .last_fetch
-                .lock()
-                .map_err(|_| JwtError::Jwks("lock".into()))?;
-            if let Some(t) = *last
-                && t.elapsed() < MIN_REFRESH
-            {
-                return Ok(());
-            }
-            *last = Some(Instant::now());
+            return Ok(());
         }
+        *last = Some(Instant::now());
         let set: JwkSet = self
             .http
             .get(&self.config.jwks_url)
@@ -110,7 +110,7 @@ impl JwtVerifier {
         if let Some(k) = self.keys.read().await.get(kid) {
             return Ok(k.clone());
         }
-        self.refresh().await?;
+        self.refresh(kid).await?;
         self.keys
             .read()
             .await
@@ -137,11 +137,8 @@ impl JwtVerifier {
         }
         let mut v = Validation::new(alg);
         v.leeway = 5;
-        v.set_required_spec_claims(&["exp", "sub"]);
-        match &self.config.issuer {
-            Some(iss) => v.set_issuer(&[iss]),
-            None => v.iss = None,
-        }
+        v.set_required_spec_claims(&["exp", "sub", "iss"]);
+        v.set_issuer(&[&self.issuer]);
         match &self.config.audience {
             Some(aud) => v.set_audience(&[aud]),
             None => v.validate_aud = false,

@@ -67,6 +67,11 @@ fn is_session_token(token: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// `token` is a session token expiring later than `than`.
+fn newer(token: &Secret, than: &Secret) -> bool {
+    is_session_token(token.expose()) && token_expiry(token.expose()) > token_expiry(than.expose())
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -194,7 +199,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 impl PaletteUser {
     /// The rules of the original (§1.1): the cached token of the email first; else the
-    /// `X-SpectroCloud-Token` header (cached under the email when one is sent); re-auth is
+    /// `X-SpectroCloud-Token` header (cached under the email when one is sent). One departure:
+    /// a header session token that expires later than the cached one is a newer login and
+    /// replaces it (the original kept sending a cached token Palette may have revoked while
+    /// the frontend held a fresh one). Re-auth is
     /// asked for exactly when an email was sent and neither gave a token. With
     /// `accept_tokens` off (an environment the tokens do not belong to) user tokens are ignored
     /// and the environment's key is used, without asking for re-auth.
@@ -220,6 +228,12 @@ impl PaletteUser {
         let header_token = header(headers, TOKEN_HEADER).map(Secret::new);
         let cached = user.owner().and_then(|o| cache.get(o));
         (user.token, user.source) = match (cached, header_token) {
+            (Some(c), Some(h)) if newer(&h, &c) => {
+                if let Some(o) = user.owner() {
+                    cache.store(o, &h);
+                }
+                (Some(h), Some(TokenSource::Header))
+            }
             (Some(t), _) => (Some(t), Some(TokenSource::Cache)),
             (None, Some(t)) => {
                 // Cached only when the cache had none: the token in use is the token stored.

@@ -3,7 +3,6 @@
 //! mirror at once (write-through) and audits it.
 
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::api::extract::Live;
@@ -56,8 +55,33 @@ pub fn check(body: &Value) -> Result<&'static str, AppError> {
 
 /// POST /clusters: 201 with Palette's answer (`{uid}`).
 pub async fn create(live: &Live, project: Option<&str>, body: Value) -> AppResult<HttpResponse> {
-    let endpoint = check(&body)?;
+    let endpoint = refused_audited(live, check(&body)).await?;
     post(live, project, endpoint, body).await
+}
+
+/// Records a creation attempt in the audit log.
+async fn audited(live: &Live, uid: Option<&str>, success: bool, detail: String) {
+    audit::record(
+        &live.state.db,
+        audit::Event {
+            subject: &live.caller.subject,
+            palette_email: live.user.email.as_deref(),
+            action: Action::ClusterCreate,
+            env: live.env.name(),
+            object_uid: uid,
+            success,
+            detail: Some(detail),
+        },
+    )
+    .await;
+}
+
+/// A request refused before reaching Palette is an attempt too: audited, then returned.
+async fn refused_audited<T>(live: &Live, checked: AppResult<T>) -> AppResult<T> {
+    if let Err(e) = &checked {
+        audited(live, None, false, format!("refused: {}", e.message)).await;
+    }
+    checked
 }
 
 /// POST /virtualclusters `{clusterConfig}`: the original's two checks, then the virtual
@@ -67,6 +91,11 @@ pub async fn create_virtual(
     project: Option<&str>,
     body: Value,
 ) -> AppResult<HttpResponse> {
+    let config = refused_audited(live, check_virtual(&body)).await?;
+    post(live, project, "virtual", config).await
+}
+
+fn check_virtual(body: &Value) -> AppResult<Value> {
     let config = body["clusterConfig"].clone();
     if config["metadata"]["name"]
         .as_str()
@@ -80,7 +109,7 @@ pub async fn create_virtual(
     {
         return Err(AppError::bad_request("Cluster group UID is required"));
     }
-    post(live, project, "virtual", config).await
+    Ok(config)
 }
 
 async fn post(
@@ -100,12 +129,7 @@ async fn post(
         .retries(Retries::None)
         .send()
         .await;
-    let result = result.map_err(|e| {
-        if matches!(e, crate::palette::PaletteError::Unauthorized { .. }) && live.user.has_token() {
-            live.user.rejected(&live.state.tokens);
-        }
-        AppError::from(e)
-    });
+    let result = result.map_err(|e| live.failed(e));
     let answer = result.and_then(|a| {
         let v = a.json("/v1/spectroclusters").map_err(AppError::from)?;
         Ok((a.status, v))
@@ -116,32 +140,17 @@ async fn post(
         .and_then(|(_, v)| v["uid"].as_str())
         .filter(|u| is_valid_uid(u))
         .map(str::to_string);
-    audit::record(
-        &live.state.db,
-        audit::Event {
-            subject: &live.caller.subject,
-            palette_email: live.user.email.as_deref(),
-            action: Action::ClusterCreate,
-            env: live.env.name(),
-            object_uid: uid.as_deref(),
-            success: answer.is_ok(),
-            detail: Some(match &answer {
-                Ok(_) => format!("{endpoint} cluster {name}"),
-                Err(e) => format!("{endpoint} cluster {name}: {}", e.message),
-            }),
-        },
-    )
-    .await;
-    let (status, value) = answer?;
+    let detail = match &answer {
+        Ok(_) => format!("{endpoint} cluster {name}"),
+        Err(e) => format!("{endpoint} cluster {name}: {}", e.message),
+    };
+    audited(live, uid.as_deref(), answer.is_ok(), detail).await;
+    let (_, value) = answer?;
     if let Some(uid) = &uid {
         write_through(live, project, endpoint, uid, &name, &body).await;
     }
-    // actix and reqwest use different `http` versions: carry the number across.
-    let status = match status.as_u16() {
-        200 => StatusCode::CREATED,
-        n => StatusCode::from_u16(n).unwrap_or(StatusCode::CREATED),
-    };
-    Ok(HttpResponse::build(status)
+    // 201 whatever 2xx Palette chose, as the original answered.
+    Ok(HttpResponse::Created()
         .insert_header((crate::api::respond::SOURCE, "live"))
         .json(value))
 }

@@ -570,6 +570,18 @@ async fn backstage_jwts_are_verified_against_the_jwks() {
         "unauthenticated",
     )
     .await;
+    // No `iss` at all is refused too.
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(a.kid.clone());
+    let exp = chrono::Utc::now().timestamp() + 300;
+    let no_iss = jsonwebtoken::encode(
+        &header,
+        &json!({"sub": "user:default/ada", "ent": [], "exp": exp}),
+        &a.key,
+    )
+    .unwrap();
+    remember_secret(&no_iss);
+    assert_error(who(no_iss).await, 401, "unauthenticated").await;
     let stranger = es256_key("key-a"); // same kid, different key: bad signature
     assert_error(
         who(backstage_token(
@@ -786,12 +798,83 @@ async fn palette_user_tokens_follow_the_original_rules() {
         .await
         .unwrap();
     assert_eq!(resp.headers()["x-spectrocloud-reauth-required"], "true");
-    assert_error(resp, 403, "permission_denied").await;
+    let msg = assert_error(resp, 403, "palette_denied").await;
+    assert!(!msg.contains(&forged), "{msg}");
     app.stop().await;
     sim.stop().await;
 }
 
 // ---------------------------------------------------------------- audit
+
+#[tokio::test]
+async fn a_newer_header_token_replaces_the_cached_one() {
+    // Visibility re-read on every request, so it follows the token in use.
+    let (sim, app) = synced(SimConfig::default(), |c| c.auth.user_scope_ttl_seconds = 0).await;
+    let mint = |email: &'static str, ttl: i64| {
+        let sim = &sim;
+        async move {
+            let v = sim_control(
+                sim,
+                Method::POST,
+                "/tokens",
+                Some(json!({"email": email, "ttl_seconds": ttl})),
+            )
+            .await;
+            let t = v["token"].as_str().unwrap().to_string();
+            remember_secret(&t);
+            t
+        }
+    };
+    // The same email with three logins: bob's token stands in for a later session so that
+    // which token is in use shows in the projects answered.
+    let first = mint("alice@acme.example", 600).await;
+    let later = mint("bob@acme.example", 1200).await;
+    let older = mint("alice@acme.example", 300).await;
+    let projects_with = |token: Option<&str>| {
+        let mut req = app
+            .client
+            .get(app.url("/users/me/projects"))
+            .header("X-SpectroCloud-User-Email", "alice@acme.example");
+        if let Some(t) = token {
+            req = req.header("X-SpectroCloud-Token", t);
+        }
+        async move {
+            let v = json(req.send().await.unwrap()).await;
+            let mut names: Vec<String> = v["projects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["uid"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let alice_projects = projects_with(Some(&first)).await;
+    let bob_projects = {
+        let mut p: Vec<String> = sim_user(&sim, "bob@acme.example").await["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect();
+        p.sort();
+        p
+    };
+    assert_ne!(alice_projects, bob_projects);
+    assert_eq!(projects_with(None).await, alice_projects, "cached");
+    // A header token expiring later replaces the cached one, for later requests too.
+    assert_eq!(projects_with(Some(&later)).await, bob_projects);
+    assert_eq!(
+        projects_with(None).await,
+        bob_projects,
+        "the newer one is cached"
+    );
+    // One expiring sooner does not: the cache wins, as in the original.
+    assert_eq!(projects_with(Some(&older)).await, bob_projects);
+    app.stop().await;
+    sim.stop().await;
+}
 
 #[tokio::test]
 async fn audit_log_records_who_did_what() {
@@ -819,6 +902,15 @@ async fn audit_log_records_who_did_what() {
         .find(|r| r.method == "POST" && r.path == "/clusters")
         .unwrap();
     assert_eq!(call(&app, create, &s, Some(ADMIN)).await.status(), 201);
+    // Refused before reaching Palette: still an attempt on record.
+    let refused = app
+        .client
+        .post(app.url("/clusters"))
+        .json(&json!({"metadata": {"name": "x"}, "spec": {"cloudType": "gcp"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(refused, 400, "bad_request").await;
     app.sync("env0").await;
 
     let log = json(app.get("/audit").await).await;
@@ -832,20 +924,31 @@ async fn audit_log_records_who_did_what() {
         vec![
             "sync.trigger",
             "cluster.create",
+            "cluster.create",
             "manifest.view",
             "kubeconfig.download",
             "sync.trigger"
         ],
         "newest first"
     );
-    let kube = &entries[3];
+    assert_eq!(entries[1]["outcome"], "failure");
+    assert!(
+        entries[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Unsupported cloud type: gcp"),
+        "{}",
+        entries[1]
+    );
+    assert_eq!(entries[2]["outcome"], "success");
+    let kube = &entries[4];
     assert_eq!(kube["subject"], "user:default/ada");
     assert_eq!(kube["palette_email"], "admin@acme.example");
     assert_eq!(kube["environment"], "env0");
     assert_eq!(kube["object_uid"], s.cluster.as_str());
     assert_eq!(kube["outcome"], "success");
-    assert_eq!(entries[2]["outcome"], "failure");
-    assert_eq!(log["total"], 5);
+    assert_eq!(entries[3]["outcome"], "failure");
+    assert_eq!(log["total"], 6);
     let page = json(app.get("/audit?limit=2&offset=1").await).await;
     let page_actions: Vec<&str> = page["entries"]
         .as_array()
@@ -853,7 +956,7 @@ async fn audit_log_records_who_did_what() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(page_actions, vec!["cluster.create", "manifest.view"]);
+    assert_eq!(page_actions, vec!["cluster.create", "cluster.create"]);
     let denied = reqwest::Client::new()
         .get(app.url("/audit"))
         .bearer_auth(VIEWER)

@@ -87,6 +87,25 @@ fn none_mode_refused_on_public_bind() {
 }
 
 #[test]
+fn backstage_mode_needs_an_issuer_it_can_check() {
+    let cfg = |backstage: &str| {
+        issues(&format!(
+            "[auth]\nmode = \"backstage\"\n[auth.backstage]\n{backstage}\n{ENV}"
+        ))
+    };
+    let got = cfg("jwks_url = \"https://bs.example/keys\"");
+    assert!(
+        got.iter().any(|(k, _)| k == "auth.backstage.issuer"),
+        "{got:?}"
+    );
+    assert!(cfg("jwks_url = \"https://bs.example/api/auth/.well-known/jwks.json\"").is_empty());
+    assert!(
+        cfg("jwks_url = \"https://bs.example/keys\"\nissuer = \"https://bs.example/api/auth\"")
+            .is_empty()
+    );
+}
+
+#[test]
 fn unknown_key_is_named() {
     let got = issues(&format!("[server]\nbnd = \"127.0.0.1:1\"\n{ENV}"));
     assert!(got.iter().any(|(_, m)| m.contains("bnd")), "{got:?}");

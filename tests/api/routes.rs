@@ -1308,3 +1308,53 @@ async fn read_through_is_scoped_to_the_palette_user() {
     cold.stop().await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn project_uid_scopes_mirror_details_as_palette_would() {
+    let (sim, app) = synced(SimConfig::default(), |_| {}).await;
+    let projects = get_json(&app, "/projects").await;
+    let ps = uids(&projects["projects"]);
+    let (mine, other) = (&ps[0], &ps[1]);
+    let listed = get_json(
+        &app,
+        &format!("/projects/{mine}/profiles?profileType=add-on"),
+    )
+    .await;
+    let owned = listed["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(
+            get_json(&app, &format!("/projects/{mine}/profiles")).await["profiles"]
+                .as_array()
+                .unwrap()
+                .iter(),
+        )
+        .find(|p| p["metadata"]["annotations"]["projectUid"].as_str() == Some(mine.as_str()))
+        .cloned()
+        .expect("a profile owned by the project");
+    let uid = owned["metadata"]["uid"].as_str().unwrap();
+    for route in ["", "/packs", "/variables"] {
+        let path = format!("/profiles/{uid}{route}");
+        assert_eq!(app.get(&path).await.status(), 200, "{path}");
+        assert_eq!(
+            app.get(&format!("{path}?projectUid={mine}")).await.status(),
+            200,
+            "{path}"
+        );
+        assert_error(
+            app.get(&format!("{path}?projectUid={other}")).await,
+            404,
+            "not_found",
+        )
+        .await;
+        assert_error(
+            app.get(&format!("{path}?projectUid=no!")).await,
+            400,
+            "bad_request",
+        )
+        .await;
+    }
+    app.stop().await;
+    sim.stop().await;
+}
