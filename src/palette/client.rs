@@ -99,8 +99,9 @@ impl Answer {
 pub struct Listing {
     pub items: Vec<Value>,
     pub pages: usize,
-    /// False when the number of items differs from the `count` Palette reported, i.e. objects
-    /// came or went while paging: such a listing must not be used to delete anything.
+    /// False when Palette's `count` changed between pages or differs from the distinct objects
+    /// received, i.e. objects came, went or moved while paging: such a listing must not be used
+    /// to delete anything.
     pub complete: bool,
 }
 
@@ -466,7 +467,12 @@ impl Call<'_> {
         let mut listing = Listing::default();
         let mut token = String::new();
         let mut seen_tokens = std::collections::HashSet::new();
-        let mut reported = None;
+        // Every `count` Palette reported, and the distinct uids received: Palette pages by
+        // offset, so an object deleted (or reordered) mid-listing shifts the rest and one
+        // can be skipped while the final count still matches the items received.
+        let mut counts = std::collections::HashSet::new();
+        let mut uids = std::collections::HashSet::new();
+        let mut without_uid = 0usize;
         loop {
             let mut call = self.clone().query("limit", page_size.clone());
             if !token.is_empty() {
@@ -479,8 +485,18 @@ impl Call<'_> {
                 v => v["items"].as_array().cloned().unwrap_or_default(),
             };
             let empty = items.is_empty();
+            for item in &items {
+                match super::models::uid(item) {
+                    Some(u) => {
+                        uids.insert(u.to_string());
+                    }
+                    None => without_uid += 1,
+                }
+            }
             listing.items.extend(items);
-            reported = page["listmeta"]["count"].as_u64().or(reported);
+            if let Some(c) = page["listmeta"]["count"].as_u64() {
+                counts.insert(c);
+            }
             let next = page["listmeta"]["continue"]
                 .as_str()
                 .unwrap_or("")
@@ -500,11 +516,19 @@ impl Call<'_> {
             }
             token = next;
         }
-        listing.complete = match reported {
-            Some(count) => count as usize == listing.items.len(),
-            None => true,
-        };
+        // Complete: the count never moved, and exactly that many distinct objects arrived.
+        listing.complete = listing_complete(&counts, uids.len() + without_uid);
         Ok(listing)
+    }
+}
+
+/// A paged listing is complete when Palette's `count` never moved between pages and exactly
+/// that many distinct objects arrived (no `count` at all: nothing to check against).
+fn listing_complete(counts: &std::collections::HashSet<u64>, distinct: usize) -> bool {
+    match counts.iter().collect::<Vec<_>>()[..] {
+        [] => true,
+        [&count] => count as usize == distinct,
+        _ => false,
     }
 }
 
@@ -525,4 +549,24 @@ pub fn virtual_cluster_filter() -> Value {
         },
         "sort": [{ "field": "lastModifiedTimestamp", "order": "desc" }]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listing_complete;
+    use std::collections::HashSet;
+
+    #[test]
+    fn a_listing_that_moved_while_paging_is_not_complete() {
+        let counts = |c: &[u64]| c.iter().copied().collect::<HashSet<u64>>();
+        assert!(listing_complete(&counts(&[117]), 117));
+        assert!(listing_complete(&counts(&[]), 3), "no count reported");
+        // One deleted between pages: the rest shifted, one live object was skipped, and the
+        // last page's count matches what arrived; the first page's count does not.
+        assert!(!listing_complete(&counts(&[117, 116]), 116));
+        // One moved to the front between pages: another arrived twice, one never did.
+        assert!(!listing_complete(&counts(&[117]), 116));
+        // One created mid-listing.
+        assert!(!listing_complete(&counts(&[117, 118]), 118));
+    }
 }

@@ -78,6 +78,8 @@ pub struct Knobs {
     /// Endpoints (`"METHOD /pattern"`, as in the counters) answered 404, like an older Palette
     /// without them.
     pub missing_endpoints: Vec<String>,
+    /// Endpoints answered 403 `Forbidden`, like a role granting `list` but not `get`.
+    pub forbidden_endpoints: Vec<String>,
 }
 
 impl Default for Knobs {
@@ -92,6 +94,7 @@ impl Default for Knobs {
             provision_seconds: 3,
             count_drift: 0,
             missing_endpoints: Vec::new(),
+            forbidden_endpoints: Vec::new(),
         }
     }
 }

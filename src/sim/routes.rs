@@ -99,6 +99,11 @@ pub async fn palette_behaviour(
             PaletteErr::not_found(format!("no such endpoint: {}", req.path())).error_response();
         return Ok(req.into_response(resp));
     }
+    if knobs.forbidden_endpoints.contains(&key) {
+        state.count(key);
+        let resp = PaletteErr::forbidden(format!("not allowed: {}", req.path())).error_response();
+        return Ok(req.into_response(resp));
+    }
     state.count(key);
     if knobs.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(knobs.latency_ms)).await;

@@ -251,12 +251,23 @@ fn with_refreshes(
     due
 }
 
-/// Fetches details with bounded concurrency; `None` for objects gone since they were listed.
+/// What a detail fetch found.
+enum Fetched<T> {
+    Got(T),
+    /// Gone since it was listed (404).
+    Gone,
+    /// Listed, but Palette refuses its details to this key (403).
+    Refused,
+}
+
+/// Fetches details with bounded concurrency. A refused detail does not fail the run: RBAC may
+/// grant `list` without `get` on some objects, and one such object must not keep a whole
+/// environment from syncing.
 async fn fetch_details<T, F, Fut>(
     targets: Vec<Target>,
     concurrency: usize,
     fetch: F,
-) -> Result<Vec<(usize, Option<T>)>, PaletteError>
+) -> Result<Vec<(usize, Fetched<T>)>, PaletteError>
 where
     F: Fn(String, Option<String>) -> Fut,
     Fut: Future<Output = Result<Option<T>, PaletteError>>,
@@ -265,7 +276,14 @@ where
         .into_iter()
         .map(|(i, uid, project)| {
             let fut = fetch(uid, project);
-            async move { Ok::<_, PaletteError>((i, fut.await?)) }
+            async move {
+                Ok::<_, PaletteError>(match fut.await {
+                    Ok(Some(d)) => (i, Fetched::Got(d)),
+                    Ok(None) => (i, Fetched::Gone),
+                    Err(PaletteError::Forbidden { .. }) => (i, Fetched::Refused),
+                    Err(e) => return Err(e),
+                })
+            }
         })
         .collect();
     stream::iter(futures)
@@ -274,16 +292,38 @@ where
         .await
 }
 
-/// Sets fetched details on their rows and drops rows whose object vanished meanwhile.
-fn place<R, T>(rows: &mut Vec<R>, details: Vec<(usize, Option<T>)>, set: impl Fn(&mut R, T)) {
+/// Sets fetched details on their rows and drops rows whose object vanished meanwhile, or whose
+/// details were refused: those keep what the mirror has, so the kind's listing is then marked
+/// incomplete (nothing deleted on its account). Returns whether the listing is still complete.
+#[must_use]
+fn place<R, T>(
+    env: &str,
+    kind: &str,
+    rows: &mut Vec<R>,
+    details: Vec<(usize, Fetched<T>)>,
+    set: impl Fn(&mut R, T),
+) -> bool {
     let mut gone = HashSet::new();
+    let mut refused = 0;
     for (i, d) in details {
         match d {
-            Some(d) => set(&mut rows[i], d),
-            None => {
+            Fetched::Got(d) => set(&mut rows[i], d),
+            Fetched::Gone => {
+                gone.insert(i);
+            }
+            Fetched::Refused => {
+                refused += 1;
                 gone.insert(i);
             }
         }
+    }
+    if refused > 0 {
+        tracing::warn!(
+            env,
+            kind,
+            refused,
+            "details refused (403); keeping what the mirror has"
+        );
     }
     if !gone.is_empty() {
         let mut i = 0;
@@ -293,6 +333,7 @@ fn place<R, T>(rows: &mut Vec<R>, details: Vec<(usize, Option<T>)>, set: impl Fn
             keep
         });
     }
+    refused == 0
 }
 
 /// Runs one sync of `env`; `calls` counts every Palette request made.
@@ -474,7 +515,13 @@ pub async fn run(
         cluster_detail(client, &uid, project.as_deref(), calls).await
     })
     .await?;
-    place(&mut snap.clusters.rows, details, |r, d| r.detail = Some(d));
+    snap.clusters.complete &= place(
+        name,
+        "clusters",
+        &mut snap.clusters.rows,
+        details,
+        |r, d| r.detail = Some(d),
+    );
 
     // Profiles and every version: details for new versions, the newest one when it changed,
     // and the oldest few for a refresh.
@@ -532,7 +579,13 @@ pub async fn run(
         version_detail(client, &uid, project.as_deref(), calls).await
     })
     .await?;
-    place(&mut snap.versions.rows, details, |r, d| r.detail = Some(d));
+    snap.versions.complete &= place(
+        name,
+        "profile versions",
+        &mut snap.versions.rows,
+        details,
+        |r, d| r.detail = Some(d),
+    );
 
     // Virtual clusters, as listed.
     snap.virtual_clusters.complete = virtuals.complete && all_scopes;
@@ -625,9 +678,13 @@ pub async fn run(
         Ok(detail.map(|v| v.to_string()))
     })
     .await?;
-    place(&mut snap.cluster_groups.rows, details, |r, d| {
-        r.detail_json = Some(d)
-    });
+    snap.cluster_groups.complete &= place(
+        name,
+        "cluster groups",
+        &mut snap.cluster_groups.rows,
+        details,
+        |r, d| r.detail_json = Some(d),
+    );
 
     tracing::info!(
         env = name,

@@ -874,3 +874,67 @@ async fn an_older_palette_without_the_meta_list_is_paged_through_search() {
     app.stop().await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn details_palette_refuses_keep_the_mirror_and_the_run_goes_on() {
+    let sim = spawn_sim().await;
+    let app = spawn_app_for(&[&sim], |_| {}).await;
+    assert_eq!(app.sync("env0").await["outcome"], "success");
+    let pool = app.mirror().await;
+    let uids: Vec<String> = sqlx::query_scalar(
+        "SELECT uid FROM clusters WHERE env = 'env0' AND cloud_type != 'nested' AND state = 'Running' ORDER BY uid",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let (changed, deleted) = (&uids[0], &uids[1]);
+    sim_control(
+        &sim,
+        Method::POST,
+        &format!("/clusters/{changed}/state"),
+        Some(json!({"state": "Deleting", "health": "UnHealthy"})),
+    )
+    .await;
+    sim_control(&sim, Method::DELETE, &format!("/clusters/{deleted}"), None).await;
+    // The key may list clusters but not read their details.
+    set_knobs(
+        &sim,
+        json!({"forbidden_endpoints": ["GET /v1/dashboard/spectroclusters/{uid}"]}),
+    )
+    .await;
+    let run = app.sync("env0").await;
+    assert_eq!(
+        run["outcome"], "success",
+        "one refused detail must not fail the run: {run}"
+    );
+    // The refused cluster keeps what the mirror had; with a cluster listing that could not be
+    // fully used, nothing is deleted on its account.
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM clusters WHERE env = 'env0' AND uid = ?")
+            .bind(changed)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "Running");
+    let still: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM clusters WHERE env = 'env0' AND uid = ?")
+            .bind(deleted)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(still, 1);
+    // Allowed again: the next run catches up.
+    set_knobs(&sim, json!({"forbidden_endpoints": []})).await;
+    let run = app.sync("env0").await;
+    assert_eq!(run["outcome"], "success", "{run}");
+    assert_eq!(run["counts"]["clusters"]["deleted"], 1, "{run}");
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM clusters WHERE env = 'env0' AND uid = ?")
+            .bind(changed)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "Deleting");
+    app.stop().await;
+    sim.stop().await;
+}
