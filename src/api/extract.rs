@@ -208,8 +208,20 @@ pub async fn first_sync(state: &AppState, env: &str) -> Result<Readiness, AppErr
     {
         tracing::warn!(env, error = %e, "cannot start the first sync");
     }
+    // Wait for the run until it is FIRST_SYNC_WAIT old: a read arriving late in a long first
+    // sync reads through at once instead of waiting the full time again.
     let started = std::time::Instant::now();
-    while state.sync.env_state(env).running.is_some() && started.elapsed() < FIRST_SYNC_WAIT {
+    while let Some(run) = state.sync.env_state(env).running {
+        let age = chrono::DateTime::parse_from_rfc3339(&run.started_at)
+            .map(|t| {
+                (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                    .to_std()
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        if age.max(started.elapsed()) >= FIRST_SYNC_WAIT {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let fresh = state.sync.freshness(env);

@@ -1358,3 +1358,37 @@ async fn project_uid_scopes_mirror_details_as_palette_would() {
     app.stop().await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn late_reads_during_a_long_first_sync_do_not_wait_again() {
+    let sim = spawn_sim().await;
+    let meta = sim_get(&sim, "/v1/dashboard/spectroclusters/meta").await;
+    let uid = meta
+        .as_array()
+        .or_else(|| meta["items"].as_array())
+        .and_then(|a| a.first())
+        .and_then(|c| c["metadata"]["uid"].as_str())
+        .unwrap()
+        .to_string();
+    // Every Palette call takes 1.5 s: the first sync runs far longer than the 10 s a read
+    // waits for it.
+    set_knobs(&sim, json!({"latency_ms": 1500})).await;
+    let app = spawn_app_for(&[&sim], |c| c.sync.max_retries = 0).await;
+    let path = format!("/clusters/{uid}");
+    let resp = app.get(&path).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-spectrocloud-source"], "live");
+    // The run is now older than the wait: the next read goes straight through (one 1.5 s call),
+    // not through another 10 s wait.
+    let started = std::time::Instant::now();
+    let resp = app.get(&path).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-spectrocloud-source"], "live");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(7),
+        "waited {:?}",
+        started.elapsed()
+    );
+    app.stop().await;
+    sim.stop().await;
+}
