@@ -33,8 +33,6 @@ pub struct AppState {
     pub tokens: TokenCache,
     /// What each Palette user may see.
     pub scopes: ScopeCache,
-    /// Answers per (method, route, status), for `/metrics`.
-    pub http_requests: api::metrics::RequestCounts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +130,6 @@ impl Application {
             auth: Authenticator::new(&config.auth, &config.permissions),
             tokens: TokenCache::default(),
             scopes: ScopeCache::new(config.auth.user_scope_ttl_seconds),
-            http_requests: Default::default(),
         });
         let workers = start_workers(&config, &sync, &shutdown).await?;
 
@@ -374,6 +371,7 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
         exclude_projects: vec![],
         schedule: None,
         user_tokens: true,
+        rate_limits: Default::default(),
     });
     config
         .validate()

@@ -297,6 +297,91 @@ pub struct EnvironmentConfig {
     /// another Palette and must not be sent here.
     #[serde(default = "default_true")]
     pub user_tokens: bool,
+    /// Palette's rate limits this client keeps to (defaults: the documented ones).
+    #[serde(default)]
+    pub rate_limits: RateLimitsConfig,
+}
+
+/// `[environments.rate_limits]`: the limits Palette applies to this client, per rate-limit
+/// prefix (see `palette::limits`). A tenant whose limits were raised says so here.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    /// Multiplies every rate (after the overrides below).
+    pub scale: f64,
+    /// Replaces Palette's default limit (10/s, burst 5) for prefixes without an override.
+    pub default: Option<crate::palette::limits::Limit>,
+    /// Per prefix, e.g. `"/v1/dashboard" = { rate = 20, burst = 5 }`.
+    pub prefixes: std::collections::BTreeMap<String, crate::palette::limits::Limit>,
+    /// How long a person's call (kubeconfig, read-through, creation...) may take in all,
+    /// waiting for its turn included; past it the answer is 429 or 504.
+    pub interactive_deadline_seconds: u64,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            scale: 1.0,
+            default: None,
+            prefixes: Default::default(),
+            interactive_deadline_seconds: 30,
+        }
+    }
+}
+
+impl RateLimitsConfig {
+    /// The limit the client keeps to on `prefix`.
+    pub fn limit(&self, prefix: &str) -> crate::palette::limits::Limit {
+        use crate::palette::limits::{Limit, documented};
+        let base = match self.prefixes.get(prefix) {
+            Some(l) => *l,
+            None => match (documented(prefix), self.default) {
+                (d, Some(own)) if d == Limit::DEFAULT => own,
+                (d, _) => d,
+            },
+        };
+        base.scaled(self.scale)
+    }
+
+    fn issues(&self, key: &str, issue: &mut impl FnMut(&str, String)) {
+        if !(self.scale.is_finite() && self.scale > 0.0) {
+            issue(&format!("{key}.scale"), "must be a number above 0".into());
+        }
+        if self.interactive_deadline_seconds == 0 {
+            issue(
+                &format!("{key}.interactive_deadline_seconds"),
+                "must be at least 1".into(),
+            );
+        }
+        let limits = self
+            .default
+            .iter()
+            .map(|l| (format!("{key}.default"), l))
+            .chain(
+                self.prefixes
+                    .iter()
+                    .map(|(p, l)| (format!("{key}.prefixes.\"{p}\""), l)),
+            );
+        for (k, l) in limits {
+            if !(l.rate.is_finite() && l.rate > 0.0) {
+                issue(&k, format!("rate {} must be above 0 requests/s", l.rate));
+            }
+            if !(l.burst.is_finite() && l.burst >= 1.0) {
+                issue(&k, format!("burst {} must be at least 1", l.burst));
+            }
+        }
+        for p in self.prefixes.keys() {
+            if crate::palette::limits::prefix(p) != *p {
+                issue(
+                    &format!("{key}.prefixes.\"{p}\""),
+                    format!(
+                        "`{p}` is not a rate-limit prefix; paths under it count against `{}`",
+                        crate::palette::limits::prefix(p)
+                    ),
+                );
+            }
+        }
+    }
 }
 
 fn default_true() -> bool {
@@ -569,6 +654,7 @@ impl Config {
             {
                 issue(&key("schedule"), msg);
             }
+            env.rate_limits.issues(&key("rate_limits"), &mut issue);
             for p in &env.include_projects {
                 if env.exclude_projects.contains(p) {
                     issue(

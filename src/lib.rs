@@ -9,6 +9,7 @@ pub mod create;
 pub mod error;
 pub mod mcp;
 pub mod palette;
+pub mod recorder;
 pub mod sim;
 pub mod store;
 pub mod sync;

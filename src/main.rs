@@ -60,6 +60,12 @@ enum Command {
         /// Requests per second before answering 429 (0 = unlimited).
         #[arg(long, default_value_t = 0)]
         rate_limit: u32,
+        /// Enforce Palette's documented per-prefix rate limits (per client address).
+        #[arg(long)]
+        palette_limits: bool,
+        /// Multiply the rates of --palette-limits (0.2 = a fifth).
+        #[arg(long, default_value_t = 1.0)]
+        limits_scale: f64,
         /// Override the dataset's number of projects.
         #[arg(long)]
         projects: Option<usize>,
@@ -161,6 +167,8 @@ async fn main() -> ExitCode {
             latency_ms,
             error_rate,
             rate_limit,
+            palette_limits,
+            limits_scale,
             projects,
             clusters,
             profiles,
@@ -169,6 +177,10 @@ async fn main() -> ExitCode {
             telemetry::init(&LogConfig::default());
             if !(0.0..=1.0).contains(&error_rate) {
                 eprintln!("error: --error-rate must be between 0 and 1");
+                return ExitCode::from(2);
+            }
+            if !(limits_scale.is_finite() && limits_scale > 0.0) {
+                eprintln!("error: --limits-scale must be above 0");
                 return ExitCode::from(2);
             }
             let sizes = match sim::sizes_for(&dataset, projects, clusters, profiles) {
@@ -187,6 +199,8 @@ async fn main() -> ExitCode {
                     latency_ms,
                     error_rate,
                     rate_limit,
+                    palette_limits,
+                    limits_scale,
                     ..Knobs::default()
                 },
             };

@@ -1,10 +1,7 @@
 //! `GET /metrics` (outside the base path, authenticated like every route but `/health`):
-//! Prometheus text exposition of sync freshness and outcomes, mirror sizes, Palette calls and
-//! HTTP answers.
-
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+//! Prometheus text from the `metrics` recorder (`crate::recorder`): sync freshness and
+//! outcomes, mirror sizes and cached tokens (set when scraped), Palette requests, call latency
+//! and 429s per rate-limit prefix, and HTTP answers (counted as they happen).
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,16 +13,14 @@ use sqlx::Row;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 
-/// Answers per (method, route pattern, status).
-#[derive(Default)]
-pub struct RequestCounts(Mutex<BTreeMap<(String, String, u16), u64>>);
-
 /// Counts every answer by its route pattern (never the raw path: uids would explode the series).
 pub async fn count(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let app = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.envs.app().to_string());
     // Only known methods get their own series: anyone can send `FOO1`, `FOO2`, ...
     let method = match req.method().as_str() {
         m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m.to_string(),
@@ -33,24 +28,60 @@ pub async fn count(
     };
     let pattern = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let res = next.call(req).await?.map_into_boxed_body();
-    if let Some(state) = state
-        && let Ok(mut counts) = state.http_requests.0.lock()
-    {
-        *counts
-            .entry((method, pattern, res.status().as_u16()))
-            .or_insert(0) += 1;
+    if let Some(app) = app {
+        metrics::counter!("spectrocloud_http_requests_total", "app" => app, "method" => method,
+            "route" => pattern, "status" => res.status().as_u16().to_string())
+        .increment(1);
     }
     Ok(res)
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(
+        "spectrocloud_sync_last_success_timestamp_seconds",
+        "End of the last successful sync (Unix time; 0 = never)."
+    );
+    describe_gauge!(
+        "spectrocloud_sync_stale",
+        "1 when mirror answers of the environment carry X-SpectroCloud-Stale."
+    );
+    describe_gauge!(
+        "spectrocloud_sync_running",
+        "1 while a sync run of the environment is under way."
+    );
+    describe_counter!(
+        "spectrocloud_sync_runs_total",
+        "Sync runs recorded, by outcome."
+    );
+    describe_gauge!(
+        "spectrocloud_mirror_objects",
+        "Objects in the mirror, by kind."
+    );
+    describe_counter!(
+        "spectrocloud_palette_requests_total",
+        "Requests sent to Palette (every attempt), since start."
+    );
+    describe_histogram!(
+        "spectrocloud_palette_call_duration_seconds",
+        "Palette request latency (one attempt), by rate-limit prefix and outcome."
+    );
+    describe_counter!(
+        "spectrocloud_palette_throttled_total",
+        "429 answers from Palette, by rate-limit prefix."
+    );
+    describe_gauge!(
+        "spectrocloud_palette_rate_per_second",
+        "The rate this client currently keeps to, by rate-limit prefix (drops after a 429)."
+    );
+    describe_gauge!(
+        "spectrocloud_palette_user_tokens",
+        "Palette user session tokens cached."
+    );
+    describe_counter!(
+        "spectrocloud_http_requests_total",
+        "HTTP answers, by method, route and status."
+    );
 }
 
 const KINDS: [(&str, &str); 8] = [
@@ -74,78 +105,26 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> AppResult<
             "authentication required: send Authorization: Bearer <token>",
         ));
     }
-    let mut out = String::new();
-    family(
-        &mut out,
-        "spectrocloud_sync_last_success_timestamp_seconds",
-        "gauge",
-        "End of the last successful sync (Unix time; 0 = never).",
-    );
-    for env in state.envs.all() {
-        let f = state.sync.freshness(env.name());
-        let _ = writeln!(
-            out,
-            "spectrocloud_sync_last_success_timestamp_seconds{{environment=\"{}\"}} {}",
-            escape(env.name()),
-            f.synced_at.map(|t| t.timestamp()).unwrap_or(0)
-        );
-    }
-    family(
-        &mut out,
-        "spectrocloud_sync_stale",
-        "gauge",
-        "1 when mirror answers of the environment carry X-SpectroCloud-Stale.",
-    );
-    for env in state.envs.all() {
-        let stale = state.sync.freshness(env.name()).stale as u8;
-        let _ = writeln!(
-            out,
-            "spectrocloud_sync_stale{{environment=\"{}\"}} {stale}",
-            escape(env.name())
-        );
-    }
-    family(
-        &mut out,
-        "spectrocloud_sync_running",
-        "gauge",
-        "1 while a sync run of the environment is under way.",
-    );
-    for env in state.envs.all() {
-        let running = state.sync.env_state(env.name()).running.is_some() as u8;
-        let _ = writeln!(
-            out,
-            "spectrocloud_sync_running{{environment=\"{}\"}} {running}",
-            escape(env.name())
-        );
-    }
+    describe();
+    let app = state.envs.app().to_string();
+    scrape_gauges(&state, &app).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::recorder::render(&app)))
+}
 
-    family(
-        &mut out,
-        "spectrocloud_sync_runs_total",
-        "counter",
-        "Sync runs recorded, by outcome.",
-    );
-    let runs = sqlx::query(
-        "SELECT env, outcome, count(*) FROM sync_runs WHERE outcome != 'running' GROUP BY env, outcome ORDER BY env, outcome",
-    )
-    .fetch_all(&state.db.reader)
-    .await?;
-    for r in runs {
-        let _ = writeln!(
-            out,
-            "spectrocloud_sync_runs_total{{environment=\"{}\",outcome=\"{}\"}} {}",
-            escape(r.get(0)),
-            escape(r.get(1)),
-            r.get::<i64, _>(2)
-        );
-    }
-    family(
-        &mut out,
-        "spectrocloud_mirror_objects",
-        "gauge",
-        "Objects in the mirror, by kind.",
-    );
+/// Values read when scraped: freshness, runs, mirror sizes, pacing rates, cached tokens.
+async fn scrape_gauges(state: &AppState, app: &str) -> AppResult<()> {
+    use metrics::{counter, gauge};
     for env in state.envs.all() {
+        let name = env.name().to_string();
+        let labels = [("app", app.to_string()), ("environment", name.clone())];
+        let f = state.sync.freshness(env.name());
+        gauge!("spectrocloud_sync_last_success_timestamp_seconds", &labels)
+            .set(f.synced_at.map(|t| t.timestamp()).unwrap_or(0) as f64);
+        gauge!("spectrocloud_sync_stale", &labels).set(f.stale as u8 as f64);
+        let running = state.sync.env_state(env.name()).running.is_some();
+        gauge!("spectrocloud_sync_running", &labels).set(running as u8 as f64);
         for (kind, table) in KINDS {
             let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT count(*) FROM {table} WHERE env = ?"
@@ -153,55 +132,28 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> AppResult<
             .bind(env.name())
             .fetch_one(&state.db.reader)
             .await?;
-            let _ = writeln!(
-                out,
-                "spectrocloud_mirror_objects{{environment=\"{}\",kind=\"{kind}\"}} {n}",
-                escape(env.name())
-            );
+            gauge!("spectrocloud_mirror_objects", "app" => app.to_string(),
+                "environment" => name.clone(), "kind" => kind)
+            .set(n as f64);
+        }
+        for (prefix, _, rate) in env.client.pacer().snapshot() {
+            gauge!("spectrocloud_palette_rate_per_second", "app" => app.to_string(),
+                "environment" => name.clone(), "prefix" => prefix)
+            .set(rate);
         }
     }
-    family(
-        &mut out,
-        "spectrocloud_palette_requests_total",
-        "counter",
-        "Requests sent to Palette (every attempt), since start.",
-    );
-    for env in state.envs.all() {
-        let _ = writeln!(
-            out,
-            "spectrocloud_palette_requests_total{{environment=\"{}\"}} {}",
-            escape(env.name()),
-            env.client.calls()
-        );
+    let runs = sqlx::query(
+        "SELECT env, outcome, count(*) FROM sync_runs WHERE outcome != 'running' GROUP BY env, outcome ORDER BY env, outcome",
+    )
+    .fetch_all(&state.db.reader)
+    .await?;
+    for r in runs {
+        let (env, outcome): (String, String) = (r.get(0), r.get(1));
+        counter!("spectrocloud_sync_runs_total", "app" => app.to_string(),
+            "environment" => env, "outcome" => outcome)
+        .absolute(r.get::<i64, _>(2).max(0) as u64);
     }
-    family(
-        &mut out,
-        "spectrocloud_palette_user_tokens",
-        "gauge",
-        "Palette user session tokens cached.",
-    );
-    let _ = writeln!(
-        out,
-        "spectrocloud_palette_user_tokens {}",
-        state.tokens.len()
-    );
-    family(
-        &mut out,
-        "spectrocloud_http_requests_total",
-        "counter",
-        "HTTP answers, by method, route and status.",
-    );
-    if let Ok(counts) = state.http_requests.0.lock() {
-        for ((method, route, status), n) in counts.iter() {
-            let _ = writeln!(
-                out,
-                "spectrocloud_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(method),
-                escape(route)
-            );
-        }
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(out))
+    gauge!("spectrocloud_palette_user_tokens", "app" => app.to_string())
+        .set(state.tokens.len() as f64);
+    Ok(())
 }

@@ -1,7 +1,9 @@
 //! The Palette REST client, one per environment: connection pooling, `ApiKey` or bare
-//! `Authorization` credentials, `ProjectUid` scope, timeouts, retries with exponential back-off
-//! and jitter (honouring `Retry-After`), a per-environment concurrency limit, and pagination
-//! with `?continue=` in the query. No credential ever reaches a log line or an error.
+//! `Authorization` credentials, `ProjectUid` scope, timeouts, pacing per rate-limit prefix
+//! (`pacing.rs`: a 429 slows the prefix down and the call waits its turn again), retries with
+//! exponential back-off and jitter on 5xx and connection failures, a concurrency limit for the
+//! sync's calls, one overall deadline per call, and pagination with `?continue=` in the query.
+//! No credential ever reaches a log line or an error.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,9 +14,11 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER}
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::PaletteError;
+use super::pacing::{Pacer, Priority};
 use crate::config::{EnvironmentConfig, Secret, SyncConfig};
 
 /// Guards against a Palette that keeps handing out continue tokens.
@@ -29,10 +33,18 @@ pub struct PaletteClient {
 
 struct Inner {
     env: String,
+    /// The application's metrics label (see `recorder`).
+    app: String,
     base: String,
     api_key: Secret,
     http: reqwest::Client,
+    /// In-flight sync calls; people's calls are bounded by the pacing alone.
     limiter: Semaphore,
+    pacer: Pacer,
+    /// Overall deadline of a person's call, waiting included.
+    interactive_deadline: Duration,
+    /// Overall deadline of a sync call without its own (the run's timeout bounds it anyway).
+    background_deadline: Duration,
     retries: u32,
     retry_base: Duration,
     page_size: u32,
@@ -72,6 +84,8 @@ pub struct Call<'a> {
     credential: Credential<'a>,
     counter: Option<&'a AtomicU64>,
     retries: Retries,
+    priority: Option<Priority>,
+    deadline: Option<Instant>,
     raw: bool,
 }
 
@@ -106,7 +120,11 @@ pub struct Listing {
 }
 
 impl PaletteClient {
-    pub fn new(env: &EnvironmentConfig, sync: &SyncConfig) -> Result<PaletteClient, PaletteError> {
+    pub fn new(
+        env: &EnvironmentConfig,
+        sync: &SyncConfig,
+        app: &str,
+    ) -> Result<PaletteClient, PaletteError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(sync.request_timeout_seconds))
             .connect_timeout(Duration::from_secs(sync.request_timeout_seconds.min(10)))
@@ -120,10 +138,16 @@ impl PaletteClient {
         Ok(PaletteClient {
             inner: Arc::new(Inner {
                 env: env.name.clone(),
+                app: app.to_string(),
                 base: env.url.trim_end_matches('/').to_string(),
                 api_key: env.api_token.clone(),
                 http,
                 limiter: Semaphore::new(sync.concurrency.max(1)),
+                pacer: Pacer::new(env.rate_limits.clone()),
+                interactive_deadline: Duration::from_secs(
+                    env.rate_limits.interactive_deadline_seconds.max(1),
+                ),
+                background_deadline: Duration::from_secs(sync.run_timeout_seconds.max(1)),
                 retries: sync.max_retries,
                 retry_base: Duration::from_millis(sync.retry_base_ms.max(1)),
                 page_size: sync.page_size.clamp(1, 50),
@@ -145,6 +169,11 @@ impl PaletteClient {
         self.inner.calls.load(Ordering::Relaxed)
     }
 
+    /// The pacing of this environment's calls (429s and current rate per prefix).
+    pub fn pacer(&self) -> &Pacer {
+        &self.inner.pacer
+    }
+
     pub fn request(&self, method: Method, path: impl Into<String>) -> Call<'_> {
         Call {
             client: self,
@@ -156,6 +185,8 @@ impl PaletteClient {
             credential: Credential::ApiKey,
             counter: None,
             retries: Retries::Full,
+            priority: None,
+            deadline: None,
             raw: false,
         }
     }
@@ -199,6 +230,25 @@ impl<'a> Call<'a> {
         self.retries = retries;
         self
     }
+    /// Who waits for this call. Default: the sync (`Background`) for `Retries::Full`, a person
+    /// (`Interactive`) otherwise.
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+    /// The call gives up at `deadline`, waiting for its turn included. Default: the
+    /// environment's `interactive_deadline_seconds` for people, `sync.run_timeout_seconds`
+    /// for the sync.
+    pub fn deadline(mut self, deadline: impl Into<Instant>) -> Self {
+        self.deadline = Some(deadline.into());
+        self
+    }
+    fn effective_priority(&self) -> Priority {
+        self.priority.unwrap_or(match self.retries {
+            Retries::Full => Priority::Background,
+            Retries::Interactive | Retries::None => Priority::Interactive,
+        })
+    }
     /// No JSON `Accept`/`Content-Type` headers (kubeconfig downloads).
     pub fn raw(mut self) -> Self {
         self.raw = true;
@@ -220,56 +270,107 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Sends with retries; any 2xx answer.
+    /// Sends with pacing and retries; any 2xx answer. A 429 is back-pressure: the prefix
+    /// slows down and the call waits its turn again until its deadline (except `Retries::None`).
     pub async fn send(self) -> Result<Answer, PaletteError> {
         let inner = &self.client.inner;
-        let max_retries = match self.retries {
-            Retries::Full => inner.retries,
-            Retries::Interactive => inner.retries.min(1),
-            Retries::None => 0,
-        };
+        let priority = self.effective_priority();
+        let deadline = self.deadline.unwrap_or_else(|| {
+            Instant::now()
+                + match priority {
+                    Priority::Interactive => inner.interactive_deadline,
+                    Priority::Background => inner.background_deadline,
+                }
+        });
         let span = tracing::debug_span!(
             "palette_call",
             env = %inner.env,
             method = %self.method,
             path = %self.path,
             project = self.project.unwrap_or("-"),
+            priority = ?priority,
             status = tracing::field::Empty,
             attempts = tracing::field::Empty,
+            throttled = tracing::field::Empty,
         );
         async {
-            let mut attempt = 0;
-            loop {
-                let result = self.attempt().await;
-                attempt += 1;
-                let retry = match &result {
-                    Ok(_) => false,
-                    Err(e) => attempt <= max_retries && self.may_retry(e),
-                };
-                if !retry {
-                    let span = tracing::Span::current();
-                    span.record("attempts", attempt);
-                    match &result {
-                        Ok(a) => span.record("status", a.status.as_u16()),
-                        Err(e) => span.record("status", tracing::field::display(e)),
-                    };
-                    return result;
-                }
-                let wait = match &result {
-                    Err(PaletteError::Throttled {
-                        retry_after: Some(secs),
-                        ..
-                    }) => Duration::from_secs(*secs).min(MAX_RETRY_AFTER),
-                    _ => backoff(inner.retry_base, attempt),
-                };
-                if let Err(e) = &result {
-                    tracing::debug!(error = %e, wait_ms = wait.as_millis() as u64, attempt, "retrying Palette call");
-                }
-                tokio::time::sleep(wait).await;
-            }
+            let (result, attempts, throttled) = self.paced(priority, deadline).await;
+            let span = tracing::Span::current();
+            span.record("attempts", attempts);
+            span.record("throttled", throttled);
+            match &result {
+                Ok(a) => span.record("status", a.status.as_u16()),
+                Err(e) => span.record("status", tracing::field::display(e)),
+            };
+            result
         }
         .instrument(span)
         .await
+    }
+
+    /// The attempts of one call: (outcome, attempts, 429s received).
+    async fn paced(
+        &self,
+        priority: Priority,
+        deadline: Instant,
+    ) -> (Result<Answer, PaletteError>, u32, u32) {
+        let inner = &self.client.inner;
+        let max_retries = match self.retries {
+            Retries::Full => inner.retries,
+            Retries::Interactive => inner.retries.min(1),
+            Retries::None => 0,
+        };
+        let (prefix, bucket) = inner.pacer.bucket(&self.path);
+        let too_late = || PaletteError::Throttled {
+            path: self.path.clone(),
+            retry_after: None,
+        };
+        let (mut failures, mut throttled) = (0u32, 0u32);
+        loop {
+            if bucket.acquire(priority, Some(deadline)).await.is_err() {
+                return (Err(too_late()), failures + throttled, throttled);
+            }
+            let started = Instant::now();
+            let result = match tokio::time::timeout_at(deadline, self.attempt(priority)).await {
+                Ok(r) => r,
+                Err(_) => Err(PaletteError::Timeout {
+                    path: self.path.clone(),
+                }),
+            };
+            super::record_call(&inner.app, &inner.env, &prefix, &result, started.elapsed());
+            let wait = match &result {
+                Ok(_) => return (result, failures + throttled + 1, throttled),
+                Err(PaletteError::Throttled { retry_after, .. }) if self.may_retry_throttled() => {
+                    throttled += 1;
+                    bucket.throttled();
+                    // The bucket's pause paces the retry; a Retry-After asks for longer.
+                    retry_after
+                        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+                        .unwrap_or(Duration::ZERO)
+                }
+                Err(PaletteError::Throttled { .. }) => {
+                    bucket.throttled();
+                    return (result, failures + throttled + 1, throttled + 1);
+                }
+                Err(e) if failures < max_retries && self.may_retry(e) => {
+                    failures += 1;
+                    backoff(inner.retry_base, failures)
+                }
+                Err(_) => return (result, failures + throttled + 1, throttled),
+            };
+            if Instant::now() + wait > deadline {
+                return (result, failures + throttled, throttled);
+            }
+            if let Err(e) = &result {
+                tracing::debug!(error = %e, wait_ms = wait.as_millis() as u64, failures, throttled,
+                    "retrying Palette call");
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn may_retry_throttled(&self) -> bool {
+        self.retries != Retries::None
     }
 
     fn may_retry(&self, e: &PaletteError) -> bool {
@@ -283,16 +384,24 @@ impl<'a> Call<'a> {
         }
     }
 
-    async fn attempt(&self) -> Result<Answer, PaletteError> {
+    async fn attempt(&self, priority: Priority) -> Result<Answer, PaletteError> {
         let inner = &self.client.inner;
-        let _permit = inner
-            .limiter
-            .acquire()
-            .await
-            .map_err(|_| PaletteError::Unreachable {
-                path: self.path.clone(),
-                message: "client is shutting down".into(),
-            })?;
+        // People's calls never queue behind the sync's in-flight ones.
+        let _permit = match priority {
+            Priority::Background => {
+                Some(
+                    inner
+                        .limiter
+                        .acquire()
+                        .await
+                        .map_err(|_| PaletteError::Unreachable {
+                            path: self.path.clone(),
+                            message: "client is shutting down".into(),
+                        })?,
+                )
+            }
+            Priority::Interactive => None,
+        };
         inner.calls.fetch_add(1, Ordering::Relaxed);
         if let Some(c) = self.counter {
             c.fetch_add(1, Ordering::Relaxed);

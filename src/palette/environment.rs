@@ -20,21 +20,29 @@ impl Environment {
 #[derive(Clone, Default)]
 pub struct Environments {
     list: Vec<Arc<Environment>>,
+    /// This application's metrics label (see `recorder`).
+    app: String,
 }
 
 impl Environments {
     pub fn new(config: &Config) -> Result<Environments, PaletteError> {
+        let app = crate::recorder::next_app();
         let list = config
             .environments
             .iter()
             .map(|e| {
                 Ok(Arc::new(Environment {
                     config: e.clone(),
-                    client: PaletteClient::new(e, &config.sync)?,
+                    client: PaletteClient::new(e, &config.sync, &app)?,
                 }))
             })
             .collect::<Result<_, PaletteError>>()?;
-        Ok(Environments { list })
+        Ok(Environments { list, app })
+    }
+
+    /// The metrics label of the application these environments belong to.
+    pub fn app(&self) -> &str {
+        &self.app
     }
 
     /// By name, or the first when `name` is `None`.

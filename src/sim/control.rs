@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/knobs", web::put().to(put_knobs))
             .route("/counters", web::get().to(counters))
             .route("/counters", web::delete().to(reset_counters))
+            .route("/counters/throttled", web::get().to(throttled))
             .route("/summary", web::get().to(get_summary))
             .route("/clusters/{uid}/state", web::post().to(set_state))
             .route("/clusters/{uid}/profiles", web::post().to(move_profile))
@@ -115,12 +116,23 @@ async fn put_knobs(state: web::Data<SimState>, body: web::Json<Value>) -> Answer
     if !(0.0..=1.0).contains(&knobs.error_rate) {
         return Err(bad("error_rate must be between 0 and 1"));
     }
+    let rates = knobs.prefix_limits.values().map(|l| (l.rate, l.burst));
+    if !(knobs.limits_scale > 0.0) || rates.clone().any(|(r, b)| !(r > 0.0) || !(b >= 1.0)) {
+        return Err(bad(
+            "limits_scale and rates must be above 0, bursts at least 1",
+        ));
+    }
     state.set_knobs(knobs.clone());
     Ok(HttpResponse::Ok().json(knobs))
 }
 
 async fn counters(state: web::Data<SimState>) -> Answer {
     Ok(HttpResponse::Ok().json(state.counters()))
+}
+
+/// 429s answered per rate-limit prefix (reset with the other counters).
+async fn throttled(state: web::Data<SimState>) -> Answer {
+    Ok(HttpResponse::Ok().json(state.throttled_counts()))
 }
 
 async fn reset_counters(state: web::Data<SimState>) -> Answer {

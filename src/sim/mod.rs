@@ -10,10 +10,10 @@ mod gate;
 pub mod render;
 pub mod routes;
 
-use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
@@ -80,6 +80,13 @@ pub struct Knobs {
     pub missing_endpoints: Vec<String>,
     /// Endpoints answered 403 `Forbidden`, like a role granting `list` but not `get`.
     pub forbidden_endpoints: Vec<String>,
+    /// Palette's documented limits per client address and rate-limit prefix
+    /// (`palette::limits`): 429 `TooManyRequests`, no `Retry-After`.
+    pub palette_limits: bool,
+    /// Multiplies every rate of `palette_limits` (0.2 = a fifth).
+    pub limits_scale: f64,
+    /// Per prefix, replacing the documented limit (`"*"`: every prefix), before the scale.
+    pub prefix_limits: BTreeMap<String, crate::palette::limits::Limit>,
 }
 
 impl Default for Knobs {
@@ -95,6 +102,9 @@ impl Default for Knobs {
             count_drift: 0,
             missing_endpoints: Vec::new(),
             forbidden_endpoints: Vec::new(),
+            palette_limits: false,
+            limits_scale: 1.0,
+            prefix_limits: BTreeMap::new(),
         }
     }
 }
@@ -109,6 +119,10 @@ pub struct SimState {
     pub encoding_key: EncodingKey,
     pub decoding_key: DecodingKey,
     rate_window: Mutex<(i64, u32)>,
+    /// (client address, prefix) → (tokens, last refill), for `palette_limits`.
+    limit_buckets: Mutex<HashMap<(IpAddr, String), (f64, Instant)>>,
+    /// Rate-limit prefix → 429s answered (every cause).
+    throttled_by_prefix: Mutex<BTreeMap<String, u64>>,
     outage: watch::Sender<bool>,
 }
 
@@ -148,6 +162,72 @@ impl SimState {
         if let Ok(mut c) = self.counters.lock() {
             c.clear();
         }
+        if let Ok(mut c) = self.throttled_by_prefix.lock() {
+            c.clear();
+        }
+    }
+
+    /// 429s answered per rate-limit prefix.
+    pub fn throttled_counts(&self) -> BTreeMap<String, u64> {
+        self.throttled_by_prefix
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    fn count_throttled(&self, prefix: String) {
+        if let Ok(mut c) = self.throttled_by_prefix.lock() {
+            *c.entry(prefix).or_insert(0) += 1;
+        }
+    }
+
+    /// The limit the simulator applies to `prefix` under `knobs`.
+    pub fn limit_for(knobs: &Knobs, prefix: &str) -> crate::palette::limits::Limit {
+        let limit = knobs
+            .prefix_limits
+            .get(prefix)
+            .or_else(|| knobs.prefix_limits.get("*"))
+            .copied()
+            .unwrap_or_else(|| crate::palette::limits::documented(prefix));
+        limit.scaled(knobs.limits_scale)
+    }
+
+    /// True when this request from `client` is over its prefix's limit: a token bucket of
+    /// `rate × burst` requests refilled at `rate`, per client address and prefix.
+    fn over_prefix_limit(&self, knobs: &Knobs, client: IpAddr, prefix: &str) -> bool {
+        let limit = Self::limit_for(knobs, prefix);
+        let now = Instant::now();
+        let Ok(mut buckets) = self.limit_buckets.lock() else {
+            return false;
+        };
+        let (tokens, last) = buckets
+            .entry((client, prefix.to_string()))
+            .or_insert((limit.max(), now));
+        *tokens = (*tokens + limit.rate * (now - *last).as_secs_f64()).min(limit.max());
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Whether a `/v1` request is refused with 429 (the global `rate_limit` knob, or
+    /// Palette's per-prefix limits); counts the refusal under the path's prefix.
+    pub fn refuses(&self, knobs: &Knobs, client: Option<IpAddr>, path: &str) -> bool {
+        let prefix = crate::palette::limits::prefix(path);
+        let refused = self.throttled(knobs.rate_limit)
+            || (knobs.palette_limits
+                && self.over_prefix_limit(
+                    knobs,
+                    client.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+                    &prefix,
+                ));
+        if refused {
+            self.count_throttled(prefix);
+        }
+        refused
     }
 
     /// True when this request is over the per-second limit.
@@ -261,6 +341,8 @@ pub async fn start_on(config: SimConfig, listener: TcpListener) -> std::io::Resu
         encoding_key: EncodingKey::from_secret(&secret).map_err(std::io::Error::other)?,
         decoding_key: DecodingKey::from_secret(&secret).map_err(std::io::Error::other)?,
         rate_window: Mutex::new((0, 0)),
+        limit_buckets: Mutex::new(HashMap::new()),
+        throttled_by_prefix: Mutex::new(BTreeMap::new()),
         outage: outage_tx,
     });
 

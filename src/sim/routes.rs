@@ -108,7 +108,8 @@ pub async fn palette_behaviour(
     if knobs.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(knobs.latency_ms)).await;
     }
-    if state.throttled(knobs.rate_limit) {
+    let client = req.peer_addr().map(|a| a.ip());
+    if state.refuses(&knobs, client, req.path()) {
         let mut resp = PaletteErr::new(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",

@@ -294,6 +294,12 @@ pub fn env_for(name: &str, sim: &SimServer) -> spectrocloud_backend::config::Env
         exclude_projects: vec![],
         schedule: None,
         user_tokens: true,
+        // Paced far above the simulator's speed: tests that are not about rate limits run as
+        // fast as before; those that are set the limits they test.
+        rate_limits: spectrocloud_backend::config::RateLimitsConfig {
+            scale: 100.0,
+            ..Default::default()
+        },
     }
 }
 
