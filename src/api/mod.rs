@@ -18,7 +18,6 @@ pub mod reports;
 pub mod respond;
 pub mod routes;
 pub mod sync;
-pub mod through;
 pub mod users;
 pub mod virtualclusters;
 
