@@ -10,8 +10,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
 
-use super::palette_user::{PaletteUser, REAUTH_HEADER};
-use crate::api::routes::{self, Access, RouteSpec};
+use super::audit;
+use super::palette_user::{self, EMAIL_HEADER, PaletteUser, REAUTH_HEADER};
+use crate::api::routes::{self, Access, RouteSpec, Source};
 use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
 
@@ -91,39 +92,137 @@ pub async fn authorize(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
 
+    // The environment the request is for (the handler answers 404 for an unknown one).
+    let instance =
+        crate::api::extract::query_param(req.request(), "instance").filter(|n| !n.is_empty());
+    let env = state.envs.get(instance.as_deref()).cloned();
+    let env_name = env
+        .as_ref()
+        .map(|e| e.name().to_string())
+        .or(instance)
+        .unwrap_or_default();
+    let action = audit::Action::of_route(spec.method, spec.path);
+
     if let Access::Permission(p) = spec.access
         && !caller.may(p)
     {
         tracing::info!(subject = %caller.subject, permission = p.id(), path = req.path(), "permission denied");
+        let claimed = PaletteUser::none();
+        let mut claimed = claimed;
+        claimed.claimed_email = header_value(&req, EMAIL_HEADER);
+        denied(
+            &state,
+            &caller,
+            &claimed,
+            action,
+            spec,
+            &env_name,
+            format!("permission {} missing", p.id()),
+        )
+        .await;
         return Ok(deny(req, AppError::permission_denied(p)));
     }
 
-    // The environment the request is for (the handler answers 404 for an unknown one).
-    let instance =
-        crate::api::extract::query_param(req.request(), "instance").filter(|n| !n.is_empty());
-    let env = state.envs.get(instance.as_deref());
-    let env_name = env
-        .map(|e| e.name().to_string())
-        .or(instance)
-        .unwrap_or_default();
-    let accept_tokens = env.is_none_or(|e| e.config.user_tokens);
-    let user = Arc::new(PaletteUser::resolve(
-        req.headers(),
-        &state.tokens,
-        &env_name,
-        &caller.subject,
-        accept_tokens,
-    ));
+    let binding = caller.binding();
+    let user = Arc::new(
+        PaletteUser::resolve(
+            palette_user::Request {
+                headers: req.headers(),
+                env: env.as_deref(),
+                subject: &caller.subject,
+                binding: &binding,
+            },
+            &state.tokens,
+            &state.scopes,
+            &state.db,
+        )
+        .await,
+    );
+    let required = env
+        .as_ref()
+        .map_or(state.config.auth.require_user_token, |e| {
+            e.config.requires_user_token(&state.config.auth)
+        });
+    // Service routes (auth/debug, openapi, sync status and trigger, audit) show no Palette data.
+    if required && !user.usable() && spec.source != Source::Service {
+        user.ask_reauth();
+        denied(
+            &state,
+            &caller,
+            &user,
+            action,
+            spec,
+            &env_name,
+            "no usable Palette user token".into(),
+        )
+        .await;
+        let mut resp = deny(
+            req,
+            AppError::unauthenticated(
+                "a Palette user token is required: sign in to Palette again (X-SpectroCloud-Token)",
+            ),
+        );
+        with_reauth(resp.response_mut().headers_mut());
+        return Ok(resp);
+    }
     tracing::debug!(subject = %caller.subject, palette_user = user.email.as_deref().unwrap_or("-"), "authorized");
-    req.extensions_mut().insert(caller);
+    req.extensions_mut().insert(caller.clone());
     req.extensions_mut().insert(user.clone());
     req.extensions_mut().insert(spec);
     let mut res = next.call(req).await?.map_into_boxed_body();
     if user.needs_reauth() {
-        res.headers_mut().insert(
-            header::HeaderName::from_static(REAUTH_HEADER),
-            HeaderValue::from_static("true"),
-        );
+        with_reauth(res.headers_mut());
+    }
+    // An audited action refused before it was recorded (bad input, unknown instance, ...).
+    let status = res.status();
+    if action.is_some() && !user.audited() && (status.is_client_error() || status.is_server_error())
+    {
+        denied(
+            &state,
+            &caller,
+            &user,
+            action,
+            spec,
+            &env_name,
+            format!("refused with {}", status.as_u16()),
+        )
+        .await;
     }
     Ok(res)
+}
+
+fn with_reauth(h: &mut actix_web::http::header::HeaderMap) {
+    h.insert(
+        header::HeaderName::from_static(REAUTH_HEADER),
+        HeaderValue::from_static("true"),
+    );
+}
+
+fn header_value(req: &ServiceRequest, name: &str) -> Option<String> {
+    palette_user::header(req.headers(), name).map(str::to_string)
+}
+
+/// Audits a refused request: its action when it is an audited one, else `access`.
+async fn denied(
+    state: &AppState,
+    caller: &super::Caller,
+    user: &PaletteUser,
+    action: Option<audit::Action>,
+    spec: &RouteSpec,
+    env: &str,
+    why: String,
+) {
+    audit::record_denied(
+        &state.db,
+        audit::Event {
+            subject: &caller.subject,
+            user: Some(user),
+            action: action.unwrap_or(audit::Action::Access),
+            env,
+            object_uid: None,
+            success: false,
+            detail: Some(format!("{} {}: {why}", spec.method, spec.path)),
+        },
+    )
+    .await;
 }

@@ -105,11 +105,13 @@ fn auth(c: &mut spectrocloud_backend::config::Config) {
             token: Secret::new(ADMIN),
             subject: "user:default/agent".into(),
             groups: vec!["group:default/platform".into()],
+            palette_user: None,
         },
         StaticToken {
             token: Secret::new(VIEWER),
             subject: "user:default/peek".into(),
             groups: vec![],
+            palette_user: None,
         },
     ];
     c.permissions.enabled = true;
