@@ -92,52 +92,63 @@ pub async fn authorize(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
 
-    // The environment the request is for (the handler answers 404 for an unknown one).
+    guard(req, next, &state, caller, spec).await
+}
+
+/// The environment a request names (None: unknown or none configured; the handler answers
+/// 404 for an unknown one), and its name as given.
+fn environment_of(
+    req: &ServiceRequest,
+    state: &AppState,
+) -> (Option<Arc<crate::palette::Environment>>, String) {
     let instance =
         crate::api::extract::query_param(req.request(), "instance").filter(|n| !n.is_empty());
     let env = state.envs.get(instance.as_deref()).cloned();
-    let env_name = env
+    let name = env
         .as_ref()
         .map(|e| e.name().to_string())
         .or(instance)
         .unwrap_or_default();
-    let action = audit::Action::of_route(spec.method, spec.path);
+    (env, name)
+}
 
+/// The route's permission, the Palette user, `require_user_token`, then the handler; every
+/// refusal of the way is audited.
+async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    state: &AppState,
+    caller: super::Caller,
+    spec: &'static RouteSpec,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let (env, env_name) = environment_of(&req, state);
+    let refusal = Refusal {
+        state,
+        caller: &caller,
+        action: audit::Action::of_route(spec.method, spec.path),
+        spec,
+        env: &env_name,
+    };
     if let Access::Permission(p) = spec.access
         && !caller.may(p)
     {
         tracing::info!(subject = %caller.subject, permission = p.id(), path = req.path(), "permission denied");
-        let claimed = PaletteUser::none();
-        let mut claimed = claimed;
+        let mut claimed = PaletteUser::none();
         claimed.claimed_email = header_value(&req, EMAIL_HEADER);
-        denied(
-            &state,
-            &caller,
-            &claimed,
-            action,
-            spec,
-            &env_name,
-            format!("permission {} missing", p.id()),
-        )
-        .await;
+        refusal
+            .record(&claimed, format!("permission {} missing", p.id()))
+            .await;
         return Ok(deny(req, AppError::permission_denied(p)));
     }
 
     let binding = caller.binding();
-    let user = Arc::new(
-        PaletteUser::resolve(
-            palette_user::Request {
-                headers: req.headers(),
-                env: env.as_deref(),
-                subject: &caller.subject,
-                binding: &binding,
-            },
-            &state.tokens,
-            &state.scopes,
-            &state.db,
-        )
-        .await,
-    );
+    let who = palette_user::Request {
+        headers: req.headers(),
+        env: env.as_deref(),
+        subject: &caller.subject,
+        binding: &binding,
+    };
+    let user = Arc::new(PaletteUser::resolve(who, &state.tokens, &state.scopes, &state.db).await);
     let required = env
         .as_ref()
         .map_or(state.config.auth.require_user_token, |e| {
@@ -146,16 +157,9 @@ pub async fn authorize(
     // Service routes (auth/debug, openapi, sync status and trigger, audit) show no Palette data.
     if required && !user.usable() && spec.source != Source::Service {
         user.ask_reauth();
-        denied(
-            &state,
-            &caller,
-            &user,
-            action,
-            spec,
-            &env_name,
-            "no usable Palette user token".into(),
-        )
-        .await;
+        refusal
+            .record(&user, "no usable Palette user token".into())
+            .await;
         let mut resp = deny(
             req,
             AppError::unauthenticated(
@@ -175,20 +179,43 @@ pub async fn authorize(
     }
     // An audited action refused before it was recorded (bad input, unknown instance, ...).
     let status = res.status();
-    if action.is_some() && !user.audited() && (status.is_client_error() || status.is_server_error())
+    if refusal.action.is_some()
+        && !user.audited()
+        && (status.is_client_error() || status.is_server_error())
     {
-        denied(
-            &state,
-            &caller,
-            &user,
-            action,
-            spec,
-            &env_name,
-            format!("refused with {}", status.as_u16()),
+        refusal
+            .record(&user, format!("refused with {}", status.as_u16()))
+            .await;
+    }
+    Ok(res)
+}
+
+/// What an audited refusal of this request records.
+struct Refusal<'a> {
+    state: &'a AppState,
+    caller: &'a super::Caller,
+    /// The audited action of the route, if it is one (else `access`).
+    action: Option<audit::Action>,
+    spec: &'static RouteSpec,
+    env: &'a str,
+}
+
+impl Refusal<'_> {
+    async fn record(&self, user: &PaletteUser, why: String) {
+        audit::record_denied(
+            &self.state.db,
+            audit::Event {
+                subject: &self.caller.subject,
+                user: Some(user),
+                action: self.action.unwrap_or(audit::Action::Access),
+                env: self.env,
+                object_uid: None,
+                success: false,
+                detail: Some(format!("{} {}: {why}", self.spec.method, self.spec.path)),
+            },
         )
         .await;
     }
-    Ok(res)
 }
 
 fn with_reauth(h: &mut actix_web::http::header::HeaderMap) {
@@ -200,29 +227,4 @@ fn with_reauth(h: &mut actix_web::http::header::HeaderMap) {
 
 fn header_value(req: &ServiceRequest, name: &str) -> Option<String> {
     palette_user::header(req.headers(), name).map(str::to_string)
-}
-
-/// Audits a refused request: its action when it is an audited one, else `access`.
-async fn denied(
-    state: &AppState,
-    caller: &super::Caller,
-    user: &PaletteUser,
-    action: Option<audit::Action>,
-    spec: &RouteSpec,
-    env: &str,
-    why: String,
-) {
-    audit::record_denied(
-        &state.db,
-        audit::Event {
-            subject: &caller.subject,
-            user: Some(user),
-            action: action.unwrap_or(audit::Action::Access),
-            env,
-            object_uid: None,
-            success: false,
-            detail: Some(format!("{} {}: {why}", spec.method, spec.path)),
-        },
-    )
-    .await;
 }

@@ -263,6 +263,10 @@ async fn a_burst_of_unknown_kids_makes_one_jwks_fetch_and_rotation_still_works()
     let url = jwks.url.clone();
     let app = spawn_app_with(move |c| backstage(c, url, None)).await;
     let client = reqwest::Client::new();
+    // A slow Backstage: every JWKS answer takes longer than the 2 s spacing of fetches (which
+    // therefore counts from a fetch's end, or the waiters would fetch again one by one).
+    jwks.delay_ms.store(2500, Ordering::Relaxed);
+    let started = std::time::Instant::now();
     // 20 concurrent tokens, each with a forged kid.
     let forged: Vec<String> = (0..20)
         .map(|i| {

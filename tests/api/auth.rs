@@ -392,23 +392,28 @@ pub(crate) struct Jwks {
     pub url: String,
     pub keys: Arc<Mutex<Value>>,
     pub fetches: Arc<AtomicUsize>,
+    /// How long each answer takes (a slow Backstage), in milliseconds.
+    pub delay_ms: Arc<AtomicUsize>,
     pub handle: actix_web::dev::ServerHandle,
 }
 
 pub(crate) async fn jwks_server(initial: Value) -> Jwks {
     let keys = Arc::new(Mutex::new(initial));
     let fetches = Arc::new(AtomicUsize::new(0));
-    let (k, f) = (keys.clone(), fetches.clone());
+    let delay_ms = Arc::new(AtomicUsize::new(0));
+    let (k, f, d) = (keys.clone(), fetches.clone(), delay_ms.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {
-        let (k, f) = (k.clone(), f.clone());
+        let (k, f, d) = (k.clone(), f.clone(), d.clone());
         App::new().route(
             "/api/auth/.well-known/jwks.json",
             web::get().to(move || {
-                let (k, f) = (k.clone(), f.clone());
+                let (k, f, d) = (k.clone(), f.clone(), d.clone());
                 async move {
                     f.fetch_add(1, Ordering::Relaxed);
+                    let wait = d.load(Ordering::Relaxed) as u64;
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                     let body = k.lock().unwrap().clone();
                     HttpResponse::Ok().json(body)
                 }
@@ -426,6 +431,7 @@ pub(crate) async fn jwks_server(initial: Value) -> Jwks {
         url: format!("http://127.0.0.1:{port}/api/auth/.well-known/jwks.json"),
         keys,
         fetches,
+        delay_ms,
         handle,
     }
 }
