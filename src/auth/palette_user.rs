@@ -298,15 +298,12 @@ impl PaletteUser {
         };
         user.env = env.name().to_string();
         let raw = header(r.headers, TOKEN_HEADER);
-        let bucket = claimed
-            .clone()
-            .unwrap_or_else(|| format!("subject:{}", r.subject));
         let (carried, check) = match raw {
             None => (Carried::None, None),
             Some(t) if t.len() > MAX_TOKEN_BYTES => (Carried::TooLarge, None),
             Some(t) => {
                 let t = Secret::new(t);
-                let c = super::scope::verify(scopes, db, env, &t, &bucket).await;
+                let c = super::scope::verify(scopes, db, env, &t, claimed.as_deref()).await;
                 (Carried::Checked(c.kind()), Some((t, c)))
             }
         };
@@ -334,7 +331,7 @@ impl PaletteUser {
             Some(TokenSource::Cache) => {
                 if let Some((t, _)) = cached {
                     // Re-checked when its verification is stale; a refused one is dropped.
-                    let c = super::scope::verify(scopes, db, env, &t, &bucket).await;
+                    let c = super::scope::verify(scopes, db, env, &t, claimed.as_deref()).await;
                     if c.kind() == CheckKind::Rejected {
                         tokens.evict(env.name(), r.subject, &t);
                         user.reauth.store(true, Ordering::Relaxed);

@@ -270,8 +270,9 @@ fn identity_of(me: &Value) -> Identity {
 }
 
 /// Asks Palette who `token` belongs to (`/v1/users/me`), from memory while fresh. Concurrent
-/// checks of one token make one call; a claimed user (`bucket`: the claimed email, or the
-/// caller) whose tokens Palette keeps refusing gets no more calls for a while; at most
+/// checks of one token make one call; a claimed email whose tokens Palette keeps refusing
+/// gets no more calls for a while (tokens without an email only share the global cap, so
+/// one bad client behind a shared caller cannot block the others); at most
 /// [`VERIFY_CONCURRENCY`] calls run at once. Only an accepted token is remembered, and its
 /// scope is stored (see `store::user_scopes`).
 pub async fn verify(
@@ -279,7 +280,7 @@ pub async fn verify(
     db: &Db,
     env: &Environment,
     token: &Secret,
-    bucket: &str,
+    claimed: Option<&str>,
 ) -> Check {
     let key = digest_of(&[env.name(), token.expose()]);
     if let Some(id) = cache.fresh(&key) {
@@ -290,8 +291,8 @@ pub async fn verify(
     if let Some(id) = cache.fresh(&key) {
         return Check::Verified(id);
     }
-    let bucket = digest_of(&[env.name(), &bucket.to_ascii_lowercase()]);
-    if cache.over_budget(&bucket) {
+    let bucket = claimed.map(|c| digest_of(&[env.name(), &c.to_ascii_lowercase()]));
+    if bucket.is_some_and(|b| cache.over_budget(&b)) {
         return Check::Unknown(
             AppError::new(
                 ErrorCode::Throttled,
@@ -323,7 +324,9 @@ pub async fn verify(
             Check::Verified(id)
         }
         Err(PaletteError::Unauthorized { .. } | PaletteError::Forbidden { .. }) => {
-            cache.count_refused(bucket);
+            if let Some(b) = bucket {
+                cache.count_refused(b);
+            }
             if let Ok(mut v) = cache.verified.lock() {
                 v.pop(&key);
             }
