@@ -219,6 +219,17 @@ async fn tools_are_listed_and_called_per_permission() {
         denied["permission"],
         "spectrocloud.cluster.download-kubeconfig"
     );
+    // ...and the refusal is on record.
+    let audit = json(app.client.get(app.url("/audit")).send().await.unwrap()).await;
+    let last = &audit["entries"][0];
+    assert_eq!(last["outcome"], "denied", "{last}");
+    assert_eq!(last["subject"], "user:default/peek");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("get_spectrocloud_kubeconfig_for_cluster")
+    );
 
     // The reverse lookup, by name; an ambiguous name asks for a uid.
     let (err, found) = admin
