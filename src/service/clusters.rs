@@ -206,7 +206,7 @@ pub async fn manifest(
 async fn record(ctx: &Ctx, action: Action, object: &Uid, success: bool, detail: Option<String>) {
     let event = audit::Event {
         subject: &ctx.caller.subject,
-        palette_email: ctx.user.email.as_deref(),
+        user: Some(&ctx.user),
         action,
         env: ctx.env.name(),
         object_uid: Some(object),
