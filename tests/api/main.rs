@@ -6,6 +6,7 @@ mod config;
 mod foundation;
 mod helpers;
 mod mcp;
+mod reads;
 mod routes;
 mod sim;
 mod sync;
