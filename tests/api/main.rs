@@ -3,6 +3,7 @@
 mod auth;
 mod config;
 mod foundation;
+mod hardening;
 mod helpers;
 mod mcp;
 mod routes;
