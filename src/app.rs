@@ -143,17 +143,22 @@ impl Application {
         let mcp_sessions = CancellationToken::new();
         let mcp = crate::mcp::service(state.clone(), &config, mcp_sessions.clone());
         let data = state.clone();
+        let hsts = api::middleware::Hsts::new(config.server.hsts_max_age_seconds);
         let mut http = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(web::Data::new(hsts.clone()))
                 .app_data(web::Data::new(BodyLimit(limit)))
                 .app_data(api::json_config(limit))
                 .app_data(api::query_config())
                 .app_data(api::path_config())
                 .wrap(from_fn(api::metrics::count))
                 .wrap(from_fn(api::middleware::body_limit))
+                .wrap(from_fn(api::middleware::header_limits))
                 .wrap(from_fn(api::middleware::request_id_header))
-                .wrap(TracingLogger::default())
+                .wrap(from_fn(api::middleware::head_as_get))
+                .wrap(from_fn(api::middleware::security_headers))
+                .wrap(TracingLogger::<api::middleware::RequestSpan>::new())
                 .wrap(Condition::new(
                     !cors_origins.is_empty(),
                     api::cors::cors(&cors_origins),

@@ -84,3 +84,138 @@ async fn an_unknown_instance_is_not_echoed_in_full() {
     assert!(msg.contains(&"x".repeat(64)), "{msg}");
     app.stop().await;
 }
+
+const TOKEN: &str = "hardening-bearer-token-4c1e9a77";
+
+fn static_auth(c: &mut Config) {
+    use spectrocloud_backend::config::{AuthMode, Secret, StaticToken};
+    c.auth.mode = AuthMode::Static;
+    c.auth.tokens = vec![StaticToken {
+        token: Secret::new(TOKEN),
+        subject: "user:default/hardy".into(),
+        groups: vec![],
+    }];
+}
+
+fn header<'a>(resp: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn head_works_wherever_get_does_and_health_needs_no_token() {
+    let app = spawn_app_with(static_auth).await;
+    let anonymous = reqwest::Client::new();
+    let resp = anonymous.head(app.url("/health")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.bytes().await.unwrap().is_empty(), "HEAD has no body");
+
+    let resp = app
+        .client
+        .head(app.url("/sync/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "content-type"), Some("application/json"));
+    let resp = anonymous.head(app.url("/clusters")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(header(&resp, "www-authenticate"), Some("Bearer"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_401_names_the_bearer_scheme_metrics_too() {
+    let app = spawn_app_with(static_auth).await;
+    let anonymous = reqwest::Client::new();
+    for url in [
+        format!("{}/metrics", app.address),
+        app.url("/clusters"),
+        app.url("/sync/status"),
+    ] {
+        let resp = anonymous.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{url}");
+        assert_eq!(header(&resp, "www-authenticate"), Some("Bearer"), "{url}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn security_headers_are_on_every_answer_and_hsts_only_when_configured() {
+    let app = spawn_app_with(static_auth).await;
+    let anonymous = reqwest::Client::new();
+    let answers = [
+        app.get("/sync/status").await,
+        app.get("/no/such/route").await,
+        anonymous.get(app.url("/clusters")).send().await.unwrap(),
+        anonymous.get(app.url("/health")).send().await.unwrap(),
+    ];
+    for resp in &answers {
+        let what = resp.url().path().to_string();
+        assert_eq!(
+            header(resp, "x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(
+            header(resp, "referrer-policy"),
+            Some("no-referrer"),
+            "{what}"
+        );
+        assert_eq!(header(resp, "cache-control"), Some("no-store"), "{what}");
+        assert_eq!(header(resp, "strict-transport-security"), None, "{what}");
+    }
+    app.stop().await;
+
+    let app = spawn_app_with(|c| c.server.hsts_max_age_seconds = 31_536_000).await;
+    let resp = app.get("/health").await;
+    assert_eq!(
+        header(&resp, "strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn request_logs_show_the_path_but_not_a_query_token() {
+    let app = spawn_app().await;
+    let secret = "query-token-never-logged-5d2f8e";
+    remember_secret(secret);
+    let resp = app
+        .get(&format!(
+            "/sync/status?token={secret}&instance=nope-instance-77"
+        ))
+        .await;
+    assert_eq!(resp.status(), 404);
+    app.stop().await; // checks every registered secret against the logs
+    let logs = captured_logs();
+    assert!(!logs.contains(secret));
+    assert!(
+        logs.contains("instance=nope-instance-77"),
+        "the request line with its redacted query was logged"
+    );
+}
+
+#[tokio::test]
+async fn a_huge_email_header_is_refused_and_never_logged() {
+    let app = spawn_app().await;
+    let email = format!("{}@example.com", "e".repeat(30_000));
+    let resp = app
+        .client
+        .get(app.url("/sync/status"))
+        .header("X-SpectroCloud-User-Email", &email)
+        .send()
+        .await
+        .unwrap();
+    let msg = assert_error(resp, 400, "bad_request").await;
+    assert!(msg.contains("254"), "{msg}");
+    let ok = app
+        .client
+        .get(app.url("/sync/status"))
+        .header("X-SpectroCloud-User-Email", "alice@acme.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    app.stop().await;
+    assert!(!captured_logs().contains(&"e".repeat(300)));
+}
