@@ -317,6 +317,28 @@ pub async fn sync_once(
     Ok(reports)
 }
 
+/// `backup PATH`: an online copy of the mirror, taken while a server may be running on it.
+/// Returns the size of the copy in bytes.
+pub async fn backup(config: Config, dest: &std::path::Path) -> anyhow::Result<u64> {
+    use std::str::FromStr;
+    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&config.database.url)?;
+    let source = opts.get_filename().to_path_buf();
+    if !source.is_file() {
+        anyhow::bail!("no database at {}: nothing to back up", source.display());
+    }
+    if dest.exists() {
+        anyhow::bail!(
+            "{} already exists; a backup never overwrites a file",
+            dest.display()
+        );
+    }
+    let db = Db::open(&config.database).await?;
+    let done = crate::store::maintenance::backup(&db, dest).await;
+    db.close().await;
+    done?;
+    Ok(std::fs::metadata(dest)?.len())
+}
+
 /// `serve`: runs until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;

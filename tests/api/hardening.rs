@@ -219,3 +219,122 @@ async fn a_huge_email_header_is_refused_and_never_logged() {
     app.stop().await;
     assert!(!captured_logs().contains(&"e".repeat(300)));
 }
+
+// ------------------------------------------------------------------ the database file
+
+fn cli(args: &[&str], config: &std::path::Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("the CLI runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn db_config(dir: &std::path::Path, db: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("backup.toml");
+    let text = format!(
+        "[server]\nbind = \"127.0.0.1:0\"\n[auth]\nmode = \"none\"\n[database]\nurl = \"sqlite://{}\"\n",
+        db.display()
+    );
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+#[tokio::test]
+async fn after_a_sync_the_wal_is_checkpointed_and_truncated() {
+    let (sim, app) = synced(SimConfig::default(), |_| {}).await;
+    let wal = app.db_path.with_extension("db-wal");
+    let db_len = std::fs::metadata(&app.db_path).unwrap().len();
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(db_len > 100_000, "the mirror holds data: {db_len}");
+    assert!(
+        wal_len < 64 * 1024,
+        "WAL is {wal_len} bytes next to {db_len}"
+    );
+    app.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn backup_copies_the_live_mirror_and_never_overwrites() {
+    let (sim, app) = synced(SimConfig::default(), |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = db_config(dir.path(), &app.db_path);
+    let dest = dir.path().join("copy.db");
+    let dest_s = dest.to_string_lossy().into_owned();
+    let (ok, out) = cli(&["backup", &dest_s], &config);
+    assert!(ok, "{out}");
+    assert!(out.contains("backup written"), "{out}");
+
+    let copy = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&dest)
+                .read_only(true),
+        )
+        .await
+        .unwrap();
+    let in_copy = count(&copy, "SELECT count(*) FROM clusters WHERE env = ?", "env0").await;
+    let live = count(
+        &app.mirror().await,
+        "SELECT count(*) FROM clusters WHERE env = ?",
+        "env0",
+    )
+    .await;
+    assert!(live > 0);
+    assert_eq!(in_copy, live);
+    copy.close().await;
+
+    let before = std::fs::read(&dest).unwrap();
+    let (ok, out) = cli(&["backup", &dest_s], &config);
+    assert!(!ok && out.contains("already exists"), "{out}");
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        before,
+        "the file is untouched"
+    );
+    app.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_database_is_refused_at_start_with_a_clear_message() {
+    let (sim, app) = synced(SimConfig::default(), |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("mirror.db");
+    let (ok, out) = cli(
+        &["backup", &copy.to_string_lossy()],
+        &db_config(dir.path(), &app.db_path),
+    );
+    assert!(ok, "{out}");
+    app.stop().await;
+    sim.stop().await;
+
+    // Garbage over the last pages (table data: SQLite opens the file, quick_check finds it),
+    // then over every page but the first (the file cannot even be opened).
+    let pristine = std::fs::read(&copy).unwrap();
+    let page = 4096;
+    assert!(pristine.len() > 8 * page);
+    let config = db_config(dir.path(), &copy);
+    for from in [pristine.len() / page * page - 2 * page, page] {
+        let mut bytes = pristine.clone();
+        for b in &mut bytes[from..] {
+            *b = 0xA5;
+        }
+        std::fs::write(&copy, &bytes).unwrap();
+        let (ok, out) = cli(&["serve"], &config);
+        assert!(!ok, "a corrupt database must not be served: {out}");
+        assert!(
+            out.contains("quick_check") && out.contains("is corrupt"),
+            "{out}"
+        );
+        assert!(out.contains("restore it from a backup"), "{out}");
+    }
+}
