@@ -141,13 +141,20 @@ impl Application {
         let cors_origins = config.server.cors_allowed_origins.clone();
         let mcp_path = format!("{}/mcp", base_path.trim_end_matches('/'));
         let mcp_sessions = CancellationToken::new();
-        let mcp = crate::mcp::service(state.clone(), &config, mcp_sessions.clone());
+        let mcp_guard = crate::mcp::sessions::SessionGuard::new(&config.mcp);
+        let mcp = crate::mcp::service(
+            state.clone(),
+            &config,
+            mcp_sessions.clone(),
+            mcp_guard.manager.clone(),
+        );
         let data = state.clone();
         let hsts = api::middleware::Hsts::new(config.server.hsts_max_age_seconds);
         let mut http = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::Data::new(hsts.clone()))
+                .app_data(web::Data::new(mcp_guard.clone()))
                 .app_data(web::Data::new(BodyLimit(limit)))
                 .app_data(api::json_config(limit))
                 .app_data(api::query_config())
@@ -167,6 +174,7 @@ impl Application {
                 // Before the base path's scope, which would otherwise claim `/mcp`.
                 .service(
                     web::scope(&mcp_path)
+                        .wrap(from_fn(crate::mcp::sessions::guard))
                         .wrap(from_fn(crate::mcp::authenticate))
                         .service(mcp.clone().scope()),
                 )

@@ -4,6 +4,8 @@
 //! `tools/list` shows a caller only the tools it may call, and `tools/call` checks before any
 //! tool runs. The tools call the same store and service functions as the HTTP routes.
 
+pub mod sessions;
+
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -885,6 +887,7 @@ pub fn service(
     state: web::Data<AppState>,
     config: &Config,
     shutdown: CancellationToken,
+    sessions: Arc<LocalSessionManager>,
 ) -> StreamableHttpService<McpServer, LocalSessionManager> {
     // rmcp's Host check guards unauthenticated loopback servers against DNS rebinding; with
     // bearer tokens required, a rebinding page has no token, so any Host is accepted.
@@ -894,7 +897,7 @@ pub fn service(
     };
     StreamableHttpService::builder()
         .service_factory(Arc::new(move || Ok(McpServer::new(state.clone()))))
-        .session_manager(Arc::new(LocalSessionManager::default()))
+        .session_manager(sessions)
         .on_request_fn(|req, ext| {
             if let Some(c) = req.extensions().get::<Caller>() {
                 ext.insert(c.clone());

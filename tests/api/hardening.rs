@@ -338,3 +338,140 @@ async fn a_corrupt_database_is_refused_at_start_with_a_clear_message() {
         assert!(out.contains("restore it from a backup"), "{out}");
     }
 }
+
+// ------------------------------------------------------------------ MCP transport
+
+const AGENT: &str = "hardening-agent-token-0b7d3e51";
+const OTHER: &str = "hardening-other-token-92af6c08";
+
+fn two_callers(c: &mut Config) {
+    use spectrocloud_backend::config::{AuthMode, Secret, StaticToken};
+    c.auth.mode = AuthMode::Static;
+    c.auth.tokens = [(AGENT, "user:default/agent"), (OTHER, "user:default/other")]
+        .into_iter()
+        .map(|(t, s)| StaticToken {
+            token: Secret::new(t),
+            subject: s.into(),
+            groups: vec![],
+        })
+        .collect();
+    c.mcp.max_sessions_per_caller = 3;
+    c.mcp.max_sessions = 5;
+}
+
+async fn mcp_post(
+    app: &TestApp,
+    token: &str,
+    session: Option<&str>,
+    body: String,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(app.url("/mcp"))
+        .bearer_auth(token)
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .body(body);
+    if let Some(s) = session {
+        req = req.header("Mcp-Session-Id", s);
+    }
+    req.send().await.expect("MCP answers")
+}
+
+/// `initialize`; the new session's id, or the refusal's status.
+async fn mcp_open(app: &TestApp, token: &str) -> Result<String, u16> {
+    let body = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let resp = mcp_post(app, token, None, body.into()).await;
+    if resp.status() != 200 {
+        return Err(resp.status().as_u16());
+    }
+    let id = header(&resp, "mcp-session-id")
+        .expect("session id")
+        .to_string();
+    let _ = resp.text().await;
+    let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    mcp_post(app, token, Some(&id), note.into()).await;
+    Ok(id)
+}
+
+/// The status of `tools/list` in session `id`.
+async fn mcp_list(app: &TestApp, token: &str, id: &str) -> u16 {
+    let body = r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#;
+    let resp = mcp_post(app, token, Some(id), body.into()).await;
+    let status = resp.status().as_u16();
+    let _ = resp.text().await;
+    status
+}
+
+#[tokio::test]
+async fn mcp_sessions_are_bounded_per_caller_and_overall() {
+    let app = spawn_app_with(two_callers).await;
+    remember_secret(AGENT);
+    remember_secret(OTHER);
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(
+            mcp_open(&app, AGENT)
+                .await
+                .expect("a caller may always open a session"),
+        );
+    }
+    // Its three most recent sessions live; every older one was ended to make room.
+    for (i, id) in ids.iter().enumerate() {
+        let want = if i >= ids.len() - 3 { 200 } else { 404 };
+        assert_eq!(mcp_list(&app, AGENT, id).await, want, "session {i}");
+    }
+    // 3 + 2 = the overall cap of 5: the next session of anyone is refused.
+    mcp_open(&app, OTHER).await.expect("within the cap");
+    mcp_open(&app, OTHER).await.expect("within the cap");
+    assert_eq!(mcp_open(&app, OTHER).await, Err(503));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn mcp_malformed_bodies_are_json_rpc_parse_errors() {
+    let app = spawn_app_with(two_callers).await;
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    for (body, code) in [
+        ("{not json".to_string(), -32700),
+        (deep, -32700),
+        (r#"{"hello":"world"}"#.to_string(), -32600),
+    ] {
+        let resp = mcp_post(&app, AGENT, None, body).await;
+        assert_eq!(resp.status(), 400);
+        let v = json(resp).await;
+        assert_eq!(v["jsonrpc"], "2.0", "{v}");
+        assert_eq!(v["error"]["code"], code, "{v}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn mcp_session_delete_is_204_then_404_and_only_for_its_owner() {
+    let app = spawn_app_with(two_callers).await;
+    let id = mcp_open(&app, AGENT).await.unwrap();
+    let delete = |token: &'static str, id: String| {
+        let url = app.url("/mcp");
+        async move {
+            reqwest::Client::new()
+                .delete(url)
+                .bearer_auth(token)
+                .header("Mcp-Session-Id", id)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        mcp_list(&app, OTHER, &id).await,
+        404,
+        "not another caller's"
+    );
+    assert_eq!(delete(OTHER, id.clone()).await, 404);
+    assert_eq!(mcp_list(&app, AGENT, &id).await, 200);
+    assert_eq!(delete(AGENT, id.clone()).await, 204);
+    assert_eq!(delete(AGENT, id.clone()).await, 404);
+    assert_eq!(mcp_list(&app, AGENT, &id).await, 404);
+    app.stop().await;
+}
