@@ -94,6 +94,7 @@ fn static_auth(c: &mut Config) {
         token: Secret::new(TOKEN),
         subject: "user:default/hardy".into(),
         groups: vec![],
+        palette_user: None,
     }];
 }
 
@@ -353,6 +354,7 @@ fn two_callers(c: &mut Config) {
             token: Secret::new(t),
             subject: s.into(),
             groups: vec![],
+            palette_user: None,
         })
         .collect();
     c.mcp.max_sessions_per_caller = 3;
