@@ -4,6 +4,8 @@
 //! `tools/list` shows a caller only the tools it may call, and `tools/call` checks before any
 //! tool runs. The tools call the same `service` functions as the HTTP routes.
 
+pub mod sessions;
+
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -811,6 +813,7 @@ pub fn service(
     state: web::Data<AppState>,
     config: &Config,
     shutdown: CancellationToken,
+    sessions: Arc<LocalSessionManager>,
 ) -> StreamableHttpService<McpServer, LocalSessionManager> {
     // rmcp's Host check guards unauthenticated loopback servers against DNS rebinding; with
     // bearer tokens required, a rebinding page has no token, so any Host is accepted.
@@ -820,7 +823,7 @@ pub fn service(
     };
     StreamableHttpService::builder()
         .service_factory(Arc::new(move || Ok(McpServer::new(state.clone()))))
-        .session_manager(Arc::new(LocalSessionManager::default()))
+        .session_manager(sessions)
         .on_request_fn(|req, ext| {
             if let Some(c) = req.extensions().get::<Caller>() {
                 ext.insert(c.clone());

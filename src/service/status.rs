@@ -32,7 +32,7 @@ pub async fn sync_status(state: &AppState, only: Option<&str>) -> AppResult<Vec<
         let fresh = state.sync.freshness(env.name());
         out.push(EnvStatus {
             name: env.name().to_string(),
-            url: env.config.url.clone(),
+            url: crate::config::redact_url(&env.config.url),
             schedule: env.config.schedule(&state.config.sync).to_string(),
             running: state.sync.env_state(env.name()).running,
             last_success_at: fresh

@@ -4,6 +4,7 @@ mod abuse;
 mod auth;
 mod config;
 mod foundation;
+mod hardening;
 mod helpers;
 mod mcp;
 mod reads;
