@@ -374,6 +374,7 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
         exclude_projects: vec![],
         schedule: None,
         user_tokens: true,
+        create_defaults: Default::default(),
     });
     config
         .validate()

@@ -10,6 +10,7 @@ macro_rules! visible {
 }
 
 pub mod clusters;
+pub mod idempotency;
 pub mod infra;
 pub mod profiles;
 pub mod projects;

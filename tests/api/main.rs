@@ -2,6 +2,7 @@
 
 mod auth;
 mod config;
+mod create;
 mod foundation;
 mod helpers;
 mod mcp;
