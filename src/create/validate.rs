@@ -94,7 +94,7 @@ fn cloud_config(r: &mut Report, cloud: &str, cc: &Value) {
             for k in ["datacenter", "folder"] {
                 r.text(&placement[k], &format!("spec.cloudConfig.placement.{k}"));
             }
-            if !cc["sshKeys"].as_array().is_some_and(|a| !a.is_empty()) {
+            if cc["sshKeys"].as_array().is_none_or(|a| a.is_empty()) {
                 r.add(at("sshKeys"), "must list at least one SSH public key");
             }
             r.one_of(
@@ -354,5 +354,71 @@ fn virtual_cluster(r: &mut Report, spec: &Value) {
                 r.add(format!("{at}.{hi}"), format!("{hi} {b} is below {lo} {a}"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(cloud: &str, body: &Value) -> Vec<String> {
+        problems(cloud, body).into_iter().map(|p| p.field).collect()
+    }
+
+    fn aws() -> Value {
+        json!({"metadata": {"name": "c"}, "spec": {"cloudAccountUid": "a", "cloudConfig": {"region": "r"},
+            "profiles": [{"uid": "p"}],
+            "machinepoolconfig": [
+                {"cloudConfig": {"instanceType": "m5"}, "poolConfig": {"name": "cp", "size": 1, "labels": ["control-plane"], "isControlPlane": true}},
+                {"cloudConfig": {"instanceType": "m5"}, "poolConfig": {"name": "w", "size": 1, "labels": ["worker"]}}]}})
+    }
+
+    #[test]
+    fn a_valid_body_has_no_problems() {
+        assert!(fields("aws", &aws()).is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut b = aws();
+        b["spec"]["cloudConfig"] = json!({});
+        let w = &mut b["spec"]["machinepoolconfig"][1];
+        w["poolConfig"]["minSize"] = json!(5);
+        w["poolConfig"]["maxSize"] = json!(2);
+        w["poolConfig"]["taints"] = json!([{"key": "", "effect": "Bad"}]);
+        w["poolConfig"]["updateStrategy"] = json!({"type": "OverrideScaling"});
+        w["cloudConfig"]["rootDeviceSize"] = json!(5000);
+        let f = fields("aws", &b);
+        for want in [
+            "spec.cloudConfig.region",
+            "spec.machinepoolconfig[1].poolConfig.maxSize",
+            "spec.machinepoolconfig[1].poolConfig.taints[0].key",
+            "spec.machinepoolconfig[1].poolConfig.taints[0].effect",
+            "spec.machinepoolconfig[1].poolConfig.updateStrategy",
+            "spec.machinepoolconfig[1].cloudConfig.rootDeviceSize",
+        ] {
+            assert!(f.iter().any(|x| x == want), "{want} not in {f:?}");
+        }
+    }
+
+    #[test]
+    fn control_plane_rules_per_cloud() {
+        let mut b = aws();
+        b["spec"]["machinepoolconfig"][0]["poolConfig"]["isControlPlane"] = json!(false);
+        assert!(fields("aws", &b).contains(&"spec.machinepoolconfig".to_string()));
+        let mut az = aws();
+        az["spec"]["cloudConfig"] =
+            json!({"subscriptionId": "s", "resourceGroup": "g", "location": "l", "sshKey": "k"});
+        az["spec"]["machinepoolconfig"][0]["poolConfig"]["size"] = json!(2);
+        assert_eq!(
+            fields("azure", &az),
+            ["spec.machinepoolconfig[0].poolConfig.size"]
+        );
+        assert_eq!(
+            fields("aks", &az),
+            ["spec.machinepoolconfig"],
+            "no system pool"
+        );
     }
 }
