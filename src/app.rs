@@ -130,8 +130,11 @@ impl Application {
             envs,
             sync: sync.clone(),
             auth: Authenticator::new(&config.auth, &config.permissions),
-            tokens: TokenCache::default(),
-            scopes: ScopeCache::new(config.auth.user_scope_ttl_seconds),
+            tokens: TokenCache::new(config.auth.user_cache_capacity),
+            scopes: ScopeCache::new(
+                config.auth.user_scope_ttl_seconds,
+                config.auth.user_cache_capacity,
+            ),
             http_requests: Default::default(),
         });
         let workers = start_workers(&config, &sync, &shutdown).await?;
@@ -375,6 +378,7 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
         schedule: None,
         user_tokens: true,
         create_defaults: Default::default(),
+        require_user_token: None,
     });
     config
         .validate()

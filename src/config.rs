@@ -136,6 +136,12 @@ pub struct AuthConfig {
     pub backstage: Option<BackstageAuthConfig>,
     /// How long a Palette user's project scope (from `/v1/users/me`) is trusted before re-reading.
     pub user_scope_ttl_seconds: u64,
+    /// Refuse (401 + re-auth header) a request without a usable Palette user token instead of
+    /// answering with the environment key's view. `environments[].require_user_token` overrides.
+    pub require_user_token: bool,
+    /// Most entries of each in-memory user cache (tokens, verified identities) and most stored
+    /// `user_scopes` rows per environment; the least recently used go first.
+    pub user_cache_capacity: usize,
 }
 
 impl Default for AuthConfig {
@@ -145,6 +151,8 @@ impl Default for AuthConfig {
             tokens: Vec::new(),
             backstage: None,
             user_scope_ttl_seconds: 300,
+            require_user_token: false,
+            user_cache_capacity: 10_000,
         }
     }
 }
@@ -156,6 +164,10 @@ pub struct StaticToken {
     pub subject: String,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The Palette user (email) this token belongs to: makes the caller personal, so a cached
+    /// Palette token Palette verified as this email serves its later requests.
+    #[serde(default)]
+    pub palette_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -301,6 +313,9 @@ pub struct EnvironmentConfig {
     /// wizard never collects (a value in the request wins). Keys: `CREATE_DEFAULT_KEYS`.
     #[serde(default)]
     pub create_defaults: CreateDefaults,
+    /// Overrides `auth.require_user_token` for this environment.
+    #[serde(default)]
+    pub require_user_token: Option<bool>,
 }
 
 /// Cloud type → field → default value (a string, or a list of strings for vSphere lists).
@@ -384,6 +399,11 @@ fn default_true() -> bool {
 impl EnvironmentConfig {
     pub fn schedule<'a>(&'a self, sync: &'a SyncConfig) -> &'a str {
         self.schedule.as_deref().unwrap_or(&sync.schedule)
+    }
+
+    /// Whether a request to this environment needs a usable Palette user token.
+    pub fn requires_user_token(&self, auth: &AuthConfig) -> bool {
+        self.require_user_token.unwrap_or(auth.require_user_token)
     }
 }
 
@@ -563,6 +583,18 @@ impl Config {
             if t.subject.trim().is_empty() {
                 issue(&format!("auth.tokens[{i}].subject"), "is empty".into());
             }
+            if t.palette_user
+                .as_deref()
+                .is_some_and(|e| !e.contains('@') || e.len() > 254)
+            {
+                issue(
+                    &format!("auth.tokens[{i}].palette_user"),
+                    "must be the Palette user's email".into(),
+                );
+            }
+        }
+        if self.auth.user_cache_capacity == 0 {
+            issue("auth.user_cache_capacity", "must be at least 1".into());
         }
 
         for (i, g) in self.permissions.grants.iter().enumerate() {

@@ -120,7 +120,7 @@ pub async fn fetch_kubeconfig(
         &live.state.db,
         audit::Event {
             subject: &live.caller.subject,
-            palette_email: live.user.email.as_deref(),
+            user: Some(&live.user),
             action: Action::KubeconfigDownload,
             env: live.env.name(),
             object_uid: Some(uid),
@@ -157,7 +157,7 @@ pub async fn fetch_manifest(
         &live.state.db,
         audit::Event {
             subject: &live.caller.subject,
-            palette_email: live.user.email.as_deref(),
+            user: Some(&live.user),
             action: Action::ManifestView,
             env: live.env.name(),
             object_uid: Some(manifest),
@@ -242,8 +242,7 @@ pub async fn creation(
         env: &live.env,
         caller: crate::create::Caller {
             subject: &live.caller.subject,
-            palette_email: live.user.email.as_deref(),
-            credential: live.user.credential(),
+            user: &live.user,
         },
         project: project.as_deref(),
         idempotency_key: key,

@@ -67,7 +67,7 @@ pub async fn trigger(
             &state.db,
             audit::Event {
                 subject: &caller.subject,
-                palette_email: user.0.email.as_deref(),
+                user: Some(&user.0),
                 action: audit::Action::SyncTrigger,
                 env: env.name(),
                 object_uid: None,

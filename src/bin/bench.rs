@@ -115,6 +115,7 @@ fn bench_config(sim: &sim::SimServer, dir: &std::path::Path) -> Config {
         schedule: None,
         user_tokens: true,
         create_defaults: Default::default(),
+        require_user_token: None,
     });
     config
 }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::auth::audit::{self, Action};
+use crate::auth::palette_user::PaletteUser;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::palette::Credential;
 use crate::palette::Environment;
@@ -26,11 +27,16 @@ use crate::store::idempotency::{self as keys, Claim, KeyRef};
 
 pub use request::endpoint_for;
 
-/// Who asks, with what Palette credential.
+/// Who asks, and the Palette user whose credential is used.
 pub struct Caller<'a> {
     pub subject: &'a str,
-    pub palette_email: Option<&'a str>,
-    pub credential: Credential<'a>,
+    pub user: &'a PaletteUser,
+}
+
+impl Caller<'_> {
+    pub fn credential(&self) -> Credential<'_> {
+        self.user.credential()
+    }
 }
 
 /// Everything a creation needs besides the body.
@@ -127,7 +133,7 @@ async fn audited(req: &Request<'_>, uid: Option<&str>, success: bool, detail: St
         req.db,
         audit::Event {
             subject: req.caller.subject,
-            palette_email: req.caller.palette_email,
+            user: Some(req.caller.user),
             action: Action::ClusterCreate,
             env: req.env.name(),
             object_uid: uid,
@@ -156,7 +162,7 @@ async fn post(req: &Request<'_>, endpoint: &str, body: Value, hash: &str) -> App
         .post(path.clone())
         .project(req.project)
         .json_body(body.clone())
-        .credential(req.caller.credential)
+        .credential(req.caller.credential())
         .retries(Retries::None)
         .send()
         .instrument(span)

@@ -19,7 +19,7 @@ pub async fn write_through(req: &Request<'_>, endpoint: &str, uid: &str, name: &
         .client
         .get(format!("/v1/dashboard/spectroclusters/{uid}"))
         .project(project)
-        .credential(req.caller.credential)
+        .credential(req.caller.credential())
         .retries(Retries::Interactive)
         .json()
         .await

@@ -833,6 +833,22 @@ impl ServerHandler for McpServer {
         };
         if !allowed {
             let p = permission.map(Permission::id).unwrap_or("unknown tool");
+            if let Some(c) = caller(&ctx) {
+                // A refused tool call is a denial on record, as on the HTTP routes.
+                crate::auth::audit::record_denied(
+                    &self.state.db,
+                    crate::auth::audit::Event {
+                        subject: &c.subject,
+                        user: None,
+                        action: crate::auth::audit::Action::Access,
+                        env: "",
+                        object_uid: None,
+                        success: false,
+                        detail: Some(format!("MCP tool {name}: permission {p} missing")),
+                    },
+                )
+                .await;
+            }
             return Ok(CallToolResult::structured_error(json!({
                 "error": format!("Permission denied: {p} is not granted to this caller"),
                 "code": "permission_denied",

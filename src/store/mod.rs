@@ -9,6 +9,7 @@ macro_rules! visible {
     };
 }
 
+pub mod audit;
 pub mod clusters;
 pub mod idempotency;
 pub mod infra;
@@ -17,6 +18,7 @@ pub mod projects;
 pub mod reports;
 pub mod snapshot;
 pub mod sync_runs;
+pub mod user_scopes;
 
 use std::path::PathBuf;
 use std::str::FromStr;

@@ -295,6 +295,7 @@ pub fn env_for(name: &str, sim: &SimServer) -> spectrocloud_backend::config::Env
         schedule: None,
         user_tokens: true,
         create_defaults: Default::default(),
+        require_user_token: None,
     }
 }
 

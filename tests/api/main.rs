@@ -1,5 +1,6 @@
 //! Black-box integration tests: one binary, one module per feature.
 
+mod abuse;
 mod auth;
 mod config;
 mod create;
