@@ -17,9 +17,6 @@ use crate::palette::Environment;
 use crate::service::Ctx;
 use crate::store::Page;
 
-/// The service context under its old name, for `create` (which engineer 13 is moving).
-pub use crate::service::Ctx as Live;
-
 /// One query parameter, percent-decoded.
 pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
     url::form_urlencoded::parse(req.query_string().as_bytes())

@@ -6,7 +6,6 @@ use serde_json::Value;
 use super::clusters::kubeconfig_answer;
 use super::extract::{Context, Paging, project_param, uid};
 use super::respond::json;
-use crate::domain::Uid;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::service::clusters;
 
@@ -47,7 +46,5 @@ pub async fn create(
     Context(live): Context,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let project = project_param(&req)?;
-    let project = project.as_ref().map(Uid::as_str);
-    crate::create::create_virtual(&live, project, body.into_inner()).await
+    super::clusters::creation(&live, &req, body.into_inner(), true).await
 }
