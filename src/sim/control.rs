@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/counters", web::delete().to(reset_counters))
             .route("/counters/throttled", web::get().to(throttled))
             .route("/summary", web::get().to(get_summary))
+            .route("/creations", web::get().to(creations))
             .route("/clusters/{uid}/state", web::post().to(set_state))
             .route("/clusters/{uid}/profiles", web::post().to(move_profile))
             .route("/clusters/{uid}", web::delete().to(delete_cluster))
@@ -56,6 +57,12 @@ pub fn summary(d: &SimData) -> Value {
         "ssh_keys": d.ssh_keys.len(),
         "users": d.users.len(),
     })
+}
+
+/// The newest creation requests received, oldest first: `[{path, body, status}]`.
+async fn creations(state: web::Data<SimState>) -> Answer {
+    let d = state.data.read().map_err(|_| poisoned())?;
+    Ok(HttpResponse::Ok().json(&d.creations))
 }
 
 async fn users(state: web::Data<SimState>) -> Answer {
@@ -117,7 +124,9 @@ async fn put_knobs(state: web::Data<SimState>, body: web::Json<Value>) -> Answer
         return Err(bad("error_rate must be between 0 and 1"));
     }
     let rates = knobs.prefix_limits.values().map(|l| (l.rate, l.burst));
-    if !(knobs.limits_scale > 0.0) || rates.clone().any(|(r, b)| !(r > 0.0) || !(b >= 1.0)) {
+    // Written positively so NaN (which compares false) is refused too.
+    let valid = knobs.limits_scale > 0.0 && rates.clone().all(|(r, b)| r > 0.0 && b >= 1.0);
+    if !valid {
         return Err(bad(
             "limits_scale and rates must be above 0, bursts at least 1",
         ));

@@ -359,6 +359,9 @@ impl SyncEngine {
         {
             tracing::error!(env = %name, run_id = id, error = %e, "cannot record the end of a sync run");
         }
+        if outcome == "success" {
+            crate::store::maintenance::checkpoint(&self.db).await;
+        }
         // The file lock goes before the run is marked over: whoever sees no run can take it.
         drop(lock);
         if let Ok(mut s) = self.state.lock() {
@@ -377,6 +380,12 @@ impl SyncEngine {
             .values()
             .map(|c| c.added + c.changed + c.deleted)
             .sum();
+        if outcome == "success"
+            && changed > 0
+            && let Err(e) = crate::store::refresh_statistics(&self.db).await
+        {
+            tracing::warn!(env = %name, error = %e, "cannot refresh the query planner's statistics");
+        }
         match &error {
             None => {
                 tracing::info!(env = %name, run_id = id, duration_ms, api_calls, changed, "sync run succeeded")

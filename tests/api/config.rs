@@ -163,7 +163,7 @@ fn check_config_cli_redacts_secrets() {
     let path = dir.path().join("good.toml");
     std::fs::write(
         &path,
-        "[[environments]]\nname=\"p\"\nurl=\"https://x.example\"\napi_token=\"very-secret-key\"\n[[auth.tokens]]\ntoken=\"tok-123456\"\nsubject=\"user:default/a\"\n",
+        "[[environments]]\nname=\"p\"\nurl=\"https://x.example\"\napi_token=\"very-secret-key\"\n[[auth.tokens]]\ntoken=\"tok-1234567890abcdef\"\nsubject=\"user:default/a\"\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
@@ -178,7 +178,7 @@ fn check_config_cli_redacts_secrets() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        !stdout.contains("very-secret-key") && !stdout.contains("tok-123456"),
+        !stdout.contains("very-secret-key") && !stdout.contains("tok-1234567890abcdef"),
         "{stdout}"
     );
     assert!(stdout.contains("***"));
@@ -212,11 +212,36 @@ fn env_override_applies() {
 #[test]
 fn docker_config_is_valid_when_its_token_is_set() {
     // SAFETY: this variable name is used by this test only.
-    unsafe { std::env::set_var("SC_API_TOKEN", "compose-token") };
+    unsafe { std::env::set_var("SC_API_TOKEN", "compose-token-0123456789") };
     let c = Config::load(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config.docker.toml"
     )))
     .expect("config.docker.toml is valid");
     assert_eq!(c.server.bind, "0.0.0.0:7007");
+}
+
+#[test]
+fn create_defaults_are_parsed_and_checked() {
+    let ok = format!(
+        "{ENV}[environments.create_defaults.eks]\nregion = \"us-east-1\"\n\
+         [environments.create_defaults.vsphere]\nsshKeys = [\"ssh-ed25519 AAAA\"]\n"
+    );
+    let c = Config::from_toml_str(&ok).expect("valid");
+    assert_eq!(
+        c.environments[0].create_defaults["eks"]["region"],
+        "us-east-1"
+    );
+    let bad = format!(
+        "{ENV}[environments.create_defaults.gcp]\nregion = \"x\"\n\
+         [environments.create_defaults.aks]\nregion = \"x\"\nlocation = \"\"\n"
+    );
+    let got = issues(&bad);
+    for key in [
+        "environments[0].create_defaults.gcp",
+        "environments[0].create_defaults.aks.region",
+        "environments[0].create_defaults.aks.location",
+    ] {
+        assert!(got.iter().any(|(k, _)| k == key), "{key} not in {got:?}");
+    }
 }

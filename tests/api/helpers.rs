@@ -294,6 +294,8 @@ pub fn env_for(name: &str, sim: &SimServer) -> spectrocloud_backend::config::Env
         exclude_projects: vec![],
         schedule: None,
         user_tokens: true,
+        create_defaults: Default::default(),
+        require_user_token: None,
         // Paced far above the simulator's speed: tests that are not about rate limits run as
         // fast as before; those that are set the limits they test.
         rate_limits: spectrocloud_backend::config::RateLimitsConfig {

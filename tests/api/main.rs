@@ -1,10 +1,14 @@
 //! Black-box integration tests: one binary, one module per feature.
 
+mod abuse;
 mod auth;
 mod config;
+mod create;
 mod foundation;
+mod hardening;
 mod helpers;
 mod mcp;
+mod reads;
 mod routes;
 mod sim;
 mod sync;
