@@ -8,6 +8,7 @@ mod foundation;
 mod hardening;
 mod helpers;
 mod mcp;
+mod pacing;
 mod reads;
 mod routes;
 mod sim;

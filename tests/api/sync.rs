@@ -20,7 +20,7 @@ async fn summary(sim: &SimServer) -> Value {
     sim_control(sim, Method::GET, "/summary", None).await
 }
 
-async fn assert_mirrors(pool: &SqlitePool, env: &str, sim: &SimServer) {
+pub(crate) async fn assert_mirrors(pool: &SqlitePool, env: &str, sim: &SimServer) {
     let s = summary(sim).await;
     let n = |k: &str| s[k].as_i64().unwrap();
     assert_eq!(
