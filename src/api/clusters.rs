@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::extract::{Live, Mirror, Paging, Read, project_param, query_param, uid};
 use super::respond::not_found;
+use crate::auth::Caller;
 use crate::auth::audit::{self, Action};
 use crate::auth::scope::Kind;
 use crate::error::AppResult;
@@ -49,6 +50,7 @@ pub async fn detail(
     read: Read,
     path: web::Path<String>,
     req: HttpRequest,
+    caller: Caller,
 ) -> AppResult<HttpResponse> {
     let uid = uid("cluster uid", &path)?;
     let project = project_param(&req)?;
@@ -60,13 +62,23 @@ pub async fn detail(
         }
     };
     let c = visible(&m, uid, project.as_deref(), "Cluster").await?;
-    Ok(m.raw(c.detail_json.ok_or_else(|| not_found("Cluster"))?))
+    match c.detail_json {
+        Some(d) => Ok(m.raw(d)),
+        // Listed, details not synced yet.
+        None => {
+            let t = m.through(caller);
+            let path = format!("/v1/dashboard/spectroclusters/{uid}");
+            let project = project.or(c.project_uid);
+            t.object(t.get(path, project.as_deref()), "Cluster").await
+        }
+    }
 }
 
 pub async fn profiles(
     read: Read,
     path: web::Path<String>,
     req: HttpRequest,
+    caller: Caller,
 ) -> AppResult<HttpResponse> {
     let uid = uid("cluster uid", &path)?;
     let project = project_param(&req)?;
@@ -81,10 +93,19 @@ pub async fn profiles(
         }
     };
     let c = visible(&m, uid, project.as_deref(), "Cluster").await?;
-    Ok(m.raw(
-        c.profiles_json
-            .unwrap_or_else(|| "{\"profiles\":[]}".into()),
-    ))
+    match c.profiles_json {
+        Some(p) => Ok(m.raw(p)),
+        // Listed, details not synced yet.
+        None => {
+            let t = m.through(caller);
+            let path = format!("/v1/spectroclusters/{uid}/profiles");
+            let project = project.or(c.project_uid);
+            let call = t
+                .get(path, project.as_deref())
+                .query("includePackMeta", "schema,presets");
+            t.object(call, "Cluster").await
+        }
+    }
 }
 
 /// The cluster's project for a live call: `given` when there is one, else the mirror's.

@@ -297,6 +297,22 @@ impl FromRequest for Read {
     }
 }
 
+impl Mirror {
+    /// The same read answered live: a listed object whose details a progressive sync has not
+    /// fetched yet is read through rather than missing.
+    pub fn through(self, caller: Caller) -> Through {
+        Through {
+            live: Live {
+                state: self.state,
+                env: self.env,
+                user: self.user,
+                caller,
+            },
+            vis: self.vis,
+        }
+    }
+}
+
 impl FromRequest for Mirror {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Mirror, AppError>>;

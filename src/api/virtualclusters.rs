@@ -37,6 +37,7 @@ pub async fn detail(
     read: Read,
     path: web::Path<String>,
     req: HttpRequest,
+    caller: crate::auth::Caller,
 ) -> AppResult<HttpResponse> {
     let uid = uid("virtual cluster uid", &path)?;
     let project = project_param(&req)?;
@@ -57,7 +58,19 @@ pub async fn detail(
     if c.cloud_type != "nested" {
         return Err(not_found("Virtual cluster"));
     }
-    Ok(m.raw(c.detail_json.ok_or_else(|| not_found("Virtual cluster"))?))
+    match c.detail_json {
+        Some(d) => Ok(m.raw(d)),
+        // Listed, details not synced yet.
+        None => {
+            let t = m.through(caller);
+            let path = format!("/v1/dashboard/spectroclusters/{uid}");
+            let project = project.or(c.project_uid);
+            let v = t
+                .value(t.get(path, project.as_deref()), "Virtual cluster")
+                .await?;
+            Ok(Live::json(&v))
+        }
+    }
 }
 
 pub async fn kubeconfig(

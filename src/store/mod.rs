@@ -16,6 +16,7 @@ pub mod projects;
 pub mod reports;
 pub mod snapshot;
 pub mod sync_runs;
+pub mod writer;
 
 use std::path::PathBuf;
 use std::str::FromStr;

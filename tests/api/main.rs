@@ -5,6 +5,7 @@ mod config;
 mod foundation;
 mod helpers;
 mod mcp;
+mod progressive;
 mod routes;
 mod sim;
 mod sync;
