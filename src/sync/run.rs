@@ -10,6 +10,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
 use super::apply::{Writes, phase};
+use super::plan::{self, Need};
 use super::progress::{Phase, Progress};
 use crate::config::SyncConfig;
 use crate::palette::client::virtual_cluster_filter;
@@ -229,14 +230,6 @@ fn row_of(f: &Found, with_json: bool) -> Option<ObjectRow> {
     })
 }
 
-/// Whether stored details (written at `at`) are older than `max_age`.
-fn aged(at: Option<&str>, max_age: chrono::Duration) -> bool {
-    match at.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
-        Some(t) => chrono::Utc::now() - t.with_timezone(&chrono::Utc) > max_age,
-        None => true,
-    }
-}
-
 /// A detail to fetch: the row it belongs to, the uid, the project scope to ask in.
 pub(super) type Target = (usize, String, Option<String>);
 
@@ -352,6 +345,7 @@ pub async fn run(
     let client = &env.client;
     let known = snapshot::known(db, name).await?;
     let max_age = chrono::Duration::seconds(config.detail_max_age_seconds as i64);
+    let now = chrono::Utc::now();
     let budget = config.refresh_per_run;
 
     // Projects, then the scopes to list everything else in.
@@ -486,18 +480,11 @@ pub async fn run(
             row.uid.clone(),
             row.project_uid.clone(),
         );
-        match known.clusters.get(&row.uid) {
-            Some(k)
-                if !row.last_modified.is_empty()
-                    && k.last_modified == row.last_modified
-                    && k.state == state
-                    && k.detail_at.is_some() =>
-            {
-                if aged(k.detail_at.as_deref(), max_age) {
-                    old.push((k.detail_at.clone().unwrap_or_default(), target));
-                }
-            }
-            _ => due.push(target),
+        let k = known.clusters.get(&row.uid);
+        match plan::cluster(&row.last_modified, &state, k, max_age, now) {
+            Need::Fetch => due.push(target),
+            Need::Refresh(at) => old.push((at, target)),
+            Need::Keep => {}
         }
         listed.push(&f.item);
         snap.clusters.rows.push(ClusterRow {
@@ -537,20 +524,11 @@ pub async fn run(
                 continue;
             }
             let target = (snap.versions.rows.len(), v.clone(), row.project_uid.clone());
-            match known.versions.get(&v) {
-                None => due.push(target),
-                Some(k)
-                    if v == row.uid
-                        && (row.last_modified.is_empty()
-                            || k.last_modified != row.last_modified) =>
-                {
-                    due.push(target)
-                }
-                Some(k) => {
-                    if aged(Some(&k.synced_at), max_age) {
-                        old.push((k.synced_at.clone(), target));
-                    }
-                }
+            let k = known.versions.get(&v);
+            match plan::version(&v, &row.uid, &row.last_modified, k, max_age, now) {
+                Need::Fetch => due.push(target),
+                Need::Refresh(at) => old.push((at, target)),
+                Need::Keep => {}
             }
             snap.versions.rows.push(VersionRow {
                 uid: v,
@@ -633,11 +611,7 @@ pub async fn run(
         let Some(row) = row_of(f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) else {
             continue;
         };
-        let fresh = match known.groups.get(&row.uid) {
-            Some((lm, has)) => *has && !row.last_modified.is_empty() && *lm == row.last_modified,
-            None => false,
-        };
-        if !fresh {
+        if plan::group(&row.last_modified, known.groups.get(&row.uid)) == Need::Fetch {
             targets.push((
                 snap.cluster_groups.rows.len(),
                 row.uid.clone(),
