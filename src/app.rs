@@ -130,8 +130,11 @@ impl Application {
             envs,
             sync: sync.clone(),
             auth: Authenticator::new(&config.auth, &config.permissions),
-            tokens: TokenCache::default(),
-            scopes: ScopeCache::new(config.auth.user_scope_ttl_seconds),
+            tokens: TokenCache::new(config.auth.user_cache_capacity),
+            scopes: ScopeCache::new(
+                config.auth.user_scope_ttl_seconds,
+                config.auth.user_cache_capacity,
+            ),
             http_requests: Default::default(),
         });
         let workers = start_workers(&config, &sync, &shutdown).await?;
@@ -141,19 +144,31 @@ impl Application {
         let cors_origins = config.server.cors_allowed_origins.clone();
         let mcp_path = format!("{}/mcp", base_path.trim_end_matches('/'));
         let mcp_sessions = CancellationToken::new();
-        let mcp = crate::mcp::service(state.clone(), &config, mcp_sessions.clone());
+        let mcp_guard = crate::mcp::sessions::SessionGuard::new(&config.mcp);
+        let mcp = crate::mcp::service(
+            state.clone(),
+            &config,
+            mcp_sessions.clone(),
+            mcp_guard.manager.clone(),
+        );
         let data = state.clone();
+        let hsts = api::middleware::Hsts::new(config.server.hsts_max_age_seconds);
         let mut http = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(web::Data::new(hsts.clone()))
+                .app_data(web::Data::new(mcp_guard.clone()))
                 .app_data(web::Data::new(BodyLimit(limit)))
                 .app_data(api::json_config(limit))
                 .app_data(api::query_config())
                 .app_data(api::path_config())
                 .wrap(from_fn(api::metrics::count))
                 .wrap(from_fn(api::middleware::body_limit))
+                .wrap(from_fn(api::middleware::header_limits))
                 .wrap(from_fn(api::middleware::request_id_header))
-                .wrap(TracingLogger::default())
+                .wrap(from_fn(api::middleware::head_as_get))
+                .wrap(from_fn(api::middleware::security_headers))
+                .wrap(TracingLogger::<api::middleware::RequestSpan>::new())
                 .wrap(Condition::new(
                     !cors_origins.is_empty(),
                     api::cors::cors(&cors_origins),
@@ -162,6 +177,7 @@ impl Application {
                 // Before the base path's scope, which would otherwise claim `/mcp`.
                 .service(
                     web::scope(&mcp_path)
+                        .wrap(from_fn(crate::mcp::sessions::guard))
                         .wrap(from_fn(crate::mcp::authenticate))
                         .service(mcp.clone().scope()),
                 )
@@ -321,6 +337,28 @@ pub async fn sync_once(
     Ok(reports)
 }
 
+/// `backup PATH`: an online copy of the mirror, taken while a server may be running on it.
+/// Returns the size of the copy in bytes.
+pub async fn backup(config: Config, dest: &std::path::Path) -> anyhow::Result<u64> {
+    use std::str::FromStr;
+    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&config.database.url)?;
+    let source = opts.get_filename().to_path_buf();
+    if !source.is_file() {
+        anyhow::bail!("no database at {}: nothing to back up", source.display());
+    }
+    if dest.exists() {
+        anyhow::bail!(
+            "{} already exists; a backup never overwrites a file",
+            dest.display()
+        );
+    }
+    let db = Db::open(&config.database).await?;
+    let done = crate::store::maintenance::backup(&db, dest).await;
+    db.close().await;
+    done?;
+    Ok(std::fs::metadata(dest)?.len())
+}
+
 /// `serve`: runs until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
@@ -383,6 +421,7 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
         exclude_projects: vec![],
         schedule: None,
         user_tokens: true,
+        require_user_token: None,
     });
     config
         .validate()

@@ -66,7 +66,33 @@ pub struct Config {
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
+    pub mcp: McpConfig,
+    #[serde(default)]
     pub environments: Vec<EnvironmentConfig>,
+}
+
+/// Bounds on MCP sessions: each holds a server task and buffers, so a caller opening session
+/// after session must not grow memory without end.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// Open sessions across all callers; an `initialize` beyond it is refused (503).
+    pub max_sessions: usize,
+    /// Open sessions per caller subject; a new one beyond it ends that caller's least
+    /// recently used session.
+    pub max_sessions_per_caller: usize,
+    /// A session without any request for this long is ended.
+    pub session_idle_seconds: u64,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 256,
+            max_sessions_per_caller: 16,
+            session_idle_seconds: 120,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -85,6 +111,9 @@ pub struct ServerConfig {
     /// Browser origins allowed to call the API directly (CORS), e.g. the Backstage app's
     /// `https://backstage.example.com`; `*` allows any. Empty: no CORS headers at all.
     pub cors_allowed_origins: Vec<String>,
+    /// `Strict-Transport-Security: max-age=<this>` on every answer; 0 (default) = not sent.
+    /// Set it only behind a TLS-terminating proxy that serves this API over https alone.
+    pub hsts_max_age_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +126,7 @@ impl Default for ServerConfig {
             shutdown_timeout_seconds: 30,
             debug_tokens: false,
             cors_allowed_origins: Vec::new(),
+            hsts_max_age_seconds: 0,
         }
     }
 }
@@ -136,6 +166,12 @@ pub struct AuthConfig {
     pub backstage: Option<BackstageAuthConfig>,
     /// How long a Palette user's project scope (from `/v1/users/me`) is trusted before re-reading.
     pub user_scope_ttl_seconds: u64,
+    /// Refuse (401 + re-auth header) a request without a usable Palette user token instead of
+    /// answering with the environment key's view. `environments[].require_user_token` overrides.
+    pub require_user_token: bool,
+    /// Most entries of each in-memory user cache (tokens, verified identities) and most stored
+    /// `user_scopes` rows per environment; the least recently used go first.
+    pub user_cache_capacity: usize,
 }
 
 impl Default for AuthConfig {
@@ -145,6 +181,8 @@ impl Default for AuthConfig {
             tokens: Vec::new(),
             backstage: None,
             user_scope_ttl_seconds: 300,
+            require_user_token: false,
+            user_cache_capacity: 10_000,
         }
     }
 }
@@ -156,6 +194,10 @@ pub struct StaticToken {
     pub subject: String,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The Palette user (email) this token belongs to: makes the caller personal, so a cached
+    /// Palette token Palette verified as this email serves its later requests.
+    #[serde(default)]
+    pub palette_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -297,6 +339,9 @@ pub struct EnvironmentConfig {
     /// another Palette and must not be sent here.
     #[serde(default = "default_true")]
     pub user_tokens: bool,
+    /// Overrides `auth.require_user_token` for this environment.
+    #[serde(default)]
+    pub require_user_token: Option<bool>,
 }
 
 fn default_true() -> bool {
@@ -306,6 +351,11 @@ fn default_true() -> bool {
 impl EnvironmentConfig {
     pub fn schedule<'a>(&'a self, sync: &'a SyncConfig) -> &'a str {
         self.schedule.as_deref().unwrap_or(&sync.schedule)
+    }
+
+    /// Whether a request to this environment needs a usable Palette user token.
+    pub fn requires_user_token(&self, auth: &AuthConfig) -> bool {
+        self.require_user_token.unwrap_or(auth.require_user_token)
     }
 }
 
@@ -340,14 +390,21 @@ impl Config {
         if !path.is_file() {
             return Err(ConfigError::NotFound(path.display().to_string()));
         }
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Parse {
+            path: origin.clone(),
+            message: format!("cannot read: {}", e.kind()),
+        })?;
+        check_toml_syntax(&text, &origin)?;
         let figment = Figment::new()
-            .merge(Toml::file_exact(path))
+            .merge(Toml::string(&text))
             .merge(Env::prefixed("SPECTROCLOUD__").split("__"));
-        Self::from_figment(figment, &path.display().to_string())
+        Self::from_figment(figment, &origin)
     }
 
     /// Parses TOML text (no environment overrides; `${VAR}` is still expanded) and validates.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        check_toml_syntax(text, "<inline>")?;
         Self::from_figment(Figment::from(Toml::string(text)), "<inline>")
     }
 
@@ -476,6 +533,13 @@ impl Config {
                     &format!("auth.tokens[{i}].token"),
                     "is empty (is its environment variable set?)".into(),
                 );
+            } else if t.token.expose().chars().count() < MIN_TOKEN_CHARS {
+                issue(
+                    &format!("auth.tokens[{i}].token"),
+                    format!(
+                        "is shorter than {MIN_TOKEN_CHARS} characters; use a long random token (e.g. `openssl rand -hex 24`)"
+                    ),
+                );
             } else if !seen_tokens.insert(t.token.expose().to_string()) {
                 issue(
                     &format!("auth.tokens[{i}].token"),
@@ -485,6 +549,18 @@ impl Config {
             if t.subject.trim().is_empty() {
                 issue(&format!("auth.tokens[{i}].subject"), "is empty".into());
             }
+            if t.palette_user
+                .as_deref()
+                .is_some_and(|e| !e.contains('@') || e.len() > 254)
+            {
+                issue(
+                    &format!("auth.tokens[{i}].palette_user"),
+                    "must be the Palette user's email".into(),
+                );
+            }
+        }
+        if self.auth.user_cache_capacity == 0 {
+            issue("auth.user_cache_capacity", "must be at least 1".into());
         }
 
         for (i, g) in self.permissions.grants.iter().enumerate() {
@@ -555,8 +631,19 @@ impl Config {
             }
             if env.url.trim().is_empty() {
                 issue(&key("url"), "is empty".into());
+            } else if has_userinfo(&env.url) {
+                issue(
+                    &key("url"),
+                    format!(
+                        "`{}` carries a user name or password; remove it (Palette authenticates with api_token)",
+                        redact_url(&env.url)
+                    ),
+                );
             } else if !is_http_url(&env.url) {
-                issue(&key("url"), format!("`{}` is not an http(s) URL", env.url));
+                issue(
+                    &key("url"),
+                    format!("`{}` is not an http(s) URL", redact_url(&env.url)),
+                );
             }
             if env.api_token.expose().trim().is_empty() {
                 issue(
@@ -600,6 +687,33 @@ impl Config {
     }
 }
 
+/// Static bearer tokens shorter than this are refused: they can be guessed.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// The authority part of `scheme://authority/...`, when there is one.
+fn authority(s: &str) -> Option<&str> {
+    let rest = s.split_once("://")?.1;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+/// Whether a URL names a user or password (`http://u:pw@host`).
+fn has_userinfo(s: &str) -> bool {
+    authority(s).is_some_and(|a| a.contains('@'))
+}
+
+/// The URL with any user name and password replaced by `***`, for messages and answers. Works
+/// on text that does not parse as a URL too, so a password never shows through an error.
+pub fn redact_url(s: &str) -> String {
+    match authority(s).and_then(|a| a.rfind('@').map(|at| (a, at))) {
+        Some((a, at)) => {
+            let start = s.len() - s.split_once("://").map_or(0, |(_, r)| r.len());
+            format!("{}***@{}", &s[..start], &s[start + at + 1..start + a.len()])
+                + &s[start + a.len()..]
+        }
+        None => s.to_string(),
+    }
+}
+
 fn is_http_url(s: &str) -> bool {
     url::Url::parse(s)
         .map(|u| (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some())
@@ -621,7 +735,7 @@ fn describe_figment_error(e: figment::Error) -> String {
     e.into_iter()
         .map(|e| {
             let path = e.path.join(".");
-            let kind = e.kind.to_string();
+            let kind = describe_kind(&e.kind);
             if path.is_empty() {
                 kind
             } else {
@@ -630,6 +744,106 @@ fn describe_figment_error(e: figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A figment error kind without the offending value (which may be a secret): `invalid type:
+/// found string "hunter2"` becomes `invalid type: found a string, expected ...`.
+fn describe_kind(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    match kind {
+        Kind::InvalidType(actual, expected) => {
+            format!(
+                "invalid type: found {}, expected {expected}",
+                actual_kind(actual)
+            )
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!(
+                "invalid value: found {}, expected {expected}",
+                actual_kind(actual)
+            )
+        }
+        Kind::Unsupported(actual) => format!("unsupported {}", actual_kind(actual)),
+        Kind::UnsupportedKey(actual, expected) => {
+            format!(
+                "unsupported key {}, expected {expected}",
+                actual_kind(actual)
+            )
+        }
+        Kind::Message(m) => cut(m.lines().next().unwrap_or(""), 200),
+        other => other.to_string(),
+    }
+}
+
+fn actual_kind(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a float",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Seq => "an array",
+        Actual::Map => "a table",
+        _ => "another kind of value",
+    }
+}
+
+/// At most `max` characters of `s`.
+fn cut(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Parses the TOML text only to report a syntax error by key, line and column. The toml
+/// crate's own message quotes the offending line, which for an unquoted `api_token = abc...`
+/// is the secret itself; this never shows the line.
+fn check_toml_syntax(text: &str, origin: &str) -> Result<(), ConfigError> {
+    let Err(e) = toml::from_str::<toml::Table>(text) else {
+        return Ok(());
+    };
+    let offset = e.span().map_or(0, |s| s.start).min(text.len());
+    Err(ConfigError::Parse {
+        path: origin.to_string(),
+        message: syntax_message(text, offset, e.message()),
+    })
+}
+
+/// `line L, column C (key `k` in [table]): message` for a syntax error at byte `offset`.
+fn syntax_message(text: &str, offset: usize, message: &str) -> String {
+    let offset = (0..=offset)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    let before = &text[..offset];
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line.split_once('=').map(|(k, _)| k.trim()).filter(|k| {
+        !k.is_empty()
+            && k.len() <= 100
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.\"' ".contains(c))
+    });
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']') && l.len() <= 100);
+    let mut out = format!("TOML syntax error at line {line_no}, column {column}");
+    match (key, table) {
+        (Some(k), Some(t)) => out.push_str(&format!(" (key `{k}` in {t})")),
+        (Some(k), None) => out.push_str(&format!(" (key `{k}`)")),
+        (None, Some(t)) => out.push_str(&format!(" (in {t})")),
+        (None, None) => {}
+    }
+    let message = cut(message.lines().next().unwrap_or("").trim(), 120);
+    if !message.is_empty() {
+        out.push_str(": ");
+        out.push_str(&message);
+    }
+    out.push_str(" (the line is not shown: it may hold a secret)");
+    out
 }
 
 /// Replaces `${VAR}` and `${VAR:-default}` in every string value; unset variables are reported
@@ -729,6 +943,41 @@ mod tests {
             Some("https://iss".into())
         );
         assert_eq!(b("https://bs.example/keys", None).expected_issuer(), None);
+    }
+
+    #[test]
+    fn urls_lose_their_userinfo() {
+        assert_eq!(
+            redact_url("http://u:pw@host:8080/x?y"),
+            "http://***@host:8080/x?y"
+        );
+        assert_eq!(redact_url("https://tok@h"), "https://***@h");
+        assert_eq!(redact_url("https://h/a@b"), "https://h/a@b");
+        assert_eq!(redact_url("not a url"), "not a url");
+        assert!(has_userinfo("http://u:pw@host") && !has_userinfo("http://host/p@x"));
+    }
+
+    #[test]
+    fn syntax_errors_name_key_line_and_column_never_the_line() {
+        let text = "[server]\nbind = \"x\"\n\n[[environments]]\napi_token = s3cr3t-value\n";
+        let Err(ConfigError::Parse { message, .. }) = check_toml_syntax(text, "f") else {
+            panic!("a syntax error");
+        };
+        assert!(message.contains("line 5"), "{message}");
+        assert!(message.contains("column 13"), "{message}");
+        assert!(
+            message.contains("`api_token` in [[environments]]"),
+            "{message}"
+        );
+        assert!(!message.contains("s3cr3t"), "{message}");
+    }
+
+    #[test]
+    fn type_errors_do_not_print_the_value() {
+        let e = Config::from_toml_str("[auth]\nmode = 123456789\n").unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("123456789"), "{text}");
+        assert!(text.contains("auth.mode"), "{text}");
     }
 
     #[test]

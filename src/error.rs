@@ -107,10 +107,13 @@ impl AppError {
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unauthenticated, message)
     }
+    /// The name is cut to its first 64 characters: an answer never echoes a huge input.
     pub fn unknown_instance(name: &str) -> Self {
+        let shown: String = name.chars().take(64).collect();
+        let more = if shown.len() < name.len() { "…" } else { "" };
         Self::new(
             ErrorCode::UnknownInstance,
-            format!("unknown instance `{name}`: no environment of that name is configured"),
+            format!("unknown instance `{shown}{more}`: no environment of that name is configured"),
         )
     }
     pub fn permission_denied(permission: Permission) -> Self {

@@ -84,6 +84,13 @@ enum Command {
         #[arg(long)]
         environment: Option<String>,
     },
+    /// Write an online copy of the mirror database to PATH (never overwrites a file).
+    Backup {
+        /// Where the copy goes; must not exist yet.
+        path: PathBuf,
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
     /// Validate the configuration and print it with secrets redacted.
     CheckConfig {
         #[arg(long, default_value = "config.toml")]
@@ -148,6 +155,21 @@ async fn main() -> ExitCode {
                 }
                 Err(e) => Err(e),
             }
+        }
+        Command::Backup { path, config } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            telemetry::init(&config.log);
+            let started = std::time::Instant::now();
+            app::backup(config, &path).await.map(|bytes| {
+                println!(
+                    "backup written to {} ({bytes} bytes, {:.1} s)",
+                    path.display(),
+                    started.elapsed().as_secs_f64()
+                );
+            })
         }
         Command::Demo { bind, dataset } => {
             telemetry::init(&LogConfig::default());

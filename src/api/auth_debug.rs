@@ -50,10 +50,20 @@ pub async fn debug(
         "headers": headers,
         "caller": caller,
         "paletteUser": {
+            // The email Palette verified for the token in use; the claimed one is unverified.
             "email": user.0.email,
+            "claimedEmail": user.0.claimed_email,
+            "userUid": user.0.verified_uid(),
             "hasToken": user.0.has_token(),
             "tokenSource": user.0.source,
             "reauthRequired": user.0.needs_reauth(),
+        },
+        // Sizes of the bounded user caches (how forged tokens are seen not to pile up).
+        "userCaches": {
+            "tokens": state.tokens.len(),
+            "verifiedTokens": state.scopes.len(),
+            "capacity": state.config.auth.user_cache_capacity,
+            "verifications": state.scopes.verifications(),
         },
     })))
 }

@@ -141,7 +141,7 @@ pub async fn fetch_kubeconfig(
         &live.state.db,
         audit::Event {
             subject: &live.caller.subject,
-            palette_email: live.user.email.as_deref(),
+            user: Some(&live.user),
             action: Action::KubeconfigDownload,
             env: live.env.name(),
             object_uid: Some(uid),
@@ -178,7 +178,7 @@ pub async fn fetch_manifest(
         &live.state.db,
         audit::Event {
             subject: &live.caller.subject,
-            palette_email: live.user.email.as_deref(),
+            user: Some(&live.user),
             action: Action::ManifestView,
             env: live.env.name(),
             object_uid: Some(manifest),

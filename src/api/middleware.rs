@@ -61,3 +61,197 @@ pub fn too_large(limit: usize) -> AppError {
         format!("request body is larger than the limit of {limit} bytes"),
     )
 }
+
+// ------------------------------------------------------------------ request logs
+
+/// Query parameters whose values are shown in request logs; every other value is `***` (a
+/// token passed as `?token=` must never reach a log line).
+const LOGGED_QUERY_PARAMS: &[&str] = &[
+    "instance",
+    "projectUid",
+    "frp",
+    "cloudType",
+    "profileType",
+    "datacenter",
+    "computecluster",
+    "versionUid",
+    "limit",
+    "offset",
+    "cursor",
+    "format",
+    "name",
+    "version",
+];
+
+/// At most `max` characters of `s` (a header or path can be kilobytes long).
+fn cut(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The query string as logged: known parameters with their (cut) values, any other value
+/// replaced by `***`.
+pub fn redacted_query(query: &str) -> String {
+    let parts: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+        .take(20)
+        .map(|(k, v)| {
+            let k = cut(&k, 40);
+            if LOGGED_QUERY_PARAMS.contains(&k.as_str()) {
+                format!("{k}={}", cut(&v, 64))
+            } else {
+                format!("{k}=***")
+            }
+        })
+        .collect();
+    parts.join("&")
+}
+
+/// The request span of every request: the path and a redacted query (never the raw target),
+/// and headers cut to a bounded length.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(req: &ServiceRequest) -> tracing::Span {
+        let id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let user_agent = req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let route = req.match_pattern().unwrap_or_else(|| "default".into());
+        let query = redacted_query(req.query_string());
+        let peer = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %req.method(),
+            http.route = %cut(&route, 200),
+            http.target = %cut(req.path(), 200),
+            http.query = %query,
+            http.client_ip = %peer,
+            http.user_agent = %cut(user_agent, 120),
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            request_id = %id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<ServiceResponse<B>, Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+// ------------------------------------------------------------------ headers in and out
+
+/// The longest `X-SpectroCloud-User-Email` accepted (RFC 5321's limit on an address).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// Refuses a user-email header no address can have: it would otherwise travel into logs,
+/// caches and the audit trail at any size.
+pub async fn header_limits(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let email_len = req
+        .headers()
+        .get(crate::auth::palette_user::EMAIL_HEADER)
+        .map(|v| v.len());
+    if email_len.is_some_and(|n| n > MAX_EMAIL_CHARS) {
+        let err = AppError::bad_request(format!(
+            "X-SpectroCloud-User-Email is longer than {MAX_EMAIL_CHARS} characters"
+        ));
+        return Ok(req.into_response(err.error_response()));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// `HEAD` works wherever `GET` does: it is routed (and authorized) as `GET`; the HTTP layer
+/// sends the headers without the body, as it remembers the request was `HEAD`. Not on the
+/// MCP endpoint, whose `GET` opens an endless event stream.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if req.method() == actix_web::http::Method::HEAD && !req.path().ends_with("/mcp") {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// `Strict-Transport-Security` value, or none (`server.hsts_max_age_seconds = 0`).
+#[derive(Clone)]
+pub struct Hsts(pub Option<HeaderValue>);
+
+impl Hsts {
+    pub fn new(max_age_seconds: u64) -> Self {
+        Self(
+            (max_age_seconds > 0)
+                .then(|| HeaderValue::from_str(&format!("max-age={max_age_seconds}")).ok())
+                .flatten(),
+        )
+    }
+}
+
+/// The headers a browser-facing API sends on every answer: no MIME sniffing, no referrer,
+/// answers not stored by caches unless a handler chose otherwise (they hold what this
+/// caller may see), HSTS when configured; and every 401 names its scheme.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    use actix_web::http::header;
+    let hsts = req.app_data::<web::Data<Hsts>>().and_then(|h| h.0.clone());
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let status = res.status();
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if let Some(v) = hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, v);
+    }
+    if status == actix_web::http::StatusCode::UNAUTHORIZED
+        && !h.contains_key(header::WWW_AUTHENTICATE)
+    {
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_queries_keep_known_values_only() {
+        assert_eq!(
+            redacted_query("instance=prod&token=abc123&projectUid=p1"),
+            "instance=prod&token=***&projectUid=p1"
+        );
+        assert_eq!(redacted_query(""), "");
+        let long = format!("instance={}", "y".repeat(500));
+        assert!(redacted_query(&long).len() < 80);
+    }
+}

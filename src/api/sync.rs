@@ -34,7 +34,7 @@ pub async fn status(state: web::Data<AppState>, only: OptionalInstance) -> AppRe
         let fresh = state.sync.freshness(env.name());
         out.push(EnvStatus {
             name: env.name().to_string(),
-            url: env.config.url.clone(),
+            url: crate::config::redact_url(&env.config.url),
             schedule: env.config.schedule(&state.config.sync).to_string(),
             running: state.sync.env_state(env.name()).running,
             last_success_at: fresh
@@ -67,7 +67,7 @@ pub async fn trigger(
             &state.db,
             audit::Event {
                 subject: &caller.subject,
-                palette_email: user.0.email.as_deref(),
+                user: Some(&user.0),
                 action: audit::Action::SyncTrigger,
                 env: env.name(),
                 object_uid: None,

@@ -1,11 +1,13 @@
-//! The audit log: who (subject, Palette email), what (kubeconfig download, manifest view,
-//! cluster creation, sync trigger), where (environment, object), outcome, when. Written to
-//! SQLite and emitted as a tracing event (target `audit`).
+//! The audit log: who (caller subject; the Palette user Palette verified, beside the one the
+//! request claimed), what (kubeconfig download, manifest view, cluster creation, sync trigger,
+//! or any route refused by a permission), where (environment, object), outcome (`success`,
+//! `failure`, `denied`), when. Written to SQLite and emitted as a tracing event (target
+//! `audit`).
 
-use serde::Serialize;
-use sqlx::Row;
+use super::palette_user::PaletteUser;
+use crate::store::{Db, audit as rows};
 
-use crate::store::{Db, now_text};
+pub use rows::Entry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -13,6 +15,8 @@ pub enum Action {
     ManifestView,
     ClusterCreate,
     SyncTrigger,
+    /// Any other route, when refused.
+    Access,
 }
 
 impl Action {
@@ -22,13 +26,26 @@ impl Action {
             Action::ManifestView => "manifest.view",
             Action::ClusterCreate => "cluster.create",
             Action::SyncTrigger => "sync.trigger",
+            Action::Access => "access",
+        }
+    }
+
+    /// The audited action a route performs, if it is one.
+    pub fn of_route(method: &str, path: &str) -> Option<Action> {
+        match (method, path) {
+            ("GET", p) if p.ends_with("/kubeconfig") => Some(Action::KubeconfigDownload),
+            ("GET", p) if p.contains("/pack/manifests/") => Some(Action::ManifestView),
+            ("POST", "/clusters" | "/virtualclusters") => Some(Action::ClusterCreate),
+            ("POST", "/sync") => Some(Action::SyncTrigger),
+            _ => None,
         }
     }
 }
 
 pub struct Event<'a> {
     pub subject: &'a str,
-    pub palette_email: Option<&'a str>,
+    /// The request's Palette user (None: none was involved, e.g. MCP).
+    pub user: Option<&'a PaletteUser>,
     pub action: Action,
     pub env: &'a str,
     pub object_uid: Option<&'a str>,
@@ -40,75 +57,77 @@ pub struct Event<'a> {
 /// Records an event; a failure to write is logged, never fails the request it describes.
 pub async fn record(db: &Db, e: Event<'_>) {
     let outcome = if e.success { "success" } else { "failure" };
+    write(db, &e, outcome).await;
+}
+
+/// Records a request refused before it ran (permission, missing Palette token, bad input).
+pub async fn record_denied(db: &Db, e: Event<'_>) {
+    write(db, &e, "denied").await;
+}
+
+async fn write(db: &Db, e: &Event<'_>, outcome: &str) {
+    if let Some(u) = e.user {
+        u.mark_audited();
+    }
+    let palette_email = e.user.and_then(|u| u.email.as_deref());
+    let claimed_email = e.user.and_then(|u| u.claimed_email.as_deref());
+    let credential = if e.user.is_some_and(|u| u.has_token()) {
+        "user_token"
+    } else {
+        "api_key"
+    };
     tracing::info!(
         target: "audit",
         subject = e.subject,
-        palette_email = e.palette_email.unwrap_or(""),
+        palette_email = palette_email.unwrap_or(""),
+        claimed_email = claimed_email.unwrap_or(""),
+        credential,
         action = e.action.as_str(),
         env = e.env,
         object = e.object_uid.unwrap_or(""),
         outcome,
         "audit"
     );
-    let r = sqlx::query(
-        "INSERT INTO audit_log (at, subject, palette_email, action, env, object_uid, outcome, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(now_text())
-    .bind(e.subject)
-    .bind(e.palette_email)
-    .bind(e.action.as_str())
-    .bind(e.env)
-    .bind(e.object_uid)
-    .bind(outcome)
-    .bind(e.detail)
-    .execute(&db.writer)
-    .await;
-    if let Err(err) = r {
+    let row = rows::NewEntry {
+        subject: e.subject,
+        palette_email,
+        claimed_email,
+        palette_user_uid: e.user.and_then(|u| u.verified_uid()),
+        credential,
+        action: e.action.as_str(),
+        env: e.env,
+        object_uid: e.object_uid,
+        outcome,
+        detail: e.detail.as_deref(),
+    };
+    if let Err(err) = rows::insert(db, &row).await {
         tracing::error!(error = %err, "cannot write the audit log");
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct Entry {
-    pub id: i64,
-    pub at: String,
-    pub subject: String,
-    pub palette_email: Option<String>,
-    pub action: String,
-    pub environment: String,
-    pub object_uid: Option<String>,
-    pub outcome: String,
-    pub detail: Option<String>,
-}
-
 /// Newest first.
 pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<(Vec<Entry>, i64), sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, at, subject, palette_email, action, env, object_uid, outcome, detail
-         FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?",
-    )
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&db.reader)
-    .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
-        .fetch_one(&db.reader)
-        .await?;
-    Ok((
-        rows.iter()
-            .map(|r| Entry {
-                id: r.get(0),
-                at: r.get(1),
-                subject: r.get(2),
-                palette_email: r.get(3),
-                action: r.get(4),
-                environment: r.get(5),
-                object_uid: r.get(6),
-                outcome: r.get(7),
-                detail: r.get(8),
-            })
-            .collect(),
-        total,
-    ))
+    rows::list(db, limit, offset).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_map_to_their_actions() {
+        assert_eq!(
+            Action::of_route("GET", "/clusters/{clusterUid}/kubeconfig"),
+            Some(Action::KubeconfigDownload)
+        );
+        assert_eq!(
+            Action::of_route("GET", "/clusters/{clusterUid}/pack/manifests/{manifestUid}"),
+            Some(Action::ManifestView)
+        );
+        assert_eq!(
+            Action::of_route("POST", "/virtualclusters"),
+            Some(Action::ClusterCreate)
+        );
+        assert_eq!(Action::of_route("GET", "/clusters"), None);
+    }
 }

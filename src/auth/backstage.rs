@@ -1,6 +1,7 @@
 //! Backstage-issued JWTs, verified against the Backstage auth backend's JWKS: keys cached by
-//! `kid` and re-read when an unknown `kid` shows up (key rotation), ES256 and RS256, `exp` and
-//! `iss` always and `aud` when configured checked. Subject from `sub`, groups from `ent`.
+//! `kid` and re-read when an unknown `kid` shows up (key rotation; one fetch at a time, spaced
+//! from the previous one's end), ES256 and RS256, `exp`, `nbf` and `iss` always and `aud`
+//! (required then) when configured checked. Subject from `sub`, groups from `ent`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::config::BackstageAuthConfig;
@@ -43,14 +45,17 @@ pub struct JwtVerifier {
     config: BackstageAuthConfig,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
-    /// When the JWKS was last fetched; held during a fetch, so concurrent callers with the
-    /// same new `kid` wait for it instead of failing.
-    last_fetch: Mutex<Option<Instant>>,
+    /// Held during a fetch: concurrent unknown `kid`s wait for that one fetch (single flight).
+    fetching: Mutex<()>,
+    /// When the last fetch ended (successfully or not), and how many fetches ended so far.
+    last_end: std::sync::Mutex<Option<Instant>>,
+    fetches: AtomicU64,
     issuer: String,
 }
 
-/// Unknown `kid`s re-read the JWKS at most this often, so forged kids cannot make the service
-/// hammer Backstage.
+/// Unknown `kid`s re-read the JWKS at most this long after the previous fetch ENDED (a slow
+/// JWKS cannot be asked back to back), and fail at once meanwhile, so forged kids cannot make
+/// the service hammer Backstage or queue behind each other.
 const MIN_REFRESH: Duration = Duration::from_secs(2);
 
 impl JwtVerifier {
@@ -62,21 +67,44 @@ impl JwtVerifier {
                 .build()
                 .unwrap_or_default(),
             keys: RwLock::new(HashMap::new()),
-            last_fetch: Mutex::new(None),
+            fetching: Mutex::new(()),
+            last_end: std::sync::Mutex::new(None),
+            fetches: AtomicU64::new(0),
             // Config validation guarantees one; an empty issuer matches no token.
             issuer: config.expected_issuer().unwrap_or_default(),
         }
     }
 
-    /// Re-reads the JWKS unless `kid` arrived meanwhile or it was read moments ago.
+    fn fetched_recently(&self) -> bool {
+        self.last_end
+            .lock()
+            .map(|l| l.is_some_and(|t| t.elapsed() < MIN_REFRESH))
+            .unwrap_or(false)
+    }
+
+    /// Re-reads the JWKS unless `kid` arrived meanwhile, another caller's fetch ended while
+    /// this one waited, or a fetch ended moments ago.
     async fn refresh(&self, kid: &str) -> Result<(), JwtError> {
-        let mut last = self.last_fetch.lock().await;
-        if self.keys.read().await.contains_key(kid)
-            || last.is_some_and(|t| t.elapsed() < MIN_REFRESH)
+        if self.fetched_recently() {
+            return Ok(());
+        }
+        let seen = self.fetches.load(Ordering::Acquire);
+        let _one = self.fetching.lock().await;
+        if self.fetches.load(Ordering::Acquire) != seen
+            || self.fetched_recently()
+            || self.keys.read().await.contains_key(kid)
         {
             return Ok(());
         }
-        *last = Some(Instant::now());
+        let result = self.fetch().await;
+        if let Ok(mut l) = self.last_end.lock() {
+            *l = Some(Instant::now());
+        }
+        self.fetches.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    async fn fetch(&self) -> Result<(), JwtError> {
         let set: JwkSet = self
             .http
             .get(&self.config.jwks_url)
@@ -137,11 +165,19 @@ impl JwtVerifier {
         }
         let mut v = Validation::new(alg);
         v.leeway = 5;
-        v.set_required_spec_claims(&["exp", "sub", "iss"]);
+        // A token not valid yet is refused like an expired one.
+        v.validate_nbf = true;
         v.set_issuer(&[&self.issuer]);
         match &self.config.audience {
-            Some(aud) => v.set_audience(&[aud]),
-            None => v.validate_aud = false,
+            Some(aud) => {
+                // A configured audience must be named by the token: no `aud` is no match.
+                v.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+                v.set_audience(&[aud]);
+            }
+            None => {
+                v.set_required_spec_claims(&["exp", "sub", "iss"]);
+                v.validate_aud = false;
+            }
         }
         let data = jsonwebtoken::decode::<Claims>(token, &key, &v)
             .map_err(|e| JwtError::Invalid(e.to_string()))?;

@@ -10,8 +10,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
 
-use super::palette_user::{PaletteUser, REAUTH_HEADER};
-use crate::api::routes::{self, Access, RouteSpec};
+use super::audit;
+use super::palette_user::{self, EMAIL_HEADER, PaletteUser, REAUTH_HEADER};
+use crate::api::routes::{self, Access, RouteSpec, Source};
 use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
 
@@ -91,39 +92,139 @@ pub async fn authorize(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
 
+    guard(req, next, &state, caller, spec).await
+}
+
+/// The environment a request names (None: unknown or none configured; the handler answers
+/// 404 for an unknown one), and its name as given.
+fn environment_of(
+    req: &ServiceRequest,
+    state: &AppState,
+) -> (Option<Arc<crate::palette::Environment>>, String) {
+    let instance =
+        crate::api::extract::query_param(req.request(), "instance").filter(|n| !n.is_empty());
+    let env = state.envs.get(instance.as_deref()).cloned();
+    let name = env
+        .as_ref()
+        .map(|e| e.name().to_string())
+        .or(instance)
+        .unwrap_or_default();
+    (env, name)
+}
+
+/// The route's permission, the Palette user, `require_user_token`, then the handler; every
+/// refusal of the way is audited.
+async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    state: &AppState,
+    caller: super::Caller,
+    spec: &'static RouteSpec,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let (env, env_name) = environment_of(&req, state);
+    let refusal = Refusal {
+        state,
+        caller: &caller,
+        action: audit::Action::of_route(spec.method, spec.path),
+        spec,
+        env: &env_name,
+    };
     if let Access::Permission(p) = spec.access
         && !caller.may(p)
     {
         tracing::info!(subject = %caller.subject, permission = p.id(), path = req.path(), "permission denied");
+        let mut claimed = PaletteUser::none();
+        claimed.claimed_email = header_value(&req, EMAIL_HEADER);
+        refusal
+            .record(&claimed, format!("permission {} missing", p.id()))
+            .await;
         return Ok(deny(req, AppError::permission_denied(p)));
     }
 
-    // The environment the request is for (the handler answers 404 for an unknown one).
-    let instance =
-        crate::api::extract::query_param(req.request(), "instance").filter(|n| !n.is_empty());
-    let env = state.envs.get(instance.as_deref());
-    let env_name = env
-        .map(|e| e.name().to_string())
-        .or(instance)
-        .unwrap_or_default();
-    let accept_tokens = env.is_none_or(|e| e.config.user_tokens);
-    let user = Arc::new(PaletteUser::resolve(
-        req.headers(),
-        &state.tokens,
-        &env_name,
-        &caller.subject,
-        accept_tokens,
-    ));
+    let binding = caller.binding();
+    let who = palette_user::Request {
+        headers: req.headers(),
+        env: env.as_deref(),
+        subject: &caller.subject,
+        binding: &binding,
+    };
+    let user = Arc::new(PaletteUser::resolve(who, &state.tokens, &state.scopes, &state.db).await);
+    let required = env
+        .as_ref()
+        .map_or(state.config.auth.require_user_token, |e| {
+            e.config.requires_user_token(&state.config.auth)
+        });
+    // Service routes (auth/debug, openapi, sync status and trigger, audit) show no Palette data.
+    if required && !user.usable() && spec.source != Source::Service {
+        user.ask_reauth();
+        refusal
+            .record(&user, "no usable Palette user token".into())
+            .await;
+        let mut resp = deny(
+            req,
+            AppError::unauthenticated(
+                "a Palette user token is required: sign in to Palette again (X-SpectroCloud-Token)",
+            ),
+        );
+        with_reauth(resp.response_mut().headers_mut());
+        return Ok(resp);
+    }
     tracing::debug!(subject = %caller.subject, palette_user = user.email.as_deref().unwrap_or("-"), "authorized");
-    req.extensions_mut().insert(caller);
+    req.extensions_mut().insert(caller.clone());
     req.extensions_mut().insert(user.clone());
     req.extensions_mut().insert(spec);
     let mut res = next.call(req).await?.map_into_boxed_body();
     if user.needs_reauth() {
-        res.headers_mut().insert(
-            header::HeaderName::from_static(REAUTH_HEADER),
-            HeaderValue::from_static("true"),
-        );
+        with_reauth(res.headers_mut());
+    }
+    // An audited action refused before it was recorded (bad input, unknown instance, ...).
+    let status = res.status();
+    if refusal.action.is_some()
+        && !user.audited()
+        && (status.is_client_error() || status.is_server_error())
+    {
+        refusal
+            .record(&user, format!("refused with {}", status.as_u16()))
+            .await;
     }
     Ok(res)
+}
+
+/// What an audited refusal of this request records.
+struct Refusal<'a> {
+    state: &'a AppState,
+    caller: &'a super::Caller,
+    /// The audited action of the route, if it is one (else `access`).
+    action: Option<audit::Action>,
+    spec: &'static RouteSpec,
+    env: &'a str,
+}
+
+impl Refusal<'_> {
+    async fn record(&self, user: &PaletteUser, why: String) {
+        audit::record_denied(
+            &self.state.db,
+            audit::Event {
+                subject: &self.caller.subject,
+                user: Some(user),
+                action: self.action.unwrap_or(audit::Action::Access),
+                env: self.env,
+                object_uid: None,
+                success: false,
+                detail: Some(format!("{} {}: {why}", self.spec.method, self.spec.path)),
+            },
+        )
+        .await;
+    }
+}
+
+fn with_reauth(h: &mut actix_web::http::header::HeaderMap) {
+    h.insert(
+        header::HeaderName::from_static(REAUTH_HEADER),
+        HeaderValue::from_static("true"),
+    );
+}
+
+fn header_value(req: &ServiceRequest, name: &str) -> Option<String> {
+    palette_user::header(req.headers(), name).map(str::to_string)
 }

@@ -24,11 +24,26 @@ pub struct Caller {
     pub groups: Vec<String>,
     pub permissions: BTreeSet<Permission>,
     pub method: AuthMethod,
+    /// Whether this caller is one person (see [`palette_user::Binding`]): a static token with
+    /// `palette_user`, or a Backstage `user:` subject. Shared callers get no cached tokens.
+    pub personal: bool,
+    /// The Palette user (email) configured for a static token.
+    pub palette_user: Option<String>,
 }
 
 impl Caller {
     pub fn may(&self, p: Permission) -> bool {
         self.permissions.contains(&p)
+    }
+
+    pub fn binding(&self) -> palette_user::Binding {
+        if self.personal {
+            palette_user::Binding::Personal {
+                email: self.palette_user.clone(),
+            }
+        } else {
+            palette_user::Binding::Shared
+        }
     }
 }
 
@@ -57,6 +72,7 @@ struct StaticEntry {
     digest: [u8; 32],
     subject: String,
     groups: Vec<String>,
+    palette_user: Option<String>,
 }
 
 pub struct Authenticator {
@@ -81,6 +97,7 @@ impl Authenticator {
                     digest: digest(t.token.expose()),
                     subject: t.subject.clone(),
                     groups: t.groups.clone(),
+                    palette_user: t.palette_user.clone(),
                 })
                 .collect(),
             backstage: match (auth.mode, &auth.backstage) {
@@ -91,20 +108,35 @@ impl Authenticator {
         }
     }
 
-    fn caller(&self, subject: String, groups: Vec<String>, method: AuthMethod) -> Caller {
+    fn caller(
+        &self,
+        subject: String,
+        groups: Vec<String>,
+        method: AuthMethod,
+        palette_user: Option<String>,
+    ) -> Caller {
         let permissions = permissions::resolve(&self.permissions, &subject, &groups);
+        // A Backstage user token is issued to one person; a static token only when the
+        // configuration names its Palette user; `none` is everyone at once.
+        let personal = match method {
+            AuthMethod::None => false,
+            AuthMethod::Static => palette_user.is_some(),
+            AuthMethod::Backstage => subject.starts_with("user:"),
+        };
         Caller {
             subject,
             groups,
             permissions,
             method,
+            personal,
+            palette_user,
         }
     }
 
     /// Authenticates the `Authorization` header value.
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Caller, AuthFailure> {
         if self.mode == AuthMode::None {
-            return Ok(self.caller("anonymous".into(), Vec::new(), AuthMethod::None));
+            return Ok(self.caller("anonymous".into(), Vec::new(), AuthMethod::None, None));
         }
         let header = header.ok_or(AuthFailure::Missing)?;
         let token = match header.split_once(' ') {
@@ -122,7 +154,12 @@ impl Authenticator {
             }
         }
         if let Some(e) = found {
-            return Ok(self.caller(e.subject.clone(), e.groups.clone(), AuthMethod::Static));
+            return Ok(self.caller(
+                e.subject.clone(),
+                e.groups.clone(),
+                AuthMethod::Static,
+                e.palette_user.clone(),
+            ));
         }
         match &self.backstage {
             Some(v) => {
@@ -130,7 +167,12 @@ impl Authenticator {
                     .verify(token)
                     .await
                     .map_err(|e| AuthFailure::Jwt(e.to_string()))?;
-                Ok(self.caller(identity.subject, identity.groups, AuthMethod::Backstage))
+                Ok(self.caller(
+                    identity.subject,
+                    identity.groups,
+                    AuthMethod::Backstage,
+                    None,
+                ))
             }
             None => Err(AuthFailure::UnknownToken),
         }

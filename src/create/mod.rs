@@ -65,7 +65,7 @@ async fn audited(live: &Live, uid: Option<&str>, success: bool, detail: String) 
         &live.state.db,
         audit::Event {
             subject: &live.caller.subject,
-            palette_email: live.user.email.as_deref(),
+            user: Some(&live.user),
             action: Action::ClusterCreate,
             env: live.env.name(),
             object_uid: uid,

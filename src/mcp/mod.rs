@@ -4,6 +4,8 @@
 //! `tools/list` shows a caller only the tools it may call, and `tools/call` checks before any
 //! tool runs. The tools call the same store and service functions as the HTTP routes.
 
+pub mod sessions;
+
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -833,6 +835,22 @@ impl ServerHandler for McpServer {
         };
         if !allowed {
             let p = permission.map(Permission::id).unwrap_or("unknown tool");
+            if let Some(c) = caller(&ctx) {
+                // A refused tool call is a denial on record, as on the HTTP routes.
+                crate::auth::audit::record_denied(
+                    &self.state.db,
+                    crate::auth::audit::Event {
+                        subject: &c.subject,
+                        user: None,
+                        action: crate::auth::audit::Action::Access,
+                        env: "",
+                        object_uid: None,
+                        success: false,
+                        detail: Some(format!("MCP tool {name}: permission {p} missing")),
+                    },
+                )
+                .await;
+            }
             return Ok(CallToolResult::structured_error(json!({
                 "error": format!("Permission denied: {p} is not granted to this caller"),
                 "code": "permission_denied",
@@ -885,6 +903,7 @@ pub fn service(
     state: web::Data<AppState>,
     config: &Config,
     shutdown: CancellationToken,
+    sessions: Arc<LocalSessionManager>,
 ) -> StreamableHttpService<McpServer, LocalSessionManager> {
     // rmcp's Host check guards unauthenticated loopback servers against DNS rebinding; with
     // bearer tokens required, a rebinding page has no token, so any Host is accepted.
@@ -894,7 +913,7 @@ pub fn service(
     };
     StreamableHttpService::builder()
         .service_factory(Arc::new(move || Ok(McpServer::new(state.clone()))))
-        .session_manager(Arc::new(LocalSessionManager::default()))
+        .session_manager(sessions)
         .on_request_fn(|req, ext| {
             if let Some(c) = req.extensions().get::<Caller>() {
                 ext.insert(c.clone());

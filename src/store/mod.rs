@@ -9,13 +9,16 @@ macro_rules! visible {
     };
 }
 
+pub mod audit;
 pub mod clusters;
 pub mod infra;
+pub mod maintenance;
 pub mod profiles;
 pub mod projects;
 pub mod reports;
 pub mod snapshot;
 pub mod sync_runs;
+pub mod user_scopes;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -38,7 +41,14 @@ pub enum StoreError {
     Open(#[source] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error(
+        "database {path} is corrupt (PRAGMA quick_check: {problems}); restore it from a backup (`backup PATH`) or move it away to mirror Palette afresh"
+    )]
+    Corrupt { path: String, problems: String },
 }
+
+/// WAL size kept after a checkpoint (SQLite truncates a larger file back to this).
+const JOURNAL_SIZE_LIMIT: &str = "67108864";
 
 /// Handles to the mirror. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -71,7 +81,8 @@ impl Db {
         let base = base
             .busy_timeout(Duration::from_secs(5))
             .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT);
 
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -83,7 +94,15 @@ impl Db {
                     .optimize_on_close(true, None),
             )
             .await
-            .map_err(StoreError::Open)?;
+            .map_err(|e| match maintenance::corruption(&e) {
+                Some(problem) => maintenance::corrupt(&path, vec![problem]),
+                None => StoreError::Open(e),
+            })?;
+        // Before migrations touch it: a corrupt file must not be served (or written) silently.
+        if let Err(problems) = maintenance::quick_check(&writer).await {
+            writer.close().await;
+            return Err(maintenance::corrupt(&path, problems));
+        }
         sqlx::migrate!("./migrations")
             .run(&writer)
             .await

@@ -420,6 +420,9 @@ impl SyncEngine {
         {
             tracing::error!(env = %name, run_id = id, error = %e, "cannot record the end of a sync run");
         }
+        if outcome == "success" {
+            crate::store::maintenance::checkpoint(&self.db).await;
+        }
         // The file lock goes before the run is marked over: whoever sees no run can take it.
         drop(lock);
         if let Ok(mut s) = self.state.lock() {

@@ -27,16 +27,19 @@ fn static_auth(c: &mut Config, permissions: bool) {
             token: Secret::new(ADMIN),
             subject: "user:default/ada".into(),
             groups: vec!["group:default/platform".into()],
+            palette_user: None,
         },
         StaticToken {
             token: Secret::new(VIEWER),
             subject: "user:default/vic".into(),
             groups: vec!["group:default/viewers".into()],
+            palette_user: None,
         },
         StaticToken {
             token: Secret::new(NOBODY),
             subject: "user:default/nob".into(),
             groups: vec![],
+            palette_user: None,
         },
     ];
     c.permissions.enabled = permissions;
@@ -385,27 +388,32 @@ async fn auth_debug_shows_the_caller_never_a_token() {
 
 // ---------------------------------------------------------------- Backstage JWTs
 
-struct Jwks {
-    url: String,
-    keys: Arc<Mutex<Value>>,
-    fetches: Arc<AtomicUsize>,
-    handle: actix_web::dev::ServerHandle,
+pub(crate) struct Jwks {
+    pub url: String,
+    pub keys: Arc<Mutex<Value>>,
+    pub fetches: Arc<AtomicUsize>,
+    /// How long each answer takes (a slow Backstage), in milliseconds.
+    pub delay_ms: Arc<AtomicUsize>,
+    pub handle: actix_web::dev::ServerHandle,
 }
 
-async fn jwks_server(initial: Value) -> Jwks {
+pub(crate) async fn jwks_server(initial: Value) -> Jwks {
     let keys = Arc::new(Mutex::new(initial));
     let fetches = Arc::new(AtomicUsize::new(0));
-    let (k, f) = (keys.clone(), fetches.clone());
+    let delay_ms = Arc::new(AtomicUsize::new(0));
+    let (k, f, d) = (keys.clone(), fetches.clone(), delay_ms.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {
-        let (k, f) = (k.clone(), f.clone());
+        let (k, f, d) = (k.clone(), f.clone(), d.clone());
         App::new().route(
             "/api/auth/.well-known/jwks.json",
             web::get().to(move || {
-                let (k, f) = (k.clone(), f.clone());
+                let (k, f, d) = (k.clone(), f.clone(), d.clone());
                 async move {
                     f.fetch_add(1, Ordering::Relaxed);
+                    let wait = d.load(Ordering::Relaxed) as u64;
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                     let body = k.lock().unwrap().clone();
                     HttpResponse::Ok().json(body)
                 }
@@ -423,6 +431,7 @@ async fn jwks_server(initial: Value) -> Jwks {
         url: format!("http://127.0.0.1:{port}/api/auth/.well-known/jwks.json"),
         keys,
         fetches,
+        delay_ms,
         handle,
     }
 }
@@ -431,14 +440,14 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-struct SigningKey {
-    kid: String,
-    alg: jsonwebtoken::Algorithm,
-    key: jsonwebtoken::EncodingKey,
-    jwk: Value,
+pub(crate) struct SigningKey {
+    pub kid: String,
+    pub alg: jsonwebtoken::Algorithm,
+    pub key: jsonwebtoken::EncodingKey,
+    pub jwk: Value,
 }
 
-fn es256_key(kid: &str) -> SigningKey {
+pub(crate) fn es256_key(kid: &str) -> SigningKey {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
     let pkcs8 = pair.to_pkcs8v1().unwrap();
@@ -473,9 +482,15 @@ fn rs256_key(kid: &str) -> SigningKey {
     }
 }
 
-const ISSUER: &str = "http://backstage.test/api/auth";
+pub(crate) const ISSUER: &str = "http://backstage.test/api/auth";
 
-fn backstage_token(k: &SigningKey, sub: &str, ent: &[&str], exp_in: i64, iss: &str) -> String {
+pub(crate) fn backstage_token(
+    k: &SigningKey,
+    sub: &str,
+    ent: &[&str],
+    exp_in: i64,
+    iss: &str,
+) -> String {
     let mut header = jsonwebtoken::Header::new(k.alg);
     header.kid = Some(k.kid.clone());
     let now = chrono::Utc::now().timestamp();
@@ -642,7 +657,7 @@ async fn debug_as(app: &TestApp, headers: &[(&str, &str)]) -> (bool, Value) {
 }
 
 /// A JWT Palette would never accept (signed with another secret), with a future `exp`.
-fn foreign_token(exp_in: i64) -> String {
+pub(crate) fn foreign_token(exp_in: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     let t = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -688,15 +703,17 @@ async fn palette_user_tokens_follow_the_original_rules() {
     )
     .await;
     assert!(!reauth);
-    // ...so the email alone (any case) finds it.
+    // ...but `none` is one shared subject: the email alone borrows nothing (issue 11).
     let (reauth, v) = debug_as(&app, &[("X-SpectroCloud-User-Email", "alice@acme.example")]).await;
-    assert!(!reauth, "cached token found by email");
-    assert_eq!(v["paletteUser"]["tokenSource"], "cache");
-    // And it scopes: alice sees only her project's clusters.
+    assert!(
+        reauth && v["paletteUser"]["hasToken"] == false,
+        "borrowed by email"
+    );
+    // The carried token scopes: alice sees only her project's clusters.
     let resp = app
         .client
         .get(app.url("/clusters"))
-        .header("X-SpectroCloud-User-Email", "alice@acme.example")
+        .header("X-SpectroCloud-Token", &alice)
         .send()
         .await
         .unwrap();
@@ -707,7 +724,8 @@ async fn palette_user_tokens_follow_the_original_rules() {
         .len();
     assert!(mine > 0 && mine < all, "{mine} of {all}");
 
-    // Only Palette session tokens (HS256) are cached: an RS256 id token is used, not kept.
+    // A token Palette refuses (here a made-up RS256 id token) is used for its request only,
+    // and asks for re-auth.
     let id_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkYXZlIn0.c2ln";
     remember_secret(id_token);
     let (reauth, v) = debug_as(
@@ -718,7 +736,7 @@ async fn palette_user_tokens_follow_the_original_rules() {
         ],
     )
     .await;
-    assert!(!reauth && v["paletteUser"]["tokenSource"] == "header");
+    assert!(reauth && v["paletteUser"]["tokenSource"] == "header");
     let (reauth, _) = debug_as(&app, &[("X-SpectroCloud-User-Email", "dave@acme.example")]).await;
     assert!(reauth, "a non-session token was cached");
 
@@ -742,30 +760,6 @@ async fn palette_user_tokens_follow_the_original_rules() {
     .await;
     let (reauth, _) = debug_as(&app, &[("X-SpectroCloud-User-Email", "bob@acme.example")]).await;
     assert!(reauth);
-    // A token that expires is dropped when it does.
-    let short = sim_control(
-        &sim,
-        Method::POST,
-        "/tokens",
-        Some(json!({"email": "bob@acme.example", "ttl_seconds": 2})),
-    )
-    .await;
-    let short = short["token"].as_str().unwrap().to_string();
-    remember_secret(&short);
-    debug_as(
-        &app,
-        &[
-            ("X-SpectroCloud-User-Email", "bob@acme.example"),
-            ("X-SpectroCloud-Token", &short),
-        ],
-    )
-    .await;
-    let (reauth, _) = debug_as(&app, &[("X-SpectroCloud-User-Email", "bob@acme.example")]).await;
-    assert!(!reauth);
-    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
-    let (reauth, _) = debug_as(&app, &[("X-SpectroCloud-User-Email", "bob@acme.example")]).await;
-    assert!(reauth, "expired entry no longer used");
-
     // A token Palette rejects: evicted, re-auth asked, the request falls back to the key.
     let forged = foreign_token(600);
     let resp = app
@@ -807,9 +801,15 @@ async fn palette_user_tokens_follow_the_original_rules() {
 // ---------------------------------------------------------------- audit
 
 #[tokio::test]
-async fn a_newer_header_token_replaces_the_cached_one() {
-    // Visibility re-read on every request, so it follows the token in use.
-    let (sim, app) = synced(SimConfig::default(), |c| c.auth.user_scope_ttl_seconds = 0).await;
+async fn a_verified_header_token_replaces_the_cached_one_a_planted_one_never() {
+    // Visibility re-read on every request, so it follows the token in use. The caller is
+    // personal: its static token belongs to alice.
+    let (sim, app) = synced(SimConfig::default(), |c| {
+        static_auth(c, false);
+        c.auth.tokens[0].palette_user = Some("alice@acme.example".into());
+        c.auth.user_scope_ttl_seconds = 0;
+    })
+    .await;
     let mint = |email: &'static str, ttl: i64| {
         let sim = &sim;
         async move {
@@ -825,8 +825,7 @@ async fn a_newer_header_token_replaces_the_cached_one() {
             t
         }
     };
-    // The same email with three logins: bob's token stands in for a later session so that
-    // which token is in use shows in the projects answered.
+    // Two logins of alice, and bob's token sent under alice's email.
     let first = mint("alice@acme.example", 600).await;
     let later = mint("bob@acme.example", 1200).await;
     let older = mint("alice@acme.example", 300).await;
@@ -863,15 +862,14 @@ async fn a_newer_header_token_replaces_the_cached_one() {
     };
     assert_ne!(alice_projects, bob_projects);
     assert_eq!(projects_with(None).await, alice_projects, "cached");
-    // A header token expiring later replaces the cached one, for later requests too.
+    // Bob's token serves its own request as bob, and is never cached as alice.
     assert_eq!(projects_with(Some(&later)).await, bob_projects);
-    assert_eq!(
-        projects_with(None).await,
-        bob_projects,
-        "the newer one is cached"
-    );
-    // One expiring sooner does not: the cache wins, as in the original.
-    assert_eq!(projects_with(Some(&older)).await, bob_projects);
+    assert_eq!(projects_with(None).await, alice_projects, "not planted");
+    // Another token Palette verifies as alice replaces the cached one.
+    assert_eq!(projects_with(Some(&older)).await, alice_projects);
+    let (_, v) = debug_as(&app, &[("X-SpectroCloud-User-Email", "alice@acme.example")]).await;
+    assert_eq!(v["paletteUser"]["tokenSource"], "cache");
+    assert_eq!(v["paletteUser"]["email"], "alice@acme.example");
     app.stop().await;
     sim.stop().await;
 }
@@ -1038,11 +1036,17 @@ async fn cached_palette_tokens_belong_to_one_caller_and_one_environment() {
     .await;
     let app = spawn_app_for(&[&a, &b], |c| {
         static_auth(c, true);
+        // The admin's token is alice's own (a personal caller): only then is a token cached.
+        c.auth.tokens[0].palette_user = Some("alice@acme.example".into());
         c.environments[1].user_tokens = false;
     })
     .await;
     let alice = sim_token(&a, "alice@acme.example").await;
     let client = reqwest::Client::new();
+    assert_eq!(
+        app.config.auth.tokens[0].palette_user.as_deref(),
+        Some("alice@acme.example")
+    );
     let debug =
         |bearer: &'static str, headers: Vec<(&'static str, String)>, instance: &'static str| {
             let client = client.clone();

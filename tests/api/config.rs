@@ -163,7 +163,7 @@ fn check_config_cli_redacts_secrets() {
     let path = dir.path().join("good.toml");
     std::fs::write(
         &path,
-        "[[environments]]\nname=\"p\"\nurl=\"https://x.example\"\napi_token=\"very-secret-key\"\n[[auth.tokens]]\ntoken=\"tok-123456\"\nsubject=\"user:default/a\"\n",
+        "[[environments]]\nname=\"p\"\nurl=\"https://x.example\"\napi_token=\"very-secret-key\"\n[[auth.tokens]]\ntoken=\"tok-1234567890abcdef\"\nsubject=\"user:default/a\"\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
@@ -178,7 +178,7 @@ fn check_config_cli_redacts_secrets() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        !stdout.contains("very-secret-key") && !stdout.contains("tok-123456"),
+        !stdout.contains("very-secret-key") && !stdout.contains("tok-1234567890abcdef"),
         "{stdout}"
     );
     assert!(stdout.contains("***"));
@@ -212,7 +212,7 @@ fn env_override_applies() {
 #[test]
 fn docker_config_is_valid_when_its_token_is_set() {
     // SAFETY: this variable name is used by this test only.
-    unsafe { std::env::set_var("SC_API_TOKEN", "compose-token") };
+    unsafe { std::env::set_var("SC_API_TOKEN", "compose-token-0123456789") };
     let c = Config::load(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config.docker.toml"

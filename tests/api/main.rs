@@ -1,8 +1,10 @@
 //! Black-box integration tests: one binary, one module per feature.
 
+mod abuse;
 mod auth;
 mod config;
 mod foundation;
+mod hardening;
 mod helpers;
 mod mcp;
 mod progressive;

@@ -105,11 +105,13 @@ fn auth(c: &mut spectrocloud_backend::config::Config) {
             token: Secret::new(ADMIN),
             subject: "user:default/agent".into(),
             groups: vec!["group:default/platform".into()],
+            palette_user: None,
         },
         StaticToken {
             token: Secret::new(VIEWER),
             subject: "user:default/peek".into(),
             groups: vec![],
+            palette_user: None,
         },
     ];
     c.permissions.enabled = true;
@@ -216,6 +218,17 @@ async fn tools_are_listed_and_called_per_permission() {
     assert_eq!(
         denied["permission"],
         "spectrocloud.cluster.download-kubeconfig"
+    );
+    // ...and the refusal is on record.
+    let audit = json(app.client.get(app.url("/audit")).send().await.unwrap()).await;
+    let last = &audit["entries"][0];
+    assert_eq!(last["outcome"], "denied", "{last}");
+    assert_eq!(last["subject"], "user:default/peek");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("get_spectrocloud_kubeconfig_for_cluster")
     );
 
     // The reverse lookup, by name; an ambiguous name asks for a uid.

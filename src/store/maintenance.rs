@@ -1,0 +1,80 @@
+//! Upkeep of the mirror file: the integrity check at start, WAL checkpoints, online backups.
+
+use std::path::Path;
+
+use super::{Db, StoreError};
+
+/// `PRAGMA quick_check` (pages, b-trees, record formats; skips the slow index cross-check).
+/// Problems come back as text, at most ten; a check SQLite cannot even run is a problem too.
+pub async fn quick_check(pool: &sqlx::SqlitePool) -> Result<(), Vec<String>> {
+    match sqlx::query_scalar::<_, String>("PRAGMA quick_check(10)")
+        .fetch_all(pool)
+        .await
+    {
+        Ok(rows) if rows.len() == 1 && rows[0] == "ok" => Ok(()),
+        Ok(rows) => Err(rows),
+        Err(e) => Err(vec![e.to_string()]),
+    }
+}
+
+/// Folds the WAL back into the database and truncates it, so it does not stay as large as
+/// the biggest sync ever written. A reader in the way makes it a partial checkpoint (logged;
+/// the next one catches up).
+pub async fn checkpoint(db: &Db) {
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&db.writer)
+        .await
+    {
+        Ok((0, pages, moved)) => tracing::debug!(pages, moved, "WAL checkpointed"),
+        Ok((_, pages, moved)) => {
+            tracing::info!(pages, moved, "WAL checkpoint partial: readers were busy")
+        }
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0} already exists; a backup never overwrites a file")]
+    Exists(String),
+    #[error("cannot write the backup to {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// An online, consistent copy of the mirror at `dest` (`VACUUM INTO`: a read transaction, so
+/// the server and its sync go on meanwhile). Refuses to overwrite anything.
+pub async fn backup(db: &Db, dest: &Path) -> Result<(), BackupError> {
+    let shown = dest.display().to_string();
+    if dest.exists() {
+        return Err(BackupError::Exists(shown));
+    }
+    sqlx::query("VACUUM INTO ?")
+        .bind(dest.to_string_lossy().into_owned())
+        .execute(&db.reader)
+        .await
+        .map_err(|source| BackupError::Write {
+            path: shown,
+            source,
+        })?;
+    Ok(())
+}
+
+/// SQLite's "corrupt" and "not a database" codes: a file too damaged to even open.
+pub fn corruption(e: &sqlx::Error) -> Option<String> {
+    let db = e.as_database_error()?;
+    matches!(db.code().as_deref(), Some("11" | "26")).then(|| db.message().to_string())
+}
+
+/// The refusal when the start-up check fails: loud in the log, clear on the console.
+pub fn corrupt(path: &Path, problems: Vec<String>) -> StoreError {
+    let path = path.display().to_string();
+    tracing::error!(path = %path, problems = ?problems, "the mirror database failed PRAGMA quick_check; refusing to start");
+    StoreError::Corrupt {
+        path,
+        problems: problems.join("; "),
+    }
+}

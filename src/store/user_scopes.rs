@@ -1,0 +1,80 @@
+//! Stored visibilities of verified Palette users (`user_scopes`), so scoping still applies
+//! while Palette is unreachable. One row per Palette user and environment, found by the
+//! digest of the last token Palette accepted for that user; at most `cap` rows per
+//! environment (the least recently verified go first).
+
+use sqlx::Row;
+
+use super::{Db, now_text};
+
+/// A stored scope: project uids and tenant permissions, both JSON arrays.
+pub struct StoredScope {
+    pub project_uids: String,
+    pub tenant_permissions: String,
+}
+
+/// The scope stored for the user whose last accepted token has `digest`.
+pub async fn by_token(
+    db: &Db,
+    env: &str,
+    digest: &str,
+) -> Result<Option<StoredScope>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT project_uids, tenant_permissions FROM user_scopes WHERE env = ? AND token_digest = ?",
+    )
+    .bind(env)
+    .bind(digest)
+    .fetch_optional(&db.reader)
+    .await?;
+    Ok(row.map(|r| StoredScope {
+        project_uids: r.get(0),
+        tenant_permissions: r.get(1),
+    }))
+}
+
+/// One verified user's scope.
+pub struct NewScope<'a> {
+    pub env: &'a str,
+    pub user_key: &'a str,
+    pub email: Option<&'a str>,
+    pub token_digest: &'a str,
+    pub scope: StoredScope,
+}
+
+/// Upserts a user's scope, then keeps the newest `cap` rows of the environment.
+pub async fn save(db: &Db, s: NewScope<'_>, cap: usize) -> Result<(), sqlx::Error> {
+    let mut tx = super::writer::begin(db).await?;
+    sqlx::query(
+        "INSERT INTO user_scopes (env, user_key, email, project_uids, tenant_permissions, fetched_at, token_digest)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (env, user_key) DO UPDATE SET email = excluded.email, project_uids = excluded.project_uids,
+            tenant_permissions = excluded.tenant_permissions, fetched_at = excluded.fetched_at,
+            token_digest = excluded.token_digest",
+    )
+    .bind(s.env)
+    .bind(s.user_key)
+    .bind(s.email)
+    .bind(&s.scope.project_uids)
+    .bind(&s.scope.tenant_permissions)
+    .bind(now_text())
+    .bind(s.token_digest)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM user_scopes WHERE env = ?1 AND user_key NOT IN
+            (SELECT user_key FROM user_scopes WHERE env = ?1 ORDER BY fetched_at DESC LIMIT ?2)",
+    )
+    .bind(s.env)
+    .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Rows stored for `env`.
+pub async fn count(db: &Db, env: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM user_scopes WHERE env = ?")
+        .bind(env)
+        .fetch_one(&db.reader)
+        .await
+}
