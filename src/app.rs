@@ -421,6 +421,7 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
         exclude_projects: vec![],
         schedule: None,
         user_tokens: true,
+        create_defaults: Default::default(),
         require_user_token: None,
     });
     config

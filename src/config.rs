@@ -339,9 +339,87 @@ pub struct EnvironmentConfig {
     /// another Palette and must not be sent here.
     #[serde(default = "default_true")]
     pub user_tokens: bool,
+    /// `[environments.create_defaults.<cloud>]`: values for creation fields the Backstage
+    /// wizard never collects (a value in the request wins). Keys: `CREATE_DEFAULT_KEYS`.
+    #[serde(default)]
+    pub create_defaults: CreateDefaults,
     /// Overrides `auth.require_user_token` for this environment.
     #[serde(default)]
     pub require_user_token: Option<bool>,
+}
+
+/// Cloud type → field → default value (a string, or a list of strings for vSphere lists).
+pub type CreateDefaults =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, serde_json::Value>>;
+
+/// The keys each cloud type's creation defaults may set.
+pub const CREATE_DEFAULT_KEYS: &[(&str, &[&str])] = &[
+    ("eks", &["region", "sshKeyName", "vpcId", "instanceType"]),
+    ("aws", &["region", "sshKeyName", "vpcId", "instanceType"]),
+    ("aks", AZURE_DEFAULT_KEYS),
+    ("azure", AZURE_DEFAULT_KEYS),
+    (
+        "vsphere",
+        &[
+            "datacenter",
+            "folder",
+            "imageTemplateFolder",
+            "sshKeys",
+            "ntpServers",
+        ],
+    ),
+];
+
+const AZURE_DEFAULT_KEYS: &[&str] = &[
+    "subscriptionId",
+    "resourceGroup",
+    "location",
+    "sshKey",
+    "vnetName",
+    "vnetResourceGroup",
+    "vnetCidrBlock",
+    "instanceType",
+];
+
+/// Problems of one environment's `create_defaults`, each with its key.
+fn create_defaults_issues(defaults: &CreateDefaults, prefix: &str) -> Vec<ConfigIssue> {
+    let mut issues = Vec::new();
+    for (cloud, fields) in defaults {
+        let key = format!("{prefix}.create_defaults.{cloud}");
+        let Some((_, allowed)) = CREATE_DEFAULT_KEYS.iter().find(|(c, _)| c == cloud) else {
+            issues.push(ConfigIssue {
+                key,
+                message: "is not a cloud type (eks, aws, aks, azure, vsphere)".into(),
+            });
+            continue;
+        };
+        for (field, value) in fields {
+            let key = format!("{key}.{field}");
+            let list = matches!(field.as_str(), "sshKeys" | "ntpServers");
+            let message = if !allowed.contains(&field.as_str()) {
+                format!(
+                    "is not a default for {cloud}; allowed: {}",
+                    allowed.join(", ")
+                )
+            } else if list && !is_string_list(value) {
+                "must be a non-empty list of non-empty strings".into()
+            } else if !list && value.as_str().is_none_or(|v| v.trim().is_empty()) {
+                "must be a non-empty string".into()
+            } else {
+                continue;
+            };
+            issues.push(ConfigIssue { key, message });
+        }
+    }
+    issues
+}
+
+fn is_string_list(v: &serde_json::Value) -> bool {
+    v.as_array().is_some_and(|a| {
+        !a.is_empty()
+            && a.iter()
+                .all(|s| s.as_str().is_some_and(|s| !s.trim().is_empty()))
+    })
 }
 
 fn default_true() -> bool {
@@ -663,6 +741,9 @@ impl Config {
                         format!("project `{p}` is both included and excluded"),
                     );
                 }
+            }
+            for i in create_defaults_issues(&env.create_defaults, &format!("environments[{i}]")) {
+                issue(&i.key, i.message);
             }
         }
 

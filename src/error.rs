@@ -30,12 +30,16 @@ pub enum ErrorCode {
     PaletteTimeout,
     NotSynced,
     InternalError,
+    /// A creation request refused before Palette; the body lists every problem.
+    InvalidClusterSpec,
 }
 
 impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::BadRequest | ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest | ErrorCode::InvalidJson | ErrorCode::InvalidClusterSpec => {
+                StatusCode::BAD_REQUEST
+            }
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorCode::PermissionDenied | ErrorCode::PaletteDenied => StatusCode::FORBIDDEN,
             ErrorCode::NotFound | ErrorCode::UnknownInstance => StatusCode::NOT_FOUND,
@@ -68,6 +72,7 @@ impl ErrorCode {
             ErrorCode::PaletteTimeout => "palette_timeout",
             ErrorCode::NotSynced => "not_synced",
             ErrorCode::InternalError => "internal_error",
+            ErrorCode::InvalidClusterSpec => "invalid_cluster_spec",
         }
     }
 }
@@ -79,6 +84,24 @@ pub struct AppError {
     pub message: String,
     pub permission: Option<Permission>,
     pub retry_after: Option<u64>,
+    /// With `invalid_cluster_spec`: every problem found, by JSON path.
+    pub problems: Option<Vec<Problem>>,
+}
+
+/// One problem of a request body: the JSON path it concerns and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -87,6 +110,8 @@ struct ErrorBody<'a> {
     code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     permission: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<&'a [Problem]>,
 }
 
 impl AppError {
@@ -96,6 +121,18 @@ impl AppError {
             message: message.into(),
             permission: None,
             retry_after: None,
+            problems: None,
+        }
+    }
+    /// 400 `invalid_cluster_spec` listing `problems`.
+    pub fn invalid_spec(problems: Vec<Problem>) -> Self {
+        let message = match problems.len() {
+            1 => "Invalid cluster configuration: 1 problem".to_string(),
+            n => format!("Invalid cluster configuration: {n} problems"),
+        };
+        Self {
+            problems: Some(problems),
+            ..Self::new(ErrorCode::InvalidClusterSpec, message)
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -152,6 +189,7 @@ impl ResponseError for AppError {
             error: &self.message,
             code: self.code.as_str(),
             permission: self.permission.map(Permission::id),
+            problems: self.problems.as_deref(),
         };
         let mut resp = HttpResponse::build(self.status_code()).json(body);
         if let Some(secs) = self.retry_after

@@ -238,6 +238,48 @@ pub async fn create(
     live: Live,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let project = project_param(&req)?;
-    crate::create::create(&live, project.as_deref(), body.into_inner()).await
+    creation(&live, &req, body.into_inner(), false).await
+}
+
+/// POST /clusters and POST /virtualclusters: plain inputs for `create`, its answer as HTTP.
+pub async fn creation(
+    live: &Live,
+    req: &HttpRequest,
+    body: Value,
+    virtual_cluster: bool,
+) -> AppResult<HttpResponse> {
+    let project = project_param(req)?;
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap_or("\u{1}"));
+    let on_denied = || {
+        if live.user.has_token() {
+            live.user.rejected(&live.state.tokens);
+        }
+    };
+    let input = crate::create::Request {
+        db: &live.state.db,
+        env: &live.env,
+        caller: crate::create::Caller {
+            subject: &live.caller.subject,
+            user: &live.user,
+        },
+        project: project.as_deref(),
+        idempotency_key: key,
+        on_denied: &on_denied,
+    };
+    let created = if virtual_cluster {
+        crate::create::create_virtual(&input, body).await?
+    } else {
+        crate::create::create(&input, body).await?
+    };
+    let status = actix_web::http::StatusCode::from_u16(created.status)
+        .unwrap_or(actix_web::http::StatusCode::CREATED);
+    let mut resp = HttpResponse::build(status);
+    resp.insert_header((super::respond::SOURCE, "live"));
+    if created.replayed {
+        resp.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(resp.json(created.body))
 }

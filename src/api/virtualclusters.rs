@@ -92,6 +92,5 @@ pub async fn create(
     live: Live,
     req: HttpRequest,
 ) -> AppResult<HttpResponse> {
-    let project = project_param(&req)?;
-    crate::create::create_virtual(&live, project.as_deref(), body.into_inner()).await
+    super::clusters::creation(&live, &req, body.into_inner(), true).await
 }

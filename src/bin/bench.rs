@@ -114,6 +114,7 @@ fn bench_config(sim: &sim::SimServer, dir: &std::path::Path) -> Config {
         exclude_projects: vec![],
         schedule: None,
         user_tokens: true,
+        create_defaults: Default::default(),
         require_user_token: None,
     });
     config

@@ -1,73 +1,141 @@
-//! Cluster creation: checks the request, forwards it to Palette's creation endpoint for its
-//! cloud type (never retried: a repeat could create twice), writes the new cluster into the
-//! mirror at once (write-through) and audits it.
+//! Cluster creation: the wizard's body is translated into Palette's shape, completed from the
+//! environment's `create_defaults`, validated (every problem at once) against Palette's models
+//! and the mirror, then posted once (never retried: a repeat could create twice). A 201 is
+//! written through into the mirror and audited; an `Idempotency-Key` repeats the first answer.
+//!
+//! Takes plain inputs (environment, caller, credential, body) and knows nothing of HTTP.
 
-use actix_web::HttpResponse;
+pub mod defaults;
+pub mod idempotency;
+mod mirror;
+pub mod request;
+pub mod translate;
+pub mod validate;
+mod write;
+
 use serde_json::{Value, json};
+use tracing::Instrument;
 
-use crate::api::extract::Live;
 use crate::auth::audit::{self, Action};
-use crate::error::{AppError, AppResult};
-use crate::palette::models::is_valid_uid;
-use crate::palette::{Retries, models};
-use crate::store::clusters;
+use crate::auth::palette_user::PaletteUser;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::palette::Credential;
+use crate::palette::Environment;
+use crate::palette::{PaletteError, Retries};
+use crate::store::Db;
+use crate::store::idempotency::{self as keys, Claim, KeyRef};
 
-/// Palette creation endpoint of a `spec.cloudType` (the original's dispatch).
-pub fn endpoint_for(cloud_type: &str) -> Option<&'static str> {
-    Some(match cloud_type {
-        "eks" => "eks",
-        "aws" => "aws",
-        "aks" => "aks",
-        "azure" => "azure",
-        "vsphere" => "vsphere",
-        "nested" | "virtual" => "virtual",
-        _ => return None,
-    })
+pub use request::endpoint_for;
+
+/// Who asks, and the Palette user whose credential is used.
+pub struct Caller<'a> {
+    pub subject: &'a str,
+    pub user: &'a PaletteUser,
 }
 
-/// Checks what the original checks (`spec.cloudType` present and supported) plus a cluster
-/// name, so obviously broken requests never reach Palette.
-pub fn check(body: &Value) -> Result<&'static str, AppError> {
-    if !body.is_object() {
-        return Err(AppError::bad_request(
-            "Invalid cluster configuration: the body must be a JSON object",
-        ));
+impl Caller<'_> {
+    pub fn credential(&self) -> Credential<'_> {
+        self.user.credential()
     }
-    let cloud = body["spec"]["cloudType"]
-        .as_str()
-        .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| {
-            AppError::bad_request("Invalid cluster configuration: cloudType is required")
-        })?
-        .to_ascii_lowercase();
-    let endpoint = endpoint_for(&cloud)
-        .ok_or_else(|| AppError::bad_request(format!("Unsupported cloud type: {cloud}")))?;
-    if body["metadata"]["name"]
-        .as_str()
-        .is_none_or(|n| n.trim().is_empty())
-    {
-        return Err(AppError::bad_request(
-            "Invalid cluster configuration: metadata.name is required",
-        ));
-    }
-    Ok(endpoint)
 }
 
-/// POST /clusters: 201 with Palette's answer (`{uid}`).
-pub async fn create(live: &Live, project: Option<&str>, body: Value) -> AppResult<HttpResponse> {
-    let endpoint = refused_audited(live, check(&body)).await?;
-    post(live, project, endpoint, body).await
+/// Everything a creation needs besides the body.
+pub struct Request<'a> {
+    pub db: &'a Db,
+    pub env: &'a Environment,
+    pub caller: Caller<'a>,
+    pub project: Option<&'a str>,
+    /// The `Idempotency-Key` header, unparsed.
+    pub idempotency_key: Option<&'a str>,
+    /// Called when Palette rejects the credential (so a stale user token is dropped).
+    pub on_denied: &'a dyn Fn(),
+}
+
+/// The answer: status and JSON; `replayed` when it repeats an earlier answer for the same key.
+#[derive(Debug)]
+pub struct Created {
+    pub status: u16,
+    pub body: Value,
+    pub replayed: bool,
+}
+
+/// POST /clusters.
+pub async fn create(req: &Request<'_>, body: Value) -> AppResult<Created> {
+    let endpoint = refused_audited(req, request::check(&body)).await?;
+    run(req, endpoint, body).await
+}
+
+/// POST /virtualclusters `{clusterConfig}`.
+pub async fn create_virtual(req: &Request<'_>, body: Value) -> AppResult<Created> {
+    let config = refused_audited(req, request::check_virtual(&body)).await?;
+    run(req, "virtual", config).await
+}
+
+/// The pure part: translation, defaults and the model rules → the Palette body, or problems.
+pub fn plan(
+    endpoint: &str,
+    body: Value,
+    defaults: &crate::config::CreateDefaults,
+) -> (Value, Vec<crate::error::Problem>) {
+    let (mut body, mut problems) = translate::translate(endpoint, body);
+    defaults::apply(endpoint, &mut body, defaults.get(endpoint));
+    problems.extend(validate::problems(endpoint, &body));
+    (body, problems)
+}
+
+async fn run(req: &Request<'_>, endpoint: &'static str, body: Value) -> AppResult<Created> {
+    let key = refused_audited(req, idempotency::parse_key(req.idempotency_key)).await?;
+    let (palette_body, mut problems) = plan(endpoint, body, &req.env.config.create_defaults);
+    problems.extend(mirror::problems(req.db, req.env.name(), endpoint, &palette_body).await?);
+    if !problems.is_empty() {
+        return refused_audited(req, Err(AppError::invalid_spec(problems))).await;
+    }
+    let hash = idempotency::body_hash(&palette_body);
+    let Some(key) = key else {
+        return post(req, endpoint, palette_body, &hash).await;
+    };
+    let kref = KeyRef {
+        env: req.env.name(),
+        subject: req.caller.subject,
+        key: &key,
+    };
+    match keys::claim(req.db, &kref, &hash, idempotency::TTL_SECONDS).await? {
+        Claim::Answered(status, answer) => Ok(Created {
+            status,
+            body: serde_json::from_str(&answer).unwrap_or(Value::Null),
+            replayed: true,
+        }),
+        Claim::InFlight => Err(AppError::new(
+            ErrorCode::Conflict,
+            "a creation with this Idempotency-Key is still under way",
+        )),
+        Claim::OtherBody => Err(AppError::new(
+            ErrorCode::Conflict,
+            "this Idempotency-Key was used with a different body",
+        )),
+        Claim::Claimed => {
+            let result = post(req, endpoint, palette_body, &hash).await;
+            let stored = match &result {
+                Ok(c) => keys::complete(req.db, &kref, c.status, &c.body.to_string()).await,
+                Err(_) => keys::release(req.db, &kref).await,
+            };
+            if let Err(e) = stored {
+                tracing::warn!(error = %e, "cannot record an idempotency key");
+            }
+            result
+        }
+    }
 }
 
 /// Records a creation attempt in the audit log.
-async fn audited(live: &Live, uid: Option<&str>, success: bool, detail: String) {
+async fn audited(req: &Request<'_>, uid: Option<&str>, success: bool, detail: String) {
     audit::record(
-        &live.state.db,
+        req.db,
         audit::Event {
-            subject: &live.caller.subject,
-            user: Some(&live.user),
+            subject: req.caller.subject,
+            user: Some(req.caller.user),
             action: Action::ClusterCreate,
-            env: live.env.name(),
+            env: req.env.name(),
             object_uid: uid,
             success,
             detail: Some(detail),
@@ -77,145 +145,62 @@ async fn audited(live: &Live, uid: Option<&str>, success: bool, detail: String) 
 }
 
 /// A request refused before reaching Palette is an attempt too: audited, then returned.
-async fn refused_audited<T>(live: &Live, checked: AppResult<T>) -> AppResult<T> {
+async fn refused_audited<T>(req: &Request<'_>, checked: AppResult<T>) -> AppResult<T> {
     if let Err(e) = &checked {
-        audited(live, None, false, format!("refused: {}", e.message)).await;
+        audited(req, None, false, format!("refused: {}", e.message)).await;
     }
     checked
 }
 
-/// POST /virtualclusters `{clusterConfig}`: the original's two checks, then the virtual
-/// endpoint.
-pub async fn create_virtual(
-    live: &Live,
-    project: Option<&str>,
-    body: Value,
-) -> AppResult<HttpResponse> {
-    let config = refused_audited(live, check_virtual(&body)).await?;
-    post(live, project, "virtual", config).await
-}
-
-fn check_virtual(body: &Value) -> AppResult<Value> {
-    let config = body["clusterConfig"].clone();
-    if config["metadata"]["name"]
-        .as_str()
-        .is_none_or(|n| n.trim().is_empty())
-    {
-        return Err(AppError::bad_request("Cluster name is required"));
-    }
-    if config["spec"]["clusterConfig"]["hostClusterConfig"]["clusterGroup"]["uid"]
-        .as_str()
-        .is_none_or(|n| n.trim().is_empty())
-    {
-        return Err(AppError::bad_request("Cluster group UID is required"));
-    }
-    Ok(config)
-}
-
-async fn post(
-    live: &Live,
-    project: Option<&str>,
-    endpoint: &str,
-    body: Value,
-) -> AppResult<HttpResponse> {
+async fn post(req: &Request<'_>, endpoint: &str, body: Value, hash: &str) -> AppResult<Created> {
     let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
-    let result = live
+    let path = format!("/v1/spectroclusters/{endpoint}");
+    let span = tracing::info_span!("create_cluster", endpoint, name = %name, body_sha256 = hash);
+    let answer = req
         .env
         .client
-        .post(format!("/v1/spectroclusters/{endpoint}"))
-        .project(project)
+        .post(path.clone())
+        .project(req.project)
         .json_body(body.clone())
-        .credential(live.user.credential())
+        .credential(req.caller.credential())
         .retries(Retries::None)
         .send()
-        .await;
-    let result = result.map_err(|e| live.failed(e));
-    let answer = result.and_then(|a| {
-        let v = a.json("/v1/spectroclusters").map_err(AppError::from)?;
-        Ok((a.status, v))
+        .instrument(span)
+        .await
+        .and_then(|a| a.json(&path));
+    let answer = answer.map_err(|e| {
+        if matches!(e, PaletteError::Unauthorized { .. }) {
+            (req.on_denied)();
+        }
+        AppError::from(e)
     });
     let uid = answer
         .as_ref()
         .ok()
-        .and_then(|(_, v)| v["uid"].as_str())
-        .filter(|u| is_valid_uid(u))
+        .and_then(|v| v["uid"].as_str())
+        .filter(|u| crate::palette::models::is_valid_uid(u))
         .map(str::to_string);
     let detail = match &answer {
-        Ok(_) => format!("{endpoint} cluster {name}"),
-        Err(e) => format!("{endpoint} cluster {name}: {}", e.message),
+        Ok(_) => format!("{endpoint} cluster {name} body sha256 {hash}"),
+        Err(e) => format!(
+            "{endpoint} cluster {name} body sha256 {hash}: {}",
+            e.message
+        ),
     };
-    audited(live, uid.as_deref(), answer.is_ok(), detail).await;
-    let (_, value) = answer?;
+    audited(req, uid.as_deref(), answer.is_ok(), detail).await;
+    let mut value = answer?;
     if let Some(uid) = &uid {
-        write_through(live, project, endpoint, uid, &name, &body).await;
+        write::write_through(req, endpoint, uid, &name, &body).await;
+    }
+    if value.is_object() {
+        value["paletteBody"] = body;
+    } else {
+        value = json!({ "answer": value, "paletteBody": body });
     }
     // 201 whatever 2xx Palette chose, as the original answered.
-    Ok(HttpResponse::Created()
-        .insert_header((crate::api::respond::SOURCE, "live"))
-        .json(value))
-}
-
-/// Puts the new cluster in the mirror at once, from Palette's details when they can be read,
-/// else from the request; the next sync replaces it with Palette's own list item.
-async fn write_through(
-    live: &Live,
-    project: Option<&str>,
-    endpoint: &str,
-    uid: &str,
-    name: &str,
-    body: &Value,
-) {
-    let cloud_type = if endpoint == "virtual" {
-        "nested"
-    } else {
-        endpoint
-    };
-    let detail = live
-        .env
-        .client
-        .get(format!("/v1/dashboard/spectroclusters/{uid}"))
-        .project(project)
-        .credential(live.user.credential())
-        .retries(Retries::Interactive)
-        .json()
-        .await
-        .ok();
-    let metadata = detail
-        .as_ref()
-        .map(|d| d["metadata"].clone())
-        .unwrap_or_else(|| {
-            let mut annotations =
-                json!({ "scope": if project.is_some() { "project" } else { "tenant" } });
-            if let Some(p) = project {
-                annotations["projectUid"] = json!(p);
-            }
-            json!({ "uid": uid, "name": name, "annotations": annotations })
-        });
-    let state = detail
-        .as_ref()
-        .map(|d| models::state(d).to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "Pending".into());
-    let item = json!({
-        "metadata": metadata,
-        "spec": {
-            "cloudType": cloud_type,
-            "cloudAccountUid": body["spec"]["cloudAccountUid"].as_str().unwrap_or(""),
-        },
-        "status": { "state": state },
-    });
-    let detail_text = detail.map(|d| d.to_string());
-    let list_json = item.to_string();
-    let row = clusters::NewCluster {
-        uid,
-        name,
-        project_uid: project,
-        cloud_type,
-        state: &state,
-        list_json: &list_json,
-        detail_json: detail_text.as_deref(),
-    };
-    if let Err(e) = clusters::write_through(&live.state.db, live.env.name(), &row).await {
-        tracing::warn!(error = %e, uid, "cannot write a new cluster through to the mirror");
-    }
+    Ok(Created {
+        status: 201,
+        body: value,
+        replayed: false,
+    })
 }

@@ -34,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/counters", web::get().to(counters))
             .route("/counters", web::delete().to(reset_counters))
             .route("/summary", web::get().to(get_summary))
+            .route("/creations", web::get().to(creations))
             .route("/clusters/{uid}/state", web::post().to(set_state))
             .route("/clusters/{uid}/profiles", web::post().to(move_profile))
             .route("/clusters/{uid}", web::delete().to(delete_cluster))
@@ -55,6 +56,12 @@ pub fn summary(d: &SimData) -> Value {
         "ssh_keys": d.ssh_keys.len(),
         "users": d.users.len(),
     })
+}
+
+/// The newest creation requests received, oldest first: `[{path, body, status}]`.
+async fn creations(state: web::Data<SimState>) -> Answer {
+    let d = state.data.read().map_err(|_| poisoned())?;
+    Ok(HttpResponse::Ok().json(&d.creations))
 }
 
 async fn users(state: web::Data<SimState>) -> Answer {

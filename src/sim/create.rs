@@ -49,6 +49,122 @@ fn valid_name(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
+fn one_of(v: Option<&Value>, path: &str, allowed: &[&str]) -> Result<(), PaletteErr> {
+    match v {
+        None => Ok(()),
+        Some(x) if x.as_str().is_some_and(|s| allowed.contains(&s)) => Ok(()),
+        Some(_) => Err(PaletteErr::bad_request(format!(
+            "{path} must be one of {}",
+            allowed.join(", ")
+        ))),
+    }
+}
+
+/// The virtual cluster's host: a cluster group (its first host) or a named host cluster.
+fn host_of(d: &SimData, spec: &Value) -> Result<(String, String), PaletteErr> {
+    let path = "spec.clusterConfig.hostClusterConfig";
+    let cluster_config = require_obj(spec, "clusterConfig", "spec")?;
+    let host = require_obj(cluster_config, "hostClusterConfig", "spec.clusterConfig")?;
+    one_of(
+        field(host, "clusterEndpoint").and_then(|e| field(e, "type")),
+        &format!("{path}.clusterEndpoint.type"),
+        &["Ingress", "LoadBalancer"],
+    )?;
+    let uid_of = |key: &str| {
+        field(host, key)
+            .and_then(|o| field(o, "uid"))
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+    };
+    if let Some(uid) = uid_of("clusterGroup") {
+        let g = d
+            .cluster_groups
+            .iter()
+            .find(|g| g.meta.uid == uid)
+            .ok_or_else(|| {
+                PaletteErr::bad_request(format!("cluster group {uid} does not exist"))
+            })?;
+        let first = g.host_cluster_uids.first().cloned().unwrap_or_default();
+        let host = uid_of("hostCluster").map(str::to_string).unwrap_or(first);
+        return Ok((g.meta.uid.clone(), host));
+    }
+    let uid = uid_of("hostCluster").ok_or_else(|| {
+        PaletteErr::bad_request(format!("{path} needs clusterGroup.uid or hostCluster.uid"))
+    })?;
+    let group = d
+        .cluster_groups
+        .iter()
+        .find(|g| g.host_cluster_uids.iter().any(|h| h == uid))
+        .map(|g| g.meta.uid.clone())
+        .ok_or_else(|| PaletteErr::bad_request(format!("host cluster {uid} is not a host")))?;
+    Ok((group, uid.to_string()))
+}
+
+/// Virtual pools have no poolConfig; each needs `cloudConfig.instanceType`.
+fn check_virtual_pools(spec: &Value) -> Result<(), PaletteErr> {
+    let pools = field(spec, "machinepoolconfig")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for (i, p) in pools.iter().enumerate() {
+        let path = format!("spec.machinepoolconfig[{i}]");
+        let cc = require_obj(p, "cloudConfig", &path)?;
+        require_obj(cc, "instanceType", &format!("{path}.cloudConfig"))?;
+    }
+    Ok(())
+}
+
+/// Palette's pool enums and ranges (taints, update strategy, arch, capacity, disk, OS).
+fn check_pool_enums(path: &str, pool: &Value, pc: &Value) -> Result<(), PaletteErr> {
+    for (j, t) in field(pc, "taints")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        let at = format!("{path}.poolConfig.taints[{j}]");
+        require_str(t, "key", &at)?;
+        one_of(
+            Some(field(t, "effect").unwrap_or(&Value::Null)),
+            &format!("{at}.effect"),
+            &["NoSchedule", "PreferNoSchedule", "NoExecute"],
+        )?;
+    }
+    one_of(
+        field(pc, "updateStrategy").and_then(|u| field(u, "type")),
+        &format!("{path}.poolConfig.updateStrategy.type"),
+        &[
+            "RollingUpdateScaleOut",
+            "RollingUpdateScaleIn",
+            "OverrideScaling",
+        ],
+    )?;
+    one_of(
+        field(pc, "machinePoolProperties").and_then(|m| field(m, "archType")),
+        &format!("{path}.poolConfig.machinePoolProperties.archType"),
+        &["amd64", "arm64"],
+    )?;
+    let cc = field(pool, "cloudConfig");
+    one_of(
+        cc.and_then(|c| field(c, "capacityType")),
+        &format!("{path}.cloudConfig.capacityType"),
+        &["on-demand", "spot", "host-resource-group"],
+    )?;
+    if let Some(size) = cc.and_then(|c| field(c, "rootDeviceSize"))
+        && !size.as_i64().is_some_and(|n| (1..=2000).contains(&n))
+    {
+        return Err(PaletteErr::bad_request(format!(
+            "{path}.cloudConfig.rootDeviceSize must be from 1 to 2000"
+        )));
+    }
+    one_of(
+        field(pool, "managedPoolConfig").and_then(|m| field(m, "osType")),
+        &format!("{path}.managedPoolConfig.osType"),
+        &["Linux", "Windows"],
+    )
+}
+
 fn check_pools(spec: &Value, cloud: &str) -> Result<u32, PaletteErr> {
     let pools = field(spec, "machinepoolconfig")
         .and_then(Value::as_array)
@@ -74,6 +190,7 @@ fn check_pools(spec: &Value, cloud: &str) -> Result<u32, PaletteErr> {
                 "{path}.poolConfig.labels is required"
             )));
         }
+        check_pool_enums(&path, pool, pc)?;
         let cc = require_obj(pool, "cloudConfig", &path)?;
         match cloud {
             "aws" | "eks" => {
@@ -125,7 +242,12 @@ fn check(d: &SimData, ctx: &Ctx, cloud: &str, body: &Value) -> Result<Checked, P
         )));
     }
     let spec = require_obj(body, "spec", "body")?;
-    let cloud_config = require_obj(spec, "cloudConfig", "spec")?;
+    // The virtual model's cloudConfig is optional; every other model requires one.
+    let no_config = Value::Object(Default::default());
+    let cloud_config = match cloud {
+        "virtual" => field(spec, "cloudConfig").unwrap_or(&no_config),
+        _ => require_obj(spec, "cloudConfig", "spec")?,
+    };
     let mut region = String::new();
     let mut account = String::new();
     let mut workers = 0;
@@ -152,8 +274,16 @@ fn check(d: &SimData, ctx: &Ctx, cloud: &str, body: &Value) -> Result<Checked, P
         }
         "vsphere" => {
             let placement = require_obj(cloud_config, "placement", "spec.cloudConfig")?;
-            let network = require_obj(placement, "network", "spec.cloudConfig.placement")?;
-            require_str(network, "networkName", "spec.cloudConfig.placement.network")?;
+            // `network` is optional (Terraform never sends one); when given it needs a name.
+            if field(placement, "network").is_some() {
+                let network = require_obj(placement, "network", "spec.cloudConfig.placement")?;
+                require_str(network, "networkName", "spec.cloudConfig.placement.network")?;
+            }
+            one_of(
+                field(cloud_config, "controlPlaneEndpoint").and_then(|e| field(e, "type")),
+                "spec.cloudConfig.controlPlaneEndpoint.type",
+                &["VIP", "External", "DDNS"],
+            )?;
             region = field(placement, "datacenter")
                 .and_then(Value::as_str)
                 .unwrap_or("")
@@ -165,23 +295,8 @@ fn check(d: &SimData, ctx: &Ctx, cloud: &str, body: &Value) -> Result<Checked, P
             workers = check_pools(spec, cloud)?;
         }
         _ => {
-            let cluster_config = require_obj(spec, "clusterConfig", "spec")?;
-            let host = require_obj(cluster_config, "hostClusterConfig", "spec.clusterConfig")?;
-            let cg = require_obj(host, "clusterGroup", "spec.clusterConfig.hostClusterConfig")?;
-            let uid = require_str(
-                cg,
-                "uid",
-                "spec.clusterConfig.hostClusterConfig.clusterGroup",
-            )?;
-            let g = d
-                .cluster_groups
-                .iter()
-                .find(|g| g.meta.uid == uid)
-                .ok_or_else(|| {
-                    PaletteErr::bad_request(format!("cluster group {uid} does not exist"))
-                })?;
-            let host = g.host_cluster_uids.first().cloned().unwrap_or_default();
-            group = Some((g.meta.uid.clone(), host));
+            group = Some(host_of(d, spec)?);
+            check_virtual_pools(spec)?;
         }
     }
     if !account.is_empty() {
@@ -265,6 +380,17 @@ pub async fn validate_cluster(
     Ok(HttpResponse::Ok().json(json!({ "valid": true })))
 }
 
+/// Keeps the newest creation requests for `GET /__sim/creations`.
+fn record(d: &mut SimData, path: &str, body: &Value, status: u16) {
+    const KEEP: usize = 50;
+    if d.creations.len() >= KEEP {
+        d.creations.remove(0);
+    }
+    d.creations.push(
+        json!({ "path": format!("/v1/spectroclusters/{path}"), "body": body, "status": status }),
+    );
+}
+
 pub async fn create_cluster(
     ctx: Ctx,
     path: web::Path<String>,
@@ -275,7 +401,14 @@ pub async fn create_cluster(
         ctx.state.data.write().map_err(|_| {
             PaletteErr::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "lock")
         })?;
-    let c = check(&d, &ctx, &path, &body)?;
+    let checked = check(&d, &ctx, &path, &body);
+    record(
+        &mut d,
+        &path,
+        &body,
+        checked.as_ref().map(|_| 201).unwrap_or(400),
+    );
+    let c = checked?;
     let now = Utc::now();
     let uid = new_uid(&mut d.rng);
     let audit = new_uid(&mut d.rng);

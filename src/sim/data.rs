@@ -231,6 +231,8 @@ pub struct SimData {
     pub users: Vec<SimUser>,
     /// Random source for uids of objects created after start-up (deterministic per seed).
     pub rng: ChaCha8Rng,
+    /// The newest creation requests received (`{path, body, status}`), for tests.
+    pub creations: Vec<serde_json::Value>,
     /// uid → index in `clusters`; rebuilt by [`SimData::reindex`] after clusters come or go.
     cluster_index: HashMap<String, usize>,
     /// version uid → (profile index, version index).
@@ -968,6 +970,7 @@ impl SimData {
             cluster_groups,
             users,
             rng,
+            creations: Vec::new(),
             cluster_index: HashMap::new(),
             version_index: HashMap::new(),
             by_name: Vec::new(),

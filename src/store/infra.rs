@@ -99,3 +99,20 @@ pub async fn account_names(
     .fetch_all(&db.reader)
     .await
 }
+
+/// The cloud type of a mirrored cloud account, whatever its kind.
+pub async fn account_cloud(db: &Db, env: &str, uid: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT cloud_type FROM cloud_accounts WHERE env = ? AND uid = ? LIMIT 1")
+        .bind(env)
+        .bind(uid)
+        .fetch_optional(&db.reader)
+        .await
+}
+
+/// Whether the mirror holds any cloud account of `env` (false before its first sync).
+pub async fn has_accounts(db: &Db, env: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cloud_accounts WHERE env = ?)")
+        .bind(env)
+        .fetch_one(&db.reader)
+        .await
+}

@@ -11,6 +11,7 @@ macro_rules! visible {
 
 pub mod audit;
 pub mod clusters;
+pub mod idempotency;
 pub mod infra;
 pub mod maintenance;
 pub mod profiles;

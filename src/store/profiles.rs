@@ -239,3 +239,26 @@ pub async fn uids_named(db: &Db, env: &str, name: &str) -> Result<Vec<String>, s
         .fetch_all(&db.reader)
         .await
 }
+
+/// A profile version's (cloud type, profile type), when the mirror has that version.
+pub async fn version_kind(
+    db: &Db,
+    env: &str,
+    uid: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT cloud_type, profile_type FROM profile_versions WHERE env = ? AND uid = ?",
+    )
+    .bind(env)
+    .bind(uid)
+    .fetch_optional(&db.reader)
+    .await
+}
+
+/// Whether the mirror holds any profile version of `env` (false before its first sync).
+pub async fn has_versions(db: &Db, env: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM profile_versions WHERE env = ?)")
+        .bind(env)
+        .fetch_one(&db.reader)
+        .await
+}

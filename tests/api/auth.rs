@@ -69,6 +69,7 @@ struct Sample {
     project: String,
     account: String,
     vsphere: String,
+    vsphere_version: String,
     overlord: String,
     group: String,
     created: AtomicUsize,
@@ -124,6 +125,12 @@ async fn sample(app: &TestApp) -> Sample {
         project: first(&get("/projects").await, "projects"),
         account: first(&get("/cloudaccounts/aws").await, "accounts"),
         vsphere: first(&get("/cloudaccounts/vsphere").await, "accounts"),
+        vsphere_version: sqlx::query_scalar(
+            "SELECT uid FROM profile_versions WHERE env = 'env0' AND cloud_type = 'vsphere' LIMIT 1",
+        )
+        .fetch_one(&app.mirror().await)
+        .await
+        .unwrap(),
         overlord: first(&get("/overlords").await, "items"),
         group: first(&get("/clustergroups").await, "items"),
         cluster,
@@ -157,8 +164,10 @@ fn request_for(r: &RouteSpec, s: &Sample) -> (String, Option<Value>) {
             format!("{path}?projectUid={}", s.project),
             Some(
                 json!({"metadata": {"name": format!("matrix-{n}")}, "spec": {"cloudType": "vsphere",
-                "cloudConfig": {"placement": {"network": {"networkName": "VM Network"}}},
-                "machinepoolconfig": [{"cloudConfig": {"instanceType": {"numCPUs": 2, "memoryMiB": 4096, "diskGiB": 40}},
+                "cloudConfig": {"placement": {"datacenter": "dc-1", "folder": "f"}, "sshKeys": ["ssh-ed25519 AAAA"]},
+                "profiles": [{"uid": s.vsphere_version}],
+                "machinepoolconfig": [{"cloudConfig": {"instanceType": {"numCPUs": 2, "memoryMiB": 4096, "diskGiB": 40},
+                                                       "placements": [{"cluster": "c", "datastore": "d", "network": {"networkName": "VM Network"}}]},
                                        "poolConfig": {"name": "cp", "size": 1, "labels": ["control-plane"], "isControlPlane": true}}]}}),
             ),
         ),

@@ -220,3 +220,28 @@ fn docker_config_is_valid_when_its_token_is_set() {
     .expect("config.docker.toml is valid");
     assert_eq!(c.server.bind, "0.0.0.0:7007");
 }
+
+#[test]
+fn create_defaults_are_parsed_and_checked() {
+    let ok = format!(
+        "{ENV}[environments.create_defaults.eks]\nregion = \"us-east-1\"\n\
+         [environments.create_defaults.vsphere]\nsshKeys = [\"ssh-ed25519 AAAA\"]\n"
+    );
+    let c = Config::from_toml_str(&ok).expect("valid");
+    assert_eq!(
+        c.environments[0].create_defaults["eks"]["region"],
+        "us-east-1"
+    );
+    let bad = format!(
+        "{ENV}[environments.create_defaults.gcp]\nregion = \"x\"\n\
+         [environments.create_defaults.aks]\nregion = \"x\"\nlocation = \"\"\n"
+    );
+    let got = issues(&bad);
+    for key in [
+        "environments[0].create_defaults.gcp",
+        "environments[0].create_defaults.aks.region",
+        "environments[0].create_defaults.aks.location",
+    ] {
+        assert!(got.iter().any(|(k, _)| k == key), "{key} not in {got:?}");
+    }
+}

@@ -298,6 +298,7 @@ pub fn env_for(name: &str, sim: &SimServer) -> spectrocloud_backend::config::Env
         exclude_projects: vec![],
         schedule: None,
         user_tokens: true,
+        create_defaults: Default::default(),
         require_user_token: None,
     }
 }

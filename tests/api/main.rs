@@ -3,6 +3,7 @@
 mod abuse;
 mod auth;
 mod config;
+mod create;
 mod foundation;
 mod hardening;
 mod helpers;

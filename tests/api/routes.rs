@@ -615,11 +615,19 @@ async fn creation_goes_to_palette_and_shows_at_once() {
         .as_str()
         .unwrap()
         .to_string();
+    let version: String = sqlx::query_scalar(
+        "SELECT uid FROM profile_versions WHERE env = 'env0' AND cloud_type = 'aws' LIMIT 1",
+    )
+    .fetch_one(&app.mirror().await)
+    .await
+    .unwrap();
     let body = json!({
         "metadata": {"name": "created-by-test"},
         "spec": {"cloudType": "aws", "cloudAccountUid": aws, "cloudConfig": {"region": "us-east-1"},
-                 "machinepoolconfig": [{"cloudConfig": {"instanceType": "m5.large"}, "poolConfig": {"name": "w", "size": 1, "labels": ["worker"]}}],
-                 "profiles": []}
+                 "machinepoolconfig": [
+                     {"cloudConfig": {"instanceType": "m5.large"}, "poolConfig": {"name": "cp", "size": 1, "labels": ["control-plane"], "isControlPlane": true}},
+                     {"cloudConfig": {"instanceType": "m5.large"}, "poolConfig": {"name": "w", "size": 1, "labels": ["worker"]}}],
+                 "profiles": [{"uid": version}]}
     });
     let resp = app
         .client
@@ -644,9 +652,9 @@ async fn creation_goes_to_palette_and_shows_at_once() {
         .await
         .unwrap();
     assert_error(resp, 409, "conflict").await;
+    // A name Palette refuses (our checks leave names to Palette): its 400 and message.
     let mut bad = body.clone();
-    bad["metadata"]["name"] = json!("no-region");
-    bad["spec"]["cloudConfig"] = json!({});
+    bad["metadata"]["name"] = json!("No_Region");
     let resp = app
         .client
         .post(app.url("/clusters"))
@@ -657,7 +665,7 @@ async fn creation_goes_to_palette_and_shows_at_once() {
     assert!(
         assert_error(resp, 400, "bad_request")
             .await
-            .contains("region")
+            .contains("metadata.name")
     );
     // Virtual cluster
     let group = get_json(&app, "/clustergroups").await["items"][0]["metadata"]["uid"]
