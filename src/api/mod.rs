@@ -6,6 +6,7 @@ pub mod cloudaccounts;
 pub mod clustergroups;
 pub mod clusters;
 pub mod cors;
+pub mod etag;
 pub mod extract;
 pub mod health;
 pub mod metrics;
@@ -18,7 +19,6 @@ pub mod reports;
 pub mod respond;
 pub mod routes;
 pub mod sync;
-pub mod through;
 pub mod users;
 pub mod virtualclusters;
 
@@ -33,7 +33,10 @@ pub fn configure(base_path: String) -> impl FnOnce(&mut web::ServiceConfig) {
         let scope = routes::register(web::scope(if base_path == "/" { "" } else { &base_path }))
             .wrap(actix_web::middleware::from_fn(
                 crate::auth::middleware::authorize,
-            ));
+            ))
+            // Inside compression: the tag is of the plain bytes, whatever the encoding.
+            .wrap(actix_web::middleware::from_fn(etag::etag))
+            .wrap(actix_web::middleware::Compress::default());
         cfg.service(scope);
     }
 }

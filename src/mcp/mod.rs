@@ -2,7 +2,7 @@
 //! actions under their names, answered from the mirror (kubeconfigs and manifests live), with
 //! the same bearer tokens as the HTTP API. Each tool names its permission once, in [`TOOLS`];
 //! `tools/list` shows a caller only the tools it may call, and `tools/call` checks before any
-//! tool runs. The tools call the same store and service functions as the HTTP routes.
+//! tool runs. The tools call the same `service` functions as the HTTP routes.
 
 pub mod sessions;
 
@@ -29,17 +29,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::clusters::{fetch_kubeconfig, fetch_manifest};
-use crate::api::extract::{Live, mirror_ready};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::PaletteUser;
 use crate::auth::permissions::Permission::{self, *};
-use crate::auth::scope::Visibility;
 use crate::config::{AuthMode, Config};
-use crate::error::{AppError, ErrorCode};
-use crate::palette::Environment;
-use crate::store::{Page, clusters, infra, profiles, projects, reports};
+use crate::domain::{CloudType, ProfileNames, ProfileType, Uid};
+use crate::error::AppError;
+use crate::palette::models;
+use crate::service::{
+    self, Answer, Ctx, Origin, clusters, infra, profiles, projects, reports, status,
+};
+use crate::store::Page;
 
 /// THE tool table: every tool and the permission it needs. A tool missing here is refused.
 pub const TOOLS: &[(&str, Permission)] = &[
@@ -205,28 +206,24 @@ fn caller(ctx: &RequestContext<RoleServer>) -> Option<Caller> {
         .cloned()
 }
 
-fn checked_uid(what: &str, v: &str) -> Result<String, AppError> {
-    crate::api::extract::uid(what, v).map(str::to_string)
+/// Where a service answer came from, for the model: `{source, syncedAt, stale}`.
+fn origin(a: &Answer) -> Value {
+    match a.origin {
+        Origin::Mirror(f) => json!({
+            "source": "mirror",
+            "syncedAt": f.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            "stale": f.stale,
+        }),
+        Origin::Live => json!({ "source": "live" }),
+    }
 }
 
-/// An optional `projectUid` argument, checked like the HTTP routes check theirs.
-fn project_arg(p: &Option<String>) -> Result<Option<String>, AppError> {
-    p.as_deref()
-        .filter(|p| !p.is_empty())
-        .map(|p| checked_uid("projectUid", p))
-        .transpose()
-}
-
-fn parse(json: &str) -> Value {
-    serde_json::from_str(json).unwrap_or(Value::Null)
-}
-
-/// `{uid, name, type, cloudType}` of listed profiles (no pack values: small for a model).
-fn profile_briefs(items: &[String]) -> Vec<Value> {
-    items
+/// `{uid, name, type, cloudType, version}` of listed profiles (no pack values: small for a
+/// model).
+fn profile_briefs(list: &Value) -> Vec<Value> {
+    items(list, "profiles")
         .iter()
-        .map(|t| {
-            let p = parse(t);
+        .map(|p| {
             let published = &p["specSummary"]["published"];
             json!({
                 "uid": p["metadata"]["uid"],
@@ -239,6 +236,32 @@ fn profile_briefs(items: &[String]) -> Vec<Value> {
         .collect()
 }
 
+fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v[key].as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// `{uid, name, state, health, cloudType, projectUid, kubernetesVersion}` of listed clusters.
+fn cluster_briefs(list: &Value, key: &str) -> Vec<Value> {
+    items(list, key)
+        .iter()
+        .map(|c| {
+            json!({
+                "uid": c["metadata"]["uid"],
+                "name": c["metadata"]["name"],
+                "state": c["status"]["state"],
+                "health": c["status"]["health"]["state"],
+                "cloudType": models::cloud_type(c),
+                "projectUid": models::project_uid(c),
+                "kubernetesVersion": c["status"]["kubeMeta"]["kubernetesVersion"],
+            })
+        })
+        .collect()
+}
+
+fn uid_arg(what: &str, v: &Option<String>) -> Result<Option<Uid>, AppError> {
+    Uid::optional(what, v.as_deref())
+}
+
 impl McpServer {
     pub fn new(state: web::Data<AppState>) -> McpServer {
         McpServer {
@@ -247,108 +270,19 @@ impl McpServer {
         }
     }
 
-    fn env(&self, name: Option<&str>) -> Result<Arc<Environment>, AppError> {
-        let name = name.filter(|n| !n.is_empty());
-        self.state
-            .envs
-            .get(name)
-            .cloned()
-            .ok_or_else(|| match name {
-                Some(n) => AppError::unknown_instance(n),
-                None => AppError::new(
-                    ErrorCode::UnknownInstance,
-                    "no SpectroCloud environment is configured",
-                ),
-            })
-    }
-
-    /// A live call as the tool's caller, with the environment's key (agents carry no Palette
-    /// user token).
-    fn live(
+    /// The service context of a tool call: the environment, the tool's caller, and the
+    /// environment's key (agents carry no Palette user token).
+    fn ctx(
         &self,
-        env: Arc<Environment>,
-        ctx: &RequestContext<RoleServer>,
-    ) -> Result<Live, AppError> {
-        Ok(Live {
+        instance: Option<&str>,
+        rc: &RequestContext<RoleServer>,
+    ) -> Result<Ctx, AppError> {
+        Ok(Ctx {
             state: self.state.clone(),
-            env,
+            env: service::environment(&self.state, instance)?,
             user: Arc::new(PaletteUser::none()),
-            caller: caller(ctx).ok_or_else(|| AppError::unauthenticated("no caller"))?,
+            caller: caller(rc).ok_or_else(|| AppError::unauthenticated("no caller"))?,
         })
-    }
-
-    /// The uid of a cluster given by uid, or by a name that must be unambiguous.
-    async fn cluster_uid(
-        &self,
-        env: &Environment,
-        name: Option<&str>,
-        uid: Option<&str>,
-        project: Option<&str>,
-    ) -> Result<String, AppError> {
-        if let Some(u) = uid.filter(|u| !u.is_empty()) {
-            return checked_uid("clusterUid", u);
-        }
-        let Some(name) = name.filter(|n| !n.is_empty()) else {
-            return Err(AppError::bad_request(
-                "Provide either clusterName or clusterUid",
-            ));
-        };
-        let found = clusters::uids_named(&self.state.db, env.name(), name, project).await?;
-        match found.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(AppError::not_found(format!("No cluster named {name}"))),
-            _ => Err(AppError::bad_request(format!(
-                "Multiple clusters are named {name}; give projectUid or clusterUid"
-            ))),
-        }
-    }
-
-    /// The version uid a profile is listed under, given by any version uid or by a name.
-    async fn profile_uid(
-        &self,
-        env: &Environment,
-        name: Option<&str>,
-        uid: Option<&str>,
-    ) -> Result<String, AppError> {
-        if let Some(u) = uid.filter(|u| !u.is_empty()) {
-            let u = checked_uid("profileUid", u)?;
-            return profiles::version(&self.state.db, env.name(), &u)
-                .await?
-                .map(|v| v.profile_uid)
-                .ok_or_else(|| AppError::not_found(format!("No profile {u}")));
-        }
-        let Some(name) = name.filter(|n| !n.is_empty()) else {
-            return Err(AppError::bad_request(
-                "Provide either profileName or profileUid",
-            ));
-        };
-        let found = profiles::uids_named(&self.state.db, env.name(), name).await?;
-        match found.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(AppError::not_found(format!("No profile named {name}"))),
-            _ => Err(AppError::bad_request(format!(
-                "Multiple profiles are named {name} (tenant and project ones); give profileUid"
-            ))),
-        }
-    }
-
-    /// The environment, once its mirror holds data (its first sync done, or 503 `not_synced`
-    /// as on the HTTP routes), and how fresh that data is.
-    async fn mirror(&self, name: Option<&str>) -> Result<(Arc<Environment>, Value), AppError> {
-        let env = self.env(name)?;
-        let f = mirror_ready(&self.state, env.name()).await?;
-        let fresh = json!({ "syncedAt": f.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)), "stale": f.stale });
-        Ok((env, fresh))
-    }
-
-    async fn cluster_record(
-        &self,
-        env: &Environment,
-        uid: &str,
-    ) -> Result<clusters::ClusterRecord, AppError> {
-        clusters::get(&self.state.db, env.name(), uid)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("Cluster not found: {uid}")))
     }
 }
 
@@ -360,19 +294,21 @@ impl McpServer {
     async fn get_spectrocloud_health_for_cluster(
         &self,
         Parameters(a): Parameters<ClusterArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(async {
-            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = project_arg(&a.project_uid)?;
-            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
-            let c = self.cluster_record(&env, &uid).await?;
-            let detail = c.detail_json.as_deref().map(parse).unwrap_or(Value::Null);
-            let health = &detail["status"]["health"];
-            Ok(json!({ "mirror": fresh, 
-                "cluster": { "name": c.name, "uid": c.uid, "state": c.state, "cloudType": c.cloud_type, "projectUid": c.project_uid,
-                             "kubernetesVersion": detail["status"]["kubeMeta"]["kubernetesVersion"] },
+            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+            let project = uid_arg("projectUid", &a.project_uid)?;
+            let uid = clusters::resolve(&ctx, a.cluster_name.as_deref(), uid_arg("clusterUid", &a.cluster_uid)?, project.as_ref()).await?;
+            let got = clusters::detail(&ctx, &uid, project.as_ref()).await?;
+            let d = got.value()?;
+            let health = &d["status"]["health"];
+            let state = d["status"]["state"].as_str().unwrap_or_default();
+            Ok(json!({ "mirror": origin(&got),
+                "cluster": { "name": models::name(&d), "uid": uid.as_str(), "state": state, "cloudType": models::cloud_type(&d),
+                             "projectUid": models::project_uid(&d), "kubernetesVersion": d["status"]["kubeMeta"]["kubernetesVersion"] },
                 "health": {
-                    "overallStatus": health["state"].as_str().filter(|s| !s.is_empty()).unwrap_or(&c.state),
+                    "overallStatus": health["state"].as_str().filter(|s| !s.is_empty()).unwrap_or(state),
                     "lastHeartBeat": health["lastHeartBeatTimestamp"],
                     "conditions": health["conditions"].as_array().cloned().unwrap_or_default(),
                 },
@@ -386,16 +322,14 @@ impl McpServer {
     async fn get_spectrocloud_kubeconfig_for_cluster(
         &self,
         Parameters(a): Parameters<KubeconfigArgs>,
-        ctx: RequestContext<RoleServer>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
-            let project = project_arg(&a.project_uid)?;
-            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
-            let c = self.cluster_record(&env, &uid).await?;
-            let live = self.live(env, &ctx)?;
-            let body = fetch_kubeconfig(&live, &uid, project, a.frp.unwrap_or(true)).await?;
-            Ok(json!({ "cluster": { "name": c.name, "uid": uid }, "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }))
+            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+            let project = uid_arg("projectUid", &a.project_uid)?;
+            let uid = clusters::resolve(&ctx, a.cluster_name.as_deref(), uid_arg("clusterUid", &a.cluster_uid)?, project.as_ref()).await?;
+            let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), a.frp.unwrap_or(true)).await?;
+            Ok(json!({ "cluster": { "name": a.cluster_name, "uid": uid.as_str() }, "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }))
         }.await)
     }
 
@@ -405,19 +339,20 @@ impl McpServer {
     async fn get_spectrocloud_pack_details_for_profile(
         &self,
         Parameters(a): Parameters<ProfileArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(async {
-            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let uid = self.profile_uid(&env, a.profile_name.as_deref(), a.profile_uid.as_deref()).await?;
-            let v = profiles::version(&self.state.db, env.name(), &uid).await?.ok_or_else(|| AppError::not_found("Profile not found"))?;
-            let p = parse(&v.json);
+            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+            let uid = profiles::resolve(&ctx, a.profile_name.as_deref(), uid_arg("profileUid", &a.profile_uid)?).await?;
+            let got = profiles::packs(&ctx, &uid, None, None).await?;
+            let p = got.value()?;
             let published = &p["spec"]["published"];
-            let packs: Vec<Value> = published["packs"]
-                .as_array()
-                .map(|a| a.iter().map(|k| json!({ "name": k["name"], "version": k["tag"], "layer": k["layer"] })).collect())
-                .unwrap_or_default();
-            Ok(json!({ "mirror": fresh, 
-                "profile": { "name": p["metadata"]["name"], "uid": uid, "type": published["type"], "cloudType": published["cloudType"],
+            let packs: Vec<Value> = items(published, "packs")
+                .iter()
+                .map(|k| json!({ "name": k["name"], "version": k["tag"], "layer": k["layer"] }))
+                .collect();
+            Ok(json!({ "mirror": origin(&got),
+                "profile": { "name": p["metadata"]["name"], "uid": uid.as_str(), "type": published["type"], "cloudType": published["cloudType"],
                              "version": p["spec"]["version"], "status": if p["status"]["isPublished"] == true { "published" } else { "draft" } },
                 "packs": packs,
             }))
@@ -430,25 +365,21 @@ impl McpServer {
     async fn find_spectrocloud_clusters_for_profile(
         &self,
         Parameters(a): Parameters<ProfileArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(
             async {
-                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-                let uid = self
-                    .profile_uid(&env, a.profile_name.as_deref(), a.profile_uid.as_deref())
-                    .await?;
-                let profile = profiles::lineage(&self.state.db, env.name(), &uid)
-                    .await?
-                    .ok_or_else(|| AppError::not_found("Profile not found"))?;
-                let (clusters, total) = profiles::clusters_on(
-                    &self.state.db,
-                    env.name(),
-                    &uid,
-                    &Visibility::All.filter(crate::auth::scope::Kind::Cluster),
-                    Page::ALL,
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let uid = profiles::resolve(
+                    &ctx,
+                    a.profile_name.as_deref(),
+                    uid_arg("profileUid", &a.profile_uid)?,
                 )
                 .await?;
-                Ok(json!({ "mirror": fresh,  "profile": profile, "clusters": clusters, "total": total }))
+                let got = profiles::clusters(&ctx, &uid, Page::ALL).await?;
+                let mut v = got.value()?;
+                v["mirror"] = origin(&got);
+                Ok(v)
             }
             .await,
         )
@@ -457,37 +388,66 @@ impl McpServer {
     #[tool(
         description = "List SpectroCloud clusters (uid, name, state, health, cloud type, project), optionally of one project."
     )]
-    async fn list_spectrocloud_clusters(&self, Parameters(a): Parameters<EnvArgs>) -> ToolResult {
-        answer(async {
-            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = project_arg(&a.project_uid)?;
-            Ok(json!({ "mirror": fresh,  "clusters": clusters::summaries(&self.state.db, env.name(), project.as_deref(), false).await? }))
-        }.await)
+    async fn list_spectrocloud_clusters(
+        &self,
+        Parameters(a): Parameters<EnvArgs>,
+        rc: RequestContext<RoleServer>,
+    ) -> ToolResult {
+        answer(
+            async {
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let project = uid_arg("projectUid", &a.project_uid)?;
+                let got = clusters::list(&ctx, Page::ALL).await?;
+                let mut list = cluster_briefs(&got.value()?, "clusters");
+                // Virtual clusters have their own tool.
+                list.retain(|c| c["cloudType"] != CloudType::Nested.as_str());
+                list.retain(|c| {
+                    project
+                        .as_ref()
+                        .is_none_or(|p| c["projectUid"] == p.as_str())
+                });
+                Ok(json!({ "mirror": origin(&got), "clusters": list }))
+            }
+            .await,
+        )
     }
 
     #[tool(description = "List SpectroCloud virtual clusters (uid, name, state).")]
     async fn list_spectrocloud_virtual_clusters(
         &self,
         Parameters(a): Parameters<EnvArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
-        answer(async {
-            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = project_arg(&a.project_uid)?;
-            Ok(json!({ "mirror": fresh,  "virtualClusters": clusters::summaries(&self.state.db, env.name(), project.as_deref(), true).await? }))
-        }.await)
+        answer(
+            async {
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let project = uid_arg("projectUid", &a.project_uid)?;
+                let got = clusters::list_virtual(&ctx, Page::ALL).await?;
+                let mut list = cluster_briefs(&got.value()?, "virtualClusters");
+                list.retain(|c| {
+                    project
+                        .as_ref()
+                        .is_none_or(|p| c["projectUid"] == p.as_str())
+                });
+                Ok(json!({ "mirror": origin(&got), "virtualClusters": list }))
+            }
+            .await,
+        )
     }
 
     #[tool(description = "List SpectroCloud projects (uid, name).")]
-    async fn list_spectrocloud_projects(&self, Parameters(a): Parameters<EnvArgs>) -> ToolResult {
+    async fn list_spectrocloud_projects(
+        &self,
+        Parameters(a): Parameters<EnvArgs>,
+        rc: RequestContext<RoleServer>,
+    ) -> ToolResult {
         answer(
             async {
-                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-                let list: Vec<Value> = projects::names(&self.state.db, env.name(), None)
-                    .await?
-                    .into_iter()
-                    .map(|(uid, name)| json!({ "uid": uid, "name": name }))
-                    .collect();
-                Ok(json!({ "mirror": fresh,  "projects": list }))
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let got = projects::mine(&ctx).await?;
+                let mut v = got.value()?;
+                v["mirror"] = origin(&got);
+                Ok(v)
             }
             .await,
         )
@@ -499,16 +459,17 @@ impl McpServer {
     async fn list_spectrocloud_cluster_groups(
         &self,
         Parameters(a): Parameters<EnvArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(async {
-            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = project_arg(&a.project_uid)?;
-            let list: Vec<Value> = infra::group_names(&self.state.db, env.name(), project.as_deref())
-                .await?
-                .into_iter()
-                .map(|(uid, name, project)| json!({ "uid": uid, "name": name, "projectUid": project }))
+            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+            let project = uid_arg("projectUid", &a.project_uid)?;
+            let got = infra::cluster_groups(&ctx, project.as_ref(), Page::ALL).await?;
+            let list: Vec<Value> = items(&got.value()?, "items")
+                .iter()
+                .map(|g| json!({ "uid": g["metadata"]["uid"], "name": g["metadata"]["name"], "projectUid": models::project_uid(g) }))
                 .collect();
-            Ok(json!({ "mirror": fresh,  "clusterGroups": list }))
+            Ok(json!({ "mirror": origin(&got), "clusterGroups": list }))
         }.await)
     }
 
@@ -518,30 +479,15 @@ impl McpServer {
     async fn search_spectrocloud_profiles_by_names(
         &self,
         Parameters(a): Parameters<SearchArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(
             async {
-                if a.names.is_empty() {
-                    return Err(AppError::bad_request(
-                        "names must list at least one profile name",
-                    ));
-                }
-                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-                let project = a
-                    .project_uid
-                    .as_deref()
-                    .map(|p| checked_uid("projectUid", p))
-                    .transpose()?;
-                let all = Visibility::All.filter(crate::auth::scope::Kind::Profile);
-                let items = profiles::search_by_names(
-                    &self.state.db,
-                    env.name(),
-                    &a.names,
-                    project.as_deref(),
-                    &all,
-                )
-                .await?;
-                Ok(json!({ "mirror": fresh,  "profiles": profile_briefs(&items) }))
+                let names = ProfileNames::parse(a.names)?;
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let project = uid_arg("projectUid", &a.project_uid)?;
+                let got = profiles::search(&ctx, &names, project.as_ref()).await?;
+                Ok(json!({ "mirror": origin(&got), "profiles": profile_briefs(&got.value()?) }))
             }
             .await,
         )
@@ -551,24 +497,17 @@ impl McpServer {
     async fn get_spectrocloud_profile_variables(
         &self,
         Parameters(a): Parameters<ProfileArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
-        answer(
-            async {
-                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-                let uid = match a.profile_uid.as_deref().filter(|u| !u.is_empty()) {
-                    Some(u) => checked_uid("profileUid", u)?,
-                    None => {
-                        self.profile_uid(&env, a.profile_name.as_deref(), None)
-                            .await?
-                    }
-                };
-                let vars = profiles::variables(&self.state.db, env.name(), &uid)
-                    .await?
-                    .ok_or_else(|| AppError::not_found("Profile not found"))?;
-                Ok(json!({ "mirror": fresh,  "profileUid": uid, "variables": parse(&vars)["variables"] }))
-            }
-            .await,
-        )
+        answer(async {
+            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+            let uid = match uid_arg("profileUid", &a.profile_uid)? {
+                Some(u) => u,
+                None => profiles::resolve(&ctx, a.profile_name.as_deref(), None).await?,
+            };
+            let got = profiles::variables(&ctx, &uid, None).await?;
+            Ok(json!({ "mirror": origin(&got), "profileUid": uid.as_str(), "variables": got.value()?["variables"] }))
+        }.await)
     }
 
     #[tool(
@@ -577,27 +516,17 @@ impl McpServer {
     async fn list_spectrocloud_profiles_for_project(
         &self,
         Parameters(a): Parameters<ProjectProfilesArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(
             async {
-                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-                let project = checked_uid("projectUid", &a.project_uid)?;
-                let types = match a.profile_type.filter(|t| !t.is_empty()) {
-                    Some(t) => vec![t],
-                    None => vec!["infra".to_string(), "cluster".to_string()],
-                };
-                let all = Visibility::All.filter(crate::auth::scope::Kind::Profile);
-                let items = profiles::for_project(
-                    &self.state.db,
-                    env.name(),
-                    &project,
-                    a.cloud_type.as_deref(),
-                    &types,
-                    &all,
-                    Page::ALL,
-                )
-                .await?;
-                Ok(json!({ "mirror": fresh,  "profiles": profile_briefs(&items) }))
+                let project = Uid::parse("projectUid", &a.project_uid)?;
+                let cloud = CloudType::optional(a.cloud_type.as_deref())?;
+                let types = ProfileType::filter(a.profile_type.as_deref())?;
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let got =
+                    projects::profiles(&ctx, &project, cloud.as_ref(), &types, Page::ALL).await?;
+                Ok(json!({ "mirror": origin(&got), "profiles": profile_briefs(&got.value()?) }))
             }
             .await,
         )
@@ -609,16 +538,15 @@ impl McpServer {
     async fn get_spectrocloud_pack_manifest_for_cluster(
         &self,
         Parameters(a): Parameters<ManifestArgs>,
-        ctx: RequestContext<RoleServer>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
-            let project = project_arg(&a.project_uid)?;
-            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
-            let manifest = checked_uid("manifestUid", &a.manifest_uid)?;
-            let live = self.live(env, &ctx)?;
-            let body = fetch_manifest(&live, &uid, &manifest, project).await?;
-            Ok(json!({ "clusterUid": uid, "manifestUid": manifest, "manifest": serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null) }))
+            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+            let project = uid_arg("projectUid", &a.project_uid)?;
+            let uid = clusters::resolve(&ctx, a.cluster_name.as_deref(), uid_arg("clusterUid", &a.cluster_uid)?, project.as_ref()).await?;
+            let manifest = Uid::parse("manifestUid", &a.manifest_uid)?;
+            let got = clusters::manifest(&ctx, &uid, &manifest, project.as_ref()).await?;
+            Ok(json!({ "clusterUid": uid.as_str(), "manifestUid": manifest.as_str(), "manifest": got.value().unwrap_or(Value::Null) }))
         }.await)
     }
 
@@ -628,29 +556,25 @@ impl McpServer {
     async fn get_spectrocloud_cluster_profiles(
         &self,
         Parameters(a): Parameters<ClusterArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(async {
-            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let project = project_arg(&a.project_uid)?;
-            let uid = self.cluster_uid(&env, a.cluster_name.as_deref(), a.cluster_uid.as_deref(), project.as_deref()).await?;
-            let c = self.cluster_record(&env, &uid).await?;
-            let all = c.profiles_json.as_deref().map(parse).unwrap_or(Value::Null);
+            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+            let project = uid_arg("projectUid", &a.project_uid)?;
+            let uid = clusters::resolve(&ctx, a.cluster_name.as_deref(), uid_arg("clusterUid", &a.cluster_uid)?, project.as_ref()).await?;
+            let got = clusters::profiles(&ctx, &uid, project.as_ref()).await?;
             // Pack values and schemas are left out: large, and rarely what a model needs.
-            let list: Vec<Value> = all["profiles"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|p| {
-                            let packs: Vec<Value> = p["spec"]["packs"]
-                                .as_array()
-                                .map(|k| k.iter().map(|k| json!({ "name": k["spec"]["name"], "version": k["spec"]["version"], "layer": k["spec"]["layer"] })).collect())
-                                .unwrap_or_default();
-                            json!({ "uid": p["metadata"]["uid"], "name": p["metadata"]["name"], "type": p["spec"]["type"], "version": p["spec"]["version"], "packs": packs })
-                        })
-                        .collect()
+            let list: Vec<Value> = items(&got.value()?, "profiles")
+                .iter()
+                .map(|p| {
+                    let packs: Vec<Value> = items(&p["spec"], "packs")
+                        .iter()
+                        .map(|k| json!({ "name": k["spec"]["name"], "version": k["spec"]["version"], "layer": k["spec"]["layer"] }))
+                        .collect();
+                    json!({ "uid": p["metadata"]["uid"], "name": p["metadata"]["name"], "type": p["spec"]["type"], "version": p["spec"]["version"], "packs": packs })
                 })
-                .unwrap_or_default();
-            Ok(json!({ "mirror": fresh,  "clusterUid": uid, "profiles": list }))
+                .collect();
+            Ok(json!({ "mirror": origin(&got), "clusterUid": uid.as_str(), "profiles": list }))
         }.await)
     }
 
@@ -658,16 +582,15 @@ impl McpServer {
     async fn get_spectrocloud_virtual_cluster_details(
         &self,
         Parameters(a): Parameters<VirtualClusterArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(async {
-            let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-            let uid = checked_uid("virtualClusterUid", &a.virtual_cluster_uid)?;
-            let c = self.cluster_record(&env, &uid).await?;
-            if c.cloud_type != "nested" {
-                return Err(AppError::not_found(format!("Virtual cluster not found: {uid}")));
-            }
-            let d = c.detail_json.as_deref().map(parse).unwrap_or(Value::Null);
-            Ok(json!({ "mirror": fresh,  "cluster": { "name": c.name, "uid": uid, "state": c.state, "projectUid": c.project_uid,
+            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+            let uid = Uid::parse("virtualClusterUid", &a.virtual_cluster_uid)?;
+            let project = uid_arg("projectUid", &a.project_uid)?;
+            let got = clusters::detail_virtual(&ctx, &uid, project.as_ref()).await?;
+            let d = got.value()?;
+            Ok(json!({ "mirror": origin(&got), "cluster": { "name": models::name(&d), "uid": uid.as_str(), "state": d["status"]["state"], "projectUid": models::project_uid(&d),
                                     "hostCluster": d["status"]["virtual"]["hostCluster"], "clusterGroup": d["status"]["virtual"]["clusterGroup"] } }))
         }.await)
     }
@@ -678,16 +601,14 @@ impl McpServer {
     async fn get_spectrocloud_kubeconfig_for_virtual_cluster(
         &self,
         Parameters(a): Parameters<VirtualClusterArgs>,
-        ctx: RequestContext<RoleServer>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(async {
-            let env = self.env(a.instance_name.as_deref())?;
-            let uid = checked_uid("virtualClusterUid", &a.virtual_cluster_uid)?;
-            let project = project_arg(&a.project_uid)?;
-            let name = clusters::get(&self.state.db, env.name(), &uid).await?.map(|c| c.name);
-            let live = self.live(env, &ctx)?;
-            let body = fetch_kubeconfig(&live, &uid, project, a.frp.unwrap_or(true)).await?;
-            Ok(json!({ "cluster": { "uid": uid, "name": name }, "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }))
+            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+            let uid = Uid::parse("virtualClusterUid", &a.virtual_cluster_uid)?;
+            let project = uid_arg("projectUid", &a.project_uid)?;
+            let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), a.frp.unwrap_or(true)).await?;
+            Ok(json!({ "cluster": { "uid": uid.as_str() }, "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }))
         }.await)
     }
 
@@ -695,40 +616,37 @@ impl McpServer {
     async fn get_spectrocloud_cluster_group(
         &self,
         Parameters(a): Parameters<ClusterGroupArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(
             async {
-                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-                let uid = checked_uid("clusterGroupUid", &a.cluster_group_uid)?;
-                let (_, json) = infra::cluster_group(&self.state.db, env.name(), &uid)
-                    .await?
-                    .ok_or_else(|| AppError::not_found("Cluster group not found"))?;
-                Ok(json!({ "mirror": fresh,  "clusterGroup": parse(&json) }))
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let uid = Uid::parse("clusterGroupUid", &a.cluster_group_uid)?;
+                let got = infra::cluster_group(&ctx, &uid, None).await?;
+                Ok(json!({ "mirror": origin(&got), "clusterGroup": got.value()? }))
             }
             .await,
         )
     }
 
-    #[tool(description = "List cloud accounts (uid, name) of a cloud type: aws, azure or vsphere.")]
+    #[tool(
+        description = "List cloud accounts (uid, name) of a cloud type: aws, azure, vsphere or any other Palette cloud."
+    )]
     async fn list_spectrocloud_cloud_accounts(
         &self,
         Parameters(a): Parameters<CloudAccountsArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(
             async {
-                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-                let cloud = a.cloud_type.to_ascii_lowercase();
-                if !crate::sync::run::ACCOUNT_CLOUDS.contains(&cloud.as_str()) {
-                    return Err(AppError::bad_request(format!(
-                        "cloudType must be aws, azure or vsphere, not {cloud}"
-                    )));
-                }
-                let list: Vec<Value> = infra::account_names(&self.state.db, env.name(), &cloud)
-                    .await?
-                    .into_iter()
-                    .map(|(uid, name)| json!({ "uid": uid, "name": name }))
+                let cloud = CloudType::parse(&a.cloud_type)?;
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let got = infra::accounts(&ctx, &cloud, None, Page::ALL).await?;
+                let list: Vec<Value> = items(&got.value()?, "accounts")
+                    .iter()
+                    .map(|c| json!({ "uid": c["metadata"]["uid"], "name": c["metadata"]["name"] }))
                     .collect();
-                Ok(json!({ "mirror": fresh,  "accounts": list }))
+                Ok(json!({ "mirror": origin(&got), "accounts": list }))
             }
             .await,
         )
@@ -740,20 +658,15 @@ impl McpServer {
     async fn get_spectrocloud_profile_usage(
         &self,
         Parameters(a): Parameters<EnvArgs>,
+        rc: RequestContext<RoleServer>,
     ) -> ToolResult {
         answer(
             async {
-                let (env, fresh) = self.mirror(a.instance_name.as_deref()).await?;
-                let all_profiles = Visibility::All.filter(crate::auth::scope::Kind::Profile);
-                let all_clusters = Visibility::All.filter(crate::auth::scope::Kind::Cluster);
-                let usage = reports::profile_usage(
-                    &self.state.db,
-                    env.name(),
-                    &all_profiles,
-                    &all_clusters,
-                )
-                .await?;
-                Ok(json!({ "mirror": fresh,  "environment": env.name(), "profiles": usage }))
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let got = reports::profile_usage(&ctx).await?;
+                let mut v = got.value()?;
+                v["mirror"] = origin(&got);
+                Ok(v)
             }
             .await,
         )
@@ -762,22 +675,19 @@ impl McpServer {
     #[tool(
         description = "How fresh the mirror of each SpectroCloud environment is: last successful sync, staleness, a run under way."
     )]
-    async fn get_spectrocloud_sync_status(
-        &self,
-        Parameters(_a): Parameters<EnvArgs>,
-    ) -> ToolResult {
-        let list: Vec<Value> = self
-            .state
-            .envs
-            .all()
-            .iter()
-            .map(|e| {
-                let f = self.state.sync.freshness(e.name());
-                json!({ "name": e.name(), "lastSuccessAt": f.synced_at.map(|t| t.to_rfc3339()), "stale": f.stale,
-                        "running": self.state.sync.env_state(e.name()).running.is_some() })
-            })
-            .collect();
-        answer(Ok(json!({ "environments": list })))
+    async fn get_spectrocloud_sync_status(&self, Parameters(a): Parameters<EnvArgs>) -> ToolResult {
+        answer(
+            async {
+                let only = match a.instance_name.as_deref().filter(|n| !n.is_empty()) {
+                    Some(n) => Some(service::environment(&self.state, Some(n))?),
+                    None => None,
+                };
+                let list =
+                    status::sync_status(&self.state, only.as_ref().map(|e| e.name())).await?;
+                Ok(json!({ "environments": list }))
+            }
+            .await,
+        )
     }
 }
 

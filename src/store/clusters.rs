@@ -1,9 +1,9 @@
 //! Clusters and virtual clusters, read from the mirror.
 
-use sqlx::Row;
+use super::{Db, bind_visible_scalar};
+use crate::auth::scope::Filter;
 
-use super::Db;
-
+#[derive(Debug, sqlx::FromRow)]
 pub struct ClusterRecord {
     pub uid: String,
     pub name: String,
@@ -15,7 +15,7 @@ pub struct ClusterRecord {
 }
 
 pub async fn get(db: &Db, env: &str, uid: &str) -> Result<Option<ClusterRecord>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT c.uid, c.name, c.project_uid, c.cloud_type, c.state, d.detail_json, d.profiles_json
          FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
          WHERE c.env = ? AND c.uid = ?",
@@ -23,16 +23,7 @@ pub async fn get(db: &Db, env: &str, uid: &str) -> Result<Option<ClusterRecord>,
     .bind(env)
     .bind(uid)
     .fetch_optional(&db.reader)
-    .await?;
-    Ok(row.map(|r| ClusterRecord {
-        uid: r.get(0),
-        name: r.get(1),
-        project_uid: r.get(2),
-        cloud_type: r.get(3),
-        state: r.get(4),
-        detail_json: r.get(5),
-        profiles_json: r.get(6),
-    }))
+    .await
 }
 
 /// A cluster just created through the service.
@@ -86,51 +77,22 @@ pub async fn write_through(db: &Db, env: &str, c: &NewCluster<'_>) -> Result<(),
     tx.commit().await
 }
 
-/// Compact facts about a cluster, for answers that do not need Palette's whole object.
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterSummary {
-    pub uid: String,
-    pub name: String,
-    pub state: String,
-    pub health: Option<String>,
-    pub cloud_type: String,
-    pub project_uid: Option<String>,
-    pub kubernetes_version: Option<String>,
-}
-
-/// Summaries ordered by name; `project` narrows to one project; `nested` to virtual clusters.
-pub async fn summaries(
-    db: &Db,
-    env: &str,
-    project: Option<&str>,
-    nested: bool,
-) -> Result<Vec<ClusterSummary>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT uid, name, state, health, cloud_type, project_uid, kubernetes_version FROM clusters
-         WHERE env = ? AND (? IS NULL OR project_uid = ?) AND ((cloud_type = 'nested') = ?)
-         ORDER BY name, uid",
-    )
-    .bind(env)
-    .bind(project)
-    .bind(project)
-    .bind(nested)
-    .fetch_all(&db.reader)
-    .await
-}
-
-/// Uids of the clusters named `name` (names are unique per scope only).
+/// Uids of the visible clusters named `name` (names are unique per scope only).
 pub async fn uids_named(
     db: &Db,
     env: &str,
     name: &str,
     project: Option<&str>,
+    vis: &Filter,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT uid FROM clusters WHERE env = ? AND name = ? AND (? IS NULL OR project_uid = ?) ORDER BY uid")
-        .bind(env)
-        .bind(name)
-        .bind(project)
-        .bind(project)
-        .fetch_all(&db.reader)
-        .await
+    let q = sqlx::query_scalar(concat!(
+        "SELECT uid FROM clusters WHERE env = ? AND name = ? AND (? IS NULL OR project_uid = ?) AND ",
+        visible!(),
+        " ORDER BY uid"
+    ))
+    .bind(env)
+    .bind(name)
+    .bind(project)
+    .bind(project);
+    bind_visible_scalar(q, vis).fetch_all(&db.reader).await
 }

@@ -1,9 +1,8 @@
 //! Cluster profiles, their versions and variables, and the reverse lookup profile → clusters.
 
 use serde::Serialize;
-use sqlx::Row;
 
-use super::{Db, Page, bind_visible};
+use super::{Db, Page, bind_visible_scalar};
 use crate::auth::scope::Filter;
 
 /// Listed profiles whose name is one of `names` (case-insensitive, exact). With `project`,
@@ -16,7 +15,7 @@ pub async fn search_by_names(
     vis: &Filter,
 ) -> Result<Vec<String>, sqlx::Error> {
     let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
-    let q = sqlx::query(concat!(
+    let q = sqlx::query_scalar(concat!(
         "SELECT list_json FROM cluster_profiles WHERE env = ?
            AND lower(name) IN (SELECT value FROM json_each(?))
            AND (? IS NULL OR project_uid = ? OR project_uid IS NULL) AND ",
@@ -27,24 +26,25 @@ pub async fn search_by_names(
     .bind(serde_json::to_string(&lowered).unwrap_or_else(|_| "[]".into()))
     .bind(project)
     .bind(project);
-    bind_visible(q, vis)
-        .fetch_all(&db.reader)
-        .await
-        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+    bind_visible_scalar(q, vis).fetch_all(&db.reader).await
 }
 
-/// Profiles usable in a project (its own and tenant ones), newest first, filtered by cloud
-/// type and profile types.
+/// Which profiles of a project: its own and tenant ones, of these types and cloud type.
+pub struct ForProject<'a> {
+    pub project: &'a str,
+    pub cloud_type: Option<&'a str>,
+    pub profile_types: &'a [String],
+}
+
+/// Profiles usable in a project, newest first.
 pub async fn for_project(
     db: &Db,
     env: &str,
-    project: &str,
-    cloud_type: Option<&str>,
-    profile_types: &[String],
+    of: &ForProject<'_>,
     vis: &Filter,
     page: Page,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query(concat!(
+    let q = sqlx::query_scalar(concat!(
         "SELECT list_json FROM cluster_profiles WHERE env = ?
            AND (project_uid = ? OR project_uid IS NULL)
            AND (? IS NULL OR cloud_type = ?)
@@ -53,18 +53,18 @@ pub async fn for_project(
         " ORDER BY last_modified DESC, uid LIMIT ? OFFSET ?"
     ))
     .bind(env)
-    .bind(project)
-    .bind(cloud_type)
-    .bind(cloud_type)
-    .bind(serde_json::to_string(profile_types).unwrap_or_else(|_| "[]".into()));
-    bind_visible(q, vis)
+    .bind(of.project)
+    .bind(of.cloud_type)
+    .bind(of.cloud_type)
+    .bind(serde_json::to_string(of.profile_types).unwrap_or_else(|_| "[]".into()));
+    bind_visible_scalar(q, vis)
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(&db.reader)
         .await
-        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
 }
 
+#[derive(Debug, sqlx::FromRow)]
 pub struct VersionRecord {
     pub uid: String,
     /// The uid the profile is listed under (its newest version).
@@ -75,17 +75,11 @@ pub struct VersionRecord {
 
 /// One profile version by uid (any version of any profile).
 pub async fn version(db: &Db, env: &str, uid: &str) -> Result<Option<VersionRecord>, sqlx::Error> {
-    let row = sqlx::query("SELECT uid, profile_uid, project_uid, json FROM profile_versions WHERE env = ? AND uid = ?")
+    sqlx::query_as("SELECT uid, profile_uid, project_uid, json FROM profile_versions WHERE env = ? AND uid = ?")
         .bind(env)
         .bind(uid)
         .fetch_optional(&db.reader)
-        .await?;
-    Ok(row.map(|r| VersionRecord {
-        uid: r.get(0),
-        profile_uid: r.get(1),
-        project_uid: r.get(2),
-        json: r.get(3),
-    }))
+        .await
 }
 
 pub async fn variables(
@@ -119,6 +113,17 @@ pub struct ProfileInfo {
     pub versions: Vec<VersionInfo>,
 }
 
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    uid: String,
+    version: String,
+    name: String,
+    scope: String,
+    project_uid: Option<String>,
+    profile_type: String,
+    cloud_type: String,
+}
+
 /// The profile any version uid belongs to, with all its versions.
 pub async fn lineage(
     db: &Db,
@@ -128,7 +133,7 @@ pub async fn lineage(
     let Some(v) = version(db, env, any_uid).await? else {
         return Ok(None);
     };
-    let rows = sqlx::query(
+    let rows: Vec<VersionRow> = sqlx::query_as(
         "SELECT uid, version, name, scope, project_uid, profile_type, cloud_type FROM profile_versions
          WHERE env = ? AND profile_uid = ? ORDER BY last_modified, version, uid",
     )
@@ -136,31 +141,27 @@ pub async fn lineage(
     .bind(&v.profile_uid)
     .fetch_all(&db.reader)
     .await?;
-    let Some(head) = rows
-        .iter()
-        .find(|r| r.get::<String, _>(0) == v.profile_uid)
-        .or(rows.last())
-    else {
+    let Some(head) = rows.iter().find(|r| r.uid == v.profile_uid).or(rows.last()) else {
         return Ok(None);
     };
     Ok(Some(ProfileInfo {
         uid: v.profile_uid.clone(),
-        name: head.get(2),
-        scope: head.get(3),
-        project_uid: head.get(4),
-        profile_type: head.get(5),
-        cloud_type: head.get(6),
+        name: head.name.clone(),
+        scope: head.scope.clone(),
+        project_uid: head.project_uid.clone(),
+        profile_type: head.profile_type.clone(),
+        cloud_type: head.cloud_type.clone(),
         versions: rows
-            .iter()
+            .into_iter()
             .map(|r| VersionInfo {
-                uid: r.get(0),
-                version: r.get(1),
+                uid: r.uid,
+                version: r.version,
             })
             .collect(),
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterOnProfile {
     pub uid: String,
@@ -183,9 +184,9 @@ pub async fn clusters_on(
     vis: &Filter,
     page: Page,
 ) -> Result<(Vec<ClusterOnProfile>, i64), sqlx::Error> {
-    let q = sqlx::query(concat!(
-        "SELECT c.uid, c.name, c.state, c.health, c.cloud_type, c.project_uid, p.name,
-                r.profile_version_uid, pv.version
+    let q = sqlx::query_as(concat!(
+        "SELECT c.uid, c.name, c.state, c.health, c.cloud_type, c.project_uid, p.name AS project_name,
+                r.profile_version_uid, pv.version AS profile_version
          FROM profile_versions pv
          JOIN cluster_profile_refs r ON r.env = pv.env AND r.profile_version_uid = pv.uid
          JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
@@ -196,7 +197,11 @@ pub async fn clusters_on(
     ))
     .bind(env)
     .bind(profile_uid);
-    let rows = bind_visible(q, vis)
+    let q = q
+        .bind(vis.all)
+        .bind(vis.projects_json.clone())
+        .bind(vis.tenant);
+    let rows: Vec<ClusterOnProfile> = q
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(&db.reader)
@@ -213,31 +218,25 @@ pub async fn clusters_on(
     let total: i64 = super::bind_visible_scalar(total, vis)
         .fetch_one(&db.reader)
         .await?;
-    Ok((
-        rows.iter()
-            .map(|r| ClusterOnProfile {
-                uid: r.get(0),
-                name: r.get(1),
-                state: r.get(2),
-                health: r.get(3),
-                cloud_type: r.get(4),
-                project_uid: r.get(5),
-                project_name: r.get(6),
-                profile_version_uid: r.get(7),
-                profile_version: r.get(8),
-            })
-            .collect(),
-        total,
-    ))
+    Ok((rows, total))
 }
 
-/// Uids (as listed: the newest version's) of the profiles named `name`, case-insensitive.
-pub async fn uids_named(db: &Db, env: &str, name: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT uid FROM cluster_profiles WHERE env = ? AND lower(name) = lower(?) ORDER BY scope, uid")
-        .bind(env)
-        .bind(name)
-        .fetch_all(&db.reader)
-        .await
+/// Uids (as listed: the newest version's) of the visible profiles named `name`,
+/// case-insensitive.
+pub async fn uids_named(
+    db: &Db,
+    env: &str,
+    name: &str,
+    vis: &Filter,
+) -> Result<Vec<String>, sqlx::Error> {
+    let q = sqlx::query_scalar(concat!(
+        "SELECT uid FROM cluster_profiles WHERE env = ? AND lower(name) = lower(?) AND ",
+        visible!(),
+        " ORDER BY scope, uid"
+    ))
+    .bind(env)
+    .bind(name);
+    bind_visible_scalar(q, vis).fetch_all(&db.reader).await
 }
 
 /// A profile version's (cloud type, profile type), when the mirror has that version.

@@ -1,8 +1,12 @@
 //! Projects, read from the mirror.
 
-use sqlx::Row;
-
 use super::{Db, Page};
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct ProjectName {
+    pub uid: String,
+    pub name: String,
+}
 
 /// Project list items; `only` restricts to a user's projects.
 pub async fn list(
@@ -12,7 +16,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Vec<String>, sqlx::Error> {
     let only_json = only.map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
-    sqlx::query(
+    sqlx::query_scalar(
         "SELECT json FROM projects WHERE env = ? AND (? IS NULL OR uid IN (SELECT value FROM json_each(?)))
          ORDER BY name, uid LIMIT ? OFFSET ?",
     )
@@ -23,15 +27,14 @@ pub async fn list(
     .bind(page.offset)
     .fetch_all(&db.reader)
     .await
-    .map(|rows| rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// (uid, name) of projects; `only` restricts to a user's projects.
+/// Uids and names of projects; `only` restricts to a user's projects.
 pub async fn names(
     db: &Db,
     env: &str,
     only: Option<&[String]>,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
+) -> Result<Vec<ProjectName>, sqlx::Error> {
     let only_json = only.map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
     sqlx::query_as(
         "SELECT uid, name FROM projects WHERE env = ? AND (? IS NULL OR uid IN (SELECT value FROM json_each(?)))

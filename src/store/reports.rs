@@ -1,9 +1,8 @@
 //! Usage reports Palette cannot answer cheaply: clusters per profile version, clusters per pack.
 
 use serde::Serialize;
-use sqlx::Row;
 
-use super::{Db, bind_visible};
+use super::Db;
 use crate::auth::scope::Filter;
 
 #[derive(Debug, Serialize)]
@@ -29,6 +28,21 @@ pub struct ProfileUsage {
     pub versions: Vec<VersionUsage>,
 }
 
+/// One row per profile version with its cluster count.
+#[derive(sqlx::FromRow)]
+struct UsageRow {
+    uid: String,
+    name: String,
+    scope: String,
+    project_uid: Option<String>,
+    profile_type: String,
+    cloud_type: String,
+    latest_version: String,
+    version_uid: String,
+    version: String,
+    clusters: i64,
+}
+
 /// Every visible profile with its cluster count (clusters visible to the caller) per version,
 /// most used first.
 pub async fn profile_usage(
@@ -37,42 +51,48 @@ pub async fn profile_usage(
     profiles: &Filter,
     clusters: &Filter,
 ) -> Result<Vec<ProfileUsage>, sqlx::Error> {
-    let q = sqlx::query(concat!(
-        "SELECT p.uid, p.name, p.scope, p.project_uid, p.profile_type, p.cloud_type, p.version,
-                pv.uid, pv.version,
+    let q = sqlx::query_as(concat!(
+        "SELECT p.uid, p.name, p.scope, p.project_uid, p.profile_type, p.cloud_type, p.version AS latest_version,
+                pv.uid AS version_uid, pv.version,
                 (SELECT count(*) FROM cluster_profile_refs r JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
                   WHERE r.env = pv.env AND r.profile_version_uid = pv.uid
-                    AND (? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?)))
+                    AND (? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))) AS clusters
          FROM cluster_profiles p JOIN profile_versions pv ON pv.env = p.env AND pv.profile_uid = p.uid
          WHERE p.env = ? AND ",
         "(? OR p.project_uid IN (SELECT value FROM json_each(?)) OR (p.project_uid IS NULL AND ?))",
         " ORDER BY p.name, p.uid, pv.last_modified, pv.uid"
     ));
-    let q = bind_visible(q, clusters).bind(env);
-    let rows = bind_visible(q, profiles).fetch_all(&db.reader).await?;
+    let rows: Vec<UsageRow> = q
+        .bind(clusters.all)
+        .bind(clusters.projects_json.clone())
+        .bind(clusters.tenant)
+        .bind(env)
+        .bind(profiles.all)
+        .bind(profiles.projects_json.clone())
+        .bind(profiles.tenant)
+        .fetch_all(&db.reader)
+        .await?;
     let mut out: Vec<ProfileUsage> = Vec::new();
     for r in rows {
-        let uid: String = r.get(0);
-        let count: i64 = r.get(9);
         let version = VersionUsage {
-            uid: r.get(7),
-            version: r.get(8),
-            clusters: count,
+            uid: r.version_uid,
+            version: r.version,
+            clusters: r.clusters,
         };
         match out.last_mut() {
-            Some(p) if p.uid == uid => {
-                p.clusters += count;
+            Some(p) if p.uid == r.uid => {
+                p.clusters += r.clusters;
                 p.versions.push(version);
             }
             _ => out.push(ProfileUsage {
-                uid,
-                name: r.get(1),
-                scope: r.get(2),
-                project_uid: r.get(3),
-                profile_type: r.get(4),
-                cloud_type: r.get(5),
-                latest_version: r.get(6),
-                clusters: count,
+                uid: r.uid,
+                name: r.name,
+                scope: r.scope,
+                project_uid: r.project_uid,
+                profile_type: r.profile_type,
+                cloud_type: r.cloud_type,
+                latest_version: r.latest_version,
+                clusters: r.clusters,
                 versions: vec![version],
             }),
         }
@@ -97,6 +117,15 @@ pub struct PackUsage {
     pub cluster_uids: Option<Vec<String>>,
 }
 
+#[derive(sqlx::FromRow)]
+struct PackRow {
+    name: String,
+    tag: String,
+    layer: String,
+    clusters: i64,
+    uids: Option<String>,
+}
+
 /// Clusters per (pack, tag), most used first; `name`/`tag` narrow it (then with cluster uids).
 pub async fn pack_usage(
     db: &Db,
@@ -105,8 +134,9 @@ pub async fn pack_usage(
     tag: Option<&str>,
     clusters: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
-    let q = sqlx::query(concat!(
-        "SELECT k.name, k.tag, max(k.layer), count(DISTINCT k.cluster_uid), group_concat(DISTINCT k.cluster_uid)
+    let q = sqlx::query_as(concat!(
+        "SELECT k.name, k.tag, max(k.layer) AS layer, count(DISTINCT k.cluster_uid) AS clusters,
+                group_concat(DISTINCT k.cluster_uid) AS uids
          FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
          WHERE k.env = ? AND (? IS NULL OR k.name = ?) AND (? IS NULL OR k.tag = ?) AND ",
         "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))",
@@ -117,17 +147,22 @@ pub async fn pack_usage(
     .bind(name)
     .bind(tag)
     .bind(tag);
-    let rows = bind_visible(q, clusters).fetch_all(&db.reader).await?;
+    let rows: Vec<PackRow> = q
+        .bind(clusters.all)
+        .bind(clusters.projects_json.clone())
+        .bind(clusters.tenant)
+        .fetch_all(&db.reader)
+        .await?;
     Ok(rows
-        .iter()
+        .into_iter()
         .map(|r| PackUsage {
-            name: r.get(0),
-            tag: r.get(1),
-            layer: r.get(2),
-            clusters: r.get(3),
+            name: r.name,
+            tag: r.tag,
+            layer: r.layer,
+            clusters: r.clusters,
             cluster_uids: name.map(|_| {
                 let mut v: Vec<String> = r
-                    .get::<Option<String>, _>(4)
+                    .uids
                     .unwrap_or_default()
                     .split(',')
                     .filter(|s| !s.is_empty())

@@ -444,6 +444,12 @@ impl SyncEngine {
             .values()
             .map(|c| c.added + c.changed + c.deleted)
             .sum();
+        if outcome == "success"
+            && changed > 0
+            && let Err(e) = crate::store::refresh_statistics(&self.db).await
+        {
+            tracing::warn!(env = %name, error = %e, "cannot refresh the query planner's statistics");
+        }
         match &error {
             None => {
                 tracing::info!(env = %name, run_id = id, duration_ms, api_calls, changed, "sync run succeeded")

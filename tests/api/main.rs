@@ -9,6 +9,7 @@ mod hardening;
 mod helpers;
 mod mcp;
 mod progressive;
+mod reads;
 mod routes;
 mod sim;
 mod sync;

@@ -7,15 +7,14 @@
 
 use std::collections::HashSet;
 
-use actix_web::HttpResponse;
 use futures::{StreamExt, stream};
 use serde_json::{Value, json};
 
-use super::extract::{Through, not_synced};
-use super::respond::not_found;
-use crate::auth::scope::Kind;
+use super::{Answer, Ctx, not_found, not_synced};
+use crate::auth::scope::{Kind, Visibility};
+use crate::domain::Scope;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::palette::client::{Answer, Call, Listing, virtual_cluster_filter};
+use crate::palette::client::{Answer as Reply, Call, Listing, virtual_cluster_filter};
 use crate::palette::models;
 use crate::store::Page;
 
@@ -44,30 +43,37 @@ fn items_of(v: Value) -> Vec<Value> {
     }
 }
 
-impl Through {
+/// A mirror read answered live before the first sync: the caller's Palette credential and
+/// what the caller may see.
+pub struct Through<'a> {
+    pub ctx: &'a Ctx,
+    pub vis: Visibility,
+}
+
+impl Through<'_> {
     /// Palette unreachable before the first sync is 503 `not_synced`, as on any mirror route.
     pub fn unreachable(&self, e: AppError) -> AppError {
         if e.code == ErrorCode::PaletteUnreachable {
-            not_synced(self.live.env.name(), &format!(": {}", e.message))
+            not_synced(self.ctx.env.name(), &format!(": {}", e.message))
         } else {
             e
         }
     }
 
-    async fn send(&self, call: Call<'_>) -> AppResult<Answer> {
-        self.live.send(call).await.map_err(|e| self.unreachable(e))
+    async fn send(&self, call: Call<'_>) -> AppResult<Reply> {
+        self.ctx.send(call).await.map_err(|e| self.unreachable(e))
     }
 
     async fn pages(&self, call: Call<'_>) -> AppResult<Listing> {
-        self.live.pages(call).await.map_err(|e| self.unreachable(e))
+        self.ctx.pages(call).await.map_err(|e| self.unreachable(e))
     }
 
     /// A GET of `path` in `project`'s scope (tenant scope when `None`).
     pub fn get<'a>(&'a self, path: String, project: Option<&'a str>) -> Call<'a> {
-        self.live.env.client.get(path).project(project)
+        self.ctx.env.client.get(path).project(project)
     }
 
-    async fn fetch(&self, call: Call<'_>, what: &str) -> AppResult<Answer> {
+    async fn fetch(&self, call: Call<'_>, what: &str) -> AppResult<Reply> {
         self.send(call).await.map_err(|e| match e.code {
             ErrorCode::NotFound => not_found(what),
             _ => e,
@@ -84,9 +90,9 @@ impl Through {
     }
 
     /// One Palette object, passed on as Palette sent it.
-    pub async fn object(&self, call: Call<'_>, what: &str) -> AppResult<HttpResponse> {
+    pub async fn object(&self, call: Call<'_>, what: &str) -> AppResult<Answer> {
         let answer = self.fetch(call, what).await?;
-        Ok(super::extract::Live::json_bytes(answer.body))
+        Ok(Answer::live_bytes(answer.body))
     }
 
     /// `{"<key>": [...]}` of a non-paginated Palette list (`{items}`, `{summaries}`, array).
@@ -96,15 +102,13 @@ impl Through {
         path: &str,
         project: Option<&str>,
         page: Page,
-    ) -> AppResult<HttpResponse> {
+    ) -> AppResult<Answer> {
         let v = self
-            .send(self.live.env.client.get(path).project(project))
+            .send(self.ctx.env.client.get(path).project(project))
             .await?
             .json(path)
             .map_err(AppError::from)?;
-        Ok(super::extract::Live::json(
-            &json!({ key: page_of(items_of(v), page) }),
-        ))
+        Answer::live_json(&json!({ key: page_of(items_of(v), page) }))
     }
 
     /// The projects the caller may see, after the environment's include/exclude lists.
@@ -112,14 +116,14 @@ impl Through {
         let body = json!({"filter": {}, "sort": [{"field": "name", "order": "asc"}]});
         let listing = self
             .pages(
-                self.live
+                self.ctx
                     .env
                     .client
                     .post("/v1/dashboard/projects")
                     .json_body(body),
             )
             .await?;
-        let cfg = &self.live.env.config;
+        let cfg = &self.ctx.env.config;
         let visible = self.vis.projects();
         Ok(listing
             .items
@@ -142,7 +146,7 @@ impl Through {
         kind: Kind,
         page: Page,
         list: F,
-    ) -> AppResult<HttpResponse>
+    ) -> AppResult<Answer>
     where
         F: Fn(Option<String>) -> Fut,
         Fut: Future<Output = AppResult<Listing>> + 'a,
@@ -180,7 +184,7 @@ impl Through {
             };
             for item in listing.items {
                 // The tenant scope lists project objects too; the original kept tenant ones.
-                if in_tenant && models::scope(&item) != "tenant" {
+                if in_tenant && Scope::from_palette(models::scope(&item)) != Scope::Tenant {
                     continue;
                 }
                 if models::uid(&item).is_some_and(|u| seen.insert(u.to_string())) {
@@ -188,14 +192,12 @@ impl Through {
                 }
             }
         }
-        Ok(super::extract::Live::json(
-            &json!({ key: page_of(items, page) }),
-        ))
+        Answer::live_json(&json!({ key: page_of(items, page) }))
     }
 
     /// Clusters in one scope: the `meta` listing, or the paged search where Palette lacks it.
     pub async fn clusters_in(&self, project: Option<String>) -> AppResult<Listing> {
-        let client = &self.live.env.client;
+        let client = &self.ctx.env.client;
         let p = project.as_deref();
         match self
             .send(client.get("/v1/dashboard/spectroclusters/meta").project(p))
@@ -224,7 +226,7 @@ impl Through {
     /// Virtual clusters in one scope (the original's search).
     pub async fn virtual_clusters_in(&self, project: Option<String>) -> AppResult<Listing> {
         self.pages(
-            self.live
+            self.ctx
                 .env
                 .client
                 .post("/v1/dashboard/spectroclusters/search")
@@ -238,7 +240,7 @@ impl Through {
     pub async fn profiles_in(&self, project: Option<&str>, body: Value) -> AppResult<Vec<Value>> {
         Ok(self
             .pages(
-                self.live
+                self.ctx
                     .env
                     .client
                     .post("/v1/dashboard/clusterprofiles")

@@ -1,0 +1,150 @@
+//! Cluster profiles: details, packs, variables, search by names and the reverse lookup
+//! profile → clusters.
+
+use serde_json::{Value, json};
+
+use super::view::{Mirror, View};
+use super::{Answer, Ctx, not_found};
+use crate::auth::scope::Kind;
+use crate::domain::{ProfileNames, Uid};
+use crate::error::{AppError, AppResult};
+use crate::palette::models;
+use crate::store::Page;
+use crate::store::profiles::{self, VersionRecord};
+
+/// A profile version the caller may see (in project `asked`, when given).
+async fn visible_version(
+    m: &Mirror<'_>,
+    uid: &str,
+    asked: Option<&Uid>,
+) -> AppResult<VersionRecord> {
+    let v = profiles::version(m.db(), m.env(), uid)
+        .await?
+        .ok_or_else(|| not_found("Profile"))?;
+    if !m.shows(
+        Kind::Profile,
+        v.project_uid.as_deref(),
+        asked.map(Uid::as_str),
+    ) {
+        return Err(not_found("Profile"));
+    }
+    Ok(v)
+}
+
+/// Any version uid: that version (Palette's `GET /v1/clusterprofiles/{uid}`).
+pub async fn detail(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
+    packs(ctx, uid, None, project).await
+}
+
+/// The profile with packs (values, schema, presets); `version` picks another version of the
+/// same profile.
+pub async fn packs(
+    ctx: &Ctx,
+    uid: &Uid,
+    version: Option<&Uid>,
+    project: Option<&Uid>,
+) -> AppResult<Answer> {
+    let version = version.filter(|v| *v != uid);
+    let m = match ctx.view().await? {
+        View::Mirror(m) => m,
+        View::Through(t) => {
+            // As the original: the profile, or one of its versions.
+            let path = match version {
+                Some(v) => format!("/v1/clusterprofiles/{uid}/versions/{v}"),
+                None => format!("/v1/clusterprofiles/{uid}"),
+            };
+            let call = t
+                .get(path, project.map(Uid::as_str))
+                .query("includePackMeta", "schema,presets");
+            return t.object(call, "Profile").await;
+        }
+    };
+    let base = visible_version(&m, uid, project).await?;
+    let Some(version) = version.filter(|v| v.as_str() != base.uid) else {
+        return Ok(m.raw(base.json));
+    };
+    let other = visible_version(&m, version, project).await?;
+    if other.profile_uid != base.profile_uid {
+        return Err(not_found("Profile version"));
+    }
+    Ok(m.raw(other.json))
+}
+
+/// `{variables: [...]}` of a profile version.
+pub async fn variables(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
+    let m = match ctx.view().await? {
+        View::Mirror(m) => m,
+        View::Through(t) => {
+            let path = format!("/v1/clusterprofiles/{uid}/variables");
+            return t
+                .object(t.get(path, project.map(Uid::as_str)), "Profile")
+                .await;
+        }
+    };
+    let v = visible_version(&m, uid, project).await?;
+    let vars = profiles::variables(m.db(), m.env(), &v.uid).await?;
+    Ok(m.raw(vars.unwrap_or_else(|| "{\"variables\":[]}".into())))
+}
+
+/// `{profiles: [...]}` of the listed profiles with these exact names, case-insensitive; with
+/// `project`, that project's and the tenant's.
+pub async fn search(ctx: &Ctx, names: &ProfileNames, project: Option<&Uid>) -> AppResult<Answer> {
+    let project = project.map(Uid::as_str);
+    let m = match ctx.view().await? {
+        View::Mirror(m) => m,
+        View::Through(t) => {
+            // Every page (the original read only the first), then exact names, any case.
+            let lowered: Vec<String> = names.as_slice().iter().map(|n| n.to_lowercase()).collect();
+            let body = json!({"filter": {}, "sort": [{"field": "profileName", "order": "asc"}]});
+            let items: Vec<Value> = t
+                .profiles_in(project, body)
+                .await?
+                .into_iter()
+                .filter(|p| lowered.contains(&models::name(p).to_lowercase()))
+                .collect();
+            return Answer::live_json(&json!({ "profiles": items }));
+        }
+    };
+    let f = m.filter(Kind::Profile);
+    let items = profiles::search_by_names(m.db(), m.env(), names.as_slice(), project, &f).await?;
+    Ok(m.list("profiles", &items))
+}
+
+/// The reverse lookup: every cluster on ANY version of the profile (given by any of its version
+/// uids), each with the version it runs, state, project and cloud type. Needs the mirror.
+pub async fn clusters(ctx: &Ctx, uid: &Uid, page: Page) -> AppResult<Answer> {
+    let m = ctx.mirror().await?;
+    let v = visible_version(&m, uid, None).await?;
+    let profile = profiles::lineage(m.db(), m.env(), &v.uid)
+        .await?
+        .ok_or_else(|| not_found("Profile"))?;
+    let f = m.filter(Kind::Cluster);
+    let (clusters, total) =
+        profiles::clusters_on(m.db(), m.env(), &v.profile_uid, &f, page).await?;
+    m.json(&json!({ "profile": profile, "clusters": clusters, "total": total }))
+}
+
+/// The version uid a profile is listed under, given by any version uid or by a name that must
+/// be unambiguous; among the profiles the caller can see.
+pub async fn resolve(ctx: &Ctx, name: Option<&str>, uid: Option<Uid>) -> AppResult<Uid> {
+    let m = ctx.mirror().await?;
+    if let Some(u) = uid {
+        let v = visible_version(&m, &u, None).await?;
+        return Uid::parse("profileUid", &v.profile_uid);
+    }
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return Err(AppError::bad_request(
+            "Provide either profileName or profileUid",
+        ));
+    };
+    let f = m.filter(Kind::Profile);
+    let found = profiles::uids_named(m.db(), m.env(), name, &f).await?;
+    match found.as_slice() {
+        [one] => Uid::parse("profileUid", one),
+        [] => Err(AppError::not_found(format!("No profile named {name}"))),
+        _ => Err(AppError::bad_request(format!(
+            "Multiple profiles are named {name} (tenant and project ones: {}); give profileUid",
+            found.join(", ")
+        ))),
+    }
+}

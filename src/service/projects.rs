@@ -1,0 +1,106 @@
+//! Projects, the profiles usable in one, and the Palette user's own projects.
+
+use serde_json::{Value, json};
+
+use super::view::View;
+use super::{Answer, Ctx, not_found};
+use crate::auth::scope::Kind;
+use crate::domain::{CloudType, ProfileType, Uid};
+use crate::error::AppResult;
+use crate::palette::models;
+use crate::service::through::page_of;
+use crate::store::{Page, profiles, projects};
+
+/// `{projects: [...]}`: Palette's project objects the caller can see.
+pub async fn list(ctx: &Ctx, page: Page) -> AppResult<Answer> {
+    match ctx.view().await? {
+        View::Mirror(m) => {
+            let items = projects::list(m.db(), m.env(), m.vis.projects(), page).await?;
+            Ok(m.list("projects", &items))
+        }
+        View::Through(t) => {
+            let items = page_of(t.projects().await?, page);
+            Answer::live_json(&json!({ "projects": items }))
+        }
+    }
+}
+
+/// `{projects: [{uid, name}]}`: the projects the Palette user can access (all of them for the
+/// environment's key).
+pub async fn mine(ctx: &Ctx) -> AppResult<Answer> {
+    match ctx.view().await? {
+        View::Mirror(m) => {
+            let names = projects::names(m.db(), m.env(), m.vis.projects()).await?;
+            let list: Vec<Value> = names
+                .into_iter()
+                .map(|p| json!({ "uid": p.uid, "name": p.name }))
+                .collect();
+            m.json(&json!({ "projects": list }))
+        }
+        View::Through(t) => {
+            let list: Vec<Value> = t
+                .projects()
+                .await?
+                .iter()
+                .map(|p| json!({ "uid": models::uid(p), "name": models::name(p) }))
+                .collect();
+            Answer::live_json(&json!({ "projects": list }))
+        }
+    }
+}
+
+/// Profiles usable in a project (its own and tenant ones), newest first, of these types and,
+/// when given, this cloud type. An unknown or invisible project is 404.
+pub async fn profiles(
+    ctx: &Ctx,
+    project: &Uid,
+    cloud: Option<&CloudType>,
+    types: &[ProfileType],
+    page: Page,
+) -> AppResult<Answer> {
+    let type_names: Vec<String> = types.iter().map(|t| t.as_str().to_string()).collect();
+    let cloud = cloud.map(CloudType::as_str);
+    let m = match ctx.view().await? {
+        View::Mirror(m) => m,
+        View::Through(t) => {
+            let known = t.projects().await?;
+            if !known
+                .iter()
+                .any(|p| models::uid(p) == Some(project.as_str()))
+            {
+                return Err(not_found("Project"));
+            }
+            // The original's query; Palette filters, and so do we in case it did not.
+            let mut filter = json!({"profileType": type_names, "resourceType": "spectrocluster"});
+            if let Some(c) = cloud {
+                filter["environment"] = json!([c]);
+            }
+            let body = json!({"filter": filter, "sort": [{"field": "lastModifiedTimestamp", "order": "desc"}]});
+            let items: Vec<Value> = t
+                .profiles_in(Some(project), body)
+                .await?
+                .into_iter()
+                .filter(|p| {
+                    type_names.iter().any(|t| t == models::profile_type(p))
+                        && cloud.is_none_or(|c| c == models::profile_cloud_type(p))
+                })
+                .collect();
+            return Answer::live_json(&json!({ "profiles": page_of(items, page) }));
+        }
+    };
+    let visible = m
+        .vis
+        .projects()
+        .is_none_or(|p| p.iter().any(|x| x == project.as_str()));
+    if !visible || !projects::exists(m.db(), m.env(), project).await? {
+        return Err(not_found("Project"));
+    }
+    let f = m.filter(Kind::Profile);
+    let q = profiles::ForProject {
+        project,
+        cloud_type: cloud,
+        profile_types: &type_names,
+    };
+    let items = profiles::for_project(m.db(), m.env(), &q, &f, page).await?;
+    Ok(m.list("profiles", &items))
+}

@@ -1,0 +1,48 @@
+//! Mirror freshness per environment (`GET /sync/status`, the sync-status tool).
+
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::error::AppResult;
+use crate::store::sync_runs::{self, RunRecord};
+use crate::sync::RunningRun;
+
+#[derive(Serialize)]
+pub struct EnvStatus {
+    pub name: String,
+    pub url: String,
+    pub schedule: String,
+    pub running: Option<RunningRun>,
+    pub last_success_at: Option<String>,
+    pub stale: bool,
+    pub stale_after_seconds: u64,
+    pub last_run: Option<RunRecord>,
+    pub last_success: Option<RunRecord>,
+}
+
+/// Every environment, or only `only`.
+pub async fn sync_status(state: &AppState, only: Option<&str>) -> AppResult<Vec<EnvStatus>> {
+    let mut out = Vec::new();
+    for env in state.envs.all() {
+        if only.is_some_and(|o| o != env.name()) {
+            continue;
+        }
+        state.sync.reload(env.name()).await?;
+        let (last_run, last_success) = sync_runs::latest(&state.db, env.name()).await?;
+        let fresh = state.sync.freshness(env.name());
+        out.push(EnvStatus {
+            name: env.name().to_string(),
+            url: crate::config::redact_url(&env.config.url),
+            schedule: env.config.schedule(&state.config.sync).to_string(),
+            running: state.sync.env_state(env.name()).running,
+            last_success_at: fresh
+                .synced_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            stale: fresh.stale,
+            stale_after_seconds: state.config.sync.stale_after_seconds,
+            last_run,
+            last_success,
+        });
+    }
+    Ok(out)
+}
