@@ -10,6 +10,7 @@ mod helpers;
 mod mcp;
 mod progressive;
 mod reads;
+mod reports;
 mod routes;
 mod sim;
 mod sync;
