@@ -69,3 +69,68 @@ async fn profile_usage_backlog_and_unused_match_the_simulator() {
     app.stop().await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn profile_usage_filters_by_name_and_unused() {
+    let (sim, app) = synced(
+        SimConfig {
+            sizes: sizes(3, 60, 12),
+            ..SimConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    let all: Value = json(app.get("/reports/profile-usage").await).await;
+    let all = all["profiles"].as_array().unwrap().clone();
+    // Ground truth for names: the simulator's own profile listing.
+    let listed = reqwest::Client::new()
+        .post(format!("{}/v1/dashboard/clusterprofiles", sim.url))
+        .header("ApiKey", "sim-api-key")
+        .json(&serde_json::json!({"filter": {}}))
+        .send()
+        .await
+        .unwrap();
+    let listed: Value = listed.json().await.unwrap();
+    let needle = "ADDONS";
+    let mut expected: Vec<String> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("addons")
+        })
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    expected.sort();
+    assert!(!expected.is_empty(), "the dataset has an addons profile");
+    let named: Value = json(
+        app.get(&format!("/reports/profile-usage?name={needle}"))
+            .await,
+    )
+    .await;
+    let mut got: Vec<String> = named["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    assert_eq!(got, expected);
+    let unused: Value = json(app.get("/reports/profile-usage?unusedOnly=true").await).await;
+    let unused = unused["profiles"].as_array().unwrap();
+    let expected_unused = all.iter().filter(|p| p["clusters"] == 0).count();
+    assert_eq!(unused.len(), expected_unused);
+    assert!(
+        unused
+            .iter()
+            .all(|p| p["unused"] == true && p["clusters"] == 0)
+    );
+    let bad = app.get("/reports/profile-usage?unusedOnly=yes").await;
+    assert_eq!(bad.status(), 400);
+    app.stop().await;
+    sim.stop().await;
+}
