@@ -1393,7 +1393,13 @@ async fn late_reads_during_a_long_first_sync_do_not_wait_again() {
     let started = std::time::Instant::now();
     let resp = app.get(&path).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["x-spectrocloud-source"], "live");
+    // Under load the progressive sync may have applied this cluster's details by now: a mirror
+    // answer is as good, as long as it did not wait again.
+    let source = resp.headers()["x-spectrocloud-source"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(source == "live" || source == "mirror", "{source}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(7),
         "waited {:?}",
