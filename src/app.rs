@@ -316,9 +316,18 @@ pub async fn sync_once(
     )
     .await?;
     // Environments run side by side; one failing never holds up another.
+    let stop = CancellationToken::new();
+    let watcher = tokio::spawn(crate::sync::bar::watch(
+        engine.clone(),
+        names.clone(),
+        stop.clone(),
+    ));
     let runs = names.iter().map(|n| engine.run_now(n, Trigger::Cli));
+    let results = futures::future::join_all(runs).await;
+    stop.cancel();
+    let _ = watcher.await;
     let mut reports = Vec::new();
-    for (name, r) in names.iter().zip(futures::future::join_all(runs).await) {
+    for (name, r) in names.iter().zip(results) {
         match r? {
             Some(report) => reports.push(report),
             None => anyhow::bail!("a sync of `{name}` is already running"),

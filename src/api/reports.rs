@@ -4,12 +4,22 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::extract::{Context, query_param};
 use super::respond::json;
-use crate::error::AppResult;
-use crate::service::reports;
+use crate::error::{AppError, AppResult};
+use crate::service::reports::{self, ProfileUsageFilter};
 
-/// Every profile with the number of clusters on each of its versions, most used first.
-pub async fn profile_usage(Context(ctx): Context) -> AppResult<HttpResponse> {
-    Ok(json(reports::profile_usage(&ctx).await?))
+/// Every profile with the number of clusters on each of its versions, most used first;
+/// `name` (substring) and `unusedOnly=true` narrow it.
+pub async fn profile_usage(Context(ctx): Context, req: HttpRequest) -> AppResult<HttpResponse> {
+    let unused_only = match query_param(&req, "unusedOnly").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(AppError::bad_request("unusedOnly must be true or false")),
+    };
+    let filter = ProfileUsageFilter {
+        name: query_param(&req, "name").filter(|v| !v.is_empty()),
+        unused_only,
+    };
+    Ok(json(reports::profile_usage(&ctx, &filter).await?))
 }
 
 /// Clusters per pack and tag; `name` (and `tag`) narrow it and list the clusters.

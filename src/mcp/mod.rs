@@ -663,7 +663,7 @@ impl McpServer {
         answer(
             async {
                 let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let got = reports::profile_usage(&ctx).await?;
+                let got = reports::profile_usage(&ctx, &Default::default()).await?;
                 let mut v = got.value()?;
                 v["mirror"] = origin(&got);
                 Ok(v)

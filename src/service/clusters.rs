@@ -62,12 +62,29 @@ async fn visible(
     Ok(c)
 }
 
+/// A mirror read of a listed cluster whose details have not arrived yet, answered live.
+fn pending(m: Mirror<'_>) -> super::through::Through<'_> {
+    super::through::Through {
+        ctx: m.ctx,
+        vis: m.vis,
+    }
+}
+
 /// Palette's cluster object.
 pub async fn detail(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
     match ctx.view().await? {
         View::Mirror(m) => {
             let c = visible(&m, uid, project, "Cluster").await?;
-            Ok(m.raw(c.detail_json.ok_or_else(|| not_found("Cluster"))?))
+            match c.detail_json {
+                Some(d) => Ok(m.raw(d)),
+                // Listed, details not synced yet (a progressive sync): live, never a 404.
+                None => {
+                    let t = pending(m);
+                    let path = format!("/v1/dashboard/spectroclusters/{uid}");
+                    let p = project.map(|p| p.as_str().to_string()).or(c.project_uid);
+                    t.object(t.get(path, p.as_deref()), "Cluster").await
+                }
+            }
         }
         View::Through(t) => {
             let path = format!("/v1/dashboard/spectroclusters/{uid}");
@@ -86,7 +103,17 @@ pub async fn detail_virtual(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppR
             if c.cloud_type != CloudType::Nested.as_str() {
                 return Err(not_found(WHAT));
             }
-            Ok(m.raw(c.detail_json.ok_or_else(|| not_found(WHAT))?))
+            match c.detail_json {
+                Some(d) => Ok(m.raw(d)),
+                // Listed, details not synced yet (a progressive sync): live, never a 404.
+                None => {
+                    let t = pending(m);
+                    let path = format!("/v1/dashboard/spectroclusters/{uid}");
+                    let p = project.map(|p| p.as_str().to_string()).or(c.project_uid);
+                    let v = t.value(t.get(path, p.as_deref()), WHAT).await?;
+                    Answer::live_json(&v)
+                }
+            }
         }
         View::Through(t) => {
             let path = format!("/v1/dashboard/spectroclusters/{uid}");
@@ -104,8 +131,19 @@ pub async fn profiles(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<
     match ctx.view().await? {
         View::Mirror(m) => {
             let c = visible(&m, uid, project, "Cluster").await?;
-            let text = c.profiles_json;
-            Ok(m.raw(text.unwrap_or_else(|| "{\"profiles\":[]}".into())))
+            match c.profiles_json {
+                Some(text) => Ok(m.raw(text)),
+                // Listed, details not synced yet (a progressive sync): live.
+                None => {
+                    let t = pending(m);
+                    let path = format!("/v1/spectroclusters/{uid}/profiles");
+                    let p = project.map(|p| p.as_str().to_string()).or(c.project_uid);
+                    let call = t
+                        .get(path, p.as_deref())
+                        .query("includePackMeta", "schema,presets");
+                    t.object(call, "Cluster").await
+                }
+            }
         }
         View::Through(t) => {
             let path = format!("/v1/spectroclusters/{uid}/profiles");

@@ -7,11 +7,27 @@ use crate::auth::scope::Kind;
 use crate::error::AppResult;
 use crate::store::reports;
 
+/// Narrowing of the profile-usage report.
+#[derive(Debug, Default)]
+pub struct ProfileUsageFilter {
+    /// Case-insensitive substring of the profile name.
+    pub name: Option<String>,
+    /// Only profiles no cluster uses.
+    pub unused_only: bool,
+}
+
 /// Every profile with the number of clusters on each of its versions, most used first.
-pub async fn profile_usage(ctx: &Ctx) -> AppResult<Answer> {
+pub async fn profile_usage(ctx: &Ctx, filter: &ProfileUsageFilter) -> AppResult<Answer> {
     let m = ctx.mirror().await?;
     let (pf, cf) = (m.filter(Kind::Profile), m.filter(Kind::Cluster));
-    let profiles = reports::profile_usage(m.db(), m.env(), &pf, &cf).await?;
+    let mut profiles = reports::profile_usage(m.db(), m.env(), &pf, &cf).await?;
+    // Narrowed after the one query: the report is per profile, already small.
+    if let Some(needle) = filter.name.as_deref().map(str::to_lowercase) {
+        profiles.retain(|p| p.name.to_lowercase().contains(&needle));
+    }
+    if filter.unused_only {
+        profiles.retain(|p| p.unused);
+    }
     let unused = profiles.iter().filter(|p| p.clusters == 0).count();
     m.json(&json!({ "environment": m.env(), "unused": unused, "profiles": profiles }))
 }

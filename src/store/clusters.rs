@@ -42,7 +42,7 @@ pub struct NewCluster<'a> {
 /// list item and details); an existing row is left alone.
 pub async fn write_through(db: &Db, env: &str, c: &NewCluster<'_>) -> Result<(), sqlx::Error> {
     let now = super::now_text();
-    let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::writer::begin(db).await?;
     let inserted = sqlx::query(
         "INSERT INTO clusters (env, uid, name, scope, project_uid, cloud_type, state, last_modified,
             list_json, synced_at)

@@ -36,7 +36,7 @@ pub async fn claim(
     ttl_seconds: i64,
 ) -> Result<Claim, sqlx::Error> {
     let now = now();
-    let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::writer::begin(db).await?;
     sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
         .bind(now - ttl_seconds)
         .execute(&mut *tx)

@@ -20,6 +20,7 @@ pub mod reports;
 pub mod snapshot;
 pub mod sync_runs;
 pub mod user_scopes;
+pub mod writer;
 
 use std::path::PathBuf;
 use std::str::FromStr;

@@ -11,6 +11,8 @@ pub struct VersionUsage {
     pub uid: String,
     pub version: String,
     pub clusters: i64,
+    /// This version is the profile's latest.
+    pub latest: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -25,6 +27,10 @@ pub struct ProfileUsage {
     pub cloud_type: String,
     pub latest_version: String,
     pub clusters: i64,
+    /// Clusters on a version other than the latest: the ones an upgrade would move.
+    pub upgrade_backlog: i64,
+    /// No cluster uses any version of this profile.
+    pub unused: bool,
     pub versions: Vec<VersionUsage>,
 }
 
@@ -76,14 +82,19 @@ pub async fn profile_usage(
         .await?;
     let mut out: Vec<ProfileUsage> = Vec::new();
     for r in rows {
+        let latest = r.version == r.latest_version;
+        let behind = if latest { 0 } else { r.clusters };
         let version = VersionUsage {
             uid: r.version_uid,
             version: r.version,
             clusters: r.clusters,
+            latest,
         };
         match out.last_mut() {
             Some(p) if p.uid == r.uid => {
                 p.clusters += r.clusters;
+                p.upgrade_backlog += behind;
+                p.unused = p.clusters == 0;
                 p.versions.push(version);
             }
             _ => out.push(ProfileUsage {
@@ -95,6 +106,8 @@ pub async fn profile_usage(
                 cloud_type: r.cloud_type,
                 latest_version: r.latest_version,
                 clusters: r.clusters,
+                upgrade_backlog: behind,
+                unused: r.clusters == 0,
                 versions: vec![version],
             }),
         }

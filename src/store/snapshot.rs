@@ -1,7 +1,7 @@
-//! Applying a sync run to the mirror. A run fetches everything first and hands over a
-//! [`Snapshot`]; it is applied in ONE `BEGIN IMMEDIATE` transaction, so readers see either the
-//! previous mirror or the new one, never a mix, and a failure changes nothing. Rows are deleted
-//! only for kinds whose listing was complete.
+//! Applying a sync run to the mirror, as [`Snapshot`]s: the run's listings first, then batches
+//! of details as they arrive, then the rest with the deletions — each in one `BEGIN IMMEDIATE`
+//! transaction, so readers never see half of one. Rows are deleted only for kinds whose listing
+//! was complete.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -131,14 +131,23 @@ pub struct GroupRow {
 pub struct Part<T> {
     pub rows: Vec<T>,
     pub complete: bool,
+    /// Listed objects written by earlier batches of the same run: present, not rewritten.
+    pub applied: Vec<String>,
+}
+
+impl<T> Part<T> {
+    pub fn new(rows: Vec<T>, complete: bool) -> Self {
+        Part {
+            rows,
+            complete,
+            applied: Vec::new(),
+        }
+    }
 }
 
 impl<T> Default for Part<T> {
     fn default() -> Self {
-        Part {
-            rows: Vec::new(),
-            complete: true,
-        }
+        Part::new(Vec::new(), true)
     }
 }
 
@@ -152,6 +161,22 @@ pub struct Snapshot {
     pub cloud_accounts: Part<AccountRow>,
     pub overlords: Part<OverlordRow>,
     pub cluster_groups: Part<GroupRow>,
+}
+
+impl Snapshot {
+    /// No rows of any kind, every listing incomplete: a batch adds the rows of one kind.
+    pub fn nothing() -> Snapshot {
+        Snapshot {
+            projects: Part::new(Vec::new(), false),
+            clusters: Part::new(Vec::new(), false),
+            profiles: Part::new(Vec::new(), false),
+            versions: Part::new(Vec::new(), false),
+            virtual_clusters: Part::new(Vec::new(), false),
+            cloud_accounts: Part::new(Vec::new(), false),
+            overlords: Part::new(Vec::new(), false),
+            cluster_groups: Part::new(Vec::new(), false),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -337,7 +362,31 @@ pub async fn apply(
     known: &Known,
     now: &str,
 ) -> Result<Counts, sqlx::Error> {
-    let mut tx = db.writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::writer::begin(db).await?;
+    let counts = apply_in(&mut tx, env, snap, known, now).await?;
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// Adds `counts` into `total`, kind by kind.
+pub fn add_counts(total: &mut Counts, counts: &Counts) {
+    for (kind, c) in counts {
+        let t = total.entry(kind.clone()).or_default();
+        t.seen += c.seen;
+        t.added += c.added;
+        t.changed += c.changed;
+        t.deleted += c.deleted;
+    }
+}
+
+/// Applies a snapshot (or one batch of a run) inside the caller's write transaction.
+pub async fn apply_in(
+    tx: &mut SqliteConnection,
+    env: &str,
+    snap: &Snapshot,
+    known: &Known,
+    now: &str,
+) -> Result<Counts, sqlx::Error> {
     let mut counts = Counts::new();
 
     // Projects (few: always rewritten).
@@ -358,7 +407,7 @@ pub async fn apply(
     }
     let present: HashSet<&str> = snap.projects.rows.iter().map(|p| p.uid.as_str()).collect();
     c.deleted = delete_missing(
-        &mut tx,
+        &mut *tx,
         "DELETE FROM projects WHERE env = ? AND uid = ?",
         env,
         known.projects.keys(),
@@ -399,7 +448,7 @@ pub async fn apply(
         .map(|p| p.row.uid.as_str())
         .collect();
     c.deleted = delete_missing(
-        &mut tx,
+        &mut *tx,
         "DELETE FROM cluster_profiles WHERE env = ? AND uid = ?",
         env,
         known.profiles.keys(),
@@ -468,7 +517,7 @@ pub async fn apply(
         .filter(|(v, _)| known.versions.contains_key(&v.uid))
         .map(|(v, _)| v.uid.as_str())
         .collect();
-    delete_in(&mut tx, "profile_packs", "version_uid", env, &refetched).await?;
+    delete_in(&mut *tx, "profile_packs", "version_uid", env, &refetched).await?;
     let packs: Vec<(&str, usize, &PackRow)> = detailed
         .iter()
         .flat_map(|(v, d)| {
@@ -506,9 +555,15 @@ pub async fn apply(
         qb.push(" ON CONFLICT (env, version_uid) DO UPDATE SET json = excluded.json");
         qb.build().execute(&mut *tx).await?;
     }
-    let present: HashSet<&str> = snap.versions.rows.iter().map(|v| v.uid.as_str()).collect();
+    let present: HashSet<&str> = snap
+        .versions
+        .rows
+        .iter()
+        .map(|v| v.uid.as_str())
+        .chain(snap.versions.applied.iter().map(String::as_str))
+        .collect();
     c.deleted = delete_missing(
-        &mut tx,
+        &mut *tx,
         "DELETE FROM profile_versions WHERE env = ? AND uid = ?",
         env,
         known.versions.keys(),
@@ -594,14 +649,14 @@ pub async fn apply(
         .map(|(uid, _)| *uid)
         .collect();
     delete_in(
-        &mut tx,
+        &mut *tx,
         "cluster_profile_refs",
         "cluster_uid",
         env,
         &refetched,
     )
     .await?;
-    delete_in(&mut tx, "cluster_packs", "cluster_uid", env, &refetched).await?;
+    delete_in(&mut *tx, "cluster_packs", "cluster_uid", env, &refetched).await?;
     let refs: Vec<(&str, usize, &ProfileRef)> = with_detail
         .iter()
         .flat_map(|(uid, d)| d.refs.iter().enumerate().map(move |(i, r)| (*uid, i, r)))
@@ -646,9 +701,10 @@ pub async fn apply(
         .rows
         .iter()
         .map(|c| c.row.uid.as_str())
+        .chain(snap.clusters.applied.iter().map(String::as_str))
         .collect();
     c.deleted = delete_missing(
-        &mut tx,
+        &mut *tx,
         "DELETE FROM clusters WHERE env = ? AND uid = ?",
         env,
         known.clusters.keys(),
@@ -690,7 +746,7 @@ pub async fn apply(
         .map(|v| v.row.uid.as_str())
         .collect();
     c.deleted = delete_missing(
-        &mut tx,
+        &mut *tx,
         "DELETE FROM virtual_clusters WHERE env = ? AND uid = ?",
         env,
         known.virtual_clusters.keys(),
@@ -775,7 +831,7 @@ pub async fn apply(
         .map(|o| o.row.uid.as_str())
         .collect();
     c.deleted = delete_missing(
-        &mut tx,
+        &mut *tx,
         "DELETE FROM overlords WHERE env = ? AND uid = ?",
         env,
         known.overlords.keys(),
@@ -823,7 +879,7 @@ pub async fn apply(
         .map(|g| g.row.uid.as_str())
         .collect();
     c.deleted = delete_missing(
-        &mut tx,
+        &mut *tx,
         "DELETE FROM cluster_groups WHERE env = ? AND uid = ?",
         env,
         known.groups.keys(),
@@ -832,7 +888,5 @@ pub async fn apply(
     )
     .await?;
     counts.insert("cluster_groups".into(), c);
-
-    tx.commit().await?;
     Ok(counts)
 }

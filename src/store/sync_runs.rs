@@ -28,7 +28,9 @@ pub async fn ensure_environments(db: &Db, envs: &[EnvironmentConfig]) -> Result<
 pub async fn mark_interrupted(db: &Db, env: &str) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "UPDATE sync_runs SET outcome = 'interrupted', finished_at = ?,
-            error = 'the process stopped during this run; nothing of it was applied'
+            error = CASE WHEN listed_at IS NULL
+                THEN 'the process stopped during this run; nothing of it was applied'
+                ELSE 'the process stopped during this run; its listings and the batches counted here were applied and kept' END
          WHERE env = ? AND outcome = 'running'",
     )
     .bind(now_text())
@@ -65,8 +67,30 @@ pub async fn start(
     Ok(row.get(0))
 }
 
-pub async fn finish(
-    db: &Db,
+/// Records, inside the transaction of a batch, what the run has applied so far (`counts`) and,
+/// for its listings batch, when they were applied: a run that dies still tells what it left.
+pub async fn progress_in(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    counts_json: &str,
+    api_calls: u64,
+    listed_at: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sync_runs SET counts = ?, api_calls = ?, listed_at = COALESCE(?, listed_at) WHERE id = ?",
+    )
+    .bind(counts_json)
+    .bind(api_calls as i64)
+    .bind(listed_at)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records the run's end inside the transaction of its last write.
+pub async fn finish_in(
+    conn: &mut sqlx::SqliteConnection,
     id: i64,
     outcome: &str,
     counts_json: &str,
@@ -75,6 +99,50 @@ pub async fn finish(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE sync_runs SET finished_at = ?, outcome = ?, counts = ?, api_calls = ?, error = ? WHERE id = ?",
+    )
+    .bind(now_text())
+    .bind(outcome)
+    .bind(counts_json)
+    .bind(api_calls as i64)
+    .bind(error)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When the newest run whose listings were applied applied them (the mirror is browsable from
+/// then on, even if no run of it has succeeded yet).
+pub async fn last_listed(db: &Db, env: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT listed_at FROM sync_runs WHERE env = ? AND listed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+    )
+    .bind(env)
+    .fetch_optional(&db.reader)
+    .await
+}
+
+/// Whether run `id` is already recorded as over (its last batch recorded it).
+pub async fn is_finished(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    let outcome: Option<String> = sqlx::query_scalar("SELECT outcome FROM sync_runs WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&db.reader)
+        .await?;
+    Ok(outcome.is_some_and(|o| o != "running"))
+}
+
+/// Records a run's end; `counts_json: None` keeps the counts its batches recorded.
+pub async fn finish(
+    db: &Db,
+    id: i64,
+    outcome: &str,
+    counts_json: Option<&str>,
+    api_calls: u64,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sync_runs SET finished_at = ?, outcome = ?, counts = COALESCE(?, counts), api_calls = ?,
+            error = ? WHERE id = ?",
     )
     .bind(now_text())
     .bind(outcome)

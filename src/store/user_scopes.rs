@@ -43,7 +43,7 @@ pub struct NewScope<'a> {
 
 /// Upserts a user's scope, then keeps the newest `cap` rows of the environment.
 pub async fn save(db: &Db, s: NewScope<'_>, cap: usize) -> Result<(), sqlx::Error> {
-    let mut tx = db.writer.begin().await?;
+    let mut tx = super::writer::begin(db).await?;
     sqlx::query(
         "INSERT INTO user_scopes (env, user_key, email, project_uids, tenant_permissions, fetched_at, token_digest)
          VALUES (?, ?, ?, ?, ?, ?, ?)

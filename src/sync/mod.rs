@@ -2,11 +2,15 @@
 //! running one), a run timeout, cancellation on shutdown, every run recorded in `sync_runs`,
 //! and the freshness every mirror answer reports.
 
+pub mod apply;
+pub mod bar;
+pub mod plan;
+pub mod progress;
 pub mod run;
 pub mod scheduler;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +21,8 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 pub use run::SyncError;
+
+use progress::Progress;
 
 use crate::config::SyncConfig;
 use crate::palette::{Environment, Environments, PaletteError};
@@ -48,6 +54,13 @@ pub struct RunningRun {
     pub id: i64,
     pub trigger: Trigger,
     pub started_at: String,
+    /// Phase, done/total per kind, Palette calls, estimate of the time left.
+    #[serde(serialize_with = "progress_view")]
+    pub progress: Arc<Progress>,
+}
+
+fn progress_view<S: serde::Serializer>(p: &Arc<Progress>, s: S) -> Result<S::Ok, S::Error> {
+    p.view().serialize(s)
 }
 
 /// In-memory freshness of one environment (the hot path of every mirror answer).
@@ -61,6 +74,15 @@ pub struct EnvState {
     pub unreachable: bool,
     /// When the last run of this process ended (paces runs started on demand).
     pub last_attempt_ended: Option<Instant>,
+    /// When a run last applied its listings: the mirror answers from then on, even before
+    /// any run of it has succeeded (a cold sync filling in details, or one that died).
+    pub listed_at: Option<DateTime<Utc>>,
+}
+
+fn parse_time(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// What a mirror answer says about its data.
@@ -102,6 +124,9 @@ pub enum TriggerError {
     #[error("cannot take the sync lock file: {0}")]
     Lock(#[source] std::io::Error),
 }
+
+/// How often a running sync logs its progress.
+const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
 
 pub struct SyncEngine {
     db: Db,
@@ -176,6 +201,7 @@ impl SyncEngine {
         }
         let mut state = HashMap::new();
         for e in envs.all() {
+            let listed = sync_runs::last_listed(&db, e.name()).await?;
             let (last, success) = sync_runs::latest(&db, e.name()).await?;
             let parse = |t: &str| {
                 DateTime::parse_from_rfc3339(t)
@@ -190,6 +216,7 @@ impl SyncEngine {
                     last_attempt_failed: last.map(|l| l.outcome != "success").unwrap_or(false),
                     unreachable: false,
                     last_attempt_ended: None,
+                    listed_at: listed.as_deref().and_then(parse_time),
                 },
             );
         }
@@ -214,12 +241,19 @@ impl SyncEngine {
 
     pub fn freshness(&self, env: &str) -> Freshness {
         let s = self.env_state(env);
+        // Before the first success, the listings of a run are the mirror (stale).
+        let listed = s
+            .running
+            .as_ref()
+            .and_then(|r| r.progress.listed_at())
+            .and_then(|t| parse_time(&t))
+            .or(s.listed_at);
         let old = s
             .last_success_at
             .map(|t| (Utc::now() - t).num_seconds() > self.config.stale_after_seconds as i64)
             .unwrap_or(true);
         Freshness {
-            synced_at: s.last_success_at,
+            synced_at: s.last_success_at.or(listed),
             stale: old || s.last_attempt_failed,
         }
     }
@@ -250,6 +284,7 @@ impl SyncEngine {
             id,
             trigger,
             started_at,
+            progress: Arc::new(Progress::new()),
         });
         Ok(Begun::Started(id, lock))
     }
@@ -262,8 +297,12 @@ impl SyncEngine {
             .and_then(|r| r.finished_at)
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc));
+        let listed = sync_runs::last_listed(&self.db, env).await?;
         if let Ok(mut s) = self.state.lock() {
             let entry = s.entry(env.to_string()).or_default();
+            if entry.running.is_none() && entry.listed_at.is_none() {
+                entry.listed_at = listed.as_deref().and_then(parse_time);
+            }
             if entry.running.is_none() && success_at > entry.last_success_at {
                 entry.last_success_at = success_at;
                 entry.last_attempt_failed = last.is_some_and(|l| l.outcome == "failed");
@@ -319,17 +358,38 @@ impl SyncEngine {
 
     async fn execute_in_span(&self, env: &Environment, id: i64, lock: SyncLock) -> RunReport {
         let name = env.name().to_string();
-        let calls = AtomicU64::new(0);
+        let progress = self
+            .env_state(&name)
+            .running
+            .map(|r| r.progress)
+            .unwrap_or_default();
         let started = Instant::now();
         tracing::info!(env = %name, run_id = id, "sync run started");
         let timeout = Duration::from_secs(self.config.run_timeout_seconds);
-        let result = tokio::select! {
-            r = tokio::time::timeout(timeout, run::run(env, &self.db, &self.config, &calls)) => {
-                r.unwrap_or(Err(SyncError::TimedOut(self.config.run_timeout_seconds)))
+        let work = async {
+            tokio::select! {
+                r = tokio::time::timeout(timeout, run::run(env, &self.db, &self.config, id, &progress)) => {
+                    r.unwrap_or(Err(SyncError::TimedOut(self.config.run_timeout_seconds)))
+                }
+                _ = self.shutdown.cancelled() => Err(SyncError::Cancelled),
             }
-            _ = self.shutdown.cancelled() => Err(SyncError::Cancelled),
         };
-        let api_calls = calls.load(Ordering::Relaxed);
+        tokio::pin!(work);
+        let mut tick = tokio::time::interval(PROGRESS_LOG_EVERY);
+        tick.tick().await;
+        let result = loop {
+            tokio::select! {
+                r = &mut work => break r,
+                _ = tick.tick() => {
+                    if let Some(v) = progress.view() {
+                        tracing::info!(env = %name, run_id = id, phase = v.phase.as_str(),
+                            palette_calls = v.palette_calls, eta_seconds = v.eta_seconds,
+                            "sync progress: {}", v.line());
+                    }
+                }
+            }
+        };
+        let api_calls = progress.calls.load(Ordering::Relaxed);
         let unreachable = matches!(
             result,
             Err(SyncError::Palette(
@@ -346,16 +406,17 @@ impl SyncEngine {
             ),
             Err(e) => ("failed", Counts::new(), Some(e.to_string())),
         };
-        let counts_json = serde_json::to_string(&counts).unwrap_or_else(|_| "{}".into());
-        if let Err(e) = sync_runs::finish(
-            &self.db,
-            id,
-            outcome,
-            &counts_json,
-            api_calls,
-            error.as_deref(),
-        )
-        .await
+        // A success was recorded in the transaction of its last write; a failure keeps the
+        // counts its batches recorded (and never overwrites a run its last write ended).
+        let recorded = sync_runs::is_finished(&self.db, id).await.unwrap_or(false);
+        let (outcome, error) = if recorded {
+            ("success", None)
+        } else {
+            (outcome, error)
+        };
+        if !recorded
+            && let Err(e) =
+                sync_runs::finish(&self.db, id, outcome, None, api_calls, error.as_deref()).await
         {
             tracing::error!(env = %name, run_id = id, error = %e, "cannot record the end of a sync run");
         }
@@ -369,6 +430,9 @@ impl SyncEngine {
             entry.running = None;
             entry.last_attempt_ended = Some(Instant::now());
             entry.unreachable = unreachable;
+            if let Some(t) = progress.listed_at().as_deref().and_then(parse_time) {
+                entry.listed_at = Some(t);
+            }
             if outcome == "success" {
                 entry.last_success_at = Some(Utc::now());
                 entry.last_attempt_failed = false;

@@ -9,6 +9,9 @@ use std::sync::atomic::AtomicU64;
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
+use super::apply::{Writes, phase};
+use super::plan::{self, Need};
+use super::progress::{Phase, Progress};
 use crate::config::SyncConfig;
 use crate::palette::client::virtual_cluster_filter;
 use crate::palette::models::{self, is_valid_uid};
@@ -26,9 +29,9 @@ pub enum SyncError {
     Palette(#[from] PaletteError),
     #[error("mirror write failed: {0}")]
     Store(#[from] sqlx::Error),
-    #[error("the run took longer than {0} s and was abandoned; nothing was applied")]
+    #[error("the run took longer than {0} s and was abandoned; the batches it applied were kept")]
     TimedOut(u64),
-    #[error("the service is shutting down; nothing was applied")]
+    #[error("the service is shutting down; the batches applied so far were kept")]
     Cancelled,
 }
 
@@ -227,16 +230,8 @@ fn row_of(f: &Found, with_json: bool) -> Option<ObjectRow> {
     })
 }
 
-/// Whether stored details (written at `at`) are older than `max_age`.
-fn aged(at: Option<&str>, max_age: chrono::Duration) -> bool {
-    match at.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
-        Some(t) => chrono::Utc::now() - t.with_timezone(&chrono::Utc) > max_age,
-        None => true,
-    }
-}
-
 /// A detail to fetch: the row it belongs to, the uid, the project scope to ask in.
-type Target = (usize, String, Option<String>);
+pub(super) type Target = (usize, String, Option<String>);
 
 /// Picks, among objects whose details are merely old, the `budget` oldest: every object gets
 /// refreshed now and then (Palette does not always move `lastModifiedTimestamp`), spread over
@@ -252,7 +247,7 @@ fn with_refreshes(
 }
 
 /// What a detail fetch found.
-enum Fetched<T> {
+pub(super) enum Fetched<T> {
     Got(T),
     /// Gone since it was listed (404).
     Gone,
@@ -336,17 +331,21 @@ fn place<R, T>(
     refused == 0
 }
 
-/// Runs one sync of `env`; `calls` counts every Palette request made.
+/// Runs one sync of `env` as run `run_id`: listings (applied at once), details in batches as
+/// they arrive, then the rest with the deletions and the run's record in one transaction.
 pub async fn run(
     env: &Environment,
     db: &Db,
     config: &SyncConfig,
-    calls: &AtomicU64,
+    run_id: i64,
+    progress: &Progress,
 ) -> Result<Counts, SyncError> {
+    let calls = &progress.calls;
     let name = env.name();
     let client = &env.client;
     let known = snapshot::known(db, name).await?;
     let max_age = chrono::Duration::seconds(config.detail_max_age_seconds as i64);
+    let now = chrono::Utc::now();
     let budget = config.refresh_per_run;
 
     // Projects, then the scopes to list everything else in.
@@ -361,10 +360,7 @@ pub async fn run(
     let include = &env.config.include_projects;
     let exclude = &env.config.exclude_projects;
     let mut snap = Snapshot {
-        projects: Part {
-            rows: Vec::new(),
-            complete: projects.complete,
-        },
+        projects: Part::new(Vec::new(), projects.complete),
         ..Snapshot::default()
     };
     for item in projects.items {
@@ -484,18 +480,11 @@ pub async fn run(
             row.uid.clone(),
             row.project_uid.clone(),
         );
-        match known.clusters.get(&row.uid) {
-            Some(k)
-                if !row.last_modified.is_empty()
-                    && k.last_modified == row.last_modified
-                    && k.state == state
-                    && k.detail_at.is_some() =>
-            {
-                if aged(k.detail_at.as_deref(), max_age) {
-                    old.push((k.detail_at.clone().unwrap_or_default(), target));
-                }
-            }
-            _ => due.push(target),
+        let k = known.clusters.get(&row.uid);
+        match plan::cluster(&row.last_modified, &state, k, max_age, now) {
+            Need::Fetch => due.push(target),
+            Need::Refresh(at) => old.push((at, target)),
+            Need::Keep => {}
         }
         listed.push(&f.item);
         snap.clusters.rows.push(ClusterRow {
@@ -511,17 +500,7 @@ pub async fn run(
     for (i, _, _) in &targets {
         snap.clusters.rows[*i].row.json = listed[*i].to_string();
     }
-    let details = fetch_details(targets, c, |uid, project| async move {
-        cluster_detail(client, &uid, project.as_deref(), calls).await
-    })
-    .await?;
-    snap.clusters.complete &= place(
-        name,
-        "clusters",
-        &mut snap.clusters.rows,
-        details,
-        |r, d| r.detail = Some(d),
-    );
+    let cluster_targets = targets;
 
     // Profiles and every version: details for new versions, the newest one when it changed,
     // and the oldest few for a refresh.
@@ -545,20 +524,11 @@ pub async fn run(
                 continue;
             }
             let target = (snap.versions.rows.len(), v.clone(), row.project_uid.clone());
-            match known.versions.get(&v) {
-                None => due.push(target),
-                Some(k)
-                    if v == row.uid
-                        && (row.last_modified.is_empty()
-                            || k.last_modified != row.last_modified) =>
-                {
-                    due.push(target)
-                }
-                Some(k) => {
-                    if aged(Some(&k.synced_at), max_age) {
-                        old.push((k.synced_at.clone(), target));
-                    }
-                }
+            let k = known.versions.get(&v);
+            match plan::version(&v, &row.uid, &row.last_modified, k, max_age, now) {
+                Need::Fetch => due.push(target),
+                Need::Refresh(at) => old.push((at, target)),
+                Need::Keep => {}
             }
             snap.versions.rows.push(VersionRow {
                 uid: v,
@@ -573,19 +543,8 @@ pub async fn run(
             row,
         });
     }
-    let targets = with_refreshes(due, old, budget);
-    let version_fetches = targets.len();
-    let details = fetch_details(targets, c, |uid, project| async move {
-        version_detail(client, &uid, project.as_deref(), calls).await
-    })
-    .await?;
-    snap.versions.complete &= place(
-        name,
-        "profile versions",
-        &mut snap.versions.rows,
-        details,
-        |r, d| r.detail = Some(d),
-    );
+    let version_targets = with_refreshes(due, old, budget);
+    let version_fetches = version_targets.len();
 
     // Virtual clusters, as listed.
     snap.virtual_clusters.complete = virtuals.complete && all_scopes;
@@ -652,11 +611,7 @@ pub async fn run(
         let Some(row) = row_of(f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) else {
             continue;
         };
-        let fresh = match known.groups.get(&row.uid) {
-            Some((lm, has)) => *has && !row.last_modified.is_empty() && *lm == row.last_modified,
-            None => false,
-        };
-        if !fresh {
+        if plan::group(&row.last_modified, known.groups.get(&row.uid)) == Need::Fetch {
             targets.push((
                 snap.cluster_groups.rows.len(),
                 row.uid.clone(),
@@ -668,7 +623,67 @@ pub async fn run(
             detail_json: None,
         });
     }
-    let details = fetch_details(targets, c, |uid, project| async move {
+    let group_targets = targets;
+    let group_count = group_targets.len() as u64;
+
+    // The listings, at once: new objects show from now on, details follow in batches.
+    let w = Writes {
+        db,
+        env: name,
+        known: &known,
+        run_id,
+        progress,
+    };
+    progress.set_total("clusters", cluster_targets.len() as u64);
+    progress.set_total("profile_versions", version_targets.len() as u64);
+    progress.set_total("cluster_groups", group_targets.len() as u64);
+    w.apply_listings(&snap).await?;
+    phase(name, progress, Phase::Details);
+    let mut total = Counts::new();
+    let done = w
+        .batches(
+            "clusters",
+            &snap.clusters.rows,
+            cluster_targets,
+            c,
+            |uid, project| async move {
+                cluster_detail(client, &uid, project.as_deref(), calls).await
+            },
+            |r, d| ClusterRow {
+                detail: Some(d),
+                ..r.clone()
+            },
+            |rows| Snapshot {
+                clusters: Part::new(rows, false),
+                ..Snapshot::nothing()
+            },
+            &mut total,
+        )
+        .await?;
+    snap.clusters.complete &= done.finish(name, "clusters", &mut snap.clusters, |r| &r.row.uid);
+    let done = w
+        .batches(
+            "profile_versions",
+            &snap.versions.rows,
+            version_targets,
+            c,
+            |uid, project| async move {
+                version_detail(client, &uid, project.as_deref(), calls).await
+            },
+            |r, d| VersionRow {
+                detail: Some(d),
+                ..r.clone()
+            },
+            |rows| Snapshot {
+                versions: Part::new(rows, false),
+                ..Snapshot::nothing()
+            },
+            &mut total,
+        )
+        .await?;
+    snap.versions.complete &= done.finish(name, "profile versions", &mut snap.versions, |r| &r.uid);
+
+    let details = fetch_details(group_targets, c, |uid, project| async move {
         let detail = client
             .get(format!("/v1/clustergroups/{uid}"))
             .project(project.as_deref())
@@ -693,8 +708,9 @@ pub async fn run(
         api_calls = calls.load(std::sync::atomic::Ordering::Relaxed),
         "details fetched; applying"
     );
-    let counts = snapshot::apply(db, name, &snap, &known, &crate::store::now_text()).await?;
-    Ok(counts)
+    progress.add_done("cluster_groups", group_count);
+    phase(name, progress, Phase::Finishing);
+    w.finish(&snap, total).await
 }
 
 /// Dashboard details and pack-level profiles of one cluster; `None` if it no longer exists.

@@ -103,6 +103,8 @@ pub struct TestApp {
     pub handle: AppHandle,
     pub join: JoinHandle<std::io::Result<()>>,
     pub db_path: std::path::PathBuf,
+    /// The server's own mirror handles (tests that reach under the API: disk-full recovery).
+    pub db: spectrocloud_backend::store::Db,
     pub config: Config,
     _dir: TempDir,
 }
@@ -143,6 +145,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let base = format!("{address}{}", config.server.base_path);
     let handle = app.handle();
     let db_path = app.state().db.path.clone();
+    let db = app.state().db.clone();
     let join = tokio::spawn(app.run_until_stopped());
     // With static tokens, the harness speaks as the first one (tests of other callers set
     // their own header).
@@ -165,6 +168,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         handle,
         join,
         db_path,
+        db,
         config,
         _dir: dir,
     }

@@ -690,10 +690,11 @@ async fn killed_mid_sync_the_database_stays_sound_and_the_next_sync_completes() 
                 check, "ok",
                 "after a kill at {delay_ms} ms (applying: {during_apply})"
             );
-            // Whatever is there is a whole snapshot: every mirrored cluster has its details.
+            // Whatever is there is whole batches: the listing (all clusters or none), and
+            // details that came with their reverse index (progressive sync keeps them).
             let partial = count(
                 &pool,
-                "SELECT count(*) FROM clusters c WHERE env = ? AND NOT EXISTS (SELECT 1 FROM cluster_details d WHERE d.env = c.env AND d.uid = c.uid)",
+                "SELECT count(*) FROM cluster_details d JOIN clusters c ON c.env = d.env AND c.uid = d.uid WHERE d.env = ? AND c.cloud_type != 'nested' AND NOT EXISTS (SELECT 1 FROM cluster_profile_refs r WHERE r.env = d.env AND r.cluster_uid = d.uid)",
                 "env0",
             )
             .await;
