@@ -14,16 +14,17 @@ pub struct ClusterRecord {
     pub profiles_json: Option<String>,
 }
 
-pub async fn get(db: &Db, env: &str, uid: &str) -> Result<Option<ClusterRecord>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT c.uid, c.name, c.project_uid, c.cloud_type, c.state, d.detail_json, d.profiles_json
+pub const GET_SQL: &str =
+    "SELECT c.uid, c.name, c.project_uid, c.cloud_type, c.state, d.detail_json, d.profiles_json
          FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
-         WHERE c.env = ? AND c.uid = ?",
-    )
-    .bind(env)
-    .bind(uid)
-    .fetch_optional(&db.reader)
-    .await
+         WHERE c.env = ? AND c.uid = ?";
+
+pub async fn get(db: &Db, env: &str, uid: &str) -> Result<Option<ClusterRecord>, sqlx::Error> {
+    sqlx::query_as(GET_SQL)
+        .bind(env)
+        .bind(uid)
+        .fetch_optional(&db.reader)
+        .await
 }
 
 /// A cluster just created through the service.
@@ -77,6 +78,12 @@ pub async fn write_through(db: &Db, env: &str, c: &NewCluster<'_>) -> Result<(),
     tx.commit().await
 }
 
+pub const UIDS_NAMED_SQL: &str = concat!(
+    "SELECT uid FROM clusters WHERE env = ? AND name = ? AND (? IS NULL OR project_uid = ?) AND ",
+    visible!(),
+    " ORDER BY uid"
+);
+
 /// Uids of the visible clusters named `name` (names are unique per scope only).
 pub async fn uids_named(
     db: &Db,
@@ -85,14 +92,10 @@ pub async fn uids_named(
     project: Option<&str>,
     vis: &Filter,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query_scalar(concat!(
-        "SELECT uid FROM clusters WHERE env = ? AND name = ? AND (? IS NULL OR project_uid = ?) AND ",
-        visible!(),
-        " ORDER BY uid"
-    ))
-    .bind(env)
-    .bind(name)
-    .bind(project)
-    .bind(project);
+    let q = sqlx::query_scalar(UIDS_NAMED_SQL)
+        .bind(env)
+        .bind(name)
+        .bind(project)
+        .bind(project);
     bind_visible_scalar(q, vis).fetch_all(&db.reader).await
 }

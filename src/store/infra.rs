@@ -17,6 +17,13 @@ pub struct Owned {
     pub json: String,
 }
 
+pub const ACCOUNTS_SQL: &str = concat!(
+    "SELECT json FROM cloud_accounts WHERE env = ? AND cloud_type = ?
+           AND (? IS NULL OR project_uid = ? OR project_uid IS NULL) AND ",
+    visible!(),
+    " ORDER BY name, uid LIMIT ? OFFSET ?"
+);
+
 /// Accounts of a cloud type, ordered by name.
 pub async fn accounts(
     db: &Db,
@@ -25,22 +32,20 @@ pub async fn accounts(
     vis: &Filter,
     page: Page,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query_scalar(concat!(
-        "SELECT json FROM cloud_accounts WHERE env = ? AND cloud_type = ?
-           AND (? IS NULL OR project_uid = ? OR project_uid IS NULL) AND ",
-        visible!(),
-        " ORDER BY name, uid LIMIT ? OFFSET ?"
-    ))
-    .bind(env)
-    .bind(of.cloud_type)
-    .bind(of.project)
-    .bind(of.project);
+    let q = sqlx::query_scalar(ACCOUNTS_SQL)
+        .bind(env)
+        .bind(of.cloud_type)
+        .bind(of.project)
+        .bind(of.project);
     bind_visible_scalar(q, vis)
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(&db.reader)
         .await
 }
+
+pub const ACCOUNT_SQL: &str =
+    "SELECT project_uid, json FROM cloud_accounts WHERE env = ? AND cloud_type = ? AND uid = ?";
 
 /// One account.
 pub async fn account(
@@ -49,37 +54,42 @@ pub async fn account(
     cloud_type: &str,
     uid: &str,
 ) -> Result<Option<Owned>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT project_uid, json FROM cloud_accounts WHERE env = ? AND cloud_type = ? AND uid = ?",
-    )
-    .bind(env)
-    .bind(cloud_type)
-    .bind(uid)
-    .fetch_optional(&db.reader)
-    .await
+    sqlx::query_as(ACCOUNT_SQL)
+        .bind(env)
+        .bind(cloud_type)
+        .bind(uid)
+        .fetch_optional(&db.reader)
+        .await
 }
+
+pub const CLUSTER_GROUP_SQL: &str = "SELECT project_uid, COALESCE(detail_json, list_json) AS json FROM cluster_groups WHERE env = ? AND uid = ?";
 
 /// One cluster group: its detail JSON or, before details arrive, its list item.
 pub async fn cluster_group(db: &Db, env: &str, uid: &str) -> Result<Option<Owned>, sqlx::Error> {
-    sqlx::query_as("SELECT project_uid, COALESCE(detail_json, list_json) AS json FROM cluster_groups WHERE env = ? AND uid = ?")
+    sqlx::query_as(CLUSTER_GROUP_SQL)
         .bind(env)
         .bind(uid)
         .fetch_optional(&db.reader)
         .await
 }
+
+pub const ACCOUNT_CLOUD_SQL: &str =
+    "SELECT cloud_type FROM cloud_accounts WHERE env = ? AND uid = ? LIMIT 1";
 
 /// The cloud type of a mirrored cloud account, whatever its kind.
 pub async fn account_cloud(db: &Db, env: &str, uid: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT cloud_type FROM cloud_accounts WHERE env = ? AND uid = ? LIMIT 1")
+    sqlx::query_scalar(ACCOUNT_CLOUD_SQL)
         .bind(env)
         .bind(uid)
         .fetch_optional(&db.reader)
         .await
 }
 
+pub const HAS_ACCOUNTS_SQL: &str = "SELECT EXISTS (SELECT 1 FROM cloud_accounts WHERE env = ?)";
+
 /// Whether the mirror holds any cloud account of `env` (false before its first sync).
 pub async fn has_accounts(db: &Db, env: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cloud_accounts WHERE env = ?)")
+    sqlx::query_scalar(HAS_ACCOUNTS_SQL)
         .bind(env)
         .fetch_one(&db.reader)
         .await

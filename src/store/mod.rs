@@ -247,3 +247,46 @@ pub fn json_list(key: &str, items: &[String]) -> String {
     out.push_str("]}");
     out
 }
+
+/// Every read query of the store, by name, so one test (`tests/api/reads.rs`,
+/// `every_store_read_has_an_index_plan`) checks the plan of each against a synced mirror.
+/// A new read query belongs here.
+pub fn read_queries() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("list_json(clusters)", list_sql!("list_json", "clusters")),
+        (
+            "list_json(virtual_clusters)",
+            list_sql!("list_json", "virtual_clusters"),
+        ),
+        ("list_json(overlords)", list_sql!("json", "overlords")),
+        (
+            "list_json(cluster_groups)",
+            list_sql!("list_json", "cluster_groups"),
+        ),
+        ("clusters::get", clusters::GET_SQL),
+        ("clusters::uids_named", clusters::UIDS_NAMED_SQL),
+        ("profiles::search_by_names", profiles::SEARCH_BY_NAMES_SQL),
+        ("profiles::for_project", profiles::FOR_PROJECT_SQL),
+        ("profiles::version", profiles::VERSION_SQL),
+        ("profiles::variables", profiles::VARIABLES_SQL),
+        ("profiles::lineage", profiles::LINEAGE_SQL),
+        ("profiles::clusters_on", profiles::CLUSTERS_ON_SQL),
+        (
+            "profiles::clusters_on#count",
+            profiles::CLUSTERS_ON_COUNT_SQL,
+        ),
+        ("profiles::uids_named", profiles::UIDS_NAMED_SQL),
+        ("profiles::version_kind", profiles::VERSION_KIND_SQL),
+        ("profiles::has_versions", profiles::HAS_VERSIONS_SQL),
+        ("projects::list", projects::LIST_SQL),
+        ("projects::names", projects::NAMES_SQL),
+        ("projects::exists", projects::EXISTS_SQL),
+        ("reports::profile_usage", reports::PROFILE_USAGE_SQL),
+        ("reports::pack_usage", reports::PACK_USAGE_SQL),
+        ("infra::accounts", infra::ACCOUNTS_SQL),
+        ("infra::account", infra::ACCOUNT_SQL),
+        ("infra::cluster_group", infra::CLUSTER_GROUP_SQL),
+        ("infra::account_cloud", infra::ACCOUNT_CLOUD_SQL),
+        ("infra::has_accounts", infra::HAS_ACCOUNTS_SQL),
+    ]
+}

@@ -5,6 +5,14 @@ use serde::Serialize;
 use super::{Db, Page, bind_visible_scalar};
 use crate::auth::scope::Filter;
 
+pub const SEARCH_BY_NAMES_SQL: &str = concat!(
+    "SELECT list_json FROM cluster_profiles WHERE env = ?
+           AND lower(name) IN (SELECT value FROM json_each(?))
+           AND (? IS NULL OR project_uid = ? OR project_uid IS NULL) AND ",
+    visible!(),
+    " ORDER BY name, uid"
+);
+
 /// Listed profiles whose name is one of `names` (case-insensitive, exact). With `project`,
 /// only that project's and tenant profiles (what Palette lists in that project's scope).
 pub async fn search_by_names(
@@ -15,17 +23,11 @@ pub async fn search_by_names(
     vis: &Filter,
 ) -> Result<Vec<String>, sqlx::Error> {
     let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
-    let q = sqlx::query_scalar(concat!(
-        "SELECT list_json FROM cluster_profiles WHERE env = ?
-           AND lower(name) IN (SELECT value FROM json_each(?))
-           AND (? IS NULL OR project_uid = ? OR project_uid IS NULL) AND ",
-        visible!(),
-        " ORDER BY name, uid"
-    ))
-    .bind(env)
-    .bind(serde_json::to_string(&lowered).unwrap_or_else(|_| "[]".into()))
-    .bind(project)
-    .bind(project);
+    let q = sqlx::query_scalar(SEARCH_BY_NAMES_SQL)
+        .bind(env)
+        .bind(serde_json::to_string(&lowered).unwrap_or_else(|_| "[]".into()))
+        .bind(project)
+        .bind(project);
     bind_visible_scalar(q, vis).fetch_all(&db.reader).await
 }
 
@@ -36,6 +38,15 @@ pub struct ForProject<'a> {
     pub profile_types: &'a [String],
 }
 
+pub const FOR_PROJECT_SQL: &str = concat!(
+    "SELECT list_json FROM cluster_profiles WHERE env = ?
+           AND (project_uid = ? OR project_uid IS NULL)
+           AND (? IS NULL OR cloud_type = ?)
+           AND profile_type IN (SELECT value FROM json_each(?)) AND ",
+    visible!(),
+    " ORDER BY last_modified DESC, uid LIMIT ? OFFSET ?"
+);
+
 /// Profiles usable in a project, newest first.
 pub async fn for_project(
     db: &Db,
@@ -44,19 +55,12 @@ pub async fn for_project(
     vis: &Filter,
     page: Page,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query_scalar(concat!(
-        "SELECT list_json FROM cluster_profiles WHERE env = ?
-           AND (project_uid = ? OR project_uid IS NULL)
-           AND (? IS NULL OR cloud_type = ?)
-           AND profile_type IN (SELECT value FROM json_each(?)) AND ",
-        visible!(),
-        " ORDER BY last_modified DESC, uid LIMIT ? OFFSET ?"
-    ))
-    .bind(env)
-    .bind(of.project)
-    .bind(of.cloud_type)
-    .bind(of.cloud_type)
-    .bind(serde_json::to_string(of.profile_types).unwrap_or_else(|_| "[]".into()));
+    let q = sqlx::query_scalar(FOR_PROJECT_SQL)
+        .bind(env)
+        .bind(of.project)
+        .bind(of.cloud_type)
+        .bind(of.cloud_type)
+        .bind(serde_json::to_string(of.profile_types).unwrap_or_else(|_| "[]".into()));
     bind_visible_scalar(q, vis)
         .bind(page.limit)
         .bind(page.offset)
@@ -73,21 +77,27 @@ pub struct VersionRecord {
     pub json: String,
 }
 
+pub const VERSION_SQL: &str =
+    "SELECT uid, profile_uid, project_uid, json FROM profile_versions WHERE env = ? AND uid = ?";
+
 /// One profile version by uid (any version of any profile).
 pub async fn version(db: &Db, env: &str, uid: &str) -> Result<Option<VersionRecord>, sqlx::Error> {
-    sqlx::query_as("SELECT uid, profile_uid, project_uid, json FROM profile_versions WHERE env = ? AND uid = ?")
+    sqlx::query_as(VERSION_SQL)
         .bind(env)
         .bind(uid)
         .fetch_optional(&db.reader)
         .await
 }
 
+pub const VARIABLES_SQL: &str =
+    "SELECT json FROM profile_variables WHERE env = ? AND version_uid = ?";
+
 pub async fn variables(
     db: &Db,
     env: &str,
     version_uid: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT json FROM profile_variables WHERE env = ? AND version_uid = ?")
+    sqlx::query_scalar(VARIABLES_SQL)
         .bind(env)
         .bind(version_uid)
         .fetch_optional(&db.reader)
@@ -124,6 +134,10 @@ struct VersionRow {
     cloud_type: String,
 }
 
+pub const LINEAGE_SQL: &str =
+    "SELECT uid, version, name, scope, project_uid, profile_type, cloud_type FROM profile_versions
+         WHERE env = ? AND profile_uid = ? ORDER BY last_modified, version, uid";
+
 /// The profile any version uid belongs to, with all its versions.
 pub async fn lineage(
     db: &Db,
@@ -133,14 +147,11 @@ pub async fn lineage(
     let Some(v) = version(db, env, any_uid).await? else {
         return Ok(None);
     };
-    let rows: Vec<VersionRow> = sqlx::query_as(
-        "SELECT uid, version, name, scope, project_uid, profile_type, cloud_type FROM profile_versions
-         WHERE env = ? AND profile_uid = ? ORDER BY last_modified, version, uid",
-    )
-    .bind(env)
-    .bind(&v.profile_uid)
-    .fetch_all(&db.reader)
-    .await?;
+    let rows: Vec<VersionRow> = sqlx::query_as(LINEAGE_SQL)
+        .bind(env)
+        .bind(&v.profile_uid)
+        .fetch_all(&db.reader)
+        .await?;
     let Some(head) = rows.iter().find(|r| r.uid == v.profile_uid).or(rows.last()) else {
         return Ok(None);
     };
@@ -175,6 +186,26 @@ pub struct ClusterOnProfile {
     pub profile_version: String,
 }
 
+pub const CLUSTERS_ON_COUNT_SQL: &str = concat!(
+    "SELECT count(*) FROM profile_versions pv
+         JOIN cluster_profile_refs r ON r.env = pv.env AND r.profile_version_uid = pv.uid
+         JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
+         WHERE pv.env = ? AND pv.profile_uid = ? AND ",
+    "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))"
+);
+
+pub const CLUSTERS_ON_SQL: &str = concat!(
+    "SELECT c.uid, c.name, c.state, c.health, c.cloud_type, c.project_uid, p.name AS project_name,
+                r.profile_version_uid, pv.version AS profile_version
+         FROM profile_versions pv
+         JOIN cluster_profile_refs r ON r.env = pv.env AND r.profile_version_uid = pv.uid
+         JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
+         LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
+         WHERE pv.env = ? AND pv.profile_uid = ? AND ",
+    "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))",
+    " ORDER BY c.name, c.uid LIMIT ? OFFSET ?"
+);
+
 /// The reverse lookup: every cluster on ANY version of the profile `profile_uid` is listed
 /// under, with the version it runs.
 pub async fn clusters_on(
@@ -184,19 +215,7 @@ pub async fn clusters_on(
     vis: &Filter,
     page: Page,
 ) -> Result<(Vec<ClusterOnProfile>, i64), sqlx::Error> {
-    let q = sqlx::query_as(concat!(
-        "SELECT c.uid, c.name, c.state, c.health, c.cloud_type, c.project_uid, p.name AS project_name,
-                r.profile_version_uid, pv.version AS profile_version
-         FROM profile_versions pv
-         JOIN cluster_profile_refs r ON r.env = pv.env AND r.profile_version_uid = pv.uid
-         JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
-         LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
-         WHERE pv.env = ? AND pv.profile_uid = ? AND ",
-        "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))",
-        " ORDER BY c.name, c.uid LIMIT ? OFFSET ?"
-    ))
-    .bind(env)
-    .bind(profile_uid);
+    let q = sqlx::query_as(CLUSTERS_ON_SQL).bind(env).bind(profile_uid);
     let q = q
         .bind(vis.all)
         .bind(vis.projects_json.clone())
@@ -206,20 +225,20 @@ pub async fn clusters_on(
         .bind(page.offset)
         .fetch_all(&db.reader)
         .await?;
-    let total = sqlx::query_scalar(concat!(
-        "SELECT count(*) FROM profile_versions pv
-         JOIN cluster_profile_refs r ON r.env = pv.env AND r.profile_version_uid = pv.uid
-         JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
-         WHERE pv.env = ? AND pv.profile_uid = ? AND ",
-        "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))"
-    ))
-    .bind(env)
-    .bind(profile_uid);
+    let total = sqlx::query_scalar(CLUSTERS_ON_COUNT_SQL)
+        .bind(env)
+        .bind(profile_uid);
     let total: i64 = super::bind_visible_scalar(total, vis)
         .fetch_one(&db.reader)
         .await?;
     Ok((rows, total))
 }
+
+pub const UIDS_NAMED_SQL: &str = concat!(
+    "SELECT uid FROM cluster_profiles WHERE env = ? AND lower(name) = lower(?) AND ",
+    visible!(),
+    " ORDER BY scope, uid"
+);
 
 /// Uids (as listed: the newest version's) of the visible profiles named `name`,
 /// case-insensitive.
@@ -229,15 +248,12 @@ pub async fn uids_named(
     name: &str,
     vis: &Filter,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query_scalar(concat!(
-        "SELECT uid FROM cluster_profiles WHERE env = ? AND lower(name) = lower(?) AND ",
-        visible!(),
-        " ORDER BY scope, uid"
-    ))
-    .bind(env)
-    .bind(name);
+    let q = sqlx::query_scalar(UIDS_NAMED_SQL).bind(env).bind(name);
     bind_visible_scalar(q, vis).fetch_all(&db.reader).await
 }
+
+pub const VERSION_KIND_SQL: &str =
+    "SELECT cloud_type, profile_type FROM profile_versions WHERE env = ? AND uid = ?";
 
 /// A profile version's (cloud type, profile type), when the mirror has that version.
 pub async fn version_kind(
@@ -245,18 +261,18 @@ pub async fn version_kind(
     env: &str,
     uid: &str,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT cloud_type, profile_type FROM profile_versions WHERE env = ? AND uid = ?",
-    )
-    .bind(env)
-    .bind(uid)
-    .fetch_optional(&db.reader)
-    .await
+    sqlx::query_as(VERSION_KIND_SQL)
+        .bind(env)
+        .bind(uid)
+        .fetch_optional(&db.reader)
+        .await
 }
+
+pub const HAS_VERSIONS_SQL: &str = "SELECT EXISTS (SELECT 1 FROM profile_versions WHERE env = ?)";
 
 /// Whether the mirror holds any profile version of `env` (false before its first sync).
 pub async fn has_versions(db: &Db, env: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM profile_versions WHERE env = ?)")
+    sqlx::query_scalar(HAS_VERSIONS_SQL)
         .bind(env)
         .fetch_one(&db.reader)
         .await

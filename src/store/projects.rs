@@ -8,6 +8,9 @@ pub struct ProjectName {
     pub name: String,
 }
 
+pub const LIST_SQL: &str = "SELECT json FROM projects WHERE env = ? AND (? IS NULL OR uid IN (SELECT value FROM json_each(?)))
+         ORDER BY name, uid LIMIT ? OFFSET ?";
+
 /// Project list items; `only` restricts to a user's projects.
 pub async fn list(
     db: &Db,
@@ -16,18 +19,18 @@ pub async fn list(
     page: Page,
 ) -> Result<Vec<String>, sqlx::Error> {
     let only_json = only.map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
-    sqlx::query_scalar(
-        "SELECT json FROM projects WHERE env = ? AND (? IS NULL OR uid IN (SELECT value FROM json_each(?)))
-         ORDER BY name, uid LIMIT ? OFFSET ?",
-    )
-    .bind(env)
-    .bind(only_json.as_deref())
-    .bind(only_json.as_deref().unwrap_or("[]"))
-    .bind(page.limit)
-    .bind(page.offset)
-    .fetch_all(&db.reader)
-    .await
+    sqlx::query_scalar(LIST_SQL)
+        .bind(env)
+        .bind(only_json.as_deref())
+        .bind(only_json.as_deref().unwrap_or("[]"))
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&db.reader)
+        .await
 }
+
+pub const NAMES_SQL: &str = "SELECT uid, name FROM projects WHERE env = ? AND (? IS NULL OR uid IN (SELECT value FROM json_each(?)))
+         ORDER BY name, uid";
 
 /// Uids and names of projects; `only` restricts to a user's projects.
 pub async fn names(
@@ -36,19 +39,18 @@ pub async fn names(
     only: Option<&[String]>,
 ) -> Result<Vec<ProjectName>, sqlx::Error> {
     let only_json = only.map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
-    sqlx::query_as(
-        "SELECT uid, name FROM projects WHERE env = ? AND (? IS NULL OR uid IN (SELECT value FROM json_each(?)))
-         ORDER BY name, uid",
-    )
-    .bind(env)
-    .bind(only_json.as_deref())
-    .bind(only_json.as_deref().unwrap_or("[]"))
-    .fetch_all(&db.reader)
-    .await
+    sqlx::query_as(NAMES_SQL)
+        .bind(env)
+        .bind(only_json.as_deref())
+        .bind(only_json.as_deref().unwrap_or("[]"))
+        .fetch_all(&db.reader)
+        .await
 }
 
+pub const EXISTS_SQL: &str = "SELECT count(*) FROM projects WHERE env = ? AND uid = ?";
+
 pub async fn exists(db: &Db, env: &str, uid: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE env = ? AND uid = ?")
+    let n: i64 = sqlx::query_scalar(EXISTS_SQL)
         .bind(env)
         .bind(uid)
         .fetch_one(&db.reader)

@@ -49,15 +49,7 @@ struct UsageRow {
     clusters: i64,
 }
 
-/// Every visible profile with its cluster count (clusters visible to the caller) per version,
-/// most used first.
-pub async fn profile_usage(
-    db: &Db,
-    env: &str,
-    profiles: &Filter,
-    clusters: &Filter,
-) -> Result<Vec<ProfileUsage>, sqlx::Error> {
-    let q = sqlx::query_as(concat!(
+pub const PROFILE_USAGE_SQL: &str = concat!(
         "SELECT p.uid, p.name, p.scope, p.project_uid, p.profile_type, p.cloud_type, p.version AS latest_version,
                 pv.uid AS version_uid, pv.version,
                 (SELECT count(*) FROM cluster_profile_refs r JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
@@ -67,7 +59,17 @@ pub async fn profile_usage(
          WHERE p.env = ? AND ",
         "(? OR p.project_uid IN (SELECT value FROM json_each(?)) OR (p.project_uid IS NULL AND ?))",
         " ORDER BY p.name, p.uid, pv.last_modified, pv.uid"
-    ));
+    );
+
+/// Every visible profile with its cluster count (clusters visible to the caller) per version,
+/// most used first.
+pub async fn profile_usage(
+    db: &Db,
+    env: &str,
+    profiles: &Filter,
+    clusters: &Filter,
+) -> Result<Vec<ProfileUsage>, sqlx::Error> {
+    let q = sqlx::query_as(PROFILE_USAGE_SQL);
     let rows: Vec<UsageRow> = q
         .bind(clusters.all)
         .bind(clusters.projects_json.clone())
@@ -139,6 +141,15 @@ struct PackRow {
     uids: Option<String>,
 }
 
+pub const PACK_USAGE_SQL: &str = concat!(
+    "SELECT k.name, k.tag, max(k.layer) AS layer, count(DISTINCT k.cluster_uid) AS clusters,
+                group_concat(DISTINCT k.cluster_uid) AS uids
+         FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
+         WHERE k.env = ? AND (? IS NULL OR k.name = ?) AND (? IS NULL OR k.tag = ?) AND ",
+    "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))",
+    " GROUP BY k.name, k.tag ORDER BY count(DISTINCT k.cluster_uid) DESC, k.name, k.tag"
+);
+
 /// Clusters per (pack, tag), most used first; `name`/`tag` narrow it (then with cluster uids).
 pub async fn pack_usage(
     db: &Db,
@@ -147,19 +158,12 @@ pub async fn pack_usage(
     tag: Option<&str>,
     clusters: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
-    let q = sqlx::query_as(concat!(
-        "SELECT k.name, k.tag, max(k.layer) AS layer, count(DISTINCT k.cluster_uid) AS clusters,
-                group_concat(DISTINCT k.cluster_uid) AS uids
-         FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
-         WHERE k.env = ? AND (? IS NULL OR k.name = ?) AND (? IS NULL OR k.tag = ?) AND ",
-        "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))",
-        " GROUP BY k.name, k.tag ORDER BY count(DISTINCT k.cluster_uid) DESC, k.name, k.tag"
-    ))
-    .bind(env)
-    .bind(name)
-    .bind(name)
-    .bind(tag)
-    .bind(tag);
+    let q = sqlx::query_as(PACK_USAGE_SQL)
+        .bind(env)
+        .bind(name)
+        .bind(name)
+        .bind(tag)
+        .bind(tag);
     let rows: Vec<PackRow> = q
         .bind(clusters.all)
         .bind(clusters.projects_json.clone())

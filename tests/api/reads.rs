@@ -80,3 +80,73 @@ async fn an_applied_sync_leaves_planner_statistics() {
     app.stop().await;
     sim.stop().await;
 }
+
+/// What a store read may `SCAN` (read every row of): SQLite's own helpers (`json_each` over a
+/// bound list, a constant row, a subquery's rows) and the tables that stay small whatever the
+/// fleet (projects, cloud accounts, overlords, cluster groups). Everything else grows with the
+/// fleet (clusters, refs, packs, profiles and versions) and must be a `SEARCH` through an index,
+/// or a `SCAN ... USING COVERING INDEX` (reads the index only). The plan names a table by its
+/// alias, so the rule allows what it knows and refuses the rest.
+const MAY_SCAN: &[&str] = &[
+    "json_each",
+    "CONSTANT",
+    "(subquery-",
+    "projects",
+    "cloud_accounts",
+    "overlords",
+    "cluster_groups",
+];
+
+/// Whether an `EXPLAIN QUERY PLAN` line reads every row of a table that grows with the fleet.
+fn full_scan_of_large(detail: &str) -> bool {
+    let Some(rest) = detail.strip_prefix("SCAN ") else {
+        return false;
+    };
+    !rest.contains("COVERING INDEX") && !MAY_SCAN.iter().any(|t| rest.starts_with(t))
+}
+
+#[test]
+fn the_scan_rule_refuses_aliased_and_plain_scans() {
+    assert!(full_scan_of_large("SCAN p"));
+    assert!(full_scan_of_large(
+        "SCAN clusters USING INDEX clusters_by_name"
+    ));
+    assert!(!full_scan_of_large(
+        "SCAN c USING COVERING INDEX clusters_by_name"
+    ));
+    assert!(!full_scan_of_large("SCAN json_each VIRTUAL TABLE INDEX 1:"));
+    assert!(!full_scan_of_large(
+        "SEARCH c USING INDEX sqlite_autoindex_clusters_1 (env=?)"
+    ));
+}
+
+#[tokio::test]
+async fn every_store_read_has_an_index_plan() {
+    let config = SimConfig {
+        sizes: sizes(6, 800, 60),
+        ..SimConfig::default()
+    };
+    let (sim, app) = synced(config, |_| {}).await;
+    let mirror = app.mirror().await;
+    let mut bad = Vec::new();
+    for (name, sql) in spectrocloud_backend::store::read_queries() {
+        // Unbound parameters are NULL: the plan does not depend on values.
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(&mirror)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (_, _, _, detail) in &rows {
+            if full_scan_of_large(detail) {
+                bad.push(format!("{name}: {detail}"));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "full scans of large tables:\n{}",
+        bad.join("\n")
+    );
+    app.stop().await;
+    sim.stop().await;
+}
