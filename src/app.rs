@@ -178,6 +178,8 @@ impl Application {
                         .wrap(from_fn(crate::mcp::authenticate))
                         .service(mcp.clone().scope()),
                 )
+                // Before the base path's scope too: the fleet page has its own sign-in.
+                .configure(crate::ui::configure(base_path.clone()))
                 .configure(api::configure(base_path.clone()))
                 .default_service(web::to(api::not_found))
         })
@@ -397,8 +399,15 @@ pub async fn wait_for_signal() {
 /// database and no caller authentication. Prints the URLs and example requests.
 pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
     let sizes = crate::sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
+    // The demo's Palette changes a little every minute, so the fleet page's changes and
+    // trends have something to show.
+    let knobs = crate::sim::Knobs {
+        churn_every_seconds: 60,
+        ..crate::sim::Knobs::default()
+    };
     let sim = crate::sim::start(crate::sim::SimConfig {
         sizes,
+        knobs,
         ..crate::sim::SimConfig::default()
     })
     .await?;
@@ -428,7 +437,8 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
     let app = Application::build(config.clone()).await?;
     let base = format!("http://{}{}", app.addr(), config.server.base_path);
     println!("{}", crate::sim::describe(&sim));
-    println!("spectrocloud-backend demo at {base}  (auth: none, database: temporary)\n");
+    println!("spectrocloud-backend demo at {base}  (auth: none, database: temporary)");
+    println!("Fleet page: {base}/ui/  (the simulated fleet changes a little every minute)\n");
     println!("Try:");
     for path in [
         "/health",

@@ -15,3 +15,4 @@ mod reports;
 mod routes;
 mod sim;
 mod sync;
+mod ui;
