@@ -134,7 +134,9 @@ impl Application {
                 config.auth.user_cache_capacity,
             ),
         });
-        let workers = start_workers(&config, &sync, &shutdown).await?;
+        let mut workers = start_workers(&config, &sync, &shutdown).await?;
+        // The change history's notifier, webhooks and upkeep: off the sync's path.
+        workers.extend(crate::service::history::start(&state.db, &config, &shutdown).await);
 
         let limit = config.server.json_limit_bytes;
         let base_path = config.server.base_path.clone();

@@ -68,8 +68,72 @@ pub struct Config {
     #[serde(default)]
     pub mcp: McpConfig,
     #[serde(default)]
+    pub history: HistoryConfig,
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+    #[serde(default)]
     pub environments: Vec<EnvironmentConfig>,
 }
+
+/// The change history (events) and the daily fleet aggregates.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Events and daily aggregates older than this are pruned in the background.
+    pub retention_days: u32,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
+/// Where new events are sent.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    pub webhooks: Vec<WebhookConfig>,
+    /// First retry delay of a failed delivery; doubled for each further attempt.
+    pub retry_base_ms: u64,
+    /// Attempts per delivery before it is given up (logged and counted).
+    pub max_attempts: u32,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            webhooks: Vec::new(),
+            retry_base_ms: 1000,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// `[[notifications.webhooks]]`: new events POSTed as JSON, signed with HMAC-SHA256.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// Event types to send (`cluster.state_changed`, ...); empty = every type.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Key of the `X-SpectroCloud-Signature` HMAC; without it deliveries are unsigned.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+}
+
+/// Every event type the history records.
+pub const EVENT_TYPES: &[&str] = &[
+    "cluster.added",
+    "cluster.deleted",
+    "cluster.state_changed",
+    "cluster.health_changed",
+    "cluster.profile_version_changed",
+    "cluster.kubernetes_version_changed",
+    "profile.version_published",
+    "profile.deleted",
+];
 
 /// Bounds on MCP sessions: each holds a server task and buffers, so a caller opening session
 /// after session must not grow memory without end.
@@ -625,6 +689,30 @@ impl Config {
                 "server.base_path",
                 format!("`{bp}` must start with `/` and not end with `/`"),
             );
+        }
+        if self.history.retention_days == 0 {
+            issue("history.retention_days", "must be at least 1".into());
+        }
+        if self.notifications.max_attempts == 0 {
+            issue("notifications.max_attempts", "must be at least 1".into());
+        }
+        for (i, w) in self.notifications.webhooks.iter().enumerate() {
+            if !is_http_url(&w.url) {
+                issue(
+                    &format!("notifications.webhooks[{i}].url"),
+                    format!("`{}` is not an http(s) URL", redact_url(&w.url)),
+                );
+            }
+            for t in w
+                .types
+                .iter()
+                .filter(|t| !EVENT_TYPES.contains(&t.as_str()))
+            {
+                issue(
+                    &format!("notifications.webhooks[{i}].types"),
+                    format!("unknown event type `{t}`: use {}", EVENT_TYPES.join(", ")),
+                );
+            }
         }
         if self.server.json_limit_bytes == 0 {
             issue("server.json_limit_bytes", "must be greater than 0".into());

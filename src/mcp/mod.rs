@@ -38,7 +38,7 @@ use crate::domain::{CloudType, ProfileNames, ProfileType, Uid};
 use crate::error::AppError;
 use crate::palette::models;
 use crate::service::{
-    self, Answer, Ctx, Origin, clusters, infra, profiles, projects, reports, status,
+    self, Answer, Ctx, Origin, clusters, events, infra, profiles, projects, reports, status,
 };
 use crate::store::Page;
 
@@ -78,6 +78,7 @@ pub const TOOLS: &[(&str, Permission)] = &[
     ("list_spectrocloud_cloud_accounts", ClusterViewInfo),
     ("get_spectrocloud_profile_usage", ProfileViewClusters),
     ("get_spectrocloud_sync_status", ClusterViewInfo),
+    ("list_spectrocloud_fleet_changes", ClusterViewInfo),
 ];
 
 pub fn permission_of(tool: &str) -> Option<Permission> {
@@ -185,6 +186,23 @@ pub struct CloudAccountsArgs {
     /// aws, azure or vsphere.
     pub cloud_type: String,
     pub instance_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangesArgs {
+    pub instance_name: Option<String>,
+    /// Only changes at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Comma-separated event types (cluster.state_changed, profile.version_published, ...).
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub cluster_uid: Option<String>,
+    pub project_uid: Option<String>,
+    /// Changes per page (default 100, at most 1000).
+    pub limit: Option<i64>,
+    /// The nextCursor of the previous page.
+    pub cursor: Option<String>,
 }
 
 type ToolResult = Result<CallToolResult, McpError>;
@@ -667,6 +685,33 @@ impl McpServer {
                 let mut v = got.value()?;
                 v["mirror"] = origin(&got);
                 Ok(v)
+            }
+            .await,
+        )
+    }
+
+    #[tool(
+        description = "What changed in the SpectroCloud fleet, newest first: clusters added, deleted, changing state, health, profile or kubernetes version; profile versions published, profiles deleted."
+    )]
+    async fn list_spectrocloud_fleet_changes(
+        &self,
+        Parameters(a): Parameters<ChangesArgs>,
+        rc: RequestContext<RoleServer>,
+    ) -> ToolResult {
+        answer(
+            async {
+                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
+                let filter = events::filter_from_args(&events::RawFilter {
+                    since: a.since.as_deref(),
+                    types: a.event_type.as_deref(),
+                    cluster_uid: a.cluster_uid.as_deref(),
+                    project_uid: a.project_uid.as_deref(),
+                    limit: a.limit,
+                    cursor: a.cursor.as_deref(),
+                })?;
+                let (fresh, page) = events::list_events(&ctx, &filter).await?;
+                let origin = origin(&Answer::mirror(fresh, String::new()));
+                Ok(json!({ "mirror": origin, "items": page.events, "nextCursor": page.next_cursor }))
             }
             .await,
         )

@@ -4,6 +4,8 @@
 //! visibility and freshness. Adapters only parse inputs into `domain` types and shape answers.
 
 pub mod clusters;
+pub mod events;
+pub mod history;
 pub mod infra;
 pub mod live;
 pub mod profiles;

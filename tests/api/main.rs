@@ -4,6 +4,7 @@ mod abuse;
 mod auth;
 mod config;
 mod create;
+mod events;
 mod foundation;
 mod hardening;
 mod helpers;
