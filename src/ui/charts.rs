@@ -69,6 +69,9 @@ pub struct Line {
     /// SVG `points`: `x,y x,y ...`, numbers only.
     pub points: String,
     pub last: i64,
+    /// Where the last value sits (a dot: a single day draws no line).
+    pub last_x: u32,
+    pub last_y: u32,
 }
 
 /// A label on an axis.
@@ -126,6 +129,8 @@ pub fn trend(
                 .collect::<Vec<_>>()
                 .join(" "),
             last: values.last().copied().unwrap_or(0),
+            last_x: x(values.len().saturating_sub(1)).round() as u32,
+            last_y: y(values.last().copied().unwrap_or(0)).round() as u32,
         })
         .collect();
     // First, middle and last day: enough to read the time span on a laptop screen.

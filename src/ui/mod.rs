@@ -32,6 +32,14 @@ pub fn configure(base_path: String) -> impl FnOnce(&mut web::ServiceConfig) {
                 .route("/signin", web::get().to(session::form))
                 .route("/signin", web::post().to(session::sign_in))
                 .route("/signout", web::post().to(session::sign_out))
+                .route(
+                    "/profile-usage.csv",
+                    web::get().to(|r| page::download(r, page::Csv::ProfileUsage)),
+                )
+                .route(
+                    "/pack-usage.csv",
+                    web::get().to(|r| page::download(r, page::Csv::PackUsage)),
+                )
                 .route("/fleet.css", web::get().to(css))
                 .route("/fleet.js", web::get().to(js))
                 .default_service(web::to(crate::api::not_found)),

@@ -11,12 +11,13 @@ use askama::Template;
 use super::session;
 use super::view::{self, EnvRow, FleetView, PackSearch, Profiles};
 use crate::api::extract::{app_state, query_param};
+use crate::api::respond::csv;
 use crate::auth::Caller;
 use crate::auth::palette_user::{self, PaletteUser};
 use crate::auth::permissions::Permission;
 use crate::config::AuthMode;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::service::{self, Ctx};
+use crate::service::{self, Ctx, reports};
 use crate::ui::charts::{BarChart, TrendChart};
 
 /// What a section shows: its data, or why not.
@@ -129,25 +130,75 @@ fn query(req: &HttpRequest) -> Query {
     }
 }
 
-pub async fn fleet(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let state = app_state(&req)?;
-    let Some(caller) = session::caller(&req, &state).await else {
-        return Ok(session::to_sign_in(&state));
+/// The context of a page request: None when the caller must sign in first; with whether
+/// `require_user_token` applies and the session has no usable Palette user token.
+async fn page_ctx(req: &HttpRequest, q: &Query) -> Result<Option<(Ctx, bool)>, AppError> {
+    let state = app_state(req)?;
+    let Some(caller) = session::caller(req, &state).await else {
+        return Ok(None);
     };
-    let q = query(&req);
     let env = service::environment(&state, q.instance.as_deref())?;
-    let user = palette_user_of(&req, &state, &env, &caller).await;
+    let user = palette_user_of(req, &state, &env, &caller).await;
     let user_missing = env.config.requires_user_token(&state.config.auth) && !user.usable();
     let ctx = Ctx {
-        state: state.clone(),
+        state,
         env,
         user: Arc::new(user),
         caller,
+    };
+    Ok(Some((ctx, user_missing)))
+}
+
+pub async fn fleet(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let q = query(&req);
+    let Some((ctx, user_missing)) = page_ctx(&req, &q).await? else {
+        let state = app_state(&req)?;
+        return Ok(session::to_sign_in(&state));
     };
     let page = render(&ctx, &q, user_missing).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(page))
+}
+
+/// Which CSV a download route serves.
+#[derive(Clone, Copy)]
+pub enum Csv {
+    ProfileUsage,
+    PackUsage,
+}
+
+/// `GET /ui/profile-usage.csv`, `/ui/pack-usage.csv`: the reports' CSV for a signed-in
+/// browser, which cannot send the API's `Authorization` header with a plain link.
+pub async fn download(req: HttpRequest, which: Csv) -> Result<HttpResponse, AppError> {
+    let q = query(&req);
+    let Some((ctx, user_missing)) = page_ctx(&req, &q).await? else {
+        let state = app_state(&req)?;
+        return Ok(session::to_sign_in(&state));
+    };
+    let perm = Permission::ProfileViewClusters;
+    if !ctx.caller.may(perm) {
+        return Err(AppError::permission_denied(perm));
+    }
+    if user_missing {
+        return Err(AppError::unauthenticated(
+            "this environment requires a Palette user token",
+        ));
+    }
+    Ok(match which {
+        Csv::ProfileUsage => {
+            let filter = reports::ProfileUsageFilter::default();
+            csv(reports::profile_usage_csv(&ctx, &filter).await?, "profile-usage.csv")
+        }
+        Csv::PackUsage => {
+            let filter = reports::PackUsageFilter {
+                name: query_param(&req, "name").filter(|v| !v.is_empty()),
+                version: q.version.clone(),
+                tag: None,
+            };
+            csv(reports::pack_usage_csv(&ctx, &filter).await?, "pack-usage.csv")
+        }
+    })
 }
 
 /// The Palette user as the API resolves it (a static token's configured user, else none:
@@ -172,7 +223,10 @@ async fn render(ctx: &Ctx, q: &Query, user_missing: bool) -> Result<String, AppE
     let gate = Gate { ctx, user_missing };
     let root = session::ui_root(&ctx.state);
     let env = ctx.env.name().to_string();
-    let links = view::Links::new(&ctx.state.config.server.base_path, &root, &env);
+    // Without caller authentication the API's own CSV links work; with it, a browser link
+    // carries only the page's cookie, so the page serves the same CSV itself.
+    let via_page = ctx.state.config.auth.mode != AuthMode::None;
+    let links = view::Links::new(&ctx.state.config.server.base_path, &root, &env, via_page);
     let pack = q.pack.as_deref();
     let (envs, fleet, trend, profiles, packs, changes) = futures::join!(
         gate.run(Permission::ClusterViewInfo, view::environments(ctx, &root)),

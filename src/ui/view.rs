@@ -2,16 +2,13 @@
 //! serves, so the page and `/reports/...` cannot disagree) into display rows. No SQL and no
 //! report logic here: only reshaping for the templates.
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
 
 use super::charts::{self, BarChart, Segment, TrendChart};
-use crate::error::{AppError, AppResult, ErrorCode};
-use crate::service::reports::{self, ProfileUsageFilter};
-use crate::service::{Answer, Ctx};
-
-fn parse<T: for<'de> Deserialize<'de>>(answer: &Answer, what: &str) -> AppResult<T> {
-    serde_json::from_slice(answer.bytes()).map_err(|e| AppError::internal(what, e))
-}
+use crate::error::AppResult;
+use crate::service::Ctx;
+use crate::service::events::{self, EventFilter};
+use crate::service::reports::{self, PackUsageFilter, ProfileUsageFilter};
 
 /// `?k=v&...` with every value percent-encoded.
 fn query(pairs: &[(&str, &str)]) -> String {
@@ -27,25 +24,31 @@ pub struct Links {
     pub profile_csv: String,
     pub profile_json: String,
     pub fleet_json: String,
-    /// The pack-usage CSV, without the pack's own parameters (the template adds them).
-    pub pack_csv_base: String,
-    pub pack_all_csv: String,
+    /// The pack-usage CSV of every pack; the template appends a search's own parameters.
+    pub pack_csv: String,
 }
 
 impl Links {
-    pub fn new(base_path: &str, _root: &str, env: &str) -> Links {
+    /// `via_page`: CSV from the page's own download routes (cookie) instead of the API's.
+    pub fn new(base_path: &str, root: &str, env: &str, via_page: bool) -> Links {
         let api = base_path.trim_end_matches('/');
         let report = |name: &str, extra: &[(&str, &str)]| {
             let mut pairs = vec![("instance", env)];
             pairs.extend_from_slice(extra);
             format!("{api}/reports/{name}{}", query(&pairs))
         };
+        let csv = |name: &str| {
+            if via_page {
+                format!("{root}/{name}.csv{}", query(&[("instance", env)]))
+            } else {
+                report(name, &[("format", "csv")])
+            }
+        };
         Links {
-            profile_csv: report("profile-usage", &[("format", "csv")]),
+            profile_csv: csv("profile-usage"),
             profile_json: report("profile-usage", &[]),
             fleet_json: report("fleet", &[]),
-            pack_csv_base: report("pack-usage", &[("format", "csv")]),
-            pack_all_csv: report("pack-usage", &[("format", "csv")]),
+            pack_csv: csv("pack-usage"),
         }
     }
 }
@@ -99,54 +102,78 @@ impl FleetView {
     }
 }
 
-fn not_available(what: &str) -> AppError {
-    AppError::new(
-        ErrorCode::NotFound,
-        format!("{what} is not available in this build."),
-    )
+/// Largest first, then by name: the order people read counts in.
+fn ranked(m: &BTreeMap<String, i64>) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = m.iter().map(|(k, n)| (k.clone(), *n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
 }
 
-pub async fn fleet(_ctx: &Ctx) -> AppResult<FleetView> {
-    Err(not_available("The fleet report"))
+pub async fn fleet(ctx: &Ctx) -> AppResult<FleetView> {
+    let (_, report) = reports::fleet_report(ctx, false).await?;
+    let mine = report
+        .environments
+        .into_iter()
+        .find(|e| e.environment == ctx.env.name());
+    let Some(c) = mine.map(|e| e.counts) else {
+        return Ok(FleetView {
+            total: 0,
+            by_state: Vec::new(),
+            by_health: Vec::new(),
+            by_cloud: Vec::new(),
+            by_k8s: Vec::new(),
+        });
+    };
+    // Versions in version order (newest on top) reads better in a chart than by count.
+    let mut by_k8s: Vec<(String, i64)> = c
+        .by_kubernetes_version
+        .iter()
+        .map(|(k, n)| (k.clone(), *n))
+        .collect();
+    by_k8s.sort_by(|a, b| version_key(&b.0).cmp(&version_key(&a.0)));
+    Ok(FleetView {
+        total: c.clusters,
+        by_state: ranked(&c.by_state),
+        by_health: ranked(&c.by_health),
+        by_cloud: ranked(&c.by_cloud_type),
+        by_k8s,
+    })
 }
 
-pub async fn trend(_ctx: &Ctx) -> AppResult<TrendChart> {
-    Err(not_available("The 30-day trend"))
+/// `1.29.10` sorts after `1.29.9`: numeric parts compared as numbers.
+fn version_key(v: &str) -> Vec<(u64, String)> {
+    v.split(['.', '-'])
+        .map(|p| (p.parse::<u64>().unwrap_or(0), p.to_string()))
+        .collect()
+}
+
+pub const TREND_DAYS: u32 = 30;
+
+pub async fn trend(ctx: &Ctx) -> AppResult<TrendChart> {
+    let (_, t) = events::fleet_trend(ctx, TREND_DAYS).await?;
+    let days: Vec<String> = t.days.iter().map(|d| d.day.clone()).collect();
+    let mut states: Vec<String> = t
+        .days
+        .iter()
+        .flat_map(|d| d.by_state.keys().cloned())
+        .collect();
+    states.sort();
+    states.dedup();
+    let series: Vec<(String, Vec<i64>)> = states
+        .into_iter()
+        .map(|s| {
+            let values = t
+                .days
+                .iter()
+                .map(|d| d.by_state.get(&s).copied().unwrap_or(0))
+                .collect();
+            (s, values)
+        })
+        .collect();
+    Ok(charts::trend(&days, &series, 460, 150))
 }
 
 // ------------------------------------------------------------------ profile usage
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UsageReport {
-    profiles: Vec<UsageProfile>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UsageProfile {
-    uid: String,
-    name: String,
-    #[serde(default)]
-    scope: String,
-    #[serde(rename = "type", default)]
-    profile_type: String,
-    #[serde(default)]
-    cloud_type: String,
-    #[serde(default)]
-    latest_version: String,
-    clusters: i64,
-    upgrade_backlog: i64,
-    unused: bool,
-    versions: Vec<UsageVersion>,
-}
-
-#[derive(Deserialize)]
-struct UsageVersion {
-    version: String,
-    clusters: i64,
-    latest: bool,
-}
 
 pub struct ProfileRow {
     pub uid: String,
@@ -172,8 +199,7 @@ pub struct Profiles {
 pub const SPREAD_WIDTH: u32 = 160;
 
 pub async fn profiles(ctx: &Ctx) -> AppResult<Profiles> {
-    let answer = reports::profile_usage(ctx, &ProfileUsageFilter::default()).await?;
-    let report: UsageReport = parse(&answer, "reading the profile-usage report")?;
+    let (_, report) = reports::profile_usage_report(ctx, &ProfileUsageFilter::default()).await?;
     let rows: Vec<ProfileRow> = report
         .profiles
         .into_iter()
@@ -190,11 +216,11 @@ pub async fn profiles(ctx: &Ctx) -> AppResult<Profiles> {
                     .collect::<Vec<_>>()
                     .join(" · "),
                 spread: charts::spread(&parts, SPREAD_WIDTH),
+                scope: p.project_name.unwrap_or(p.scope),
                 uid: p.uid,
                 name: p.name,
                 kind: p.profile_type,
                 cloud: p.cloud_type,
-                scope: p.scope,
                 latest_version: p.latest_version,
                 clusters: p.clusters,
                 backlog: p.upgrade_backlog,
@@ -203,29 +229,13 @@ pub async fn profiles(ctx: &Ctx) -> AppResult<Profiles> {
         })
         .collect();
     Ok(Profiles {
-        unused: rows.iter().filter(|r| r.unused).count(),
+        unused: report.unused,
         backlog: rows.iter().map(|r| r.backlog).sum(),
         rows,
     })
 }
 
 // ------------------------------------------------------------------ pack search
-
-#[derive(Deserialize)]
-struct PackReport {
-    packs: Vec<PackEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PackEntry {
-    name: String,
-    #[serde(alias = "version", default)]
-    tag: String,
-    #[serde(default)]
-    layer: String,
-    clusters: i64,
-}
 
 pub struct PackRow {
     pub name: String,
@@ -239,6 +249,7 @@ pub struct PackSearch {
     pub asked: bool,
     pub rows: Vec<PackRow>,
     pub total: i64,
+    /// `&name=...&version=...` for the CSV link.
     pub csv: String,
 }
 
@@ -251,8 +262,12 @@ pub async fn packs(ctx: &Ctx, name: Option<&str>, version: Option<&str>) -> AppR
             csv: String::new(),
         });
     };
-    let answer = reports::pack_usage(ctx, Some(name), version).await?;
-    let report: PackReport = parse(&answer, "reading the pack-usage report")?;
+    let filter = PackUsageFilter {
+        name: Some(name.to_string()),
+        version: version.map(str::to_string),
+        tag: None,
+    };
+    let (_, report) = reports::pack_usage_report(ctx, &filter).await?;
     let rows: Vec<PackRow> = report
         .packs
         .into_iter()
@@ -285,6 +300,25 @@ pub struct ChangeRow {
     pub to: String,
 }
 
-pub async fn changes(_ctx: &Ctx) -> AppResult<Vec<ChangeRow>> {
-    Err(not_available("The change history"))
+/// How many changes the page lists.
+pub const CHANGES: i64 = 25;
+
+pub async fn changes(ctx: &Ctx) -> AppResult<Vec<ChangeRow>> {
+    let filter = EventFilter {
+        limit: Some(CHANGES),
+        ..EventFilter::default()
+    };
+    let (_, page) = events::list_events(ctx, &filter).await?;
+    Ok(page
+        .events
+        .into_iter()
+        .map(|e| ChangeRow {
+            // `2026-12-02T07:17:47.130Z` → `2026-12-02 07:17:47`: enough on a laptop screen.
+            at: e.at.get(..19).unwrap_or(&e.at).replacen('T', " ", 1),
+            kind: e.event_type,
+            object: e.object.name,
+            from: e.from.unwrap_or_default(),
+            to: e.to.unwrap_or_default(),
+        })
+        .collect())
 }

@@ -334,7 +334,7 @@ async fn headless_chromium_loads_the_page_without_console_errors_and_shows_the_r
     sim_control(&sim, reqwest::Method::POST, "/churn", None).await;
     assert_eq!(app.sync("env0").await["outcome"], "success");
 
-    let url = app.url("/ui/?instance=env0&pack=kubernetes");
+    let url = app.url("/ui/?instance=env0&pack=kubernetes&version=1.30");
     let (dom, console) = run_chromium(&bin, "--dump-dom", &url).await;
     assert!(
         console.is_empty(),
@@ -370,7 +370,7 @@ async fn headless_chromium_loads_the_page_without_console_errors_and_shows_the_r
     assert_eq!(value_of(&dom, "profiles"), Some(profiles.len().to_string()));
 
     let packs = json(
-        app.get("/reports/pack-usage?instance=env0&name=kubernetes")
+        app.get("/reports/pack-usage?instance=env0&name=kubernetes&version=1.30")
             .await,
     )
     .await;
@@ -380,8 +380,31 @@ async fn headless_chromium_loads_the_page_without_console_errors_and_shows_the_r
         .iter()
         .map(|p| p["clusters"].as_i64().unwrap())
         .sum();
-    assert!(total > 0, "the dataset runs kubernetes 1.x: {packs}");
+    assert!(total > 0, "the dataset runs kubernetes 1.30: {packs}");
     assert_eq!(value_of(&dom, "pack-total"), Some(total.to_string()));
+
+    let fleet = json(app.get("/reports/fleet?instance=env0").await).await;
+    let counts = &fleet["environments"][0];
+    assert_eq!(value_of(&dom, "total"), Some(counts["clusters"].to_string()));
+    for (key, field) in [
+        ("state", "byState"),
+        ("health", "byHealth"),
+        ("cloud", "byCloudType"),
+        ("k8s", "byKubernetesVersion"),
+    ] {
+        let map = counts[field].as_object().unwrap_or_else(|| panic!("{field} in {counts}"));
+        assert!(!map.is_empty(), "{field}");
+        for (label, n) in map {
+            let shown = value_of(&dom, &format!("{key}:{label}"));
+            assert_eq!(shown, Some(n.to_string()), "{field} {label}");
+        }
+    }
+    // The churned clusters show up among the latest changes, and the trend has today.
+    let events = json(app.get("/events?instance=env0").await).await;
+    let newest = events["events"].as_array().unwrap();
+    assert!(!newest.is_empty(), "churn then sync records events");
+    assert_eq!(dom.matches("<tr class=\"change\">").count(), newest.len().min(25));
+    assert!(dom.contains("<polyline points="), "the trend is drawn");
 
     let shot = screenshot_path();
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
@@ -483,4 +506,61 @@ async fn demo_prints_the_fleet_page_url_and_serves_it() {
     }
     assert!(shown, "the demo's fleet page shows its profiles");
     let _ = child.start_kill();
+}
+
+#[tokio::test]
+async fn csv_links_of_a_signed_in_page_download_the_reports_csv() {
+    let (sim, app) = synced(SimConfig::default(), with_tokens).await;
+    let b = browser();
+    let cookie = |t: &str| format!("sc_ui_token={t}");
+    let html = b
+        .get(app.url("/ui/"))
+        .header(COOKIE, cookie(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let link = "/api/spectrocloud/ui/profile-usage.csv?instance=env0";
+    assert!(html.contains(&format!("href=\"{link}\"")), "the page links its own CSV");
+    let page_csv = b
+        .get(format!("{}{link}", app.address))
+        .header(COOKIE, cookie(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page_csv.status(), 200);
+    assert!(page_csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let page_csv = page_csv.text().await.unwrap();
+    // The same bytes as the API's CSV for the same caller.
+    let api_csv = app
+        .get("/reports/profile-usage?format=csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page_csv, api_csv);
+    assert!(page_csv.lines().count() > 1);
+
+    let packs = format!(
+        "{}/api/spectrocloud/ui/pack-usage.csv?instance=env0&name=kubernetes",
+        app.address
+    );
+    let pack_csv = b.get(&packs).header(COOKIE, cookie(ADMIN)).send().await.unwrap();
+    assert_eq!(pack_csv.status(), 200);
+    let api_pack = app
+        .get("/reports/pack-usage?format=csv&name=kubernetes")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(pack_csv.text().await.unwrap(), api_pack);
+
+    let viewer = b.get(&packs).header(COOKIE, cookie(VIEWER)).send().await.unwrap();
+    assert_eq!(viewer.status(), 403, "the same permission as the API's report");
+    let anonymous = b.get(&packs).send().await.unwrap();
+    assert_eq!(anonymous.status(), 303);
+    app.stop().await;
+    sim.stop().await;
 }
