@@ -171,7 +171,7 @@ impl Tally {
                 clusters: *n,
             })
             .collect();
-        v.sort_by(|a, b| b.clusters.cmp(&a.clusters));
+        v.sort_by_key(|p| std::cmp::Reverse(p.clusters));
         v
     }
 }
