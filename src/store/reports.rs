@@ -111,14 +111,14 @@ struct CountRow {
     clusters: i64,
 }
 
-pub const VERSION_COUNTS_SQL: &str = "SELECT g.version_uid, g.state, g.project_uid, pr.name AS project_name, g.clusters
-     FROM (SELECT r.profile_version_uid AS version_uid, c.state, c.project_uid, count(*) AS clusters
-           FROM cluster_profile_refs r JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
-           WHERE r.env = ?
-             AND (? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))
-             AND (? IS NULL OR c.project_uid = ?)
-           GROUP BY r.profile_version_uid, c.state, c.project_uid) g
-     LEFT JOIN projects pr ON pr.env = ? AND pr.uid = g.project_uid";
+pub const VERSION_COUNTS_SQL: &str = "SELECT r.profile_version_uid AS version_uid, c.state, c.project_uid,
+            (SELECT pr.name FROM projects pr WHERE pr.env = c.env AND pr.uid = c.project_uid) AS project_name,
+            count(*) AS clusters
+     FROM cluster_profile_refs r JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
+     WHERE r.env = ?
+       AND (? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))
+       AND (? IS NULL OR c.project_uid = ?)
+     GROUP BY r.profile_version_uid, c.state, c.project_uid";
 
 /// With `include=clusters`: every (version, cluster) pair instead of the groups.
 #[derive(sqlx::FromRow)]
@@ -171,7 +171,7 @@ impl Tally {
                 clusters: *n,
             })
             .collect();
-        v.sort_by(|a, b| b.clusters.cmp(&a.clusters));
+        v.sort_by_key(|p| std::cmp::Reverse(p.clusters));
         v
     }
 }
@@ -237,7 +237,6 @@ async fn version_tallies(
             .bind(f.tenant)
             .bind(&q.project_uid)
             .bind(&q.project_uid)
-            .bind(env)
             .fetch_all(&db.reader)
             .await?;
         for r in rows {
@@ -454,13 +453,12 @@ struct FleetRow {
     clusters: i64,
 }
 
-pub const FLEET_SQL: &str = "SELECT g.state, g.health, g.cloud_type, g.kubernetes_version, g.project_uid,
-            pr.name AS project_name, g.clusters
-     FROM (SELECT state, health, cloud_type, kubernetes_version, project_uid, count(*) AS clusters
-           FROM clusters WHERE env = ?
-             AND (? OR project_uid IN (SELECT value FROM json_each(?)) OR (project_uid IS NULL AND ?))
-           GROUP BY state, health, cloud_type, kubernetes_version, project_uid) g
-     LEFT JOIN projects pr ON pr.env = ? AND pr.uid = g.project_uid";
+pub const FLEET_SQL: &str = "SELECT state, health, cloud_type, kubernetes_version, project_uid,
+            (SELECT pr.name FROM projects pr WHERE pr.env = c.env AND pr.uid = c.project_uid) AS project_name,
+            count(*) AS clusters
+     FROM clusters c WHERE env = ?
+       AND (? OR project_uid IN (SELECT value FROM json_each(?)) OR (project_uid IS NULL AND ?))
+     GROUP BY state, health, cloud_type, kubernetes_version, project_uid";
 
 /// Values a cluster has not reported (no details yet) count under this key.
 pub const UNKNOWN: &str = "unknown";
@@ -472,7 +470,6 @@ pub async fn fleet(db: &Db, env: &str, f: &Filter) -> Result<FleetCounts, sqlx::
         .bind(f.all)
         .bind(&f.projects_json)
         .bind(f.tenant)
-        .bind(env)
         .fetch_all(&db.reader)
         .await?;
     let mut out = FleetCounts::default();

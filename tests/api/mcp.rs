@@ -310,7 +310,7 @@ fn uid_set(list: &Value) -> Vec<String> {
     v
 }
 
-/// Every one of the 19 tools answers what its HTTP route answers for the same data: both go
+/// Every one of the 20 tools answers what its HTTP route answers for the same data: both go
 /// through the same service function.
 #[tokio::test]
 async fn every_tool_agrees_with_its_http_route() {
@@ -506,6 +506,10 @@ async fn every_tool_agrees_with_its_http_route() {
     let usage = get_json(&app, "/reports/profile-usage").await;
     let u = tool("get_spectrocloud_profile_usage", json!({})).await;
     assert_eq!(u["profiles"], usage["profiles"]);
+
+    let changes = get_json(&app, "/events").await;
+    let c = tool("list_spectrocloud_fleet_changes", json!({})).await;
+    assert_eq!(c["items"], changes["events"]);
 
     let status = get_json(&app, "/sync/status").await;
     let st = tool("get_spectrocloud_sync_status", json!({})).await;
