@@ -214,7 +214,7 @@ mod tests {
             .find(|p| p.layer == "k8s")
             .map(|p| p.tag.clone());
         let uid = d.clusters[i].meta.uid.clone();
-        apply(&mut d, &[change.clone()], Utc::now());
+        apply(&mut d, std::slice::from_ref(&change), Utc::now());
         let c = d.cluster(&uid).unwrap();
         assert!(c.profile_refs.contains(to_version));
         if let Some(k8s) = k8s {

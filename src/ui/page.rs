@@ -188,7 +188,10 @@ pub async fn download(req: HttpRequest, which: Csv) -> Result<HttpResponse, AppE
     Ok(match which {
         Csv::ProfileUsage => {
             let filter = reports::ProfileUsageFilter::default();
-            csv(reports::profile_usage_csv(&ctx, &filter).await?, "profile-usage.csv")
+            csv(
+                reports::profile_usage_csv(&ctx, &filter).await?,
+                "profile-usage.csv",
+            )
         }
         Csv::PackUsage => {
             let filter = reports::PackUsageFilter {
@@ -196,7 +199,10 @@ pub async fn download(req: HttpRequest, which: Csv) -> Result<HttpResponse, AppE
                 version: q.version.clone(),
                 tag: None,
             };
-            csv(reports::pack_usage_csv(&ctx, &filter).await?, "pack-usage.csv")
+            csv(
+                reports::pack_usage_csv(&ctx, &filter).await?,
+                "pack-usage.csv",
+            )
         }
     })
 }

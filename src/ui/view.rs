@@ -130,7 +130,7 @@ pub async fn fleet(ctx: &Ctx) -> AppResult<FleetView> {
         .iter()
         .map(|(k, n)| (k.clone(), *n))
         .collect();
-    by_k8s.sort_by(|a, b| version_key(&b.0).cmp(&version_key(&a.0)));
+    by_k8s.sort_by_key(|(v, _)| std::cmp::Reverse(version_key(v)));
     Ok(FleetView {
         total: c.clusters,
         by_state: ranked(&c.by_state),

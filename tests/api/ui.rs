@@ -385,14 +385,19 @@ async fn headless_chromium_loads_the_page_without_console_errors_and_shows_the_r
 
     let fleet = json(app.get("/reports/fleet?instance=env0").await).await;
     let counts = &fleet["environments"][0];
-    assert_eq!(value_of(&dom, "total"), Some(counts["clusters"].to_string()));
+    assert_eq!(
+        value_of(&dom, "total"),
+        Some(counts["clusters"].to_string())
+    );
     for (key, field) in [
         ("state", "byState"),
         ("health", "byHealth"),
         ("cloud", "byCloudType"),
         ("k8s", "byKubernetesVersion"),
     ] {
-        let map = counts[field].as_object().unwrap_or_else(|| panic!("{field} in {counts}"));
+        let map = counts[field]
+            .as_object()
+            .unwrap_or_else(|| panic!("{field} in {counts}"));
         assert!(!map.is_empty(), "{field}");
         for (label, n) in map {
             let shown = value_of(&dom, &format!("{key}:{label}"));
@@ -403,7 +408,10 @@ async fn headless_chromium_loads_the_page_without_console_errors_and_shows_the_r
     let events = json(app.get("/events?instance=env0").await).await;
     let newest = events["events"].as_array().unwrap();
     assert!(!newest.is_empty(), "churn then sync records events");
-    assert_eq!(dom.matches("<tr class=\"change\">").count(), newest.len().min(25));
+    assert_eq!(
+        dom.matches("<tr class=\"change\">").count(),
+        newest.len().min(25)
+    );
     assert!(dom.contains("<polyline points="), "the trend is drawn");
 
     let shot = screenshot_path();
@@ -523,7 +531,10 @@ async fn csv_links_of_a_signed_in_page_download_the_reports_csv() {
         .await
         .unwrap();
     let link = "/api/spectrocloud/ui/profile-usage.csv?instance=env0";
-    assert!(html.contains(&format!("href=\"{link}\"")), "the page links its own CSV");
+    assert!(
+        html.contains(&format!("href=\"{link}\"")),
+        "the page links its own CSV"
+    );
     let page_csv = b
         .get(format!("{}{link}", app.address))
         .header(COOKIE, cookie(ADMIN))
@@ -531,7 +542,12 @@ async fn csv_links_of_a_signed_in_page_download_the_reports_csv() {
         .await
         .unwrap();
     assert_eq!(page_csv.status(), 200);
-    assert!(page_csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        page_csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let page_csv = page_csv.text().await.unwrap();
     // The same bytes as the API's CSV for the same caller.
     let api_csv = app
@@ -547,7 +563,12 @@ async fn csv_links_of_a_signed_in_page_download_the_reports_csv() {
         "{}/api/spectrocloud/ui/pack-usage.csv?instance=env0&name=kubernetes",
         app.address
     );
-    let pack_csv = b.get(&packs).header(COOKIE, cookie(ADMIN)).send().await.unwrap();
+    let pack_csv = b
+        .get(&packs)
+        .header(COOKIE, cookie(ADMIN))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(pack_csv.status(), 200);
     let api_pack = app
         .get("/reports/pack-usage?format=csv&name=kubernetes")
@@ -557,8 +578,17 @@ async fn csv_links_of_a_signed_in_page_download_the_reports_csv() {
         .unwrap();
     assert_eq!(pack_csv.text().await.unwrap(), api_pack);
 
-    let viewer = b.get(&packs).header(COOKIE, cookie(VIEWER)).send().await.unwrap();
-    assert_eq!(viewer.status(), 403, "the same permission as the API's report");
+    let viewer = b
+        .get(&packs)
+        .header(COOKIE, cookie(VIEWER))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        viewer.status(),
+        403,
+        "the same permission as the API's report"
+    );
     let anonymous = b.get(&packs).send().await.unwrap();
     assert_eq!(anonymous.status(), 303);
     app.stop().await;
