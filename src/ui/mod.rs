@@ -27,6 +27,15 @@ pub fn configure(base_path: String) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.service(
             web::scope(&root)
                 .wrap(from_fn(page_headers))
+                // A token is short: a sign-in form never needs more.
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(8 * 1024)
+                        .error_handler(|err, _| {
+                            crate::error::AppError::bad_request(format!("invalid form: {err}"))
+                                .into()
+                        }),
+                )
                 .route("", web::get().to(move || redirect(slash.clone())))
                 .route("/", web::get().to(page::fleet))
                 .route("/signin", web::get().to(session::form))

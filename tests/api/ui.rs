@@ -88,6 +88,15 @@ async fn signing_in_keeps_the_token_in_a_strict_cookie_only_the_page_accepts() {
         assert_eq!(resp.status(), 403, "origin {origin:?}");
         assert!(set_cookie(&resp).is_none());
     }
+    let empty = b
+        .post(&signin)
+        .header(ORIGIN, &app.address)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("other=1")
+        .send()
+        .await
+        .unwrap();
+    assert_error(empty, 400, "bad_request").await;
     let resp = post(Some(&app.address), "not-a-token").await.unwrap();
     assert_eq!(resp.status(), 401);
     assert!(set_cookie(&resp).is_none());
