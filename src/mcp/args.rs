@@ -62,41 +62,59 @@ pub struct ProfileRef {
     pub version: Option<String>,
 }
 
+/// A tool's own arguments `T` with the project and environment every tool takes.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Cluster {
+pub struct Scoped<T> {
     #[serde(flatten)]
-    pub cluster: ClusterRef,
+    pub of: T,
     #[serde(flatten)]
     pub project: ProjectRef,
     #[serde(flatten)]
     pub env: Env,
 }
 
+/// A list tool's own arguments `T` with project, paging and environment.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Listed<T> {
+    #[serde(flatten)]
+    pub of: T,
+    #[serde(flatten)]
+    pub project: ProjectRef,
+    #[serde(flatten)]
+    pub paging: Paging,
+    #[serde(flatten)]
+    pub env: Env,
+}
+
+/// A list over what has no project (packs): paging and environment.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Pages<T> {
+    #[serde(flatten)]
+    pub of: T,
+    #[serde(flatten)]
+    pub paging: Paging,
+    #[serde(flatten)]
+    pub env: Env,
+}
+
+/// `T` and whether kubeconfig downloads go through Palette's reverse proxy.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Kubeconfig {
+pub struct WithFrp<T> {
     #[serde(flatten)]
-    pub cluster: ClusterRef,
+    pub of: T,
     /// Through Palette's reverse proxy (default true).
     pub frp: Option<bool>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
+/// `T` and whether pack values are included.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ClusterProfiles {
+pub struct WithValues<T> {
     #[serde(flatten)]
-    pub cluster: ClusterRef,
+    pub of: T,
     /// Include each pack's `values` YAML (large; default false).
     pub include_values: Option<bool>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -106,76 +124,11 @@ pub struct Manifest {
     pub cluster: ClusterRef,
     /// The manifest's uid (listed by get_spectrocloud_cluster_profiles under each pack).
     pub manifest_uid: String,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct VirtualCluster {
-    #[serde(flatten)]
-    pub cluster: VirtualClusterRef,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub env: Env,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VirtualKubeconfig {
-    #[serde(flatten)]
-    pub cluster: VirtualClusterRef,
-    /// Through Palette's reverse proxy (default true).
-    pub frp: Option<bool>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub env: Env,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Profile {
-    #[serde(flatten)]
-    pub profile: ProfileRef,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub env: Env,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProfilePacks {
-    #[serde(flatten)]
-    pub profile: ProfileRef,
-    /// Include each pack's `values` YAML (large; default false).
-    pub include_values: Option<bool>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub env: Env,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProfileClusters {
-    #[serde(flatten)]
-    pub profile: ProfileRef,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub paging: Paging,
-    #[serde(flatten)]
-    pub env: Env,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Clusters {
+pub struct ClusterFilters {
     /// Case-insensitive substring of the cluster name.
     pub name: Option<String>,
     /// Exact state, any case: Running, Provisioning, Pending, Deleting, Importing, …
@@ -188,38 +141,18 @@ pub struct Clusters {
     pub kubernetes_version: Option<String>,
     /// A tag the cluster carries, exactly (e.g. `stage:prod`).
     pub tag: Option<String>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub paging: Paging,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Named {
+pub struct NameFilter {
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub paging: Paging,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProfileSearch {
+pub struct ProfileNamesArg {
     /// Exact profile names, any case (at least one).
     pub names: Vec<String>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub paging: Paging,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 /// A profile's type (closed set).
@@ -248,90 +181,57 @@ impl ProfileKind {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ProjectProfiles {
+pub struct ProfileFilters {
     /// Cloud type: eks, aws, aks, azure, vsphere, … (any case).
     pub cloud_type: Option<String>,
     /// Profile type (default: infra and cluster).
     pub profile_type: Option<ProfileKind>,
     /// Case-insensitive substring of the profile name.
     pub name: Option<String>,
-    /// Project name (any case); this or projectUid is required.
-    pub project_name: Option<String>,
-    /// Or the project's uid.
-    pub project_uid: Option<String>,
-    #[serde(flatten)]
-    pub paging: Paging,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ClusterGroup {
+pub struct ClusterGroupRef {
     /// The cluster group's name (any case).
     pub cluster_group_name: Option<String>,
     /// Or its uid (wins over the name).
     pub cluster_group_uid: Option<String>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CloudAccounts {
+pub struct AccountFilters {
     /// Cloud type: aws, azure, vsphere, gcp, … (any case).
     pub cloud_type: String,
     /// Case-insensitive substring of the account name.
     pub name: Option<String>,
-    #[serde(flatten)]
-    pub paging: Paging,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ProfileUsage {
+pub struct UsageFilters {
     /// Case-insensitive substring of the profile name.
     pub name: Option<String>,
     /// Only profiles no cluster uses.
     pub unused_only: Option<bool>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub paging: Paging,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PackClusters {
+pub struct PackRef {
     /// The pack's name, exactly (e.g. `cni-cilium-oss`); see search_spectrocloud_packs.
     pub pack_name: String,
     /// Only clusters on this pack version (tag), exactly.
     pub version: Option<String>,
-    #[serde(flatten)]
-    pub project: ProjectRef,
-    #[serde(flatten)]
-    pub paging: Paging,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Packs {
+pub struct PackFilters {
     /// Case-insensitive substring of the pack name.
     pub name: Option<String>,
     /// Only packs of this layer.
     pub layer: Option<PackLayer>,
-    #[serde(flatten)]
-    pub paging: Paging,
-    #[serde(flatten)]
-    pub env: Env,
 }
 
 /// A pack's layer in a profile (closed set).
@@ -358,16 +258,9 @@ impl PackLayer {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateCluster {
+pub struct NewCluster {
     /// The cluster, as the Backstage wizard sends it to POST /clusters (metadata.name,
     /// spec.cloudType, spec.cloudAccountUid, spec.profiles, …); cloudType `virtual` creates a
     /// virtual cluster.
     pub cluster: serde_json::Map<String, serde_json::Value>,
-    /// Project to create it in (name, any case).
-    pub project_name: Option<String>,
-    /// Or the project's uid.
-    pub project_uid: Option<String>,
-    #[serde(flatten)]
-    pub env: Env,
 }

@@ -11,7 +11,7 @@ use schemars::generate::SchemaSettings;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::args::{self, Env};
+use super::args::{self, ClusterRef, Env, Listed, Pages, Scoped};
 use super::tools::{self, Call};
 use crate::auth::Caller;
 use crate::auth::audit;
@@ -54,7 +54,7 @@ pub struct Spec {
     pub permission: Permission,
     pub effect: Effect,
     input: fn() -> Value,
-    output: fn() -> Value,
+    output: Out,
 }
 
 impl Spec {
@@ -62,7 +62,7 @@ impl Spec {
     pub fn tool(&self) -> Tool {
         Tool::new(self.name, self.description, object((self.input)()))
             .with_title(self.title)
-            .with_raw_output_schema(object((self.output)()))
+            .with_raw_output_schema(object(self.output.schema()))
             .with_annotations(self.effect.annotations(self.title))
     }
 }
@@ -177,102 +177,41 @@ fn page_of(extra: &[(&str, &str)]) -> Value {
     shape(&props, 2)
 }
 
-fn clusters_page() -> Value {
-    output::<Paged<ClusterBrief>>()
-}
-fn plain_page() -> Value {
-    page_of(&[])
-}
-fn profile_clusters_page() -> Value {
-    page_of(&[("profile", "object"), ("mirror", "object")])
-}
-fn usage_page() -> Value {
-    page_of(&[("mirror", "object")])
-}
-fn pack_clusters_page() -> Value {
-    page_of(&[("pack", "object")])
-}
-fn diagnosis() -> Value {
-    output::<Diagnosis>()
-}
-fn health() -> Value {
-    shape(
-        &[
-            ("cluster", "object"),
-            ("health", "object"),
-            ("mirror", "object"),
-        ],
-        2,
-    )
-}
-fn kubeconfig() -> Value {
-    shape(
-        &[
-            ("cluster", "object"),
-            ("kubeconfig", "string"),
-            ("accessType", "string"),
-        ],
-        2,
-    )
-}
-fn profile_packs() -> Value {
-    shape(
-        &[
-            ("profile", "object"),
-            ("packs", "array"),
-            ("mirror", "object"),
-        ],
-        2,
-    )
-}
-fn variables() -> Value {
-    shape(
-        &[
-            ("profileUid", "string"),
-            ("variables", "any"),
-            ("mirror", "object"),
-        ],
-        2,
-    )
-}
-fn manifest() -> Value {
-    shape(
-        &[
-            ("clusterUid", "string"),
-            ("manifestUid", "string"),
-            ("manifest", "any"),
-        ],
-        3,
-    )
-}
-fn cluster_profiles() -> Value {
-    shape(
-        &[
-            ("clusterUid", "string"),
-            ("profiles", "array"),
-            ("mirror", "object"),
-        ],
-        2,
-    )
-}
-fn virtual_cluster() -> Value {
-    shape(&[("cluster", "object"), ("mirror", "object")], 1)
-}
-fn cluster_group() -> Value {
-    shape(&[("clusterGroup", "object"), ("mirror", "object")], 1)
-}
-fn sync_status() -> Value {
-    shape(&[("environments", "array")], 1)
-}
-fn created() -> Value {
-    shape(&[("status", "integer"), ("cluster", "object")], 2)
-}
-fn runs() -> Value {
-    shape(&[("runs", "array")], 1)
+/// A tool's output schema.
+#[derive(Debug, Clone, Copy)]
+enum Out {
+    Clusters,
+    Diagnosis,
+    /// A page of objects with these further properties.
+    Page(&'static [(&'static str, &'static str)]),
+    /// An object with these properties, the first `n` required.
+    Object(&'static [(&'static str, &'static str)], usize),
 }
 
+impl Out {
+    fn schema(self) -> Value {
+        match self {
+            Out::Clusters => output::<Paged<ClusterBrief>>(),
+            Out::Diagnosis => output::<Diagnosis>(),
+            Out::Page(extra) => page_of(extra),
+            Out::Object(props, n) => shape(props, n),
+        }
+    }
+}
+
+const PAGE: Out = Out::Page(&[]);
+const MIRRORED_PAGE: Out = Out::Page(&[("mirror", "object")]);
+const KUBECONFIG: Out = Out::Object(
+    &[
+        ("cluster", "object"),
+        ("kubeconfig", "string"),
+        ("accessType", "string"),
+    ],
+    2,
+);
+
 macro_rules! tools {
-    ($( $name:ident ($args:ty) -> $out:ident, $perm:ident, $effect:ident, $title:literal, $desc:literal; )*) => {
+    ($( $name:ident ($args:ty) -> $out:expr, $perm:ident, $effect:ident, $title:literal, $desc:literal; )*) => {
         /// Every tool and the permission it needs. A tool missing here does not exist.
         pub const TOOLS: &[(&str, Permission)] = &[ $( (stringify!($name), $perm), )* ];
 
@@ -299,53 +238,53 @@ macro_rules! tools {
 }
 
 tools! {
-    list_spectrocloud_clusters(args::Clusters) -> clusters_page, ClusterViewInfo, Mirror, "List clusters",
+    list_spectrocloud_clusters(Listed<args::ClusterFilters>) -> Out::Clusters, ClusterViewInfo, Mirror, "List clusters",
         "List SpectroCloud clusters (name, uid, state, health, cloud type, project name and uid, Kubernetes version, tags), paged; filter by name substring, state, health, cloud type, Kubernetes version prefix, project or tag; summary=true gives counts per state, health, cloud type and project.";
-    list_spectrocloud_virtual_clusters(args::Clusters) -> clusters_page, ClusterViewInfo, Mirror, "List virtual clusters",
+    list_spectrocloud_virtual_clusters(Listed<args::ClusterFilters>) -> Out::Clusters, ClusterViewInfo, Mirror, "List virtual clusters",
         "List SpectroCloud virtual clusters (name, uid, state, health, project), paged and filtered like list_spectrocloud_clusters.";
-    get_spectrocloud_health_for_cluster(args::Cluster) -> health, ClusterViewInfo, Mirror, "Cluster health",
+    get_spectrocloud_health_for_cluster(Scoped<ClusterRef>) -> Out::Object(&[("cluster", "object"), ("health", "object"), ("mirror", "object")], 2), ClusterViewInfo, Mirror, "Cluster health",
         "Health of a cluster (by name or uid): overall status, last heartbeat, agent version, conditions, machine pools with sizes and healthy counts, Kubernetes version.";
-    diagnose_spectrocloud_cluster(args::Cluster) -> diagnosis, ClusterViewInfo, Mirror, "Diagnose a cluster",
+    diagnose_spectrocloud_cluster(Scoped<ClusterRef>) -> Out::Diagnosis, ClusterViewInfo, Mirror, "Diagnose a cluster",
         "Everything to look at when a cluster misbehaves (by name or uid): state, health, conditions, machine pools with sizes and health, Kubernetes and agent versions, last heartbeat, CPU/memory use, the profiles it runs, recent changes, and plain findings.";
-    get_spectrocloud_kubeconfig_for_cluster(args::Kubeconfig) -> kubeconfig, ClusterDownloadKubeconfig, Live, "Download a cluster kubeconfig",
+    get_spectrocloud_kubeconfig_for_cluster(Scoped<args::WithFrp<ClusterRef>>) -> KUBECONFIG, ClusterDownloadKubeconfig, Live, "Download a cluster kubeconfig",
         "Download a client (OIDC) kubeconfig for a cluster, by name or uid, live from Palette and audited; frp (default true) goes through Palette's reverse proxy.";
-    get_spectrocloud_cluster_profiles(args::ClusterProfiles) -> cluster_profiles, ClusterViewPackValues, Mirror, "Profiles of a cluster",
+    get_spectrocloud_cluster_profiles(Scoped<args::WithValues<ClusterRef>>) -> Out::Object(&[("clusterUid", "string"), ("profiles", "array"), ("mirror", "object")], 2), ClusterViewPackValues, Mirror, "Profiles of a cluster",
         "The profiles attached to a cluster (by name or uid) with their packs: name, version, layer and manifest uids (for get_spectrocloud_pack_manifest_for_cluster); includeValues=true adds each pack's values.";
-    get_spectrocloud_pack_manifest_for_cluster(args::Manifest) -> manifest, ClusterViewPackManifests, Live, "Pack manifest of a cluster",
+    get_spectrocloud_pack_manifest_for_cluster(Scoped<args::Manifest>) -> Out::Object(&[("clusterUid", "string"), ("manifestUid", "string"), ("manifest", "any")], 3), ClusterViewPackManifests, Live, "Pack manifest of a cluster",
         "A pack manifest (its YAML content) of a cluster, by cluster name or uid and manifest uid, live from Palette and audited.";
-    list_spectrocloud_projects(args::Named) -> plain_page, ClusterViewInfo, Mirror, "List projects",
+    list_spectrocloud_projects(Listed<args::NameFilter>) -> PAGE, ClusterViewInfo, Mirror, "List projects",
         "List the SpectroCloud projects the caller can see (name, uid), paged; filter by name substring.";
-    list_spectrocloud_cluster_groups(args::Named) -> plain_page, ClusterViewInfo, Mirror, "List cluster groups",
+    list_spectrocloud_cluster_groups(Listed<args::NameFilter>) -> PAGE, ClusterViewInfo, Mirror, "List cluster groups",
         "List cluster groups (name, uid, scope, project name and uid), paged; with a project, that project's and the tenant's.";
-    get_spectrocloud_cluster_group(args::ClusterGroup) -> cluster_group, ClusterViewInfo, Mirror, "Cluster group details",
+    get_spectrocloud_cluster_group(Scoped<args::ClusterGroupRef>) -> Out::Object(&[("clusterGroup", "object"), ("mirror", "object")], 1), ClusterViewInfo, Mirror, "Cluster group details",
         "A cluster group, by name or uid: its host clusters and settings.";
-    get_spectrocloud_virtual_cluster_details(args::VirtualCluster) -> virtual_cluster, ClusterViewInfo, Mirror, "Virtual cluster details",
+    get_spectrocloud_virtual_cluster_details(Scoped<args::VirtualClusterRef>) -> Out::Object(&[("cluster", "object"), ("mirror", "object")], 1), ClusterViewInfo, Mirror, "Virtual cluster details",
         "A virtual cluster, by name or uid: name, uid, state, project, host cluster and cluster group.";
-    get_spectrocloud_kubeconfig_for_virtual_cluster(args::VirtualKubeconfig) -> kubeconfig, ClusterDownloadKubeconfig, Live, "Download a virtual cluster kubeconfig",
+    get_spectrocloud_kubeconfig_for_virtual_cluster(Scoped<args::WithFrp<args::VirtualClusterRef>>) -> KUBECONFIG, ClusterDownloadKubeconfig, Live, "Download a virtual cluster kubeconfig",
         "Download a kubeconfig for a virtual cluster, by name or uid, live and audited; frp (default true) goes through Palette's reverse proxy.";
-    list_spectrocloud_cloud_accounts(args::CloudAccounts) -> plain_page, ClusterViewInfo, Mirror, "List cloud accounts",
+    list_spectrocloud_cloud_accounts(Listed<args::AccountFilters>) -> PAGE, ClusterViewInfo, Mirror, "List cloud accounts",
         "List cloud accounts of a cloud type (name, uid, scope, project), paged; filter by name substring.";
-    search_spectrocloud_profiles_by_names(args::ProfileSearch) -> plain_page, ProfileViewInfo, Mirror, "Find profiles by name",
+    search_spectrocloud_profiles_by_names(Listed<args::ProfileNamesArg>) -> PAGE, ProfileViewInfo, Mirror, "Find profiles by name",
         "Find cluster profiles by exact names (any case): name, uid, scope, project name and uid, type, cloud type, newest version; profiles of the same name are told apart by scope and project.";
-    list_spectrocloud_profiles_for_project(args::ProjectProfiles) -> plain_page, ProfileViewInfo, Mirror, "Profiles usable in a project",
+    list_spectrocloud_profiles_for_project(Listed<args::ProfileFilters>) -> PAGE, ProfileViewInfo, Mirror, "Profiles usable in a project",
         "List the cluster profiles usable in a project (its own and the tenant's), by cloud type and profile type (default infra and cluster), paged.";
-    get_spectrocloud_pack_details_for_profile(args::ProfilePacks) -> profile_packs, ClusterViewPackValues, Mirror, "Packs of a profile version",
+    get_spectrocloud_pack_details_for_profile(Scoped<args::WithValues<args::ProfileRef>>) -> Out::Object(&[("profile", "object"), ("packs", "array"), ("mirror", "object")], 2), ClusterViewPackValues, Mirror, "Packs of a profile version",
         "The packs (name, version, layer, manifest uids) of one profile version: the version uid given, or the profile by name with an optional version label (default the newest); includeValues=true adds pack values.";
-    get_spectrocloud_profile_variables(args::Profile) -> variables, ProfileViewInfo, Mirror, "Profile variables",
+    get_spectrocloud_profile_variables(Scoped<args::ProfileRef>) -> Out::Object(&[("profileUid", "string"), ("variables", "any"), ("mirror", "object")], 2), ProfileViewInfo, Mirror, "Profile variables",
         "The variables of a profile version, by name (optional version label) or version uid.";
-    find_spectrocloud_clusters_for_profile(args::ProfileClusters) -> profile_clusters_page, ProfileViewClusters, Mirror, "Clusters using a profile",
+    find_spectrocloud_clusters_for_profile(Listed<args::ProfileRef>) -> Out::Page(&[("profile", "object"), ("mirror", "object")]), ProfileViewClusters, Mirror, "Clusters using a profile",
         "Every cluster using a cluster profile on any of its versions (reverse lookup), with the version each runs, state, health and project; by profile name or any version uid; paged.";
-    get_spectrocloud_profile_usage(args::ProfileUsage) -> usage_page, ProfileViewClusters, Mirror, "Profile usage report",
+    get_spectrocloud_profile_usage(Listed<args::UsageFilters>) -> MIRRORED_PAGE, ProfileViewClusters, Mirror, "Profile usage report",
         "How many clusters run each cluster profile and each of its versions, most used first (unused profiles included), paged; filter by name substring, unusedOnly or project.";
-    find_spectrocloud_clusters_by_pack(args::PackClusters) -> pack_clusters_page, ClusterViewInfo, Mirror, "Clusters running a pack",
+    find_spectrocloud_clusters_by_pack(Listed<args::PackRef>) -> Out::Page(&[("pack", "object")]), ClusterViewInfo, Mirror, "Clusters running a pack",
         "Clusters running a pack (by exact pack name, optionally one version), with the pack versions each runs, state, health and project; paged.";
-    search_spectrocloud_packs(args::Packs) -> plain_page, ClusterViewInfo, Mirror, "Search packs in use",
+    search_spectrocloud_packs(Pages<args::PackFilters>) -> PAGE, ClusterViewInfo, Mirror, "Search packs in use",
         "The packs the mirror knows from clusters, by name substring and layer, each with the versions in use and how many clusters run them; paged.";
-    get_spectrocloud_sync_status(Env) -> sync_status, ClusterViewInfo, Mirror, "Mirror sync status",
+    get_spectrocloud_sync_status(Env) -> Out::Object(&[("environments", "array")], 1), ClusterViewInfo, Mirror, "Mirror sync status",
         "How fresh the mirror of each SpectroCloud environment is (or of instanceName only): last successful sync, staleness, a run under way.";
-    create_spectrocloud_cluster(args::CreateCluster) -> created, ClusterCreate, Write, "Create a cluster",
+    create_spectrocloud_cluster(Scoped<args::NewCluster>) -> Out::Object(&[("status", "integer"), ("cluster", "object")], 2), ClusterCreate, Write, "Create a cluster",
         "Create a cluster in Palette from the wizard's body (validated first; every problem reported at once); audited. Only when the service enables write tools.";
-    trigger_spectrocloud_sync(Env) -> runs, ClusterCreate, Write, "Start a mirror sync",
+    trigger_spectrocloud_sync(Env) -> Out::Object(&[("runs", "array")], 1), ClusterCreate, Write, "Start a mirror sync",
         "Start a sync of the mirror from Palette (of instanceName, or every environment); a run under way is answered as is; audited. Only when the service enables write tools.";
 }
 
@@ -430,7 +369,7 @@ mod tests {
     fn every_schema_is_strict_and_every_parameter_described() {
         let mut bad = Vec::new();
         for s in specs() {
-            let (i, o) = ((s.input)(), (s.output)());
+            let (i, o) = ((s.input)(), s.output.schema());
             assert_eq!(i["type"], "object", "{}", s.name);
             assert_eq!(o["type"], "object", "{}", s.name);
             walk(&i, s.name, &mut bad);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::web;
 use serde_json::{Value, json};
 
-use super::args::{self, Env, Paging, ProjectRef};
+use super::args::{self, ClusterRef, Env, Listed, Pages, Paging, ProjectRef, Scoped};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::PaletteUser;
@@ -37,6 +37,13 @@ impl Call<'_> {
             user: Arc::new(PaletteUser::none()),
             caller: self.caller.clone(),
         })
+    }
+
+    /// The context and the project (`None`: every project) of a tool's arguments.
+    async fn scope(&self, env: &Env, p: &ProjectRef) -> AppResult<(Ctx, Option<Uid>)> {
+        let ctx = self.ctx(env)?;
+        let project = project(&ctx, p).await?;
+        Ok((ctx, project))
     }
 }
 
@@ -125,33 +132,63 @@ fn pack(k: &Value, values: bool) -> Value {
     v
 }
 
-async fn cluster_uid(ctx: &Ctx, c: &args::ClusterRef, project: Option<&Uid>) -> AppResult<Uid> {
+/// Context, project and the cluster named by `c`.
+async fn on_cluster(
+    call: &Call<'_>,
+    c: &ClusterRef,
+    p: &ProjectRef,
+    env: &Env,
+) -> AppResult<(Ctx, Option<Uid>, Uid)> {
+    let (ctx, project) = call.scope(env, p).await?;
     let uid = Uid::optional("clusterUid", c.cluster_uid.as_deref())?;
-    clusters::resolve(ctx, c.cluster_name.as_deref(), uid, project).await
+    let uid = clusters::resolve(&ctx, c.cluster_name.as_deref(), uid, project.as_ref()).await?;
+    Ok((ctx, project, uid))
 }
 
-async fn virtual_uid(
-    ctx: &Ctx,
+/// Context, project and the virtual cluster named by `c`.
+async fn on_virtual(
+    call: &Call<'_>,
     c: &args::VirtualClusterRef,
-    project: Option<&Uid>,
-) -> AppResult<Uid> {
+    p: &ProjectRef,
+    env: &Env,
+) -> AppResult<(Ctx, Option<Uid>, Uid)> {
+    let (ctx, project) = call.scope(env, p).await?;
     let uid = Uid::optional("virtualClusterUid", c.virtual_cluster_uid.as_deref())?;
-    clusters::resolve_virtual(ctx, c.virtual_cluster_name.as_deref(), uid, project).await
+    let name = c.virtual_cluster_name.as_deref();
+    let uid = clusters::resolve_virtual(&ctx, name, uid, project.as_ref()).await?;
+    Ok((ctx, project, uid))
 }
 
-async fn profile_uid(ctx: &Ctx, p: &args::ProfileRef, project: Option<&Uid>) -> AppResult<Uid> {
-    let uid = Uid::optional("profileUid", p.profile_uid.as_deref())?;
-    let (name, version) = (p.profile_name.as_deref(), p.version.as_deref());
-    profiles::resolve(ctx, name, uid, version, project).await
+/// Context, project and the profile version named by `r`.
+async fn on_profile(
+    call: &Call<'_>,
+    r: &args::ProfileRef,
+    p: &ProjectRef,
+    env: &Env,
+) -> AppResult<(Ctx, Option<Uid>, Uid)> {
+    let (ctx, project) = call.scope(env, p).await?;
+    let uid = Uid::optional("profileUid", r.profile_uid.as_deref())?;
+    let (name, version) = (r.profile_name.as_deref(), r.version.as_deref());
+    let uid = profiles::resolve(&ctx, name, uid, version, project.as_ref()).await?;
+    Ok((ctx, project, uid))
 }
 
-pub async fn get_spectrocloud_health_for_cluster(
-    c: &Call<'_>,
-    a: args::Cluster,
+/// A kubeconfig answer, live and audited (in the service).
+async fn kubeconfig(
+    (ctx, project, uid): (Ctx, Option<Uid>, Uid),
+    name: &Option<String>,
+    frp: Option<bool>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = cluster_uid(&ctx, &a.cluster, project.as_ref()).await?;
+    let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), frp.unwrap_or(true)).await?;
+    let kubeconfig = String::from_utf8_lossy(&body);
+    let cluster = json!({ "name": name, "uid": uid.as_str() });
+    Ok(json!({ "cluster": cluster, "kubeconfig": kubeconfig, "accessType": "client-oidc" }))
+}
+
+type ClusterIn = Scoped<ClusterRef>;
+
+pub async fn get_spectrocloud_health_for_cluster(c: &Call<'_>, a: ClusterIn) -> AppResult<Value> {
+    let (ctx, project, uid) = on_cluster(c, &a.of, &a.project, &a.env).await?;
     let d = diagnose::cluster(&ctx, &uid, project.as_ref()).await?;
     Ok(json!({
         "mirror": { "source": d.source, "syncedAt": d.synced_at },
@@ -162,83 +199,67 @@ pub async fn get_spectrocloud_health_for_cluster(
     }))
 }
 
-pub async fn diagnose_spectrocloud_cluster(c: &Call<'_>, a: args::Cluster) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = cluster_uid(&ctx, &a.cluster, project.as_ref()).await?;
+pub async fn diagnose_spectrocloud_cluster(c: &Call<'_>, a: ClusterIn) -> AppResult<Value> {
+    let (ctx, project, uid) = on_cluster(c, &a.of, &a.project, &a.env).await?;
     let d = diagnose::cluster(&ctx, &uid, project.as_ref()).await?;
     serde_json::to_value(d).map_err(|e| AppError::internal("writing an answer", e))
 }
 
 pub async fn get_spectrocloud_kubeconfig_for_cluster(
     c: &Call<'_>,
-    a: args::Kubeconfig,
+    a: Scoped<args::WithFrp<ClusterRef>>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = cluster_uid(&ctx, &a.cluster, project.as_ref()).await?;
-    let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), a.frp.unwrap_or(true)).await?;
-    Ok(
-        json!({ "cluster": { "name": a.cluster.cluster_name, "uid": uid.as_str() },
-               "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }),
-    )
+    let found = on_cluster(c, &a.of.of, &a.project, &a.env).await?;
+    kubeconfig(found, &a.of.of.cluster_name, a.of.frp).await
 }
 
 pub async fn get_spectrocloud_kubeconfig_for_virtual_cluster(
     c: &Call<'_>,
-    a: args::VirtualKubeconfig,
+    a: Scoped<args::WithFrp<args::VirtualClusterRef>>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = virtual_uid(&ctx, &a.cluster, project.as_ref()).await?;
-    let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), a.frp.unwrap_or(true)).await?;
-    Ok(
-        json!({ "cluster": { "name": a.cluster.virtual_cluster_name, "uid": uid.as_str() },
-               "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }),
-    )
+    let found = on_virtual(c, &a.of.of, &a.project, &a.env).await?;
+    kubeconfig(found, &a.of.of.virtual_cluster_name, a.of.frp).await
 }
 
 pub async fn get_spectrocloud_pack_details_for_profile(
     c: &Call<'_>,
-    a: args::ProfilePacks,
+    a: Scoped<args::WithValues<args::ProfileRef>>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = profile_uid(&ctx, &a.profile, project.as_ref()).await?;
+    let (ctx, project, uid) = on_profile(c, &a.of.of, &a.project, &a.env).await?;
     let got = profiles::packs(&ctx, &uid, None, project.as_ref()).await?;
     let p = got.value()?;
     let published = &p["spec"]["published"];
-    let values = a.include_values.unwrap_or(false);
+    let values = a.of.include_values.unwrap_or(false);
     let packs: Vec<Value> = items(published, "packs")
         .iter()
         .map(|k| pack(k, values))
         .collect();
     let names = project_names(&ctx).await?;
-    let extra = json!({ "type": published["type"], "cloudType": published["cloudType"], "version": p["spec"]["version"],
-                        "status": if p["status"]["isPublished"] == true { "published" } else { "draft" } });
+    let status = if p["status"]["isPublished"] == true {
+        "published"
+    } else {
+        "draft"
+    };
+    let extra = json!({ "type": published["type"], "cloudType": published["cloudType"],
+                        "version": p["spec"]["version"], "status": status });
     Ok(json!({ "mirror": origin(&got), "profile": brief(&p, &names, extra), "packs": packs }))
 }
 
 pub async fn get_spectrocloud_profile_variables(
     c: &Call<'_>,
-    a: args::Profile,
+    a: Scoped<args::ProfileRef>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = profile_uid(&ctx, &a.profile, project.as_ref()).await?;
+    let (ctx, project, uid) = on_profile(c, &a.of, &a.project, &a.env).await?;
     let got = profiles::variables(&ctx, &uid, project.as_ref()).await?;
-    Ok(
-        json!({ "mirror": origin(&got), "profileUid": uid.as_str(), "variables": got.value()?["variables"] }),
-    )
+    let variables = got.value()?["variables"].clone();
+    Ok(json!({ "mirror": origin(&got), "profileUid": uid.as_str(), "variables": variables }))
 }
 
 pub async fn find_spectrocloud_clusters_for_profile(
     c: &Call<'_>,
-    a: args::ProfileClusters,
+    a: Listed<args::ProfileRef>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = profile_uid(&ctx, &a.profile, project.as_ref()).await?;
+    let (ctx, project, uid) = on_profile(c, &a.of, &a.project, &a.env).await?;
     let got = profiles::clusters(&ctx, &uid, Page::ALL).await?;
     let v = got.value()?;
     let keep = |c: &Value| {
@@ -246,81 +267,85 @@ pub async fn find_spectrocloud_clusters_for_profile(
             .as_ref()
             .is_none_or(|p| c["projectUid"] == p.as_str())
     };
-    let mut out = lists::values(
-        items(&v, "clusters"),
-        keep,
-        window(&a.paging)?,
-        summary(&a.paging),
-    )?;
+    let mut out = paged(items(&v, "clusters"), keep, &a.paging)?;
     out["profile"] = v["profile"].clone();
     out["mirror"] = origin(&got);
     Ok(out)
 }
 
-async fn cluster_list(c: &Call<'_>, a: args::Clusters, virtual_clusters: bool) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
+/// A page (or the count) of `all` kept by `keep`, per the paging arguments.
+fn paged(all: Vec<Value>, keep: impl Fn(&Value) -> bool, p: &Paging) -> AppResult<Value> {
+    lists::values(all, keep, window(p)?, summary(p))
+}
+
+async fn cluster_list(
+    c: &Call<'_>,
+    a: Listed<args::ClusterFilters>,
+    virtual_clusters: bool,
+) -> AppResult<Value> {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let f = a.of;
     let filter = ClusterFilter {
-        project: project(&ctx, &a.project).await?,
-        cloud_type: CloudType::optional(a.cloud_type.as_deref())?.map(|c| c.as_str().to_string()),
-        name: a.name,
-        state: a.state,
-        health: a.health,
-        kubernetes_version: a.kubernetes_version,
-        tag: a.tag,
+        project,
+        cloud_type: CloudType::optional(f.cloud_type.as_deref())?.map(|c| c.as_str().to_string()),
+        name: f.name,
+        state: f.state,
+        health: f.health,
+        kubernetes_version: f.kubernetes_version,
+        tag: f.tag,
     };
     let w = window(&a.paging)?;
     lists::clusters(&ctx, virtual_clusters, &filter, w, summary(&a.paging)).await
 }
 
-pub async fn list_spectrocloud_clusters(c: &Call<'_>, a: args::Clusters) -> AppResult<Value> {
+pub async fn list_spectrocloud_clusters(
+    c: &Call<'_>,
+    a: Listed<args::ClusterFilters>,
+) -> AppResult<Value> {
     cluster_list(c, a, false).await
 }
 
 pub async fn list_spectrocloud_virtual_clusters(
     c: &Call<'_>,
-    a: args::Clusters,
+    a: Listed<args::ClusterFilters>,
 ) -> AppResult<Value> {
     cluster_list(c, a, true).await
 }
 
-pub async fn list_spectrocloud_projects(c: &Call<'_>, a: args::Named) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let only = project(&ctx, &a.project).await?;
+pub async fn list_spectrocloud_projects(
+    c: &Call<'_>,
+    a: Listed<args::NameFilter>,
+) -> AppResult<Value> {
+    let (ctx, only) = c.scope(&a.env, &a.project).await?;
     let got = projects::mine(&ctx).await?;
     let keep = |p: &Value| {
-        lists::name_has(p, "name", a.name.as_deref())
+        lists::name_has(p, "name", a.of.name.as_deref())
             && only.as_ref().is_none_or(|o| p["uid"] == o.as_str())
     };
-    lists::values(
-        items(&got.value()?, "projects"),
-        keep,
-        window(&a.paging)?,
-        summary(&a.paging),
-    )
+    paged(items(&got.value()?, "projects"), keep, &a.paging)
 }
 
-pub async fn list_spectrocloud_cluster_groups(c: &Call<'_>, a: args::Named) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
+pub async fn list_spectrocloud_cluster_groups(
+    c: &Call<'_>,
+    a: Listed<args::NameFilter>,
+) -> AppResult<Value> {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let got = infra::cluster_groups(&ctx, project.as_ref(), Page::ALL).await?;
     let names = project_names(&ctx).await?;
-    let list = items(&got.value()?, "items")
-        .iter()
-        .map(|g| brief(g, &names, json!({})))
-        .collect();
-    let keep = |g: &Value| lists::name_has(g, "name", a.name.as_deref());
-    lists::values(list, keep, window(&a.paging)?, summary(&a.paging))
+    let all = items(&got.value()?, "items");
+    let list = all.iter().map(|g| brief(g, &names, json!({}))).collect();
+    let keep = |g: &Value| lists::name_has(g, "name", a.of.name.as_deref());
+    paged(list, keep, &a.paging)
 }
 
 pub async fn get_spectrocloud_cluster_group(
     c: &Call<'_>,
-    a: args::ClusterGroup,
+    a: Scoped<args::ClusterGroupRef>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = match Uid::optional("clusterGroupUid", a.cluster_group_uid.as_deref())? {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let uid = match Uid::optional("clusterGroupUid", a.of.cluster_group_uid.as_deref())? {
         Some(u) => u,
-        None => group_named(&ctx, a.cluster_group_name.as_deref(), project.as_ref()).await?,
+        None => group_named(&ctx, a.of.cluster_group_name.as_deref(), project.as_ref()).await?,
     };
     let got = infra::cluster_group(&ctx, &uid, project.as_ref()).await?;
     Ok(json!({ "mirror": origin(&got), "clusterGroup": got.value()? }))
@@ -359,54 +384,43 @@ async fn group_named(ctx: &Ctx, name: Option<&str>, project: Option<&Uid>) -> Ap
 
 pub async fn search_spectrocloud_profiles_by_names(
     c: &Call<'_>,
-    a: args::ProfileSearch,
+    a: Listed<args::ProfileNamesArg>,
 ) -> AppResult<Value> {
-    let names = ProfileNames::parse(a.names)?;
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
+    let names = ProfileNames::parse(a.of.names)?;
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let got = profiles::search(&ctx, &names, project.as_ref()).await?;
     let pnames = project_names(&ctx).await?;
-    let list = items(&got.value()?, "profiles")
-        .iter()
-        .map(|p| profile_brief(p, &pnames))
-        .collect();
-    lists::values(list, |_| true, window(&a.paging)?, summary(&a.paging))
+    let all = items(&got.value()?, "profiles");
+    let list = all.iter().map(|p| profile_brief(p, &pnames)).collect();
+    paged(list, |_| true, &a.paging)
 }
 
 pub async fn list_spectrocloud_profiles_for_project(
     c: &Call<'_>,
-    a: args::ProjectProfiles,
+    a: Listed<args::ProfileFilters>,
 ) -> AppResult<Value> {
-    let cloud = CloudType::optional(a.cloud_type.as_deref())?;
-    let types = ProfileType::filter(a.profile_type.map(args::ProfileKind::as_str))?;
-    let ctx = c.ctx(&a.env)?;
-    let refs = ProjectRef {
-        project_name: a.project_name,
-        project_uid: a.project_uid,
-    };
-    let Some(project) = project(&ctx, &refs).await? else {
+    let cloud = CloudType::optional(a.of.cloud_type.as_deref())?;
+    let types = ProfileType::filter(a.of.profile_type.map(args::ProfileKind::as_str))?;
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let Some(project) = project else {
         return Err(AppError::bad_request(
             "Provide either projectName or projectUid",
         ));
     };
     let got = projects::profiles(&ctx, &project, cloud.as_ref(), &types, Page::ALL).await?;
     let names = project_names(&ctx).await?;
-    let list = items(&got.value()?, "profiles")
-        .iter()
-        .map(|p| profile_brief(p, &names))
-        .collect();
-    let keep = |p: &Value| lists::name_has(p, "name", a.name.as_deref());
-    lists::values(list, keep, window(&a.paging)?, summary(&a.paging))
+    let all = items(&got.value()?, "profiles");
+    let list = all.iter().map(|p| profile_brief(p, &names)).collect();
+    let keep = |p: &Value| lists::name_has(p, "name", a.of.name.as_deref());
+    paged(list, keep, &a.paging)
 }
 
 pub async fn get_spectrocloud_pack_manifest_for_cluster(
     c: &Call<'_>,
-    a: args::Manifest,
+    a: Scoped<args::Manifest>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = cluster_uid(&ctx, &a.cluster, project.as_ref()).await?;
-    let manifest = Uid::parse("manifestUid", &a.manifest_uid)?;
+    let manifest = Uid::parse("manifestUid", &a.of.manifest_uid)?;
+    let (ctx, project, uid) = on_cluster(c, &a.of.cluster, &a.project, &a.env).await?;
     let got = clusters::manifest(&ctx, &uid, &manifest, project.as_ref()).await?;
     // Palette answers JSON; anything else is passed on as text.
     let body = got
@@ -417,17 +431,18 @@ pub async fn get_spectrocloud_pack_manifest_for_cluster(
 
 pub async fn get_spectrocloud_cluster_profiles(
     c: &Call<'_>,
-    a: args::ClusterProfiles,
+    a: Scoped<args::WithValues<ClusterRef>>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = cluster_uid(&ctx, &a.cluster, project.as_ref()).await?;
+    let (ctx, project, uid) = on_cluster(c, &a.of.of, &a.project, &a.env).await?;
     let got = clusters::profiles(&ctx, &uid, project.as_ref()).await?;
-    let values = a.include_values.unwrap_or(false);
+    let values = a.of.include_values.unwrap_or(false);
     let list: Vec<Value> = items(&got.value()?, "profiles")
         .iter()
         .map(|p| {
-            let packs: Vec<Value> = items(&p["spec"], "packs").iter().map(|k| pack(k, values)).collect();
+            let packs: Vec<Value> = items(&p["spec"], "packs")
+                .iter()
+                .map(|k| pack(k, values))
+                .collect();
             json!({ "uid": p["metadata"]["uid"], "name": p["metadata"]["name"], "type": p["spec"]["type"],
                     "version": p["spec"]["version"], "packs": packs })
         })
@@ -437,86 +452,102 @@ pub async fn get_spectrocloud_cluster_profiles(
 
 pub async fn get_spectrocloud_virtual_cluster_details(
     c: &Call<'_>,
-    a: args::VirtualCluster,
+    a: Scoped<args::VirtualClusterRef>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let uid = virtual_uid(&ctx, &a.cluster, project.as_ref()).await?;
+    let (ctx, project, uid) = on_virtual(c, &a.of, &a.project, &a.env).await?;
     let got = clusters::detail_virtual(&ctx, &uid, project.as_ref()).await?;
     let d = got.value()?;
     let names = project_names(&ctx).await?;
     let virt = &d["status"]["virtual"];
-    let extra = json!({ "state": d["status"]["state"], "hostCluster": virt["hostCluster"], "clusterGroup": virt["clusterGroup"] });
+    let extra = json!({ "state": d["status"]["state"], "hostCluster": virt["hostCluster"],
+                        "clusterGroup": virt["clusterGroup"] });
     Ok(json!({ "mirror": origin(&got), "cluster": brief(&d, &names, extra) }))
 }
 
 pub async fn list_spectrocloud_cloud_accounts(
     c: &Call<'_>,
-    a: args::CloudAccounts,
+    a: Listed<args::AccountFilters>,
 ) -> AppResult<Value> {
-    let cloud = CloudType::parse(&a.cloud_type)?;
-    let ctx = c.ctx(&a.env)?;
-    let got = infra::accounts(&ctx, &cloud, None, Page::ALL).await?;
+    let cloud = CloudType::parse(&a.of.cloud_type)?;
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let got = infra::accounts(&ctx, &cloud, project.as_ref(), Page::ALL).await?;
     let names = project_names(&ctx).await?;
-    let list = items(&got.value()?, "accounts")
-        .iter()
-        .map(|c| brief(c, &names, json!({})))
-        .collect();
-    let keep = |c: &Value| lists::name_has(c, "name", a.name.as_deref());
-    lists::values(list, keep, window(&a.paging)?, summary(&a.paging))
+    let all = items(&got.value()?, "accounts");
+    let list = all.iter().map(|c| brief(c, &names, json!({}))).collect();
+    let keep = |c: &Value| lists::name_has(c, "name", a.of.name.as_deref());
+    paged(list, keep, &a.paging)
 }
 
 pub async fn get_spectrocloud_profile_usage(
     c: &Call<'_>,
-    a: args::ProfileUsage,
+    a: Listed<args::UsageFilters>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let filter = reports::ProfileUsageFilter {
-        name: a.name,
-        unused_only: a.unused_only.unwrap_or(false),
+        name: a.of.name,
+        unused_only: a.of.unused_only.unwrap_or(false),
     };
     let got = reports::profile_usage(&ctx, &filter).await?;
+    let names = project_names(&ctx).await?;
     // With a project: the profiles usable there (its own and the tenant's).
     let keep = |p: &Value| {
         project
             .as_ref()
             .is_none_or(|u| p["projectUid"].is_null() || p["projectUid"] == u.as_str())
     };
-    let mut out = lists::values(
-        items(&got.value()?, "profiles"),
-        keep,
-        window(&a.paging)?,
-        summary(&a.paging),
-    )?;
+    let all = items(&got.value()?, "profiles");
+    let list = all.into_iter().map(|p| usage_brief(p, &names)).collect();
+    let mut out = paged(list, keep, &a.paging)?;
     out["mirror"] = origin(&got);
     Ok(out)
 }
 
+/// A profile-usage row made compact for a model: `versions` as `{label: clusters}` (version
+/// uids come with get_spectrocloud_pack_details_for_profile), the project's name added.
+fn usage_brief(mut p: Value, names: &HashMap<String, String>) -> Value {
+    let versions: serde_json::Map<String, Value> = items(&p, "versions")
+        .iter()
+        .map(|v| {
+            let label = v["version"].as_str().unwrap_or_default().to_string();
+            (label, v["clusters"].clone())
+        })
+        .collect();
+    p["versions"] = Value::Object(versions);
+    if let Some(n) = p["projectUid"].as_str().and_then(|u| names.get(u)) {
+        p["projectName"] = json!(n);
+    }
+    p
+}
+
+/// The environment `env` names, or every one when absent.
+fn only(c: &Call<'_>, env: &Env) -> AppResult<Option<String>> {
+    match env.instance_name.as_deref().filter(|n| !n.is_empty()) {
+        Some(n) => Ok(Some(
+            service::environment(c.state, Some(n))?.name().to_string(),
+        )),
+        None => Ok(None),
+    }
+}
+
 pub async fn get_spectrocloud_sync_status(c: &Call<'_>, a: Env) -> AppResult<Value> {
-    let only = match a.instance_name.as_deref().filter(|n| !n.is_empty()) {
-        Some(n) => Some(service::environment(c.state, Some(n))?),
-        None => None,
-    };
-    let list = status::sync_status(c.state, only.as_ref().map(|e| e.name())).await?;
+    let list = status::sync_status(c.state, only(c, &a)?.as_deref()).await?;
     Ok(json!({ "environments": list }))
 }
 
 pub async fn find_spectrocloud_clusters_by_pack(
     c: &Call<'_>,
-    a: args::PackClusters,
+    a: Listed<args::PackRef>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let project = project(&ctx, &a.project).await?;
-    let got = reports::pack_usage(&ctx, Some(&a.pack_name), a.version.as_deref()).await?;
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let (name, version) = (a.of.pack_name.as_str(), a.of.version.as_deref());
+    let got = reports::pack_usage(&ctx, Some(name), version).await?;
     // Cluster uid → the pack versions it runs.
     let mut on: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in items(&got.value()?, "packs") {
+        let tag = p["tag"].as_str().unwrap_or_default().to_string();
         for uid in items(&p, "clusterUids") {
-            let tag = p["tag"].as_str().unwrap_or_default().to_string();
-            on.entry(uid.as_str().unwrap_or_default().to_string())
-                .or_default()
-                .push(tag);
+            let uid = uid.as_str().unwrap_or_default().to_string();
+            on.entry(uid).or_default().push(tag.clone());
         }
     }
     let filter = ClusterFilter {
@@ -533,42 +564,47 @@ pub async fn find_spectrocloud_clusters_by_pack(
             Some(v)
         })
         .collect();
-    let mut out = lists::values(list, |_| true, window(&a.paging)?, summary(&a.paging))?;
-    out["pack"] = json!({ "name": a.pack_name, "version": a.version });
+    let mut out = paged(list, |_| true, &a.paging)?;
+    out["pack"] = json!({ "name": name, "version": version });
     Ok(out)
 }
 
-pub async fn search_spectrocloud_packs(c: &Call<'_>, a: args::Packs) -> AppResult<Value> {
+pub async fn search_spectrocloud_packs(
+    c: &Call<'_>,
+    a: Pages<args::PackFilters>,
+) -> AppResult<Value> {
     let ctx = c.ctx(&a.env)?;
     let got = reports::pack_usage(&ctx, None, None).await?;
-    let layer = a.layer.map(args::PackLayer::as_str);
+    let layer = a.of.layer.map(args::PackLayer::as_str);
     // One entry per pack name, its versions in use, most used first (the report's order).
     let mut packs: Vec<Value> = Vec::new();
     for p in items(&got.value()?, "packs") {
-        let version = json!({ "version": p["tag"], "clusters": p["clusters"] });
+        let n = p["clusters"].as_i64().unwrap_or(0);
+        let version = json!({ "version": p["tag"], "clusters": n });
         match packs.iter_mut().find(|k| k["name"] == p["name"]) {
             Some(k) => {
-                k["clusters"] = json!(k["clusters"].as_i64().unwrap_or(0) + p["clusters"].as_i64().unwrap_or(0));
+                k["clusters"] = json!(k["clusters"].as_i64().unwrap_or(0) + n);
                 if let Some(v) = k["versions"].as_array_mut() {
                     v.push(version);
                 }
             }
-            None => packs.push(json!({ "name": p["name"], "layer": p["layer"], "clusters": p["clusters"], "versions": [version] })),
+            None => packs.push(
+                json!({ "name": p["name"], "layer": p["layer"], "clusters": n,
+                                       "versions": [version] }),
+            ),
         }
     }
     let keep = |k: &Value| {
-        lists::name_has(k, "name", a.name.as_deref()) && layer.is_none_or(|l| k["layer"] == l)
+        lists::name_has(k, "name", a.of.name.as_deref()) && layer.is_none_or(|l| k["layer"] == l)
     };
-    lists::values(packs, keep, window(&a.paging)?, summary(&a.paging))
+    paged(packs, keep, &a.paging)
 }
 
-pub async fn create_spectrocloud_cluster(c: &Call<'_>, a: args::CreateCluster) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
-    let refs = ProjectRef {
-        project_name: a.project_name,
-        project_uid: a.project_uid,
-    };
-    let project = project(&ctx, &refs).await?;
+pub async fn create_spectrocloud_cluster(
+    c: &Call<'_>,
+    a: Scoped<args::NewCluster>,
+) -> AppResult<Value> {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let input = crate::create::Request {
         db: &ctx.state.db,
         env: &ctx.env,
@@ -580,17 +616,13 @@ pub async fn create_spectrocloud_cluster(c: &Call<'_>, a: args::CreateCluster) -
         idempotency_key: None,
         on_denied: &|| {},
     };
-    let created = crate::create::create(&input, Value::Object(a.cluster)).await?;
+    let created = crate::create::create(&input, Value::Object(a.of.cluster)).await?;
     Ok(json!({ "status": created.status, "cluster": created.body }))
 }
 
 pub async fn trigger_spectrocloud_sync(c: &Call<'_>, a: Env) -> AppResult<Value> {
-    let only = match a.instance_name.as_deref().filter(|n| !n.is_empty()) {
-        Some(n) => Some(service::environment(c.state, Some(n))?),
-        None => None,
-    };
     let user = PaletteUser::none();
     let subject = &c.caller.subject;
-    let runs = status::trigger(c.state, subject, &user, only.as_ref().map(|e| e.name())).await?;
+    let runs = status::trigger(c.state, subject, &user, only(c, &a)?.as_deref()).await?;
     Ok(json!({ "runs": runs }))
 }
