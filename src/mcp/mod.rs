@@ -46,6 +46,17 @@ pub struct McpServer {
     state: web::Data<AppState>,
 }
 
+/// The HTTP request headers of an MCP request (for the Palette user, as on the routes).
+#[derive(Clone)]
+struct RequestHeaders(actix_web::http::header::HeaderMap);
+
+fn headers(ctx: &RequestContext<RoleServer>) -> actix_web::http::header::HeaderMap {
+    on_request_extensions(&ctx.extensions)
+        .and_then(|e| e.get::<RequestHeaders>())
+        .map(|h| h.0.clone())
+        .unwrap_or_default()
+}
+
 fn caller(ctx: &RequestContext<RoleServer>) -> Option<Caller> {
     on_request_extensions(&ctx.extensions)
         .and_then(|e| e.get::<Caller>())
@@ -70,10 +81,7 @@ fn routed(
         let Some(c) = caller(&tc.request_context) else {
             return Ok(answer(Err(AppError::unauthenticated("no caller"))).into());
         };
-        let call = Call {
-            state: &tc.service.state,
-            caller: &c,
-        };
+        let call = Call::new(&tc.service.state, &c).with_headers(headers(&tc.request_context));
         let input = tc.arguments.map(Value::Object).unwrap_or(Value::Null);
         Ok(answer(catalog::invoke(&call, &tc.name, input).await).into())
     })
@@ -131,10 +139,7 @@ impl ServerHandler for McpServer {
         let Some(c) = caller(&ctx) else {
             return Ok(answer(Err(AppError::unauthenticated("no caller"))).into());
         };
-        let call = Call {
-            state: &self.state,
-            caller: &c,
-        };
+        let call = Call::new(&self.state, &c).with_headers(headers(&ctx));
         let input = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         Ok(answer(catalog::invoke(&call, &request.name, input).await).into())
     }
@@ -244,6 +249,7 @@ pub fn service(
             if let Some(c) = req.extensions().get::<Caller>() {
                 ext.insert(c.clone());
             }
+            ext.insert(RequestHeaders(req.headers().clone()));
         })
         .allowed_hosts(hosts)
         .cancellation_token(shutdown)

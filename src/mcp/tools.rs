@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use actix_web::http::header::HeaderMap;
 use actix_web::web;
 use serde_json::{Value, json};
 
 use super::args::{self, ClusterRef, Env, Listed, Pages, Paging, ProjectRef, Scoped};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::auth::palette_user::PaletteUser;
+use crate::auth::palette_user::{self, PaletteUser};
 use crate::domain::{CloudType, ProfileNames, ProfileType, Uid};
 use crate::error::{AppError, AppResult};
 use crate::palette::models;
@@ -21,27 +22,53 @@ use crate::service::{
 };
 use crate::store::Page;
 
-/// Who calls a tool, on which service.
+/// Who calls a tool, on which service, with which request headers (a Palette user token in
+/// `X-SpectroCloud-Token`, as on the HTTP routes).
 pub struct Call<'a> {
     pub state: &'a web::Data<AppState>,
     pub caller: &'a Caller,
+    headers: HeaderMap,
 }
 
-impl Call<'_> {
-    /// The service context: the environment, the caller, and the environment's key (agents
-    /// carry no Palette user token).
-    fn ctx(&self, env: &Env) -> AppResult<Ctx> {
+impl<'a> Call<'a> {
+    pub fn new(state: &'a web::Data<AppState>, caller: &'a Caller) -> Call<'a> {
+        Call {
+            state,
+            caller,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// The request's headers, for the Palette user.
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The service context: the environment, the caller, and its Palette user resolved as
+    /// on the HTTP routes (a personal caller's token, carried or cached; else the key).
+    async fn ctx(&self, env: &Env) -> AppResult<Ctx> {
+        let env = service::environment(self.state, env.instance_name.as_deref())?;
+        let binding = self.caller.binding();
+        let who = palette_user::Request {
+            headers: &self.headers,
+            env: Some(&env),
+            subject: &self.caller.subject,
+            binding: &binding,
+        };
+        let s = self.state;
+        let user = PaletteUser::resolve(who, &s.tokens, &s.scopes, &s.db).await;
         Ok(Ctx {
             state: self.state.clone(),
-            env: service::environment(self.state, env.instance_name.as_deref())?,
-            user: Arc::new(PaletteUser::none()),
+            env,
+            user: Arc::new(user),
             caller: self.caller.clone(),
         })
     }
 
     /// The context and the project (`None`: every project) of a tool's arguments.
     async fn scope(&self, env: &Env, p: &ProjectRef) -> AppResult<(Ctx, Option<Uid>)> {
-        let ctx = self.ctx(env)?;
+        let ctx = self.ctx(env).await?;
         let project = project(&ctx, p).await?;
         Ok((ctx, project))
     }
@@ -573,7 +600,7 @@ pub async fn search_spectrocloud_packs(
     c: &Call<'_>,
     a: Pages<args::PackFilters>,
 ) -> AppResult<Value> {
-    let ctx = c.ctx(&a.env)?;
+    let ctx = c.ctx(&a.env).await?;
     let got = reports::pack_usage(&ctx, None, None).await?;
     let layer = a.of.layer.map(args::PackLayer::as_str);
     // One entry per pack name, its versions in use, most used first (the report's order).

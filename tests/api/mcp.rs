@@ -18,6 +18,8 @@ struct Client {
     session: String,
     next_id: u64,
     http: reqwest::Client,
+    /// Sent with every request (e.g. a Palette user token).
+    headers: Vec<(&'static str, String)>,
 }
 
 /// The JSON-RPC message of an answer, whether it came as plain JSON or as SSE `data:` lines.
@@ -60,6 +62,7 @@ impl Client {
             session,
             next_id: 1,
             http,
+            headers: Vec::new(),
         };
         let _ = c
             .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
@@ -76,6 +79,9 @@ impl Client {
             .json(&body);
         if !self.session.is_empty() {
             req = req.header("Mcp-Session-Id", &self.session);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
         }
         req.send().await.unwrap()
     }
@@ -1324,6 +1330,61 @@ async fn answer_sizes_at_medium() {
         }
     }
     assert!(over.is_empty(), "answers over 8 KB: {over:?}");
+    app.stop().await;
+    sim.stop().await;
+}
+
+/// An agent whose token is one person's (a static token with `palette_user`) sees what that
+/// person may see in Palette, as the HTTP routes do: with the token it carries, then cached.
+#[tokio::test]
+async fn an_agent_mapped_to_a_palette_user_sees_what_that_user_sees() {
+    let (sim, app) = synced(SimConfig::default(), |c| {
+        auth(c);
+        c.auth.tokens[0].palette_user = Some("alice@acme.example".into());
+    })
+    .await;
+    let alice = sim_token(&sim, "alice@acme.example").await;
+    let http = app
+        .client
+        .get(app.url("/users/me/projects"))
+        .bearer_auth(ADMIN)
+        .header("X-SpectroCloud-User-Email", "alice@acme.example")
+        .header("X-SpectroCloud-Token", &alice)
+        .send()
+        .await
+        .unwrap();
+    let theirs = json(http).await["projects"].clone();
+    assert_eq!(theirs.as_array().unwrap().len(), 1, "{theirs}");
+
+    let mut agent = Client::connect(&app, ADMIN).await;
+    agent.headers = vec![
+        ("X-SpectroCloud-User-Email", "alice@acme.example".into()),
+        ("X-SpectroCloud-Token", alice.clone()),
+    ];
+    let (err, carried) = agent.tool("list_spectrocloud_projects", json!({})).await;
+    assert!(!err, "{carried}");
+    assert_eq!(carried["items"], theirs);
+    let (_, clusters) = agent
+        .tool("list_spectrocloud_clusters", json!({"summary": true}))
+        .await;
+    let (_, all) = Client::connect(&app, VIEWER)
+        .await
+        .tool("list_spectrocloud_clusters", json!({"summary": true}))
+        .await;
+    assert!(
+        clusters["total"].as_u64() < all["total"].as_u64(),
+        "{clusters} vs {all}"
+    );
+    // The token is now cached for this caller: a later call without it still sees alice's view.
+    agent.headers = vec![("X-SpectroCloud-User-Email", "alice@acme.example".into())];
+    let (_, cached) = agent.tool("list_spectrocloud_projects", json!({})).await;
+    assert_eq!(cached["items"], theirs);
+    // A shared caller (no palette_user) keeps the environment key's view.
+    let (_, shared) = Client::connect(&app, VIEWER)
+        .await
+        .tool("list_spectrocloud_projects", json!({"limit": 500}))
+        .await;
+    assert!(shared["total"].as_u64().unwrap() > 1);
     app.stop().await;
     sim.stop().await;
 }
