@@ -159,63 +159,80 @@ fn pack(k: &Value, values: bool) -> Value {
     v
 }
 
-/// Context, project and the cluster named by `c`.
-async fn on_cluster(
-    call: &Call<'_>,
-    c: &ClusterRef,
-    p: &ProjectRef,
-    env: &Env,
-) -> AppResult<(Ctx, Option<Uid>, Uid)> {
-    let (ctx, project) = call.scope(env, p).await?;
-    let uid = Uid::optional("clusterUid", c.cluster_uid.as_deref())?;
-    let uid = clusters::resolve(&ctx, c.cluster_name.as_deref(), uid, project.as_ref()).await?;
-    Ok((ctx, project, uid))
+/// An object named by name or uid in a tool's arguments.
+pub trait Named: Sync {
+    /// The name given, if any.
+    fn name(&self) -> Option<&str>;
+
+    /// Its uid, among what the caller sees (in `project`, when given).
+    fn uid(
+        &self,
+        ctx: &Ctx,
+        project: Option<&Uid>,
+    ) -> impl std::future::Future<Output = AppResult<Uid>> + Send;
 }
 
-/// Context, project and the virtual cluster named by `c`.
-async fn on_virtual(
-    call: &Call<'_>,
-    c: &args::VirtualClusterRef,
-    p: &ProjectRef,
-    env: &Env,
-) -> AppResult<(Ctx, Option<Uid>, Uid)> {
-    let (ctx, project) = call.scope(env, p).await?;
-    let uid = Uid::optional("virtualClusterUid", c.virtual_cluster_uid.as_deref())?;
-    let name = c.virtual_cluster_name.as_deref();
-    let uid = clusters::resolve_virtual(&ctx, name, uid, project.as_ref()).await?;
-    Ok((ctx, project, uid))
+impl Named for ClusterRef {
+    fn name(&self) -> Option<&str> {
+        self.cluster_name.as_deref()
+    }
+
+    async fn uid(&self, ctx: &Ctx, project: Option<&Uid>) -> AppResult<Uid> {
+        let uid = Uid::optional("clusterUid", self.cluster_uid.as_deref())?;
+        clusters::resolve(ctx, self.cluster_name.as_deref(), uid, project).await
+    }
 }
 
-/// Context, project and the profile version named by `r`.
-async fn on_profile(
+impl Named for args::VirtualClusterRef {
+    fn name(&self) -> Option<&str> {
+        self.virtual_cluster_name.as_deref()
+    }
+
+    async fn uid(&self, ctx: &Ctx, project: Option<&Uid>) -> AppResult<Uid> {
+        let uid = Uid::optional("virtualClusterUid", self.virtual_cluster_uid.as_deref())?;
+        let name = self.virtual_cluster_name.as_deref();
+        clusters::resolve_virtual(ctx, name, uid, project).await
+    }
+}
+
+impl Named for args::ProfileRef {
+    fn name(&self) -> Option<&str> {
+        self.profile_name.as_deref()
+    }
+
+    async fn uid(&self, ctx: &Ctx, project: Option<&Uid>) -> AppResult<Uid> {
+        let uid = Uid::optional("profileUid", self.profile_uid.as_deref())?;
+        let (name, version) = (self.profile_name.as_deref(), self.version.as_deref());
+        profiles::resolve(ctx, name, uid, version, project).await
+    }
+}
+
+/// Context, project and the object `r` names.
+async fn on(
     call: &Call<'_>,
-    r: &args::ProfileRef,
+    r: &impl Named,
     p: &ProjectRef,
     env: &Env,
 ) -> AppResult<(Ctx, Option<Uid>, Uid)> {
     let (ctx, project) = call.scope(env, p).await?;
-    let uid = Uid::optional("profileUid", r.profile_uid.as_deref())?;
-    let (name, version) = (r.profile_name.as_deref(), r.version.as_deref());
-    let uid = profiles::resolve(&ctx, name, uid, version, project.as_ref()).await?;
+    let uid = r.uid(&ctx, project.as_ref()).await?;
     Ok((ctx, project, uid))
 }
 
 /// A kubeconfig answer, live and audited (in the service).
-async fn kubeconfig(
-    (ctx, project, uid): (Ctx, Option<Uid>, Uid),
-    name: &Option<String>,
-    frp: Option<bool>,
-) -> AppResult<Value> {
-    let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), frp.unwrap_or(true)).await?;
+async fn kubeconfig(c: &Call<'_>, a: Scoped<args::WithFrp<impl Named>>) -> AppResult<Value> {
+    let (ctx, project, uid) = on(c, &a.of.of, &a.project, &a.env).await?;
+    let frp = a.of.frp.unwrap_or(true);
+    let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), frp).await?;
     let kubeconfig = String::from_utf8_lossy(&body);
-    let cluster = json!({ "name": name, "uid": uid.as_str() });
+    let cluster = json!({ "name": a.of.of.name(), "uid": uid.as_str() });
     Ok(json!({ "cluster": cluster, "kubeconfig": kubeconfig, "accessType": "client-oidc" }))
 }
 
 type ClusterIn = Scoped<ClusterRef>;
 
 pub async fn get_spectrocloud_health_for_cluster(c: &Call<'_>, a: ClusterIn) -> AppResult<Value> {
-    let (ctx, project, uid) = on_cluster(c, &a.of, &a.project, &a.env).await?;
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
     let d = diagnose::cluster(&ctx, &uid, project.as_ref()).await?;
     Ok(json!({
         "mirror": { "source": d.source, "syncedAt": d.synced_at },
@@ -227,7 +244,7 @@ pub async fn get_spectrocloud_health_for_cluster(c: &Call<'_>, a: ClusterIn) -> 
 }
 
 pub async fn diagnose_spectrocloud_cluster(c: &Call<'_>, a: ClusterIn) -> AppResult<Value> {
-    let (ctx, project, uid) = on_cluster(c, &a.of, &a.project, &a.env).await?;
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
     let d = diagnose::cluster(&ctx, &uid, project.as_ref()).await?;
     serde_json::to_value(d).map_err(|e| AppError::internal("writing an answer", e))
 }
@@ -236,23 +253,21 @@ pub async fn get_spectrocloud_kubeconfig_for_cluster(
     c: &Call<'_>,
     a: Scoped<args::WithFrp<ClusterRef>>,
 ) -> AppResult<Value> {
-    let found = on_cluster(c, &a.of.of, &a.project, &a.env).await?;
-    kubeconfig(found, &a.of.of.cluster_name, a.of.frp).await
+    kubeconfig(c, a).await
 }
 
 pub async fn get_spectrocloud_kubeconfig_for_virtual_cluster(
     c: &Call<'_>,
     a: Scoped<args::WithFrp<args::VirtualClusterRef>>,
 ) -> AppResult<Value> {
-    let found = on_virtual(c, &a.of.of, &a.project, &a.env).await?;
-    kubeconfig(found, &a.of.of.virtual_cluster_name, a.of.frp).await
+    kubeconfig(c, a).await
 }
 
 pub async fn get_spectrocloud_pack_details_for_profile(
     c: &Call<'_>,
     a: Scoped<args::WithValues<args::ProfileRef>>,
 ) -> AppResult<Value> {
-    let (ctx, project, uid) = on_profile(c, &a.of.of, &a.project, &a.env).await?;
+    let (ctx, project, uid) = on(c, &a.of.of, &a.project, &a.env).await?;
     let got = profiles::packs(&ctx, &uid, None, project.as_ref()).await?;
     let p = got.value()?;
     let published = &p["spec"]["published"];
@@ -276,7 +291,7 @@ pub async fn get_spectrocloud_profile_variables(
     c: &Call<'_>,
     a: Scoped<args::ProfileRef>,
 ) -> AppResult<Value> {
-    let (ctx, project, uid) = on_profile(c, &a.of, &a.project, &a.env).await?;
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
     let got = profiles::variables(&ctx, &uid, project.as_ref()).await?;
     let variables = got.value()?["variables"].clone();
     Ok(json!({ "mirror": origin(&got), "profileUid": uid.as_str(), "variables": variables }))
@@ -286,7 +301,7 @@ pub async fn find_spectrocloud_clusters_for_profile(
     c: &Call<'_>,
     a: Listed<args::ProfileRef>,
 ) -> AppResult<Value> {
-    let (ctx, project, uid) = on_profile(c, &a.of, &a.project, &a.env).await?;
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
     let got = profiles::clusters(&ctx, &uid, Page::ALL).await?;
     let v = got.value()?;
     let keep = |c: &Value| {
@@ -358,11 +373,22 @@ pub async fn list_spectrocloud_cluster_groups(
 ) -> AppResult<Value> {
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let got = infra::cluster_groups(&ctx, project.as_ref(), Page::ALL).await?;
-    let names = project_names(&ctx).await?;
-    let all = items(&got.value()?, "items");
-    let list = all.iter().map(|g| brief(g, &names, json!({}))).collect();
-    let keep = |g: &Value| lists::name_has(g, "name", a.of.name.as_deref());
-    paged(list, keep, &a.paging)
+    briefs_named(&ctx, &got, "items", a.of.name.as_deref(), &a.paging).await
+}
+
+/// A page of the `key` objects of an answer as briefs (project names added), kept by a name
+/// substring.
+async fn briefs_named(
+    ctx: &Ctx,
+    got: &Answer,
+    key: &str,
+    name: Option<&str>,
+    paging: &Paging,
+) -> AppResult<Value> {
+    let names = project_names(ctx).await?;
+    let all = items(&got.value()?, key);
+    let list = all.iter().map(|o| brief(o, &names, json!({}))).collect();
+    paged(list, |o| lists::name_has(o, "name", name), paging)
 }
 
 pub async fn get_spectrocloud_cluster_group(
@@ -447,7 +473,7 @@ pub async fn get_spectrocloud_pack_manifest_for_cluster(
     a: Scoped<args::Manifest>,
 ) -> AppResult<Value> {
     let manifest = Uid::parse("manifestUid", &a.of.manifest_uid)?;
-    let (ctx, project, uid) = on_cluster(c, &a.of.cluster, &a.project, &a.env).await?;
+    let (ctx, project, uid) = on(c, &a.of.cluster, &a.project, &a.env).await?;
     let got = clusters::manifest(&ctx, &uid, &manifest, project.as_ref()).await?;
     // Palette answers JSON; anything else is passed on as text.
     let body = got
@@ -460,7 +486,7 @@ pub async fn get_spectrocloud_cluster_profiles(
     c: &Call<'_>,
     a: Scoped<args::WithValues<ClusterRef>>,
 ) -> AppResult<Value> {
-    let (ctx, project, uid) = on_cluster(c, &a.of.of, &a.project, &a.env).await?;
+    let (ctx, project, uid) = on(c, &a.of.of, &a.project, &a.env).await?;
     let got = clusters::profiles(&ctx, &uid, project.as_ref()).await?;
     let values = a.of.include_values.unwrap_or(false);
     let list: Vec<Value> = items(&got.value()?, "profiles")
@@ -481,7 +507,7 @@ pub async fn get_spectrocloud_virtual_cluster_details(
     c: &Call<'_>,
     a: Scoped<args::VirtualClusterRef>,
 ) -> AppResult<Value> {
-    let (ctx, project, uid) = on_virtual(c, &a.of, &a.project, &a.env).await?;
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
     let got = clusters::detail_virtual(&ctx, &uid, project.as_ref()).await?;
     let d = got.value()?;
     let names = project_names(&ctx).await?;
@@ -498,11 +524,7 @@ pub async fn list_spectrocloud_cloud_accounts(
     let cloud = CloudType::parse(&a.of.cloud_type)?;
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let got = infra::accounts(&ctx, &cloud, project.as_ref(), Page::ALL).await?;
-    let names = project_names(&ctx).await?;
-    let all = items(&got.value()?, "accounts");
-    let list = all.iter().map(|c| brief(c, &names, json!({}))).collect();
-    let keep = |c: &Value| lists::name_has(c, "name", a.of.name.as_deref());
-    paged(list, keep, &a.paging)
+    briefs_named(&ctx, &got, "accounts", a.of.name.as_deref(), &a.paging).await
 }
 
 pub async fn get_spectrocloud_profile_usage(
