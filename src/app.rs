@@ -448,6 +448,8 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
         "/clusters",
         "/projects",
         "/reports/profile-usage",
+        "/reports/fleet",
+        "/events",
     ] {
         println!("  curl -s {base}{path}");
     }
