@@ -353,6 +353,7 @@ mod tests {
             max_sessions: total,
             max_sessions_per_caller: per,
             session_idle_seconds: 60,
+            ..McpConfig::default()
         }
     }
 
