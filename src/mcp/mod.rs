@@ -4,6 +4,8 @@
 //! `tools/list` shows a caller only the tools it may call, and `tools/call` checks before any
 //! tool runs. The tools call the same `service` functions as the HTTP routes.
 
+pub mod actions;
+pub mod oauth;
 pub mod sessions;
 
 use std::sync::Arc;
@@ -799,10 +801,10 @@ pub async fn authenticate(
                 "authentication required: send Authorization: Bearer <token>",
             )
             .error_response();
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+            // RFC 9728: the challenge says where the protected-resource metadata is.
+            let challenge = oauth::challenge(req.request(), &state.config);
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
             Ok(req.into_response(resp))
         }
     }
@@ -830,6 +832,11 @@ pub fn service(
             }
         })
         .allowed_hosts(hosts)
+        // A plain request/response answers application/json, not a one-event SSE stream,
+        // wherever the request is served statelessly (2026-07-28 clients, or every client
+        // with `mcp.legacy_sessions = false`).
+        .json_response(true)
+        .stateful_mode(config.mcp.legacy_sessions)
         .cancellation_token(shutdown)
         .build()
 }
