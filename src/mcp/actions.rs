@@ -87,6 +87,11 @@ impl ActionError {
         let mut extra = structured.as_object().cloned().unwrap_or_default();
         extra.remove("error");
         extra.remove("code");
+        // Backstage's wording for an input the action refuses.
+        let message = match known.status() {
+            StatusCode::BAD_REQUEST => format!("Invalid input to action \"{id}\": {message}"),
+            _ => message,
+        };
         ActionError {
             status: known.status(),
             name: known.backstage_name(),
@@ -293,20 +298,29 @@ async fn invoke(
         _ => return Err(ActionError::input(id, "the input must be a JSON object")),
     };
     let params = json!({ "name": name, "arguments": arguments });
-    match dispatch(state, caller, "tools/call", params).await? {
+    let result = match dispatch(state, caller, "tools/call", params).await? {
         Rpc::Result(result) => outcome(id, &result),
-        // A tool the caller may call refused its arguments; any other is unknown.
-        Rpc::Error(message) => {
-            let listed = tools_for(state, caller)
-                .await?
-                .iter()
-                .any(|t| t["name"] == name);
-            Err(match listed {
-                true => ActionError::input(id, &message),
-                false => ActionError::not_found(id),
-            })
+        Rpc::Error(message) => Err(ActionError::input(id, &message)),
+    };
+    match result {
+        // A refusal of a tool the caller is not offered (a denied one excepted, which says
+        // what permission is missing) is an unknown action, in Backstage's words.
+        Err(e) if e.status != StatusCode::FORBIDDEN && !offered(state, caller, name).await? => {
+            Err(ActionError::not_found(id))
         }
+        other => other,
     }
+}
+
+async fn offered(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    name: &str,
+) -> Result<bool, AppError> {
+    Ok(tools_for(state, caller)
+        .await?
+        .iter()
+        .any(|t| t["name"] == name))
 }
 
 /// The JSON of a request body; an empty body is no input.
@@ -487,6 +501,7 @@ mod tests {
         let e = outcome("a", &odd).unwrap_err();
         assert_eq!((e.status, e.name), (StatusCode::BAD_REQUEST, "InputError"));
         assert_eq!(e.code, "ambiguous_name");
+        assert_eq!(e.message, "Invalid input to action \"a\": which one?");
 
         let schema =
             json!({"isError": true, "content": [{"type": "text", "text": "missing field `x`"}]});
