@@ -331,7 +331,7 @@ fn body_json(id: &str, body: &[u8]) -> Result<Value, ActionError> {
     serde_json::from_slice(body).map_err(|e| ActionError::input(id, &format!("not JSON: {e}")))
 }
 
-async fn answer(req: &HttpRequest, result: Result<Value, ActionError>) -> HttpResponse {
+fn answer(req: &HttpRequest, result: Result<Value, ActionError>) -> HttpResponse {
     match result {
         Ok(output) => HttpResponse::Ok().json(json!({ "output": output })),
         Err(e) => e.respond(req),
@@ -360,7 +360,7 @@ pub async fn invoke_v2(
         invoke(&state, &caller, &id, input).await
     }
     .await;
-    answer(&req, result).await
+    answer(&req, result)
 }
 
 /// `POST .../v1/actions/{id}/invoke` (deprecated by Backstage) with the input as the body.
@@ -375,7 +375,7 @@ pub async fn invoke_v1(
         Ok(input) => invoke(&state, &caller, &id, input).await,
         Err(e) => Err(e),
     };
-    answer(&req, result).await
+    answer(&req, result)
 }
 
 /// `GET <base>/.backstage/auth/v1/jwks.json`: this service signs no tokens.
