@@ -237,7 +237,11 @@ impl JwtVerifier {
             .trusted_plugins
             .iter()
             .filter_map(|p| {
-                let url = plugins.jwks_url(config, p)?;
+                let Some(url) = plugins.jwks_url(config, p) else {
+                    // A non-standard jwks_url and no plugin_url: nowhere to find its keys.
+                    tracing::warn!(plugin = %p, "plugin tokens refused: set auth.plugin_tokens.plugin_url");
+                    return None;
+                };
                 Some((p.clone(), KeySet::new(url, http.clone())))
             })
             .collect();
