@@ -93,6 +93,9 @@ pub struct McpConfig {
     /// The service's public origin (`https://spectrocloud.example.com`), for the resource
     /// identifier of that metadata; unset: taken from each request's scheme and `Host`.
     pub public_url: Option<String>,
+    /// Offer the write tools (`create_spectrocloud_cluster`, `trigger_spectrocloud_sync`);
+    /// they still need their permissions and are audited.
+    pub write_tools: bool,
 }
 
 impl Default for McpConfig {
@@ -104,6 +107,7 @@ impl Default for McpConfig {
             legacy_sessions: true,
             authorization_servers: Vec::new(),
             public_url: None,
+            write_tools: false,
         }
     }
 }

@@ -135,20 +135,36 @@ enum Rpc {
     Error(String),
 }
 
-/// `http::request::Parts` carrying the caller where rmcp-actix-web puts a request's
-/// extensions, so the tools find it exactly as over `/mcp`.
-fn parts_with(caller: &Caller) -> http::request::Parts {
+/// Who calls: the caller and the request's headers (its Palette user, as on the routes).
+pub struct Who {
+    pub caller: Caller,
+    pub headers: actix_web::http::header::HeaderMap,
+}
+
+impl Who {
+    fn of(req: &HttpRequest, caller: Caller) -> Who {
+        Who {
+            caller,
+            headers: req.headers().clone(),
+        }
+    }
+}
+
+/// `http::request::Parts` carrying the caller and headers where rmcp-actix-web puts a
+/// request's extensions, so the tools find them exactly as over `/mcp`.
+fn parts_with(who: &Who) -> http::request::Parts {
     let mut inner = rmcp::model::Extensions::new();
-    inner.insert(caller.clone());
+    inner.insert(who.caller.clone());
+    inner.insert(super::RequestHeaders(who.headers.clone()));
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.extensions.insert(inner);
     parts
 }
 
-/// One JSON-RPC request to the MCP server, in process, as `caller`.
+/// One JSON-RPC request to the MCP server, in process, as `who`.
 async fn dispatch(
     state: &web::Data<AppState>,
-    caller: &Caller,
+    who: &Who,
     method: &str,
     params: Value,
 ) -> Result<Rpc, AppError> {
@@ -156,7 +172,7 @@ async fn dispatch(
     let mut message: ClientJsonRpcMessage = serde_json::from_value(message)
         .map_err(|e| AppError::bad_request(format!("invalid {method} request: {e}")))?;
     if let ClientJsonRpcMessage::Request(r) = &mut message {
-        r.request.extensions_mut().insert(parts_with(caller));
+        r.request.extensions_mut().insert(parts_with(who));
     }
     let (transport, mut answers) = OneshotTransport::<RoleServer>::new(message);
     let running = rmcp::service::serve_directly(McpServer::new(state.clone()), transport, None);
@@ -184,8 +200,8 @@ async fn dispatch(
 /// Most `tools/list` pages read for one listing (a guard against a cursor that never ends).
 const MAX_PAGES: usize = 64;
 
-/// The tools `caller` may call, as the MCP server lists them (JSON of rmcp's `Tool`).
-async fn tools_for(state: &web::Data<AppState>, caller: &Caller) -> Result<Vec<Value>, AppError> {
+/// The tools `who` may call, as the MCP server lists them (JSON of rmcp's `Tool`).
+async fn tools_for(state: &web::Data<AppState>, who: &Who) -> Result<Vec<Value>, AppError> {
     let mut tools = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -193,7 +209,7 @@ async fn tools_for(state: &web::Data<AppState>, caller: &Caller) -> Result<Vec<V
             Some(c) => json!({ "cursor": c }),
             None => json!({}),
         };
-        let page = match dispatch(state, caller, "tools/list", params).await? {
+        let page = match dispatch(state, who, "tools/list", params).await? {
             Rpc::Result(v) => v,
             Rpc::Error(e) => return Err(AppError::internal("listing tools", e)),
         };
@@ -271,7 +287,7 @@ fn plugin_id(state: &AppState) -> &str {
 
 /// `GET .../v1/actions`.
 pub async fn list(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> HttpResponse {
-    match tools_for(&state, &caller).await {
+    match tools_for(&state, &Who::of(&req, caller)).await {
         Ok(tools) => {
             let actions: Vec<Value> = tools
                 .iter()
@@ -284,10 +300,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, caller: Caller) 
 }
 
 /// Calls the action's tool with `input`.
-#[tracing::instrument(skip_all, fields(action = %id, subject = %caller.subject))]
+#[tracing::instrument(skip_all, fields(action = %id, subject = %who.caller.subject))]
 async fn invoke(
     state: &web::Data<AppState>,
-    caller: &Caller,
+    who: &Who,
     id: &str,
     input: Value,
 ) -> Result<Value, ActionError> {
@@ -298,26 +314,22 @@ async fn invoke(
         _ => return Err(ActionError::input(id, "the input must be a JSON object")),
     };
     let params = json!({ "name": name, "arguments": arguments });
-    let result = match dispatch(state, caller, "tools/call", params).await? {
+    let result = match dispatch(state, who, "tools/call", params).await? {
         Rpc::Result(result) => outcome(id, &result),
         Rpc::Error(message) => Err(ActionError::input(id, &message)),
     };
     match result {
         // A refusal of a tool the caller is not offered (a denied one excepted, which says
         // what permission is missing) is an unknown action, in Backstage's words.
-        Err(e) if e.status != StatusCode::FORBIDDEN && !offered(state, caller, name).await? => {
+        Err(e) if e.status != StatusCode::FORBIDDEN && !offered(state, who, name).await? => {
             Err(ActionError::not_found(id))
         }
         other => other,
     }
 }
 
-async fn offered(
-    state: &web::Data<AppState>,
-    caller: &Caller,
-    name: &str,
-) -> Result<bool, AppError> {
-    Ok(tools_for(state, caller)
+async fn offered(state: &web::Data<AppState>, who: &Who, name: &str) -> Result<bool, AppError> {
+    Ok(tools_for(state, who)
         .await?
         .iter()
         .any(|t| t["name"] == name))
@@ -357,7 +369,7 @@ pub async fn invoke_v2(
             .get_mut("input")
             .map(Value::take)
             .unwrap_or_default();
-        invoke(&state, &caller, &id, input).await
+        invoke(&state, &Who::of(&req, caller), &id, input).await
     }
     .await;
     answer(&req, result)
@@ -372,7 +384,7 @@ pub async fn invoke_v1(
     body: web::Bytes,
 ) -> HttpResponse {
     let result = match body_json(&id, &body) {
-        Ok(input) => invoke(&state, &caller, &id, input).await,
+        Ok(input) => invoke(&state, &Who::of(&req, caller), &id, input).await,
         Err(e) => Err(e),
     };
     answer(&req, result)

@@ -612,3 +612,49 @@ async fn mcp_answers_plain_json_and_names_its_protected_resource_metadata() {
     assert_eq!(resp.status(), 404);
     app.stop().await;
 }
+
+/// The registry forwards the request's Palette user headers to the tool, as `/mcp` does: a
+/// person's agent sees through an action what that person may see.
+#[tokio::test]
+async fn an_action_sees_what_the_callers_palette_user_sees() {
+    let (sim, app) = synced(SimConfig::default(), |c| {
+        static_auth(c);
+        c.auth.tokens[0].palette_user = Some("alice@acme.example".into());
+    })
+    .await;
+    let id = "spectrocloud:list_spectrocloud_projects";
+    let (status, keys_view) = invoke(&app, ADMIN, "v2", id, json!({"input": {}})).await;
+    assert_eq!(status, 200, "{keys_view}");
+    let alice = sim_token(&sim, "alice@acme.example").await;
+    let resp = reqwest::Client::new()
+        .post(app.url(&format!("/.backstage/actions/v2/actions/{id}/invoke")))
+        .bearer_auth(ADMIN)
+        .header("X-SpectroCloud-User-Email", "alice@acme.example")
+        .header("X-SpectroCloud-Token", &alice)
+        .json(&json!({"input": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let hers = json(resp).await["output"].clone();
+    let route = app
+        .client
+        .get(app.url("/users/me/projects"))
+        .header("X-SpectroCloud-User-Email", "alice@acme.example")
+        .header("X-SpectroCloud-Token", &alice)
+        .send()
+        .await
+        .unwrap();
+    let (mut want, mut got, mut all) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    uids(&json(route).await["projects"], &mut want);
+    uids(&hers, &mut got);
+    uids(&keys_view["output"], &mut all);
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+    assert!(
+        all.len() > want.len(),
+        "the key sees more: {all:?} vs {want:?}"
+    );
+    app.stop().await;
+    sim.stop().await;
+}
