@@ -151,6 +151,7 @@ impl Application {
             mcp_guard.manager.clone(),
         );
         let data = state.clone();
+        let conf = config.clone();
         let hsts = api::middleware::Hsts::new(config.server.hsts_max_age_seconds);
         let mut http = HttpServer::new(move || {
             App::new()
@@ -173,6 +174,9 @@ impl Application {
                     api::cors::cors(&cors_origins),
                 ))
                 .route("/metrics", web::get().to(api::metrics::metrics))
+                .configure(crate::mcp::oauth::configure(&conf))
+                // Before the base path's scope, which would otherwise claim `/.backstage`.
+                .configure(crate::mcp::actions::configure(&base_path))
                 // Before the base path's scope, which would otherwise claim `/mcp`.
                 .service(
                     web::scope(&mcp_path)

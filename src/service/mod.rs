@@ -4,10 +4,13 @@
 //! visibility and freshness. Adapters only parse inputs into `domain` types and shape answers.
 
 pub mod clusters;
+pub mod diagnose;
 pub mod events;
 pub mod history;
 pub mod infra;
+pub mod lists;
 pub mod live;
+pub mod names;
 pub mod profiles;
 pub mod projects;
 pub mod reports;

@@ -1,6 +1,7 @@
 //! Black-box integration tests: one binary, one module per feature.
 
 mod abuse;
+mod actions;
 mod auth;
 mod config;
 mod create;
