@@ -222,7 +222,7 @@ pub struct UsageFilters {
 pub struct PackRef {
     /// The pack's name, exactly (e.g. `cni-cilium-oss`); see search_spectrocloud_packs.
     pub pack_name: String,
-    /// Only clusters on this pack version (tag), exactly.
+    /// Only clusters on this pack version or version prefix (`1.29` takes `1.29.4`).
     pub version: Option<String>,
 }
 

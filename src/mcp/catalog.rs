@@ -277,7 +277,7 @@ tools! {
     get_spectrocloud_profile_usage(Listed<args::UsageFilters>) -> MIRRORED_PAGE, ProfileViewClusters, Mirror, "Profile usage report",
         "How many clusters run each cluster profile and each of its versions, most used first (unused profiles included), paged; filter by name substring, unusedOnly or project.";
     find_spectrocloud_clusters_by_pack(Listed<args::PackRef>) -> Out::Page(&[("pack", "object")]), ClusterViewInfo, Mirror, "Clusters running a pack",
-        "Clusters running a pack (by exact pack name, optionally one version), with the pack versions each runs, state, health and project; paged.";
+        "Clusters running a pack (by exact pack name, optionally a version or version prefix: 1.29 takes 1.29.4), with the pack versions each runs, state, health and project; paged.";
     search_spectrocloud_packs(Pages<args::PackFilters>) -> PAGE, ClusterViewInfo, Mirror, "Search packs in use",
         "The packs the mirror knows from clusters, by name substring and layer, each with the versions in use and how many clusters run them; paged.";
     list_spectrocloud_fleet_changes(Pages<args::ChangeFilters>) -> Out::Object(&[("items", "array"), ("nextCursor", "string"), ("mirror", "object")], 1), ClusterViewInfo, Mirror, "Fleet changes",

@@ -611,9 +611,9 @@ pub async fn find_spectrocloud_clusters_by_pack(
     let (name, version) = (a.of.pack_name.as_str(), a.of.version.as_deref());
     let filter = reports::PackUsageFilter {
         name: Some(name.to_string()),
-        // "optionally one version": an exact tag, as before.
-        tag: version.map(str::to_string),
-        version: None,
+        // A version prefix at a dot boundary, as the report's `version` (1.29 takes 1.29.4).
+        tag: None,
+        version: version.map(str::to_string),
     };
     let got = reports::pack_usage(&ctx, &filter).await?;
     // Cluster uid → the pack versions it runs.
