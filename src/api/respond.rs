@@ -1,10 +1,11 @@
 //! Answers of the service as HTTP: `X-SpectroCloud-Source: mirror` with `-Synced-At` and
 //! `-Stale`, or `X-SpectroCloud-Source: live`.
 
-use actix_web::HttpResponse;
 use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, HttpResponseBuilder};
 
 use crate::service::{Answer, Body, Origin};
+use crate::sync::Freshness;
 
 pub const SOURCE: &str = "x-spectrocloud-source";
 pub const SYNCED_AT: &str = "x-spectrocloud-synced-at";
@@ -12,27 +13,35 @@ pub const STALE: &str = "x-spectrocloud-stale";
 
 /// A JSON answer with its source headers.
 pub fn json(answer: Answer) -> HttpResponse {
-    let mut b = HttpResponse::Ok();
-    match answer.origin {
-        Origin::Mirror(f) => {
-            b.insert_header((SOURCE, "mirror"));
-            if let Some(t) = f.synced_at {
-                let at = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                b.insert_header((SYNCED_AT, at));
-            }
-            if f.stale {
-                b.insert_header((STALE, "true"));
-            }
-        }
+    let mut b = match answer.origin {
+        Origin::Mirror(f) => mirror_head(f),
         Origin::Live => {
+            let mut b = HttpResponse::Ok();
             b.insert_header((SOURCE, "live"));
+            b.content_type(ContentType::json());
+            b
         }
-    }
-    b.content_type(ContentType::json());
+    };
     match answer.body {
         Body::Text(t) => b.body(t),
         Body::Bytes(v) => b.body(v),
     }
+}
+
+/// The head of a mirror answer this fresh (shared with the response cache, whose hits must
+/// carry exactly these headers).
+pub fn mirror_head(f: Freshness) -> HttpResponseBuilder {
+    let mut b = HttpResponse::Ok();
+    b.insert_header((SOURCE, "mirror"));
+    if let Some(t) = f.synced_at {
+        let at = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        b.insert_header((SYNCED_AT, at));
+    }
+    if f.stale {
+        b.insert_header((STALE, "true"));
+    }
+    b.content_type(ContentType::json());
+    b
 }
 
 /// Live bytes as they came (a pack manifest, vSphere properties), as JSON.

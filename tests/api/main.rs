@@ -2,6 +2,7 @@
 
 mod abuse;
 mod auth;
+mod cache;
 mod config;
 mod create;
 mod foundation;
