@@ -83,6 +83,8 @@ pub async fn serve_child() -> anyhow::Result<()> {
     let dir = std::path::PathBuf::from(var("BENCH_DB_DIR")?);
     let mut config = crate::bench_config_for(&var("BENCH_SIM_URL")?, &var("BENCH_API_KEY")?, &dir);
     config.server.workers = Some(2);
+    // The simulator enforces no limits here: pacing would only make the sync slower.
+    config.environments[0].rate_limits.scale = 100.0;
     config.server.json_limit_bytes = spectrocloud_backend::api::ceiling::MAX_BYTES;
     if let Ok(c) = var("BENCH_CACHE_BYTES") {
         config.server.response_cache_bytes = c.parse()?;
@@ -97,6 +99,7 @@ pub async fn serve_child() -> anyhow::Result<()> {
         config.server.base_path
     );
     let handle = application.handle();
+    let running = tokio::spawn(application.run_until_stopped());
     tokio::task::spawn_blocking(move || {
         let mut sink = String::new();
         while std::io::stdin()
@@ -107,6 +110,7 @@ pub async fn serve_child() -> anyhow::Result<()> {
     })
     .await?;
     handle.stop(true).await;
+    running.await??;
     Ok(())
 }
 
@@ -206,6 +210,7 @@ async fn prepare(opts: &Opts, dir: &std::path::Path) -> anyhow::Result<(sim::Sim
     })
     .await?;
     let server = Server::start(&sim, dir, opts.cache_bytes)?;
+    println!("server at {}; syncing `{}` ...", server.base, opts.dataset);
     let client = reqwest::Client::new();
     let started = Instant::now();
     client
