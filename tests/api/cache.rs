@@ -234,7 +234,7 @@ async fn scoped_users_never_see_another_callers_cached_answer() {
     assert_eq!(b1, b2);
     assert_eq!(all, all2);
     // A user whose token Palette refuses is not served Alice's answer either.
-    let forged = vec![
+    let forged = [
         ("X-SpectroCloud-Token", "not-a-token".to_string()),
         (
             "X-SpectroCloud-User-Email",
