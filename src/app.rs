@@ -55,6 +55,13 @@ pub enum StartupError {
     Server(#[source] std::io::Error),
 }
 
+/// Build options no config file can set.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Registers the benchmark's ceiling route (`api::ceiling`).
+    pub ceiling: bool,
+}
+
 pub struct Application {
     server: Server,
     addr: SocketAddr,
@@ -110,6 +117,15 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> Result<Application, StartupError> {
+        Self::build_with_options(config, listener, Options::default()).await
+    }
+
+    /// [`Application::build_with_listener`] with what only the benchmark asks for.
+    pub async fn build_with_options(
+        config: Config,
+        listener: TcpListener,
+        options: Options,
+    ) -> Result<Application, StartupError> {
         let addr = listener.local_addr().map_err(StartupError::Server)?;
         let config = Arc::new(config);
         let db = Db::open(&config.database).await?;
@@ -152,10 +168,14 @@ impl Application {
         );
         let data = state.clone();
         let conf = config.clone();
+        let responses = web::Data::new(api::cache::ResponseCache::new(
+            config.server.response_cache_bytes,
+        ));
         let hsts = api::middleware::Hsts::new(config.server.hsts_max_age_seconds);
         let mut http = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(responses.clone())
                 .app_data(web::Data::new(hsts.clone()))
                 .app_data(web::Data::new(mcp_guard.clone()))
                 .app_data(web::Data::new(BodyLimit(limit)))
@@ -186,7 +206,7 @@ impl Application {
                 )
                 // Before the base path's scope too: the fleet page has its own sign-in.
                 .configure(crate::ui::configure(base_path.clone()))
-                .configure(api::configure(base_path.clone()))
+                .configure(api::configure(base_path.clone(), options.ceiling))
                 .default_service(web::to(api::not_found))
         })
         .disable_signals()

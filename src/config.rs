@@ -195,6 +195,9 @@ pub struct ServerConfig {
     /// `Strict-Transport-Security: max-age=<this>` on every answer; 0 (default) = not sent.
     /// Set it only behind a TLS-terminating proxy that serves this API over https alone.
     pub hsts_max_age_seconds: u64,
+    /// Memory for whole mirror answers and their gzip/br forms (least recently used evicted
+    /// first); 0 turns the response cache off.
+    pub response_cache_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -208,6 +211,7 @@ impl Default for ServerConfig {
             debug_tokens: false,
             cors_allowed_origins: Vec::new(),
             hsts_max_age_seconds: 0,
+            response_cache_bytes: 32 * 1024 * 1024,
         }
     }
 }

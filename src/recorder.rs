@@ -18,12 +18,24 @@ const BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
+/// HTTP answers from the mirror take well under a millisecond: finer buckets at the low end.
+const HTTP_BUCKETS: [f64; 15] = [
+    0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 /// The recorder, installed on first use. If another recorder was installed first (an embedding
 /// program's), ours still renders, but sees nothing.
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
+        // A full name is matched before a suffix.
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("spectrocloud_http_request_duration_seconds".into()),
+                    &HTTP_BUCKETS,
+                )
+            })
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();

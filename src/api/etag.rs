@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
@@ -38,6 +39,10 @@ pub async fn etag(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let res = next.call(req).await?.map_into_boxed_body();
+    // Tagged inside already (the response cache, whose body may be compressed).
+    if res.headers().contains_key(header::ETAG) {
+        return Ok(res);
+    }
     let mirror = res.headers().get(SOURCE).is_some_and(|v| v == "mirror");
     if !cacheable || !mirror || res.status() != StatusCode::OK {
         return Ok(res);
@@ -50,23 +55,30 @@ pub async fn etag(
         Err(body) => return Ok(ServiceResponse::new(req, head.set_body(body))),
     };
     let tag = tag(&bytes);
-    let value =
-        header::HeaderValue::from_str(&tag).map_err(actix_web::error::ErrorInternalServerError)?;
+    let value = HeaderValue::from_str(&tag).map_err(actix_web::error::ErrorInternalServerError)?;
     if asked.as_deref().is_some_and(|a| matches(a, &tag)) {
-        let mut not_modified = HttpResponse::NotModified();
-        for (k, v) in head.headers() {
-            if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
-                not_modified.append_header((k.clone(), v.clone()));
-            }
-        }
-        not_modified.insert_header((header::ETAG, value));
-        return Ok(ServiceResponse::new(req, not_modified.finish()));
+        return Ok(ServiceResponse::new(
+            req,
+            not_modified(head.headers(), value),
+        ));
     }
     head.headers_mut().insert(header::ETAG, value);
     Ok(ServiceResponse::new(
         req,
         head.set_body(BoxBody::new(bytes)),
     ))
+}
+
+/// The 304 of an answer with these headers and this tag (no body, so no type or length).
+pub fn not_modified(headers: &HeaderMap, tag: HeaderValue) -> HttpResponse {
+    let mut not_modified = HttpResponse::NotModified();
+    for (k, v) in headers {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            not_modified.append_header((k.clone(), v.clone()));
+        }
+    }
+    not_modified.insert_header((header::ETAG, tag));
+    not_modified.finish()
 }
 
 #[cfg(test)]

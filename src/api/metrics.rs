@@ -27,13 +27,30 @@ pub async fn count(
         _ => "OTHER".to_string(),
     };
     let pattern = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let started = std::time::Instant::now();
     let res = next.call(req).await?.map_into_boxed_body();
     if let Some(app) = app {
+        let status = res.status().as_u16();
+        metrics::histogram!("spectrocloud_http_request_duration_seconds", "app" => app.clone(),
+            "method" => method.clone(), "route" => pattern.clone(),
+            "status_class" => status_class(status))
+        .record(started.elapsed().as_secs_f64());
         metrics::counter!("spectrocloud_http_requests_total", "app" => app, "method" => method,
-            "route" => pattern, "status" => res.status().as_u16().to_string())
+            "route" => pattern, "status" => status.to_string())
         .increment(1);
     }
     Ok(res)
+}
+
+/// `2xx`, `4xx`, ...: the histogram's label (a series per exact status would multiply buckets).
+fn status_class(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
 }
 
 fn describe() {
@@ -82,6 +99,22 @@ fn describe() {
         "spectrocloud_http_requests_total",
         "HTTP answers, by method, route and status."
     );
+    describe_histogram!(
+        "spectrocloud_http_request_duration_seconds",
+        "Time to the answer's head (body streaming excluded), by method, route pattern and status class."
+    );
+    describe_gauge!(
+        "spectrocloud_response_cache_bytes",
+        "Memory held by the response cache (bodies, compressed forms, keys)."
+    );
+    describe_gauge!(
+        "spectrocloud_response_cache_entries",
+        "Answers held by the response cache."
+    );
+    describe_counter!(
+        "spectrocloud_response_cache_total",
+        "Cacheable mirror reads answered from the response cache (hit) or built (miss)."
+    );
 }
 
 const KINDS: [(&str, &str); 8] = [
@@ -108,6 +141,12 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> AppResult<
     describe();
     let app = state.envs.app().to_string();
     scrape_gauges(&state, &app).await?;
+    if let Some(c) = req.app_data::<web::Data<super::cache::ResponseCache>>() {
+        metrics::gauge!("spectrocloud_response_cache_bytes", "app" => app.clone())
+            .set(c.bytes() as f64);
+        metrics::gauge!("spectrocloud_response_cache_entries", "app" => app.clone())
+            .set(c.len() as f64);
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::recorder::render(&app)))

@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod auth_debug;
+pub mod cache;
+pub mod ceiling;
 pub mod cloudaccounts;
 pub mod clustergroups;
 pub mod clusters;
@@ -29,9 +31,22 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::error::{AppError, ErrorCode};
 
 /// Registers every route of the route table under the base path, behind authorization.
-pub fn configure(base_path: String) -> impl FnOnce(&mut web::ServiceConfig) {
+/// With `ceiling`, also the benchmark's ceiling route (see [`ceiling`]).
+pub fn configure(base_path: String, ceiling: bool) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let scope = routes::register(web::scope(if base_path == "/" { "" } else { &base_path }))
+        let mut scope = web::scope(if base_path == "/" { "" } else { &base_path });
+        if ceiling {
+            scope = scope.service(
+                web::resource(ceiling::PATH)
+                    .app_data(web::Data::new(ceiling::Ceiling::default()))
+                    .app_data(web::PayloadConfig::new(ceiling::MAX_BYTES))
+                    .route(web::get().to(ceiling::serve))
+                    .route(web::put().to(ceiling::set)),
+            );
+        }
+        let scope = routes::register(scope)
+            // Inside authorization: it keys on the caller's visibility and the route spec.
+            .wrap(actix_web::middleware::from_fn(cache::cache))
             .wrap(actix_web::middleware::from_fn(
                 crate::auth::middleware::authorize,
             ))

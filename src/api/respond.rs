@@ -1,10 +1,11 @@
 //! Answers of the service as HTTP: `X-SpectroCloud-Source: mirror` with `-Synced-At` and
 //! `-Stale`, or `X-SpectroCloud-Source: live`.
 
-use actix_web::HttpResponse;
 use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, HttpResponseBuilder};
 
 use crate::service::{Answer, Body, Origin};
+use crate::sync::Freshness;
 
 pub const SOURCE: &str = "x-spectrocloud-source";
 pub const SYNCED_AT: &str = "x-spectrocloud-synced-at";
@@ -14,10 +15,7 @@ pub const STALE: &str = "x-spectrocloud-stale";
 pub fn json(answer: Answer) -> HttpResponse {
     let mut b = sourced(&answer);
     b.content_type(ContentType::json());
-    match answer.body {
-        Body::Text(t) => b.body(t),
-        Body::Bytes(v) => b.body(v),
-    }
+    with_body(b, answer.body)
 }
 
 /// A CSV report (RFC 4180) as a download named `filename`, with its source headers.
@@ -28,29 +26,40 @@ pub fn csv(answer: Answer, filename: &str) -> HttpResponse {
         actix_web::http::header::CONTENT_DISPOSITION,
         format!("attachment; filename=\"{filename}\""),
     ));
-    match answer.body {
+    with_body(b, answer.body)
+}
+
+fn with_body(mut b: HttpResponseBuilder, body: Body) -> HttpResponse {
+    match body {
         Body::Text(t) => b.body(t),
         Body::Bytes(v) => b.body(v),
     }
 }
 
-fn sourced(answer: &Answer) -> actix_web::HttpResponseBuilder {
-    let mut b = HttpResponse::Ok();
+fn sourced(answer: &Answer) -> HttpResponseBuilder {
     match answer.origin {
-        Origin::Mirror(f) => {
-            b.insert_header((SOURCE, "mirror"));
-            if let Some(t) = f.synced_at {
-                let at = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                b.insert_header((SYNCED_AT, at));
-            }
-            if f.stale {
-                b.insert_header((STALE, "true"));
-            }
-        }
+        Origin::Mirror(f) => mirror_head(f),
         Origin::Live => {
+            let mut b = HttpResponse::Ok();
             b.insert_header((SOURCE, "live"));
+            b
         }
     }
+}
+
+/// The head of a mirror answer this fresh (shared with the response cache, whose hits must
+/// carry exactly these headers).
+pub fn mirror_head(f: Freshness) -> HttpResponseBuilder {
+    let mut b = HttpResponse::Ok();
+    b.insert_header((SOURCE, "mirror"));
+    if let Some(t) = f.synced_at {
+        let at = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        b.insert_header((SYNCED_AT, at));
+    }
+    if f.stale {
+        b.insert_header((STALE, "true"));
+    }
+    b.content_type(ContentType::json());
     b
 }
 

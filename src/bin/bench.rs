@@ -2,10 +2,11 @@
 //!
 //!   cargo run --release --bin bench -- sim-list [--dataset large]
 //!   cargo run --release --bin bench -- sync [--dataset large]
-//!   cargo run --release --bin bench -- reads [--dataset medium] [--latency-ms 50]
+//!   cargo run --release --bin bench -- reads [--dataset large] [--seconds 5] [--latency-ms 100]
 //!   cargo run --release --bin bench -- reports [--dataset large] [--requests 200]
 //!
-//! Each scenario starts its own simulator (and service) on loopback.
+//! Each scenario starts its own simulator (and service) on loopback. `reads` runs the server
+//! as a child process (this binary, `serve-child`) so its RSS is the server's alone.
 
 use std::time::Instant;
 
@@ -13,6 +14,11 @@ use serde_json::{Value, json};
 use spectrocloud_backend::app;
 use spectrocloud_backend::config::{Config, EnvironmentConfig, Secret};
 use spectrocloud_backend::sim::{self, SimConfig};
+
+#[path = "bench/load.rs"]
+mod load;
+#[path = "bench/reads.rs"]
+mod reads;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
@@ -31,17 +37,29 @@ async fn main() -> anyhow::Result<()> {
         "sim-list" => sim_list(&dataset).await,
         "sync" => sync(&dataset).await,
         "reads" => {
-            let latency = arg(&args, "--latency-ms", "50").parse().unwrap_or(50);
-            reads(&arg(&args, "--dataset", "medium"), latency).await
+            let opts = reads::Opts {
+                dataset,
+                latency_ms: arg(&args, "--latency-ms", "100").parse().unwrap_or(100),
+                seconds: arg(&args, "--seconds", "5").parse().unwrap_or(5.0),
+                cache_bytes: arg(&args, "--cache-bytes", "").parse().ok(),
+            };
+            reads::run(opts).await
         }
         "reports" => {
             let n = arg(&args, "--requests", "200").parse().unwrap_or(200);
             reports(&dataset, n).await
         }
+        "serve-child" => reads::serve_child().await,
         "all" => {
             sim_list(&dataset).await?;
             sync(&dataset).await?;
-            reads("medium", 50).await
+            reads::run(reads::Opts {
+                dataset,
+                latency_ms: 100,
+                seconds: 5.0,
+                cache_bytes: None,
+            })
+            .await
         }
         other => anyhow::bail!(
             "unknown scenario `{other}`; scenarios: sim-list, sync, reads, reports, all"
@@ -105,6 +123,11 @@ async fn sim_list(dataset: &str) -> anyhow::Result<()> {
 
 /// A service config with one environment pointing at `sim` and a temporary database.
 fn bench_config(sim: &sim::SimServer, dir: &std::path::Path) -> Config {
+    bench_config_for(&sim.url, &sim.state.api_key, dir)
+}
+
+/// A service config with one environment at `url` (key `api_key`) and a database in `dir`.
+pub fn bench_config_for(url: &str, api_key: &str, dir: &std::path::Path) -> Config {
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".into();
     config.database.url = format!("sqlite://{}", dir.join("bench.db").display());
@@ -114,9 +137,9 @@ fn bench_config(sim: &sim::SimServer, dir: &std::path::Path) -> Config {
     config.sync.schedule = "0 0 0 1 1 *".into();
     config.environments.push(EnvironmentConfig {
         name: "bench".into(),
-        url: sim.url.clone(),
+        url: url.to_string(),
         tenant: "acme".into(),
-        api_token: Secret::new(sim.state.api_key.clone()),
+        api_token: Secret::new(api_key.to_string()),
         include_projects: vec![],
         exclude_projects: vec![],
         schedule: None,
@@ -170,229 +193,6 @@ async fn sync(dataset: &str) -> anyhow::Result<()> {
     server.stop().await;
     Ok(())
 }
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn summary(label: &str, mut ms: Vec<f64>) -> f64 {
-    ms.sort_by(|a, b| a.total_cmp(b));
-    let p50 = percentile(&ms, 0.5);
-    println!(
-        "  {label:<58} n={:<4} p50 {:>8.2} ms  p95 {:>8.2} ms",
-        ms.len(),
-        p50,
-        percentile(&ms, 0.95)
-    );
-    p50
-}
-
-/// Dashboard reads: this service's mirror side by side with what the original plugin does per
-/// request (users/me, then the cluster list of every project and of the tenant, live), against
-/// a simulator whose every call costs `latency_ms` like a real Palette round trip.
-async fn reads(dataset: &str, latency_ms: u64) -> anyhow::Result<()> {
-    let sizes = sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
-    let server = sim::start(SimConfig {
-        sizes,
-        ..SimConfig::default()
-    })
-    .await?;
-    let dir = tempfile::tempdir()?;
-    let mut config = bench_config(&server, dir.path());
-    config.server.workers = Some(2);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let application = app::Application::build_with_listener(config.clone(), listener).await?;
-    let base = format!("http://{}{}", application.addr(), config.server.base_path);
-    let handle = application.handle();
-    let running = tokio::spawn(application.run_until_stopped());
-    let client = reqwest::Client::new();
-    client
-        .post(format!("{base}/sync"))
-        .send()
-        .await?
-        .error_for_status()?;
-    // Wait for the first sync.
-    loop {
-        let s: Value = client
-            .get(format!("{base}/sync/status"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if s["environments"][0]["last_success_at"].is_string() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    server.state.set_knobs(sim::Knobs {
-        latency_ms,
-        ..sim::Knobs::default()
-    });
-    println!(
-        "reads of `{dataset}` ({} clusters, {} projects), Palette round trip {latency_ms} ms:",
-        sizes.clusters, sizes.projects
-    );
-
-    let key = server.state.api_key.clone();
-    let projects: Vec<String> = {
-        let v: Value = client
-            .post(format!("{}/v1/dashboard/projects", server.url))
-            .header("ApiKey", &key)
-            .json(&json!({"filter": {}}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        v["items"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|p| p["metadata"]["uid"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-
-    // The original: users/me, then every project's meta and the tenant's, in parallel.
-    let mut original = Vec::new();
-    let mut clusters_seen = 0;
-    for _ in 0..20 {
-        let t = Instant::now();
-        client
-            .get(format!("{}/v1/users/me", server.url))
-            .header("ApiKey", &key)
-            .send()
-            .await?
-            .error_for_status()?;
-        let mut calls = Vec::new();
-        for p in projects.iter().map(Some).chain(std::iter::once(None)) {
-            let mut r = client
-                .get(format!("{}/v1/dashboard/spectroclusters/meta", server.url))
-                .header("ApiKey", &key);
-            if let Some(p) = p {
-                r = r.header("ProjectUid", p);
-            }
-            calls.push(async move { r.send().await?.json::<Value>().await });
-        }
-        let lists = futures::future::try_join_all(calls).await?;
-        let mut uids = std::collections::HashSet::new();
-        for l in &lists {
-            for c in l.as_array().into_iter().flatten() {
-                if let Some(u) = c["metadata"]["uid"].as_str() {
-                    uids.insert(u.to_string());
-                }
-            }
-        }
-        clusters_seen = uids.len();
-        original.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-
-    let mut mirror = Vec::new();
-    let mut mirror_count = 0;
-    for _ in 0..200 {
-        let t = Instant::now();
-        let v: Value = client
-            .get(format!("{base}/clusters"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        mirror_count = v["clusters"].as_array().map(Vec::len).unwrap_or(0);
-        mirror.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    println!("  GET /clusters ({mirror_count} clusters; the original's way saw {clusters_seen}):");
-    let o = summary(
-        "original plugin's way: users/me + per-project meta, live",
-        original,
-    );
-    let m = summary("this service: from the mirror", mirror);
-    println!(
-        "  => the mirror answers {:.0}x faster at the median",
-        o / m.max(0.001)
-    );
-
-    // One cluster's details.
-    let uid = {
-        let v: Value = client
-            .get(format!("{base}/clusters?limit=1"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        v["clusters"][0]["metadata"]["uid"]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    };
-    let mut live = Vec::new();
-    let mut from_mirror = Vec::new();
-    for _ in 0..50 {
-        let t = Instant::now();
-        client
-            .get(format!("{}/v1/dashboard/spectroclusters/{uid}", server.url))
-            .header("ApiKey", &key)
-            .send()
-            .await?
-            .error_for_status()?;
-        live.push(t.elapsed().as_secs_f64() * 1000.0);
-        let t = Instant::now();
-        client
-            .get(format!("{base}/clusters/{uid}"))
-            .send()
-            .await?
-            .error_for_status()?;
-        from_mirror.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    println!("  GET /clusters/{{uid}}:");
-    let o = summary("original plugin's way: one live Palette call", live);
-    let m = summary("this service: from the mirror", from_mirror);
-    println!("  => {:.0}x faster at the median", o / m.max(0.001));
-
-    // Throughput with 8 concurrent callers, and availability while Palette is down.
-    let t = Instant::now();
-    let total = 400;
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let (client, url) = (client.clone(), format!("{base}/clusters/{uid}"));
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..total / 8 {
-                let _ = client
-                    .get(&url)
-                    .send()
-                    .await
-                    .and_then(|r| r.error_for_status());
-            }
-        }));
-    }
-    for task in tasks {
-        task.await?;
-    }
-    println!(
-        "  {total} cluster reads by 8 concurrent callers: {:.0} requests/s",
-        total as f64 / t.elapsed().as_secs_f64()
-    );
-    server.state.set_knobs(sim::Knobs {
-        outage: true,
-        ..sim::Knobs::default()
-    });
-    let ok = client
-        .get(format!("{base}/clusters"))
-        .send()
-        .await?
-        .status()
-        .is_success();
-    println!("  Palette unreachable: GET /clusters still answers: {ok}");
-
-    handle.stop(true).await;
-    let _ = running.await;
-    server.stop().await;
-    Ok(())
-}
-
 /// The reports and the change history over a synced mirror: p50/p95/p99 per route, one caller
 /// at a time (the service's own time, no Palette involved).
 async fn reports(dataset: &str, requests: usize) -> anyhow::Result<()> {
@@ -443,9 +243,9 @@ async fn reports(dataset: &str, requests: usize) -> anyhow::Result<()> {
         println!(
             "  {path:<42} {:>8} bytes  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms",
             bytes,
-            percentile(&ms, 0.5),
-            percentile(&ms, 0.95),
-            percentile(&ms, 0.99)
+            load::percentile(&ms, 0.5),
+            load::percentile(&ms, 0.95),
+            load::percentile(&ms, 0.99)
         );
     }
     handle.stop(true).await;

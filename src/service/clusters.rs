@@ -1,6 +1,7 @@
 //! Clusters and virtual clusters: lists and details from the mirror (or read through before the
 //! first sync), kubeconfigs and pack manifests live and audited.
 
+use super::through::Through;
 use super::view::{Mirror, View};
 use super::{Answer, Ctx, not_found};
 use crate::auth::audit::{self, Action};
@@ -62,97 +63,82 @@ async fn visible(
     Ok(c)
 }
 
-/// A mirror read of a listed cluster whose details have not arrived yet, answered live.
-fn pending(m: Mirror<'_>) -> super::through::Through<'_> {
-    super::through::Through {
-        ctx: m.ctx,
-        vis: m.vis,
+/// Who answers a read of a cluster's own data when the mirror cannot: Palette, through the
+/// caller's view, in the project asked for or else the cluster's own.
+fn through<'a>(t: Through<'a>, project: Option<&Uid>, own: Option<String>) -> Live<'a> {
+    let project = project.map(|p| p.as_str().to_string()).or(own);
+    (t, project)
+}
+
+type Live<'a> = (Through<'a>, Option<String>);
+
+/// A mirrored cluster's stored JSON (`field` of its record), or — listed but its details not
+/// synced yet (a progressive sync), or before the first sync — who must answer live.
+async fn stored<'a>(
+    ctx: &'a Ctx,
+    uid: &Uid,
+    project: Option<&Uid>,
+    what: &str,
+    field: fn(&mut ClusterRecord) -> Option<String>,
+) -> AppResult<Result<Answer, Live<'a>>> {
+    match ctx.view().await? {
+        View::Mirror(m) => {
+            let mut c = visible(&m, uid, project, what).await?;
+            if what == VIRTUAL && c.cloud_type != CloudType::Nested.as_str() {
+                return Err(not_found(what));
+            }
+            Ok(match field(&mut c) {
+                Some(text) => Ok(m.raw(text)),
+                None => {
+                    let t = Through {
+                        ctx: m.ctx,
+                        vis: m.vis,
+                    };
+                    Err(through(t, project, c.project_uid))
+                }
+            })
+        }
+        View::Through(t) => Ok(Err(through(t, project, None))),
     }
 }
 
+const VIRTUAL: &str = "Virtual cluster";
+
 /// Palette's cluster object.
 pub async fn detail(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
-    match ctx.view().await? {
-        View::Mirror(m) => {
-            let c = visible(&m, uid, project, "Cluster").await?;
-            match c.detail_json {
-                Some(d) => Ok(m.raw(d)),
-                // Listed, details not synced yet (a progressive sync): live, never a 404.
-                None => {
-                    let t = pending(m);
-                    let path = format!("/v1/dashboard/spectroclusters/{uid}");
-                    let p = project.map(|p| p.as_str().to_string()).or(c.project_uid);
-                    t.object(t.get(path, p.as_deref()), "Cluster").await
-                }
-            }
-        }
-        View::Through(t) => {
-            let path = format!("/v1/dashboard/spectroclusters/{uid}");
-            let p = project.map(Uid::as_str);
-            t.object(t.get(path, p), "Cluster").await
-        }
-    }
+    let (t, p) = match stored(ctx, uid, project, "Cluster", |c| c.detail_json.take()).await? {
+        Ok(answer) => return Ok(answer),
+        Err(live) => live,
+    };
+    let path = format!("/v1/dashboard/spectroclusters/{uid}");
+    t.object(t.get(path, p.as_deref()), "Cluster").await
 }
 
 /// A virtual cluster's object: a cluster only if it is virtual (cloud type `nested`).
 pub async fn detail_virtual(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
-    const WHAT: &str = "Virtual cluster";
-    match ctx.view().await? {
-        View::Mirror(m) => {
-            let c = visible(&m, uid, project, WHAT).await?;
-            if c.cloud_type != CloudType::Nested.as_str() {
-                return Err(not_found(WHAT));
-            }
-            match c.detail_json {
-                Some(d) => Ok(m.raw(d)),
-                // Listed, details not synced yet (a progressive sync): live, never a 404.
-                None => {
-                    let t = pending(m);
-                    let path = format!("/v1/dashboard/spectroclusters/{uid}");
-                    let p = project.map(|p| p.as_str().to_string()).or(c.project_uid);
-                    let v = t.value(t.get(path, p.as_deref()), WHAT).await?;
-                    Answer::live_json(&v)
-                }
-            }
-        }
-        View::Through(t) => {
-            let path = format!("/v1/dashboard/spectroclusters/{uid}");
-            let v = t.value(t.get(path, project.map(Uid::as_str)), WHAT).await?;
-            if models::cloud_type(&v) != CloudType::Nested.as_str() {
-                return Err(not_found(WHAT));
-            }
-            Answer::live_json(&v)
-        }
+    let (t, p) = match stored(ctx, uid, project, VIRTUAL, |c| c.detail_json.take()).await? {
+        Ok(answer) => return Ok(answer),
+        Err(live) => live,
+    };
+    let path = format!("/v1/dashboard/spectroclusters/{uid}");
+    let v = t.value(t.get(path, p.as_deref()), VIRTUAL).await?;
+    if models::cloud_type(&v) != CloudType::Nested.as_str() {
+        return Err(not_found(VIRTUAL));
     }
+    Answer::live_json(&v)
 }
 
 /// The profiles of a cluster with packs, values, schema and presets.
 pub async fn profiles(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
-    match ctx.view().await? {
-        View::Mirror(m) => {
-            let c = visible(&m, uid, project, "Cluster").await?;
-            match c.profiles_json {
-                Some(text) => Ok(m.raw(text)),
-                // Listed, details not synced yet (a progressive sync): live.
-                None => {
-                    let t = pending(m);
-                    let path = format!("/v1/spectroclusters/{uid}/profiles");
-                    let p = project.map(|p| p.as_str().to_string()).or(c.project_uid);
-                    let call = t
-                        .get(path, p.as_deref())
-                        .query("includePackMeta", "schema,presets");
-                    t.object(call, "Cluster").await
-                }
-            }
-        }
-        View::Through(t) => {
-            let path = format!("/v1/spectroclusters/{uid}/profiles");
-            let call = t
-                .get(path, project.map(Uid::as_str))
-                .query("includePackMeta", "schema,presets");
-            t.object(call, "Cluster").await
-        }
-    }
+    let (t, p) = match stored(ctx, uid, project, "Cluster", |c| c.profiles_json.take()).await? {
+        Ok(answer) => return Ok(answer),
+        Err(live) => live,
+    };
+    let path = format!("/v1/spectroclusters/{uid}/profiles");
+    let call = t
+        .get(path, p.as_deref())
+        .query("includePackMeta", "schema,presets");
+    t.object(call, "Cluster").await
 }
 
 /// The uid of a cluster given by uid, or by a name (any case) that must be unambiguous (names

@@ -25,6 +25,8 @@ pub mod writer;
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -61,6 +63,9 @@ pub struct Db {
     /// Read-only connections; in WAL mode they never wait on the writer.
     pub reader: SqlitePool,
     pub path: PathBuf,
+    /// Bumped by every committed write transaction of this process: answers built before a
+    /// bump may be out of date (the response cache keys on it).
+    generation: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -121,7 +126,18 @@ impl Db {
             writer,
             reader,
             path,
+            generation: Arc::default(),
         })
+    }
+
+    /// The mirror's generation in this process (see [`Db::bump_generation`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Marks that committed data changed.
+    pub(crate) fn bump_generation(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     pub async fn close(&self) {

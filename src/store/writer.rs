@@ -18,6 +18,7 @@ use super::Db;
 pub struct WriteTx {
     conn: PoolConnection<Sqlite>,
     committed: bool,
+    db: Db,
 }
 
 /// `BEGIN IMMEDIATE` on the writer connection.
@@ -31,6 +32,7 @@ pub async fn begin(db: &Db) -> Result<WriteTx, sqlx::Error> {
     Ok(WriteTx {
         conn,
         committed: false,
+        db: db.clone(),
     })
 }
 
@@ -38,6 +40,7 @@ impl WriteTx {
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await?;
         self.committed = true;
+        self.db.bump_generation();
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 mod abuse;
 mod actions;
 mod auth;
+mod cache;
 mod config;
 mod create;
 mod events;

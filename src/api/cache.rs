@@ -1,0 +1,478 @@
+//! The response cache: whole mirror answers with their gzip and br forms, so a hot answer is
+//! neither rebuilt nor recompressed. Keyed by (environment, mirror generation, last sync,
+//! visibility, path and query): any committed write (a sync, a write-through) moves the
+//! generation, so an entry is never served after the data it was built from changed, and two
+//! callers share an entry only when they see exactly the same objects. Bounded by
+//! `server.response_cache_bytes`, least recently used first out.
+//!
+//! It runs inside authorization (the caller, the Palette user and the route spec are known) and
+//! inside the ETag and compression layers: an answer it serves carries its own `ETag` and,
+//! for br and gzip, its `Content-Encoding`, which those layers then leave alone.
+
+use std::hash::Hash;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, AcceptEncoding, Encoding, HeaderMap, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
+use actix_web::{Error, HttpMessage, HttpResponse};
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+
+use super::respond::SOURCE;
+use crate::api::routes::{RouteSpec, Source};
+use crate::app::AppState;
+use crate::auth::scope::{self, Visibility};
+
+/// What an answer depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    env: String,
+    generation: u64,
+    /// Another process (`sync --once`) may have synced: its run moves this, not the generation.
+    synced_at: Option<i64>,
+    /// A digest of what the caller may see (never the Palette user: users seeing the same
+    /// objects get the same answers).
+    visibility: [u8; 32],
+    /// Path and query as sent.
+    target: String,
+}
+
+impl Key {
+    fn cost(&self) -> usize {
+        self.env.len() + self.target.len() + 96
+    }
+}
+
+/// The digest of a visibility: `All`, or the exact project and tenant permission lists.
+pub fn visibility_digest(vis: &Visibility) -> [u8; 32] {
+    let mut h = Sha256::new();
+    match vis {
+        Visibility::All => h.update(b"all"),
+        Visibility::Limited {
+            projects,
+            tenant_permissions,
+        } => {
+            h.update(b"limited");
+            for list in [projects, tenant_permissions] {
+                let mut sorted: Vec<&String> = list.iter().collect();
+                sorted.sort();
+                sorted.dedup();
+                h.update((sorted.len() as u64).to_le_bytes());
+                for s in sorted {
+                    h.update((s.len() as u64).to_le_bytes());
+                    h.update(s.as_bytes());
+                }
+            }
+        }
+    }
+    h.finalize().into()
+}
+
+/// One answer: its bytes, tag and compressed forms (made on first demand).
+pub struct Entry {
+    plain: Bytes,
+    etag: HeaderValue,
+    gzip: OnceLock<Bytes>,
+    br: OnceLock<Bytes>,
+}
+
+impl Entry {
+    pub fn new(plain: Bytes) -> Result<Entry, header::InvalidHeaderValue> {
+        let etag = HeaderValue::from_str(&super::etag::tag(&plain))?;
+        Ok(Entry {
+            plain,
+            etag,
+            gzip: OnceLock::new(),
+            br: OnceLock::new(),
+        })
+    }
+
+    fn size(&self) -> usize {
+        let len = |b: &OnceLock<Bytes>| b.get().map_or(0, Bytes::len);
+        self.plain.len() + len(&self.gzip) + len(&self.br)
+    }
+}
+
+struct Inner {
+    lru: LruCache<Key, Arc<Entry>>,
+    bytes: usize,
+}
+
+/// The cache itself (one per application).
+pub struct ResponseCache {
+    cap: usize,
+    inner: Mutex<Inner>,
+}
+
+impl ResponseCache {
+    /// A cache of at most `cap` bytes (0: off).
+    pub fn new(cap: usize) -> ResponseCache {
+        ResponseCache {
+            cap,
+            inner: Mutex::new(Inner {
+                lru: LruCache::unbounded(),
+                bytes: 0,
+            }),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.cap > 0
+    }
+
+    /// Bytes held now (bodies, compressed forms and keys).
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.bytes)
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.lru.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, key: &Key) -> Option<Arc<Entry>> {
+        self.inner.lock().ok()?.lru.get(key).cloned()
+    }
+
+    /// Keeps `entry` unless it alone is larger than the cap; evicts the least recently used.
+    pub fn put(&self, key: Key, entry: Arc<Entry>) {
+        let cost = key.cost() + entry.size();
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if cost > self.cap {
+            return;
+        }
+        if let Some(old) = inner.lru.pop(&key) {
+            inner.bytes = inner.bytes.saturating_sub(key.cost() + old.size());
+        }
+        inner.bytes += cost;
+        inner.lru.put(key, entry);
+        evict(&mut inner, self.cap);
+    }
+
+    /// Accounts `added` bytes of a compressed form just stored in `entry` (if still cached).
+    fn charge(&self, key: &Key, entry: &Arc<Entry>, added: usize) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.lru.peek(key).is_some_and(|e| Arc::ptr_eq(e, entry)) {
+            inner.bytes += added;
+            evict(&mut inner, self.cap);
+        }
+    }
+}
+
+fn evict(inner: &mut Inner, cap: usize) {
+    while inner.bytes > cap {
+        let Some((k, e)) = inner.lru.pop_lru() else {
+            inner.bytes = 0;
+            return;
+        };
+        inner.bytes = inner.bytes.saturating_sub(k.cost() + e.size());
+    }
+}
+
+/// The body encodings this cache keeps; others (zstd, deflate) are left to `Compress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Plain,
+    Gzip,
+    Br,
+}
+
+/// The encoding `Compress` would choose (same candidates, same order), so a cached answer is
+/// encoded exactly as an uncached one.
+fn negotiate(req: &ServiceRequest) -> Form {
+    let Some(accept) = req.get_header::<AcceptEncoding>() else {
+        return Form::Plain;
+    };
+    let supported = [
+        Encoding::identity(),
+        Encoding::brotli(),
+        Encoding::gzip(),
+        Encoding::deflate(),
+        Encoding::zstd(),
+    ];
+    match accept.negotiate(supported.iter()) {
+        Some(e) if e == Encoding::brotli() => Form::Br,
+        Some(e) if e == Encoding::gzip() => Form::Gzip,
+        _ => Form::Plain,
+    }
+}
+
+/// Compressed as `Compress` does it (gzip fast; brotli quality 3, window 22).
+fn compress(form: Form, plain: &[u8]) -> std::io::Result<Vec<u8>> {
+    match form {
+        Form::Plain => Ok(plain.to_vec()),
+        Form::Gzip => {
+            let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            w.write_all(plain)?;
+            w.finish()
+        }
+        Form::Br => {
+            let mut w = brotli::CompressorWriter::new(Vec::new(), 32 * 1024, 3, 22);
+            w.write_all(plain)?;
+            w.flush()?;
+            Ok(w.into_inner())
+        }
+    }
+}
+
+/// Large bodies are compressed off the worker thread.
+const INLINE_COMPRESS_BYTES: usize = 64 * 1024;
+
+async fn form_of(
+    cache: &ResponseCache,
+    key: &Key,
+    entry: &Arc<Entry>,
+    form: Form,
+) -> Result<Bytes, Error> {
+    let slot = match form {
+        Form::Plain => return Ok(entry.plain.clone()),
+        Form::Gzip => &entry.gzip,
+        Form::Br => &entry.br,
+    };
+    if let Some(b) = slot.get() {
+        return Ok(b.clone());
+    }
+    let plain = entry.plain.clone();
+    let made = if plain.len() < INLINE_COMPRESS_BYTES {
+        compress(form, &plain)?
+    } else {
+        web::block(move || compress(form, &plain)).await??
+    };
+    let made = Bytes::from(made);
+    if slot.set(made.clone()).is_ok() {
+        cache.charge(key, entry, made.len());
+    }
+    Ok(made)
+}
+
+/// The key of a cacheable request: a GET of a mirror route, by a caller whose visibility is
+/// known, of an environment that has synced. None: the handler answers as if no cache existed.
+async fn key_of(req: &ServiceRequest, cache: &ResponseCache) -> Option<Key> {
+    if !cache.enabled() || req.method() != Method::GET {
+        return None;
+    }
+    let spec = req.extensions().get::<&'static RouteSpec>().copied()?;
+    if spec.source != Source::Mirror {
+        return None;
+    }
+    let ctx = super::extract::context(req.request()).ok()?;
+    let s = &ctx.state;
+    let synced_at = s.sync.freshness(ctx.env.name()).synced_at?;
+    let vis = scope::resolve(&s.db, &s.scopes, &s.tokens, &ctx.env, &ctx.user)
+        .await
+        .ok()?;
+    Some(Key {
+        env: ctx.env.name().to_string(),
+        generation: s.db.generation(),
+        synced_at: Some(synced_at.timestamp_micros()),
+        visibility: visibility_digest(&vis),
+        target: req
+            .uri()
+            .path_and_query()
+            .map_or("", |p| p.as_str())
+            .to_string(),
+    })
+}
+
+pub async fn cache(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(cache) = req.app_data::<web::Data<ResponseCache>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Some(key) = key_of(&req, &cache).await else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let form = negotiate(&req);
+    let asked = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(entry) = cache.get(&key) {
+        let head = hit_headers(&req, &key.env);
+        let res = answer(&cache, &key, &entry, head, form, asked.as_deref()).await?;
+        metrics_hit(&req, true);
+        return Ok(req.into_response(res));
+    }
+    metrics_hit(&req, false);
+    let res = next.call(req).await?.map_into_boxed_body();
+    let mirror = res.headers().get(SOURCE).is_some_and(|v| v == "mirror");
+    if res.status() != StatusCode::OK || !mirror {
+        return Ok(res);
+    }
+    let (req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    let bytes = match body.try_into_bytes() {
+        Ok(b) => b,
+        Err(body) => return Ok(ServiceResponse::new(req, head.set_body(body))),
+    };
+    let entry = Arc::new(Entry::new(bytes).map_err(actix_web::error::ErrorInternalServerError)?);
+    cache.put(key.clone(), entry.clone());
+    let res = answer(
+        &cache,
+        &key,
+        &entry,
+        head.headers().clone(),
+        form,
+        asked.as_deref(),
+    )
+    .await?;
+    Ok(ServiceResponse::new(req, res))
+}
+
+/// The headers an uncached answer of `env` would carry now: source, freshness, content type.
+fn hit_headers(req: &ServiceRequest, env: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return h;
+    };
+    let res = super::respond::mirror_head(state.sync.freshness(env)).finish();
+    for (k, v) in res.headers() {
+        h.append(k.clone(), v.clone());
+    }
+    h
+}
+
+/// 304 when the caller holds this tag; else the body in the form asked for.
+async fn answer(
+    cache: &ResponseCache,
+    key: &Key,
+    entry: &Arc<Entry>,
+    headers: HeaderMap,
+    form: Form,
+    asked: Option<&str>,
+) -> Result<HttpResponse, Error> {
+    let tag = entry.etag.clone();
+    if asked.is_some_and(|a| tag.to_str().is_ok_and(|t| super::etag::matches(a, t))) {
+        return Ok(super::etag::not_modified(&headers, tag));
+    }
+    let body = form_of(cache, key, entry, form).await?;
+    let mut res = HttpResponse::Ok();
+    for (k, v) in &headers {
+        if k != header::CONTENT_LENGTH {
+            res.append_header((k.clone(), v.clone()));
+        }
+    }
+    res.insert_header((header::ETAG, tag));
+    let encoding = match form {
+        Form::Plain => None,
+        Form::Gzip => Some("gzip"),
+        Form::Br => Some("br"),
+    };
+    if let Some(e) = encoding {
+        res.insert_header((header::CONTENT_ENCODING, e));
+        // As `Compress` does when it encodes.
+        res.append_header((header::VARY, "accept-encoding"));
+    }
+    Ok(res.body(body))
+}
+
+fn metrics_hit(req: &ServiceRequest, hit: bool) {
+    if let Some(s) = req.app_data::<web::Data<AppState>>() {
+        let outcome = if hit { "hit" } else { "miss" };
+        metrics::counter!("spectrocloud_response_cache_total", "app" => s.envs.app().to_string(),
+            "outcome" => outcome)
+        .increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(target: &str) -> Key {
+        Key {
+            env: "e".into(),
+            generation: 1,
+            synced_at: Some(1),
+            visibility: visibility_digest(&Visibility::All),
+            target: target.into(),
+        }
+    }
+
+    fn entry(n: usize) -> Arc<Entry> {
+        Arc::new(Entry::new(Bytes::from(vec![b'x'; n])).expect("tag"))
+    }
+
+    #[test]
+    fn the_cap_holds_and_the_least_recently_used_goes_first() {
+        let cache = ResponseCache::new(1000);
+        cache.put(key("/a"), entry(300));
+        cache.put(key("/b"), entry(300));
+        assert!(cache.get(&key("/a")).is_some()); // /a is now the most recent
+        cache.put(key("/c"), entry(300));
+        assert!(cache.bytes() <= 1000, "{} bytes", cache.bytes());
+        assert!(cache.get(&key("/b")).is_none());
+        assert!(cache.get(&key("/a")).is_some() && cache.get(&key("/c")).is_some());
+        cache.put(key("/huge"), entry(5000));
+        assert!(cache.get(&key("/huge")).is_none());
+        assert!(cache.bytes() <= 1000);
+    }
+
+    #[test]
+    fn compressed_forms_count_against_the_cap() {
+        let cache = ResponseCache::new(1000);
+        let (k, e) = (key("/a"), entry(400));
+        cache.put(k.clone(), e.clone());
+        let before = cache.bytes();
+        e.gzip.set(Bytes::from(vec![0; 700])).expect("unset");
+        cache.charge(&k, &e, 700);
+        assert!(cache.bytes() <= 1000);
+        assert!(cache.get(&k).is_none() || cache.bytes() == before + 700);
+    }
+
+    #[test]
+    fn visibility_digests_tell_scopes_apart_but_not_list_order() {
+        let lim = |p: &[&str]| Visibility::Limited {
+            projects: p.iter().map(|s| s.to_string()).collect(),
+            tenant_permissions: vec![],
+        };
+        let all = visibility_digest(&Visibility::All);
+        assert_ne!(all, visibility_digest(&lim(&[])));
+        assert_ne!(
+            visibility_digest(&lim(&["a"])),
+            visibility_digest(&lim(&["b"]))
+        );
+        assert_eq!(
+            visibility_digest(&lim(&["a", "b"])),
+            visibility_digest(&lim(&["b", "a"]))
+        );
+        // Boundaries are part of the digest: ["ab"] is not ["a", "b"].
+        assert_ne!(
+            visibility_digest(&lim(&["ab"])),
+            visibility_digest(&lim(&["a", "b"]))
+        );
+    }
+
+    #[test]
+    fn compressed_forms_decompress_to_the_body() {
+        use std::io::Read;
+        let plain = b"{\"clusters\":[]}".repeat(100);
+        let gz = compress(Form::Gzip, &plain).expect("gzip");
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .expect("gunzip");
+        assert_eq!(out, plain);
+        let br = compress(Form::Br, &plain).expect("br");
+        let mut out = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_end(&mut out)
+            .expect("unbrotli");
+        assert_eq!(out, plain);
+    }
+}

@@ -1,0 +1,569 @@
+//! `bench reads`: the read paths at scale. The simulator runs here; the server runs as a child
+//! process (`serve-child`, with the ceiling route) so its RSS is its own; the load generator
+//! drives each route, then the ceiling route serving the same bytes through the same
+//! middleware, and prints a table of figures against the targets.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{ACCEPT_ENCODING, HeaderMap, HeaderValue, IF_NONE_MATCH};
+use serde_json::{Value, json};
+use spectrocloud_backend::app::{self, Options};
+use spectrocloud_backend::sim::{self, SimConfig};
+
+use crate::load::{self, Figures, Load};
+
+pub struct Opts {
+    pub dataset: String,
+    pub latency_ms: u64,
+    pub seconds: f64,
+    /// `server.response_cache_bytes` of the child (default: the config's default).
+    pub cache_bytes: Option<usize>,
+}
+
+/// The server of the benchmark, as a child process: its base URL and process.
+struct Server {
+    base: String,
+    child: Child,
+}
+
+impl Server {
+    fn start(
+        sim: &sim::SimServer,
+        db: &std::path::Path,
+        cache: Option<usize>,
+    ) -> anyhow::Result<Server> {
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.arg("serve-child")
+            .env("BENCH_SIM_URL", &sim.url)
+            .env("BENCH_API_KEY", &sim.state.api_key)
+            .env("BENCH_DB_DIR", db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        if let Some(c) = cache {
+            cmd.env("BENCH_CACHE_BYTES", c.to_string());
+        }
+        let mut child = cmd.spawn()?;
+        let out = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line)?;
+        let base = line
+            .trim()
+            .strip_prefix("listening ")
+            .ok_or_else(|| anyhow::anyhow!("the server child said `{line}`"))?
+            .to_string();
+        Ok(Server { base, child })
+    }
+
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// Closing its stdin stops the child gracefully.
+    fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve-child`: the service with the ceiling route, on a free loopback port; prints
+/// `listening <base url>` and serves until its stdin closes.
+pub async fn serve_child() -> anyhow::Result<()> {
+    let var = |k: &str| std::env::var(k).map_err(|_| anyhow::anyhow!("{k} is not set"));
+    let dir = std::path::PathBuf::from(var("BENCH_DB_DIR")?);
+    let mut config = crate::bench_config_for(&var("BENCH_SIM_URL")?, &var("BENCH_API_KEY")?, &dir);
+    config.server.workers = Some(2);
+    // The simulator enforces no limits here: pacing would only make the sync slower.
+    config.environments[0].rate_limits.scale = 100.0;
+    config.server.json_limit_bytes = spectrocloud_backend::api::ceiling::MAX_BYTES;
+    if let Ok(c) = var("BENCH_CACHE_BYTES") {
+        config.server.response_cache_bytes = c.parse()?;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let options = Options { ceiling: true };
+    let application =
+        app::Application::build_with_options(config.clone(), listener, options).await?;
+    println!(
+        "listening http://{}{}",
+        application.addr(),
+        config.server.base_path
+    );
+    let handle = application.handle();
+    let running = tokio::spawn(application.run_until_stopped());
+    tokio::task::spawn_blocking(move || {
+        let mut sink = String::new();
+        while std::io::stdin()
+            .read_line(&mut sink)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {}
+    })
+    .await?;
+    handle.stop(true).await;
+    running.await??;
+    Ok(())
+}
+
+/// One line of the table.
+struct Row {
+    label: String,
+    connections: usize,
+    figures: Figures,
+    ceiling: Option<Figures>,
+    target: String,
+    pass: bool,
+}
+
+/// One route to drive, and its ceiling (the same bytes from a static buffer) unless `None`.
+struct Case<'a> {
+    label: &'a str,
+    path: String,
+    headers: HeaderMap,
+    connections: usize,
+    expect: u16,
+}
+
+struct Bench {
+    base: String,
+    client: reqwest::Client,
+    duration: Duration,
+}
+
+impl Bench {
+    async fn drive(&self, c: &Case<'_>, path: &str) -> anyhow::Result<Figures> {
+        let url = format!("{}{path}", self.base);
+        load::run(Load {
+            url: &url,
+            headers: c.headers.clone(),
+            connections: c.connections,
+            duration: self.duration,
+            expect: c.expect,
+        })
+        .await
+    }
+
+    /// The route, then the ceiling serving its plain bytes with the same request headers.
+    async fn with_ceiling(&self, c: &Case<'_>) -> anyhow::Result<(Figures, Figures)> {
+        let plain_headers: HeaderMap = c
+            .headers
+            .iter()
+            .filter(|(k, _)| *k != ACCEPT_ENCODING && *k != IF_NONE_MATCH)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let body = self
+            .client
+            .get(format!("{}{}", self.base, c.path))
+            .headers(plain_headers)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        self.client
+            .put(format!("{}/__bench/ceiling", self.base))
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?;
+        let route = self.drive(c, &c.path).await?;
+        let ceiling = self.drive(c, "/__bench/ceiling").await?;
+        Ok((route, ceiling))
+    }
+
+    async fn get_json(&self, path: &str, headers: &HeaderMap) -> anyhow::Result<Value> {
+        Ok(self
+            .client
+            .get(format!("{}{path}", self.base))
+            .headers(headers.clone())
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+}
+
+fn header(pairs: &[(&'static str, &str)]) -> anyhow::Result<HeaderMap> {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(*k, HeaderValue::from_str(v)?);
+    }
+    Ok(h)
+}
+
+/// Starts the simulator and the server, syncs, and waits for the first sync's end.
+async fn prepare(opts: &Opts, dir: &std::path::Path) -> anyhow::Result<(sim::SimServer, Server)> {
+    let sizes = sim::sizes_for(&opts.dataset, None, None, None).map_err(anyhow::Error::msg)?;
+    let sim = sim::start(SimConfig {
+        sizes,
+        ..SimConfig::default()
+    })
+    .await?;
+    let server = Server::start(&sim, dir, opts.cache_bytes)?;
+    println!("server at {}; syncing `{}` ...", server.base, opts.dataset);
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    client
+        .post(format!("{}/sync", server.base))
+        .send()
+        .await?
+        .error_for_status()?;
+    loop {
+        let s: Value = client
+            .get(format!("{}/sync/status", server.base))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if s["environments"][0]["last_success_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "reads of `{}` ({} clusters, {} projects); synced in {:.1} s; server RSS {:.0} MiB; {:.1} s per route",
+        opts.dataset,
+        sizes.clusters,
+        sizes.projects,
+        started.elapsed().as_secs_f64(),
+        server.rss_mib(),
+        opts.seconds
+    );
+    Ok((sim, server))
+}
+
+/// A scoped Palette user of the simulator (not an admin, with some projects) and a fresh token.
+fn scoped_user(sim: &sim::SimServer) -> anyhow::Result<(String, String, usize)> {
+    let d = sim
+        .state
+        .data
+        .read()
+        .map_err(|_| anyhow::anyhow!("simulator data poisoned"))?;
+    let u = d
+        .users
+        .iter()
+        .filter(|u| !u.admin && !u.project_uids.is_empty())
+        .max_by_key(|u| u.project_uids.len())
+        .ok_or_else(|| anyhow::anyhow!("no scoped user in the dataset"))?;
+    let token = sim.state.mint_token(&u.uid, &u.email, 3600);
+    Ok((u.email.clone(), token, u.project_uids.len()))
+}
+
+pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (sim, server) = prepare(&opts, dir.path()).await?;
+    let bench = Bench {
+        base: server.base.clone(),
+        client: reqwest::Client::new(),
+        duration: Duration::from_secs_f64(opts.seconds),
+    };
+    let none = HeaderMap::new();
+    let first = bench.get_json("/clusters?limit=1", &none).await?;
+    let cluster = first["clusters"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let usage = bench.get_json("/reports/profile-usage", &none).await?;
+    let detail = bench
+        .get_json(&format!("/clusters/{cluster}"), &none)
+        .await?;
+    let profile = usage["profiles"][0]["uid"]
+        .as_str()
+        .or(detail["spec"]["clusterProfileTemplates"][0]["uid"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let profile_clusters = usage["profiles"][0]["clusters"].as_i64().unwrap_or(0);
+    let (email, token, projects) = scoped_user(&sim)?;
+    let scoped = header(&[
+        ("x-spectrocloud-user-email", &email),
+        ("x-spectrocloud-token", &token),
+    ])?;
+    let gzip = header(&[("accept-encoding", "gzip")])?;
+
+    let mut rows = Vec::new();
+    let case = |label: &'static str, path: String, headers: HeaderMap, connections| Case {
+        label,
+        path,
+        headers,
+        connections,
+        expect: 200,
+    };
+    let ratio_target = |f: &Figures, c: &Figures| f.rps >= 0.5 * c.rps && f.p99_ms < 10.0;
+    for c in [
+        case(
+            "GET /clusters?limit=50",
+            "/clusters?limit=50".into(),
+            none.clone(),
+            64,
+        ),
+        case(
+            "GET /clusters/{uid}",
+            format!("/clusters/{cluster}"),
+            none.clone(),
+            64,
+        ),
+    ] {
+        let (f, ceil) = bench.with_ceiling(&c).await?;
+        rows.push(Row {
+            label: c.label.into(),
+            connections: c.connections,
+            pass: ratio_target(&f, &ceil) && f.errors == 0,
+            figures: f,
+            ceiling: Some(ceil),
+            target: "≥0.5 of ceiling, p99 <10 ms".into(),
+        });
+    }
+    let all = case(
+        "GET /clusters (all) gzip",
+        "/clusters".into(),
+        gzip.clone(),
+        8,
+    );
+    let (f, ceil) = bench.with_ceiling(&all).await?;
+    rows.push(Row {
+        label: format!("{} ({} KB sent)", all.label, f.body_bytes / 1024),
+        connections: 8,
+        pass: f.p99_ms < 50.0 && f.errors == 0,
+        figures: f,
+        ceiling: Some(ceil),
+        target: "p99 <50 ms".into(),
+    });
+    rows.push(revalidation(&bench, &gzip).await?);
+    let timed = [
+        (
+            format!("GET /profiles/{{uid}}/clusters ({profile_clusters} clusters)"),
+            format!("/profiles/{profile}/clusters"),
+            16,
+            2.0,
+        ),
+        (
+            "GET /reports/profile-usage".into(),
+            "/reports/profile-usage".into(),
+            8,
+            50.0,
+        ),
+        (
+            "GET /reports/pack-usage".into(),
+            "/reports/pack-usage".into(),
+            8,
+            50.0,
+        ),
+    ];
+    for (label, path, connections, p99) in timed {
+        let c = case("", path, none.clone(), connections);
+        let (f, ceil) = match bench.with_ceiling(&c).await {
+            Ok(figures) => figures,
+            Err(e) => {
+                println!("  {label}: not measured: {e}");
+                continue;
+            }
+        };
+        rows.push(Row {
+            label,
+            connections,
+            pass: f.p99_ms < p99 && f.errors == 0,
+            figures: f,
+            ceiling: Some(ceil),
+            target: format!("p99 <{p99} ms"),
+        });
+    }
+    rows.extend(scoped_rows(&bench, &scoped, projects, &rows).await?);
+    let rss = server.rss_mib();
+    print_table(&rows);
+    println!(
+        "  {:<52} {:>8.0} MiB   target <150 MiB  {}",
+        "server RSS after the run",
+        rss,
+        verdict(rss < 150.0)
+    );
+    original_vs_mirror(&bench, &sim, opts.latency_ms, &rows).await?;
+    server.stop();
+    sim.stop().await;
+    Ok(())
+}
+
+/// The whole list again with the tag the caller holds: 304, no body.
+async fn revalidation(bench: &Bench, gzip: &HeaderMap) -> anyhow::Result<Row> {
+    let r = bench
+        .client
+        .get(format!("{}/clusters", bench.base))
+        .headers(gzip.clone())
+        .send()
+        .await?;
+    let tag = r
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut headers = gzip.clone();
+    headers.insert(IF_NONE_MATCH, HeaderValue::from_str(&tag)?);
+    let c = Case {
+        label: "",
+        path: "/clusters".into(),
+        headers,
+        connections: 8,
+        expect: 304,
+    };
+    let f = bench.drive(&c, &c.path).await?;
+    Ok(Row {
+        label: "GET /clusters (all) If-None-Match → 304".into(),
+        connections: 8,
+        pass: f.errors == 0 && f.requests > 0,
+        figures: f,
+        ceiling: None,
+        target: "every answer 304".into(),
+    })
+}
+
+/// The list and one cluster as a scoped Palette user, against the unscoped figures above.
+async fn scoped_rows(
+    bench: &Bench,
+    scoped: &HeaderMap,
+    projects: usize,
+    unscoped: &[Row],
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (i, path) in ["/clusters?limit=50".to_string()].into_iter().enumerate() {
+        let c = Case {
+            label: "",
+            path,
+            headers: scoped.clone(),
+            connections: 64,
+            expect: 200,
+        };
+        let f = bench.drive(&c, &c.path).await?;
+        let base = &unscoped[i].figures;
+        rows.push(Row {
+            label: format!(
+                "{} as a scoped user ({projects} projects)",
+                unscoped[i].label
+            ),
+            connections: 64,
+            pass: f.rps * 1.5 >= base.rps
+                && f.p50_ms <= 1.5 * base.p50_ms.max(0.01)
+                && f.errors == 0,
+            target: format!("within 1.5x of unscoped ({:.0} req/s)", base.rps),
+            figures: f,
+            ceiling: None,
+        });
+    }
+    Ok(rows)
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "pass" } else { "MISS" }
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "  {:<52} {:>5} {:>9} {:>8} {:>8} {:>10} {:>6}  {:<30}",
+        "read", "conns", "req/s", "p50 ms", "p99 ms", "ceiling/s", "ratio", "target"
+    );
+    for r in rows {
+        let f = &r.figures;
+        let (ceil, ratio) = match &r.ceiling {
+            Some(c) => (
+                format!("{:.0}", c.rps),
+                format!("{:.2}", f.rps / c.rps.max(0.001)),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        let errors = if f.errors > 0 {
+            format!(" ({} errors)", f.errors)
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:<52} {:>5} {:>9.0} {:>8.2} {:>8.2} {:>10} {:>6}  {:<30} {}{errors}",
+            r.label,
+            r.connections,
+            f.rps,
+            f.p50_ms,
+            f.p99_ms,
+            ceil,
+            ratio,
+            r.target,
+            verdict(r.pass)
+        );
+    }
+}
+
+/// The original plugin's way for the list (users/me, then every project's clusters and the
+/// tenant's, live, in parallel) with a Palette round trip of `latency_ms`, against the
+/// mirror's list measured above.
+async fn original_vs_mirror(
+    bench: &Bench,
+    sim: &sim::SimServer,
+    latency_ms: u64,
+    rows: &[Row],
+) -> anyhow::Result<()> {
+    sim.state.set_knobs(sim::Knobs {
+        latency_ms,
+        ..sim::Knobs::default()
+    });
+    let client = &bench.client;
+    let key = sim.state.api_key.clone();
+    let v: Value = client
+        .post(format!("{}/v1/dashboard/projects", sim.url))
+        .header("ApiKey", &key)
+        .json(&json!({"filter": {}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let projects: Vec<String> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["metadata"]["uid"].as_str().map(str::to_string))
+        .collect();
+    let mut ms = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        client
+            .get(format!("{}/v1/users/me", sim.url))
+            .header("ApiKey", &key)
+            .send()
+            .await?
+            .error_for_status()?;
+        let calls = projects
+            .iter()
+            .map(Some)
+            .chain(std::iter::once(None))
+            .map(|p| {
+                let mut r = client
+                    .get(format!("{}/v1/dashboard/spectroclusters/meta", sim.url))
+                    .header("ApiKey", &key);
+                if let Some(p) = p {
+                    r = r.header("ProjectUid", p);
+                }
+                async move { r.send().await?.bytes().await }
+            });
+        futures::future::try_join_all(calls).await?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    let original = load::percentile(&ms, 0.5);
+    let mirror = rows
+        .iter()
+        .find(|r| r.label.starts_with("GET /clusters (all) gzip"))
+        .map_or(f64::MAX, |r| r.figures.p50_ms);
+    let x = original / mirror.max(0.001);
+    println!(
+        "  the whole list, the original's way (users/me + {} project lists, live, {latency_ms} ms round trip): p50 {original:.0} ms; the mirror: p50 {mirror:.2} ms => {x:.0}x  target ≥100x  {}",
+        projects.len() + 1,
+        verdict(x >= 100.0)
+    );
+    Ok(())
+}
