@@ -639,65 +639,69 @@ pub async fn run(
     progress.set_total("cluster_groups", group_targets.len() as u64);
     w.apply_listings(&snap).await?;
     phase(name, progress, Phase::Details);
-    let mut total = Counts::new();
-    let done = w
-        .batches(
-            "clusters",
-            &snap.clusters.rows,
-            cluster_targets,
-            c,
-            |uid, project| async move {
-                cluster_detail(client, &uid, project.as_deref(), calls).await
-            },
-            |r, d| ClusterRow {
-                detail: Some(d),
-                ..r.clone()
-            },
-            |rows| Snapshot {
-                clusters: Part::new(rows, false),
-                ..Snapshot::nothing()
-            },
-            &mut total,
-        )
-        .await?;
-    snap.clusters.complete &= done.finish(name, "clusters", &mut snap.clusters, |r| &r.row.uid);
-    let done = w
-        .batches(
-            "profile_versions",
-            &snap.versions.rows,
-            version_targets,
-            c,
-            |uid, project| async move {
-                version_detail(client, &uid, project.as_deref(), calls).await
-            },
-            |r, d| VersionRow {
-                detail: Some(d),
-                ..r.clone()
-            },
-            |rows| Snapshot {
-                versions: Part::new(rows, false),
-                ..Snapshot::nothing()
-            },
-            &mut total,
-        )
-        .await?;
-    snap.versions.complete &= done.finish(name, "profile versions", &mut snap.versions, |r| &r.uid);
-
-    let details = fetch_details(group_targets, c, |uid, project| async move {
-        let detail = client
-            .get(format!("/v1/clustergroups/{uid}"))
-            .project(project.as_deref())
-            .counted(calls)
-            .json_if_found()
-            .await?;
-        Ok(detail.map(|v| v.to_string()))
-    })
-    .await?;
+    // Every kind's details at once: each waits on its own prefix (cluster details on
+    // `/v1/dashboard`, versions on `/v1/clusterprofiles`, groups on `/v1/clustergroups`), so
+    // the slowest prefix is busy from the first detail to the last instead of idling while
+    // another kind's turn comes.
+    let (mut cluster_total, mut version_total) = (Counts::new(), Counts::new());
+    let clusters_done = w.batches(
+        "clusters",
+        &snap.clusters.rows,
+        cluster_targets,
+        c,
+        |uid, project| async move { cluster_detail(client, &uid, project.as_deref(), calls).await },
+        |r, d| ClusterRow {
+            detail: Some(d),
+            ..r.clone()
+        },
+        |rows| Snapshot {
+            clusters: Part::new(rows, false),
+            ..Snapshot::nothing()
+        },
+        &mut cluster_total,
+    );
+    let versions_done = w.batches(
+        "profile_versions",
+        &snap.versions.rows,
+        version_targets,
+        c,
+        |uid, project| async move { version_detail(client, &uid, project.as_deref(), calls).await },
+        |r, d| VersionRow {
+            detail: Some(d),
+            ..r.clone()
+        },
+        |rows| Snapshot {
+            versions: Part::new(rows, false),
+            ..Snapshot::nothing()
+        },
+        &mut version_total,
+    );
+    let groups_done = async {
+        fetch_details(group_targets, c, |uid, project| async move {
+            let detail = client
+                .get(format!("/v1/clustergroups/{uid}"))
+                .project(project.as_deref())
+                .counted(calls)
+                .json_if_found()
+                .await?;
+            Ok(detail.map(|v| v.to_string()))
+        })
+        .await
+        .map_err(SyncError::from)
+    };
+    let (clusters_done, versions_done, group_details) =
+        tokio::try_join!(clusters_done, versions_done, groups_done)?;
+    let mut total = cluster_total;
+    snapshot::add_counts(&mut total, &version_total);
+    snap.clusters.complete &=
+        clusters_done.finish(name, "clusters", &mut snap.clusters, |r| &r.row.uid);
+    snap.versions.complete &=
+        versions_done.finish(name, "profile versions", &mut snap.versions, |r| &r.uid);
     snap.cluster_groups.complete &= place(
         name,
         "cluster groups",
         &mut snap.cluster_groups.rows,
-        details,
+        group_details,
         |r, d| r.detail_json = Some(d),
     );
 
