@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, stream};
 
 use super::SyncError;
+use super::plan::Target;
 use super::progress::{Phase, Progress};
-use super::run::{Fetched, Target};
+use super::run::Fetched;
 use crate::palette::PaletteError;
 use crate::store::snapshot::{self, Counts, Known, Part, Snapshot};
 use crate::store::{Db, now_text, sync_runs, writer};
