@@ -202,22 +202,15 @@ impl Progress {
 
 /// Seconds left at the rate so far. Kinds fetch side by side, each on its own rate-limit
 /// prefix, so the run ends with its slowest kind: per kind remaining ÷ (done ÷ elapsed), the
-/// longest of them. `None` while a kind with work left has none done yet.
+/// longest of them. A kind with none done yet has no rate (it is left out); `None` until some
+/// kind with work left has one.
 pub fn eta(kinds: &BTreeMap<&'static str, DoneTotal>, elapsed: f64) -> Option<f64> {
     if elapsed <= 0.0 {
         return None;
     }
     let mut longest: Option<f64> = None;
-    for k in kinds.values() {
-        let left = k.total.saturating_sub(k.done);
-        if left == 0 {
-            longest = longest.or(Some(0.0));
-            continue;
-        }
-        if k.done == 0 {
-            return None;
-        }
-        let secs = left as f64 * elapsed / k.done as f64;
+    for k in kinds.values().filter(|k| k.done > 0) {
+        let secs = k.total.saturating_sub(k.done) as f64 * elapsed / k.done as f64;
         longest = Some(longest.map_or(secs, |l| l.max(secs)));
     }
     longest
