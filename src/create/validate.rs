@@ -65,6 +65,9 @@ pub fn problems(cloud: &str, body: &Value) -> Vec<Problem> {
     }
     cloud_config(&mut r, cloud, &spec["cloudConfig"]);
     pools(&mut r, cloud, &spec["machinepoolconfig"]);
+    if cloud == "vsphere" {
+        static_ip(&mut r, spec);
+    }
     profiles(&mut r, &spec["profiles"]);
     r.0
 }
@@ -285,6 +288,43 @@ fn pool_cloud(r: &mut Report, cloud: &str, at: &str, p: &Value) {
     }
 }
 
+/// vSphere `staticIp: true`: "all machinepools should have staticIP with provided IPPool"
+/// (SPEC's description of `v1VsphereClusterConfigEntity.staticIp`; TF sets a placement's
+/// `staticIp` from its IP pool). The pool's gateway is checked against the mirror.
+fn static_ip(r: &mut Report, spec: &Value) {
+    if spec["cloudConfig"]["staticIp"] != true {
+        return;
+    }
+    let pools = spec["machinepoolconfig"].as_array();
+    for (i, p) in pools.map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+        let placements = p["cloudConfig"]["placements"].as_array();
+        for (j, pl) in placements
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            let at = format!("spec.machinepoolconfig[{i}].cloudConfig.placements[{j}].network");
+            let network = &pl["network"];
+            if network["staticIp"] != true {
+                r.add(
+                    format!("{at}.staticIp"),
+                    "must be true when spec.cloudConfig.staticIp is true",
+                );
+            }
+            if network["parentPoolUid"]
+                .as_str()
+                .is_none_or(|u| u.trim().is_empty())
+            {
+                r.add(
+                    format!("{at}.parentPoolUid"),
+                    "must name an IP pool when spec.cloudConfig.staticIp is true",
+                );
+            }
+        }
+    }
+}
+
 fn profiles(r: &mut Report, profiles: &Value) {
     let Some(list) = profiles.as_array().filter(|p| !p.is_empty()) else {
         r.add(
@@ -420,5 +460,32 @@ mod tests {
             ["spec.machinepoolconfig"],
             "no system pool"
         );
+    }
+
+    #[test]
+    fn static_ip_needs_a_pool_at_every_placement() {
+        let pool = |network: Value| {
+            json!({"cloudConfig": {"instanceType": {"numCPUs": 2, "memoryMiB": 4096, "diskGiB": 40},
+                "placements": [{"cluster": "c", "datastore": "d", "network": network}]},
+                "poolConfig": {"name": "cp", "size": 1, "labels": ["control-plane"], "isControlPlane": true}})
+        };
+        let body = |network: Value| {
+            json!({"metadata": {"name": "v"}, "spec": {
+                "cloudConfig": {"placement": {"datacenter": "dc", "folder": "f"}, "sshKeys": ["k"], "staticIp": true},
+                "machinepoolconfig": [pool(network)], "profiles": [{"uid": "p"}]}})
+        };
+        let at = "spec.machinepoolconfig[0].cloudConfig.placements[0].network";
+        assert_eq!(
+            fields(
+                "vsphere",
+                &body(json!({"networkName": "n", "staticIp": false}))
+            ),
+            [format!("{at}.staticIp"), format!("{at}.parentPoolUid")]
+        );
+        let ok = body(json!({"networkName": "n", "staticIp": true, "parentPoolUid": "p1"}));
+        assert!(fields("vsphere", &ok).is_empty());
+        let mut dhcp = body(json!({"networkName": "n"}));
+        dhcp["spec"]["cloudConfig"]["staticIp"] = json!(false);
+        assert!(fields("vsphere", &dhcp).is_empty());
     }
 }

@@ -39,16 +39,6 @@ fn require_obj<'a>(obj: &'a Value, key: &str, path: &str) -> Result<&'a Value, P
     }
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 fn one_of(v: Option<&Value>, path: &str, allowed: &[&str]) -> Result<(), PaletteErr> {
     match v {
         None => Ok(()),
@@ -218,6 +208,45 @@ fn check_pools(spec: &Value, cloud: &str) -> Result<u32, PaletteErr> {
     Ok(workers)
 }
 
+/// Each profile is an existing version; `packValues[]`/`variables[]` entries are named
+/// (`v1PackValuesEntity`, `v1SpectroClusterVariable`: `name` required); a variable the version
+/// marks required with no default has a value (`v1Variable.required`: "If it is mandatory then
+/// default value must be provided").
+fn check_profiles(d: &SimData, spec: &Value) -> Result<Vec<String>, PaletteErr> {
+    let mut refs = Vec::new();
+    let list = field(spec, "profiles").and_then(Value::as_array);
+    for (i, p) in list.map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+        let at = format!("spec.profiles[{i}]");
+        let uid = require_str(p, "uid", &at)?;
+        let Some((_, version)) = d.version(uid) else {
+            return Err(PaletteErr::bad_request(format!(
+                "{at}.uid: cluster profile {uid} does not exist"
+            )));
+        };
+        let mut valued = Vec::new();
+        for key in ["packValues", "variables"] {
+            let entries = field(p, key).and_then(Value::as_array);
+            for (j, e) in entries.map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+                let name = require_str(e, "name", &format!("{at}.{key}[{j}]"))?;
+                let value = field(e, "value").and_then(Value::as_str).unwrap_or("");
+                if key == "variables" && !value.trim().is_empty() {
+                    valued.push(name);
+                }
+            }
+        }
+        if let Some(v) = version.variables.iter().find(|v| {
+            v.required && v.default_value.trim().is_empty() && !valued.contains(&v.name.as_str())
+        }) {
+            return Err(PaletteErr::bad_request(format!(
+                "{at}.variables: variable {} is required",
+                v.name
+            )));
+        }
+        refs.push(uid.to_string());
+    }
+    Ok(refs)
+}
+
 struct Checked {
     name: String,
     cloud_type: String,
@@ -235,12 +264,10 @@ fn check(d: &SimData, ctx: &Ctx, cloud: &str, body: &Value) -> Result<Checked, P
         )));
     }
     let metadata = require_obj(body, "metadata", "body")?;
+    // No pattern: SPEC's `v1ObjectMeta.name` has none, and Terraform and the wizard (except for
+    // virtual clusters, a client-side check) send any non-empty name
+    // (reference/palette-creation.md §2 rule 2). Uniqueness is checked below.
     let name = require_str(metadata, "name", "metadata")?;
-    if !valid_name(name) {
-        return Err(PaletteErr::bad_request(format!(
-            "metadata.name `{name}` must be lower-case letters, digits and '-', at most 63 characters"
-        )));
-    }
     let spec = require_obj(body, "spec", "body")?;
     // The virtual model's cloudConfig is optional; every other model requires one.
     let no_config = Value::Object(Default::default());
@@ -320,22 +347,7 @@ fn check(d: &SimData, ctx: &Ctx, cloud: &str, body: &Value) -> Result<Checked, P
             )));
         }
     }
-    let mut refs = Vec::new();
-    for (i, p) in field(spec, "profiles")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-        .iter()
-        .enumerate()
-    {
-        let uid = require_str(p, "uid", &format!("spec.profiles[{i}]"))?;
-        if d.version(uid).is_none() {
-            return Err(PaletteErr::bad_request(format!(
-                "spec.profiles[{i}].uid: cluster profile {uid} does not exist"
-            )));
-        }
-        refs.push(uid.to_string());
-    }
+    let refs = check_profiles(d, spec)?;
     if d.clusters
         .iter()
         .any(|c| c.meta.name == name && c.meta.scope == ctx.scope)

@@ -94,3 +94,31 @@ pub async fn has_accounts(db: &Db, env: &str) -> Result<bool, sqlx::Error> {
         .fetch_one(&db.reader)
         .await
 }
+
+/// A private cloud gateway (overlord) as mirrored: its list item carries `spec.ipPools`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct GatewayRow {
+    pub uid: String,
+    pub name: String,
+    pub json: String,
+}
+
+pub const ACCOUNT_GATEWAY_SQL: &str = concat!(
+    "SELECT uid, name, json FROM overlords WHERE env = ? AND uid = (",
+    "SELECT json_extract(json, '$.metadata.annotations.overlordUid') FROM cloud_accounts",
+    " WHERE env = ? AND uid = ? LIMIT 1)"
+);
+
+/// The gateway a cloud account is linked to (its `overlordUid` annotation), if both are mirrored.
+pub async fn account_gateway(
+    db: &Db,
+    env: &str,
+    account_uid: &str,
+) -> Result<Option<GatewayRow>, sqlx::Error> {
+    sqlx::query_as(ACCOUNT_GATEWAY_SQL)
+        .bind(env)
+        .bind(env)
+        .bind(account_uid)
+        .fetch_optional(&db.reader)
+        .await
+}

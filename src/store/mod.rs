@@ -288,5 +288,6 @@ pub fn read_queries() -> Vec<(&'static str, &'static str)> {
         ("infra::cluster_group", infra::CLUSTER_GROUP_SQL),
         ("infra::account_cloud", infra::ACCOUNT_CLOUD_SQL),
         ("infra::has_accounts", infra::HAS_ACCOUNTS_SQL),
+        ("infra::account_gateway", infra::ACCOUNT_GATEWAY_SQL),
     ]
 }

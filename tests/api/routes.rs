@@ -652,9 +652,9 @@ async fn creation_goes_to_palette_and_shows_at_once() {
         .await
         .unwrap();
     assert_error(resp, 409, "conflict").await;
-    // A name Palette refuses (our checks leave names to Palette): its 400 and message.
-    let mut bad = body.clone();
-    bad["metadata"]["name"] = json!("No_Region");
+    // A refusal only Palette makes (our checks do not look cluster groups up): its 400 and message.
+    let bad = json!({"metadata": {"name": "no-such-group"}, "spec": {"cloudType": "nested",
+        "clusterConfig": {"hostClusterConfig": {"clusterGroup": {"uid": "ffffffffffffffffffffffff"}}}}});
     let resp = app
         .client
         .post(app.url("/clusters"))
@@ -665,7 +665,7 @@ async fn creation_goes_to_palette_and_shows_at_once() {
     assert!(
         assert_error(resp, 400, "bad_request")
             .await
-            .contains("metadata.name")
+            .contains("cluster group ffffffffffffffffffffffff")
     );
     // Virtual cluster
     let group = get_json(&app, "/clustergroups").await["items"][0]["metadata"]["uid"]
