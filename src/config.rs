@@ -83,6 +83,9 @@ pub struct McpConfig {
     pub max_sessions_per_caller: usize,
     /// A session without any request for this long is ended.
     pub session_idle_seconds: u64,
+    /// Offer the write tools (`create_spectrocloud_cluster`, `trigger_spectrocloud_sync`);
+    /// they still need their permissions and are audited.
+    pub write_tools: bool,
 }
 
 impl Default for McpConfig {
@@ -91,6 +94,7 @@ impl Default for McpConfig {
             max_sessions: 256,
             max_sessions_per_caller: 16,
             session_idle_seconds: 120,
+            write_tools: false,
         }
     }
 }

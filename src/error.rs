@@ -86,6 +86,33 @@ pub struct AppError {
     pub retry_after: Option<u64>,
     /// With `invalid_cluster_spec`: every problem found, by JSON path.
     pub problems: Option<Vec<Problem>>,
+    /// For a name that matched several objects or none: what to pick from.
+    pub help: Option<Box<NameHelp>>,
+}
+
+/// What a caller can do about a name that matched several objects (`candidates`) or none
+/// (`didYouMean`: the closest names it may see).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameHelp {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Candidate>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub did_you_mean: Vec<String>,
+}
+
+/// One of several objects a name matched, told apart by uid, scope and project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    pub name: String,
+    pub uid: String,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_name: Option<String>,
+    pub environment: String,
 }
 
 /// One problem of a request body: the JSON path it concerns and what is wrong.
@@ -112,9 +139,30 @@ struct ErrorBody<'a> {
     permission: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     problems: Option<&'a [Problem]>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    help: Option<&'a NameHelp>,
 }
 
 impl AppError {
+    /// `{error, code}` (plus `permission`, `problems`, `candidates`, `didYouMean` when set): the
+    /// body of every error answer, HTTP or MCP.
+    pub fn body(&self) -> serde_json::Value {
+        let body = ErrorBody {
+            error: &self.message,
+            code: self.code.as_str(),
+            permission: self.permission.map(Permission::id),
+            problems: self.problems.as_deref(),
+            help: self.help.as_deref(),
+        };
+        serde_json::to_value(body).unwrap_or_default()
+    }
+
+    /// This error with help for a name.
+    pub fn with_help(mut self, help: NameHelp) -> Self {
+        self.help = Some(Box::new(help));
+        self
+    }
+
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
@@ -122,6 +170,7 @@ impl AppError {
             permission: None,
             retry_after: None,
             problems: None,
+            help: None,
         }
     }
     /// 400 `invalid_cluster_spec` listing `problems`.
@@ -185,13 +234,7 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = ErrorBody {
-            error: &self.message,
-            code: self.code.as_str(),
-            permission: self.permission.map(Permission::id),
-            problems: self.problems.as_deref(),
-        };
-        let mut resp = HttpResponse::build(self.status_code()).json(body);
+        let mut resp = HttpResponse::build(self.status_code()).json(self.body());
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

@@ -48,7 +48,7 @@ pub struct Request<'a> {
     /// The `Idempotency-Key` header, unparsed.
     pub idempotency_key: Option<&'a str>,
     /// Called when Palette rejects the credential (so a stale user token is dropped).
-    pub on_denied: &'a dyn Fn(),
+    pub on_denied: &'a (dyn Fn() + Sync),
 }
 
 /// The answer: status and JSON; `replayed` when it repeats an earlier answer for the same key.

@@ -1,10 +1,14 @@
 //! MCP tools for AI agents (rmcp, Streamable HTTP at `<base_path>/mcp`): the original plugin's
-//! actions under their names, answered from the mirror (kubeconfigs and manifests live), with
-//! the same bearer tokens as the HTTP API. Each tool names its permission once, in [`TOOLS`];
-//! `tools/list` shows a caller only the tools it may call, and `tools/call` checks before any
-//! tool runs. The tools call the same `service` functions as the HTTP routes.
+//! actions under their names plus diagnosis, pack and write tools, answered from the mirror
+//! (kubeconfigs and manifests live), with the same bearer tokens as the HTTP API. The tools
+//! live in one table ([`catalog`]): `tools/list` shows a caller only the tools it may call, and
+//! `tools/call` checks before any tool runs. The tools call the same `service` functions as
+//! the HTTP routes.
 
+pub mod args;
+pub mod catalog;
 pub mod sessions;
+pub mod tools;
 
 use std::sync::Arc;
 
@@ -13,191 +17,44 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
-use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
 use rmcp::handler::server::tool::ToolCallContext;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListToolsResult,
+    PaginatedRequestParams, Prompt, PromptArgument, PromptMessage, Role, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, schemars, tool, tool_router};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use rmcp_actix_web::transport::{
     LocalSessionManager, StreamableHttpService, on_request_extensions,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::auth::palette_user::PaletteUser;
-use crate::auth::permissions::Permission::{self, *};
 use crate::config::{AuthMode, Config};
-use crate::domain::{CloudType, ProfileNames, ProfileType, Uid};
 use crate::error::AppError;
-use crate::palette::models;
-use crate::service::{
-    self, Answer, Ctx, Origin, clusters, infra, profiles, projects, reports, status,
-};
-use crate::store::Page;
 
-/// THE tool table: every tool and the permission it needs. A tool missing here is refused.
-pub const TOOLS: &[(&str, Permission)] = &[
-    ("get_spectrocloud_health_for_cluster", ClusterViewInfo),
-    (
-        "get_spectrocloud_kubeconfig_for_cluster",
-        ClusterDownloadKubeconfig,
-    ),
-    (
-        "get_spectrocloud_pack_details_for_profile",
-        ClusterViewPackValues,
-    ),
-    (
-        "find_spectrocloud_clusters_for_profile",
-        ProfileViewClusters,
-    ),
-    ("list_spectrocloud_clusters", ClusterViewInfo),
-    ("list_spectrocloud_virtual_clusters", ClusterViewInfo),
-    ("list_spectrocloud_projects", ClusterViewInfo),
-    ("list_spectrocloud_cluster_groups", ClusterViewInfo),
-    ("search_spectrocloud_profiles_by_names", ProfileViewInfo),
-    ("get_spectrocloud_profile_variables", ProfileViewInfo),
-    ("list_spectrocloud_profiles_for_project", ProfileViewInfo),
-    (
-        "get_spectrocloud_pack_manifest_for_cluster",
-        ClusterViewPackManifests,
-    ),
-    ("get_spectrocloud_cluster_profiles", ClusterViewPackValues),
-    ("get_spectrocloud_virtual_cluster_details", ClusterViewInfo),
-    (
-        "get_spectrocloud_kubeconfig_for_virtual_cluster",
-        ClusterDownloadKubeconfig,
-    ),
-    ("get_spectrocloud_cluster_group", ClusterViewInfo),
-    ("list_spectrocloud_cloud_accounts", ClusterViewInfo),
-    ("get_spectrocloud_profile_usage", ProfileViewClusters),
-    ("get_spectrocloud_sync_status", ClusterViewInfo),
-];
-
-pub fn permission_of(tool: &str) -> Option<Permission> {
-    TOOLS.iter().find(|(t, _)| *t == tool).map(|(_, p)| *p)
-}
+pub use catalog::{TOOLS, permission_of};
+use tools::Call;
 
 #[derive(Clone)]
 pub struct McpServer {
     state: web::Data<AppState>,
-    tool_router: ToolRouter<McpServer>,
 }
 
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EnvArgs {
-    /// Environment (Palette instance) name; the first configured one when absent.
-    pub instance_name: Option<String>,
-    /// Only this project.
-    pub project_uid: Option<String>,
-}
+/// The HTTP request headers of an MCP request (for the Palette user, as on the routes).
+#[derive(Clone)]
+struct RequestHeaders(actix_web::http::header::HeaderMap);
 
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterArgs {
-    /// The cluster's name in Palette (its catalog title).
-    pub cluster_name: Option<String>,
-    /// Or its uid.
-    pub cluster_uid: Option<String>,
-    /// Narrows a name that exists in several projects.
-    pub project_uid: Option<String>,
-    pub instance_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct KubeconfigArgs {
-    pub cluster_name: Option<String>,
-    pub cluster_uid: Option<String>,
-    pub project_uid: Option<String>,
-    /// Through Palette's reverse proxy (default true).
-    pub frp: Option<bool>,
-    pub instance_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProfileArgs {
-    /// The profile's name (case-insensitive).
-    pub profile_name: Option<String>,
-    /// Or any of its version uids.
-    pub profile_uid: Option<String>,
-    pub instance_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SearchArgs {
-    /// Exact profile names, case-insensitive.
-    pub names: Vec<String>,
-    pub project_uid: Option<String>,
-    pub instance_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectProfilesArgs {
-    pub project_uid: String,
-    /// eks, aws, aks, azure, vsphere, ...
-    pub cloud_type: Option<String>,
-    /// infra, cluster, add-on or system (default: infra and cluster).
-    pub profile_type: Option<String>,
-    pub instance_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ManifestArgs {
-    pub cluster_name: Option<String>,
-    pub cluster_uid: Option<String>,
-    pub manifest_uid: String,
-    pub project_uid: Option<String>,
-    pub instance_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VirtualClusterArgs {
-    pub virtual_cluster_uid: String,
-    pub project_uid: Option<String>,
-    /// For the kubeconfig: through Palette's reverse proxy (default true).
-    pub frp: Option<bool>,
-    pub instance_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterGroupArgs {
-    pub cluster_group_uid: String,
-    pub instance_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CloudAccountsArgs {
-    /// aws, azure or vsphere.
-    pub cloud_type: String,
-    pub instance_name: Option<String>,
-}
-
-type ToolResult = Result<CallToolResult, McpError>;
-
-/// A tool's answer: its JSON, or `{error, code}` marked as an error (which the calling model
-/// can read, unlike a protocol error).
-fn answer(result: Result<Value, AppError>) -> ToolResult {
-    Ok(match result {
-        Ok(v) => CallToolResult::structured(v),
-        Err(e) => {
-            CallToolResult::structured_error(json!({ "error": e.message, "code": e.code.as_str() }))
-        }
-    })
+fn headers(ctx: &RequestContext<RoleServer>) -> actix_web::http::header::HeaderMap {
+    on_request_extensions(&ctx.extensions)
+        .and_then(|e| e.get::<RequestHeaders>())
+        .map(|h| h.0.clone())
+        .unwrap_or_default()
 }
 
 fn caller(ctx: &RequestContext<RoleServer>) -> Option<Caller> {
@@ -206,498 +63,57 @@ fn caller(ctx: &RequestContext<RoleServer>) -> Option<Caller> {
         .cloned()
 }
 
-/// Where a service answer came from, for the model: `{source, syncedAt, stale}`.
-fn origin(a: &Answer) -> Value {
-    match a.origin {
-        Origin::Mirror(f) => json!({
-            "source": "mirror",
-            "syncedAt": f.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            "stale": f.stale,
-        }),
-        Origin::Live => json!({ "source": "live" }),
+/// A tool's answer: its JSON, or the error body (`{error, code}`, with candidates or
+/// did-you-mean names when a name did not pick one object) marked as an error, which the
+/// calling model can read, unlike a protocol error.
+fn answer(result: Result<Value, AppError>) -> CallToolResult {
+    match result {
+        Ok(v) => CallToolResult::structured(v),
+        Err(e) => CallToolResult::structured_error(e.body()),
     }
 }
 
-/// `{uid, name, type, cloudType, version}` of listed profiles (no pack values: small for a
-/// model).
-fn profile_briefs(list: &Value) -> Vec<Value> {
-    items(list, "profiles")
-        .iter()
-        .map(|p| {
-            let published = &p["specSummary"]["published"];
-            json!({
-                "uid": p["metadata"]["uid"],
-                "name": p["metadata"]["name"],
-                "type": published["type"],
-                "cloudType": published["cloudType"],
-                "version": p["specSummary"]["version"],
-            })
-        })
-        .collect()
+/// A call through the rmcp router: the same [`catalog::invoke`] as `tools/call`.
+fn routed(
+    tc: ToolCallContext<'_, McpServer>,
+) -> futures::future::BoxFuture<'_, Result<CallToolResponse, McpError>> {
+    Box::pin(async move {
+        let Some(c) = caller(&tc.request_context) else {
+            return Ok(answer(Err(AppError::unauthenticated("no caller"))).into());
+        };
+        let call = Call::new(&tc.service.state, &c).with_headers(headers(&tc.request_context));
+        let input = tc.arguments.map(Value::Object).unwrap_or(Value::Null);
+        Ok(answer(catalog::invoke(&call, &tc.name, input).await).into())
+    })
 }
 
-fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v[key].as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-/// `{uid, name, state, health, cloudType, projectUid, kubernetesVersion}` of listed clusters.
-fn cluster_briefs(list: &Value, key: &str) -> Vec<Value> {
-    items(list, key)
-        .iter()
-        .map(|c| {
-            json!({
-                "uid": c["metadata"]["uid"],
-                "name": c["metadata"]["name"],
-                "state": c["status"]["state"],
-                "health": c["status"]["health"]["state"],
-                "cloudType": models::cloud_type(c),
-                "projectUid": models::project_uid(c),
-                "kubernetesVersion": c["status"]["kubeMeta"]["kubernetesVersion"],
-            })
-        })
-        .collect()
-}
-
-fn uid_arg(what: &str, v: &Option<String>) -> Result<Option<Uid>, AppError> {
-    Uid::optional(what, v.as_deref())
-}
+const DIAGNOSE_PROMPT: &str = "diagnose-cluster";
 
 impl McpServer {
     pub fn new(state: web::Data<AppState>) -> McpServer {
-        McpServer {
-            state,
-            tool_router: Self::tool_router(),
+        McpServer { state }
+    }
+
+    /// The tools of this configuration as an rmcp router (for adapters that enumerate and
+    /// invoke tools through rmcp); every route goes through [`catalog::invoke`].
+    pub fn tool_router(config: &Config) -> ToolRouter<McpServer> {
+        let mut router = ToolRouter::new();
+        for spec in catalog::offered(config) {
+            router.add_route(ToolRoute::new_dyn(spec.tool(), routed));
         }
-    }
-
-    /// The service context of a tool call: the environment, the tool's caller, and the
-    /// environment's key (agents carry no Palette user token).
-    fn ctx(
-        &self,
-        instance: Option<&str>,
-        rc: &RequestContext<RoleServer>,
-    ) -> Result<Ctx, AppError> {
-        Ok(Ctx {
-            state: self.state.clone(),
-            env: service::environment(&self.state, instance)?,
-            user: Arc::new(PaletteUser::none()),
-            caller: caller(rc).ok_or_else(|| AppError::unauthenticated("no caller"))?,
-        })
-    }
-}
-
-#[tool_router]
-impl McpServer {
-    #[tool(
-        description = "Get health and state of a SpectroCloud cluster (by name or uid): overall status, conditions, Kubernetes version, cloud type, project."
-    )]
-    async fn get_spectrocloud_health_for_cluster(
-        &self,
-        Parameters(a): Parameters<ClusterArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(async {
-            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-            let project = uid_arg("projectUid", &a.project_uid)?;
-            let uid = clusters::resolve(&ctx, a.cluster_name.as_deref(), uid_arg("clusterUid", &a.cluster_uid)?, project.as_ref()).await?;
-            let got = clusters::detail(&ctx, &uid, project.as_ref()).await?;
-            let d = got.value()?;
-            let health = &d["status"]["health"];
-            let state = d["status"]["state"].as_str().unwrap_or_default();
-            Ok(json!({ "mirror": origin(&got),
-                "cluster": { "name": models::name(&d), "uid": uid.as_str(), "state": state, "cloudType": models::cloud_type(&d),
-                             "projectUid": models::project_uid(&d), "kubernetesVersion": d["status"]["kubeMeta"]["kubernetesVersion"] },
-                "health": {
-                    "overallStatus": health["state"].as_str().filter(|s| !s.is_empty()).unwrap_or(state),
-                    "lastHeartBeat": health["lastHeartBeatTimestamp"],
-                    "conditions": health["conditions"].as_array().cloned().unwrap_or_default(),
-                },
-            }))
-        }.await)
-    }
-
-    #[tool(
-        description = "Download a client (OIDC) kubeconfig for a SpectroCloud cluster, by name or uid; frp (default true) goes through Palette's reverse proxy."
-    )]
-    async fn get_spectrocloud_kubeconfig_for_cluster(
-        &self,
-        Parameters(a): Parameters<KubeconfigArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(async {
-            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-            let project = uid_arg("projectUid", &a.project_uid)?;
-            let uid = clusters::resolve(&ctx, a.cluster_name.as_deref(), uid_arg("clusterUid", &a.cluster_uid)?, project.as_ref()).await?;
-            let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), a.frp.unwrap_or(true)).await?;
-            Ok(json!({ "cluster": { "name": a.cluster_name, "uid": uid.as_str() }, "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }))
-        }.await)
-    }
-
-    #[tool(
-        description = "Show the packs (name, version, layer) of a cluster profile's newest version, by profile name or any version uid."
-    )]
-    async fn get_spectrocloud_pack_details_for_profile(
-        &self,
-        Parameters(a): Parameters<ProfileArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(async {
-            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-            let uid = profiles::resolve(&ctx, a.profile_name.as_deref(), uid_arg("profileUid", &a.profile_uid)?).await?;
-            let got = profiles::packs(&ctx, &uid, None, None).await?;
-            let p = got.value()?;
-            let published = &p["spec"]["published"];
-            let packs: Vec<Value> = items(published, "packs")
-                .iter()
-                .map(|k| json!({ "name": k["name"], "version": k["tag"], "layer": k["layer"] }))
-                .collect();
-            Ok(json!({ "mirror": origin(&got),
-                "profile": { "name": p["metadata"]["name"], "uid": uid.as_str(), "type": published["type"], "cloudType": published["cloudType"],
-                             "version": p["spec"]["version"], "status": if p["status"]["isPublished"] == true { "published" } else { "draft" } },
-                "packs": packs,
-            }))
-        }.await)
-    }
-
-    #[tool(
-        description = "List every cluster using a cluster profile, on any of its versions (reverse lookup), by profile name or any version uid."
-    )]
-    async fn find_spectrocloud_clusters_for_profile(
-        &self,
-        Parameters(a): Parameters<ProfileArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(
-            async {
-                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let uid = profiles::resolve(
-                    &ctx,
-                    a.profile_name.as_deref(),
-                    uid_arg("profileUid", &a.profile_uid)?,
-                )
-                .await?;
-                let got = profiles::clusters(&ctx, &uid, Page::ALL).await?;
-                let mut v = got.value()?;
-                v["mirror"] = origin(&got);
-                Ok(v)
-            }
-            .await,
-        )
-    }
-
-    #[tool(
-        description = "List SpectroCloud clusters (uid, name, state, health, cloud type, project), optionally of one project."
-    )]
-    async fn list_spectrocloud_clusters(
-        &self,
-        Parameters(a): Parameters<EnvArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(
-            async {
-                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let project = uid_arg("projectUid", &a.project_uid)?;
-                let got = clusters::list(&ctx, Page::ALL).await?;
-                let mut list = cluster_briefs(&got.value()?, "clusters");
-                // Virtual clusters have their own tool.
-                list.retain(|c| c["cloudType"] != CloudType::Nested.as_str());
-                list.retain(|c| {
-                    project
-                        .as_ref()
-                        .is_none_or(|p| c["projectUid"] == p.as_str())
-                });
-                Ok(json!({ "mirror": origin(&got), "clusters": list }))
-            }
-            .await,
-        )
-    }
-
-    #[tool(description = "List SpectroCloud virtual clusters (uid, name, state).")]
-    async fn list_spectrocloud_virtual_clusters(
-        &self,
-        Parameters(a): Parameters<EnvArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(
-            async {
-                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let project = uid_arg("projectUid", &a.project_uid)?;
-                let got = clusters::list_virtual(&ctx, Page::ALL).await?;
-                let mut list = cluster_briefs(&got.value()?, "virtualClusters");
-                list.retain(|c| {
-                    project
-                        .as_ref()
-                        .is_none_or(|p| c["projectUid"] == p.as_str())
-                });
-                Ok(json!({ "mirror": origin(&got), "virtualClusters": list }))
-            }
-            .await,
-        )
-    }
-
-    #[tool(description = "List SpectroCloud projects (uid, name).")]
-    async fn list_spectrocloud_projects(
-        &self,
-        Parameters(a): Parameters<EnvArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(
-            async {
-                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let got = projects::mine(&ctx).await?;
-                let mut v = got.value()?;
-                v["mirror"] = origin(&got);
-                Ok(v)
-            }
-            .await,
-        )
-    }
-
-    #[tool(
-        description = "List SpectroCloud cluster groups (uid, name, project), optionally of one project (with the tenant's)."
-    )]
-    async fn list_spectrocloud_cluster_groups(
-        &self,
-        Parameters(a): Parameters<EnvArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(async {
-            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-            let project = uid_arg("projectUid", &a.project_uid)?;
-            let got = infra::cluster_groups(&ctx, project.as_ref(), Page::ALL).await?;
-            let list: Vec<Value> = items(&got.value()?, "items")
-                .iter()
-                .map(|g| json!({ "uid": g["metadata"]["uid"], "name": g["metadata"]["name"], "projectUid": models::project_uid(g) }))
-                .collect();
-            Ok(json!({ "mirror": origin(&got), "clusterGroups": list }))
-        }.await)
-    }
-
-    #[tool(
-        description = "Find cluster profiles by exact names (case-insensitive): uid, name, type, cloud type, newest version."
-    )]
-    async fn search_spectrocloud_profiles_by_names(
-        &self,
-        Parameters(a): Parameters<SearchArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(
-            async {
-                let names = ProfileNames::parse(a.names)?;
-                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let project = uid_arg("projectUid", &a.project_uid)?;
-                let got = profiles::search(&ctx, &names, project.as_ref()).await?;
-                Ok(json!({ "mirror": origin(&got), "profiles": profile_briefs(&got.value()?) }))
-            }
-            .await,
-        )
-    }
-
-    #[tool(description = "Get the variables of a cluster profile, by name or any version uid.")]
-    async fn get_spectrocloud_profile_variables(
-        &self,
-        Parameters(a): Parameters<ProfileArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(async {
-            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-            let uid = match uid_arg("profileUid", &a.profile_uid)? {
-                Some(u) => u,
-                None => profiles::resolve(&ctx, a.profile_name.as_deref(), None).await?,
-            };
-            let got = profiles::variables(&ctx, &uid, None).await?;
-            Ok(json!({ "mirror": origin(&got), "profileUid": uid.as_str(), "variables": got.value()?["variables"] }))
-        }.await)
-    }
-
-    #[tool(
-        description = "List the cluster profiles usable in a project (its own and the tenant's), filtered by cloud type and profile type (default infra and cluster)."
-    )]
-    async fn list_spectrocloud_profiles_for_project(
-        &self,
-        Parameters(a): Parameters<ProjectProfilesArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(
-            async {
-                let project = Uid::parse("projectUid", &a.project_uid)?;
-                let cloud = CloudType::optional(a.cloud_type.as_deref())?;
-                let types = ProfileType::filter(a.profile_type.as_deref())?;
-                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let got =
-                    projects::profiles(&ctx, &project, cloud.as_ref(), &types, Page::ALL).await?;
-                Ok(json!({ "mirror": origin(&got), "profiles": profile_briefs(&got.value()?) }))
-            }
-            .await,
-        )
-    }
-
-    #[tool(
-        description = "Get a pack manifest (its YAML content) of a cluster, by cluster name or uid and manifest uid."
-    )]
-    async fn get_spectrocloud_pack_manifest_for_cluster(
-        &self,
-        Parameters(a): Parameters<ManifestArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(async {
-            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-            let project = uid_arg("projectUid", &a.project_uid)?;
-            let uid = clusters::resolve(&ctx, a.cluster_name.as_deref(), uid_arg("clusterUid", &a.cluster_uid)?, project.as_ref()).await?;
-            let manifest = Uid::parse("manifestUid", &a.manifest_uid)?;
-            let got = clusters::manifest(&ctx, &uid, &manifest, project.as_ref()).await?;
-            Ok(json!({ "clusterUid": uid.as_str(), "manifestUid": manifest.as_str(), "manifest": got.value().unwrap_or(Value::Null) }))
-        }.await)
-    }
-
-    #[tool(
-        description = "Get the profiles attached to a cluster with their packs (name, version, layer), by cluster name or uid."
-    )]
-    async fn get_spectrocloud_cluster_profiles(
-        &self,
-        Parameters(a): Parameters<ClusterArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(async {
-            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-            let project = uid_arg("projectUid", &a.project_uid)?;
-            let uid = clusters::resolve(&ctx, a.cluster_name.as_deref(), uid_arg("clusterUid", &a.cluster_uid)?, project.as_ref()).await?;
-            let got = clusters::profiles(&ctx, &uid, project.as_ref()).await?;
-            // Pack values and schemas are left out: large, and rarely what a model needs.
-            let list: Vec<Value> = items(&got.value()?, "profiles")
-                .iter()
-                .map(|p| {
-                    let packs: Vec<Value> = items(&p["spec"], "packs")
-                        .iter()
-                        .map(|k| json!({ "name": k["spec"]["name"], "version": k["spec"]["version"], "layer": k["spec"]["layer"] }))
-                        .collect();
-                    json!({ "uid": p["metadata"]["uid"], "name": p["metadata"]["name"], "type": p["spec"]["type"], "version": p["spec"]["version"], "packs": packs })
-                })
-                .collect();
-            Ok(json!({ "mirror": origin(&got), "clusterUid": uid.as_str(), "profiles": list }))
-        }.await)
-    }
-
-    #[tool(description = "Get a virtual cluster's name, state, host cluster and cluster group.")]
-    async fn get_spectrocloud_virtual_cluster_details(
-        &self,
-        Parameters(a): Parameters<VirtualClusterArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(async {
-            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-            let uid = Uid::parse("virtualClusterUid", &a.virtual_cluster_uid)?;
-            let project = uid_arg("projectUid", &a.project_uid)?;
-            let got = clusters::detail_virtual(&ctx, &uid, project.as_ref()).await?;
-            let d = got.value()?;
-            Ok(json!({ "mirror": origin(&got), "cluster": { "name": models::name(&d), "uid": uid.as_str(), "state": d["status"]["state"], "projectUid": models::project_uid(&d),
-                                    "hostCluster": d["status"]["virtual"]["hostCluster"], "clusterGroup": d["status"]["virtual"]["clusterGroup"] } }))
-        }.await)
-    }
-
-    #[tool(
-        description = "Download a kubeconfig for a virtual cluster; frp (default true) goes through Palette's reverse proxy."
-    )]
-    async fn get_spectrocloud_kubeconfig_for_virtual_cluster(
-        &self,
-        Parameters(a): Parameters<VirtualClusterArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(async {
-            let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-            let uid = Uid::parse("virtualClusterUid", &a.virtual_cluster_uid)?;
-            let project = uid_arg("projectUid", &a.project_uid)?;
-            let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), a.frp.unwrap_or(true)).await?;
-            Ok(json!({ "cluster": { "uid": uid.as_str() }, "kubeconfig": String::from_utf8_lossy(&body), "accessType": "client-oidc" }))
-        }.await)
-    }
-
-    #[tool(description = "Get a cluster group: its host clusters and settings.")]
-    async fn get_spectrocloud_cluster_group(
-        &self,
-        Parameters(a): Parameters<ClusterGroupArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(
-            async {
-                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let uid = Uid::parse("clusterGroupUid", &a.cluster_group_uid)?;
-                let got = infra::cluster_group(&ctx, &uid, None).await?;
-                Ok(json!({ "mirror": origin(&got), "clusterGroup": got.value()? }))
-            }
-            .await,
-        )
-    }
-
-    #[tool(
-        description = "List cloud accounts (uid, name) of a cloud type: aws, azure, vsphere or any other Palette cloud."
-    )]
-    async fn list_spectrocloud_cloud_accounts(
-        &self,
-        Parameters(a): Parameters<CloudAccountsArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(
-            async {
-                let cloud = CloudType::parse(&a.cloud_type)?;
-                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let got = infra::accounts(&ctx, &cloud, None, Page::ALL).await?;
-                let list: Vec<Value> = items(&got.value()?, "accounts")
-                    .iter()
-                    .map(|c| json!({ "uid": c["metadata"]["uid"], "name": c["metadata"]["name"] }))
-                    .collect();
-                Ok(json!({ "mirror": origin(&got), "accounts": list }))
-            }
-            .await,
-        )
-    }
-
-    #[tool(
-        description = "Report how many clusters run each cluster profile and each of its versions, most used first (unused profiles included)."
-    )]
-    async fn get_spectrocloud_profile_usage(
-        &self,
-        Parameters(a): Parameters<EnvArgs>,
-        rc: RequestContext<RoleServer>,
-    ) -> ToolResult {
-        answer(
-            async {
-                let ctx = self.ctx(a.instance_name.as_deref(), &rc)?;
-                let got = reports::profile_usage(&ctx, &Default::default()).await?;
-                let mut v = got.value()?;
-                v["mirror"] = origin(&got);
-                Ok(v)
-            }
-            .await,
-        )
-    }
-
-    #[tool(
-        description = "How fresh the mirror of each SpectroCloud environment is: last successful sync, staleness, a run under way."
-    )]
-    async fn get_spectrocloud_sync_status(&self, Parameters(a): Parameters<EnvArgs>) -> ToolResult {
-        answer(
-            async {
-                let only = match a.instance_name.as_deref().filter(|n| !n.is_empty()) {
-                    Some(n) => Some(service::environment(&self.state, Some(n))?),
-                    None => None,
-                };
-                let list =
-                    status::sync_status(&self.state, only.as_ref().map(|e| e.name())).await?;
-                Ok(json!({ "environments": list }))
-            }
-            .await,
-        )
+        router
     }
 }
 
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_prompts().build())
             .with_server_info(Implementation::new("spectrocloud-backend", env!("CARGO_PKG_VERSION")))
             .with_instructions(
-                "Spectro Cloud Palette clusters, cluster profiles, projects and cloud accounts, from a local mirror \
-                 kept fresh by background sync. Tools take an optional instanceName (the Palette environment).",
+                "Spectro Cloud Palette clusters, cluster profiles, packs, projects and cloud accounts, from a local \
+                 mirror kept fresh by background sync. Objects are named by name or uid (names any case; add \
+                 projectName or projectUid when a name is in several projects). Lists are paged: pass nextCursor \
+                 as cursor; summary=true gives counts. Tools take an optional instanceName (the Palette environment).",
             )
     }
 
@@ -707,70 +123,75 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let caller = caller(&ctx);
-        let tools = self
-            .tool_router
-            .list_all()
-            .into_iter()
-            .filter(|t| match (permission_of(&t.name), &caller) {
-                (Some(p), Some(c)) => c.may(p),
-                _ => false,
-            })
-            .collect();
+        let tools = match caller(&ctx) {
+            Some(c) => catalog::list(&self.state.config, &c),
+            None => Vec::new(),
+        };
         Ok(ListToolsResult::with_all_items(tools))
     }
 
-    /// The permission check of every tool, before it runs.
+    /// The permission check of every tool, before it runs (in [`catalog::invoke`]).
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let name = request.name.to_string();
-        let Some(permission) = permission_of(&name) else {
+        let Some(c) = caller(&ctx) else {
+            return Ok(answer(Err(AppError::unauthenticated("no caller"))).into());
+        };
+        let call = Call::new(&self.state, &c).with_headers(headers(&ctx));
+        let input = request.arguments.map(Value::Object).unwrap_or(Value::Null);
+        Ok(answer(catalog::invoke(&call, &request.name, input).await).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let mut name = PromptArgument::new("clusterName");
+        name.description = Some("The cluster's name (or uid)".into());
+        name.required = Some(true);
+        let prompt = Prompt::new(
+            DIAGNOSE_PROMPT,
+            Some("Diagnose a SpectroCloud cluster: what is wrong and what to check next."),
+            Some(vec![name]),
+        )
+        .with_title("Diagnose a cluster");
+        Ok(ListPromptsResult::with_all_items(vec![prompt]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        if request.name != DIAGNOSE_PROMPT {
             return Err(McpError::invalid_params(
-                format!("unknown tool {name}"),
+                format!("unknown prompt {}", request.name),
                 None,
             ));
-        };
-        let permission = Some(permission);
-        let allowed = match (permission, caller(&ctx)) {
-            (Some(p), Some(c)) => {
-                if !c.may(p) {
-                    tracing::info!(subject = %c.subject, tool = %name, permission = p.id(), "MCP tool denied");
-                }
-                c.may(p)
-            }
-            _ => false,
-        };
-        if !allowed {
-            let p = permission.map(Permission::id).unwrap_or("unknown tool");
-            if let Some(c) = caller(&ctx) {
-                // A refused tool call is a denial on record, as on the HTTP routes.
-                crate::auth::audit::record_denied(
-                    &self.state.db,
-                    crate::auth::audit::Event {
-                        subject: &c.subject,
-                        user: None,
-                        action: crate::auth::audit::Action::Access,
-                        env: "",
-                        object_uid: None,
-                        success: false,
-                        detail: Some(format!("MCP tool {name}: permission {p} missing")),
-                    },
-                )
-                .await;
-            }
-            return Ok(CallToolResult::structured_error(json!({
-                "error": format!("Permission denied: {p} is not granted to this caller"),
-                "code": "permission_denied",
-                "permission": p,
-            }))
-            .into());
         }
-        self.tool_router
-            .call(ToolCallContext::new(self, request, ctx))
-            .await
+        let cluster = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("clusterName"))
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| McpError::invalid_params("clusterName is required", None))?;
+        let text = format!(
+            "Diagnose the SpectroCloud cluster `{cluster}`. Call diagnose_spectrocloud_cluster with \
+             clusterName `{cluster}` (if the name is ambiguous, pick a candidate by projectName or use its \
+             clusterUid). Report its state and health, unhealthy machine pools, failing conditions, the \
+             Kubernetes and agent versions and the last heartbeat. Then check the profiles it runs with \
+             get_spectrocloud_cluster_profiles, and whether the mirror is fresh with \
+             get_spectrocloud_sync_status. End with the likely cause and the next steps."
+        );
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+                .with_description(format!("Diagnose cluster {cluster}"))
+                .into(),
+        )
     }
 }
 
@@ -828,6 +249,7 @@ pub fn service(
             if let Some(c) = req.extensions().get::<Caller>() {
                 ext.insert(c.clone());
             }
+            ext.insert(RequestHeaders(req.headers().clone()));
         })
         .allowed_hosts(hosts)
         .cancellation_token(shutdown)
@@ -839,16 +261,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_tool_names_its_permission() {
-        let router = McpServer::tool_router();
-        let tools = router.list_all();
-        assert_eq!(tools.len(), TOOLS.len());
-        for t in tools {
+    fn every_tool_names_its_permission_and_writes_are_opt_in() {
+        let mut config = Config::default();
+        let read = McpServer::tool_router(&config).list_all();
+        assert_eq!(read.len() + 2, TOOLS.len());
+        config.mcp.write_tools = true;
+        let all = McpServer::tool_router(&config).list_all();
+        assert_eq!(all.len(), TOOLS.len());
+        for t in all {
             assert!(
                 permission_of(&t.name).is_some(),
                 "tool {} has no permission",
                 t.name
             );
+            assert!(t.title.is_some() && t.annotations.is_some() && t.output_schema.is_some());
         }
     }
 }

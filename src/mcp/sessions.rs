@@ -250,7 +250,7 @@ pub async fn guard(
             return Ok(req.into_response(resp));
         }
         if req.method() == Method::DELETE {
-            return delete(req, next, &guard, id).await;
+            return delete(&guard, id, req, next).await;
         }
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
@@ -304,10 +304,10 @@ async fn open(
 
 /// `DELETE` of a session: 204 when it was open, 404 when it has ended or never existed.
 async fn delete(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
     guard: &SessionGuard,
     id: &str,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let open = guard
         .manager
@@ -353,6 +353,7 @@ mod tests {
             max_sessions: total,
             max_sessions_per_caller: per,
             session_idle_seconds: 60,
+            write_tools: false,
         }
     }
 

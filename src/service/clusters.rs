@@ -155,34 +155,69 @@ pub async fn profiles(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<
     }
 }
 
-/// The uid of a cluster given by uid, or by a name that must be unambiguous (names are unique
-/// per project only); among the clusters the caller can see.
+/// The uid of a cluster given by uid, or by a name (any case) that must be unambiguous (names
+/// are unique per project only); among the clusters the caller can see. Several matches list
+/// the candidates; none lists the closest names.
 pub async fn resolve(
     ctx: &Ctx,
     name: Option<&str>,
     uid: Option<Uid>,
     project: Option<&Uid>,
 ) -> AppResult<Uid> {
+    resolve_kind(ctx, false, name, uid, project).await
+}
+
+/// [`resolve`] for virtual clusters.
+pub async fn resolve_virtual(
+    ctx: &Ctx,
+    name: Option<&str>,
+    uid: Option<Uid>,
+    project: Option<&Uid>,
+) -> AppResult<Uid> {
+    resolve_kind(ctx, true, name, uid, project).await
+}
+
+async fn resolve_kind(
+    ctx: &Ctx,
+    virtual_clusters: bool,
+    name: Option<&str>,
+    uid: Option<Uid>,
+    project: Option<&Uid>,
+) -> AppResult<Uid> {
+    let (what, field) = match virtual_clusters {
+        true => ("virtual cluster", "virtualCluster"),
+        false => ("cluster", "cluster"),
+    };
     if let Some(u) = uid {
         return Ok(u);
     }
     let Some(name) = name.filter(|n| !n.is_empty()) else {
-        return Err(AppError::bad_request(
-            "Provide either clusterName or clusterUid",
-        ));
+        return Err(AppError::bad_request(format!(
+            "Provide either {field}Name or {field}Uid"
+        )));
     };
     let m = ctx.mirror().await?;
-    let f = m.filter(Kind::Cluster);
+    let kind = if virtual_clusters {
+        Kind::VirtualCluster
+    } else {
+        Kind::Cluster
+    };
+    let f = m.filter(kind);
     let p = project.map(Uid::as_str);
-    let found = clusters::uids_named(m.db(), m.env(), name, p, &f).await?;
-    match found.as_slice() {
-        [one] => Uid::parse("clusterUid", one),
-        [] => Err(AppError::not_found(format!("No cluster named {name}"))),
-        _ => Err(AppError::bad_request(format!(
-            "Multiple clusters are named {name} ({}); give projectUid or clusterUid",
-            found.join(", ")
-        ))),
-    }
+    let found = clusters::named(m.db(), m.env(), name, virtual_clusters, p, &f).await?;
+    let known: Vec<String> = if found.is_empty() {
+        let narrow = crate::service::lists::ClusterFilter {
+            project: project.cloned(),
+            ..Default::default()
+        };
+        let all = crate::service::lists::cluster_briefs(ctx, virtual_clusters, &narrow).await?;
+        all.into_iter().map(|c| c.name).collect()
+    } else {
+        Vec::new()
+    };
+    let narrow = format!("projectName, projectUid or {field}Uid");
+    let one = super::names::pick(what, name, m.env(), found, &known, &narrow)?;
+    Uid::parse(&format!("{field}Uid"), &one.uid)
 }
 
 /// The cluster's project for a live call: `given` when there is one, else the mirror's.

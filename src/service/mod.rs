@@ -4,8 +4,11 @@
 //! visibility and freshness. Adapters only parse inputs into `domain` types and shape answers.
 
 pub mod clusters;
+pub mod diagnose;
 pub mod infra;
+pub mod lists;
 pub mod live;
+pub mod names;
 pub mod profiles;
 pub mod projects;
 pub mod reports;

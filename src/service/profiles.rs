@@ -124,27 +124,67 @@ pub async fn clusters(ctx: &Ctx, uid: &Uid, page: Page) -> AppResult<Answer> {
     m.json(&json!({ "profile": profile, "clusters": clusters, "total": total }))
 }
 
-/// The version uid a profile is listed under, given by any version uid or by a name that must
-/// be unambiguous; among the profiles the caller can see.
-pub async fn resolve(ctx: &Ctx, name: Option<&str>, uid: Option<Uid>) -> AppResult<Uid> {
+/// A profile version given by any version uid (that very version: never another), or by a
+/// name (any case) that must be unambiguous among the profiles the caller can see (with
+/// `project`: that project's and the tenant's); `version` (a label such as `1.0.0`) picks one
+/// of its versions, else the newest (as listed). Several matches list the candidates; none
+/// lists the closest names.
+pub async fn resolve(
+    ctx: &Ctx,
+    name: Option<&str>,
+    uid: Option<Uid>,
+    version: Option<&str>,
+    project: Option<&Uid>,
+) -> AppResult<Uid> {
     let m = ctx.mirror().await?;
-    if let Some(u) = uid {
-        let v = visible_version(&m, &u, None).await?;
-        return Uid::parse("profileUid", &v.profile_uid);
-    }
-    let Some(name) = name.filter(|n| !n.is_empty()) else {
-        return Err(AppError::bad_request(
-            "Provide either profileName or profileUid",
-        ));
+    let listed = match (uid, name.filter(|n| !n.is_empty())) {
+        (Some(u), _) => {
+            let v = visible_version(&m, &u, project).await?;
+            if version.is_none_or(str::is_empty) {
+                return Ok(u);
+            }
+            v.profile_uid
+        }
+        (None, Some(name)) => named(&m, name, project).await?,
+        (None, None) => {
+            return Err(AppError::bad_request(
+                "Provide either profileName or profileUid",
+            ));
+        }
     };
-    let f = m.filter(Kind::Profile);
-    let found = profiles::uids_named(m.db(), m.env(), name, &f).await?;
-    match found.as_slice() {
-        [one] => Uid::parse("profileUid", one),
-        [] => Err(AppError::not_found(format!("No profile named {name}"))),
-        _ => Err(AppError::bad_request(format!(
-            "Multiple profiles are named {name} (tenant and project ones: {}); give profileUid",
-            found.join(", ")
-        ))),
+    let Some(want) = version.filter(|v| !v.is_empty()) else {
+        return Uid::parse("profileUid", &listed);
+    };
+    let lineage = profiles::lineage(m.db(), m.env(), &listed)
+        .await?
+        .ok_or_else(|| not_found("Profile"))?;
+    match lineage.versions.iter().find(|v| v.version == want) {
+        Some(v) => Uid::parse("profileUid", &v.uid),
+        None => {
+            let have: Vec<&str> = lineage
+                .versions
+                .iter()
+                .map(|v| v.version.as_str())
+                .collect();
+            Err(AppError::not_found(format!(
+                "Profile {} has no version {want} (it has: {})",
+                lineage.name,
+                have.join(", ")
+            )))
+        }
     }
+}
+
+/// The listed uid of the one visible profile named `name`.
+async fn named(m: &Mirror<'_>, name: &str, project: Option<&Uid>) -> AppResult<String> {
+    let f = m.filter(Kind::Profile);
+    let p = project.map(Uid::as_str);
+    let found = profiles::named(m.db(), m.env(), name, p, &f).await?;
+    let known = match found.is_empty() {
+        true => profiles::names(m.db(), m.env(), &f).await?,
+        false => Vec::new(),
+    };
+    let narrow = "projectName, projectUid or profileUid";
+    let one = super::names::pick("profile", name, m.env(), found, &known, narrow)?;
+    Ok(one.uid)
 }

@@ -104,3 +104,46 @@ pub async fn profiles(
     let items = profiles::for_project(m.db(), m.env(), &q, &f, page).await?;
     Ok(m.list("profiles", &items))
 }
+
+/// The project given by uid or by name (any case), among those the caller can see; neither
+/// given is `None` (every project). An unknown project is an error, never an empty answer.
+pub async fn resolve(ctx: &Ctx, name: Option<&str>, uid: Option<&Uid>) -> AppResult<Option<Uid>> {
+    let name = name.filter(|n| !n.is_empty());
+    if uid.is_none() && name.is_none() {
+        return Ok(None);
+    }
+    let known = mine(ctx).await?.value()?;
+    let known: Vec<(String, String)> = known["projects"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            (
+                p["uid"].as_str().unwrap_or_default().to_string(),
+                p["name"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    if let Some(u) = uid {
+        return match known.iter().any(|(k, _)| k == u.as_str()) {
+            true => Ok(Some(u.clone())),
+            false => Err(not_found("Project")),
+        };
+    }
+    let name = name.unwrap_or_default();
+    let rows: Vec<crate::store::NamedRow> = known
+        .iter()
+        .filter(|(_, n)| n.eq_ignore_ascii_case(name))
+        .map(|(u, n)| crate::store::NamedRow {
+            uid: u.clone(),
+            name: n.clone(),
+            scope: "project".into(),
+            project_uid: Some(u.clone()),
+            project_name: Some(n.clone()),
+        })
+        .collect();
+    let names: Vec<String> = known.into_iter().map(|(_, n)| n).collect();
+    let one = super::names::pick("project", name, ctx.env.name(), rows, &names, "projectUid")?;
+    Uid::parse("projectUid", &one.uid).map(Some)
+}

@@ -46,3 +46,39 @@ pub async fn sync_status(state: &AppState, only: Option<&str>) -> AppResult<Vec<
     }
     Ok(out)
 }
+
+/// Starts a manual run of `only` (every environment when absent); one already under way is
+/// answered with that run. Each start is audited under `subject` (and the Palette user).
+pub async fn trigger(
+    state: &AppState,
+    subject: &str,
+    user: &crate::auth::palette_user::PaletteUser,
+    only: Option<&str>,
+) -> AppResult<Vec<crate::sync::Triggered>> {
+    use crate::auth::audit;
+    let mut runs = Vec::new();
+    for env in state.envs.all() {
+        if only.is_some_and(|o| o != env.name()) {
+            continue;
+        }
+        let t = state
+            .sync
+            .trigger(env.name(), crate::sync::Trigger::Manual)
+            .await;
+        let event = audit::Event {
+            subject,
+            user: Some(user),
+            action: audit::Action::SyncTrigger,
+            env: env.name(),
+            object_uid: None,
+            success: t.is_ok(),
+            detail: Some(match &t {
+                Ok(t) => format!("run {} ({})", t.run_id, t.status),
+                Err(e) => format!("not started: {e}"),
+            }),
+        };
+        audit::record(&state.db, event).await;
+        runs.push(t.map_err(|e| crate::error::AppError::internal("starting a sync run", e))?);
+    }
+    Ok(runs)
+}

@@ -1,6 +1,6 @@
 //! Clusters and virtual clusters, read from the mirror.
 
-use super::{Db, bind_visible_scalar};
+use super::{Db, NamedRow};
 use crate::auth::scope::Filter;
 
 #[derive(Debug, sqlx::FromRow)]
@@ -78,24 +78,78 @@ pub async fn write_through(db: &Db, env: &str, c: &NewCluster<'_>) -> Result<(),
     tx.commit().await
 }
 
-pub const UIDS_NAMED_SQL: &str = concat!(
-    "SELECT uid FROM clusters WHERE env = ? AND name = ? AND (? IS NULL OR project_uid = ?) AND ",
+pub const NAMED_SQL: &str = concat!(
+    "SELECT c.uid, c.name, c.scope, c.project_uid, p.name AS project_name
+         FROM clusters c LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
+         WHERE c.env = ? AND lower(c.name) = lower(?) AND (c.cloud_type = 'nested') = ?
+           AND (? IS NULL OR c.project_uid = ?) AND ",
     visible!(),
-    " ORDER BY uid"
+    " ORDER BY c.uid"
 );
 
-/// Uids of the visible clusters named `name` (names are unique per scope only).
-pub async fn uids_named(
+/// The visible clusters (`virtual_clusters`: virtual ones) named `name`, case-insensitive;
+/// names are unique per project only.
+pub async fn named(
     db: &Db,
     env: &str,
     name: &str,
+    virtual_clusters: bool,
     project: Option<&str>,
     vis: &Filter,
-) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query_scalar(UIDS_NAMED_SQL)
+) -> Result<Vec<NamedRow>, sqlx::Error> {
+    let q = sqlx::query_as(NAMED_SQL)
         .bind(env)
         .bind(name)
+        .bind(virtual_clusters)
         .bind(project)
         .bind(project);
-    bind_visible_scalar(q, vis).fetch_all(&db.reader).await
+    q.bind(vis.all)
+        .bind(vis.projects_json.clone())
+        .bind(vis.tenant)
+        .fetch_all(&db.reader)
+        .await
+}
+
+/// A listed cluster as an agent sees it: the mirror's columns, the project's name beside its
+/// uid, and the cluster's tags (from Palette's list item).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BriefRow {
+    pub uid: String,
+    pub name: String,
+    pub scope: String,
+    pub state: String,
+    pub health: Option<String>,
+    pub cloud_type: String,
+    pub project_uid: Option<String>,
+    pub project_name: Option<String>,
+    pub kubernetes_version: Option<String>,
+    /// JSON array text of `spec.tags`, when the list item has one.
+    pub tags: Option<String>,
+    pub last_modified: String,
+}
+
+pub const BRIEFS_SQL: &str = concat!(
+    "SELECT c.uid, c.name, c.scope, c.state, c.health, c.cloud_type, c.project_uid,
+            p.name AS project_name, c.kubernetes_version,
+            json_extract(c.list_json, '$.spec.tags') AS tags, c.last_modified
+         FROM clusters c LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
+         WHERE c.env = ? AND (c.cloud_type = 'nested') = ? AND ",
+    visible!(),
+    " ORDER BY c.name, c.uid"
+);
+
+/// Every visible cluster (`virtual`: the virtual ones instead), by name; agents filter and
+/// page this small row set in the service.
+pub async fn briefs(
+    db: &Db,
+    env: &str,
+    virtual_clusters: bool,
+    vis: &Filter,
+) -> Result<Vec<BriefRow>, sqlx::Error> {
+    let q = sqlx::query_as(BRIEFS_SQL).bind(env).bind(virtual_clusters);
+    q.bind(vis.all)
+        .bind(vis.projects_json.clone())
+        .bind(vis.tenant)
+        .fetch_all(&db.reader)
+        .await
 }

@@ -216,6 +216,16 @@ pub fn json_object(key: &str, array: &str) -> String {
     out
 }
 
+/// An object a name matched: enough to tell it from the others of that name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NamedRow {
+    pub uid: String,
+    pub name: String,
+    pub scope: String,
+    pub project_uid: Option<String>,
+    pub project_name: Option<String>,
+}
+
 /// Optional `limit`/`offset` of list routes; no parameters = everything, as the original.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {
@@ -264,7 +274,8 @@ pub fn read_queries() -> Vec<(&'static str, &'static str)> {
             list_sql!("list_json", "cluster_groups"),
         ),
         ("clusters::get", clusters::GET_SQL),
-        ("clusters::uids_named", clusters::UIDS_NAMED_SQL),
+        ("clusters::named", clusters::NAMED_SQL),
+        ("clusters::briefs", clusters::BRIEFS_SQL),
         ("profiles::search_by_names", profiles::SEARCH_BY_NAMES_SQL),
         ("profiles::for_project", profiles::FOR_PROJECT_SQL),
         ("profiles::version", profiles::VERSION_SQL),
@@ -275,7 +286,8 @@ pub fn read_queries() -> Vec<(&'static str, &'static str)> {
             "profiles::clusters_on#count",
             profiles::CLUSTERS_ON_COUNT_SQL,
         ),
-        ("profiles::uids_named", profiles::UIDS_NAMED_SQL),
+        ("profiles::named", profiles::NAMED_SQL),
+        ("profiles::names", profiles::NAMES_SQL),
         ("profiles::version_kind", profiles::VERSION_KIND_SQL),
         ("profiles::has_versions", profiles::HAS_VERSIONS_SQL),
         ("projects::list", projects::LIST_SQL),

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Db, Page, bind_visible_scalar};
+use super::{Db, NamedRow, Page, bind_visible_scalar};
 use crate::auth::scope::Filter;
 
 pub const SEARCH_BY_NAMES_SQL: &str = concat!(
@@ -234,21 +234,44 @@ pub async fn clusters_on(
     Ok((rows, total))
 }
 
-pub const UIDS_NAMED_SQL: &str = concat!(
-    "SELECT uid FROM cluster_profiles WHERE env = ? AND lower(name) = lower(?) AND ",
+pub const NAMED_SQL: &str = concat!(
+    "SELECT c.uid, c.name, c.scope, c.project_uid, p.name AS project_name
+         FROM cluster_profiles c LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
+         WHERE c.env = ? AND lower(c.name) = lower(?) AND (? IS NULL OR c.project_uid = ? OR c.project_uid IS NULL) AND ",
     visible!(),
-    " ORDER BY scope, uid"
+    " ORDER BY c.scope, c.uid"
 );
 
-/// Uids (as listed: the newest version's) of the visible profiles named `name`,
-/// case-insensitive.
-pub async fn uids_named(
+/// The visible profiles named `name`, case-insensitive (as listed: uid of the newest
+/// version); with `project`, that project's and the tenant's.
+pub async fn named(
     db: &Db,
     env: &str,
     name: &str,
+    project: Option<&str>,
     vis: &Filter,
-) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query_scalar(UIDS_NAMED_SQL).bind(env).bind(name);
+) -> Result<Vec<NamedRow>, sqlx::Error> {
+    let q = sqlx::query_as(NAMED_SQL)
+        .bind(env)
+        .bind(name)
+        .bind(project)
+        .bind(project);
+    q.bind(vis.all)
+        .bind(vis.projects_json.clone())
+        .bind(vis.tenant)
+        .fetch_all(&db.reader)
+        .await
+}
+
+pub const NAMES_SQL: &str = concat!(
+    "SELECT DISTINCT name FROM cluster_profiles WHERE env = ? AND ",
+    visible!(),
+    " ORDER BY name"
+);
+
+/// Names of the visible profiles (for "did you mean").
+pub async fn names(db: &Db, env: &str, vis: &Filter) -> Result<Vec<String>, sqlx::Error> {
+    let q = sqlx::query_scalar(NAMES_SQL).bind(env);
     bind_visible_scalar(q, vis).fetch_all(&db.reader).await
 }
 

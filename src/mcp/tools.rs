@@ -1,0 +1,677 @@
+//! The tools' bodies: each parses its arguments into domain types, calls the service
+//! function its HTTP route calls, and shapes a compact answer (names beside uids, no pack
+//! values unless asked, lists paged). One function per tool, named as the tool.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use actix_web::http::header::HeaderMap;
+use actix_web::web;
+use serde_json::{Value, json};
+
+use super::args::{self, ClusterRef, Env, Listed, Pages, Paging, ProjectRef, Scoped};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::auth::palette_user::{self, PaletteUser};
+use crate::domain::{CloudType, ProfileNames, ProfileType, Uid};
+use crate::error::{AppError, AppResult};
+use crate::palette::models;
+use crate::service::lists::{self, ClusterFilter, Window};
+use crate::service::{
+    self, Answer, Ctx, Origin, clusters, diagnose, infra, profiles, projects, reports, status,
+};
+use crate::store::Page;
+
+/// Who calls a tool, on which service, with which request headers (a Palette user token in
+/// `X-SpectroCloud-Token`, as on the HTTP routes).
+pub struct Call<'a> {
+    pub state: &'a web::Data<AppState>,
+    pub caller: &'a Caller,
+    headers: HeaderMap,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(state: &'a web::Data<AppState>, caller: &'a Caller) -> Call<'a> {
+        Call {
+            state,
+            caller,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// The request's headers, for the Palette user.
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The service context: the environment, the caller, and its Palette user resolved as
+    /// on the HTTP routes (a personal caller's token, carried or cached; else the key).
+    async fn ctx(&self, env: &Env) -> AppResult<Ctx> {
+        let env = service::environment(self.state, env.instance_name.as_deref())?;
+        let binding = self.caller.binding();
+        let who = palette_user::Request {
+            headers: &self.headers,
+            env: Some(&env),
+            subject: &self.caller.subject,
+            binding: &binding,
+        };
+        let s = self.state;
+        let user = PaletteUser::resolve(who, &s.tokens, &s.scopes, &s.db).await;
+        Ok(Ctx {
+            state: self.state.clone(),
+            env,
+            user: Arc::new(user),
+            caller: self.caller.clone(),
+        })
+    }
+
+    /// The context and the project (`None`: every project) of a tool's arguments.
+    async fn scope(&self, env: &Env, p: &ProjectRef) -> AppResult<(Ctx, Option<Uid>)> {
+        let ctx = self.ctx(env).await?;
+        let project = project(&ctx, p).await?;
+        Ok((ctx, project))
+    }
+}
+
+async fn project(ctx: &Ctx, p: &ProjectRef) -> AppResult<Option<Uid>> {
+    let uid = Uid::optional("projectUid", p.project_uid.as_deref())?;
+    projects::resolve(ctx, p.project_name.as_deref(), uid.as_ref()).await
+}
+
+fn window(p: &Paging) -> AppResult<Window> {
+    Window::parse(p.limit, p.cursor.as_deref())
+}
+
+fn summary(p: &Paging) -> bool {
+    p.summary.unwrap_or(false)
+}
+
+fn items(v: &Value, key: &str) -> Vec<Value> {
+    v[key].as_array().cloned().unwrap_or_default()
+}
+
+/// Where a service answer came from, for the model: `{source, syncedAt, stale}`.
+fn origin(a: &Answer) -> Value {
+    match a.origin {
+        Origin::Mirror(f) => json!({
+            "source": "mirror",
+            "syncedAt": f.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            "stale": f.stale,
+        }),
+        Origin::Live => json!({ "source": "live" }),
+    }
+}
+
+/// Project uid → name of the projects the caller sees.
+async fn project_names(ctx: &Ctx) -> AppResult<HashMap<String, String>> {
+    let v = projects::mine(ctx).await?.value()?;
+    Ok(items(&v, "projects")
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p["uid"].as_str()?.to_string(),
+                p["name"].as_str()?.to_string(),
+            ))
+        })
+        .collect())
+}
+
+/// `{uid, name, scope, projectUid?, projectName?}` of a Palette object, plus `extra`.
+fn brief(o: &Value, names: &HashMap<String, String>, extra: Value) -> Value {
+    let mut v =
+        json!({ "uid": models::uid(o), "name": models::name(o), "scope": models::scope(o) });
+    if let Some(p) = models::project_uid(o) {
+        v["projectUid"] = json!(p);
+        if let Some(n) = names.get(p) {
+            v["projectName"] = json!(n);
+        }
+    }
+    if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+        v.extend(extra);
+    }
+    v
+}
+
+fn profile_brief(p: &Value, names: &HashMap<String, String>) -> Value {
+    let published = &p["specSummary"]["published"];
+    let extra = json!({ "type": published["type"], "cloudType": published["cloudType"],
+                        "version": p["specSummary"]["version"] });
+    brief(p, names, extra)
+}
+
+/// A pack as an agent needs it: name, version, layer, its manifests' uids; `values` on request.
+fn pack(k: &Value, values: bool) -> Value {
+    let s = if k["spec"].is_object() { &k["spec"] } else { k };
+    let manifests: Vec<Value> = items(s, "manifests")
+        .iter()
+        .map(|m| json!({ "name": m["name"], "uid": m["uid"] }))
+        .collect();
+    let version = if s["tag"].is_string() {
+        &s["tag"]
+    } else {
+        &s["version"]
+    };
+    let mut v = json!({ "name": s["name"], "version": version, "layer": s["layer"], "manifests": manifests });
+    if values {
+        v["values"] = s["values"].clone();
+    }
+    v
+}
+
+/// An object named by name or uid in a tool's arguments.
+pub trait Named: Sync {
+    /// The name given, if any.
+    fn name(&self) -> Option<&str>;
+
+    /// Its uid, among what the caller sees (in `project`, when given).
+    fn uid(
+        &self,
+        ctx: &Ctx,
+        project: Option<&Uid>,
+    ) -> impl std::future::Future<Output = AppResult<Uid>> + Send;
+}
+
+impl Named for ClusterRef {
+    fn name(&self) -> Option<&str> {
+        self.cluster_name.as_deref()
+    }
+
+    async fn uid(&self, ctx: &Ctx, project: Option<&Uid>) -> AppResult<Uid> {
+        let uid = Uid::optional("clusterUid", self.cluster_uid.as_deref())?;
+        clusters::resolve(ctx, self.cluster_name.as_deref(), uid, project).await
+    }
+}
+
+impl Named for args::VirtualClusterRef {
+    fn name(&self) -> Option<&str> {
+        self.virtual_cluster_name.as_deref()
+    }
+
+    async fn uid(&self, ctx: &Ctx, project: Option<&Uid>) -> AppResult<Uid> {
+        let uid = Uid::optional("virtualClusterUid", self.virtual_cluster_uid.as_deref())?;
+        let name = self.virtual_cluster_name.as_deref();
+        clusters::resolve_virtual(ctx, name, uid, project).await
+    }
+}
+
+impl Named for args::ProfileRef {
+    fn name(&self) -> Option<&str> {
+        self.profile_name.as_deref()
+    }
+
+    async fn uid(&self, ctx: &Ctx, project: Option<&Uid>) -> AppResult<Uid> {
+        let uid = Uid::optional("profileUid", self.profile_uid.as_deref())?;
+        let (name, version) = (self.profile_name.as_deref(), self.version.as_deref());
+        profiles::resolve(ctx, name, uid, version, project).await
+    }
+}
+
+/// Context, project and the object `r` names.
+async fn on(
+    call: &Call<'_>,
+    r: &impl Named,
+    p: &ProjectRef,
+    env: &Env,
+) -> AppResult<(Ctx, Option<Uid>, Uid)> {
+    let (ctx, project) = call.scope(env, p).await?;
+    let uid = r.uid(&ctx, project.as_ref()).await?;
+    Ok((ctx, project, uid))
+}
+
+/// A kubeconfig answer, live and audited (in the service).
+async fn kubeconfig(c: &Call<'_>, a: Scoped<args::WithFrp<impl Named>>) -> AppResult<Value> {
+    let (ctx, project, uid) = on(c, &a.of.of, &a.project, &a.env).await?;
+    let frp = a.of.frp.unwrap_or(true);
+    let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), frp).await?;
+    let kubeconfig = String::from_utf8_lossy(&body);
+    let cluster = json!({ "name": a.of.of.name(), "uid": uid.as_str() });
+    Ok(json!({ "cluster": cluster, "kubeconfig": kubeconfig, "accessType": "client-oidc" }))
+}
+
+type ClusterIn = Scoped<ClusterRef>;
+
+pub async fn get_spectrocloud_health_for_cluster(c: &Call<'_>, a: ClusterIn) -> AppResult<Value> {
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
+    let d = diagnose::cluster(&ctx, &uid, project.as_ref()).await?;
+    Ok(json!({
+        "mirror": { "source": d.source, "syncedAt": d.synced_at },
+        "cluster": { "name": d.name, "uid": d.uid, "state": d.state, "cloudType": d.cloud_type,
+                     "projectUid": d.project_uid, "kubernetesVersion": d.kubernetes_version },
+        "health": { "overallStatus": d.health, "lastHeartBeat": d.last_heartbeat, "agentVersion": d.agent_version,
+                    "conditions": d.conditions, "machinePools": d.machine_pools },
+    }))
+}
+
+pub async fn diagnose_spectrocloud_cluster(c: &Call<'_>, a: ClusterIn) -> AppResult<Value> {
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
+    let d = diagnose::cluster(&ctx, &uid, project.as_ref()).await?;
+    serde_json::to_value(d).map_err(|e| AppError::internal("writing an answer", e))
+}
+
+pub async fn get_spectrocloud_kubeconfig_for_cluster(
+    c: &Call<'_>,
+    a: Scoped<args::WithFrp<ClusterRef>>,
+) -> AppResult<Value> {
+    kubeconfig(c, a).await
+}
+
+pub async fn get_spectrocloud_kubeconfig_for_virtual_cluster(
+    c: &Call<'_>,
+    a: Scoped<args::WithFrp<args::VirtualClusterRef>>,
+) -> AppResult<Value> {
+    kubeconfig(c, a).await
+}
+
+pub async fn get_spectrocloud_pack_details_for_profile(
+    c: &Call<'_>,
+    a: Scoped<args::WithValues<args::ProfileRef>>,
+) -> AppResult<Value> {
+    let (ctx, project, uid) = on(c, &a.of.of, &a.project, &a.env).await?;
+    let got = profiles::packs(&ctx, &uid, None, project.as_ref()).await?;
+    let p = got.value()?;
+    let published = &p["spec"]["published"];
+    let values = a.of.include_values.unwrap_or(false);
+    let packs: Vec<Value> = items(published, "packs")
+        .iter()
+        .map(|k| pack(k, values))
+        .collect();
+    let names = project_names(&ctx).await?;
+    let status = if p["status"]["isPublished"] == true {
+        "published"
+    } else {
+        "draft"
+    };
+    let extra = json!({ "type": published["type"], "cloudType": published["cloudType"],
+                        "version": p["spec"]["version"], "status": status });
+    Ok(json!({ "mirror": origin(&got), "profile": brief(&p, &names, extra), "packs": packs }))
+}
+
+pub async fn get_spectrocloud_profile_variables(
+    c: &Call<'_>,
+    a: Scoped<args::ProfileRef>,
+) -> AppResult<Value> {
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
+    let got = profiles::variables(&ctx, &uid, project.as_ref()).await?;
+    let variables = got.value()?["variables"].clone();
+    Ok(json!({ "mirror": origin(&got), "profileUid": uid.as_str(), "variables": variables }))
+}
+
+pub async fn find_spectrocloud_clusters_for_profile(
+    c: &Call<'_>,
+    a: Listed<args::ProfileRef>,
+) -> AppResult<Value> {
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
+    let got = profiles::clusters(&ctx, &uid, Page::ALL).await?;
+    let v = got.value()?;
+    let keep = |c: &Value| {
+        project
+            .as_ref()
+            .is_none_or(|p| c["projectUid"] == p.as_str())
+    };
+    let mut out = paged(items(&v, "clusters"), keep, &a.paging)?;
+    out["profile"] = v["profile"].clone();
+    out["mirror"] = origin(&got);
+    Ok(out)
+}
+
+/// A page (or the count) of `all` kept by `keep`, per the paging arguments.
+fn paged(all: Vec<Value>, keep: impl Fn(&Value) -> bool, p: &Paging) -> AppResult<Value> {
+    lists::values(all, keep, window(p)?, summary(p))
+}
+
+async fn cluster_list(
+    c: &Call<'_>,
+    a: Listed<args::ClusterFilters>,
+    virtual_clusters: bool,
+) -> AppResult<Value> {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let f = a.of;
+    let filter = ClusterFilter {
+        project,
+        cloud_type: CloudType::optional(f.cloud_type.as_deref())?.map(|c| c.as_str().to_string()),
+        name: f.name,
+        state: f.state,
+        health: f.health,
+        kubernetes_version: f.kubernetes_version,
+        tag: f.tag,
+    };
+    let w = window(&a.paging)?;
+    lists::clusters(&ctx, virtual_clusters, &filter, w, summary(&a.paging)).await
+}
+
+pub async fn list_spectrocloud_clusters(
+    c: &Call<'_>,
+    a: Listed<args::ClusterFilters>,
+) -> AppResult<Value> {
+    cluster_list(c, a, false).await
+}
+
+pub async fn list_spectrocloud_virtual_clusters(
+    c: &Call<'_>,
+    a: Listed<args::ClusterFilters>,
+) -> AppResult<Value> {
+    cluster_list(c, a, true).await
+}
+
+pub async fn list_spectrocloud_projects(
+    c: &Call<'_>,
+    a: Listed<args::NameFilter>,
+) -> AppResult<Value> {
+    let (ctx, only) = c.scope(&a.env, &a.project).await?;
+    let got = projects::mine(&ctx).await?;
+    let keep = |p: &Value| {
+        lists::name_has(p, "name", a.of.name.as_deref())
+            && only.as_ref().is_none_or(|o| p["uid"] == o.as_str())
+    };
+    paged(items(&got.value()?, "projects"), keep, &a.paging)
+}
+
+pub async fn list_spectrocloud_cluster_groups(
+    c: &Call<'_>,
+    a: Listed<args::NameFilter>,
+) -> AppResult<Value> {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let got = infra::cluster_groups(&ctx, project.as_ref(), Page::ALL).await?;
+    briefs_named(&ctx, &got, "items", a.of.name.as_deref(), &a.paging).await
+}
+
+/// A page of the `key` objects of an answer as briefs (project names added), kept by a name
+/// substring.
+async fn briefs_named(
+    ctx: &Ctx,
+    got: &Answer,
+    key: &str,
+    name: Option<&str>,
+    paging: &Paging,
+) -> AppResult<Value> {
+    let names = project_names(ctx).await?;
+    let all = items(&got.value()?, key);
+    let list = all.iter().map(|o| brief(o, &names, json!({}))).collect();
+    paged(list, |o| lists::name_has(o, "name", name), paging)
+}
+
+pub async fn get_spectrocloud_cluster_group(
+    c: &Call<'_>,
+    a: Scoped<args::ClusterGroupRef>,
+) -> AppResult<Value> {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let uid = match Uid::optional("clusterGroupUid", a.of.cluster_group_uid.as_deref())? {
+        Some(u) => u,
+        None => group_named(&ctx, a.of.cluster_group_name.as_deref(), project.as_ref()).await?,
+    };
+    let got = infra::cluster_group(&ctx, &uid, project.as_ref()).await?;
+    Ok(json!({ "mirror": origin(&got), "clusterGroup": got.value()? }))
+}
+
+/// The uid of the one visible cluster group named `name` (any case).
+async fn group_named(ctx: &Ctx, name: Option<&str>, project: Option<&Uid>) -> AppResult<Uid> {
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return Err(AppError::bad_request(
+            "Provide either clusterGroupName or clusterGroupUid",
+        ));
+    };
+    let all = items(
+        &infra::cluster_groups(ctx, project, Page::ALL)
+            .await?
+            .value()?,
+        "items",
+    );
+    let names = project_names(ctx).await?;
+    let known: Vec<String> = all.iter().map(|g| models::name(g).to_string()).collect();
+    let rows = all
+        .iter()
+        .filter(|g| models::name(g).eq_ignore_ascii_case(name))
+        .map(|g| crate::store::NamedRow {
+            uid: models::uid(g).unwrap_or_default().to_string(),
+            name: models::name(g).to_string(),
+            scope: models::scope(g).to_string(),
+            project_uid: models::project_uid(g).map(str::to_string),
+            project_name: models::project_uid(g).and_then(|p| names.get(p).cloned()),
+        })
+        .collect();
+    let narrow = "projectName, projectUid or clusterGroupUid";
+    let one = service::names::pick("cluster group", name, ctx.env.name(), rows, &known, narrow)?;
+    Uid::parse("clusterGroupUid", &one.uid)
+}
+
+pub async fn search_spectrocloud_profiles_by_names(
+    c: &Call<'_>,
+    a: Listed<args::ProfileNamesArg>,
+) -> AppResult<Value> {
+    let names = ProfileNames::parse(a.of.names)?;
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let got = profiles::search(&ctx, &names, project.as_ref()).await?;
+    let pnames = project_names(&ctx).await?;
+    let all = items(&got.value()?, "profiles");
+    let list = all.iter().map(|p| profile_brief(p, &pnames)).collect();
+    paged(list, |_| true, &a.paging)
+}
+
+pub async fn list_spectrocloud_profiles_for_project(
+    c: &Call<'_>,
+    a: Listed<args::ProfileFilters>,
+) -> AppResult<Value> {
+    let cloud = CloudType::optional(a.of.cloud_type.as_deref())?;
+    let types = ProfileType::filter(a.of.profile_type.map(args::ProfileKind::as_str))?;
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let Some(project) = project else {
+        return Err(AppError::bad_request(
+            "Provide either projectName or projectUid",
+        ));
+    };
+    let got = projects::profiles(&ctx, &project, cloud.as_ref(), &types, Page::ALL).await?;
+    let names = project_names(&ctx).await?;
+    let all = items(&got.value()?, "profiles");
+    let list = all.iter().map(|p| profile_brief(p, &names)).collect();
+    let keep = |p: &Value| lists::name_has(p, "name", a.of.name.as_deref());
+    paged(list, keep, &a.paging)
+}
+
+pub async fn get_spectrocloud_pack_manifest_for_cluster(
+    c: &Call<'_>,
+    a: Scoped<args::Manifest>,
+) -> AppResult<Value> {
+    let manifest = Uid::parse("manifestUid", &a.of.manifest_uid)?;
+    let (ctx, project, uid) = on(c, &a.of.cluster, &a.project, &a.env).await?;
+    let got = clusters::manifest(&ctx, &uid, &manifest, project.as_ref()).await?;
+    // Palette answers JSON; anything else is passed on as text.
+    let body = got
+        .value()
+        .unwrap_or_else(|_| json!(String::from_utf8_lossy(got.bytes())));
+    Ok(json!({ "clusterUid": uid.as_str(), "manifestUid": manifest.as_str(), "manifest": body }))
+}
+
+pub async fn get_spectrocloud_cluster_profiles(
+    c: &Call<'_>,
+    a: Scoped<args::WithValues<ClusterRef>>,
+) -> AppResult<Value> {
+    let (ctx, project, uid) = on(c, &a.of.of, &a.project, &a.env).await?;
+    let got = clusters::profiles(&ctx, &uid, project.as_ref()).await?;
+    let values = a.of.include_values.unwrap_or(false);
+    let list: Vec<Value> = items(&got.value()?, "profiles")
+        .iter()
+        .map(|p| {
+            let packs: Vec<Value> = items(&p["spec"], "packs")
+                .iter()
+                .map(|k| pack(k, values))
+                .collect();
+            json!({ "uid": p["metadata"]["uid"], "name": p["metadata"]["name"], "type": p["spec"]["type"],
+                    "version": p["spec"]["version"], "packs": packs })
+        })
+        .collect();
+    Ok(json!({ "mirror": origin(&got), "clusterUid": uid.as_str(), "profiles": list }))
+}
+
+pub async fn get_spectrocloud_virtual_cluster_details(
+    c: &Call<'_>,
+    a: Scoped<args::VirtualClusterRef>,
+) -> AppResult<Value> {
+    let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
+    let got = clusters::detail_virtual(&ctx, &uid, project.as_ref()).await?;
+    let d = got.value()?;
+    let names = project_names(&ctx).await?;
+    let virt = &d["status"]["virtual"];
+    let extra = json!({ "state": d["status"]["state"], "hostCluster": virt["hostCluster"],
+                        "clusterGroup": virt["clusterGroup"] });
+    Ok(json!({ "mirror": origin(&got), "cluster": brief(&d, &names, extra) }))
+}
+
+pub async fn list_spectrocloud_cloud_accounts(
+    c: &Call<'_>,
+    a: Listed<args::AccountFilters>,
+) -> AppResult<Value> {
+    let cloud = CloudType::parse(&a.of.cloud_type)?;
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let got = infra::accounts(&ctx, &cloud, project.as_ref(), Page::ALL).await?;
+    briefs_named(&ctx, &got, "accounts", a.of.name.as_deref(), &a.paging).await
+}
+
+pub async fn get_spectrocloud_profile_usage(
+    c: &Call<'_>,
+    a: Listed<args::UsageFilters>,
+) -> AppResult<Value> {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let filter = reports::ProfileUsageFilter {
+        name: a.of.name,
+        unused_only: a.of.unused_only.unwrap_or(false),
+    };
+    let got = reports::profile_usage(&ctx, &filter).await?;
+    let names = project_names(&ctx).await?;
+    // With a project: the profiles usable there (its own and the tenant's).
+    let keep = |p: &Value| {
+        project
+            .as_ref()
+            .is_none_or(|u| p["projectUid"].is_null() || p["projectUid"] == u.as_str())
+    };
+    let all = items(&got.value()?, "profiles");
+    let list = all.into_iter().map(|p| usage_brief(p, &names)).collect();
+    let mut out = paged(list, keep, &a.paging)?;
+    out["mirror"] = origin(&got);
+    Ok(out)
+}
+
+/// A profile-usage row made compact for a model: `versions` as `{label: clusters}` (version
+/// uids come with get_spectrocloud_pack_details_for_profile), the project's name added.
+fn usage_brief(mut p: Value, names: &HashMap<String, String>) -> Value {
+    let versions: serde_json::Map<String, Value> = items(&p, "versions")
+        .iter()
+        .map(|v| {
+            let label = v["version"].as_str().unwrap_or_default().to_string();
+            (label, v["clusters"].clone())
+        })
+        .collect();
+    p["versions"] = Value::Object(versions);
+    if let Some(n) = p["projectUid"].as_str().and_then(|u| names.get(u)) {
+        p["projectName"] = json!(n);
+    }
+    p
+}
+
+/// The environment `env` names, or every one when absent.
+fn only(c: &Call<'_>, env: &Env) -> AppResult<Option<String>> {
+    match env.instance_name.as_deref().filter(|n| !n.is_empty()) {
+        Some(n) => Ok(Some(
+            service::environment(c.state, Some(n))?.name().to_string(),
+        )),
+        None => Ok(None),
+    }
+}
+
+pub async fn get_spectrocloud_sync_status(c: &Call<'_>, a: Env) -> AppResult<Value> {
+    let list = status::sync_status(c.state, only(c, &a)?.as_deref()).await?;
+    Ok(json!({ "environments": list }))
+}
+
+pub async fn find_spectrocloud_clusters_by_pack(
+    c: &Call<'_>,
+    a: Listed<args::PackRef>,
+) -> AppResult<Value> {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let (name, version) = (a.of.pack_name.as_str(), a.of.version.as_deref());
+    let got = reports::pack_usage(&ctx, Some(name), version).await?;
+    // Cluster uid → the pack versions it runs.
+    let mut on: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in items(&got.value()?, "packs") {
+        let tag = p["tag"].as_str().unwrap_or_default().to_string();
+        for uid in items(&p, "clusterUids") {
+            let uid = uid.as_str().unwrap_or_default().to_string();
+            on.entry(uid).or_default().push(tag.clone());
+        }
+    }
+    let filter = ClusterFilter {
+        project,
+        ..Default::default()
+    };
+    let list: Vec<Value> = lists::cluster_briefs(&ctx, false, &filter)
+        .await?
+        .into_iter()
+        .filter_map(|b| {
+            let versions = on.get(&b.uid)?.clone();
+            let mut v = serde_json::to_value(b).ok()?;
+            v["packVersions"] = json!(versions);
+            Some(v)
+        })
+        .collect();
+    let mut out = paged(list, |_| true, &a.paging)?;
+    out["pack"] = json!({ "name": name, "version": version });
+    Ok(out)
+}
+
+pub async fn search_spectrocloud_packs(
+    c: &Call<'_>,
+    a: Pages<args::PackFilters>,
+) -> AppResult<Value> {
+    let ctx = c.ctx(&a.env).await?;
+    let got = reports::pack_usage(&ctx, None, None).await?;
+    let layer = a.of.layer.map(args::PackLayer::as_str);
+    // One entry per pack name, its versions in use, most used first (the report's order).
+    let mut packs: Vec<Value> = Vec::new();
+    for p in items(&got.value()?, "packs") {
+        let n = p["clusters"].as_i64().unwrap_or(0);
+        let version = json!({ "version": p["tag"], "clusters": n });
+        match packs.iter_mut().find(|k| k["name"] == p["name"]) {
+            Some(k) => {
+                k["clusters"] = json!(k["clusters"].as_i64().unwrap_or(0) + n);
+                if let Some(v) = k["versions"].as_array_mut() {
+                    v.push(version);
+                }
+            }
+            None => packs.push(
+                json!({ "name": p["name"], "layer": p["layer"], "clusters": n,
+                                       "versions": [version] }),
+            ),
+        }
+    }
+    let keep = |k: &Value| {
+        lists::name_has(k, "name", a.of.name.as_deref()) && layer.is_none_or(|l| k["layer"] == l)
+    };
+    paged(packs, keep, &a.paging)
+}
+
+pub async fn create_spectrocloud_cluster(
+    c: &Call<'_>,
+    a: Scoped<args::NewCluster>,
+) -> AppResult<Value> {
+    let (ctx, project) = c.scope(&a.env, &a.project).await?;
+    let input = crate::create::Request {
+        db: &ctx.state.db,
+        env: &ctx.env,
+        caller: crate::create::Caller {
+            subject: &ctx.caller.subject,
+            user: &ctx.user,
+        },
+        project: project.as_ref().map(Uid::as_str),
+        idempotency_key: None,
+        on_denied: &|| {},
+    };
+    let created = crate::create::create(&input, Value::Object(a.of.cluster)).await?;
+    Ok(json!({ "status": created.status, "cluster": created.body }))
+}
+
+pub async fn trigger_spectrocloud_sync(c: &Call<'_>, a: Env) -> AppResult<Value> {
+    let user = PaletteUser::none();
+    let subject = &c.caller.subject;
+    let runs = status::trigger(c.state, subject, &user, only(c, &a)?.as_deref()).await?;
+    Ok(json!({ "runs": runs }))
+}
