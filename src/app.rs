@@ -134,7 +134,9 @@ impl Application {
                 config.auth.user_cache_capacity,
             ),
         });
-        let workers = start_workers(&config, &sync, &shutdown).await?;
+        let mut workers = start_workers(&config, &sync, &shutdown).await?;
+        // The change history's notifier, webhooks and upkeep: off the sync's path.
+        workers.extend(crate::service::history::start(&state.db, &config, &shutdown).await);
 
         let limit = config.server.json_limit_bytes;
         let base_path = config.server.base_path.clone();
@@ -149,6 +151,7 @@ impl Application {
             mcp_guard.manager.clone(),
         );
         let data = state.clone();
+        let conf = config.clone();
         let hsts = api::middleware::Hsts::new(config.server.hsts_max_age_seconds);
         let mut http = HttpServer::new(move || {
             App::new()
@@ -171,6 +174,9 @@ impl Application {
                     api::cors::cors(&cors_origins),
                 ))
                 .route("/metrics", web::get().to(api::metrics::metrics))
+                .configure(crate::mcp::oauth::configure(&conf))
+                // Before the base path's scope, which would otherwise claim `/.backstage`.
+                .configure(crate::mcp::actions::configure(&base_path))
                 // Before the base path's scope, which would otherwise claim `/mcp`.
                 .service(
                     web::scope(&mcp_path)
@@ -178,6 +184,8 @@ impl Application {
                         .wrap(from_fn(crate::mcp::authenticate))
                         .service(mcp.clone().scope()),
                 )
+                // Before the base path's scope too: the fleet page has its own sign-in.
+                .configure(crate::ui::configure(base_path.clone()))
                 .configure(api::configure(base_path.clone()))
                 .default_service(web::to(api::not_found))
         })
@@ -397,8 +405,15 @@ pub async fn wait_for_signal() {
 /// database and no caller authentication. Prints the URLs and example requests.
 pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
     let sizes = crate::sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
+    // The demo's Palette changes a little every minute, so the fleet page's changes and
+    // trends have something to show.
+    let knobs = crate::sim::Knobs {
+        churn_every_seconds: 60,
+        ..crate::sim::Knobs::default()
+    };
     let sim = crate::sim::start(crate::sim::SimConfig {
         sizes,
+        knobs,
         ..crate::sim::SimConfig::default()
     })
     .await?;
@@ -428,7 +443,8 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
     let app = Application::build(config.clone()).await?;
     let base = format!("http://{}{}", app.addr(), config.server.base_path);
     println!("{}", crate::sim::describe(&sim));
-    println!("spectrocloud-backend demo at {base}  (auth: none, database: temporary)\n");
+    println!("spectrocloud-backend demo at {base}  (auth: none, database: temporary)");
+    println!("Fleet page: {base}/ui/  (the simulated fleet changes a little every minute)\n");
     println!("Try:");
     for path in [
         "/health",
@@ -436,6 +452,8 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
         "/clusters",
         "/projects",
         "/reports/profile-usage",
+        "/reports/fleet",
+        "/events",
     ] {
         println!("  curl -s {base}{path}");
     }

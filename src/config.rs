@@ -68,8 +68,72 @@ pub struct Config {
     #[serde(default)]
     pub mcp: McpConfig,
     #[serde(default)]
+    pub history: HistoryConfig,
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+    #[serde(default)]
     pub environments: Vec<EnvironmentConfig>,
 }
+
+/// The change history (events) and the daily fleet aggregates.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Events and daily aggregates older than this are pruned in the background.
+    pub retention_days: u32,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
+/// Where new events are sent.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    pub webhooks: Vec<WebhookConfig>,
+    /// First retry delay of a failed delivery; doubled for each further attempt.
+    pub retry_base_ms: u64,
+    /// Attempts per delivery before it is given up (logged and counted).
+    pub max_attempts: u32,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            webhooks: Vec::new(),
+            retry_base_ms: 1000,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// `[[notifications.webhooks]]`: new events POSTed as JSON, signed with HMAC-SHA256.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// Event types to send (`cluster.state_changed`, ...); empty = every type.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Key of the `X-SpectroCloud-Signature` HMAC; without it deliveries are unsigned.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+}
+
+/// Every event type the history records.
+pub const EVENT_TYPES: &[&str] = &[
+    "cluster.added",
+    "cluster.deleted",
+    "cluster.state_changed",
+    "cluster.health_changed",
+    "cluster.profile_version_changed",
+    "cluster.kubernetes_version_changed",
+    "profile.version_published",
+    "profile.deleted",
+];
 
 /// Bounds on MCP sessions: each holds a server task and buffers, so a caller opening session
 /// after session must not grow memory without end.
@@ -83,6 +147,16 @@ pub struct McpConfig {
     pub max_sessions_per_caller: usize,
     /// A session without any request for this long is ended.
     pub session_idle_seconds: u64,
+    /// Keep sessions (`Mcp-Session-Id`) for clients of protocol versions before 2026-07-28,
+    /// answered as SSE streams. `false`: every request is served statelessly and a plain
+    /// request/response answers `application/json`. 2026-07-28 clients are always stateless.
+    pub legacy_sessions: bool,
+    /// OAuth authorization servers named by the protected-resource metadata (RFC 9728) at
+    /// `/.well-known/oauth-protected-resource`, e.g. Backstage's `https://backstage/api/auth`.
+    pub authorization_servers: Vec<String>,
+    /// The service's public origin (`https://spectrocloud.example.com`), for the resource
+    /// identifier of that metadata; unset: taken from each request's scheme and `Host`.
+    pub public_url: Option<String>,
     /// Offer the write tools (`create_spectrocloud_cluster`, `trigger_spectrocloud_sync`);
     /// they still need their permissions and are audited.
     pub write_tools: bool,
@@ -94,6 +168,9 @@ impl Default for McpConfig {
             max_sessions: 256,
             max_sessions_per_caller: 16,
             session_idle_seconds: 120,
+            legacy_sessions: true,
+            authorization_servers: Vec::new(),
+            public_url: None,
             write_tools: false,
         }
     }
@@ -168,6 +245,9 @@ pub struct AuthConfig {
     pub mode: AuthMode,
     pub tokens: Vec<StaticToken>,
     pub backstage: Option<BackstageAuthConfig>,
+    /// Backstage plugin-to-plugin tokens (`auth.mode = "backstage"`), e.g. the actions
+    /// registry called by `mcp-actions` on behalf of a user.
+    pub plugin_tokens: PluginTokensConfig,
     /// How long a Palette user's project scope (from `/v1/users/me`) is trusted before re-reading.
     pub user_scope_ttl_seconds: u64,
     /// Refuse (401 + re-auth header) a request without a usable Palette user token instead of
@@ -184,6 +264,7 @@ impl Default for AuthConfig {
             mode: AuthMode::Static,
             tokens: Vec::new(),
             backstage: None,
+            plugin_tokens: PluginTokensConfig::default(),
             user_scope_ttl_seconds: 300,
             require_user_token: false,
             user_cache_capacity: 10_000,
@@ -226,6 +307,52 @@ impl BackstageAuthConfig {
                 .filter(|b| !b.is_empty())
                 .map(str::to_string)
         })
+    }
+}
+
+/// Which Backstage plugins may call with their own tokens, and where their keys are.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginTokensConfig {
+    /// This service's plugin id: the `aud` Backstage puts in tokens minted for it.
+    pub plugin_id: String,
+    /// Calling plugins (`sub`) whose tokens are accepted; any other is refused before a key
+    /// is fetched, so the key caches stay few. Empty: plugin tokens are refused.
+    pub trusted_plugins: Vec<String>,
+    /// A plugin's base URL with `{{pluginId}}` in it, as Backstage's discovery answers it;
+    /// its keys are at `<base>/.backstage/auth/v1/jwks.json`. Unset: derived from
+    /// `auth.backstage.jwks_url` (`<backend>/api/auth/.well-known/jwks.json` →
+    /// `<backend>/api/{{pluginId}}`).
+    pub plugin_url: Option<String>,
+}
+
+impl Default for PluginTokensConfig {
+    fn default() -> Self {
+        Self {
+            plugin_id: "spectrocloud".into(),
+            trusted_plugins: vec!["mcp-actions".into()],
+            plugin_url: None,
+        }
+    }
+}
+
+pub const PLUGIN_ID_PLACEHOLDER: &str = "{{pluginId}}";
+
+impl PluginTokensConfig {
+    /// The JWKS URL of `plugin` (its id already checked against the trusted list).
+    pub fn jwks_url(&self, backstage: &BackstageAuthConfig, plugin: &str) -> Option<String> {
+        let template = match &self.plugin_url {
+            Some(t) => t.clone(),
+            None => backstage
+                .jwks_url
+                .strip_suffix("/auth/.well-known/jwks.json")
+                .map(|b| format!("{b}/{PLUGIN_ID_PLACEHOLDER}"))?,
+        };
+        let base = template.replace(PLUGIN_ID_PLACEHOLDER, plugin);
+        Some(format!(
+            "{}/.backstage/auth/v1/jwks.json",
+            base.trim_end_matches('/')
+        ))
     }
 }
 
@@ -603,6 +730,36 @@ impl Config {
         }
     }
 
+    fn validate_plugin_tokens(&self, issue: &mut impl FnMut(&str, String)) {
+        let p = &self.auth.plugin_tokens;
+        if !is_plugin_id(&p.plugin_id) {
+            issue(
+                "auth.plugin_tokens.plugin_id",
+                format!(
+                    "`{}` is not a plugin id (letters, digits, `_`, `-`)",
+                    p.plugin_id
+                ),
+            );
+        }
+        for (i, t) in p.trusted_plugins.iter().enumerate() {
+            if !is_plugin_id(t) {
+                issue(
+                    &format!("auth.plugin_tokens.trusted_plugins[{i}]"),
+                    format!("`{t}` is not a plugin id (letters, digits, `_`, `-`)"),
+                );
+            }
+        }
+        if let Some(u) = &p.plugin_url
+            && (!u.contains(PLUGIN_ID_PLACEHOLDER)
+                || !is_http_url(&u.replace(PLUGIN_ID_PLACEHOLDER, "x")))
+        {
+            issue(
+                "auth.plugin_tokens.plugin_url",
+                format!("`{u}` must be an http(s) URL containing {PLUGIN_ID_PLACEHOLDER}"),
+            );
+        }
+    }
+
     /// Every problem at once, each naming its key.
     pub fn validate(&self) -> Result<(), Vec<ConfigIssue>> {
         let mut issues = Vec::new();
@@ -629,6 +786,30 @@ impl Config {
                 "server.base_path",
                 format!("`{bp}` must start with `/` and not end with `/`"),
             );
+        }
+        if self.history.retention_days == 0 {
+            issue("history.retention_days", "must be at least 1".into());
+        }
+        if self.notifications.max_attempts == 0 {
+            issue("notifications.max_attempts", "must be at least 1".into());
+        }
+        for (i, w) in self.notifications.webhooks.iter().enumerate() {
+            if !is_http_url(&w.url) {
+                issue(
+                    &format!("notifications.webhooks[{i}].url"),
+                    format!("`{}` is not an http(s) URL", redact_url(&w.url)),
+                );
+            }
+            for t in w
+                .types
+                .iter()
+                .filter(|t| !EVENT_TYPES.contains(&t.as_str()))
+            {
+                issue(
+                    &format!("notifications.webhooks[{i}].types"),
+                    format!("unknown event type `{t}`: use {}", EVENT_TYPES.join(", ")),
+                );
+            }
         }
         if self.server.json_limit_bytes == 0 {
             issue("server.json_limit_bytes", "must be greater than 0".into());
@@ -692,6 +873,21 @@ impl Config {
                 Some(_) => {}
             },
             AuthMode::Static => {}
+        }
+        self.validate_plugin_tokens(&mut issue);
+        for (i, a) in self.mcp.authorization_servers.iter().enumerate() {
+            if !is_http_url(a) {
+                issue(
+                    &format!("mcp.authorization_servers[{i}]"),
+                    format!("`{a}` is not an http(s) URL"),
+                );
+            }
+        }
+        if let Some(u) = self.mcp.public_url.as_deref().filter(|u| !is_http_url(u)) {
+            issue(
+                "mcp.public_url",
+                format!("`{u}` is not an http(s) URL such as https://spectrocloud.example.com"),
+            );
         }
         let mut seen_tokens = HashSet::new();
         for (i, t) in self.auth.tokens.iter().enumerate() {
@@ -883,6 +1079,13 @@ pub fn redact_url(s: &str) -> String {
         }
         None => s.to_string(),
     }
+}
+
+/// Backstage's own rule for plugin ids in a token's `sub`.
+pub fn is_plugin_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn is_http_url(s: &str) -> bool {
@@ -1114,6 +1317,51 @@ mod tests {
             Some("https://iss".into())
         );
         assert_eq!(b("https://bs.example/keys", None).expected_issuer(), None);
+    }
+
+    #[test]
+    fn plugin_keys_are_found_beside_the_auth_backend() {
+        let b = BackstageAuthConfig {
+            jwks_url: "https://bs.example/api/auth/.well-known/jwks.json".into(),
+            issuer: None,
+            audience: None,
+        };
+        let mut p = PluginTokensConfig::default();
+        assert_eq!(
+            p.jwks_url(&b, "mcp-actions").as_deref(),
+            Some("https://bs.example/api/mcp-actions/.backstage/auth/v1/jwks.json")
+        );
+        p.plugin_url = Some("http://{{pluginId}}.internal:7007/api/{{pluginId}}/".into());
+        assert_eq!(
+            p.jwks_url(&b, "mcp-actions").as_deref(),
+            Some("http://mcp-actions.internal:7007/api/mcp-actions/.backstage/auth/v1/jwks.json")
+        );
+        let elsewhere = BackstageAuthConfig {
+            jwks_url: "https://keys.example/jwks".into(),
+            issuer: Some("https://iss".into()),
+            audience: None,
+        };
+        p.plugin_url = None;
+        assert_eq!(p.jwks_url(&elsewhere, "mcp-actions"), None);
+
+        let mut c = Config::default();
+        c.auth.mode = AuthMode::Backstage;
+        c.auth.backstage = Some(elsewhere);
+        c.auth.plugin_tokens.trusted_plugins = vec!["mcp-actions".into(), "bad/id".into()];
+        c.auth.plugin_tokens.plugin_url = Some("http://bs.example/api/plugin".into());
+        let keys: Vec<String> = c
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|i| i.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "auth.plugin_tokens.trusted_plugins[1]",
+                "auth.plugin_tokens.plugin_url"
+            ]
+        );
     }
 
     #[test]

@@ -5,12 +5,12 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::permissions::Permission;
 use crate::palette::PaletteError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -51,6 +51,20 @@ impl ErrorCode {
             ErrorCode::PaletteUnreachable | ErrorCode::NotSynced => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::PaletteTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `@backstage/errors` class Backstage answers with this status (its error handler
+    /// maps these names to statuses; any other error keeps its own `statusCode`).
+    pub fn backstage_name(self) -> &'static str {
+        match self.status().as_u16() {
+            400 => "InputError",
+            401 => "AuthenticationError",
+            403 => "NotAllowedError",
+            404 => "NotFoundError",
+            409 => "ConflictError",
+            503 => "ServiceUnavailableError",
+            _ => "Error",
         }
     }
 

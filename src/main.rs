@@ -78,6 +78,10 @@ enum Command {
         /// HTTP worker threads.
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        /// Every this many seconds a few clusters change state or upgrade a profile version
+        /// (0 = never).
+        #[arg(long, default_value_t = 0)]
+        churn_seconds: u64,
     },
     /// Run one sync pass, print a summary, and exit (non-zero on failure).
     Sync {
@@ -195,6 +199,7 @@ async fn main() -> ExitCode {
             clusters,
             profiles,
             workers,
+            churn_seconds,
         } => {
             telemetry::init(&LogConfig::default());
             if !(0.0..=1.0).contains(&error_rate) {
@@ -223,6 +228,7 @@ async fn main() -> ExitCode {
                     rate_limit,
                     palette_limits,
                     limits_scale,
+                    churn_every_seconds: churn_seconds,
                     ..Knobs::default()
                 },
             };

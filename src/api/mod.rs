@@ -7,6 +7,7 @@ pub mod clustergroups;
 pub mod clusters;
 pub mod cors;
 pub mod etag;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod metrics;

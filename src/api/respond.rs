@@ -12,6 +12,29 @@ pub const STALE: &str = "x-spectrocloud-stale";
 
 /// A JSON answer with its source headers.
 pub fn json(answer: Answer) -> HttpResponse {
+    let mut b = sourced(&answer);
+    b.content_type(ContentType::json());
+    match answer.body {
+        Body::Text(t) => b.body(t),
+        Body::Bytes(v) => b.body(v),
+    }
+}
+
+/// A CSV report (RFC 4180) as a download named `filename`, with its source headers.
+pub fn csv(answer: Answer, filename: &str) -> HttpResponse {
+    let mut b = sourced(&answer);
+    b.content_type("text/csv; charset=utf-8");
+    b.insert_header((
+        actix_web::http::header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{filename}\""),
+    ));
+    match answer.body {
+        Body::Text(t) => b.body(t),
+        Body::Bytes(v) => b.body(v),
+    }
+}
+
+fn sourced(answer: &Answer) -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::Ok();
     match answer.origin {
         Origin::Mirror(f) => {
@@ -28,11 +51,7 @@ pub fn json(answer: Answer) -> HttpResponse {
             b.insert_header((SOURCE, "live"));
         }
     }
-    b.content_type(ContentType::json());
-    match answer.body {
-        Body::Text(t) => b.body(t),
-        Body::Bytes(v) => b.body(v),
-    }
+    b
 }
 
 /// Live bytes as they came (a pack manifest, vSphere properties), as JSON.

@@ -7,7 +7,7 @@ use actix_web::web;
 use serde::Serialize;
 
 use super::{
-    audit, auth_debug, cloudaccounts, clustergroups, clusters, health, openapi, overlords,
+    audit, auth_debug, cloudaccounts, clustergroups, clusters, events, health, openapi, overlords,
     profiles, projects, reports, sync, users, virtualclusters,
 };
 use crate::auth::permissions::Permission;
@@ -94,8 +94,10 @@ route_table! {
     GET  "/cloudaccounts/{cloudType}/{accountUid}" => cloudaccounts::detail, Perm(ClusterViewInfo), Mirror, "One cloud account (secrets removed)";
     GET  "/overlords" => overlords::list, Authenticated, Mirror, "Private cloud gateways";
     GET  "/overlords/vsphere/{overlordUid}/pools" => overlords::ip_pools, Authenticated, Live, "vSphere IP pools of a gateway";
-    GET  "/reports/profile-usage" => reports::profile_usage, Perm(ProfileViewClusters), Mirror, "Clusters per profile and version";
-    GET  "/reports/pack-usage" => reports::pack_usage, Perm(ProfileViewClusters), Mirror, "Clusters per pack and tag (name, tag filters)";
+    GET  "/reports/profile-usage" => reports::profile_usage, Perm(ProfileViewClusters), Mirror, "Clusters per profile and version (projectUid, profileType, cloudType, name, unusedOnly, include=clusters, format=csv)";
+    GET  "/reports/pack-usage" => reports::pack_usage, Perm(ProfileViewClusters), Mirror, "Clusters per pack and version (name, version prefix, tag; format=csv)";
+    GET  "/reports/fleet" => reports::fleet, Perm(ClusterViewInfo), Mirror, "Clusters per environment by state, health, cloud, kubernetes version, project; freshness";
+    GET  "/events" => events::list, Perm(ClusterViewInfo), Mirror, "Fleet changes seen by the sync, newest first (since, type, clusterUid, projectUid, limit, cursor)";
     GET  "/sync/status" => sync::status, Perm(ClusterViewInfo), Service, "Mirror freshness per environment";
     POST "/sync" => sync::trigger, Perm(ClusterCreate), Service, "Start a sync run";
     GET  "/audit" => audit::list, Perm(ClusterCreate), Service, "Audit log, newest first";

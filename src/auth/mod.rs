@@ -29,6 +29,10 @@ pub struct Caller {
     pub personal: bool,
     /// The Palette user (email) configured for a static token.
     pub palette_user: Option<String>,
+    /// The Backstage plugin calling on this caller's behalf (`plugin:mcp-actions`), from a
+    /// plugin token's `obo`; permissions and audit are the caller's, never the plugin's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 impl Caller {
@@ -101,7 +105,9 @@ impl Authenticator {
                 })
                 .collect(),
             backstage: match (auth.mode, &auth.backstage) {
-                (AuthMode::Backstage, Some(b)) => Some(backstage::JwtVerifier::new(b)),
+                (AuthMode::Backstage, Some(b)) => {
+                    Some(backstage::JwtVerifier::new(b, &auth.plugin_tokens))
+                }
                 _ => None,
             },
             permissions: permissions.clone(),
@@ -130,6 +136,7 @@ impl Authenticator {
             method,
             personal,
             palette_user,
+            actor: None,
         }
     }
 
@@ -167,12 +174,18 @@ impl Authenticator {
                     .verify(token)
                     .await
                     .map_err(|e| AuthFailure::Jwt(e.to_string()))?;
-                Ok(self.caller(
-                    identity.subject,
-                    identity.groups,
-                    AuthMethod::Backstage,
-                    None,
-                ))
+                if let Some(actor) = &identity.actor {
+                    tracing::debug!(subject = %identity.subject, actor = %actor, "Backstage plugin calls on behalf of a user");
+                }
+                Ok(Caller {
+                    actor: identity.actor,
+                    ..self.caller(
+                        identity.subject,
+                        identity.groups,
+                        AuthMethod::Backstage,
+                        None,
+                    )
+                })
             }
             None => Err(AuthFailure::UnknownToken),
         }

@@ -6,6 +6,7 @@
 //!   cargo run --release --bin bench -- sync-matrix [--runs 2]
 //!       (large at 50 ms, medium at 100 ms, medium at 100 ms with the limits at a fifth)
 //!   cargo run --release --bin bench -- reads [--dataset medium] [--latency-ms 50]
+//!   cargo run --release --bin bench -- reports [--dataset large] [--requests 200]
 //!
 //! Each scenario starts its own simulator (and service) on loopback.
 
@@ -43,13 +44,17 @@ async fn main() -> anyhow::Result<()> {
             let latency = arg(&args, "--latency-ms", "50").parse().unwrap_or(50);
             reads(&arg(&args, "--dataset", "medium"), latency).await
         }
+        "reports" => {
+            let n = arg(&args, "--requests", "200").parse().unwrap_or(200);
+            reports(&dataset, n).await
+        }
         "all" => {
             sim_list(&dataset).await?;
             sync_case(&SyncCase::from_args(&args), 1).await?;
             reads("medium", 50).await
         }
         other => anyhow::bail!(
-            "unknown scenario `{other}`; scenarios: sim-list, sync, sync-matrix, reads, all"
+            "unknown scenario `{other}`; scenarios: sim-list, sync, sync-matrix, reads, reports, all"
         ),
     }
 }
@@ -618,6 +623,67 @@ async fn reads(dataset: &str, latency_ms: u64) -> anyhow::Result<()> {
         .is_success();
     println!("  Palette unreachable: GET /clusters still answers: {ok}");
 
+    handle.stop(true).await;
+    let _ = running.await;
+    server.stop().await;
+    Ok(())
+}
+
+/// The reports and the change history over a synced mirror: p50/p95/p99 per route, one caller
+/// at a time (the service's own time, no Palette involved).
+async fn reports(dataset: &str, requests: usize) -> anyhow::Result<()> {
+    let sizes = sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
+    let server = sim::start(SimConfig {
+        sizes,
+        ..SimConfig::default()
+    })
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let mut config = bench_config(&server, dir.path());
+    config.server.workers = Some(2);
+    app::sync_once(config.clone(), None).await?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let application = app::Application::build_with_listener(config.clone(), listener).await?;
+    let base = format!("http://{}{}", application.addr(), config.server.base_path);
+    let handle = application.handle();
+    let running = tokio::spawn(application.run_until_stopped());
+    let client = reqwest::Client::new();
+    println!(
+        "reports over `{dataset}` ({} clusters, {} profiles x {} versions), {requests} sequential requests each:",
+        sizes.clusters, sizes.profiles, sizes.versions_per_profile
+    );
+    for path in [
+        "/reports/profile-usage",
+        "/reports/profile-usage?format=csv",
+        "/reports/profile-usage?include=clusters",
+        "/reports/pack-usage",
+        "/reports/pack-usage?name=kubernetes",
+        "/reports/fleet",
+        "/events",
+    ] {
+        let mut ms = Vec::with_capacity(requests);
+        let mut bytes = 0;
+        for _ in 0..requests {
+            let t = Instant::now();
+            let body = client
+                .get(format!("{base}{path}"))
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            bytes = body.len();
+        }
+        ms.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "  {path:<42} {:>8} bytes  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms",
+            bytes,
+            percentile(&ms, 0.5),
+            percentile(&ms, 0.95),
+            percentile(&ms, 0.99)
+        );
+    }
     handle.stop(true).await;
     let _ = running.await;
     server.stop().await;

@@ -264,3 +264,18 @@ pub struct NewCluster {
     /// virtual cluster.
     pub cluster: serde_json::Map<String, serde_json::Value>,
 }
+
+/// Narrowing of the change history (`list_spectrocloud_fleet_changes`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeFilters {
+    /// Only changes at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Comma-separated event types (cluster.state_changed, profile.version_published, ...).
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// Only changes of this cluster (its uid).
+    pub cluster_uid: Option<String>,
+    /// Only changes of objects in this project (its uid).
+    pub project_uid: Option<String>,
+}

@@ -280,6 +280,8 @@ tools! {
         "Clusters running a pack (by exact pack name, optionally one version), with the pack versions each runs, state, health and project; paged.";
     search_spectrocloud_packs(Pages<args::PackFilters>) -> PAGE, ClusterViewInfo, Mirror, "Search packs in use",
         "The packs the mirror knows from clusters, by name substring and layer, each with the versions in use and how many clusters run them; paged.";
+    list_spectrocloud_fleet_changes(Pages<args::ChangeFilters>) -> Out::Object(&[("items", "array"), ("nextCursor", "string"), ("mirror", "object")], 1), ClusterViewInfo, Mirror, "Fleet changes",
+        "What changed in the SpectroCloud fleet, newest first: clusters added, deleted, changing state, health, profile or Kubernetes version; profile versions published, profiles deleted; paged with cursor.";
     get_spectrocloud_sync_status(Env) -> Out::Object(&[("environments", "array")], 1), ClusterViewInfo, Mirror, "Mirror sync status",
         "How fresh the mirror of each SpectroCloud environment is (or of instanceName only): last successful sync, staleness, a run under way.";
     create_spectrocloud_cluster(Scoped<args::NewCluster>) -> Out::Object(&[("status", "integer"), ("cluster", "object")], 2), ClusterCreate, Write, "Create a cluster",

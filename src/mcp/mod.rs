@@ -5,8 +5,10 @@
 //! `tools/call` checks before any tool runs. The tools call the same `service` functions as
 //! the HTTP routes.
 
+pub mod actions;
 pub mod args;
 pub mod catalog;
+pub mod oauth;
 pub mod sessions;
 pub mod tools;
 
@@ -48,7 +50,7 @@ pub struct McpServer {
 
 /// The HTTP request headers of an MCP request (for the Palette user, as on the routes).
 #[derive(Clone)]
-struct RequestHeaders(actix_web::http::header::HeaderMap);
+pub(crate) struct RequestHeaders(pub(crate) actix_web::http::header::HeaderMap);
 
 fn headers(ctx: &RequestContext<RoleServer>) -> actix_web::http::header::HeaderMap {
     on_request_extensions(&ctx.extensions)
@@ -220,10 +222,10 @@ pub async fn authenticate(
                 "authentication required: send Authorization: Bearer <token>",
             )
             .error_response();
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+            // RFC 9728: the challenge says where the protected-resource metadata is.
+            let challenge = oauth::challenge(req.request(), &state.config);
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
             Ok(req.into_response(resp))
         }
     }
@@ -252,6 +254,11 @@ pub fn service(
             ext.insert(RequestHeaders(req.headers().clone()));
         })
         .allowed_hosts(hosts)
+        // A plain request/response answers application/json, not a one-event SSE stream,
+        // wherever the request is served statelessly (2026-07-28 clients, or every client
+        // with `mcp.legacy_sessions = false`).
+        .json_response(true)
+        .stateful_mode(config.mcp.legacy_sessions)
         .cancellation_token(shutdown)
         .build()
 }

@@ -353,7 +353,7 @@ mod tests {
             max_sessions: total,
             max_sessions_per_caller: per,
             session_idle_seconds: 60,
-            write_tools: false,
+            ..McpConfig::default()
         }
     }
 

@@ -18,7 +18,8 @@ use crate::error::{AppError, AppResult};
 use crate::palette::models;
 use crate::service::lists::{self, ClusterFilter, Window};
 use crate::service::{
-    self, Answer, Ctx, Origin, clusters, diagnose, infra, profiles, projects, reports, status,
+    self, Answer, Ctx, Origin, clusters, diagnose, events, infra, profiles, projects, reports,
+    status,
 };
 use crate::store::Page;
 
@@ -535,6 +536,7 @@ pub async fn get_spectrocloud_profile_usage(
     let filter = reports::ProfileUsageFilter {
         name: a.of.name,
         unused_only: a.of.unused_only.unwrap_or(false),
+        ..Default::default()
     };
     let got = reports::profile_usage(&ctx, &filter).await?;
     let names = project_names(&ctx).await?;
@@ -578,6 +580,24 @@ fn only(c: &Call<'_>, env: &Env) -> AppResult<Option<String>> {
     }
 }
 
+pub async fn list_spectrocloud_fleet_changes(
+    c: &Call<'_>,
+    a: Pages<args::ChangeFilters>,
+) -> AppResult<Value> {
+    let ctx = c.ctx(&a.env).await?;
+    let filter = events::filter_from_args(&events::RawFilter {
+        since: a.of.since.as_deref(),
+        types: a.of.event_type.as_deref(),
+        cluster_uid: a.of.cluster_uid.as_deref(),
+        project_uid: a.of.project_uid.as_deref(),
+        limit: a.paging.limit.map(i64::from),
+        cursor: a.paging.cursor.as_deref(),
+    })?;
+    let (fresh, page) = events::list_events(&ctx, &filter).await?;
+    let mirror = origin(&Answer::mirror(fresh, String::new()));
+    Ok(json!({ "items": page.events, "nextCursor": page.next_cursor, "mirror": mirror }))
+}
+
 pub async fn get_spectrocloud_sync_status(c: &Call<'_>, a: Env) -> AppResult<Value> {
     let list = status::sync_status(c.state, only(c, &a)?.as_deref()).await?;
     Ok(json!({ "environments": list }))
@@ -589,7 +609,13 @@ pub async fn find_spectrocloud_clusters_by_pack(
 ) -> AppResult<Value> {
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let (name, version) = (a.of.pack_name.as_str(), a.of.version.as_deref());
-    let got = reports::pack_usage(&ctx, Some(name), version).await?;
+    let filter = reports::PackUsageFilter {
+        name: Some(name.to_string()),
+        // "optionally one version": an exact tag, as before.
+        tag: version.map(str::to_string),
+        version: None,
+    };
+    let got = reports::pack_usage(&ctx, &filter).await?;
     // Cluster uid → the pack versions it runs.
     let mut on: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in items(&got.value()?, "packs") {
@@ -623,7 +649,7 @@ pub async fn search_spectrocloud_packs(
     a: Pages<args::PackFilters>,
 ) -> AppResult<Value> {
     let ctx = c.ctx(&a.env).await?;
-    let got = reports::pack_usage(&ctx, None, None).await?;
+    let got = reports::pack_usage(&ctx, &reports::PackUsageFilter::default()).await?;
     let layer = a.of.layer.map(args::PackLayer::as_str);
     // One entry per pack name, its versions in use, most used first (the report's order).
     let mut packs: Vec<Value> = Vec::new();

@@ -5,6 +5,8 @@
 
 pub mod clusters;
 pub mod diagnose;
+pub mod events;
+pub mod history;
 pub mod infra;
 pub mod lists;
 pub mod live;

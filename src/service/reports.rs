@@ -1,41 +1,390 @@
-//! Usage reports Palette cannot answer cheaply; they need the mirror.
+//! Usage reports Palette cannot answer cheaply; they need the mirror. Each report comes as
+//! typed data (for the fleet page), as JSON (HTTP, MCP) and as CSV (one row per version).
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::{Answer, Ctx};
 use crate::auth::scope::Kind;
+use crate::domain::{CloudType, ProfileType, Uid};
 use crate::error::AppResult;
-use crate::store::reports;
+use crate::store::reports::{self, FleetCounts, PackQuery, PackUsage, ProfileUsage, UsageQuery};
+use crate::sync::Freshness;
 
 /// Narrowing of the profile-usage report.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ProfileUsageFilter {
     /// Case-insensitive substring of the profile name.
     pub name: Option<String>,
     /// Only profiles no cluster uses.
     pub unused_only: bool,
+    /// Profiles of this project and the tenant, counting clusters of this project only.
+    pub project_uid: Option<Uid>,
+    pub profile_type: Option<ProfileType>,
+    pub cloud_type: Option<CloudType>,
+    /// List the clusters under each version.
+    pub include_clusters: bool,
 }
 
-/// Every profile with the number of clusters on each of its versions, most used first.
-pub async fn profile_usage(ctx: &Ctx, filter: &ProfileUsageFilter) -> AppResult<Answer> {
+#[derive(Debug, Serialize)]
+pub struct ProfileUsageReport {
+    pub environment: String,
+    /// Profiles no cluster uses.
+    pub unused: usize,
+    pub profiles: Vec<ProfileUsage>,
+}
+
+/// Every profile with the clusters on each of its versions, most used first.
+pub async fn profile_usage_report(
+    ctx: &Ctx,
+    filter: &ProfileUsageFilter,
+) -> AppResult<(Freshness, ProfileUsageReport)> {
     let m = ctx.mirror().await?;
     let (pf, cf) = (m.filter(Kind::Profile), m.filter(Kind::Cluster));
-    let mut profiles = reports::profile_usage(m.db(), m.env(), &pf, &cf).await?;
-    // Narrowed after the one query: the report is per profile, already small.
+    let q = UsageQuery {
+        project_uid: filter.project_uid.as_ref().map(|u| u.as_str().to_string()),
+        profile_type: filter.profile_type.map(|t| t.as_str().to_string()),
+        cloud_type: filter.cloud_type.as_ref().map(|c| c.as_str().to_string()),
+        clusters: filter.include_clusters,
+    };
+    let mut profiles = reports::profile_usage(m.db(), m.env(), &q, &pf, &cf).await?;
+    // Narrowed after the query: Unicode-aware, and the report is per profile, already small.
     if let Some(needle) = filter.name.as_deref().map(str::to_lowercase) {
         profiles.retain(|p| p.name.to_lowercase().contains(&needle));
     }
     if filter.unused_only {
         profiles.retain(|p| p.unused);
     }
-    let unused = profiles.iter().filter(|p| p.clusters == 0).count();
-    m.json(&json!({ "environment": m.env(), "unused": unused, "profiles": profiles }))
+    let report = ProfileUsageReport {
+        environment: m.env().to_string(),
+        unused: profiles.iter().filter(|p| p.unused).count(),
+        profiles,
+    };
+    Ok((m.freshness, report))
 }
 
-/// Clusters per pack and tag; `name` (and `tag`) narrow it and list the clusters.
-pub async fn pack_usage(ctx: &Ctx, name: Option<&str>, tag: Option<&str>) -> AppResult<Answer> {
+pub async fn profile_usage(ctx: &Ctx, filter: &ProfileUsageFilter) -> AppResult<Answer> {
+    let (fresh, report) = profile_usage_report(ctx, filter).await?;
+    Ok(Answer::mirror(fresh, super::to_text(&report)?))
+}
+
+/// The CSV columns of `profile-usage?format=csv`, one row per profile version.
+pub const PROFILE_USAGE_COLUMNS: &[&str] = &[
+    "environment",
+    "profile_uid",
+    "profile_name",
+    "scope",
+    "project_uid",
+    "project_name",
+    "profile_type",
+    "cloud_type",
+    "latest_version",
+    "version_uid",
+    "version",
+    "latest",
+    "clusters",
+    "by_state",
+    "profile_clusters",
+    "upgrade_backlog",
+    "unused",
+];
+
+pub async fn profile_usage_csv(ctx: &Ctx, filter: &ProfileUsageFilter) -> AppResult<Answer> {
+    let (fresh, report) = profile_usage_report(ctx, filter).await?;
+    Ok(Answer::mirror(fresh, profile_usage_table(&report)))
+}
+
+/// `Running=3;Pending=1`: a map in one CSV cell.
+fn pairs<'a>(m: impl IntoIterator<Item = (&'a String, &'a i64)>) -> String {
+    m.into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn profile_usage_table(r: &ProfileUsageReport) -> String {
+    let mut out = csv_row(PROFILE_USAGE_COLUMNS.iter().copied());
+    for p in &r.profiles {
+        for v in &p.versions {
+            let cells = [
+                p.environment.clone(),
+                p.uid.clone(),
+                p.name.clone(),
+                p.scope.clone(),
+                p.project_uid.clone().unwrap_or_default(),
+                p.project_name.clone().unwrap_or_default(),
+                p.profile_type.clone(),
+                p.cloud_type.clone(),
+                p.latest_version.clone(),
+                v.uid.clone(),
+                v.version.clone(),
+                v.latest.to_string(),
+                v.clusters.to_string(),
+                pairs(&v.by_state),
+                p.clusters.to_string(),
+                p.upgrade_backlog.to_string(),
+                p.unused.to_string(),
+            ];
+            out.push_str(&csv_row(cells.iter().map(String::as_str)));
+        }
+    }
+    out
+}
+
+/// One RFC 4180 record with its CRLF: a field with a comma, quote or line break is quoted,
+/// quotes doubled.
+pub fn csv_row<'a>(cells: impl IntoIterator<Item = &'a str>) -> String {
+    let mut line = String::new();
+    for (i, c) in cells.into_iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        if c.contains([',', '"', '\r', '\n']) {
+            line.push('"');
+            line.push_str(&c.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(c);
+        }
+    }
+    line.push_str("\r\n");
+    line
+}
+
+/// Narrowing of the pack-usage report.
+#[derive(Debug, Default, Clone)]
+pub struct PackUsageFilter {
+    pub name: Option<String>,
+    pub tag: Option<String>,
+    /// A version prefix (`1.29` takes `1.29.4`).
+    pub version: Option<String>,
+}
+
+/// One pack and how its clusters spread over its versions.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackSpread {
+    pub name: String,
+    pub clusters: i64,
+    pub versions: Vec<VersionCount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VersionCount {
+    pub version: String,
+    pub clusters: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PackUsageReport {
+    pub environment: String,
+    /// One entry per pack and version, most used first; with `name`, the clusters too.
+    pub packs: Vec<PackUsage>,
+    /// Per pack: clusters over all its versions and per version (newest tag first).
+    pub spread: Vec<PackSpread>,
+}
+
+/// Clusters per pack and version; `name` (and `version` or `tag`) narrow it and list them.
+pub async fn pack_usage_report(
+    ctx: &Ctx,
+    filter: &PackUsageFilter,
+) -> AppResult<(Freshness, PackUsageReport)> {
     let m = ctx.mirror().await?;
     let f = m.filter(Kind::Cluster);
-    let packs = reports::pack_usage(m.db(), m.env(), name, tag, &f).await?;
-    m.json(&json!({ "environment": m.env(), "packs": packs }))
+    let q = PackQuery {
+        name: filter.name.clone(),
+        tag: filter.tag.clone(),
+        version: filter.version.clone(),
+    };
+    let packs = reports::pack_usage(m.db(), m.env(), &q, &f).await?;
+    let spread = spread_of(&packs);
+    let report = PackUsageReport {
+        environment: m.env().to_string(),
+        packs,
+        spread,
+    };
+    Ok((m.freshness, report))
+}
+
+/// Counts summed per pack name (a cluster running one pack in two profiles counts twice at
+/// most once per version, as in `packs`).
+fn spread_of(packs: &[PackUsage]) -> Vec<PackSpread> {
+    let mut by_name: std::collections::BTreeMap<&str, Vec<&PackUsage>> = Default::default();
+    for p in packs {
+        by_name.entry(&p.name).or_default().push(p);
+    }
+    let mut out: Vec<PackSpread> = by_name
+        .into_iter()
+        .map(|(name, mut vs)| {
+            vs.sort_by(|a, b| b.tag.cmp(&a.tag));
+            PackSpread {
+                name: name.to_string(),
+                clusters: vs.iter().map(|v| v.clusters).sum(),
+                versions: vs
+                    .iter()
+                    .map(|v| VersionCount {
+                        version: v.tag.clone(),
+                        clusters: v.clusters,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.clusters.cmp(&a.clusters).then(a.name.cmp(&b.name)));
+    out
+}
+
+pub async fn pack_usage(ctx: &Ctx, filter: &PackUsageFilter) -> AppResult<Answer> {
+    let (fresh, report) = pack_usage_report(ctx, filter).await?;
+    Ok(Answer::mirror(fresh, super::to_text(&report)?))
+}
+
+/// The CSV columns of `pack-usage?format=csv`, one row per pack version (and per cluster
+/// when narrowed to one pack by `name`).
+pub const PACK_USAGE_COLUMNS: &[&str] = &[
+    "environment",
+    "pack",
+    "version",
+    "layer",
+    "clusters",
+    "cluster_uid",
+    "cluster_name",
+    "project_uid",
+    "state",
+];
+
+pub async fn pack_usage_csv(ctx: &Ctx, filter: &PackUsageFilter) -> AppResult<Answer> {
+    let (fresh, r) = pack_usage_report(ctx, filter).await?;
+    let mut out = csv_row(PACK_USAGE_COLUMNS.iter().copied());
+    for p in &r.packs {
+        let head = [
+            r.environment.as_str(),
+            &p.name,
+            &p.tag,
+            &p.layer,
+            &p.clusters.to_string(),
+        ]
+        .map(str::to_string);
+        match &p.cluster_list {
+            Some(list) => {
+                for c in list {
+                    let tail = [
+                        &c.uid,
+                        &c.name,
+                        c.project_uid.as_deref().unwrap_or(""),
+                        &c.state,
+                    ];
+                    out.push_str(&csv_row(
+                        head.iter()
+                            .map(String::as_str)
+                            .chain(tail.map(|s| s as &str)),
+                    ));
+                }
+            }
+            None => out.push_str(&csv_row(
+                head.iter().map(String::as_str).chain(["", "", "", ""]),
+            )),
+        }
+    }
+    Ok(Answer::mirror(fresh, out))
+}
+
+/// One environment's fleet and how fresh its mirror is.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentFleet {
+    pub environment: String,
+    /// Whether the mirror of this environment holds data yet.
+    pub ready: bool,
+    pub synced_at: Option<String>,
+    pub stale: bool,
+    #[serde(flatten)]
+    pub counts: FleetCounts,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FleetReport {
+    pub environments: Vec<EnvironmentFleet>,
+}
+
+/// The fleet of the context's environment, and — with `all` and no Palette user token (whose
+/// scope belongs to one Palette) — of every other environment whose mirror has data.
+pub async fn fleet_report(ctx: &Ctx, all: bool) -> AppResult<(Freshness, FleetReport)> {
+    let m = ctx.mirror().await?;
+    let mut environments = vec![env_fleet(&m).await?];
+    if all && ctx.user.token.is_none() {
+        for env in ctx.state.envs.all() {
+            if env.name() == m.env() {
+                continue;
+            }
+            let other = Ctx {
+                env: env.clone(),
+                ..ctx.clone()
+            };
+            let fresh = ctx.state.sync.freshness(env.name());
+            if fresh.synced_at.is_none() {
+                environments.push(EnvironmentFleet {
+                    environment: env.name().to_string(),
+                    ready: false,
+                    synced_at: None,
+                    stale: true,
+                    counts: FleetCounts::default(),
+                });
+                continue;
+            }
+            let om = other.mirror().await?;
+            environments.push(env_fleet(&om).await?);
+        }
+    }
+    Ok((m.freshness, FleetReport { environments }))
+}
+
+async fn env_fleet(m: &super::view::Mirror<'_>) -> AppResult<EnvironmentFleet> {
+    let counts = reports::fleet(m.db(), m.env(), &m.filter(Kind::Cluster)).await?;
+    let fresh = m.freshness;
+    Ok(EnvironmentFleet {
+        environment: m.env().to_string(),
+        ready: true,
+        synced_at: fresh
+            .synced_at
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        stale: fresh.stale,
+        counts,
+    })
+}
+
+pub async fn fleet(ctx: &Ctx, all: bool) -> AppResult<Answer> {
+    let (fresh, report) = fleet_report(ctx, all).await?;
+    Ok(Answer::mirror(fresh, super::to_text(&report)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_only_what_needs_it() {
+        assert_eq!(csv_row(["a", "b c", ""]), "a,b c,\r\n");
+        assert_eq!(
+            csv_row(["x,y", "say \"hi\"", "two\nlines"]),
+            "\"x,y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n"
+        );
+    }
+
+    #[test]
+    fn spread_sums_versions_per_pack() {
+        let p = |name: &str, tag: &str, n| PackUsage {
+            name: name.into(),
+            tag: tag.into(),
+            version: tag.into(),
+            layer: "k8s".into(),
+            clusters: n,
+            cluster_uids: None,
+            cluster_list: None,
+        };
+        let s = spread_of(&[p("k", "1.29.4", 2), p("c", "1.0", 1), p("k", "1.30.1", 3)]);
+        assert_eq!(s[0].name, "k");
+        assert_eq!(s[0].clusters, 5);
+        assert_eq!(s[0].versions[0].version, "1.30.1");
+        assert_eq!(s[1].clusters, 1);
+    }
 }

@@ -36,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/counters/throttled", web::get().to(throttled))
             .route("/summary", web::get().to(get_summary))
             .route("/creations", web::get().to(creations))
+            .route("/churn", web::post().to(churn))
             .route("/clusters/{uid}/state", web::post().to(set_state))
             .route("/clusters/{uid}/profiles", web::post().to(move_profile))
             .route("/clusters/{uid}", web::delete().to(delete_cluster))
@@ -63,6 +64,11 @@ pub fn summary(d: &SimData) -> Value {
 async fn creations(state: web::Data<SimState>) -> Answer {
     let d = state.data.read().map_err(|_| poisoned())?;
     Ok(HttpResponse::Ok().json(&d.creations))
+}
+
+/// One demo churn step now (`sim::churn`): `{changes: [...]}`.
+async fn churn(state: web::Data<SimState>) -> Answer {
+    Ok(HttpResponse::Ok().json(json!({ "changes": state.churn() })))
 }
 
 async fn users(state: web::Data<SimState>) -> Answer {

@@ -3,6 +3,7 @@
 //! and per-endpoint request counters. It powers the demo, every integration test and every
 //! benchmark.
 
+pub mod churn;
 pub mod control;
 pub mod create;
 pub mod data;
@@ -87,6 +88,11 @@ pub struct Knobs {
     pub limits_scale: f64,
     /// Per prefix, replacing the documented limit (`"*"`: every prefix), before the scale.
     pub prefix_limits: BTreeMap<String, crate::palette::limits::Limit>,
+    /// Demo churn (`sim::churn`): every this many seconds a few clusters change state or
+    /// health or move to a newer profile version (0 = never; the demo sets 60).
+    pub churn_every_seconds: u64,
+    /// How many clusters one churn step touches.
+    pub churn_clusters: usize,
 }
 
 impl Default for Knobs {
@@ -105,6 +111,8 @@ impl Default for Knobs {
             palette_limits: false,
             limits_scale: 1.0,
             prefix_limits: BTreeMap::new(),
+            churn_every_seconds: 0,
+            churn_clusters: 3,
         }
     }
 }
@@ -124,6 +132,8 @@ pub struct SimState {
     /// Rate-limit prefix → 429s answered (every cause).
     throttled_by_prefix: Mutex<BTreeMap<String, u64>>,
     outage: watch::Sender<bool>,
+    /// When the last churn step ran (`churn_every_seconds`).
+    last_churn: Mutex<Option<Instant>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -265,6 +275,43 @@ impl SimState {
             .unwrap_or_default()
     }
 
+    /// One churn step now: the changes made.
+    pub fn churn(&self) -> Vec<churn::Change> {
+        let count = self.knobs().churn_clusters;
+        let Ok(mut d) = self.data.write() else {
+            return Vec::new();
+        };
+        let changes = churn::plan(&mut d, count);
+        churn::apply(&mut d, &changes, Utc::now());
+        tracing::info!(changes = changes.len(), "simulator churn");
+        changes
+    }
+
+    /// A churn step when `churn_every_seconds` has passed since the last (the first one
+    /// waits a whole period, so a fresh demo starts from its generated data).
+    fn churn_when_due(&self) {
+        let every = self.knobs().churn_every_seconds;
+        let Ok(mut last) = self.last_churn.lock() else {
+            return;
+        };
+        if every == 0 {
+            *last = None;
+            return;
+        }
+        let due = match *last {
+            None => {
+                *last = Some(Instant::now());
+                false
+            }
+            Some(t) => t.elapsed() >= Duration::from_secs(every),
+        };
+        if due {
+            *last = Some(Instant::now());
+            drop(last);
+            self.churn();
+        }
+    }
+
     /// Advances created clusters Pending → Provisioning → Running and removes deleted ones.
     pub fn tick(&self) {
         let provision = self.knobs().provision_seconds as f64;
@@ -344,6 +391,7 @@ pub async fn start_on(config: SimConfig, listener: TcpListener) -> std::io::Resu
         limit_buckets: Mutex::new(HashMap::new()),
         throttled_by_prefix: Mutex::new(BTreeMap::new()),
         outage: outage_tx,
+        last_churn: Mutex::new(None),
     });
 
     let backend = TcpListener::bind("127.0.0.1:0")?;
@@ -385,7 +433,10 @@ pub async fn start_on(config: SimConfig, listener: TcpListener) -> std::io::Resu
         loop {
             tokio::select! {
                 _ = ticker_stop.cancelled() => return,
-                _ = every.tick() => ticker_state.tick(),
+                _ = every.tick() => {
+                    ticker_state.tick();
+                    ticker_state.churn_when_due();
+                }
             }
         }
     });

@@ -11,6 +11,7 @@ macro_rules! visible {
 
 pub mod audit;
 pub mod clusters;
+pub mod events;
 pub mod idempotency;
 pub mod infra;
 pub mod maintenance;
@@ -293,8 +294,13 @@ pub fn read_queries() -> Vec<(&'static str, &'static str)> {
         ("projects::list", projects::LIST_SQL),
         ("projects::names", projects::NAMES_SQL),
         ("projects::exists", projects::EXISTS_SQL),
-        ("reports::profile_usage", reports::PROFILE_USAGE_SQL),
+        ("reports::profile_versions", reports::PROFILE_VERSIONS_SQL),
+        ("reports::version_counts", reports::VERSION_COUNTS_SQL),
+        ("reports::version_members", reports::VERSION_MEMBERS_SQL),
         ("reports::pack_usage", reports::PACK_USAGE_SQL),
+        ("reports::fleet", reports::FLEET_SQL),
+        ("events::list", events::LIST_SQL),
+        ("events::trend", events::TREND_SQL),
         ("infra::accounts", infra::ACCOUNTS_SQL),
         ("infra::account", infra::ACCOUNT_SQL),
         ("infra::cluster_group", infra::CLUSTER_GROUP_SQL),

@@ -1,9 +1,11 @@
 //! Black-box integration tests: one binary, one module per feature.
 
 mod abuse;
+mod actions;
 mod auth;
 mod config;
 mod create;
+mod events;
 mod foundation;
 mod hardening;
 mod helpers;
@@ -15,3 +17,4 @@ mod reports;
 mod routes;
 mod sim;
 mod sync;
+mod ui;

@@ -333,7 +333,7 @@ fn uid_set(list: &Value) -> Vec<String> {
     v
 }
 
-/// Every one of the 19 tools answers what its HTTP route answers for the same data: both go
+/// Every one of the 20 tools answers what its HTTP route answers for the same data: both go
 /// through the same service function.
 #[tokio::test]
 async fn every_tool_agrees_with_its_http_route() {
@@ -601,6 +601,10 @@ async fn every_tool_agrees_with_its_http_route() {
         .map(|p| &p["tag"])
         .collect();
     assert_eq!(hit["versions"].as_array().unwrap().len(), versions.len());
+
+    let changes = get_json(&app, "/events").await;
+    let c = tool("list_spectrocloud_fleet_changes", json!({})).await;
+    assert_eq!(c["items"], changes["events"]);
 
     let status = get_json(&app, "/sync/status").await;
     let st = tool("get_spectrocloud_sync_status", json!({})).await;
