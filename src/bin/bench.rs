@@ -1,7 +1,10 @@
 //! Benchmark driver: prints figures, measured side by side in one run (never a timed test).
 //!
 //!   cargo run --release --bin bench -- sim-list [--dataset large]
-//!   cargo run --release --bin bench -- sync [--dataset large]
+//!   cargo run --release --bin bench -- sync [--dataset large] [--latency-ms 50]
+//!       [--limits-scale 1 | --no-limits] [--clusters N] [--runs 1]
+//!   cargo run --release --bin bench -- sync-matrix [--runs 2]
+//!       (large at 50 ms, medium at 100 ms, medium at 100 ms with the limits at a fifth)
 //!   cargo run --release --bin bench -- reads [--dataset large] [--seconds 5] [--latency-ms 100]
 //!   cargo run --release --bin bench -- reports [--dataset large] [--requests 200]
 //!
@@ -13,7 +16,10 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use spectrocloud_backend::app;
 use spectrocloud_backend::config::{Config, EnvironmentConfig, Secret};
+use spectrocloud_backend::palette::limits;
 use spectrocloud_backend::sim::{self, SimConfig};
+use spectrocloud_backend::store::sync_runs;
+use spectrocloud_backend::sync::Trigger;
 
 #[path = "bench/load.rs"]
 mod load;
@@ -35,7 +41,11 @@ async fn main() -> anyhow::Result<()> {
     let dataset = arg(&args, "--dataset", "large");
     match scenario.as_str() {
         "sim-list" => sim_list(&dataset).await,
-        "sync" => sync(&dataset).await,
+        "sync" => {
+            let runs = arg(&args, "--runs", "1").parse().unwrap_or(1);
+            sync_case(&SyncCase::from_args(&args), runs).await
+        }
+        "sync-matrix" => sync_matrix(arg(&args, "--runs", "2").parse().unwrap_or(2)).await,
         "reads" => {
             let opts = reads::Opts {
                 dataset,
@@ -52,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
         "serve-child" => reads::serve_child().await,
         "all" => {
             sim_list(&dataset).await?;
-            sync(&dataset).await?;
+            sync_case(&SyncCase::from_args(&args), 1).await?;
             reads::run(reads::Opts {
                 dataset,
                 latency_ms: 100,
@@ -62,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         other => anyhow::bail!(
-            "unknown scenario `{other}`; scenarios: sim-list, sync, reads, reports, all"
+            "unknown scenario `{other}`; scenarios: sim-list, sync, sync-matrix, reads, reports, all"
         ),
     }
 }
@@ -151,46 +161,272 @@ pub fn bench_config_for(url: &str, api_key: &str, dir: &std::path::Path) -> Conf
     config
 }
 
-/// Cold then warm sync of a whole simulated tenant (simulator at 0 ms latency).
-async fn sync(dataset: &str) -> anyhow::Result<()> {
-    let sizes = sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
+/// One line of the sync benchmark: dataset, Palette round trip, limits scale.
+#[derive(Debug, Clone)]
+struct SyncCase {
+    dataset: String,
+    latency_ms: u64,
+    /// Palette's documented limits times this; `None` = no limits (the old benchmark).
+    limits_scale: Option<f64>,
+    /// Overrides the dataset's cluster count (quicker runs of the same shape).
+    clusters: Option<usize>,
+}
+
+impl SyncCase {
+    fn from_args(args: &[String]) -> SyncCase {
+        let no_limits = args.iter().any(|a| a == "--no-limits");
+        SyncCase {
+            dataset: arg(args, "--dataset", "large"),
+            latency_ms: arg(args, "--latency-ms", "50").parse().unwrap_or(50),
+            limits_scale: (!no_limits)
+                .then(|| arg(args, "--limits-scale", "1").parse().unwrap_or(1.0)),
+            clusters: arg(args, "--clusters", "").parse().ok(),
+        }
+    }
+
+    fn label(&self) -> String {
+        let limits = match self.limits_scale {
+            Some(s) if (s - 1.0).abs() < 1e-9 => "Palette's documented limits".to_string(),
+            Some(s) => format!("Palette's documented limits x {s}"),
+            None => "no limits".to_string(),
+        };
+        format!(
+            "`{}`, {} ms round trip, {limits}",
+            self.dataset, self.latency_ms
+        )
+    }
+}
+
+/// The lower bound Palette's limits put on a run: per prefix, the calls it accepted ÷ its rate;
+/// the slowest prefix is the bound. Returns (seconds, prefix, calls, rate).
+fn limits_bound(
+    counted: &std::collections::BTreeMap<String, u64>,
+    throttled: &std::collections::BTreeMap<String, u64>,
+    knobs: &sim::Knobs,
+) -> (f64, String, u64, f64) {
+    let mut per_prefix: std::collections::BTreeMap<String, u64> = Default::default();
+    for (key, n) in counted {
+        let path = key.split_once(' ').map(|(_, p)| p).unwrap_or(key);
+        *per_prefix.entry(limits::prefix(path)).or_default() += n;
+    }
+    let mut worst = (0.0, String::new(), 0, 0.0);
+    for (prefix, n) in per_prefix {
+        let accepted = n.saturating_sub(throttled.get(&prefix).copied().unwrap_or(0));
+        let rate = sim::SimState::limit_for(knobs, &prefix).rate;
+        let secs = accepted as f64 / rate;
+        if secs > worst.0 {
+            worst = (secs, prefix, accepted, rate);
+        }
+    }
+    worst
+}
+
+/// What one measured run gave.
+struct Measured {
+    secs: f64,
+    outcome: String,
+    bound: (f64, String, u64, f64),
+    throttled: u64,
+    calls: u64,
+}
+
+impl Measured {
+    fn ratio(&self) -> f64 {
+        if self.bound.0 > 0.0 {
+            self.secs / self.bound.0
+        } else {
+            f64::NAN
+        }
+    }
+
+    fn print(&self, label: &str) {
+        let (bound, prefix, calls, rate) = &self.bound;
+        println!(
+            "  {label:<5} {:>8.2} s  bound {bound:>8.2} s ({prefix}: {calls} calls / {rate}/s)  ratio {:.3}x  {} Palette calls  {} 429s  outcome {}",
+            self.secs,
+            self.ratio(),
+            self.calls,
+            self.throttled,
+            self.outcome
+        );
+    }
+}
+
+fn measure(server: &sim::SimServer, secs: f64, outcome: &str) -> Measured {
+    let counted = server.state.counters();
+    let throttled = server.state.throttled_counts();
+    Measured {
+        secs,
+        outcome: outcome.to_string(),
+        bound: limits_bound(&counted, &throttled, &server.state.knobs()),
+        throttled: throttled.values().sum(),
+        calls: counted.values().sum(),
+    }
+}
+
+/// Seconds between two RFC 3339 times.
+fn between(from: &str, to: &str) -> Option<f64> {
+    let p = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    Some((p(to)? - p(from)?).num_milliseconds() as f64 / 1000.0)
+}
+
+/// One measured pass of a case: the real server starts on an empty database with a sync on
+/// start-up (time until `/clusters` answers from the mirror, cold time), then a warm run.
+/// Returns (first answer s, cold, warm).
+async fn sync_pass(case: &SyncCase) -> anyhow::Result<(f64, Measured, Measured)> {
+    let sizes =
+        sim::sizes_for(&case.dataset, None, case.clusters, None).map_err(anyhow::Error::msg)?;
+    let knobs = sim::Knobs {
+        latency_ms: case.latency_ms,
+        palette_limits: case.limits_scale.is_some(),
+        limits_scale: case.limits_scale.unwrap_or(1.0),
+        ..sim::Knobs::default()
+    };
     let server = sim::start(SimConfig {
         sizes,
+        knobs,
         ..SimConfig::default()
     })
     .await?;
     let dir = tempfile::tempdir()?;
-    let config = bench_config(&server, dir.path());
+    let mut config = bench_config(&server, dir.path());
+    config.sync.on_startup = true;
+    config.environments[0].rate_limits.scale = case.limits_scale.unwrap_or(1.0);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let started = Instant::now();
+    let application = app::Application::build_with_listener(config.clone(), listener).await?;
+    let base = format!("http://{}{}", application.addr(), config.server.base_path);
+    let state = application.state();
+    let handle = application.handle();
+    let running = tokio::spawn(application.run_until_stopped());
+    let first = first_mirror_answer(&state, &base, started).await?;
+    // Wait for the start-up run to end.
+    while state.sync.env_state("bench").running.is_some() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (last, _) = sync_runs::latest(&state.db, "bench").await?;
+    let last = last.ok_or_else(|| anyhow::anyhow!("the start-up run left no record"))?;
+    let secs = last
+        .finished_at
+        .as_deref()
+        .and_then(|f| between(&last.started_at, f))
+        .unwrap_or(f64::NAN);
+    let cold = measure(&server, secs, &last.outcome);
+    server.state.reset_counters();
+    let warm = match state.sync.run_now("bench", Trigger::Manual).await? {
+        Some(r) => measure(&server, r.duration_ms as f64 / 1000.0, r.outcome),
+        None => anyhow::bail!("a run was still under way"),
+    };
+    handle.stop(true).await;
+    let _ = running.await;
+    server.stop().await;
+    Ok((first, cold, warm))
+}
+
+/// Polls `/sync/status`'s state (in process, no Palette call) until the start-up run applied
+/// its listings, then `/clusters` until it answers from the mirror: seconds since `started`.
+/// Polling `/clusters` earlier would read through to Palette and steal the sync's tokens.
+async fn first_mirror_answer(
+    state: &actix_web::web::Data<app::AppState>,
+    base: &str,
+    started: Instant,
+) -> anyhow::Result<f64> {
+    let client = reqwest::Client::new();
+    loop {
+        let s = state.sync.env_state("bench");
+        let listed = s.listed_at.is_some()
+            || s.running
+                .as_ref()
+                .and_then(|r| r.progress.listed_at())
+                .is_some();
+        if listed || (s.running.is_none() && s.last_attempt_ended.is_some()) {
+            let resp = client
+                .get(format!("{base}/clusters?limit=1"))
+                .send()
+                .await?;
+            let source = resp
+                .headers()
+                .get("x-spectrocloud-source")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            if resp.status().is_success() && source == "mirror" {
+                return Ok(started.elapsed().as_secs_f64());
+            }
+            if s.running.is_none() {
+                anyhow::bail!(
+                    "the start-up run ended and /clusters answers {}",
+                    resp.status()
+                );
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The three cases of issue 10, side by side.
+async fn sync_matrix(runs: usize) -> anyhow::Result<()> {
+    let cases = [
+        ("large", 50, 1.0),
+        ("medium", 100, 1.0),
+        ("medium", 100, 0.2),
+    ];
+    for (dataset, latency_ms, scale) in cases {
+        let case = SyncCase {
+            dataset: dataset.into(),
+            latency_ms,
+            limits_scale: Some(scale),
+            clusters: None,
+        };
+        sync_case(&case, runs).await?;
+    }
+    Ok(())
+}
+
+fn range(xs: &[f64]) -> String {
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if (hi - lo).abs() < 0.005 {
+        format!("{lo:.2}")
+    } else {
+        format!("{lo:.2}–{hi:.2}")
+    }
+}
+
+/// `runs` passes of one case, and the ranges over them.
+async fn sync_case(case: &SyncCase, runs: usize) -> anyhow::Result<()> {
+    let sizes =
+        sim::sizes_for(&case.dataset, None, case.clusters, None).map_err(anyhow::Error::msg)?;
     println!(
-        "sync of `{dataset}` ({} projects, {} clusters, {} profiles x {} versions), concurrency {}:",
+        "sync of {} ({} projects, {} clusters, {} profiles x {} versions), concurrency {}:",
+        case.label(),
         sizes.projects,
         sizes.clusters,
         sizes.profiles,
         sizes.versions_per_profile,
-        config.sync.concurrency
+        spectrocloud_backend::config::SyncConfig::default().concurrency
     );
-    for (label, _) in [("cold", ()), ("warm", ()), ("warm", ())] {
-        server.state.reset_counters();
-        let reports = app::sync_once(config.clone(), None).await?;
-        let r = &reports[0];
-        let palette_seen: u64 = server.state.counters().values().sum();
-        let changed: u64 = r
-            .counts
-            .values()
-            .map(|c| c.added + c.changed + c.deleted)
-            .sum();
-        println!(
-            "  {label:<5} {:>7.2} s  {:>6} Palette calls (simulator counted {palette_seen})  {changed} rows changed  outcome {}",
-            r.duration_ms as f64 / 1000.0,
-            r.api_calls,
-            r.outcome
-        );
+    let (mut firsts, mut cold_r, mut warm_r) = (Vec::new(), Vec::new(), Vec::new());
+    let mut failed = 0;
+    for run in 1..=runs {
+        let (first, cold, warm) = sync_pass(case).await?;
+        println!("  run {run}: /clusters answered from the mirror {first:.2} s after start");
+        cold.print("cold");
+        warm.print("warm");
+        failed += [&cold, &warm]
+            .iter()
+            .filter(|m| m.outcome != "success")
+            .count();
+        firsts.push(first);
+        cold_r.push(cold.ratio());
+        warm_r.push(warm.ratio());
     }
-    let size = std::fs::metadata(dir.path().join("bench.db"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    println!("  mirror file: {:.1} MiB", size as f64 / 1024.0 / 1024.0);
-    server.stop().await;
+    println!(
+        "  => over {runs} runs: first mirror answer {} s (target < 15), cold {}x its bound, warm {}x (targets <= 1.15), {failed} failed runs",
+        range(&firsts),
+        range(&cold_r),
+        range(&warm_r)
+    );
     Ok(())
 }
 /// The reports and the change history over a synced mirror: p50/p95/p99 per route, one caller

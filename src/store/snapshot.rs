@@ -388,10 +388,51 @@ pub async fn apply_in(
     now: &str,
 ) -> Result<Counts, sqlx::Error> {
     let mut counts = Counts::new();
+    counts.insert(
+        "projects".into(),
+        apply_projects(tx, env, &snap.projects, known, now).await?,
+    );
+    counts.insert(
+        "profiles".into(),
+        apply_profiles(tx, env, &snap.profiles, known, now).await?,
+    );
+    counts.insert(
+        "profile_versions".into(),
+        apply_versions(tx, env, &snap.versions, known, now).await?,
+    );
+    counts.insert(
+        "clusters".into(),
+        apply_clusters(tx, env, &snap.clusters, known, now).await?,
+    );
+    counts.insert(
+        "virtual_clusters".into(),
+        apply_virtual_clusters(tx, env, &snap.virtual_clusters, known, now).await?,
+    );
+    counts.insert(
+        "cloud_accounts".into(),
+        apply_cloud_accounts(tx, env, &snap.cloud_accounts, known, now).await?,
+    );
+    counts.insert(
+        "overlords".into(),
+        apply_overlords(tx, env, &snap.overlords, known, now).await?,
+    );
+    counts.insert(
+        "cluster_groups".into(),
+        apply_cluster_groups(tx, env, &snap.cluster_groups, known, now).await?,
+    );
+    Ok(counts)
+}
 
-    // Projects (few: always rewritten).
+/// Projects (few: always rewritten).
+async fn apply_projects(
+    tx: &mut SqliteConnection,
+    env: &str,
+    part: &Part<ObjectRow>,
+    known: &Known,
+    now: &str,
+) -> Result<KindCounts, sqlx::Error> {
     let mut c = KindCounts::default();
-    for p in &snap.projects.rows {
+    for p in &part.rows {
         tally(
             &mut c,
             known.projects.get(&p.uid).map(|lm| *lm != p.last_modified),
@@ -405,21 +446,29 @@ pub async fn apply_in(
         .execute(&mut *tx)
         .await?;
     }
-    let present: HashSet<&str> = snap.projects.rows.iter().map(|p| p.uid.as_str()).collect();
+    let present: HashSet<&str> = part.rows.iter().map(|p| p.uid.as_str()).collect();
     c.deleted = delete_missing(
         &mut *tx,
         "DELETE FROM projects WHERE env = ? AND uid = ?",
         env,
         known.projects.keys(),
         &present,
-        snap.projects.complete,
+        part.complete,
     )
     .await?;
-    counts.insert("projects".into(), c);
+    Ok(c)
+}
 
-    // Profiles as listed.
+/// Profiles as listed.
+async fn apply_profiles(
+    tx: &mut SqliteConnection,
+    env: &str,
+    part: &Part<ProfileRow>,
+    known: &Known,
+    now: &str,
+) -> Result<KindCounts, sqlx::Error> {
     let mut c = KindCounts::default();
-    for p in &snap.profiles.rows {
+    for p in &part.rows {
         let k = known.profiles.get(&p.row.uid);
         let changed = k.map(|lm| *lm != p.row.last_modified);
         tally(&mut c, changed);
@@ -441,27 +490,30 @@ pub async fn apply_in(
         .execute(&mut *tx)
         .await?;
     }
-    let present: HashSet<&str> = snap
-        .profiles
-        .rows
-        .iter()
-        .map(|p| p.row.uid.as_str())
-        .collect();
+    let present: HashSet<&str> = part.rows.iter().map(|p| p.row.uid.as_str()).collect();
     c.deleted = delete_missing(
         &mut *tx,
         "DELETE FROM cluster_profiles WHERE env = ? AND uid = ?",
         env,
         known.profiles.keys(),
         &present,
-        snap.profiles.complete,
+        part.complete,
     )
     .await?;
-    counts.insert("profiles".into(), c);
+    Ok(c)
+}
 
-    // Every profile version (batched: a cold sync writes thousands).
+/// Every profile version (batched: a cold sync writes thousands).
+async fn apply_versions(
+    tx: &mut SqliteConnection,
+    env: &str,
+    part: &Part<VersionRow>,
+    known: &Known,
+    now: &str,
+) -> Result<KindCounts, sqlx::Error> {
     let mut c = KindCounts::default();
     let mut detailed: Vec<(&VersionRow, &VersionDetail)> = Vec::new();
-    for v in &snap.versions.rows {
+    for v in &part.rows {
         let k = known.versions.get(&v.uid);
         match &v.detail {
             Some(d) => {
@@ -484,6 +536,278 @@ pub async fn apply_in(
             }
         }
     }
+    let refetched: Vec<&str> = detailed
+        .iter()
+        .filter(|(v, _)| known.versions.contains_key(&v.uid))
+        .map(|(v, _)| v.uid.as_str())
+        .collect();
+    write_versions(tx, env, &detailed, now).await?;
+    write_version_contents(tx, env, &detailed, &refetched).await?;
+    let present: HashSet<&str> = part
+        .rows
+        .iter()
+        .map(|v| v.uid.as_str())
+        .chain(part.applied.iter().map(String::as_str))
+        .collect();
+    c.deleted = delete_missing(
+        &mut *tx,
+        "DELETE FROM profile_versions WHERE env = ? AND uid = ?",
+        env,
+        known.versions.keys(),
+        &present,
+        part.complete,
+    )
+    .await?;
+    Ok(c)
+}
+
+/// Clusters, their details and the reverse index (batched: a cold sync writes 10k+).
+async fn apply_clusters(
+    tx: &mut SqliteConnection,
+    env: &str,
+    part: &Part<ClusterRow>,
+    known: &Known,
+    now: &str,
+) -> Result<KindCounts, sqlx::Error> {
+    let mut c = KindCounts::default();
+    let mut writes: Vec<&ClusterRow> = Vec::new();
+    for cl in &part.rows {
+        let k = known.clusters.get(&cl.row.uid);
+        let list_changed =
+            k.map(|k| k.last_modified != cl.row.last_modified || k.state != cl.state);
+        tally(&mut c, list_changed.map(|ch| ch || cl.detail.is_some()));
+        if list_changed != Some(false) || cl.detail.is_some() {
+            writes.push(cl);
+        }
+    }
+    write_clusters(tx, env, &writes, now).await?;
+    let with_detail: Vec<(&str, &ClusterDetail)> = writes
+        .iter()
+        .filter_map(|cl| cl.detail.as_ref().map(|d| (cl.row.uid.as_str(), d)))
+        .collect();
+    write_cluster_details(tx, env, &with_detail, now).await?;
+    let refetched: Vec<&str> = with_detail
+        .iter()
+        .filter(|(uid, _)| known.clusters.contains_key(*uid))
+        .map(|(uid, _)| *uid)
+        .collect();
+    write_cluster_index(tx, env, &with_detail, &refetched).await?;
+    let present: HashSet<&str> = part
+        .rows
+        .iter()
+        .map(|c| c.row.uid.as_str())
+        .chain(part.applied.iter().map(String::as_str))
+        .collect();
+    c.deleted = delete_missing(
+        &mut *tx,
+        "DELETE FROM clusters WHERE env = ? AND uid = ?",
+        env,
+        known.clusters.keys(),
+        &present,
+        part.complete,
+    )
+    .await?;
+    Ok(c)
+}
+
+/// Virtual clusters as listed.
+async fn apply_virtual_clusters(
+    tx: &mut SqliteConnection,
+    env: &str,
+    part: &Part<VirtualRow>,
+    known: &Known,
+    now: &str,
+) -> Result<KindCounts, sqlx::Error> {
+    let mut c = KindCounts::default();
+    for v in &part.rows {
+        let changed = known
+            .virtual_clusters
+            .get(&v.row.uid)
+            .map(|(lm, st)| *lm != v.row.last_modified || *st != v.state);
+        tally(&mut c, changed);
+        if changed == Some(false) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO virtual_clusters (env, uid, name, scope, project_uid, state, host_cluster_uid,
+                cluster_group_uid, last_modified, list_json, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
+                project_uid = excluded.project_uid, state = excluded.state,
+                host_cluster_uid = excluded.host_cluster_uid, cluster_group_uid = excluded.cluster_group_uid,
+                last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&v.row.uid).bind(&v.row.name).bind(&v.row.scope).bind(&v.row.project_uid)
+        .bind(&v.state).bind(&v.host_cluster_uid).bind(&v.cluster_group_uid).bind(&v.row.last_modified)
+        .bind(&v.row.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let present: HashSet<&str> = part.rows.iter().map(|v| v.row.uid.as_str()).collect();
+    c.deleted = delete_missing(
+        &mut *tx,
+        "DELETE FROM virtual_clusters WHERE env = ? AND uid = ?",
+        env,
+        known.virtual_clusters.keys(),
+        &present,
+        part.complete,
+    )
+    .await?;
+    Ok(c)
+}
+
+/// Cloud accounts (few: always rewritten; secrets were stripped by the run).
+async fn apply_cloud_accounts(
+    tx: &mut SqliteConnection,
+    env: &str,
+    part: &Part<AccountRow>,
+    known: &Known,
+    now: &str,
+) -> Result<KindCounts, sqlx::Error> {
+    let mut c = KindCounts::default();
+    for a in &part.rows {
+        let key = format!("{}/{}", a.cloud_type, a.row.uid);
+        tally(
+            &mut c,
+            known
+                .accounts
+                .get(&key)
+                .map(|lm| *lm != a.row.last_modified),
+        );
+        sqlx::query(
+            "INSERT INTO cloud_accounts (env, cloud_type, uid, name, scope, project_uid, last_modified, json, synced_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, cloud_type, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
+                project_uid = excluded.project_uid, last_modified = excluded.last_modified,
+                json = excluded.json, synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&a.cloud_type).bind(&a.row.uid).bind(&a.row.name).bind(&a.row.scope)
+        .bind(&a.row.project_uid).bind(&a.row.last_modified).bind(&a.row.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if part.complete {
+        let present: HashSet<String> = part
+            .rows
+            .iter()
+            .map(|a| format!("{}/{}", a.cloud_type, a.row.uid))
+            .collect();
+        for key in known.accounts.keys().filter(|k| !present.contains(*k)) {
+            if let Some((cloud, uid)) = key.split_once('/') {
+                c.deleted += sqlx::query(
+                    "DELETE FROM cloud_accounts WHERE env = ? AND cloud_type = ? AND uid = ?",
+                )
+                .bind(env)
+                .bind(cloud)
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// Overlords (few: always rewritten).
+async fn apply_overlords(
+    tx: &mut SqliteConnection,
+    env: &str,
+    part: &Part<OverlordRow>,
+    known: &Known,
+    now: &str,
+) -> Result<KindCounts, sqlx::Error> {
+    let mut c = KindCounts::default();
+    for o in &part.rows {
+        tally(
+            &mut c,
+            known
+                .overlords
+                .get(&o.row.uid)
+                .map(|lm| *lm != o.row.last_modified),
+        );
+        sqlx::query(
+            "INSERT INTO overlords (env, uid, name, kind, scope, project_uid, last_modified, json, synced_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+                scope = excluded.scope, project_uid = excluded.project_uid,
+                last_modified = excluded.last_modified, json = excluded.json, synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&o.row.uid).bind(&o.row.name).bind(&o.kind).bind(&o.row.scope)
+        .bind(&o.row.project_uid).bind(&o.row.last_modified).bind(&o.row.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let present: HashSet<&str> = part.rows.iter().map(|o| o.row.uid.as_str()).collect();
+    c.deleted = delete_missing(
+        &mut *tx,
+        "DELETE FROM overlords WHERE env = ? AND uid = ?",
+        env,
+        known.overlords.keys(),
+        &present,
+        part.complete,
+    )
+    .await?;
+    Ok(c)
+}
+
+/// Cluster groups.
+async fn apply_cluster_groups(
+    tx: &mut SqliteConnection,
+    env: &str,
+    part: &Part<GroupRow>,
+    known: &Known,
+    now: &str,
+) -> Result<KindCounts, sqlx::Error> {
+    let mut c = KindCounts::default();
+    for g in &part.rows {
+        let changed = known
+            .groups
+            .get(&g.row.uid)
+            .map(|(lm, _)| *lm != g.row.last_modified);
+        tally(&mut c, changed.map(|ch| ch || g.detail_json.is_some()));
+        if changed == Some(false) && g.detail_json.is_none() {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO cluster_groups (env, uid, name, scope, project_uid, last_modified, list_json, synced_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
+                project_uid = excluded.project_uid, last_modified = excluded.last_modified,
+                list_json = excluded.list_json, synced_at = excluded.synced_at",
+        )
+        .bind(env).bind(&g.row.uid).bind(&g.row.name).bind(&g.row.scope).bind(&g.row.project_uid)
+        .bind(&g.row.last_modified).bind(&g.row.json).bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(d) = &g.detail_json {
+            sqlx::query("UPDATE cluster_groups SET detail_json = ? WHERE env = ? AND uid = ?")
+                .bind(d)
+                .bind(env)
+                .bind(&g.row.uid)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let present: HashSet<&str> = part.rows.iter().map(|g| g.row.uid.as_str()).collect();
+    c.deleted = delete_missing(
+        &mut *tx,
+        "DELETE FROM cluster_groups WHERE env = ? AND uid = ?",
+        env,
+        known.groups.keys(),
+        &present,
+        part.complete,
+    )
+    .await?;
+    Ok(c)
+}
+
+/// Profile version rows with their new details.
+async fn write_versions(
+    tx: &mut SqliteConnection,
+    env: &str,
+    detailed: &[(&VersionRow, &VersionDetail)],
+    now: &str,
+) -> Result<(), sqlx::Error> {
     for chunk in detailed.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO profile_versions (env, uid, profile_uid, name, version, scope, project_uid,
@@ -512,12 +836,17 @@ pub async fn apply_in(
         );
         qb.build().execute(&mut *tx).await?;
     }
-    let refetched: Vec<&str> = detailed
-        .iter()
-        .filter(|(v, _)| known.versions.contains_key(&v.uid))
-        .map(|(v, _)| v.uid.as_str())
-        .collect();
-    delete_in(&mut *tx, "profile_packs", "version_uid", env, &refetched).await?;
+    Ok(())
+}
+
+/// Packs and variables of versions with new details (`refetched`: those the mirror had).
+async fn write_version_contents(
+    tx: &mut SqliteConnection,
+    env: &str,
+    detailed: &[(&VersionRow, &VersionDetail)],
+    refetched: &[&str],
+) -> Result<(), sqlx::Error> {
+    delete_in(&mut *tx, "profile_packs", "version_uid", env, refetched).await?;
     let packs: Vec<(&str, usize, &PackRow)> = detailed
         .iter()
         .flat_map(|(v, d)| {
@@ -555,36 +884,16 @@ pub async fn apply_in(
         qb.push(" ON CONFLICT (env, version_uid) DO UPDATE SET json = excluded.json");
         qb.build().execute(&mut *tx).await?;
     }
-    let present: HashSet<&str> = snap
-        .versions
-        .rows
-        .iter()
-        .map(|v| v.uid.as_str())
-        .chain(snap.versions.applied.iter().map(String::as_str))
-        .collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM profile_versions WHERE env = ? AND uid = ?",
-        env,
-        known.versions.keys(),
-        &present,
-        snap.versions.complete,
-    )
-    .await?;
-    counts.insert("profile_versions".into(), c);
+    Ok(())
+}
 
-    // Clusters, their details and the reverse index (batched: a cold sync writes 10k+).
-    let mut c = KindCounts::default();
-    let mut writes: Vec<&ClusterRow> = Vec::new();
-    for cl in &snap.clusters.rows {
-        let k = known.clusters.get(&cl.row.uid);
-        let list_changed =
-            k.map(|k| k.last_modified != cl.row.last_modified || k.state != cl.state);
-        tally(&mut c, list_changed.map(|ch| ch || cl.detail.is_some()));
-        if list_changed != Some(false) || cl.detail.is_some() {
-            writes.push(cl);
-        }
-    }
+/// Cluster rows, listing columns; rows with new details take their health and version too.
+async fn write_clusters(
+    tx: &mut SqliteConnection,
+    env: &str,
+    writes: &[&ClusterRow],
+    now: &str,
+) -> Result<(), sqlx::Error> {
     // Rows with new details take their health and version; the others keep the stored ones.
     let (detailed, listed): (Vec<&ClusterRow>, Vec<&ClusterRow>) =
         writes.iter().partition(|c| c.detail.is_some());
@@ -622,10 +931,16 @@ pub async fn apply_in(
             qb.build().execute(&mut *tx).await?;
         }
     }
-    let with_detail: Vec<(&str, &ClusterDetail)> = writes
-        .iter()
-        .filter_map(|cl| cl.detail.as_ref().map(|d| (cl.row.uid.as_str(), d)))
-        .collect();
+    Ok(())
+}
+
+/// The stored details of clusters with new ones.
+async fn write_cluster_details(
+    tx: &mut SqliteConnection,
+    env: &str,
+    with_detail: &[(&str, &ClusterDetail)],
+    now: &str,
+) -> Result<(), sqlx::Error> {
     for chunk in with_detail.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO cluster_details (env, uid, detail_json, profiles_json, synced_at) ",
@@ -643,20 +958,26 @@ pub async fn apply_in(
         );
         qb.build().execute(&mut *tx).await?;
     }
-    let refetched: Vec<&str> = with_detail
-        .iter()
-        .filter(|(uid, _)| known.clusters.contains_key(*uid))
-        .map(|(uid, _)| *uid)
-        .collect();
+    Ok(())
+}
+
+/// The reverse index (profile refs, packs) of clusters with new details; `refetched` are those
+/// the mirror had, whose old entries go first.
+async fn write_cluster_index(
+    tx: &mut SqliteConnection,
+    env: &str,
+    with_detail: &[(&str, &ClusterDetail)],
+    refetched: &[&str],
+) -> Result<(), sqlx::Error> {
     delete_in(
         &mut *tx,
         "cluster_profile_refs",
         "cluster_uid",
         env,
-        &refetched,
+        refetched,
     )
     .await?;
-    delete_in(&mut *tx, "cluster_packs", "cluster_uid", env, &refetched).await?;
+    delete_in(&mut *tx, "cluster_packs", "cluster_uid", env, refetched).await?;
     let refs: Vec<(&str, usize, &ProfileRef)> = with_detail
         .iter()
         .flat_map(|(uid, d)| d.refs.iter().enumerate().map(move |(i, r)| (*uid, i, r)))
@@ -696,197 +1017,5 @@ pub async fn apply_in(
         });
         qb.build().execute(&mut *tx).await?;
     }
-    let present: HashSet<&str> = snap
-        .clusters
-        .rows
-        .iter()
-        .map(|c| c.row.uid.as_str())
-        .chain(snap.clusters.applied.iter().map(String::as_str))
-        .collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM clusters WHERE env = ? AND uid = ?",
-        env,
-        known.clusters.keys(),
-        &present,
-        snap.clusters.complete,
-    )
-    .await?;
-    counts.insert("clusters".into(), c);
-
-    // Virtual clusters as listed.
-    let mut c = KindCounts::default();
-    for v in &snap.virtual_clusters.rows {
-        let changed = known
-            .virtual_clusters
-            .get(&v.row.uid)
-            .map(|(lm, st)| *lm != v.row.last_modified || *st != v.state);
-        tally(&mut c, changed);
-        if changed == Some(false) {
-            continue;
-        }
-        sqlx::query(
-            "INSERT INTO virtual_clusters (env, uid, name, scope, project_uid, state, host_cluster_uid,
-                cluster_group_uid, last_modified, list_json, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
-                project_uid = excluded.project_uid, state = excluded.state,
-                host_cluster_uid = excluded.host_cluster_uid, cluster_group_uid = excluded.cluster_group_uid,
-                last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at",
-        )
-        .bind(env).bind(&v.row.uid).bind(&v.row.name).bind(&v.row.scope).bind(&v.row.project_uid)
-        .bind(&v.state).bind(&v.host_cluster_uid).bind(&v.cluster_group_uid).bind(&v.row.last_modified)
-        .bind(&v.row.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let present: HashSet<&str> = snap
-        .virtual_clusters
-        .rows
-        .iter()
-        .map(|v| v.row.uid.as_str())
-        .collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM virtual_clusters WHERE env = ? AND uid = ?",
-        env,
-        known.virtual_clusters.keys(),
-        &present,
-        snap.virtual_clusters.complete,
-    )
-    .await?;
-    counts.insert("virtual_clusters".into(), c);
-
-    // Cloud accounts (few: always rewritten; secrets were stripped by the run).
-    let mut c = KindCounts::default();
-    for a in &snap.cloud_accounts.rows {
-        let key = format!("{}/{}", a.cloud_type, a.row.uid);
-        tally(
-            &mut c,
-            known
-                .accounts
-                .get(&key)
-                .map(|lm| *lm != a.row.last_modified),
-        );
-        sqlx::query(
-            "INSERT INTO cloud_accounts (env, cloud_type, uid, name, scope, project_uid, last_modified, json, synced_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (env, cloud_type, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
-                project_uid = excluded.project_uid, last_modified = excluded.last_modified,
-                json = excluded.json, synced_at = excluded.synced_at",
-        )
-        .bind(env).bind(&a.cloud_type).bind(&a.row.uid).bind(&a.row.name).bind(&a.row.scope)
-        .bind(&a.row.project_uid).bind(&a.row.last_modified).bind(&a.row.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if snap.cloud_accounts.complete {
-        let present: HashSet<String> = snap
-            .cloud_accounts
-            .rows
-            .iter()
-            .map(|a| format!("{}/{}", a.cloud_type, a.row.uid))
-            .collect();
-        for key in known.accounts.keys().filter(|k| !present.contains(*k)) {
-            if let Some((cloud, uid)) = key.split_once('/') {
-                c.deleted += sqlx::query(
-                    "DELETE FROM cloud_accounts WHERE env = ? AND cloud_type = ? AND uid = ?",
-                )
-                .bind(env)
-                .bind(cloud)
-                .bind(uid)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            }
-        }
-    }
-    counts.insert("cloud_accounts".into(), c);
-
-    // Overlords (few: always rewritten).
-    let mut c = KindCounts::default();
-    for o in &snap.overlords.rows {
-        tally(
-            &mut c,
-            known
-                .overlords
-                .get(&o.row.uid)
-                .map(|lm| *lm != o.row.last_modified),
-        );
-        sqlx::query(
-            "INSERT INTO overlords (env, uid, name, kind, scope, project_uid, last_modified, json, synced_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, kind = excluded.kind,
-                scope = excluded.scope, project_uid = excluded.project_uid,
-                last_modified = excluded.last_modified, json = excluded.json, synced_at = excluded.synced_at",
-        )
-        .bind(env).bind(&o.row.uid).bind(&o.row.name).bind(&o.kind).bind(&o.row.scope)
-        .bind(&o.row.project_uid).bind(&o.row.last_modified).bind(&o.row.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let present: HashSet<&str> = snap
-        .overlords
-        .rows
-        .iter()
-        .map(|o| o.row.uid.as_str())
-        .collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM overlords WHERE env = ? AND uid = ?",
-        env,
-        known.overlords.keys(),
-        &present,
-        snap.overlords.complete,
-    )
-    .await?;
-    counts.insert("overlords".into(), c);
-
-    // Cluster groups.
-    let mut c = KindCounts::default();
-    for g in &snap.cluster_groups.rows {
-        let changed = known
-            .groups
-            .get(&g.row.uid)
-            .map(|(lm, _)| *lm != g.row.last_modified);
-        tally(&mut c, changed.map(|ch| ch || g.detail_json.is_some()));
-        if changed == Some(false) && g.detail_json.is_none() {
-            continue;
-        }
-        sqlx::query(
-            "INSERT INTO cluster_groups (env, uid, name, scope, project_uid, last_modified, list_json, synced_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
-                project_uid = excluded.project_uid, last_modified = excluded.last_modified,
-                list_json = excluded.list_json, synced_at = excluded.synced_at",
-        )
-        .bind(env).bind(&g.row.uid).bind(&g.row.name).bind(&g.row.scope).bind(&g.row.project_uid)
-        .bind(&g.row.last_modified).bind(&g.row.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(d) = &g.detail_json {
-            sqlx::query("UPDATE cluster_groups SET detail_json = ? WHERE env = ? AND uid = ?")
-                .bind(d)
-                .bind(env)
-                .bind(&g.row.uid)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
-    let present: HashSet<&str> = snap
-        .cluster_groups
-        .rows
-        .iter()
-        .map(|g| g.row.uid.as_str())
-        .collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM cluster_groups WHERE env = ? AND uid = ?",
-        env,
-        known.groups.keys(),
-        &present,
-        snap.cluster_groups.complete,
-    )
-    .await?;
-    counts.insert("cluster_groups".into(), c);
-    Ok(counts)
+    Ok(())
 }

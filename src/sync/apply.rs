@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, stream};
 
 use super::SyncError;
+use super::plan::Target;
 use super::progress::{Phase, Progress};
-use super::run::{Fetched, Target};
+use super::run::Fetched;
 use crate::palette::PaletteError;
 use crate::store::snapshot::{self, Counts, Known, Part, Snapshot};
 use crate::store::{Db, now_text, sync_runs, writer};
@@ -185,27 +186,39 @@ impl Writes<'_> {
             dropped: HashSet::new(),
             refused: 0,
         };
-        let mut pending: Vec<(usize, T)> = Vec::new();
-        let mut since = Instant::now();
-        while let Some(next) = arriving.next().await {
-            match next? {
-                (i, Fetched::Got(d)) => pending.push((i, d)),
-                (i, Fetched::Gone) => {
-                    done.dropped.insert(i);
+        // Fetching goes on while a batch is written: the stream is polled by its own future,
+        // so a slow commit never leaves the prefix's tokens unused.
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let produce = async move {
+            while let Some(next) = arriving.next().await {
+                let _ = sender.send(next?);
+            }
+            Ok::<(), SyncError>(())
+        };
+        let consume = async {
+            let mut pending: Vec<(usize, T)> = Vec::new();
+            let mut since = Instant::now();
+            while let Some(next) = receiver.recv().await {
+                match next {
+                    (i, Fetched::Got(d)) => pending.push((i, d)),
+                    (i, Fetched::Gone) => {
+                        done.dropped.insert(i);
+                    }
+                    (i, Fetched::Refused) => {
+                        done.refused += 1;
+                        done.dropped.insert(i);
+                    }
                 }
-                (i, Fetched::Refused) => {
-                    done.refused += 1;
-                    done.dropped.insert(i);
+                if pending.len() >= BATCH_ROWS || since.elapsed() >= BATCH_WAIT {
+                    self.write_batch(kind, rows, &mut pending, &with, &part, &mut done, total)
+                        .await?;
+                    since = Instant::now();
                 }
             }
-            if pending.len() >= BATCH_ROWS || since.elapsed() >= BATCH_WAIT {
-                self.write_batch(kind, rows, &mut pending, &with, &part, &mut done, total)
-                    .await?;
-                since = Instant::now();
-            }
-        }
-        self.write_batch(kind, rows, &mut pending, &with, &part, &mut done, total)
-            .await?;
+            self.write_batch(kind, rows, &mut pending, &with, &part, &mut done, total)
+                .await
+        };
+        tokio::try_join!(produce, consume)?;
         Ok(done)
     }
 

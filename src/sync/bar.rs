@@ -52,9 +52,10 @@ async fn bars(engine: &SyncEngine, envs: &[String], stop: &CancellationToken) {
                 .map(|s| format!(", ~{s:.0} s left"))
                 .unwrap_or_default();
             bar.set_message(format!(
-                "{} · {} calls{eta}",
+                "{} · {} calls · {}{eta}",
                 v.phase.as_str(),
-                v.palette_calls
+                v.palette_calls,
+                v.throttles_text()
             ));
         }
         tokio::select! {

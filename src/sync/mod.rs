@@ -109,6 +109,8 @@ pub struct RunReport {
     pub outcome: &'static str,
     pub counts: Counts,
     pub api_calls: u64,
+    /// 429s Palette answered during the run (back-pressure, not failures).
+    pub throttled: u64,
     pub duration_ms: u64,
     pub error: Option<String>,
 }
@@ -363,6 +365,7 @@ impl SyncEngine {
             .running
             .map(|r| r.progress)
             .unwrap_or_default();
+        progress.watch_throttles(&env.client);
         let started = Instant::now();
         tracing::info!(env = %name, run_id = id, "sync run started");
         let timeout = Duration::from_secs(self.config.run_timeout_seconds);
@@ -383,13 +386,15 @@ impl SyncEngine {
                 _ = tick.tick() => {
                     if let Some(v) = progress.view() {
                         tracing::info!(env = %name, run_id = id, phase = v.phase.as_str(),
-                            palette_calls = v.palette_calls, eta_seconds = v.eta_seconds,
+                            palette_calls = v.palette_calls, throttled = v.throttled,
+                            eta_seconds = v.eta_seconds,
                             "sync progress: {}", v.line());
                     }
                 }
             }
         };
         let api_calls = progress.calls.load(Ordering::Relaxed);
+        let throttled: u64 = progress.throttled().values().sum();
         let unreachable = matches!(
             result,
             Err(SyncError::Palette(
@@ -452,10 +457,10 @@ impl SyncEngine {
         }
         match &error {
             None => {
-                tracing::info!(env = %name, run_id = id, duration_ms, api_calls, changed, "sync run succeeded")
+                tracing::info!(env = %name, run_id = id, duration_ms, api_calls, throttled, changed, "sync run succeeded")
             }
             Some(e) => {
-                tracing::warn!(env = %name, run_id = id, duration_ms, api_calls, error = %e, "sync run failed; the previous mirror stays")
+                tracing::warn!(env = %name, run_id = id, duration_ms, api_calls, throttled, error = %e, "sync run failed; the previous mirror stays")
             }
         }
         RunReport {
@@ -464,6 +469,7 @@ impl SyncEngine {
             outcome,
             counts,
             api_calls,
+            throttled,
             duration_ms,
             error,
         }
@@ -490,11 +496,12 @@ pub fn summary_table(reports: &[RunReport]) -> String {
     let mut out = String::new();
     for r in reports {
         out.push_str(&format!(
-            "environment {}: {} in {:.2} s, {} Palette calls (run #{})\n",
+            "environment {}: {} in {:.2} s, {} Palette calls, {} 429s (run #{})\n",
             r.environment,
             r.outcome,
             r.duration_ms as f64 / 1000.0,
             r.api_calls,
+            r.throttled,
             r.run_id
         ));
         if let Some(e) = &r.error {

@@ -1,10 +1,18 @@
-//! The pure half of a run: per kind, from one listed object and what the mirror holds, what
-//! to do — fetch its details now, refresh them when the run has budget left, or keep them.
-//! No I/O here; unit tests cover every rule.
+//! The pure half of a run: from the listings and what the mirror holds, per kind, the rows the
+//! run applies and the details it fetches — for one listed object, fetch its details now,
+//! refresh them when the run has budget left, or keep them. No I/O here; unit tests cover
+//! every rule.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
 
-use crate::store::snapshot::{KnownCluster, KnownVersion};
+use crate::palette::models;
+use crate::store::snapshot::{
+    AccountRow, ClusterRow, GroupRow, Known, KnownCluster, KnownVersion, ObjectRow, OverlordRow,
+    Part, ProfileRow, Snapshot, VersionRow, VirtualRow,
+};
 
 /// What one listed object needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +95,369 @@ pub fn group(last_modified: &str, known: Option<&(String, bool)>) -> Need {
     }
 }
 
+/// What a run does, worked out from the listings and the mirror alone: every kind's rows (the
+/// snapshot the run applies) and, per kind, the details to fetch.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub snap: Snapshot,
+    pub clusters: Vec<Target>,
+    pub versions: Vec<Target>,
+    pub groups: Vec<Target>,
+}
+
+/// How much refreshing of unchanged objects a run does.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub max_age: Duration,
+    pub now: DateTime<Utc>,
+    /// Refreshes per kind and run, oldest first.
+    pub budget: usize,
+}
+
+/// Project scopes to list every kind in, and which project uids the include/exclude keep.
+pub struct Scopes {
+    /// `None` = tenant scope, then every kept project.
+    pub list: Vec<Option<String>>,
+    /// Project uids kept by include/exclude; `None` when no filter is configured.
+    pub kept: Option<HashSet<String>>,
+}
+
+impl Scopes {
+    pub fn keeps(&self, project: Option<&str>) -> bool {
+        match (project, &self.kept) {
+            (None, _) | (_, None) => true,
+            (Some(p), Some(kept)) => kept.contains(p),
+        }
+    }
+}
+
+/// One listed object, and the project scope it was (also) listed in: the fallback when Palette
+/// left out its `projectUid` annotation, so such an object never passes for a tenant one.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub item: Value,
+    pub listed_in: Option<String>,
+    /// Listed in more than one project: no single project can be assumed.
+    pub ambiguous: bool,
+}
+
+/// One kind listed in every scope.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    pub found: Vec<Found>,
+    /// Every scope answered, and every listing was complete.
+    pub complete: bool,
+    /// Pages fetched, over all scopes.
+    pub pages: usize,
+}
+
+/// Every kind as listed.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub clusters: Gathered,
+    pub profiles: Gathered,
+    pub virtual_clusters: Gathered,
+    pub overlords: Gathered,
+    pub cluster_groups: Gathered,
+    /// Per cloud type (`ACCOUNT_CLOUDS`).
+    pub accounts: Vec<(&'static str, Gathered)>,
+}
+
+/// A detail to fetch: the row it belongs to, the uid, the project scope to ask in.
+pub type Target = (usize, String, Option<String>);
+
+/// The listed projects kept by include/exclude, and the scopes to list everything else in.
+pub fn projects(
+    items: Vec<Value>,
+    complete: bool,
+    include: &[String],
+    exclude: &[String],
+) -> (Part<ObjectRow>, Scopes) {
+    let mut part = Part::new(Vec::new(), complete);
+    for item in items {
+        let name = models::name(&item);
+        if (!include.is_empty() && !include.iter().any(|p| p == name))
+            || exclude.iter().any(|p| p == name)
+        {
+            continue;
+        }
+        let found = Found {
+            item,
+            listed_in: None,
+            ambiguous: false,
+        };
+        part.rows.extend(row_of(&found, true));
+    }
+    let kept: HashSet<String> = part.rows.iter().map(|p| p.uid.clone()).collect();
+    let scopes = Scopes {
+        list: std::iter::once(None)
+            .chain(kept.iter().cloned().map(Some))
+            .collect(),
+        kept: (!include.is_empty() || !exclude.is_empty()).then_some(kept),
+    };
+    (part, scopes)
+}
+
+/// The whole plan of a run. `all_scopes`: the project listing was complete (a project missing
+/// from an incomplete one was never asked, so nothing of any kind may be deleted then).
+pub fn plan(
+    projects: Part<ObjectRow>,
+    scopes: &Scopes,
+    listed: Listed,
+    known: &Known,
+    policy: &Policy,
+) -> Plan {
+    let all = projects.complete;
+    let (clusters, cluster_targets) = plan_clusters(&listed.clusters, scopes, all, known, policy);
+    let (profiles, versions, version_targets) =
+        plan_profiles(&listed.profiles, scopes, all, known, policy);
+    let (cluster_groups, group_targets) = plan_groups(&listed.cluster_groups, scopes, all, known);
+    let snap = Snapshot {
+        projects,
+        clusters,
+        profiles,
+        versions,
+        virtual_clusters: plan_virtual_clusters(&listed.virtual_clusters, scopes, all, known),
+        cloud_accounts: plan_accounts(listed.accounts, scopes, all),
+        overlords: plan_overlords(&listed.overlords, scopes, all),
+        cluster_groups,
+    };
+    Plan {
+        snap,
+        clusters: cluster_targets,
+        versions: version_targets,
+        groups: group_targets,
+    }
+}
+
+/// The row's columns; the JSON text only `with_json` (unchanged objects — most of them, in a
+/// warm run — are never written, so their JSON is never needed).
+pub fn row_of(f: &Found, with_json: bool) -> Option<ObjectRow> {
+    let item = &f.item;
+    let explicit_tenant = item["metadata"]["annotations"]["scope"].as_str() == Some("tenant");
+    let fallback = (!explicit_tenant && !f.ambiguous)
+        .then(|| f.listed_in.clone())
+        .flatten();
+    let project = models::project_uid(item).map(str::to_string).or(fallback);
+    let scope = match (project.is_some(), models::scope(item)) {
+        (true, "tenant") => "project",
+        (_, s) => s,
+    };
+    Some(ObjectRow {
+        uid: models::uid(item)?.to_string(),
+        name: models::name(item).to_string(),
+        scope: scope.to_string(),
+        project_uid: project,
+        last_modified: models::last_modified(item).to_string(),
+        json: if with_json {
+            item.to_string()
+        } else {
+            String::new()
+        },
+    })
+}
+
+/// The rows of one kind the include/exclude keep, with their JSON.
+fn kept_rows<'a>(
+    g: &'a Gathered,
+    scopes: &'a Scopes,
+    with_json: bool,
+) -> impl Iterator<Item = (&'a Found, ObjectRow)> + 'a {
+    g.found.iter().filter_map(move |f| {
+        row_of(f, with_json)
+            .filter(|r| scopes.keeps(r.project_uid.as_deref()))
+            .map(|r| (f, r))
+    })
+}
+
+/// Picks, among objects whose details are merely old, the `budget` oldest: every object gets
+/// refreshed now and then (Palette does not always move `lastModifiedTimestamp`), spread over
+/// runs instead of all at once.
+pub fn with_refreshes(
+    mut due: Vec<Target>,
+    mut old: Vec<(String, Target)>,
+    budget: usize,
+) -> Vec<Target> {
+    old.sort_by(|a, b| a.0.cmp(&b.0));
+    due.extend(old.into_iter().take(budget).map(|(_, t)| t));
+    due
+}
+
+/// Clusters: details for new or changed ones, and the oldest few for a refresh. Exactly the
+/// fetched clusters are written, so only they carry their list JSON.
+pub fn plan_clusters(
+    g: &Gathered,
+    scopes: &Scopes,
+    all_scopes: bool,
+    known: &Known,
+    policy: &Policy,
+) -> (Part<ClusterRow>, Vec<Target>) {
+    let mut part = Part::new(Vec::new(), g.complete && all_scopes);
+    let (mut due, mut old) = (Vec::new(), Vec::new());
+    let mut items: Vec<&Value> = Vec::new();
+    for (f, row) in kept_rows(g, scopes, false) {
+        let state = models::state(&f.item).to_string();
+        let target = (part.rows.len(), row.uid.clone(), row.project_uid.clone());
+        let k = known.clusters.get(&row.uid);
+        match cluster(&row.last_modified, &state, k, policy.max_age, policy.now) {
+            Need::Fetch => due.push(target),
+            Need::Refresh(at) => old.push((at, target)),
+            Need::Keep => {}
+        }
+        items.push(&f.item);
+        part.rows.push(ClusterRow {
+            cloud_type: models::cloud_type(&f.item).to_string(),
+            state,
+            row,
+            detail: None,
+        });
+    }
+    let targets = with_refreshes(due, old, policy.budget);
+    for (i, _, _) in &targets {
+        part.rows[*i].row.json = items[*i].to_string();
+    }
+    (part, targets)
+}
+
+/// Profiles and every version: details for new versions, the newest one when its profile
+/// changed, and the oldest few for a refresh. A profile's JSON only when it changed.
+pub fn plan_profiles(
+    g: &Gathered,
+    scopes: &Scopes,
+    all_scopes: bool,
+    known: &Known,
+    policy: &Policy,
+) -> (Part<ProfileRow>, Part<VersionRow>, Vec<Target>) {
+    let complete = g.complete && all_scopes;
+    let (mut profiles, mut versions) = (
+        Part::new(Vec::new(), complete),
+        Part::new(Vec::new(), complete),
+    );
+    let mut seen = HashSet::new();
+    let (mut due, mut old) = (Vec::new(), Vec::new());
+    for (f, mut row) in kept_rows(g, scopes, false) {
+        if row.last_modified.is_empty() || known.profiles.get(&row.uid) != Some(&row.last_modified)
+        {
+            row.json = f.item.to_string();
+        }
+        for v in models::profile_version_uids(&f.item) {
+            if !seen.insert(v.clone()) {
+                continue;
+            }
+            let target = (versions.rows.len(), v.clone(), row.project_uid.clone());
+            let k = known.versions.get(&v);
+            match version(
+                &v,
+                &row.uid,
+                &row.last_modified,
+                k,
+                policy.max_age,
+                policy.now,
+            ) {
+                Need::Fetch => due.push(target),
+                Need::Refresh(at) => old.push((at, target)),
+                Need::Keep => {}
+            }
+            versions.rows.push(VersionRow {
+                uid: v,
+                profile_uid: row.uid.clone(),
+                detail: None,
+            });
+        }
+        profiles.rows.push(ProfileRow {
+            profile_type: models::profile_type(&f.item).to_string(),
+            cloud_type: models::profile_cloud_type(&f.item).to_string(),
+            version: models::profile_version(&f.item).to_string(),
+            row,
+        });
+    }
+    (profiles, versions, with_refreshes(due, old, policy.budget))
+}
+
+/// Virtual clusters, as listed; JSON only for new or changed ones.
+pub fn plan_virtual_clusters(
+    g: &Gathered,
+    scopes: &Scopes,
+    all_scopes: bool,
+    known: &Known,
+) -> Part<VirtualRow> {
+    let mut part = Part::new(Vec::new(), g.complete && all_scopes);
+    for (f, mut row) in kept_rows(g, scopes, false) {
+        let item = &f.item;
+        let state = models::state(item).to_string();
+        let unchanged = !row.last_modified.is_empty()
+            && known.virtual_clusters.get(&row.uid)
+                == Some(&(row.last_modified.clone(), state.clone()));
+        if !unchanged {
+            row.json = item.to_string();
+        }
+        let virt = &item["status"]["virtual"];
+        let group = virt["clusterGroup"]["uid"].as_str().or_else(|| {
+            item["specSummary"]["clusterConfig"]["hostClusterConfig"]["clusterGroup"]["uid"]
+                .as_str()
+        });
+        part.rows.push(VirtualRow {
+            state,
+            host_cluster_uid: virt["hostCluster"]["uid"].as_str().map(str::to_string),
+            cluster_group_uid: group.map(str::to_string),
+            row,
+        });
+    }
+    part
+}
+
+/// Cloud accounts, secrets stripped before they go anywhere near the mirror.
+pub fn plan_accounts(
+    accounts: Vec<(&'static str, Gathered)>,
+    scopes: &Scopes,
+    all_scopes: bool,
+) -> Part<AccountRow> {
+    let complete = all_scopes && accounts.iter().all(|(_, g)| g.complete);
+    let mut part = Part::new(Vec::new(), complete);
+    for (cloud, mut g) in accounts {
+        for f in &mut g.found {
+            models::strip_secrets(&mut f.item);
+        }
+        part.rows
+            .extend(kept_rows(&g, scopes, true).map(|(_, row)| AccountRow {
+                cloud_type: cloud.to_string(),
+                row,
+            }));
+    }
+    part
+}
+
+pub fn plan_overlords(g: &Gathered, scopes: &Scopes, all_scopes: bool) -> Part<OverlordRow> {
+    let rows = kept_rows(g, scopes, true)
+        .map(|(f, row)| OverlordRow {
+            kind: f.item["kind"].as_str().unwrap_or("").to_string(),
+            row,
+        })
+        .collect();
+    Part::new(rows, g.complete && all_scopes)
+}
+
+/// Cluster groups: details for new or changed ones (few: no refresh budget needed).
+pub fn plan_groups(
+    g: &Gathered,
+    scopes: &Scopes,
+    all_scopes: bool,
+    known: &Known,
+) -> (Part<GroupRow>, Vec<Target>) {
+    let mut part = Part::new(Vec::new(), g.complete && all_scopes);
+    let mut targets = Vec::new();
+    for (_, row) in kept_rows(g, scopes, true) {
+        if group(&row.last_modified, known.groups.get(&row.uid)) == Need::Fetch {
+            targets.push((part.rows.len(), row.uid.clone(), row.project_uid.clone()));
+        }
+        part.rows.push(GroupRow {
+            row,
+            detail_json: None,
+        });
+    }
+    (part, targets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +527,173 @@ mod tests {
         assert_eq!(group("t1", Some(&("t1".into(), false))), Need::Fetch);
         assert_eq!(group("t2", Some(&("t1".into(), true))), Need::Fetch);
         assert_eq!(group("t1", Some(&("t1".into(), true))), Need::Keep);
+    }
+
+    fn item(uid: &str, lm: &str, project: Option<&str>) -> Value {
+        let mut v = serde_json::json!({
+            "metadata": {"uid": uid, "name": uid, "lastModifiedTimestamp": lm, "annotations": {}},
+            "status": {"state": "Running"},
+        });
+        if let Some(p) = project {
+            v["metadata"]["annotations"]["projectUid"] = p.into();
+        }
+        v
+    }
+
+    fn gathered(items: Vec<Value>, complete: bool) -> Gathered {
+        Gathered {
+            found: items
+                .into_iter()
+                .map(|item| Found {
+                    item,
+                    listed_in: None,
+                    ambiguous: false,
+                })
+                .collect(),
+            complete,
+            pages: 1,
+        }
+    }
+
+    fn policy(budget: usize) -> Policy {
+        Policy {
+            max_age: Duration::seconds(DAY),
+            now: now(),
+            budget,
+        }
+    }
+
+    fn all_scopes() -> Scopes {
+        Scopes {
+            list: vec![None],
+            kept: None,
+        }
+    }
+
+    #[test]
+    fn projects_follow_include_and_exclude_and_give_the_scopes_to_list() {
+        let items = vec![item("p1", "t", None), item("p2", "t", None)];
+        let (part, scopes) = projects(items.clone(), true, &[], &["p2".into()]);
+        assert_eq!(part.rows.len(), 1);
+        assert_eq!(scopes.list, vec![None, Some("p1".to_string())]);
+        assert!(scopes.keeps(Some("p1")) && !scopes.keeps(Some("p2")) && scopes.keeps(None));
+        let (part, scopes) = projects(items, false, &[], &[]);
+        assert_eq!(part.rows.len(), 2);
+        assert!(!part.complete);
+        assert!(
+            scopes.keeps(Some("elsewhere")),
+            "no filter keeps everything"
+        );
+    }
+
+    #[test]
+    fn cluster_plan_fetches_new_and_changed_keeps_the_rest_and_refreshes_the_oldest() {
+        let mut known = Known::default();
+        let fresh = Some("2026-12-01T11:00:00Z");
+        known
+            .clusters
+            .insert("same".into(), self::known("t1", "Running", fresh));
+        known
+            .clusters
+            .insert("moved".into(), self::known("t1", "Running", fresh));
+        let older = Some("2026-10-01T00:00:00Z");
+        known
+            .clusters
+            .insert("old1".into(), self::known("t1", "Running", older));
+        let oldest = Some("2026-09-01T00:00:00Z");
+        known
+            .clusters
+            .insert("old2".into(), self::known("t1", "Running", oldest));
+        let g = gathered(
+            vec![
+                item("new", "t1", None),
+                item("same", "t1", None),
+                item("moved", "t2", None),
+                item("old1", "t1", None),
+                item("old2", "t1", None),
+            ],
+            true,
+        );
+        let (part, targets) = plan_clusters(&g, &all_scopes(), true, &known, &policy(1));
+        assert!(part.complete);
+        assert_eq!(part.rows.len(), 5);
+        let uids: Vec<&str> = targets.iter().map(|t| t.1.as_str()).collect();
+        assert_eq!(
+            uids,
+            ["new", "moved", "old2"],
+            "budget 1: the oldest refresh"
+        );
+        // Only fetched rows carry their JSON (only they are written).
+        for r in &part.rows {
+            assert_eq!(r.row.json.is_empty(), !uids.contains(&r.row.uid.as_str()));
+        }
+        // Incomplete project listing: nothing may be deleted on this run's strength.
+        let (part, _) = plan_clusters(&g, &all_scopes(), false, &known, &policy(1));
+        assert!(!part.complete);
+    }
+
+    #[test]
+    fn plans_leave_out_what_include_and_exclude_drop() {
+        let scopes = Scopes {
+            list: vec![None, Some("p1".into())],
+            kept: Some(["p1".to_string()].into()),
+        };
+        let g = gathered(
+            vec![
+                item("a", "t", Some("p1")),
+                item("b", "t", Some("p2")),
+                item("c", "t", None),
+            ],
+            true,
+        );
+        let (part, targets) = plan_clusters(&g, &scopes, true, &Known::default(), &policy(0));
+        let uids: Vec<&str> = part.rows.iter().map(|r| r.row.uid.as_str()).collect();
+        assert_eq!(uids, ["a", "c"]);
+        assert_eq!(targets.len(), 2);
+        assert_eq!(plan_overlords(&g, &scopes, true).rows.len(), 2);
+    }
+
+    #[test]
+    fn profile_plan_fetches_new_versions_and_the_changed_newest_only() {
+        let mut p = item("v2", "t2", None);
+        p["specSummary"]["versions"] = serde_json::json!([{"uid": "v1"}, {"uid": "v2"}]);
+        let mut known = Known::default();
+        known.profiles.insert("v2".into(), "t1".into());
+        for v in ["v1", "v2"] {
+            known.versions.insert(
+                v.into(),
+                KnownVersion {
+                    profile_uid: "v2".into(),
+                    last_modified: "t1".into(),
+                    synced_at: "2026-12-01T11:00:00Z".into(),
+                },
+            );
+        }
+        let g = gathered(vec![p.clone()], true);
+        let (profiles, versions, targets) =
+            plan_profiles(&g, &all_scopes(), true, &known, &policy(10));
+        assert_eq!(versions.rows.len(), 2);
+        assert_eq!(
+            targets.iter().map(|t| t.1.as_str()).collect::<Vec<_>>(),
+            ["v2"]
+        );
+        assert!(!profiles.rows[0].row.json.is_empty(), "changed: rewritten");
+        // Unchanged: no version fetched, the profile's JSON not needed.
+        known.profiles.insert("v2".into(), "t2".into());
+        known.versions.get_mut("v2").unwrap().last_modified = "t2".into();
+        let (profiles, _, targets) = plan_profiles(&g, &all_scopes(), true, &known, &policy(10));
+        assert!(targets.is_empty());
+        assert!(profiles.rows[0].row.json.is_empty());
+    }
+
+    #[test]
+    fn group_plan_fetches_details_only_for_new_or_changed_groups() {
+        let mut known = Known::default();
+        known.groups.insert("g1".into(), ("t1".into(), true));
+        known.groups.insert("g2".into(), ("t1".into(), true));
+        let g = gathered(vec![item("g1", "t1", None), item("g2", "t2", None)], false);
+        let (part, targets) = plan_groups(&g, &all_scopes(), true, &known);
+        assert!(!part.complete, "an incomplete listing stays incomplete");
+        assert_eq!(targets, vec![(1, "g2".to_string(), None)]);
     }
 }

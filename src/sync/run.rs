@@ -1,7 +1,8 @@
-//! One sync run of one environment: list every kind in tenant scope and in each project
-//! (deduplicated), compare with the mirror by `lastModifiedTimestamp` (and state), fetch details
-//! only for new or changed objects with bounded concurrency, then apply everything at once.
-//! A warm run over an unchanged Palette costs only the list calls.
+//! One sync run of one environment, in steps: list every kind in tenant scope and in each
+//! project (deduplicated); plan (pure, `plan.rs`: compare with the mirror by
+//! `lastModifiedTimestamp` and state → rows to apply, details to fetch); apply the listings;
+//! fetch details of every kind side by side, applied in batches (`apply.rs`); apply the rest
+//! with the deletions. A warm run over an unchanged Palette costs only the list calls.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
@@ -10,7 +11,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
 use super::apply::{Writes, phase};
-use super::plan::{self, Need};
+use super::plan::{self, Found, Gathered, Listed, Plan, Policy, Scopes, Target};
 use super::progress::{Phase, Progress};
 use crate::config::SyncConfig;
 use crate::palette::client::virtual_cluster_filter;
@@ -18,9 +19,8 @@ use crate::palette::models::{self, is_valid_uid};
 use crate::palette::{Environment, Listing, PaletteClient, PaletteError};
 use crate::store::Db;
 use crate::store::snapshot::{
-    self, AccountRow, ClusterDetail, ClusterPack, ClusterRow, Counts, GroupRow, ObjectRow,
-    OverlordRow, PackRow, Part, ProfileRef, ProfileRow, Snapshot, VersionDetail, VersionRow,
-    VirtualRow,
+    self, ClusterDetail, ClusterPack, ClusterRow, Counts, ObjectRow, PackRow, Part, ProfileRef,
+    Snapshot, VersionDetail, VersionRow,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -37,40 +37,6 @@ pub enum SyncError {
 
 /// Cloud types whose accounts are mirrored.
 pub const ACCOUNT_CLOUDS: [&str; 3] = ["aws", "azure", "vsphere"];
-
-struct Scopes {
-    /// `None` = tenant scope, then every kept project.
-    list: Vec<Option<String>>,
-    /// Project uids kept by include/exclude; `None` when no filter is configured.
-    kept: Option<HashSet<String>>,
-}
-
-impl Scopes {
-    fn keeps(&self, project: Option<&str>) -> bool {
-        match (project, &self.kept) {
-            (None, _) | (_, None) => true,
-            (Some(p), Some(kept)) => kept.contains(p),
-        }
-    }
-}
-
-/// One listed object, and the project scope it was (also) listed in: the fallback when Palette
-/// left out its `projectUid` annotation, so such an object never passes for a tenant one.
-struct Found {
-    item: Value,
-    listed_in: Option<String>,
-    /// Listed in more than one project: no single project can be assumed.
-    ambiguous: bool,
-}
-
-/// One kind listed in every scope.
-struct Gathered {
-    found: Vec<Found>,
-    /// Every scope answered, and every listing was complete.
-    complete: bool,
-    /// Pages fetched, over all scopes.
-    pages: usize,
-}
 
 /// Lists one kind in every scope concurrently and deduplicates by uid. A scope Palette refuses
 /// (403) or does not know (404) contributes nothing and makes the listing incomplete, so
@@ -203,49 +169,6 @@ async fn list_clusters(
     }
 }
 
-/// The row's columns; the JSON text only `with_json` (unchanged objects — most of them, in a
-/// warm run — are never written, so their JSON is never needed).
-fn row_of(f: &Found, with_json: bool) -> Option<ObjectRow> {
-    let item = &f.item;
-    let explicit_tenant = item["metadata"]["annotations"]["scope"].as_str() == Some("tenant");
-    let fallback = (!explicit_tenant && !f.ambiguous)
-        .then(|| f.listed_in.clone())
-        .flatten();
-    let project = models::project_uid(item).map(str::to_string).or(fallback);
-    let scope = match (project.is_some(), models::scope(item)) {
-        (true, "tenant") => "project",
-        (_, s) => s,
-    };
-    Some(ObjectRow {
-        uid: models::uid(item)?.to_string(),
-        name: models::name(item).to_string(),
-        scope: scope.to_string(),
-        project_uid: project,
-        last_modified: models::last_modified(item).to_string(),
-        json: if with_json {
-            item.to_string()
-        } else {
-            String::new()
-        },
-    })
-}
-
-/// A detail to fetch: the row it belongs to, the uid, the project scope to ask in.
-pub(super) type Target = (usize, String, Option<String>);
-
-/// Picks, among objects whose details are merely old, the `budget` oldest: every object gets
-/// refreshed now and then (Palette does not always move `lastModifiedTimestamp`), spread over
-/// runs instead of all at once.
-fn with_refreshes(
-    mut due: Vec<Target>,
-    mut old: Vec<(String, Target)>,
-    budget: usize,
-) -> Vec<Target> {
-    old.sort_by(|a, b| a.0.cmp(&b.0));
-    due.extend(old.into_iter().take(budget).map(|(_, t)| t));
-    due
-}
-
 /// What a detail fetch found.
 pub(super) enum Fetched<T> {
     Got(T),
@@ -340,292 +263,16 @@ pub async fn run(
     run_id: i64,
     progress: &Progress,
 ) -> Result<Counts, SyncError> {
-    let calls = &progress.calls;
     let name = env.name();
-    let client = &env.client;
     let known = snapshot::known(db, name).await?;
-    let max_age = chrono::Duration::seconds(config.detail_max_age_seconds as i64);
-    let now = chrono::Utc::now();
-    let budget = config.refresh_per_run;
-
-    // Projects, then the scopes to list everything else in.
-    let projects = client
-        .list_all(
-            "/v1/dashboard/projects",
-            Some(json!({"filter": {}, "sort": [{"field": "name", "order": "asc"}]})),
-            None,
-            Some(calls),
-        )
-        .await?;
-    let include = &env.config.include_projects;
-    let exclude = &env.config.exclude_projects;
-    let mut snap = Snapshot {
-        projects: Part::new(Vec::new(), projects.complete),
-        ..Snapshot::default()
+    let (projects, scopes) = list_projects(env, &progress.calls).await?;
+    let listed = list_kinds(env, &scopes, config.concurrency, &progress.calls).await?;
+    let policy = Policy {
+        max_age: chrono::Duration::seconds(config.detail_max_age_seconds as i64),
+        now: chrono::Utc::now(),
+        budget: config.refresh_per_run,
     };
-    for item in projects.items {
-        let pname = models::name(&item);
-        if (!include.is_empty() && !include.iter().any(|p| p == pname))
-            || exclude.iter().any(|p| p == pname)
-        {
-            continue;
-        }
-        let found = Found {
-            item,
-            listed_in: None,
-            ambiguous: false,
-        };
-        if let Some(row) = row_of(&found, true) {
-            snap.projects.rows.push(row);
-        }
-    }
-    let kept: HashSet<String> = snap.projects.rows.iter().map(|p| p.uid.clone()).collect();
-    let scopes = Scopes {
-        list: std::iter::once(None)
-            .chain(kept.iter().cloned().map(Some))
-            .collect(),
-        kept: (!include.is_empty() || !exclude.is_empty()).then_some(kept),
-    };
-    tracing::info!(
-        env = name,
-        projects = snap.projects.rows.len(),
-        pages = projects.pages,
-        "projects listed"
-    );
-
-    // Every kind in every scope.
-    let c = config.concurrency;
-    let profile_body = json!({"filter": {}, "sort": [{"field": "profileName", "order": "asc"}]});
-    let (clusters, profiles, virtuals, overlords, groups, aws, azure, vsphere) = tokio::try_join!(
-        gather(name, "clusters", &scopes, c, |s| list_clusters(
-            client, s, calls
-        )),
-        gather(name, "profiles", &scopes, c, |s| client.list_all(
-            "/v1/dashboard/clusterprofiles",
-            Some(profile_body.clone()),
-            s,
-            Some(calls)
-        )),
-        gather(name, "virtual clusters", &scopes, c, |s| client.list_all(
-            "/v1/dashboard/spectroclusters/search",
-            Some(virtual_cluster_filter()),
-            s,
-            Some(calls)
-        )),
-        gather(name, "overlords", &scopes, c, |s| list_once(
-            client,
-            "/v1/overlords",
-            s,
-            calls
-        )),
-        gather(name, "cluster groups", &scopes, c, |s| list_once(
-            client,
-            "/v1/clustergroups/hostCluster",
-            s,
-            calls
-        )),
-        gather(name, "aws accounts", &scopes, c, |s| client.list_all(
-            "/v1/cloudaccounts/aws",
-            None,
-            s,
-            Some(calls)
-        )),
-        gather(name, "azure accounts", &scopes, c, |s| client.list_all(
-            "/v1/cloudaccounts/azure",
-            None,
-            s,
-            Some(calls)
-        )),
-        gather(name, "vsphere accounts", &scopes, c, |s| client.list_all(
-            "/v1/cloudaccounts/vsphere",
-            None,
-            s,
-            Some(calls)
-        )),
-    )?;
-    // A project missing from an incomplete project listing was never asked: nothing of any
-    // kind may be deleted on the strength of such a run.
-    let all_scopes = projects.complete;
-    tracing::info!(
-        env = name,
-        clusters = clusters.found.len(),
-        profiles = profiles.found.len(),
-        virtual_clusters = virtuals.found.len(),
-        pages = clusters.pages
-            + profiles.pages
-            + virtuals.pages
-            + overlords.pages
-            + groups.pages
-            + aws.pages
-            + azure.pages
-            + vsphere.pages,
-        api_calls = calls.load(std::sync::atomic::Ordering::Relaxed),
-        "listings fetched"
-    );
-
-    // Clusters: details for new or changed ones, and the oldest few for a refresh.
-    snap.clusters.complete = clusters.complete && all_scopes;
-    let (mut due, mut old) = (Vec::new(), Vec::new());
-    let mut listed: Vec<&Value> = Vec::new();
-    for f in &clusters.found {
-        let Some(row) = row_of(f, false) else {
-            continue;
-        };
-        if !scopes.keeps(row.project_uid.as_deref()) {
-            continue;
-        }
-        let state = models::state(&f.item).to_string();
-        let target = (
-            snap.clusters.rows.len(),
-            row.uid.clone(),
-            row.project_uid.clone(),
-        );
-        let k = known.clusters.get(&row.uid);
-        match plan::cluster(&row.last_modified, &state, k, max_age, now) {
-            Need::Fetch => due.push(target),
-            Need::Refresh(at) => old.push((at, target)),
-            Need::Keep => {}
-        }
-        listed.push(&f.item);
-        snap.clusters.rows.push(ClusterRow {
-            cloud_type: models::cloud_type(&f.item).to_string(),
-            state,
-            row,
-            detail: None,
-        });
-    }
-    let targets = with_refreshes(due, old, budget);
-    let cluster_fetches = targets.len();
-    // Exactly the fetched clusters are written, so only they need their list JSON.
-    for (i, _, _) in &targets {
-        snap.clusters.rows[*i].row.json = listed[*i].to_string();
-    }
-    let cluster_targets = targets;
-
-    // Profiles and every version: details for new versions, the newest one when it changed,
-    // and the oldest few for a refresh.
-    snap.profiles.complete = profiles.complete && all_scopes;
-    snap.versions.complete = profiles.complete && all_scopes;
-    let mut seen_versions = HashSet::new();
-    let (mut due, mut old) = (Vec::new(), Vec::new());
-    for f in &profiles.found {
-        let Some(mut row) = row_of(f, false) else {
-            continue;
-        };
-        if !scopes.keeps(row.project_uid.as_deref()) {
-            continue;
-        }
-        if row.last_modified.is_empty() || known.profiles.get(&row.uid) != Some(&row.last_modified)
-        {
-            row.json = f.item.to_string();
-        }
-        for v in models::profile_version_uids(&f.item) {
-            if !seen_versions.insert(v.clone()) {
-                continue;
-            }
-            let target = (snap.versions.rows.len(), v.clone(), row.project_uid.clone());
-            let k = known.versions.get(&v);
-            match plan::version(&v, &row.uid, &row.last_modified, k, max_age, now) {
-                Need::Fetch => due.push(target),
-                Need::Refresh(at) => old.push((at, target)),
-                Need::Keep => {}
-            }
-            snap.versions.rows.push(VersionRow {
-                uid: v,
-                profile_uid: row.uid.clone(),
-                detail: None,
-            });
-        }
-        snap.profiles.rows.push(ProfileRow {
-            profile_type: models::profile_type(&f.item).to_string(),
-            cloud_type: models::profile_cloud_type(&f.item).to_string(),
-            version: models::profile_version(&f.item).to_string(),
-            row,
-        });
-    }
-    let version_targets = with_refreshes(due, old, budget);
-    let version_fetches = version_targets.len();
-
-    // Virtual clusters, as listed.
-    snap.virtual_clusters.complete = virtuals.complete && all_scopes;
-    for f in &virtuals.found {
-        let Some(mut row) = row_of(f, false) else {
-            continue;
-        };
-        if !scopes.keeps(row.project_uid.as_deref()) {
-            continue;
-        }
-        let item = &f.item;
-        let state = models::state(item).to_string();
-        let unchanged = !row.last_modified.is_empty()
-            && known.virtual_clusters.get(&row.uid)
-                == Some(&(row.last_modified.clone(), state.clone()));
-        if !unchanged {
-            row.json = item.to_string();
-        }
-        let virt = &item["status"]["virtual"];
-        let group = virt["clusterGroup"]["uid"].as_str().or_else(|| {
-            item["specSummary"]["clusterConfig"]["hostClusterConfig"]["clusterGroup"]["uid"]
-                .as_str()
-        });
-        snap.virtual_clusters.rows.push(VirtualRow {
-            state,
-            host_cluster_uid: virt["hostCluster"]["uid"].as_str().map(str::to_string),
-            cluster_group_uid: group.map(str::to_string),
-            row,
-        });
-    }
-
-    // Cloud accounts, secrets stripped before they go anywhere near the mirror.
-    snap.cloud_accounts.complete = aws.complete && azure.complete && vsphere.complete && all_scopes;
-    for (cloud, found) in [
-        ("aws", aws.found),
-        ("azure", azure.found),
-        ("vsphere", vsphere.found),
-    ] {
-        for mut f in found {
-            models::strip_secrets(&mut f.item);
-            if let Some(row) = row_of(&f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) {
-                snap.cloud_accounts.rows.push(AccountRow {
-                    cloud_type: cloud.to_string(),
-                    row,
-                });
-            }
-        }
-    }
-
-    snap.overlords.complete = overlords.complete && all_scopes;
-    for f in &overlords.found {
-        if let Some(row) = row_of(f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) {
-            snap.overlords.rows.push(OverlordRow {
-                kind: f.item["kind"].as_str().unwrap_or("").to_string(),
-                row,
-            });
-        }
-    }
-
-    // Cluster groups: details for new or changed ones (few: no refresh budget needed).
-    snap.cluster_groups.complete = groups.complete && all_scopes;
-    let mut targets = Vec::new();
-    for f in &groups.found {
-        let Some(row) = row_of(f, true).filter(|r| scopes.keeps(r.project_uid.as_deref())) else {
-            continue;
-        };
-        if plan::group(&row.last_modified, known.groups.get(&row.uid)) == Need::Fetch {
-            targets.push((
-                snap.cluster_groups.rows.len(),
-                row.uid.clone(),
-                row.project_uid.clone(),
-            ));
-        }
-        snap.cluster_groups.rows.push(GroupRow {
-            row,
-            detail_json: None,
-        });
-    }
-    let group_targets = targets;
-    let group_count = group_targets.len() as u64;
-
+    let plan = plan::plan(projects, &scopes, listed, &known, &policy);
     // The listings, at once: new objects show from now on, details follow in batches.
     let w = Writes {
         db,
@@ -634,73 +281,211 @@ pub async fn run(
         run_id,
         progress,
     };
-    progress.set_total("clusters", cluster_targets.len() as u64);
-    progress.set_total("profile_versions", version_targets.len() as u64);
-    progress.set_total("cluster_groups", group_targets.len() as u64);
-    w.apply_listings(&snap).await?;
+    progress.set_total("clusters", plan.clusters.len() as u64);
+    progress.set_total("profile_versions", plan.versions.len() as u64);
+    progress.set_total("cluster_groups", plan.groups.len() as u64);
+    w.apply_listings(&plan.snap).await?;
     phase(name, progress, Phase::Details);
-    let mut total = Counts::new();
-    let done = w
-        .batches(
-            "clusters",
-            &snap.clusters.rows,
-            cluster_targets,
-            c,
-            |uid, project| async move {
-                cluster_detail(client, &uid, project.as_deref(), calls).await
-            },
-            |r, d| ClusterRow {
-                detail: Some(d),
-                ..r.clone()
-            },
-            |rows| Snapshot {
-                clusters: Part::new(rows, false),
-                ..Snapshot::nothing()
-            },
-            &mut total,
-        )
-        .await?;
-    snap.clusters.complete &= done.finish(name, "clusters", &mut snap.clusters, |r| &r.row.uid);
-    let done = w
-        .batches(
-            "profile_versions",
-            &snap.versions.rows,
-            version_targets,
-            c,
-            |uid, project| async move {
-                version_detail(client, &uid, project.as_deref(), calls).await
-            },
-            |r, d| VersionRow {
-                detail: Some(d),
-                ..r.clone()
-            },
-            |rows| Snapshot {
-                versions: Part::new(rows, false),
-                ..Snapshot::nothing()
-            },
-            &mut total,
-        )
-        .await?;
-    snap.versions.complete &= done.finish(name, "profile versions", &mut snap.versions, |r| &r.uid);
+    let (snap, total) = details(env, &w, plan, config.concurrency).await?;
+    phase(name, progress, Phase::Finishing);
+    w.finish(&snap, total).await
+}
 
-    let details = fetch_details(group_targets, c, |uid, project| async move {
-        let detail = client
-            .get(format!("/v1/clustergroups/{uid}"))
-            .project(project.as_deref())
-            .counted(calls)
-            .json_if_found()
-            .await?;
-        Ok(detail.map(|v| v.to_string()))
-    })
-    .await?;
+/// The projects (include/exclude applied) and the scopes to list everything else in.
+async fn list_projects(
+    env: &Environment,
+    calls: &AtomicU64,
+) -> Result<(Part<ObjectRow>, Scopes), SyncError> {
+    let projects = env
+        .client
+        .list_all(
+            "/v1/dashboard/projects",
+            Some(json!({"filter": {}, "sort": [{"field": "name", "order": "asc"}]})),
+            None,
+            Some(calls),
+        )
+        .await?;
+    let pages = projects.pages;
+    let c = &env.config;
+    let (part, scopes) = plan::projects(
+        projects.items,
+        projects.complete,
+        &c.include_projects,
+        &c.exclude_projects,
+    );
+    tracing::info!(
+        env = env.name(),
+        projects = part.rows.len(),
+        pages,
+        "projects listed"
+    );
+    Ok((part, scopes))
+}
+
+/// Every kind in every scope, side by side.
+async fn list_kinds<'a>(
+    env: &'a Environment,
+    scopes: &'a Scopes,
+    c: usize,
+    calls: &'a AtomicU64,
+) -> Result<Listed, SyncError> {
+    let (name, client) = (env.name(), &env.client);
+    let paged = |path: &'static str, body: Option<Value>| {
+        move |s: Option<&'a str>| {
+            let body = body.clone();
+            async move { client.list_all(path, body, s, Some(calls)).await }
+        }
+    };
+    let once = |path: &'static str| move |s: Option<&'a str>| list_once(client, path, s, calls);
+    let profile_body = json!({"filter": {}, "sort": [{"field": "profileName", "order": "asc"}]});
+    let (clusters, profiles, virtual_clusters, overlords, cluster_groups, aws, azure, vsphere) = tokio::try_join!(
+        gather(name, "clusters", scopes, c, |s| list_clusters(
+            client, s, calls
+        )),
+        gather(
+            name,
+            "profiles",
+            scopes,
+            c,
+            paged("/v1/dashboard/clusterprofiles", Some(profile_body))
+        ),
+        gather(
+            name,
+            "virtual clusters",
+            scopes,
+            c,
+            paged(
+                "/v1/dashboard/spectroclusters/search",
+                Some(virtual_cluster_filter())
+            )
+        ),
+        gather(name, "overlords", scopes, c, once("/v1/overlords")),
+        gather(
+            name,
+            "cluster groups",
+            scopes,
+            c,
+            once("/v1/clustergroups/hostCluster")
+        ),
+        gather(
+            name,
+            "aws accounts",
+            scopes,
+            c,
+            paged("/v1/cloudaccounts/aws", None)
+        ),
+        gather(
+            name,
+            "azure accounts",
+            scopes,
+            c,
+            paged("/v1/cloudaccounts/azure", None)
+        ),
+        gather(
+            name,
+            "vsphere accounts",
+            scopes,
+            c,
+            paged("/v1/cloudaccounts/vsphere", None)
+        ),
+    )?;
+    let listed = Listed {
+        clusters,
+        profiles,
+        virtual_clusters,
+        overlords,
+        cluster_groups,
+        accounts: ACCOUNT_CLOUDS
+            .into_iter()
+            .zip([aws, azure, vsphere])
+            .collect(),
+    };
+    tracing::info!(
+        env = name,
+        clusters = listed.clusters.found.len(),
+        profiles = listed.profiles.found.len(),
+        virtual_clusters = listed.virtual_clusters.found.len(),
+        api_calls = calls.load(std::sync::atomic::Ordering::Relaxed),
+        "listings fetched"
+    );
+    Ok(listed)
+}
+
+/// Every kind's details at once: each waits on its own prefix (cluster details on
+/// `/v1/dashboard`, versions on `/v1/clusterprofiles`, groups on `/v1/clustergroups`), so the
+/// slowest prefix is busy from the first detail to the last instead of idling while another
+/// kind's turn comes. Returns what is left for the last transaction, and the batches' counts.
+async fn details(
+    env: &Environment,
+    w: &Writes<'_>,
+    plan: Plan,
+    c: usize,
+) -> Result<(Snapshot, Counts), SyncError> {
+    let (name, client, calls) = (env.name(), &env.client, &w.progress.calls);
+    let Plan {
+        mut snap,
+        clusters,
+        versions,
+        groups,
+    } = plan;
+    let (cluster_fetches, version_fetches) = (clusters.len(), versions.len());
+    let group_count = groups.len() as u64;
+    let (mut cluster_total, mut version_total) = (Counts::new(), Counts::new());
+    let clusters_done = w.batches(
+        "clusters",
+        &snap.clusters.rows,
+        clusters,
+        c,
+        |uid, project| async move { cluster_detail(client, &uid, project.as_deref(), calls).await },
+        |r, d| ClusterRow {
+            detail: Some(d),
+            ..r.clone()
+        },
+        |rows| Snapshot {
+            clusters: Part::new(rows, false),
+            ..Snapshot::nothing()
+        },
+        &mut cluster_total,
+    );
+    let versions_done = w.batches(
+        "profile_versions",
+        &snap.versions.rows,
+        versions,
+        c,
+        |uid, project| async move { version_detail(client, &uid, project.as_deref(), calls).await },
+        |r, d| VersionRow {
+            detail: Some(d),
+            ..r.clone()
+        },
+        |rows| Snapshot {
+            versions: Part::new(rows, false),
+            ..Snapshot::nothing()
+        },
+        &mut version_total,
+    );
+    let groups_done = async {
+        fetch_details(groups, c, |uid, project| async move {
+            group_detail(client, &uid, project.as_deref(), calls).await
+        })
+        .await
+        .map_err(SyncError::from)
+    };
+    let (clusters_done, versions_done, group_details) =
+        tokio::try_join!(clusters_done, versions_done, groups_done)?;
+    let mut total = cluster_total;
+    snapshot::add_counts(&mut total, &version_total);
+    snap.clusters.complete &=
+        clusters_done.finish(name, "clusters", &mut snap.clusters, |r| &r.row.uid);
+    snap.versions.complete &=
+        versions_done.finish(name, "profile versions", &mut snap.versions, |r| &r.uid);
     snap.cluster_groups.complete &= place(
         name,
         "cluster groups",
         &mut snap.cluster_groups.rows,
-        details,
+        group_details,
         |r, d| r.detail_json = Some(d),
     );
-
+    w.progress.add_done("cluster_groups", group_count);
     tracing::info!(
         env = name,
         cluster_details = cluster_fetches,
@@ -708,9 +493,23 @@ pub async fn run(
         api_calls = calls.load(std::sync::atomic::Ordering::Relaxed),
         "details fetched; applying"
     );
-    progress.add_done("cluster_groups", group_count);
-    phase(name, progress, Phase::Finishing);
-    w.finish(&snap, total).await
+    Ok((snap, total))
+}
+
+/// One cluster group's details as text; `None` if it no longer exists.
+async fn group_detail(
+    client: &PaletteClient,
+    uid: &str,
+    project: Option<&str>,
+    calls: &AtomicU64,
+) -> Result<Option<String>, PaletteError> {
+    let detail = client
+        .get(format!("/v1/clustergroups/{uid}"))
+        .project(project)
+        .counted(calls)
+        .json_if_found()
+        .await?;
+    Ok(detail.map(|v| v.to_string()))
 }
 
 /// Dashboard details and pack-level profiles of one cluster; `None` if it no longer exists.

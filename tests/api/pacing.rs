@@ -109,6 +109,58 @@ async fn two_per_second_everywhere_unpaced_client_is_throttled_but_the_sync_comp
 }
 
 #[tokio::test]
+async fn a_throttled_runs_status_shows_its_429s_per_prefix_and_the_time_left() {
+    let sim = small_sim(json!({"palette_limits": true, "prefix_limits": {"*": {"rate": 2}}})).await;
+    let app = spawn_app_for(&[&sim], |c| {
+        c.environments[0].rate_limits = everywhere(200.0)
+    })
+    .await;
+    let trigger = json(
+        app.client
+            .post(app.url("/sync?instance=env0"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = trigger["runs"][0]["run_id"].as_i64().expect("run id");
+    let mut seen = None;
+    for _ in 0..600 {
+        let status = json(app.get("/sync/status?instance=env0").await).await;
+        let progress = &status["environments"][0]["running"]["progress"];
+        if progress["throttled"].as_u64().is_some_and(|n| n > 0) {
+            seen = Some(progress.clone());
+            break;
+        }
+        if status["environments"][0]["running"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let progress = seen.expect("a running run's status showed a 429");
+    let by_prefix: BTreeMap<String, u64> =
+        serde_json::from_value(progress["throttled_by_prefix"].clone()).expect("per prefix");
+    assert_eq!(
+        by_prefix.values().sum::<u64>(),
+        progress["throttled"].as_u64().unwrap(),
+        "{progress}"
+    );
+    assert!(
+        by_prefix.keys().all(|p| p.starts_with("/v1/")),
+        "{progress}"
+    );
+    assert!(
+        progress.get("eta_seconds").is_some(),
+        "the estimate is part of the view: {progress}"
+    );
+    let run = app.wait_run("env0", id).await;
+    assert_eq!(run["outcome"], "success", "{run}");
+    assert!(total(&throttled(&sim).await) >= progress["throttled"].as_u64().unwrap());
+    app.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
 async fn a_kubeconfig_during_a_throttled_sync_answers_within_its_deadline() {
     let sim = small_sim(json!({
         "palette_limits": true,
