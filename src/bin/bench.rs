@@ -441,6 +441,8 @@ async fn reports(dataset: &str, requests: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = bench_config(&server, dir.path());
     config.server.workers = Some(2);
+    // The simulator enforces no limits here: pacing would only make the sync slower.
+    config.environments[0].rate_limits.scale = 100.0;
     app::sync_once(config.clone(), None).await?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let application = app::Application::build_with_listener(config.clone(), listener).await?;
