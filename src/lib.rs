@@ -9,6 +9,7 @@ pub mod create;
 pub mod domain;
 pub mod error;
 pub mod mcp;
+pub mod memory;
 pub mod palette;
 pub mod recorder;
 pub mod service;

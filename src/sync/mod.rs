@@ -428,6 +428,8 @@ impl SyncEngine {
         if outcome == "success" {
             crate::store::maintenance::checkpoint(&self.db).await;
         }
+        // The run's listings and details are freed by now; give their pages back.
+        tokio::task::spawn_blocking(crate::memory::release_free_heap);
         // The file lock goes before the run is marked over: whoever sees no run can take it.
         drop(lock);
         if let Ok(mut s) = self.state.lock() {

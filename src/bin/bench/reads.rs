@@ -225,7 +225,10 @@ async fn prepare(opts: &Opts, dir: &std::path::Path) -> anyhow::Result<(sim::Sim
             .await?
             .json()
             .await?;
-        if s["environments"][0]["last_success_at"].is_string() {
+        // Listed is not enough: details are fetched after, and each batch written moves the
+        // generation (and so empties the response cache). Measure a mirror at rest.
+        let env = &s["environments"][0];
+        if env["running"].is_null() && env["last_success"].is_object() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -277,12 +280,16 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     let detail = bench
         .get_json(&format!("/clusters/{cluster}"), &none)
         .await?;
-    let profile = usage["profiles"][0]["uid"]
-        .as_str()
+    // The most used profile version: the reverse lookup's largest answer.
+    let busiest = usage["profiles"][0]["versions"]
+        .as_array()
+        .and_then(|v| v.iter().max_by_key(|v| v["clusters"].as_i64().unwrap_or(0)));
+    let profile = busiest
+        .and_then(|v| v["uid"].as_str())
         .or(detail["spec"]["clusterProfileTemplates"][0]["uid"].as_str())
         .unwrap_or("")
         .to_string();
-    let profile_clusters = usage["profiles"][0]["clusters"].as_i64().unwrap_or(0);
+    let profile_clusters = busiest.map_or(0, |v| v["clusters"].as_i64().unwrap_or(0));
     let (email, token, projects) = scoped_user(&sim)?;
     let scoped = header(&[
         ("x-spectrocloud-user-email", &email),
