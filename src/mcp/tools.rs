@@ -595,7 +595,12 @@ pub async fn list_spectrocloud_fleet_changes(
     })?;
     let (fresh, page) = events::list_events(&ctx, &filter).await?;
     let mirror = origin(&Answer::mirror(fresh, String::new()));
-    Ok(json!({ "items": page.events, "nextCursor": page.next_cursor, "mirror": mirror }))
+    // Absent at the end, as on the other list tools: the schema promises a string.
+    let mut out = json!({ "items": page.events, "mirror": mirror });
+    if let Some(next) = page.next_cursor {
+        out["nextCursor"] = json!(next);
+    }
+    Ok(out)
 }
 
 pub async fn get_spectrocloud_sync_status(c: &Call<'_>, a: Env) -> AppResult<Value> {
