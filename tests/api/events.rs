@@ -284,52 +284,13 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// One MCP tool call (initialize, then tools/call) as a bare JSON-RPC client.
+/// One MCP tool call through rmcp's client (auth mode `none`: no token).
 async fn mcp_tool(app: &TestApp, name: &str, args: Value) -> Value {
-    let post = |body: Value, session: Option<String>| {
-        let mut req = app
-            .client
-            .post(app.url("/mcp"))
-            .header("Accept", "application/json, text/event-stream")
-            .json(&body);
-        if let Some(s) = session {
-            req = req.header("Mcp-Session-Id", s);
-        }
-        req.send()
-    };
-    let init = post(
-        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-               "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
-        None,
-    )
-    .await
-    .unwrap();
-    let session = init
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap().to_string());
-    let _ = init.text().await;
-    let _ = post(
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        session.clone(),
-    )
-    .await;
-    let resp = post(
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": args}}),
-        session,
-    )
-    .await
-    .unwrap();
-    let body = resp.text().await.unwrap();
-    let msg: Value = serde_json::from_str(&body).unwrap_or_else(|_| {
-        body.lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-            .find(|v| v.get("id").is_some())
-            .unwrap_or_else(|| panic!("no answer in {body}"))
-    });
-    assert_ne!(msg["result"]["isError"], true, "{msg}");
-    msg["result"]["structuredContent"].clone()
+    let mcp = crate::mcp::Client::anonymous(app).await;
+    let (err, v) = mcp.tool(name, args).await;
+    assert!(!err, "{name}: {v}");
+    mcp.close().await;
+    v
 }
 
 #[tokio::test]

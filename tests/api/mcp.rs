@@ -1,6 +1,16 @@
-//! MCP over Streamable HTTP: the same bearer tokens and permissions as the HTTP API, tools
-//! answered from the mirror, permission checked before any tool runs.
+//! MCP over Streamable HTTP, driven by rmcp's own client against the real server and
+//! simulator: the same bearer tokens and permissions as the HTTP API, tools answered from the
+//! mirror, permission checked before any tool runs. What lies below an MCP client (a 401, its
+//! challenge) is checked with plain HTTP.
 
+use std::collections::HashMap;
+
+use http::{HeaderName, HeaderValue};
+use rmcp::model::{CallToolRequestParams, GetPromptRequestParams};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use spectrocloud_backend::auth::permissions::Permission;
 use spectrocloud_backend::config::{AuthMode, Grant, Secret, StaticToken};
@@ -10,98 +20,121 @@ use crate::helpers::*;
 
 const ADMIN: &str = "mcp-admin-token-31c9";
 const VIEWER: &str = "mcp-viewer-token-8e02";
+/// A known caller granted nothing.
+const NOBODY: &str = "mcp-nobody-token-5b7a";
 const WRITE_TOOLS: [&str; 2] = ["create_spectrocloud_cluster", "trigger_spectrocloud_sync"];
 
-struct Client {
-    url: String,
-    token: &'static str,
-    session: String,
-    next_id: u64,
-    http: reqwest::Client,
-    /// Sent with every request (e.g. a Palette user token).
-    headers: Vec<(&'static str, String)>,
-}
-
-/// The JSON-RPC message of an answer, whether it came as plain JSON or as SSE `data:` lines.
-fn message(body: &str) -> Value {
-    if let Ok(v) = serde_json::from_str(body) {
-        return v;
-    }
-    body.lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-        .find(|v| v.get("id").is_some())
-        .unwrap_or_else(|| panic!("no JSON-RPC answer in {body}"))
+/// An MCP session of rmcp's client (Streamable HTTP, bearer token, optional extra headers),
+/// with helpers that hand the typed answers back as JSON for the assertions.
+pub(crate) struct Client {
+    service: RunningService<RoleClient, ()>,
 }
 
 impl Client {
-    async fn connect(app: &TestApp, token: &'static str) -> Client {
-        remember_secret(token);
-        let http = reqwest::Client::new();
-        let url = app.url("/mcp");
-        let resp = http
-            .post(&url)
-            .bearer_auth(token)
-            .header("Accept", "application/json, text/event-stream")
-            .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                          "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let session = resp
-            .headers()
-            .get("mcp-session-id")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let init = message(&resp.text().await.unwrap());
-        assert_eq!(init["result"]["serverInfo"]["name"], "spectrocloud-backend");
-        let c = Client {
-            url,
-            token,
-            session,
-            next_id: 1,
-            http,
-            headers: Vec::new(),
+    pub(crate) async fn connect(app: &TestApp, token: &'static str) -> Client {
+        Client::open(app, Some(token), &[]).await
+    }
+
+    /// A session whose every request also carries `headers` (e.g. a Palette user token).
+    pub(crate) async fn connect_with(
+        app: &TestApp,
+        token: &'static str,
+        headers: &[(&str, &str)],
+    ) -> Client {
+        Client::open(app, Some(token), headers).await
+    }
+
+    /// A session without a token (for `auth.mode = "none"`).
+    pub(crate) async fn anonymous(app: &TestApp) -> Client {
+        Client::open(app, None, &[]).await
+    }
+
+    async fn open(app: &TestApp, token: Option<&'static str>, headers: &[(&str, &str)]) -> Client {
+        let custom: HashMap<HeaderName, HeaderValue> = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect();
+        let mut config =
+            StreamableHttpClientTransportConfig::with_uri(app.url("/mcp")).custom_headers(custom);
+        if let Some(token) = token {
+            remember_secret(token);
+            config = config.auth_header(token);
+        }
+        let service =
+            ().serve(StreamableHttpClientTransport::from_config(config))
+                .await
+                .expect("MCP handshake");
+        let server = service.peer_info().expect("server info after initialize");
+        let name = server.server_info.as_ref().map(|i| i.name.as_str());
+        assert_eq!(name, Some("spectrocloud-backend"));
+        assert!(server.capabilities.tools.is_some() && server.capabilities.prompts.is_some());
+        Client { service }
+    }
+
+    /// `tools/call`: whether the result is an error, and its `structuredContent`.
+    pub(crate) async fn tool(&self, name: &str, args: Value) -> (bool, Value) {
+        let r = self.call_tool(name, args).await;
+        let content = r["structuredContent"].clone();
+        assert!(content.is_object(), "{name}: no structuredContent: {r}");
+        (r["isError"] == true, content)
+    }
+
+    /// `tools/call`: the whole result as JSON (`content`, `structuredContent`, `isError`).
+    async fn call_tool(&self, name: &str, args: Value) -> Value {
+        let Value::Object(args) = args else {
+            panic!("{name}: arguments must be an object: {args}");
         };
-        let _ = c
-            .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
-        c
-    }
-
-    async fn post(&self, body: Value) -> reqwest::Response {
-        let mut req = self
-            .http
-            .post(&self.url)
-            .bearer_auth(self.token)
-            .header("Accept", "application/json, text/event-stream")
-            .json(&body);
-        if !self.session.is_empty() {
-            req = req.header("Mcp-Session-Id", &self.session);
-        }
-        for (k, v) in &self.headers {
-            req = req.header(*k, v);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let resp = self
-            .post(json!({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}))
-            .await;
-        assert_eq!(resp.status(), 200);
-        let v = message(&resp.text().await.unwrap());
-        assert!(v.get("error").is_none(), "{method}: {v}");
-        v["result"].clone()
-    }
-
-    async fn tool(&mut self, name: &str, args: Value) -> (bool, Value) {
+        let params = CallToolRequestParams::new(name.to_string()).with_arguments(args);
         let r = self
-            .call("tools/call", json!({"name": name, "arguments": args}))
-            .await;
-        (r["isError"] == true, r["structuredContent"].clone())
+            .service
+            .call_tool(params)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        serde_json::to_value(r).unwrap()
+    }
+
+    /// `tools/list` (every page), as JSON.
+    async fn tools(&self) -> Vec<Value> {
+        let tools = self.service.list_all_tools().await.expect("tools/list");
+        tools
+            .into_iter()
+            .map(|t| serde_json::to_value(t).unwrap())
+            .collect()
+    }
+
+    /// The names of the listed tools.
+    async fn tool_names(&self) -> Vec<String> {
+        let tools = self.service.list_all_tools().await.expect("tools/list");
+        tools.into_iter().map(|t| t.name.to_string()).collect()
+    }
+
+    /// `prompts/list` (every page), as JSON.
+    async fn prompts(&self) -> Vec<Value> {
+        let prompts = self.service.list_all_prompts().await.expect("prompts/list");
+        prompts
+            .into_iter()
+            .map(|p| serde_json::to_value(p).unwrap())
+            .collect()
+    }
+
+    /// `prompts/get`, as JSON, or the JSON-RPC error rmcp reports.
+    async fn prompt(&self, name: &str, args: Value) -> Result<Value, rmcp::ServiceError> {
+        let Value::Object(args) = args else {
+            panic!("{name}: arguments must be an object: {args}");
+        };
+        let params = GetPromptRequestParams::new(name).with_arguments(args);
+        let p = self.service.get_prompt(params).await?;
+        Ok(serde_json::to_value(p).unwrap())
+    }
+
+    /// Ends the session (rmcp deletes it on the server).
+    pub(crate) async fn close(mut self) {
+        self.service.close().await.expect("MCP session closes");
     }
 }
 
@@ -120,6 +153,12 @@ fn auth(c: &mut spectrocloud_backend::config::Config) {
             groups: vec![],
             palette_user: None,
         },
+        StaticToken {
+            token: Secret::new(NOBODY),
+            subject: "user:default/nobody".into(),
+            groups: vec![],
+            palette_user: None,
+        },
     ];
     c.permissions.enabled = true;
     c.permissions.grants = vec![
@@ -134,6 +173,8 @@ fn auth(c: &mut spectrocloud_backend::config::Config) {
     ];
 }
 
+/// Below the MCP client, in plain HTTP: a 401 in the API's error shape whose challenge points
+/// at the protected-resource metadata; rmcp's client, given no token, stops at that challenge.
 #[tokio::test]
 async fn mcp_needs_a_bearer_token() {
     let app = spawn_app_with(auth).await;
@@ -144,21 +185,42 @@ async fn mcp_needs_a_bearer_token() {
         .send()
         .await
         .unwrap();
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let metadata = format!(
+        "{}/.well-known/oauth-protected-resource/api/spectrocloud/mcp",
+        app.address
+    );
+    assert_eq!(
+        challenge,
+        format!("Bearer resource_metadata=\"{metadata}\"")
+    );
     assert_error(resp, 401, "unauthenticated").await;
+    let doc = json(reqwest::get(&metadata).await.unwrap()).await;
+    assert_eq!(doc["resource"], app.url("/mcp"));
+
+    let anonymous = StreamableHttpClientTransport::from_uri(app.url("/mcp"));
+    let refused = ().serve(anonymous).await.expect_err("no token, no session");
+    assert!(refused.is_authorization_required(), "{refused}");
+    assert_eq!(refused.auth_challenge(), Some(challenge.as_str()));
+    // A wrong token is refused the same way.
+    let config = StreamableHttpClientTransportConfig::with_uri(app.url("/mcp"))
+        .auth_header("not-a-token-of-ours");
+    let refused =
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect_err("a wrong token, no session");
+    assert!(refused.is_authorization_required(), "{refused}");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn tools_are_listed_and_called_per_permission() {
     let (sim, app) = synced(SimConfig::default(), auth).await;
-    let mut admin = Client::connect(&app, ADMIN).await;
-    let tools = admin.call("tools/list", json!({})).await;
-    let names: Vec<&str> = tools["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let admin = Client::connect(&app, ADMIN).await;
+    let names = admin.tool_names().await;
     assert_eq!(names.len() + WRITE_TOOLS.len(), TOOLS.len(), "{names:?}");
     for original in [
         "get_spectrocloud_health_for_cluster",
@@ -166,18 +228,17 @@ async fn tools_are_listed_and_called_per_permission() {
         "get_spectrocloud_pack_details_for_profile",
         "find_spectrocloud_clusters_for_profile",
     ] {
-        assert!(names.contains(&original), "{original}");
+        assert!(names.iter().any(|n| n == original), "{original}");
     }
-    let mut viewer = Client::connect(&app, VIEWER).await;
-    let tools = viewer.call("tools/list", json!({})).await;
-    for t in tools["tools"].as_array().unwrap() {
-        let name = t["name"].as_str().unwrap();
-        assert_eq!(
-            spectrocloud_backend::mcp::permission_of(name),
-            Some(Permission::ClusterViewInfo),
-            "{name}"
-        );
-    }
+    let viewer = Client::connect(&app, VIEWER).await;
+    let shown = viewer.tool_names().await;
+    let want: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(_, p)| *p == Permission::ClusterViewInfo)
+        .map(|(t, _)| *t)
+        .filter(|t| !WRITE_TOOLS.contains(t))
+        .collect();
+    assert_eq!(shown, want, "the viewer sees exactly the view-info tools");
 
     // Answers from the mirror, paged.
     let (err, list) = admin
@@ -333,17 +394,73 @@ fn uid_set(list: &Value) -> Vec<String> {
     v
 }
 
-/// Every one of the 20 tools answers what its HTTP route answers for the same data: both go
-/// through the same service function.
+/// Asserts that `v` has the shape `schema` promises (a tool's `outputSchema`): required
+/// properties present, every property of its declared type (no `null` for a string),
+/// nested objects and array items too.
+fn assert_conforms(at: &str, schema: &Value, v: &Value) {
+    let ok = match schema["type"].as_str() {
+        Some("string") => v.is_string(),
+        Some("integer") => v.is_i64() || v.is_u64(),
+        Some("number") => v.is_number(),
+        Some("boolean") => v.is_boolean(),
+        Some("array") => v.is_array(),
+        Some("object") => v.is_object(),
+        Some("null") => v.is_null(),
+        _ => true,
+    };
+    assert!(ok, "{at}: {v} is not of the schema's type {schema}");
+    for r in schema["required"].as_array().into_iter().flatten() {
+        let r = r.as_str().unwrap();
+        assert!(v.get(r).is_some(), "{at}: required {r} missing in {v}");
+    }
+    for (k, s) in schema["properties"].as_object().into_iter().flatten() {
+        if let Some(x) = v.get(k) {
+            assert_conforms(&format!("{at}.{k}"), s, x);
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in list.iter().enumerate() {
+            assert_conforms(&format!("{at}[{i}]"), items, x);
+        }
+    }
+}
+
+/// Every read tool answers what its HTTP route answers for the same data (both go through the
+/// same service function), in the shape its `outputSchema` promises.
 #[tokio::test]
 async fn every_tool_agrees_with_its_http_route() {
     let (sim, app) = synced(SimConfig::default(), auth).await;
-    let mut mcp = Client::connect(&app, ADMIN).await;
+    // A change on record, so the change history has something to compare.
+    let changed = get_json(&app, "/clusters").await["clusters"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sim_control(
+        &sim,
+        reqwest::Method::POST,
+        &format!("/clusters/{changed}/state"),
+        Some(json!({"state": "Error"})),
+    )
+    .await;
+    assert_eq!(app.sync("env0").await["outcome"], "success");
+    let mcp = Client::connect(&app, ADMIN).await;
+    let schemas: HashMap<String, Value> = mcp
+        .tools()
+        .await
+        .into_iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["outputSchema"].clone(),
+            )
+        })
+        .collect();
     let mut called = std::collections::BTreeSet::new();
     let mut tool = async |name: &'static str, args: Value| {
         called.insert(name);
         let (err, v) = mcp.tool(name, args).await;
         assert!(!err, "{name}: {v}");
+        assert_conforms(name, &schemas[name], &v);
         v
     };
 
@@ -536,15 +653,18 @@ async fn every_tool_agrees_with_its_http_route() {
     )
     .await;
     assert_eq!(pv["variables"], vars["variables"]);
-    let on = get_json(&app, &format!("/profiles/{puid}/clusters")).await;
+    // The reverse lookup of the most used profile (not one no cluster runs).
+    let usage = get_json(&app, "/reports/profile-usage").await;
+    let used = usage["profiles"][0]["uid"].as_str().unwrap();
+    let on = get_json(&app, &format!("/profiles/{used}/clusters")).await;
     let f = tool(
         "find_spectrocloud_clusters_for_profile",
-        json!({"profileUid": puid, "limit": 500}),
+        json!({"profileUid": used, "limit": 500}),
     )
     .await;
+    assert!(f["total"].as_u64().unwrap() > 0, "{f}");
     assert_eq!(f["items"], on["clusters"]);
     assert_eq!(f["total"], on["total"]);
-    let usage = get_json(&app, "/reports/profile-usage").await;
     let u = tool("get_spectrocloud_profile_usage", json!({"limit": 500})).await;
     assert_eq!(uid_set(&u["items"]), uid_set(&usage["profiles"]));
     for (tool, route) in u["items"]
@@ -605,6 +725,14 @@ async fn every_tool_agrees_with_its_http_route() {
     let changes = get_json(&app, "/events").await;
     let c = tool("list_spectrocloud_fleet_changes", json!({})).await;
     assert_eq!(c["items"], changes["events"]);
+    assert!(
+        c["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["object"]["uid"] == changed.as_str()),
+        "{c}"
+    );
 
     let status = get_json(&app, "/sync/status").await;
     let st = tool("get_spectrocloud_sync_status", json!({})).await;
@@ -646,7 +774,7 @@ async fn every_tool_agrees_with_its_http_route() {
 }
 
 /// Every page of a list tool, following `nextCursor` to the end.
-async fn all_pages(c: &mut Client, tool: &str, args: Value) -> (Vec<Value>, u64) {
+async fn all_pages(c: &Client, tool: &str, args: Value) -> (Vec<Value>, u64) {
     let mut args = args;
     let (mut items, mut pages) = (Vec::new(), 0);
     loop {
@@ -660,7 +788,8 @@ async fn all_pages(c: &mut Client, tool: &str, args: Value) -> (Vec<Value>, u64)
                 args["cursor"] = json!(next);
             }
             None => {
-                assert!(page.get("truncated").is_none());
+                assert!(page.get("truncated").is_none(), "{tool}: {page}");
+                assert!(page.get("nextCursor").is_none(), "{tool}: absent, not null");
                 assert_eq!(page["total"].as_u64().unwrap() as usize, items.len());
                 return (items, pages);
             }
@@ -671,9 +800,10 @@ async fn all_pages(c: &mut Client, tool: &str, args: Value) -> (Vec<Value>, u64)
 #[tokio::test]
 async fn tools_carry_titles_annotations_and_output_schemas() {
     let (sim, app) = synced(SimConfig::default(), auth).await;
-    let mut admin = Client::connect(&app, ADMIN).await;
-    let tools = admin.call("tools/list", json!({})).await;
-    for t in tools["tools"].as_array().unwrap() {
+    let admin = Client::connect(&app, ADMIN).await;
+    let tools = admin.tools().await;
+    assert_eq!(tools.len() + WRITE_TOOLS.len(), TOOLS.len());
+    for t in &tools {
         let name = t["name"].as_str().unwrap();
         assert!(t["title"].as_str().is_some_and(|s| !s.is_empty()), "{name}");
         let a = &t["annotations"];
@@ -692,11 +822,9 @@ async fn tools_carry_titles_annotations_and_output_schemas() {
     }
     // The answer is structured (and the same as the text copy).
     let r = admin
-        .call(
-            "tools/call",
-            json!({"name": "list_spectrocloud_projects", "arguments": {}}),
-        )
+        .call_tool("list_spectrocloud_projects", json!({}))
         .await;
+    assert!(r["structuredContent"]["total"].as_u64().unwrap() > 0, "{r}");
     let text: Value = serde_json::from_str(r["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(text, r["structuredContent"]);
     app.stop().await;
@@ -706,8 +834,8 @@ async fn tools_carry_titles_annotations_and_output_schemas() {
 #[tokio::test]
 async fn lists_page_to_the_end_filter_and_summarise() {
     let (sim, app) = synced(SimConfig::default(), auth).await;
-    let mut c = Client::connect(&app, ADMIN).await;
-    let (items, pages) = all_pages(&mut c, "list_spectrocloud_clusters", json!({"limit": 5})).await;
+    let c = Client::connect(&app, ADMIN).await;
+    let (items, pages) = all_pages(&c, "list_spectrocloud_clusters", json!({"limit": 5})).await;
     assert_eq!(pages, 5, "24 clusters in pages of 5");
     let http = get_json(&app, "/clusters").await;
     let plain: Vec<Value> = http["clusters"]
@@ -844,12 +972,7 @@ async fn lists_page_to_the_end_filter_and_summarise() {
         assert_eq!(e["code"], "bad_request", "{e}");
     }
     // Another list pages to the end too.
-    let (groups, _) = all_pages(
-        &mut c,
-        "list_spectrocloud_cluster_groups",
-        json!({"limit": 1}),
-    )
-    .await;
+    let (groups, _) = all_pages(&c, "list_spectrocloud_cluster_groups", json!({"limit": 1})).await;
     assert_eq!(
         groups.len(),
         get_json(&app, "/clustergroups").await["items"]
@@ -864,7 +987,7 @@ async fn lists_page_to_the_end_filter_and_summarise() {
 #[tokio::test]
 async fn names_are_case_insensitive_and_misses_help() {
     let (sim, app) = synced(SimConfig::default(), auth).await;
-    let mut c = Client::connect(&app, ADMIN).await;
+    let c = Client::connect(&app, ADMIN).await;
     let (_, list) = c
         .tool("list_spectrocloud_clusters", json!({"limit": 1}))
         .await;
@@ -1005,7 +1128,7 @@ async fn names_are_case_insensitive_and_misses_help() {
 #[tokio::test]
 async fn an_old_profile_version_shows_its_own_packs() {
     let (sim, app) = synced(SimConfig::default(), auth).await;
-    let mut c = Client::connect(&app, ADMIN).await;
+    let c = Client::connect(&app, ADMIN).await;
     let (_, newest) = c
         .tool(
             "get_spectrocloud_pack_details_for_profile",
@@ -1092,6 +1215,8 @@ async fn an_old_profile_version_shows_its_own_packs() {
     sim.stop().await;
 }
 
+/// Every tool (write tools on) refuses a caller without its permission before it runs, names
+/// the permission, and puts the refusal on record; `tools/list` leaves such tools out.
 #[tokio::test]
 async fn a_caller_without_the_permission_is_refused_by_every_tool() {
     let (sim, app) = synced(SimConfig::default(), |c| {
@@ -1099,25 +1224,59 @@ async fn a_caller_without_the_permission_is_refused_by_every_tool() {
         c.mcp.write_tools = true;
     })
     .await;
-    let mut viewer = Client::connect(&app, VIEWER).await;
-    let listed = viewer.call("tools/list", json!({})).await;
-    let shown: Vec<&str> = listed["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    // The viewer may view clusters only: the other tools are hidden and refused.
+    let viewer = Client::connect(&app, VIEWER).await;
+    let shown = viewer.tool_names().await;
+    let mut refused = 0;
     for (tool, permission) in TOOLS {
+        let listed = shown.iter().any(|s| s == tool);
         if *permission == Permission::ClusterViewInfo {
-            assert!(shown.contains(tool), "{tool}");
+            assert!(listed, "{tool}");
             continue;
         }
-        assert!(!shown.contains(tool), "{tool}");
+        assert!(!listed, "{tool}");
         let (err, e) = viewer.tool(tool, json!({})).await;
         assert!(err, "{tool}");
         assert_eq!(e["code"], "permission_denied", "{tool}: {e}");
         assert_eq!(e["permission"], permission.id(), "{tool}");
+        refused += 1;
     }
+    assert!(refused >= 8, "{refused}");
+    // A caller granted nothing sees no tool and is refused by every one, view-info tools too,
+    // even with arguments that would otherwise work.
+    let nobody = Client::connect(&app, NOBODY).await;
+    assert_eq!(nobody.tool_names().await, Vec::<String>::new());
+    let (_, list) = Client::connect(&app, ADMIN)
+        .await
+        .tool("list_spectrocloud_clusters", json!({"limit": 1}))
+        .await;
+    let cluster = list["items"][0]["uid"].clone();
+    for (tool, permission) in TOOLS {
+        let (err, e) = nobody.tool(tool, json!({"clusterUid": cluster})).await;
+        assert!(err, "{tool}: {e}");
+        assert_eq!(e["code"], "permission_denied", "{tool}: {e}");
+        assert_eq!(e["permission"], permission.id(), "{tool}");
+    }
+    let audit = json(app.get("/audit?limit=200").await).await;
+    let mut on_record: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "user:default/nobody")
+        .map(|e| {
+            assert_eq!(e["outcome"], "denied", "{e}");
+            let detail = e["detail"].as_str().unwrap();
+            TOOLS
+                .iter()
+                .map(|(t, _)| *t)
+                .find(|t| detail.contains(&format!("MCP tool {t}:")))
+                .unwrap_or_else(|| panic!("{detail}"))
+        })
+        .collect();
+    on_record.sort_unstable();
+    let mut all: Vec<&str> = TOOLS.iter().map(|(t, _)| *t).collect();
+    all.sort_unstable();
+    assert_eq!(on_record, all, "one refusal on record per tool");
     app.stop().await;
     sim.stop().await;
 }
@@ -1125,9 +1284,9 @@ async fn a_caller_without_the_permission_is_refused_by_every_tool() {
 #[tokio::test]
 async fn write_tools_exist_only_when_enabled_and_are_audited() {
     let (sim, app) = synced(SimConfig::default(), auth).await;
-    let mut c = Client::connect(&app, ADMIN).await;
-    let listed = c.call("tools/list", json!({})).await;
-    assert!(!listed.to_string().contains("trigger_spectrocloud_sync"));
+    let c = Client::connect(&app, ADMIN).await;
+    let listed = c.tool_names().await;
+    assert!(listed.iter().all(|t| !WRITE_TOOLS.contains(&t.as_str())));
     let (err, e) = c.tool("trigger_spectrocloud_sync", json!({})).await;
     assert!(err);
     assert_eq!(e["code"], "not_found");
@@ -1137,17 +1296,19 @@ async fn write_tools_exist_only_when_enabled_and_are_audited() {
     let (sim, app) = synced(SimConfig::default(), |c| {
         auth(c);
         c.mcp.write_tools = true;
+        let eks = [
+            ("region", json!("us-east-1")),
+            ("instanceType", json!("m5.large")),
+        ];
+        let eks = eks.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        c.environments[0].create_defaults.insert("eks".into(), eks);
     })
     .await;
-    let mut c = Client::connect(&app, ADMIN).await;
-    let listed = c.call("tools/list", json!({})).await;
+    let c = Client::connect(&app, ADMIN).await;
+    let listed = c.tools().await;
+    assert_eq!(listed.len(), TOOLS.len());
     for name in WRITE_TOOLS {
-        let t = listed["tools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == name)
-            .expect(name);
+        let t = listed.iter().find(|t| t["name"] == name).expect(name);
         assert_eq!(t["annotations"]["destructiveHint"], true, "{name}");
         assert_eq!(t["annotations"]["readOnlyHint"], false, "{name}");
     }
@@ -1168,7 +1329,83 @@ async fn write_tools_exist_only_when_enabled_and_are_audited() {
         .await;
     assert!(err);
     assert_eq!(bad["code"], "invalid_cluster_spec", "{bad}");
+    let http = app
+        .client
+        .post(app.url("/clusters"))
+        .json(&json!({"metadata": {"name": "x"}, "spec": {"cloudType": "eks"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(http.status(), 400);
+    let http = json(http).await;
+    assert_eq!(bad["problems"], http["problems"], "the route's problems");
     assert!(!bad["problems"].as_array().unwrap().is_empty());
+
+    // A good creation: what the route sends Palette, and its answer, audited.
+    let (_, accounts) = c
+        .tool(
+            "list_spectrocloud_cloud_accounts",
+            json!({"cloudType": "aws"}),
+        )
+        .await;
+    let account = accounts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["scope"] == "tenant")
+        .expect("a tenant AWS account")["uid"]
+        .clone();
+    let (_, profiles) = c
+        .tool(
+            "search_spectrocloud_profiles_by_names",
+            json!({"names": ["eks-infra"]}),
+        )
+        .await;
+    let version = profiles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["scope"] == "tenant")
+        .expect("the tenant eks-infra")["uid"]
+        .clone();
+    let wizard = |name: &str| {
+        json!({"metadata": {"name": name},
+            "spec": {"cloudType": "eks", "cloudAccountUid": account,
+                "cloudConfig": {"controlPlane": {}, "workerPools": [{"name": "worker-pool-1", "size": 1, "minSize": 1, "maxSize": 3}]},
+                "profiles": [{"uid": version, "packValues": []}], "clusterConfig": {}, "policies": {}}})
+    };
+    let (err, made) = c
+        .tool(
+            "create_spectrocloud_cluster",
+            json!({"cluster": wizard("mcp-made")}),
+        )
+        .await;
+    assert!(!err, "{made}");
+    assert_eq!(made["status"], 201, "{made}");
+    assert!(made["cluster"]["uid"].is_string(), "{made}");
+    let audit = json(app.client.get(app.url("/audit")).send().await.unwrap()).await;
+    assert_eq!(audit["entries"][0]["action"], "cluster.create");
+    assert_eq!(audit["entries"][0]["subject"], "user:default/agent");
+    let http = app
+        .client
+        .post(app.url("/clusters"))
+        .json(&wizard("http-made"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(http.status(), 201);
+    let http = json(http).await;
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&made["cluster"]), keys(&http), "the route's answer");
+    let sent = sim_control(&sim, reqwest::Method::GET, "/creations", None).await;
+    let sent = sent.as_array().unwrap();
+    let (mut by_tool, by_route) = (
+        sent[sent.len() - 2]["body"].clone(),
+        &sent[sent.len() - 1]["body"],
+    );
+    assert_eq!(by_tool["metadata"]["name"], "mcp-made");
+    by_tool["metadata"]["name"] = json!("http-made");
+    assert_eq!(&by_tool, by_route, "Palette got the same body");
     app.stop().await;
     sim.stop().await;
 }
@@ -1176,21 +1413,40 @@ async fn write_tools_exist_only_when_enabled_and_are_audited() {
 #[tokio::test]
 async fn the_diagnose_prompt_names_the_tool() {
     let app = spawn_app_with(auth).await;
-    let mut c = Client::connect(&app, ADMIN).await;
-    let prompts = c.call("prompts/list", json!({})).await;
-    assert_eq!(prompts["prompts"][0]["name"], "diagnose-cluster");
-    assert_eq!(prompts["prompts"][0]["arguments"][0]["name"], "clusterName");
+    let c = Client::connect(&app, ADMIN).await;
+    let prompts = c.prompts().await;
+    assert_eq!(prompts.len(), 1, "{prompts:?}");
+    assert_eq!(prompts[0]["name"], "diagnose-cluster");
+    assert_eq!(prompts[0]["title"], "Diagnose a cluster");
+    assert_eq!(prompts[0]["arguments"][0]["name"], "clusterName");
+    assert_eq!(prompts[0]["arguments"][0]["required"], true);
     let p = c
-        .call(
-            "prompts/get",
-            json!({"name": "diagnose-cluster", "arguments": {"clusterName": "web-1"}}),
-        )
-        .await;
+        .prompt("diagnose-cluster", json!({"clusterName": "web-1"}))
+        .await
+        .expect("prompts/get");
+    assert_eq!(p["messages"][0]["role"], "user");
     let text = p["messages"][0]["content"]["text"].as_str().unwrap();
     assert!(
         text.contains("diagnose_spectrocloud_cluster") && text.contains("web-1"),
         "{text}"
     );
+    // A wrong prompt or a missing argument is a JSON-RPC error rmcp reads as one.
+    for (name, args) in [
+        ("no-such-prompt", json!({})),
+        ("diagnose-cluster", json!({})),
+    ] {
+        match c.prompt(name, args).await {
+            Err(rmcp::ServiceError::McpError(e)) => {
+                assert_eq!(
+                    e.code,
+                    rmcp::model::ErrorCode::INVALID_PARAMS,
+                    "{name}: {e:?}"
+                )
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    c.close().await;
     app.stop().await;
 }
 
@@ -1205,7 +1461,7 @@ async fn answer_sizes_at_medium() {
         ..SimConfig::default()
     };
     let (sim, app) = synced(config, auth).await;
-    let mut c = Client::connect(&app, ADMIN).await;
+    let c = Client::connect(&app, ADMIN).await;
     let (_, clusters) = c.tool("list_spectrocloud_clusters", json!({})).await;
     let (_, vclusters) = c
         .tool("list_spectrocloud_virtual_clusters", json!({}))
@@ -1360,11 +1616,8 @@ async fn an_agent_mapped_to_a_palette_user_sees_what_that_user_sees() {
     let theirs = json(http).await["projects"].clone();
     assert_eq!(theirs.as_array().unwrap().len(), 1, "{theirs}");
 
-    let mut agent = Client::connect(&app, ADMIN).await;
-    agent.headers = vec![
-        ("X-SpectroCloud-User-Email", "alice@acme.example".into()),
-        ("X-SpectroCloud-Token", alice.clone()),
-    ];
+    let email = ("X-SpectroCloud-User-Email", "alice@acme.example");
+    let agent = Client::connect_with(&app, ADMIN, &[email, ("X-SpectroCloud-Token", &alice)]).await;
     let (err, carried) = agent.tool("list_spectrocloud_projects", json!({})).await;
     assert!(!err, "{carried}");
     assert_eq!(carried["items"], theirs);
@@ -1379,8 +1632,10 @@ async fn an_agent_mapped_to_a_palette_user_sees_what_that_user_sees() {
         clusters["total"].as_u64() < all["total"].as_u64(),
         "{clusters} vs {all}"
     );
-    // The token is now cached for this caller: a later call without it still sees alice's view.
-    agent.headers = vec![("X-SpectroCloud-User-Email", "alice@acme.example".into())];
+    // The token is now cached for this caller: a later session without it still sees alice's
+    // view.
+    agent.close().await;
+    let agent = Client::connect_with(&app, ADMIN, &[email]).await;
     let (_, cached) = agent.tool("list_spectrocloud_projects", json!({})).await;
     assert_eq!(cached["items"], theirs);
     // A shared caller (no palette_user) keeps the environment key's view.
@@ -1389,6 +1644,441 @@ async fn an_agent_mapped_to_a_palette_user_sees_what_that_user_sees() {
         .tool("list_spectrocloud_projects", json!({"limit": 500}))
         .await;
     assert!(shared["total"].as_u64().unwrap() > 1);
+    app.stop().await;
+    sim.stop().await;
+}
+
+/// The objects given a twin of the same name in the simulator before the first sync: a
+/// tenant cluster, the virtual cluster and a cluster group, each twin in a project.
+struct Twins {
+    cluster: String,
+    virtual_cluster: String,
+    cluster_group: String,
+    /// The project of the twins (id, name).
+    project: (String, String),
+}
+
+/// A simulator whose data has [`Twins`] (and the dataset's two `shared-addons` profiles),
+/// and the server synced from it.
+async fn with_twins() -> (SimServer, TestApp, Twins) {
+    use spectrocloud_backend::sim::data::{Scope, new_uid};
+    let sim = spawn_sim().await;
+    let twins = {
+        let mut guard = sim.state.data.write().unwrap();
+        let d = &mut *guard;
+        let project = (
+            d.projects[1].meta.uid.clone(),
+            d.projects[1].meta.name.clone(),
+        );
+        let in_project = Scope::Project(project.0.clone());
+        // A tenant cluster runs only tenant profiles, which its twin in a project sees too.
+        let c = d
+            .clusters
+            .iter()
+            .find(|c| c.meta.scope == Scope::Tenant && c.state == "Running")
+            .expect("a running tenant cluster")
+            .clone();
+        let mut twin = c.clone();
+        twin.meta.uid = new_uid(&mut d.rng);
+        twin.meta.scope = in_project.clone();
+        d.clusters.push(twin);
+        let v = d
+            .clusters
+            .iter()
+            .find(|c| c.cloud_type == "nested")
+            .expect("a virtual cluster")
+            .clone();
+        let mut vtwin = v.clone();
+        vtwin.meta.uid = new_uid(&mut d.rng);
+        vtwin.meta.scope = if v.meta.scope == in_project {
+            Scope::Project(d.projects[2].meta.uid.clone())
+        } else {
+            in_project.clone()
+        };
+        vtwin.profile_refs.clear();
+        d.clusters.push(vtwin);
+        let mut gtwin = d.cluster_groups[0].clone();
+        gtwin.meta.uid = new_uid(&mut d.rng);
+        gtwin.meta.scope = in_project;
+        let group = gtwin.meta.name.clone();
+        d.cluster_groups.push(gtwin);
+        d.reindex();
+        Twins {
+            cluster: c.meta.name,
+            virtual_cluster: v.meta.name,
+            cluster_group: group,
+            project,
+        }
+    };
+    let app = spawn_app_for(&[&sim], auth).await;
+    assert_eq!(app.sync("env0").await["outcome"], "success");
+    (sim, app, twins)
+}
+
+/// Every tool that takes an object's name, the argument of the name and of the uid.
+const BY_NAME: &[(&str, &str, &str)] = &[
+    (
+        "get_spectrocloud_health_for_cluster",
+        "clusterName",
+        "clusterUid",
+    ),
+    ("diagnose_spectrocloud_cluster", "clusterName", "clusterUid"),
+    (
+        "get_spectrocloud_kubeconfig_for_cluster",
+        "clusterName",
+        "clusterUid",
+    ),
+    (
+        "get_spectrocloud_cluster_profiles",
+        "clusterName",
+        "clusterUid",
+    ),
+    (
+        "get_spectrocloud_pack_manifest_for_cluster",
+        "clusterName",
+        "clusterUid",
+    ),
+    (
+        "get_spectrocloud_virtual_cluster_details",
+        "virtualClusterName",
+        "virtualClusterUid",
+    ),
+    (
+        "get_spectrocloud_kubeconfig_for_virtual_cluster",
+        "virtualClusterName",
+        "virtualClusterUid",
+    ),
+    (
+        "get_spectrocloud_cluster_group",
+        "clusterGroupName",
+        "clusterGroupUid",
+    ),
+    (
+        "get_spectrocloud_pack_details_for_profile",
+        "profileName",
+        "profileUid",
+    ),
+    (
+        "get_spectrocloud_profile_variables",
+        "profileName",
+        "profileUid",
+    ),
+    (
+        "find_spectrocloud_clusters_for_profile",
+        "profileName",
+        "profileUid",
+    ),
+];
+
+/// A name with its last character changed: a typo.
+fn typo(name: &str) -> String {
+    let last = if name.ends_with('x') { 'y' } else { 'x' };
+    format!("{}{last}", &name[..name.len() - 1])
+}
+
+/// Every name-taking tool: an ambiguous name (any case) is an error listing the candidates,
+/// a candidate's uid then answers; a typo is not found with the closest names; an unknown
+/// project is not found too, with its closest names.
+#[tokio::test]
+async fn every_name_taking_tool_lists_candidates_or_closest_names() {
+    let (sim, app, twins) = with_twins().await;
+    let c = Client::connect(&app, ADMIN).await;
+    let offered: Vec<&str> = TOOLS
+        .iter()
+        .map(|(t, _)| *t)
+        .filter(|t| !WRITE_TOOLS.contains(t))
+        .collect();
+    for (tool, _, _) in BY_NAME {
+        assert!(offered.contains(tool), "{tool}");
+    }
+    // A manifest of the cluster (the same for both twins: same profiles).
+    let (_, one) = c
+        .tool(
+            "list_spectrocloud_clusters",
+            json!({"name": twins.cluster, "limit": 500}),
+        )
+        .await;
+    assert_eq!(one["total"], 2, "{one}");
+    let (_, cp) = c
+        .tool(
+            "get_spectrocloud_cluster_profiles",
+            json!({"clusterUid": one["items"][0]["uid"]}),
+        )
+        .await;
+    let manifest = cp["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["packs"].as_array().unwrap().iter())
+        .find_map(|k| k["manifests"][0]["uid"].as_str())
+        .expect("a manifest")
+        .to_string();
+
+    for (tool, name_key, uid_key) in BY_NAME {
+        let name = match *name_key {
+            "clusterName" => twins.cluster.as_str(),
+            "virtualClusterName" => twins.virtual_cluster.as_str(),
+            "clusterGroupName" => twins.cluster_group.as_str(),
+            _ => "shared-addons",
+        };
+        let args = |key: &str, value: &str| {
+            let mut a = json!({ key: value });
+            if *tool == "get_spectrocloud_pack_manifest_for_cluster" {
+                a["manifestUid"] = json!(manifest);
+            }
+            a
+        };
+        // Ambiguous: the candidates, told apart by scope and project, in this environment.
+        let (err, e) = c.tool(tool, args(name_key, &name.to_uppercase())).await;
+        assert!(err, "{tool}: {e}");
+        assert_eq!(e["code"], "bad_request", "{tool}: {e}");
+        let message = e["error"].as_str().unwrap();
+        assert!(message.contains(uid_key), "{tool}: {message}");
+        let candidates = e["candidates"].as_array().unwrap();
+        assert_eq!(candidates.len(), 2, "{tool}: {e}");
+        let mut scopes: Vec<&str> = candidates
+            .iter()
+            .map(|x| x["scope"].as_str().unwrap())
+            .collect();
+        scopes.sort_unstable();
+        // Virtual clusters live in projects only: their twins are told apart by project.
+        let expected = match *name_key {
+            "virtualClusterName" => ["project", "project"],
+            _ => ["project", "tenant"],
+        };
+        assert_eq!(scopes, expected, "{tool}: {e}");
+        assert_ne!(
+            (&candidates[0]["scope"], &candidates[0]["projectUid"]),
+            (&candidates[1]["scope"], &candidates[1]["projectUid"]),
+            "{tool}: {e}"
+        );
+        for x in candidates {
+            assert_eq!(x["name"].as_str().unwrap().to_lowercase(), name, "{tool}");
+            assert_eq!(x["environment"], "env0", "{tool}");
+            if x["scope"] == "project" {
+                assert!(x["projectName"].is_string(), "{tool}: {x}");
+            }
+        }
+        assert_ne!(candidates[0]["uid"], candidates[1]["uid"]);
+        // Each candidate's uid answers, about that very object.
+        for x in candidates {
+            let uid = x["uid"].as_str().unwrap();
+            let (err, v) = c.tool(tool, args(uid_key, uid)).await;
+            assert!(!err, "{tool} {uid}: {v}");
+            assert!(v.to_string().contains(uid), "{tool}: {uid} not in {v}");
+        }
+        // A typo: not found, and the real name among at most five closest names.
+        let (err, e) = c.tool(tool, args(name_key, &typo(name))).await;
+        assert!(err, "{tool}: {e}");
+        assert_eq!(e["code"], "not_found", "{tool}: {e}");
+        let close = e["didYouMean"].as_array().unwrap();
+        assert!(close.len() <= 5, "{tool}: {e}");
+        assert!(
+            close
+                .iter()
+                .any(|n| n.as_str().unwrap().eq_ignore_ascii_case(name)),
+            "{tool}: {e}"
+        );
+        // An unknown project: not found, with the project's closest names.
+        let mut a = args(name_key, name);
+        a["projectName"] = json!(typo(&twins.project.1));
+        let (err, e) = c.tool(tool, a).await;
+        assert!(err, "{tool}: {e}");
+        assert_eq!(e["code"], "not_found", "{tool}: {e}");
+        assert!(
+            e["didYouMean"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == twins.project.1.as_str()),
+            "{tool}: {e}"
+        );
+    }
+    // A cluster's twin is also told apart by its project.
+    for (tool, name_key, _) in BY_NAME.iter().filter(|(_, k, _)| *k == "clusterName") {
+        let mut a = json!({ *name_key: twins.cluster, "projectName": twins.project.1 });
+        if *tool == "get_spectrocloud_pack_manifest_for_cluster" {
+            a["manifestUid"] = json!(manifest);
+        }
+        let (err, v) = c.tool(tool, a).await;
+        assert!(!err, "{tool}: {v}");
+    }
+    let (err, v) = c
+        .tool(
+            "get_spectrocloud_health_for_cluster",
+            json!({"clusterName": twins.cluster, "projectUid": twins.project.0}),
+        )
+        .await;
+    assert!(!err, "{v}");
+    assert_eq!(v["cluster"]["projectUid"], twins.project.0.as_str());
+
+    // Profiles by names: both of a shared name come back, told apart; unknown names none.
+    let (err, found) = c
+        .tool(
+            "search_spectrocloud_profiles_by_names",
+            json!({"names": ["SHARED-addons", "no-such-profile"]}),
+        )
+        .await;
+    assert!(!err, "{found}");
+    assert_eq!(found["total"], 2, "{found}");
+    let scopes: Vec<&Value> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["scope"])
+        .collect();
+    assert!(scopes.contains(&&json!("tenant")) && scopes.contains(&&json!("project")));
+    app.stop().await;
+    sim.stop().await;
+}
+
+/// An item's identity in a list: its uid, else its name (packs), else its id (changes).
+fn key_of(item: &Value) -> String {
+    ["uid", "name", "id"]
+        .iter()
+        .find_map(|k| {
+            item[*k]
+                .as_str()
+                .map(str::to_string)
+                .or(item[*k].as_i64().map(|n| n.to_string()))
+        })
+        .unwrap_or_else(|| panic!("no uid, name or id: {item}"))
+}
+
+/// Every list tool, paged in about three pages to the end: the pages add up to the one big
+/// page (same items, same order, `total` each time), `nextCursor` is absent on the last.
+#[tokio::test]
+async fn every_list_tool_pages_to_the_end() {
+    let (sim, app) = synced(
+        SimConfig {
+            sizes: sizes(4, 60, 12),
+            ..SimConfig::default()
+        },
+        auth,
+    )
+    .await;
+    let c = Client::connect(&app, ADMIN).await;
+    let (_, packs) = c.tool("search_spectrocloud_packs", json!({})).await;
+    let (_, usage) = c.tool("get_spectrocloud_profile_usage", json!({})).await;
+    let lists: Vec<(&str, Value)> = vec![
+        ("list_spectrocloud_clusters", json!({})),
+        ("list_spectrocloud_virtual_clusters", json!({})),
+        ("list_spectrocloud_projects", json!({})),
+        ("list_spectrocloud_cluster_groups", json!({})),
+        (
+            "list_spectrocloud_cloud_accounts",
+            json!({"cloudType": "aws"}),
+        ),
+        (
+            "search_spectrocloud_profiles_by_names",
+            json!({"names": ["eks-infra", "aws-infra", "azure-infra", "shared-addons"]}),
+        ),
+        (
+            "list_spectrocloud_profiles_for_project",
+            json!({"projectName": "Default"}),
+        ),
+        (
+            "find_spectrocloud_clusters_for_profile",
+            json!({"profileUid": usage["items"][0]["uid"]}),
+        ),
+        ("get_spectrocloud_profile_usage", json!({})),
+        (
+            "find_spectrocloud_clusters_by_pack",
+            json!({"packName": packs["items"][0]["name"]}),
+        ),
+        ("search_spectrocloud_packs", json!({})),
+    ];
+    let paged: Vec<&str> = lists.iter().map(|(t, _)| *t).collect();
+    let specs = c.tools().await;
+    for (tool, _) in TOOLS {
+        let spec = specs.iter().find(|t| t["name"] == *tool);
+        let takes_cursor =
+            spec.is_some_and(|s| s["inputSchema"]["properties"]["cursor"].is_object());
+        let listed = paged.contains(tool) || *tool == "list_spectrocloud_fleet_changes";
+        assert_eq!(
+            takes_cursor, listed,
+            "{tool}: every paged tool is paged here"
+        );
+    }
+    for (tool, args) in lists {
+        let mut all = args.clone();
+        all["limit"] = json!(500);
+        let (err, whole) = c.tool(tool, all).await;
+        assert!(!err, "{tool}: {whole}");
+        let total = whole["total"].as_u64().unwrap() as usize;
+        let items = whole["items"].as_array().unwrap();
+        assert_eq!(items.len(), total, "{tool}");
+        assert!(whole.get("nextCursor").is_none(), "{tool}: {whole}");
+        assert!(total >= 2, "{tool}: {total} items are too few to page");
+        let limit = total.div_ceil(3);
+        let mut first = args.clone();
+        first["limit"] = json!(limit);
+        let (got, pages) = all_pages(&c, tool, first).await;
+        assert_eq!(pages as usize, total.div_ceil(limit), "{tool}");
+        let keys = |v: &[Value]| v.iter().map(key_of).collect::<Vec<_>>();
+        assert_eq!(
+            keys(&got),
+            keys(items),
+            "{tool}: the pages are the whole list"
+        );
+        // The default page is 25 at most.
+        let (_, default) = c.tool(tool, args.clone()).await;
+        let n = default["items"].as_array().unwrap().len();
+        assert_eq!(n, total.min(25), "{tool}");
+        assert_eq!(
+            default["truncated"].as_bool().unwrap_or(false),
+            total > 25,
+            "{tool}"
+        );
+    }
+
+    // The change history pages by cursor too (newest first, no total): make some changes.
+    let http = get_json(&app, "/clusters").await;
+    let running: Vec<&str> = http["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"]["state"] == "Running")
+        .take(4)
+        .map(|c| c["metadata"]["uid"].as_str().unwrap())
+        .collect();
+    for uid in &running {
+        sim_control(
+            &sim,
+            reqwest::Method::POST,
+            &format!("/clusters/{uid}/state"),
+            Some(json!({"state": "Error"})),
+        )
+        .await;
+    }
+    assert_eq!(app.sync("env0").await["outcome"], "success");
+    let events = get_json(&app, "/events").await;
+    let want: Vec<String> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key_of)
+        .collect();
+    assert!(want.len() >= 4, "{events}");
+    let (mut got, mut args) = (Vec::new(), json!({"limit": 1}));
+    loop {
+        let (err, page) = c
+            .tool("list_spectrocloud_fleet_changes", args.clone())
+            .await;
+        assert!(!err, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 1);
+        got.extend(items.iter().map(key_of));
+        match page["nextCursor"].as_str() {
+            Some(next) => args["cursor"] = json!(next),
+            None => {
+                assert!(page.get("nextCursor").is_none(), "absent, not null: {page}");
+                break;
+            }
+        }
+        assert!(got.len() <= want.len(), "paging does not end");
+    }
+    assert_eq!(got, want);
     app.stop().await;
     sim.stop().await;
 }
