@@ -61,13 +61,7 @@ pub enum Visibility {
     },
 }
 
-/// Parameters of the `visible!()` SQL predicate (see `store`): everything?, project uids as a
-/// JSON array, tenant objects too?
-pub struct Filter {
-    pub all: bool,
-    pub projects_json: String,
-    pub tenant: bool,
-}
+pub use crate::store::visibility::Filter;
 
 impl Visibility {
     pub fn filter(&self, kind: Kind) -> Filter {

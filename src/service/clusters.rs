@@ -10,7 +10,7 @@ use crate::domain::{CloudType, Uid};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::palette::models;
 use crate::store::clusters::{self, ClusterRecord};
-use crate::store::{Listed, Page};
+use crate::store::{ByName, Listed, Page};
 
 /// `{clusters: [...]}`: every cluster the caller can see (virtual ones are listed apart).
 pub async fn list(ctx: &Ctx, page: Page) -> AppResult<Answer> {
@@ -189,8 +189,12 @@ async fn resolve_kind(
         Kind::Cluster
     };
     let f = m.filter(kind);
-    let p = project.map(Uid::as_str);
-    let found = clusters::named(m.db(), m.env(), name, virtual_clusters, p, &f).await?;
+    let by = ByName {
+        env: m.env(),
+        name,
+        project: project.map(Uid::as_str),
+    };
+    let found = clusters::named(m.db(), by, virtual_clusters, &f).await?;
     let known: Vec<String> = if found.is_empty() {
         let narrow = crate::service::lists::ClusterFilter {
             project: project.cloned(),

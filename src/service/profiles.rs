@@ -9,8 +9,8 @@ use crate::auth::scope::Kind;
 use crate::domain::{ProfileNames, Uid};
 use crate::error::{AppError, AppResult};
 use crate::palette::models;
-use crate::store::Page;
 use crate::store::profiles::{self, VersionRecord};
+use crate::store::{ByName, Page};
 
 /// A profile version the caller may see (in project `asked`, when given).
 async fn visible_version(
@@ -178,8 +178,12 @@ pub async fn resolve(
 /// The listed uid of the one visible profile named `name`.
 async fn named(m: &Mirror<'_>, name: &str, project: Option<&Uid>) -> AppResult<String> {
     let f = m.filter(Kind::Profile);
-    let p = project.map(Uid::as_str);
-    let found = profiles::named(m.db(), m.env(), name, p, &f).await?;
+    let by = ByName {
+        env: m.env(),
+        name,
+        project: project.map(Uid::as_str),
+    };
+    let found = profiles::named(m.db(), by, &f).await?;
     let known = match found.is_empty() {
         true => profiles::names(m.db(), m.env(), &f).await?,
         false => Vec::new(),

@@ -1,7 +1,7 @@
 //! Clusters and virtual clusters, read from the mirror.
 
-use super::{Db, NamedRow};
-use crate::auth::scope::Filter;
+use super::visibility::{Filter, Visible};
+use super::{ByName, Db, NamedRow};
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct ClusterRecord {
@@ -91,23 +91,13 @@ pub const NAMED_SQL: &str = concat!(
 /// names are unique per project only.
 pub async fn named(
     db: &Db,
-    env: &str,
-    name: &str,
+    by: ByName<'_>,
     virtual_clusters: bool,
-    project: Option<&str>,
     vis: &Filter,
 ) -> Result<Vec<NamedRow>, sqlx::Error> {
-    let q = sqlx::query_as(NAMED_SQL)
-        .bind(env)
-        .bind(name)
-        .bind(virtual_clusters)
-        .bind(project)
-        .bind(project);
-    q.bind(vis.all)
-        .bind(vis.projects_json.clone())
-        .bind(vis.tenant)
-        .fetch_all(&db.reader)
-        .await
+    let q = sqlx::query_as(NAMED_SQL).bind(by.env).bind(by.name);
+    let q = q.bind(virtual_clusters).bind(by.project).bind(by.project);
+    q.visible_to(vis).fetch_all(&db.reader).await
 }
 
 /// A listed cluster as an agent sees it: the mirror's columns, the project's name beside its
@@ -147,9 +137,5 @@ pub async fn briefs(
     vis: &Filter,
 ) -> Result<Vec<BriefRow>, sqlx::Error> {
     let q = sqlx::query_as(BRIEFS_SQL).bind(env).bind(virtual_clusters);
-    q.bind(vis.all)
-        .bind(vis.projects_json.clone())
-        .bind(vis.tenant)
-        .fetch_all(&db.reader)
-        .await
+    q.visible_to(vis).fetch_all(&db.reader).await
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::Db;
-use crate::auth::scope::Filter;
+use super::visibility::{Filter, Visible};
 
 /// What an event is about.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -113,12 +113,8 @@ pub async fn list(
         .bind(q.cluster_uid)
         .bind(q.project_uid)
         .bind(q.project_uid)
-        .bind(clusters.all)
-        .bind(&clusters.projects_json)
-        .bind(clusters.tenant)
-        .bind(profiles.all)
-        .bind(&profiles.projects_json)
-        .bind(profiles.tenant)
+        .visible_to(clusters)
+        .visible_to(profiles)
         .bind(q.limit)
         .fetch_all(&db.reader)
         .await?;
@@ -229,19 +225,13 @@ pub async fn trend(
         .bind(env)
         .bind(first)
         .bind(today)
-        .bind(f.all)
-        .bind(&f.projects_json)
-        .bind(f.tenant)
+        .visible_to(f)
         .bind(today)
         .bind(env)
-        .bind(f.all)
-        .bind(&f.projects_json)
-        .bind(f.tenant)
+        .visible_to(f)
         .bind(today)
         .bind(env)
-        .bind(f.all)
-        .bind(&f.projects_json)
-        .bind(f.tenant)
+        .visible_to(f)
         .fetch_all(&db.reader)
         .await
 }

@@ -1,7 +1,9 @@
 //! Idempotency keys of creation requests: claimed before Palette is called, completed with the
 //! answer, released when the call fails, forgotten after their lifetime.
 
-use sqlx::Row;
+use sqlx::Sqlite;
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
 
 use super::Db;
 
@@ -22,6 +24,24 @@ pub struct KeyRef<'a> {
     pub env: &'a str,
     pub subject: &'a str,
     pub key: &'a str,
+}
+
+impl KeyRef<'_> {
+    /// Binds the key where the SQL ends in `env = ? AND subject = ? AND key = ?`.
+    fn bound<'q>(
+        &self,
+        q: Query<'q, Sqlite, SqliteArguments>,
+    ) -> Query<'q, Sqlite, SqliteArguments> {
+        q.bind(self.env).bind(self.subject).bind(self.key)
+    }
+}
+
+/// A key on record.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    body_hash: String,
+    status: Option<i64>,
+    answer: Option<String>,
 }
 
 fn now() -> i64 {
@@ -56,7 +76,7 @@ pub async fn claim(
     let claim = if inserted > 0 {
         Claim::Claimed
     } else {
-        let row = sqlx::query(
+        let row: Stored = sqlx::query_as(
             "SELECT body_hash, status, answer FROM idempotency_keys
              WHERE env = ? AND subject = ? AND key = ?",
         )
@@ -65,10 +85,7 @@ pub async fn claim(
         .bind(k.key)
         .fetch_one(&mut *tx)
         .await?;
-        let hash: String = row.get(0);
-        let status: Option<i64> = row.get(1);
-        let answer: Option<String> = row.get(2);
-        match (hash == body_hash, status, answer) {
+        match (row.body_hash == body_hash, row.status, row.answer) {
             (false, _, _) => Claim::OtherBody,
             (true, Some(s), Some(a)) => Claim::Answered(u16::try_from(s).unwrap_or(201), a),
             (true, _, _) => Claim::InFlight,
@@ -85,28 +102,18 @@ pub async fn complete(
     status: u16,
     answer: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET status = ?, answer = ? WHERE env = ? AND subject = ? AND key = ?",
-    )
-    .bind(i64::from(status))
-    .bind(answer)
-    .bind(k.env)
-    .bind(k.subject)
-    .bind(k.key)
-    .execute(&db.writer)
-    .await
-    .map(|_| ())
+    let sql = "UPDATE idempotency_keys SET status = ?, answer = ? \
+               WHERE env = ? AND subject = ? AND key = ?";
+    let q = sqlx::query(sql).bind(i64::from(status)).bind(answer);
+    k.bound(q).execute(&db.writer).await.map(|_| ())
 }
 
 /// Forgets a claimed key whose creation failed, so a retry may try again.
 pub async fn release(db: &Db, k: &KeyRef<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE env = ? AND subject = ? AND key = ? AND status IS NULL",
-    )
-    .bind(k.env)
-    .bind(k.subject)
-    .bind(k.key)
-    .execute(&db.writer)
-    .await
-    .map(|_| ())
+    let sql = "DELETE FROM idempotency_keys \
+               WHERE status IS NULL AND env = ? AND subject = ? AND key = ?";
+    k.bound(sqlx::query(sql))
+        .execute(&db.writer)
+        .await
+        .map(|_| ())
 }

@@ -1,8 +1,8 @@
 //! Cloud accounts and cluster groups, read from the mirror (lists of gateways and groups go
 //! through `store::list_json`).
 
-use super::{Db, Page, bind_visible_scalar};
-use crate::auth::scope::Filter;
+use super::visibility::{Filter, Visible};
+use super::{Db, Page};
 
 /// Which accounts: a cloud type, and with `project` that project's and tenant accounts.
 pub struct AccountsOf<'a> {
@@ -37,7 +37,7 @@ pub async fn accounts(
         .bind(of.cloud_type)
         .bind(of.project)
         .bind(of.project);
-    bind_visible_scalar(q, vis)
+    q.visible_to(vis)
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(&db.reader)

@@ -2,7 +2,7 @@
 //! Queries live in one module per resource; list answers are built from stored JSON text.
 
 /// The visibility predicate of every mirror read; binds (all, projects JSON array, tenant) —
-/// see `auth::scope::Filter` and [`bind_visible_scalar`].
+/// see [`visibility::Filter`] and [`visibility::Visible`].
 macro_rules! visible {
     () => {
         "(? OR project_uid IN (SELECT value FROM json_each(?)) OR (project_uid IS NULL AND ?))"
@@ -21,6 +21,7 @@ pub mod reports;
 pub mod snapshot;
 pub mod sync_runs;
 pub mod user_scopes;
+pub mod visibility;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use visibility::Visible;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -163,13 +165,6 @@ pub fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-type QS<'q, T> = sqlx::query::QueryScalar<'q, sqlx::Sqlite, T, sqlx::sqlite::SqliteArguments>;
-
-/// Binds the three parameters of `visible!()`.
-pub fn bind_visible_scalar<'q, T>(q: QS<'q, T>, f: &crate::auth::scope::Filter) -> QS<'q, T> {
-    q.bind(f.all).bind(f.projects_json.clone()).bind(f.tenant)
-}
-
 /// Mirror tables whose list answers are their stored list JSON, concatenated.
 #[derive(Debug, Clone, Copy)]
 pub enum Listed {
@@ -202,7 +197,7 @@ pub async fn list_json(
     what: Listed,
     env: &str,
     project: Option<&str>,
-    vis: &crate::auth::scope::Filter,
+    vis: &visibility::Filter,
     page: Page,
 ) -> Result<String, sqlx::Error> {
     let sql = match what {
@@ -215,7 +210,7 @@ pub async fn list_json(
         .bind(env)
         .bind(project)
         .bind(project);
-    bind_visible_scalar(q, vis)
+    q.visible_to(vis)
         .bind(page.limit)
         .bind(page.offset)
         .fetch_one(&db.reader)
@@ -231,6 +226,15 @@ pub fn json_object(key: &str, array: &str) -> String {
     out.push_str(array);
     out.push('}');
     out
+}
+
+/// A lookup by name (case-insensitive) in an environment; with `project`, that project's
+/// objects and the tenant's.
+#[derive(Debug, Clone, Copy)]
+pub struct ByName<'a> {
+    pub env: &'a str,
+    pub name: &'a str,
+    pub project: Option<&'a str>,
 }
 
 /// An object a name matched: enough to tell it from the others of that name.

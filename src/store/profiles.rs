@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::{Db, NamedRow, Page, bind_visible_scalar};
-use crate::auth::scope::Filter;
+use super::visibility::{Filter, Visible};
+use super::{ByName, Db, NamedRow, Page};
 
 pub const SEARCH_BY_NAMES_SQL: &str = concat!(
     "SELECT list_json FROM cluster_profiles WHERE env = ?
@@ -28,7 +28,7 @@ pub async fn search_by_names(
         .bind(serde_json::to_string(&lowered).unwrap_or_else(|_| "[]".into()))
         .bind(project)
         .bind(project);
-    bind_visible_scalar(q, vis).fetch_all(&db.reader).await
+    q.visible_to(vis).fetch_all(&db.reader).await
 }
 
 /// Which profiles of a project: its own and tenant ones, of these types and cloud type.
@@ -61,7 +61,7 @@ pub async fn for_project(
         .bind(of.cloud_type)
         .bind(of.cloud_type)
         .bind(serde_json::to_string(of.profile_types).unwrap_or_else(|_| "[]".into()));
-    bind_visible_scalar(q, vis)
+    q.visible_to(vis)
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(&db.reader)
@@ -216,10 +216,7 @@ pub async fn clusters_on(
     page: Page,
 ) -> Result<(Vec<ClusterOnProfile>, i64), sqlx::Error> {
     let q = sqlx::query_as(CLUSTERS_ON_SQL).bind(env).bind(profile_uid);
-    let q = q
-        .bind(vis.all)
-        .bind(vis.projects_json.clone())
-        .bind(vis.tenant);
+    let q = q.visible_to(vis);
     let rows: Vec<ClusterOnProfile> = q
         .bind(page.limit)
         .bind(page.offset)
@@ -228,9 +225,7 @@ pub async fn clusters_on(
     let total = sqlx::query_scalar(CLUSTERS_ON_COUNT_SQL)
         .bind(env)
         .bind(profile_uid);
-    let total: i64 = super::bind_visible_scalar(total, vis)
-        .fetch_one(&db.reader)
-        .await?;
+    let total: i64 = total.visible_to(vis).fetch_one(&db.reader).await?;
     Ok((rows, total))
 }
 
@@ -244,21 +239,11 @@ pub const NAMED_SQL: &str = concat!(
 
 /// The visible profiles named `name`, case-insensitive (as listed: uid of the newest
 /// version); with `project`, that project's and the tenant's.
-pub async fn named(
-    db: &Db,
-    env: &str,
-    name: &str,
-    project: Option<&str>,
-    vis: &Filter,
-) -> Result<Vec<NamedRow>, sqlx::Error> {
-    let q = sqlx::query_as(NAMED_SQL)
-        .bind(env)
-        .bind(name)
-        .bind(project)
-        .bind(project);
-    q.bind(vis.all)
-        .bind(vis.projects_json.clone())
-        .bind(vis.tenant)
+pub async fn named(db: &Db, by: ByName<'_>, vis: &Filter) -> Result<Vec<NamedRow>, sqlx::Error> {
+    let q = sqlx::query_as(NAMED_SQL).bind(by.env).bind(by.name);
+    q.bind(by.project)
+        .bind(by.project)
+        .visible_to(vis)
         .fetch_all(&db.reader)
         .await
 }
@@ -272,7 +257,7 @@ pub const NAMES_SQL: &str = concat!(
 /// Names of the visible profiles (for "did you mean").
 pub async fn names(db: &Db, env: &str, vis: &Filter) -> Result<Vec<String>, sqlx::Error> {
     let q = sqlx::query_scalar(NAMES_SQL).bind(env);
-    bind_visible_scalar(q, vis).fetch_all(&db.reader).await
+    q.visible_to(vis).fetch_all(&db.reader).await
 }
 
 pub const VERSION_KIND_SQL: &str =

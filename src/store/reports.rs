@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::Db;
-use crate::auth::scope::Filter;
+use super::visibility::{Filter, Visible};
 
 /// Clusters of one project.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -187,9 +187,7 @@ pub async fn profile_usage(
 ) -> Result<Vec<ProfileUsage>, sqlx::Error> {
     let rows: Vec<VersionRow> = sqlx::query_as(PROFILE_VERSIONS_SQL)
         .bind(env)
-        .bind(profiles.all)
-        .bind(&profiles.projects_json)
-        .bind(profiles.tenant)
+        .visible_to(profiles)
         .bind(&q.project_uid)
         .bind(&q.project_uid)
         .bind(&q.profile_type)
@@ -202,6 +200,26 @@ pub async fn profile_usage(
     Ok(assemble(env, rows, tallies, q.clusters))
 }
 
+/// Rows of `sql` (members or counts per version) for the clusters `f` lets the caller see.
+async fn version_rows<R>(
+    db: &Db,
+    sql: &'static str,
+    env: &str,
+    q: &UsageQuery,
+    f: &Filter,
+) -> Result<Vec<R>, sqlx::Error>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    sqlx::query_as(sql)
+        .bind(env)
+        .visible_to(f)
+        .bind(&q.project_uid)
+        .bind(&q.project_uid)
+        .fetch_all(&db.reader)
+        .await
+}
+
 async fn version_tallies(
     db: &Db,
     env: &str,
@@ -210,15 +228,7 @@ async fn version_tallies(
 ) -> Result<HashMap<String, Tally>, sqlx::Error> {
     let mut tallies: HashMap<String, Tally> = HashMap::new();
     if q.clusters {
-        let rows: Vec<MemberRow> = sqlx::query_as(VERSION_MEMBERS_SQL)
-            .bind(env)
-            .bind(f.all)
-            .bind(&f.projects_json)
-            .bind(f.tenant)
-            .bind(&q.project_uid)
-            .bind(&q.project_uid)
-            .fetch_all(&db.reader)
-            .await?;
+        let rows: Vec<MemberRow> = version_rows(db, VERSION_MEMBERS_SQL, env, q, f).await?;
         for r in rows {
             let t = tallies.entry(r.version_uid).or_default();
             t.add(&r.state, &r.project_uid, &r.project_name, 1);
@@ -230,15 +240,7 @@ async fn version_tallies(
             });
         }
     } else {
-        let rows: Vec<CountRow> = sqlx::query_as(VERSION_COUNTS_SQL)
-            .bind(env)
-            .bind(f.all)
-            .bind(&f.projects_json)
-            .bind(f.tenant)
-            .bind(&q.project_uid)
-            .bind(&q.project_uid)
-            .fetch_all(&db.reader)
-            .await?;
+        let rows: Vec<CountRow> = version_rows(db, VERSION_COUNTS_SQL, env, q, f).await?;
         for r in rows {
             let t = tallies.entry(r.version_uid).or_default();
             t.add(&r.state, &r.project_uid, &r.project_name, r.clusters);
@@ -373,9 +375,7 @@ pub async fn pack_usage(
         .bind(v)
         .bind(v)
         .bind(v)
-        .bind(clusters.all)
-        .bind(&clusters.projects_json)
-        .bind(clusters.tenant)
+        .visible_to(clusters)
         .fetch_all(&db.reader)
         .await?;
     let listed = q.name.is_some();
@@ -467,9 +467,7 @@ pub const UNKNOWN: &str = "unknown";
 pub async fn fleet(db: &Db, env: &str, f: &Filter) -> Result<FleetCounts, sqlx::Error> {
     let rows: Vec<FleetRow> = sqlx::query_as(FLEET_SQL)
         .bind(env)
-        .bind(f.all)
-        .bind(&f.projects_json)
-        .bind(f.tenant)
+        .visible_to(f)
         .fetch_all(&db.reader)
         .await?;
     let mut out = FleetCounts::default();

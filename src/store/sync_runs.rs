@@ -42,9 +42,23 @@ pub async fn mark_interrupted(db: &Db, env: &str) -> Result<u64, sqlx::Error> {
 
 /// The newest run of `env` marked `running` (another process's, when this one runs none).
 pub async fn running(db: &Db, env: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT id FROM sync_runs WHERE env = ? AND outcome = 'running' ORDER BY id DESC LIMIT 1",
-    )
+    newest_value(db, env, "id", "outcome = 'running'").await
+}
+
+/// `column` of the newest run of `env` where `predicate` holds (both constants).
+async fn newest_value<T>(
+    db: &Db,
+    env: &str,
+    column: &'static str,
+    predicate: &'static str,
+) -> Result<Option<T>, sqlx::Error>
+where
+    (T,): for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    T: Send + Unpin,
+{
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT {column} FROM sync_runs WHERE env = ? AND {predicate} ORDER BY id DESC LIMIT 1"
+    )))
     .bind(env)
     .fetch_optional(&db.reader)
     .await
@@ -88,38 +102,23 @@ pub async fn progress_in(
     Ok(())
 }
 
-/// Records the run's end inside the transaction of its last write.
+/// Records the run's end inside the transaction of its last write (after its last
+/// [`progress_in`]).
 pub async fn finish_in(
     conn: &mut sqlx::SqliteConnection,
     id: i64,
     outcome: &str,
-    counts_json: &str,
-    api_calls: u64,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE sync_runs SET finished_at = ?, outcome = ?, counts = ?, api_calls = ?, error = ? WHERE id = ?",
-    )
-    .bind(now_text())
-    .bind(outcome)
-    .bind(counts_json)
-    .bind(api_calls as i64)
-    .bind(error)
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    let sql = "UPDATE sync_runs SET finished_at = ?, outcome = ?, error = ? WHERE id = ?";
+    let q = sqlx::query(sql).bind(now_text()).bind(outcome).bind(error);
+    q.bind(id).execute(conn).await.map(|_| ())
 }
 
 /// When the newest run whose listings were applied applied them (the mirror is browsable from
 /// then on, even if no run of it has succeeded yet).
 pub async fn last_listed(db: &Db, env: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT listed_at FROM sync_runs WHERE env = ? AND listed_at IS NOT NULL ORDER BY id DESC LIMIT 1",
-    )
-    .bind(env)
-    .fetch_optional(&db.reader)
-    .await
+    newest_value(db, env, "listed_at", "listed_at IS NOT NULL").await
 }
 
 /// Whether run `id` is already recorded as over (its last batch recorded it).
@@ -187,21 +186,22 @@ pub async fn latest(
     db: &Db,
     env: &str,
 ) -> Result<(Option<RunRecord>, Option<RunRecord>), sqlx::Error> {
-    let last = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sync_runs WHERE env = ? AND outcome != 'running' ORDER BY id DESC LIMIT 1"
-    )))
-    .bind(env)
-    .fetch_optional(&db.reader)
-    .await?
-    .as_ref()
-    .map(record);
-    let success = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM sync_runs WHERE env = ? AND outcome = 'success' ORDER BY id DESC LIMIT 1"
-    )))
-    .bind(env)
-    .fetch_optional(&db.reader)
-    .await?
-    .as_ref()
-    .map(record);
+    let last = newest(db, env, "outcome != 'running'").await?;
+    let success = newest(db, env, "outcome = 'success'").await?;
     Ok((last, success))
+}
+
+/// The newest run of `env` whose outcome matches `outcome` (a constant predicate).
+async fn newest(
+    db: &Db,
+    env: &str,
+    outcome: &'static str,
+) -> Result<Option<RunRecord>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sync_runs WHERE env = ? AND {outcome} ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(env)
+    .fetch_optional(&db.reader)
+    .await?;
+    Ok(row.as_ref().map(record))
 }

@@ -270,7 +270,8 @@ impl Writes<'_> {
             .progress
             .calls
             .load(std::sync::atomic::Ordering::Relaxed);
-        sync_runs::finish_in(&mut tx, self.run_id, "success", &json, calls, None).await?;
+        sync_runs::progress_in(&mut tx, self.run_id, &json, calls, None).await?;
+        sync_runs::finish_in(&mut tx, self.run_id, "success", None).await?;
         tx.commit().await?;
         Ok(total)
     }
