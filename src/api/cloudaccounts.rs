@@ -1,61 +1,39 @@
 //! `/cloudaccounts`: aws, azure and vSphere accounts from the mirror (secrets removed); other
 //! cloud types and the vSphere properties live.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::HttpRequest;
 
-use super::extract::{Context, Paging, project_param, query_param, uid};
-use super::respond::json;
+use super::extract::{Context, Paging, Project, Target, query_param};
+use super::respond::{Reply, json};
 use crate::domain::{CloudType, Uid};
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
 use crate::service::infra;
 
-/// `{accounts: [...]}`.
-pub async fn list(
-    Context(ctx): Context,
-    path: web::Path<String>,
-    req: HttpRequest,
-    page: Paging,
-) -> AppResult<HttpResponse> {
-    let cloud = CloudType::parse(&path)?;
-    let project = project_param(&req)?;
-    Ok(json(
-        infra::accounts(&ctx, &cloud, project.as_ref(), page.0).await?,
-    ))
+/// The `{cloudType}` path segment.
+fn cloud(req: &HttpRequest) -> Result<CloudType, AppError> {
+    CloudType::parse(req.match_info().get("cloudType").unwrap_or_default())
 }
 
-pub async fn detail(
-    Context(ctx): Context,
-    path: web::Path<(String, String)>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    let (c, a) = path.into_inner();
-    let cloud = CloudType::parse(&c)?;
-    let account = uid("cloud account uid", &a)?;
-    let project = project_param(&req)?;
-    let answer = infra::account(&ctx, &cloud, &account, project.as_ref()).await?;
+/// `{accounts: [...]}`.
+pub async fn list(ctx: Context, project: Project, page: Paging, req: HttpRequest) -> Reply {
+    let answer = infra::accounts(&ctx.0, &cloud(&req)?, project.0.as_ref(), page.0).await?;
     Ok(json(answer))
 }
 
-pub async fn vsphere_metadata(
-    Context(ctx): Context,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    let account = uid("cloud account uid", &path)?;
-    let project = project_param(&req)?;
-    let path = format!("/v1/cloudaccounts/vsphere/{account}/properties/datacenters");
+pub async fn detail(Context(ctx): Context, t: Target, req: HttpRequest) -> Reply {
+    let answer = infra::account(&ctx, &cloud(&req)?, &t.uid, t.project()).await?;
+    Ok(json(answer))
+}
+
+pub async fn vsphere_metadata(Context(ctx): Context, t: Target) -> Reply {
+    let path = format!("/v1/cloudaccounts/vsphere/{}/properties/datacenters", t.uid);
     Ok(json(
-        ctx.get_live(path, project.as_ref().map(Uid::as_str))
-            .await?,
+        ctx.get_live(path, t.project().map(Uid::as_str)).await?,
     ))
 }
 
-pub async fn vsphere_resources(
-    Context(ctx): Context,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    let account = uid("cloud account uid", &path)?;
+pub async fn vsphere_resources(Context(ctx): Context, t: Target, req: HttpRequest) -> Reply {
+    let account = &t.uid;
     let (Some(dc), Some(cc)) = (
         query_param(&req, "datacenter").filter(|v| !v.is_empty()),
         query_param(&req, "computecluster").filter(|v| !v.is_empty()),
@@ -64,7 +42,6 @@ pub async fn vsphere_resources(
             "datacenter and computecluster are required",
         ));
     };
-    let project = project_param(&req)?;
     let call = ctx
         .env
         .client
@@ -73,7 +50,7 @@ pub async fn vsphere_resources(
         ))
         .query("datacenter", dc)
         .query("computecluster", cc)
-        .project(project.as_ref().map(Uid::as_str));
+        .project(t.project().map(Uid::as_str));
     let answer = ctx.send(call).await?;
     Ok(super::respond::live_bytes(answer.body))
 }

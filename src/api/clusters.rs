@@ -3,48 +3,33 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::extract::{Context, Paging, project_param, query_param, uid};
-use super::respond::{SOURCE, json};
-use crate::domain::Uid;
-use crate::error::AppResult;
+use super::extract::{Context, Paging, Project, Target, path_uid, query_param};
+use super::respond::{Reply, SOURCE, json};
+use crate::service::creation::{self, Kind};
 use crate::service::{Ctx, clusters};
 
-pub async fn list(Context(ctx): Context, page: Paging) -> AppResult<HttpResponse> {
+pub async fn list(Context(ctx): Context, page: Paging) -> Reply {
     Ok(json(clusters::list(&ctx, page.0).await?))
 }
 
-pub async fn detail(
-    Context(ctx): Context,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    let uid = uid("cluster uid", &path)?;
-    let project = project_param(&req)?;
-    Ok(json(clusters::detail(&ctx, &uid, project.as_ref()).await?))
+pub async fn detail(Context(ctx): Context, t: Target) -> Reply {
+    Ok(json(clusters::detail(&ctx, &t.uid, t.project()).await?))
 }
 
-pub async fn profiles(
-    Context(ctx): Context,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    let uid = uid("cluster uid", &path)?;
-    let project = project_param(&req)?;
-    Ok(json(
-        clusters::profiles(&ctx, &uid, project.as_ref()).await?,
-    ))
+/// Its profiles with packs, values, schema and presets.
+pub async fn profiles(Context(ctx): Context, t: Target) -> Reply {
+    Ok(json(clusters::profiles(&ctx, &t.uid, t.project()).await?))
 }
 
 /// YAML kubeconfig as an attachment (`frp` defaults to true; only `frp=false` disables it).
 pub async fn kubeconfig_answer(
     ctx: &Ctx,
-    uid: &Uid,
+    t: &Target,
     req: &HttpRequest,
     filename: String,
-) -> AppResult<HttpResponse> {
+) -> Reply {
     let frp = query_param(req, "frp").as_deref() != Some("false");
-    let project = project_param(req)?;
-    let body = clusters::kubeconfig(ctx, uid, project.as_ref(), frp).await?;
+    let body = clusters::kubeconfig(ctx, &t.uid, t.project(), frp).await?;
     Ok(HttpResponse::Ok()
         .insert_header((SOURCE, "live"))
         .content_type("application/x-yaml")
@@ -55,70 +40,35 @@ pub async fn kubeconfig_answer(
         .body(body))
 }
 
-pub async fn kubeconfig(
-    Context(ctx): Context,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    let uid = uid("cluster uid", &path)?;
-    let name = format!("{uid}-kubeconfig.yaml");
-    kubeconfig_answer(&ctx, &uid, &req, name).await
+pub async fn kubeconfig(Context(ctx): Context, t: Target, req: HttpRequest) -> Reply {
+    let name = format!("{}-kubeconfig.yaml", t.uid);
+    kubeconfig_answer(&ctx, &t, &req, name).await
 }
 
-pub async fn manifest(
-    Context(ctx): Context,
-    path: web::Path<(String, String)>,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    let (c, m) = path.into_inner();
-    let uid = uid("cluster uid", &c)?;
-    let manifest = super::extract::uid("manifest uid", &m)?;
-    let project = project_param(&req)?;
-    let answer = clusters::manifest(&ctx, &uid, &manifest, project.as_ref()).await?;
+pub async fn manifest(Context(ctx): Context, t: Target, req: HttpRequest) -> Reply {
+    let manifest = path_uid(&req, "manifestUid")?;
+    let answer = clusters::manifest(&ctx, &t.uid, &manifest, t.project()).await?;
     Ok(json(answer))
 }
 
-pub async fn create(
-    body: web::Json<Value>,
-    Context(live): Context,
-    req: HttpRequest,
-) -> AppResult<HttpResponse> {
-    creation(&live, &req, body.into_inner(), false).await
+pub async fn create(body: web::Json<Value>, ctx: Context, p: Project, req: HttpRequest) -> Reply {
+    creation(body, ctx, p, &req, Kind::Cluster).await
 }
 
-/// POST /clusters and POST /virtualclusters: plain inputs for `create`, its answer as HTTP.
+/// POST /clusters and POST /virtualclusters: the service's creation, its answer as HTTP.
 pub async fn creation(
-    live: &Ctx,
+    body: web::Json<Value>,
+    Context(live): Context,
+    Project(project): Project,
     req: &HttpRequest,
-    body: Value,
-    virtual_cluster: bool,
-) -> AppResult<HttpResponse> {
-    let project = project_param(req)?;
+    kind: Kind,
+) -> Reply {
     let key = req
         .headers()
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or("\u{1}"));
-    let on_denied = || {
-        if live.user.has_token() {
-            live.user.rejected(&live.state.tokens);
-        }
-    };
-    let input = crate::create::Request {
-        db: &live.state.db,
-        env: &live.env,
-        caller: crate::create::Caller {
-            subject: &live.caller.subject,
-            user: &live.user,
-        },
-        project: project.as_ref().map(Uid::as_str),
-        idempotency_key: key,
-        on_denied: &on_denied,
-    };
-    let created = if virtual_cluster {
-        crate::create::create_virtual(&input, body).await?
-    } else {
-        crate::create::create(&input, body).await?
-    };
+    let body = body.into_inner();
+    let created = creation::create(&live, kind, project.as_ref(), key, body).await?;
     let status = actix_web::http::StatusCode::from_u16(created.status)
         .unwrap_or(actix_web::http::StatusCode::CREATED);
     let mut resp = HttpResponse::build(status);

@@ -40,6 +40,56 @@ pub fn project_param(req: &HttpRequest) -> Result<Option<Uid>, AppError> {
     Uid::optional("projectUid", query_param(req, "projectUid").as_deref())
 }
 
+/// A uid path segment by its route name (`manifestUid`), validated.
+pub fn path_uid(req: &HttpRequest, name: &str) -> Result<Uid, AppError> {
+    let value = req.match_info().get(name).unwrap_or_default();
+    Uid::parse(name, value)
+}
+
+/// The optional `projectUid` query parameter, as an extractor.
+pub struct Project(pub Option<Uid>);
+
+impl FromRequest for Project {
+    type Error = AppError;
+    type Future = Ready<Result<Project, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(project_param(req).map(Project))
+    }
+}
+
+/// The object a route names: the first `…Uid` segment of its path (validated, so nothing
+/// else reaches Palette) and the optional `projectUid` it is looked up in.
+pub struct Target {
+    pub uid: Uid,
+    pub project: Option<Uid>,
+}
+
+impl Target {
+    pub fn project(&self) -> Option<&Uid> {
+        self.project.as_ref()
+    }
+}
+
+impl FromRequest for Target {
+    type Error = AppError;
+    type Future = Ready<Result<Target, AppError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(target(req))
+    }
+}
+
+fn target(req: &HttpRequest) -> Result<Target, AppError> {
+    let (name, value) = req
+        .match_info()
+        .iter()
+        .find(|(k, _)| k.ends_with("Uid"))
+        .ok_or_else(|| AppError::internal("reading the route's uid", "no uid in the path"))?;
+    Ok(Target {
+        uid: Uid::parse(name, value)?,
+        project: project_param(req)?,
+    })
+}
+
 fn environment(req: &HttpRequest) -> Result<Arc<Environment>, AppError> {
     let state = app_state(req)?;
     crate::service::environment(&state, query_param(req, "instance").as_deref())

@@ -7,6 +7,9 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use crate::service::{Answer, Body, Origin};
 use crate::sync::Freshness;
 
+/// What a handler answers.
+pub type Reply = crate::error::AppResult<HttpResponse>;
+
 pub const SOURCE: &str = "x-spectrocloud-source";
 pub const SYNCED_AT: &str = "x-spectrocloud-synced-at";
 pub const STALE: &str = "x-spectrocloud-stale";

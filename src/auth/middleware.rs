@@ -8,7 +8,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, ResponseError, web};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 
 use super::audit;
 use super::palette_user::{self, EMAIL_HEADER, PaletteUser, REAUTH_HEADER};
@@ -37,6 +37,48 @@ fn deny(req: ServiceRequest, err: AppError) -> ServiceResponse<BoxBody> {
     req.into_response(resp)
 }
 
+/// The caller named by the request's `Authorization` header, or the 401 to answer (the
+/// reason is logged for `surface`, never answered).
+pub async fn bearer_caller(
+    state: &AppState,
+    req: &ServiceRequest,
+    surface: &'static str,
+) -> Result<super::Caller, AppError> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state.auth.authenticate(header).await.map_err(|reason| {
+        tracing::info!(surface, path = req.path(), reason = %reason, "authentication failed");
+        AppError::unauthenticated("authentication required: send Authorization: Bearer <token>")
+    })
+}
+
+/// Runs `next` with the request's bearer caller in its extensions, or answers what `refuse`
+/// makes of the error (a 401, or a 500 without application state, then `None`).
+pub async fn with_caller<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+    surface: &'static str,
+    refuse: impl FnOnce(&HttpRequest, Option<&AppState>, AppError) -> HttpResponse,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        let e = AppError::internal("authorizing", "no application state");
+        let resp = refuse(req.request(), None, e);
+        return Ok(req.into_response(resp));
+    };
+    match bearer_caller(&state, &req, surface).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(e) => {
+            let resp = refuse(req.request(), Some(&state), e);
+            Ok(req.into_response(resp))
+        }
+    }
+}
+
 pub async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -57,22 +99,9 @@ pub async fn authorize(
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
 
-    let auth_header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let caller = match state.auth.authenticate(auth_header.as_deref()).await {
+    let caller = match bearer_caller(&state, &req, "api").await {
         Ok(c) => c,
-        Err(reason) => {
-            tracing::info!(path = req.path(), reason = %reason, "authentication failed");
-            return Ok(deny(
-                req,
-                AppError::unauthenticated(
-                    "authentication required: send Authorization: Bearer <token>",
-                ),
-            ));
-        }
+        Err(e) => return Ok(deny(req, e)),
     };
 
     let Some(spec) = spec else {

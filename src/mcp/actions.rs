@@ -17,7 +17,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{Error, HttpRequest, HttpResponse, web};
 use rmcp::RoleServer;
 use rmcp::model::{ClientJsonRpcMessage, GetExtensions};
 use rmcp::transport::OneshotTransport;
@@ -350,44 +350,37 @@ fn answer(req: &HttpRequest, result: Result<Value, ActionError>) -> HttpResponse
     }
 }
 
-/// `POST .../v2/actions/{id}/invoke` with `{input}` (and no `secrets`: no action takes any).
-pub async fn invoke_v2(
+/// `POST .../v2/actions/{id}/invoke` with `{input}` (and no `secrets`: no action takes any),
+/// and the deprecated `POST .../v1/actions/{id}/invoke` with the input as the body.
+pub async fn invoke_route(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<String>,
+    path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> HttpResponse {
+    let (version, id) = path.into_inner();
     let result = async {
-        let mut wrapped = body_json(&id, &body)?;
-        if !wrapped["secrets"].is_null() {
-            return Err(
-                AppError::bad_request(format!("Action \"{id}\" does not accept secrets")).into(),
-            );
-        }
-        let input = wrapped
-            .get_mut("input")
-            .map(Value::take)
-            .unwrap_or_default();
+        let input = match version.as_str() {
+            "v1" => body_json(&id, &body)?,
+            _ => v2_input(&id, &body)?,
+        };
         invoke(&state, &Who::of(&req, caller), &id, input).await
     }
     .await;
     answer(&req, result)
 }
 
-/// `POST .../v1/actions/{id}/invoke` (deprecated by Backstage) with the input as the body.
-pub async fn invoke_v1(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let result = match body_json(&id, &body) {
-        Ok(input) => invoke(&state, &Who::of(&req, caller), &id, input).await,
-        Err(e) => Err(e),
-    };
-    answer(&req, result)
+fn v2_input(id: &str, body: &[u8]) -> Result<Value, ActionError> {
+    let mut wrapped = body_json(id, body)?;
+    if !wrapped["secrets"].is_null() {
+        let e = AppError::bad_request(format!("Action \"{id}\" does not accept secrets"));
+        return Err(e.into());
+    }
+    Ok(wrapped
+        .get_mut("input")
+        .map(Value::take)
+        .unwrap_or_default())
 }
 
 /// `GET <base>/.backstage/auth/v1/jwks.json`: this service signs no tokens.
@@ -410,34 +403,17 @@ pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        let e = ActionError::from(AppError::internal("authorizing", "no application state"));
-        let resp = e.respond(req.request());
-        return Ok(req.into_response(resp));
-    };
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    match state.auth.authenticate(auth.as_deref()).await {
-        Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            Ok(next.call(req).await?.map_into_boxed_body())
-        }
-        Err(reason) => {
-            tracing::info!(reason = %reason, path = req.path(), "actions registry: authentication failed");
-            let e = ActionError::from(AppError::unauthenticated(
-                "authentication required: send Authorization: Bearer <token>",
-            ));
-            let mut resp = e.respond(req.request());
+    crate::auth::middleware::with_caller(req, next, "actions registry", |req, state, e| {
+        let mut resp = ActionError::from(e).respond(req);
+        if state.is_some() {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
-            Ok(req.into_response(resp))
         }
-    }
+        resp
+    })
+    .await
 }
 
 /// Registers the registry under `<base_path>/.backstage` (before the base path's own scope,
@@ -450,8 +426,10 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + use<
                 web::scope(&format!("{root}/actions"))
                     .wrap(from_fn(authenticate))
                     .route("/v1/actions", web::get().to(list))
-                    .route("/v2/actions/{id}/invoke", web::post().to(invoke_v2))
-                    .route("/v1/actions/{id}/invoke", web::post().to(invoke_v1))
+                    .route(
+                        "/{version:v1|v2}/actions/{id}/invoke",
+                        web::post().to(invoke_route),
+                    )
                     .default_service(web::to(unknown_route)),
             );
     }

@@ -202,33 +202,17 @@ pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        let resp = AppError::internal("authorizing", "no application state").error_response();
-        return Ok(req.into_response(resp));
-    };
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    match state.auth.authenticate(auth.as_deref()).await {
-        Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            Ok(next.call(req).await?.map_into_boxed_body())
-        }
-        Err(reason) => {
-            tracing::info!(reason = %reason, "MCP authentication failed");
-            let mut resp = AppError::unauthenticated(
-                "authentication required: send Authorization: Bearer <token>",
-            )
-            .error_response();
+    crate::auth::middleware::with_caller(req, next, "mcp", |req, state, e| {
+        let mut resp = e.error_response();
+        if let Some(state) = state {
             // RFC 9728: the challenge says where the protected-resource metadata is.
-            let challenge = oauth::challenge(req.request(), &state.config);
+            let challenge = oauth::challenge(req, &state.config);
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
-            Ok(req.into_response(resp))
         }
-    }
+        resp
+    })
+    .await
 }
 
 /// The Streamable HTTP service, built once and shared by every worker (sessions live in it).

@@ -16,6 +16,7 @@ use crate::auth::palette_user::{self, PaletteUser};
 use crate::domain::{CloudType, ProfileNames, ProfileType, Uid};
 use crate::error::{AppError, AppResult};
 use crate::palette::models;
+use crate::service::creation::{self, Kind};
 use crate::service::lists::{self, ClusterFilter, Window};
 use crate::service::{
     self, Answer, Ctx, Origin, clusters, diagnose, events, infra, profiles, projects, reports,
@@ -685,18 +686,8 @@ pub async fn create_spectrocloud_cluster(
     a: Scoped<args::NewCluster>,
 ) -> AppResult<Value> {
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
-    let input = crate::create::Request {
-        db: &ctx.state.db,
-        env: &ctx.env,
-        caller: crate::create::Caller {
-            subject: &ctx.caller.subject,
-            user: &ctx.user,
-        },
-        project: project.as_ref().map(Uid::as_str),
-        idempotency_key: None,
-        on_denied: &|| {},
-    };
-    let created = crate::create::create(&input, Value::Object(a.of.cluster)).await?;
+    let body = Value::Object(a.of.cluster);
+    let created = creation::create(&ctx, Kind::Cluster, project.as_ref(), None, body).await?;
     Ok(json!({ "status": created.status, "cluster": created.body }))
 }
 

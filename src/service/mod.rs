@@ -4,6 +4,7 @@
 //! visibility and freshness. Adapters only parse inputs into `domain` types and shape answers.
 
 pub mod clusters;
+pub mod creation;
 pub mod diagnose;
 pub mod events;
 pub mod history;
