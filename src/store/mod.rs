@@ -116,6 +116,12 @@ impl Db {
             .run(&writer)
             .await
             .map_err(StoreError::Migrate)?;
+        // An index a migration just added has no statistics until the next applied sync, and
+        // the planner then guesses (the reverse lookup went from 7 ms to 66 ms at 10,000
+        // clusters). Sampled, so it takes milliseconds.
+        refresh_statistics_on(&writer)
+            .await
+            .map_err(StoreError::Open)?;
 
         let reader = SqlitePoolOptions::new()
             .max_connections(config.max_readers)
@@ -152,7 +158,11 @@ impl Db {
 /// SQLite guessed a scan of every profile ref for the reverse lookup (43–88 ms at 10,000
 /// clusters instead of well under one). `analysis_limit` keeps ANALYZE to a sample per index.
 pub async fn refresh_statistics(db: &Db) -> Result<(), sqlx::Error> {
-    let mut conn = db.writer.acquire().await?;
+    refresh_statistics_on(&db.writer).await
+}
+
+async fn refresh_statistics_on(writer: &sqlx::SqlitePool) -> Result<(), sqlx::Error> {
+    let mut conn = writer.acquire().await?;
     sqlx::query("PRAGMA analysis_limit = 1000")
         .execute(&mut *conn)
         .await?;
@@ -318,6 +328,7 @@ pub fn read_queries() -> Vec<(&'static str, &'static str)> {
         ("reports::version_counts", reports::VERSION_COUNTS_SQL),
         ("reports::version_members", reports::VERSION_MEMBERS_SQL),
         ("reports::pack_usage", reports::PACK_USAGE_SQL),
+        ("reports::pack_counts", reports::PACK_COUNTS_SQL),
         ("reports::fleet", reports::FLEET_SQL),
         ("events::list", events::LIST_SQL),
         ("events::trend", events::TREND_SQL),

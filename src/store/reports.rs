@@ -340,20 +340,48 @@ struct PackRow {
     project_uid: Option<String>,
 }
 
-/// One row per (pack, tag, cluster), so cluster lists come from the same query as the counts.
-pub const PACK_USAGE_SQL: &str = concat!(
-    "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag, max(k.layer) AS layer,
-            c.uid, c.name AS cluster_name, c.state, c.project_uid
-     FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
+/// The packs, tags and clusters the pack-usage report reads: `name`, `tag`, `version` prefix
+/// filters and the caller's visibility. Binds: env, name ×2, tag ×2, version ×6, visibility.
+macro_rules! pack_usage_from {
+    () => {
+        concat!(
+            " FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
      WHERE k.env = ? AND (? IS NULL OR k.name = ?)
        AND (? IS NULL OR coalesce(nullif(k.tag, ''), k.version) = ?)
        AND (? IS NULL OR coalesce(nullif(k.tag, ''), k.version) = ?
             OR substr(coalesce(nullif(k.tag, ''), k.version), 1, length(?) + 1) IN (? || '.', ? || '-', ? || '+'))
        AND ",
-    "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))",
+            "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))"
+        )
+    };
+}
+
+/// With `name`: one row per (pack, tag, cluster), so the cluster lists come from the same
+/// query as the counts.
+pub const PACK_USAGE_SQL: &str = concat!(
+    "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag, max(k.layer) AS layer,
+            c.uid, c.name AS cluster_name, c.state, c.project_uid",
+    pack_usage_from!(),
     " GROUP BY k.name, coalesce(nullif(k.tag, ''), k.version), c.uid
      ORDER BY k.name, 2, c.name, c.uid"
 );
+
+/// Without `name`: the counts per (pack, tag) alone, grouped in SQLite (every pack of every
+/// cluster is ~60,000 rows at 10,000 clusters; the answer is a few dozen).
+pub const PACK_COUNTS_SQL: &str = concat!(
+    "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag, max(k.layer) AS layer,
+            count(DISTINCT c.uid) AS clusters",
+    pack_usage_from!(),
+    " GROUP BY k.name, coalesce(nullif(k.tag, ''), k.version)"
+);
+
+#[derive(sqlx::FromRow)]
+struct PackCountRow {
+    name: String,
+    tag: String,
+    layer: String,
+    clusters: i64,
+}
 
 /// Clusters per (pack, tag), most used first; with `name` also the clusters themselves.
 pub async fn pack_usage(
@@ -362,23 +390,66 @@ pub async fn pack_usage(
     q: &PackQuery,
     clusters: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
+    let mut out = match q.name {
+        Some(_) => pack_members(db, env, q, clusters).await?,
+        None => pack_counts(db, env, q, clusters).await?,
+    };
+    out.sort_by(|a, b| {
+        b.clusters
+            .cmp(&a.clusters)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.tag.cmp(&b.tag))
+    });
+    Ok(out)
+}
+
+/// Rows of `sql` with the pack-usage filters bound.
+async fn pack_rows<R>(
+    db: &Db,
+    sql: &'static str,
+    env: &str,
+    q: &PackQuery,
+    f: &Filter,
+) -> Result<Vec<R>, sqlx::Error>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
     let v = &q.version;
-    let rows: Vec<PackRow> = sqlx::query_as(PACK_USAGE_SQL)
-        .bind(env)
-        .bind(&q.name)
-        .bind(&q.name)
-        .bind(&q.tag)
-        .bind(&q.tag)
-        .bind(v)
-        .bind(v)
-        .bind(v)
-        .bind(v)
-        .bind(v)
-        .bind(v)
-        .visible_to(clusters)
-        .fetch_all(&db.reader)
-        .await?;
-    let listed = q.name.is_some();
+    let query = sqlx::query_as(sql).bind(env).bind(&q.name).bind(&q.name);
+    let query = query.bind(&q.tag).bind(&q.tag);
+    let query = query.bind(v).bind(v).bind(v).bind(v).bind(v).bind(v);
+    query.visible_to(f).fetch_all(&db.reader).await
+}
+
+async fn pack_counts(
+    db: &Db,
+    env: &str,
+    q: &PackQuery,
+    f: &Filter,
+) -> Result<Vec<PackUsage>, sqlx::Error> {
+    let rows: Vec<PackCountRow> = pack_rows(db, PACK_COUNTS_SQL, env, q, f).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PackUsage {
+            name: r.name,
+            version: r.tag.clone(),
+            tag: r.tag,
+            layer: r.layer,
+            clusters: r.clusters,
+            cluster_uids: None,
+            cluster_list: None,
+        })
+        .collect())
+}
+
+/// One pack's tags with their clusters (rows ordered by pack, tag, cluster name).
+async fn pack_members(
+    db: &Db,
+    env: &str,
+    q: &PackQuery,
+    f: &Filter,
+) -> Result<Vec<PackUsage>, sqlx::Error> {
+    let rows: Vec<PackRow> = pack_rows(db, PACK_USAGE_SQL, env, q, f).await?;
     let mut out: Vec<PackUsage> = Vec::new();
     for r in rows {
         let brief = ClusterBrief {
@@ -399,8 +470,8 @@ pub async fn pack_usage(
                     tag: r.tag,
                     layer: r.layer,
                     clusters: 1,
-                    cluster_uids: listed.then(Vec::new),
-                    cluster_list: listed.then(Vec::new),
+                    cluster_uids: Some(Vec::new()),
+                    cluster_list: Some(Vec::new()),
                 };
                 push_member(&mut p, brief);
                 out.push(p);
@@ -412,12 +483,6 @@ pub async fn pack_usage(
             u.sort();
         }
     }
-    out.sort_by(|a, b| {
-        b.clusters
-            .cmp(&a.clusters)
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.tag.cmp(&b.tag))
-    });
     Ok(out)
 }
 
