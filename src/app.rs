@@ -13,7 +13,6 @@ use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::api;
-use crate::api::middleware::BodyLimit;
 use crate::auth::Authenticator;
 use crate::auth::palette_user::TokenCache;
 use crate::auth::scope::ScopeCache;
@@ -21,6 +20,11 @@ use crate::config::Config;
 use crate::palette::{Environments, PaletteError};
 use crate::store::{Db, StoreError};
 use crate::sync::{RunReport, SyncEngine, Trigger, scheduler};
+
+/// The largest body any route accepts, in bytes (the HTTP API's and MCP's limit, shared
+/// with the JSON extractor config).
+#[derive(Clone, Copy)]
+pub struct BodyLimit(pub usize);
 
 /// Everything a request handler or worker needs. Shared behind `web::Data` (an `Arc`).
 pub struct AppState {

@@ -8,7 +8,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse, web};
-use sqlx::Row;
 
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -181,16 +180,10 @@ async fn scrape_gauges(state: &AppState, app: &str) -> AppResult<()> {
             .set(rate);
         }
     }
-    let runs = sqlx::query(
-        "SELECT env, outcome, count(*) FROM sync_runs WHERE outcome != 'running' GROUP BY env, outcome ORDER BY env, outcome",
-    )
-    .fetch_all(&state.db.reader)
-    .await?;
-    for r in runs {
-        let (env, outcome): (String, String) = (r.get(0), r.get(1));
+    for r in crate::store::sync_runs::outcome_counts(&state.db).await? {
         counter!("spectrocloud_sync_runs_total", "app" => app.to_string(),
-            "environment" => env, "outcome" => outcome)
-        .absolute(r.get::<i64, _>(2).max(0) as u64);
+            "environment" => r.env, "outcome" => r.outcome)
+        .absolute(r.runs.max(0) as u64);
     }
     gauge!("spectrocloud_palette_user_tokens", "app" => app.to_string())
         .set(state.tokens.len() as f64);

@@ -26,10 +26,6 @@ pub async fn request_id_header(
     Ok(res)
 }
 
-/// The largest body any route accepts, in bytes (shared with the JSON extractor config).
-#[derive(Clone, Copy)]
-pub struct BodyLimit(pub usize);
-
 /// Refuses a declared body larger than the limit before any handler or authentication runs.
 /// Bodies without Content-Length are bounded by the extractors' own limits.
 pub async fn body_limit(
@@ -37,7 +33,7 @@ pub async fn body_limit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let limit = req
-        .app_data::<web::Data<BodyLimit>>()
+        .app_data::<web::Data<crate::app::BodyLimit>>()
         .map(|l| l.0)
         .unwrap_or(usize::MAX);
     let declared = req

@@ -205,3 +205,21 @@ async fn newest(
     .await?;
     Ok(row.as_ref().map(record))
 }
+
+/// Finished runs of one environment with one outcome (for `/metrics`).
+#[derive(Debug, sqlx::FromRow)]
+pub struct OutcomeCount {
+    pub env: String,
+    pub outcome: String,
+    pub runs: i64,
+}
+
+/// Finished runs per environment and outcome.
+pub async fn outcome_counts(db: &Db) -> Result<Vec<OutcomeCount>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT env, outcome, count(*) AS runs FROM sync_runs WHERE outcome != 'running' \
+         GROUP BY env, outcome ORDER BY env, outcome",
+    )
+    .fetch_all(&db.reader)
+    .await
+}
