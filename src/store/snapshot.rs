@@ -305,21 +305,25 @@ fn tally(c: &mut KindCounts, known: Option<bool>) {
     }
 }
 
-/// Deletes `known - present` rows of a kind when its listing was complete.
-async fn delete_missing(
+/// Deletes the objects of `table` known before this run that a complete listing no longer
+/// has (neither in this part nor applied by an earlier batch of the same run).
+async fn delete_unlisted<'p, T>(
     tx: &mut SqliteConnection,
-    sql: &'static str,
+    table: &'static str,
     env: &str,
     known: impl Iterator<Item = &String>,
-    present: &HashSet<&str>,
-    complete: bool,
+    part: &'p Part<T>,
+    uid_of: impl Fn(&'p T) -> &'p str,
 ) -> Result<u64, sqlx::Error> {
-    if !complete {
+    if !part.complete {
         return Ok(0);
     }
+    let applied = part.applied.iter().map(String::as_str);
+    let present: HashSet<&str> = part.rows.iter().map(uid_of).chain(applied).collect();
+    let sql = format!("DELETE FROM {table} WHERE env = ? AND uid = ?");
     let mut n = 0;
     for uid in known.filter(|u| !present.contains(u.as_str())) {
-        n += sqlx::query(sql)
+        n += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .bind(env)
             .bind(uid)
             .execute(&mut *tx)
@@ -446,15 +450,9 @@ async fn apply_projects(
         .execute(&mut *tx)
         .await?;
     }
-    let present: HashSet<&str> = part.rows.iter().map(|p| p.uid.as_str()).collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM projects WHERE env = ? AND uid = ?",
-        env,
-        known.projects.keys(),
-        &present,
-        part.complete,
-    )
+    c.deleted = delete_unlisted(tx, "projects", env, known.projects.keys(), part, |p| {
+        p.uid.as_str()
+    })
     .await?;
     Ok(c)
 }
@@ -490,14 +488,13 @@ async fn apply_profiles(
         .execute(&mut *tx)
         .await?;
     }
-    let present: HashSet<&str> = part.rows.iter().map(|p| p.row.uid.as_str()).collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM cluster_profiles WHERE env = ? AND uid = ?",
+    c.deleted = delete_unlisted(
+        tx,
+        "cluster_profiles",
         env,
         known.profiles.keys(),
-        &present,
-        part.complete,
+        part,
+        |p| p.row.uid.as_str(),
     )
     .await?;
     Ok(c)
@@ -543,19 +540,13 @@ async fn apply_versions(
         .collect();
     write_versions(tx, env, &detailed, now).await?;
     write_version_contents(tx, env, &detailed, &refetched).await?;
-    let present: HashSet<&str> = part
-        .rows
-        .iter()
-        .map(|v| v.uid.as_str())
-        .chain(part.applied.iter().map(String::as_str))
-        .collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM profile_versions WHERE env = ? AND uid = ?",
+    c.deleted = delete_unlisted(
+        tx,
+        "profile_versions",
         env,
         known.versions.keys(),
-        &present,
-        part.complete,
+        part,
+        |v| v.uid.as_str(),
     )
     .await?;
     Ok(c)
@@ -592,20 +583,9 @@ async fn apply_clusters(
         .map(|(uid, _)| *uid)
         .collect();
     write_cluster_index(tx, env, &with_detail, &refetched).await?;
-    let present: HashSet<&str> = part
-        .rows
-        .iter()
-        .map(|c| c.row.uid.as_str())
-        .chain(part.applied.iter().map(String::as_str))
-        .collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM clusters WHERE env = ? AND uid = ?",
-        env,
-        known.clusters.keys(),
-        &present,
-        part.complete,
-    )
+    c.deleted = delete_unlisted(tx, "clusters", env, known.clusters.keys(), part, |c| {
+        c.row.uid.as_str()
+    })
     .await?;
     Ok(c)
 }
@@ -642,14 +622,13 @@ async fn apply_virtual_clusters(
         .execute(&mut *tx)
         .await?;
     }
-    let present: HashSet<&str> = part.rows.iter().map(|v| v.row.uid.as_str()).collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM virtual_clusters WHERE env = ? AND uid = ?",
+    c.deleted = delete_unlisted(
+        tx,
+        "virtual_clusters",
         env,
         known.virtual_clusters.keys(),
-        &present,
-        part.complete,
+        part,
+        |v| v.row.uid.as_str(),
     )
     .await?;
     Ok(c)
@@ -737,15 +716,9 @@ async fn apply_overlords(
         .execute(&mut *tx)
         .await?;
     }
-    let present: HashSet<&str> = part.rows.iter().map(|o| o.row.uid.as_str()).collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM overlords WHERE env = ? AND uid = ?",
-        env,
-        known.overlords.keys(),
-        &present,
-        part.complete,
-    )
+    c.deleted = delete_unlisted(tx, "overlords", env, known.overlords.keys(), part, |o| {
+        o.row.uid.as_str()
+    })
     .await?;
     Ok(c)
 }
@@ -788,15 +761,9 @@ async fn apply_cluster_groups(
                 .await?;
         }
     }
-    let present: HashSet<&str> = part.rows.iter().map(|g| g.row.uid.as_str()).collect();
-    c.deleted = delete_missing(
-        &mut *tx,
-        "DELETE FROM cluster_groups WHERE env = ? AND uid = ?",
-        env,
-        known.groups.keys(),
-        &present,
-        part.complete,
-    )
+    c.deleted = delete_unlisted(tx, "cluster_groups", env, known.groups.keys(), part, |g| {
+        g.row.uid.as_str()
+    })
     .await?;
     Ok(c)
 }
