@@ -9,6 +9,7 @@
 //! inside the ETag and compression layers: an answer it serves carries its own `ETag` and,
 //! for br and gzip, its `Content-Encoding`, which those layers then leave alone.
 
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -107,6 +108,55 @@ struct Inner {
 pub struct ResponseCache {
     cap: usize,
     inner: Mutex<Inner>,
+    /// Answers being built now, by key: a second caller waits for the first build.
+    flights: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Who builds a missing answer. After a sync every key misses at once; without this, eight
+/// callers of a 200 ms report would build it eight times on two cores, each waiting for all.
+enum Turn {
+    /// Build it; followers wait until this is dropped.
+    Lead(#[allow(dead_code)] Flight),
+    /// Wait for the leader, then read the cache.
+    Follow(Arc<tokio::sync::Mutex<()>>),
+}
+
+/// A build in progress: held by its leader, removed from the cache's flights when dropped
+/// (also when the leader's request is cancelled), which lets the followers go.
+struct Flight {
+    cache: web::Data<ResponseCache>,
+    key: Key,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        if let Ok(mut flights) = self.cache.flights.lock()
+            && flights
+                .get(&self.key)
+                .is_some_and(|l| Arc::ptr_eq(l, &self.lock))
+        {
+            flights.remove(&self.key);
+        }
+    }
+}
+
+/// The turn of a caller that missed `key`; None when the flights cannot be read (build alone).
+fn turn(cache: &web::Data<ResponseCache>, key: &Key) -> Option<Turn> {
+    let mut flights = cache.flights.lock().ok()?;
+    if let Some(lock) = flights.get(key) {
+        return Some(Turn::Follow(lock.clone()));
+    }
+    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    let held = lock.clone().try_lock_owned().ok()?;
+    flights.insert(key.clone(), lock.clone());
+    Some(Turn::Lead(Flight {
+        cache: cache.clone(),
+        key: key.clone(),
+        lock,
+        _held: held,
+    }))
 }
 
 impl ResponseCache {
@@ -118,6 +168,7 @@ impl ResponseCache {
                 lru: LruCache::unbounded(),
                 bytes: 0,
             }),
+            flights: Mutex::default(),
         }
     }
 
@@ -302,11 +353,18 @@ pub async fn cache(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let Some(entry) = cache.get(&key) {
-        let head = hit_headers(&req, &key.env);
-        let res = answer(&cache, &key, &entry, head, form, asked.as_deref()).await?;
-        metrics_hit(&req, true);
-        return Ok(req.into_response(res));
+    // `Cache-Control: no-cache`: built now, from the mirror, whatever is cached or in flight
+    // (and then kept for the next caller).
+    let rebuild = wants_rebuild(req.headers());
+    if !rebuild && let Some(entry) = cache.get(&key) {
+        return hit(req, &cache, &key, &entry, form, asked.as_deref()).await;
+    }
+    let turn = if rebuild { None } else { turn(&cache, &key) };
+    if let Some(Turn::Follow(lock)) = &turn {
+        drop(lock.lock().await);
+        if let Some(entry) = cache.get(&key) {
+            return hit(req, &cache, &key, &entry, form, asked.as_deref()).await;
+        }
     }
     metrics_hit(&req, false);
     let res = next.call(req).await?.map_into_boxed_body();
@@ -322,6 +380,7 @@ pub async fn cache(
     };
     let entry = Arc::new(Entry::new(bytes).map_err(actix_web::error::ErrorInternalServerError)?);
     cache.put(key.clone(), entry.clone());
+    drop(turn);
     let res = answer(
         &cache,
         &key,
@@ -332,6 +391,34 @@ pub async fn cache(
     )
     .await?;
     Ok(ServiceResponse::new(req, res))
+}
+
+/// Whether the caller asked for an answer built now (`Cache-Control: no-cache`, or
+/// `Pragma: no-cache` from HTTP/1.0 clients).
+fn wants_rebuild(headers: &HeaderMap) -> bool {
+    let says = |name: header::HeaderName| {
+        headers.get_all(name).any(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+            })
+        })
+    };
+    says(header::CACHE_CONTROL) || says(header::PRAGMA)
+}
+
+async fn hit(
+    req: ServiceRequest,
+    cache: &ResponseCache,
+    key: &Key,
+    entry: &Arc<Entry>,
+    form: Form,
+    asked: Option<&str>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let head = hit_headers(&req, &key.env);
+    let res = answer(cache, key, entry, head, form, asked).await?;
+    metrics_hit(&req, true);
+    Ok(req.into_response(res))
 }
 
 /// The headers an uncached answer of `env` would carry now: source, freshness, content type.
@@ -421,6 +508,44 @@ mod tests {
         cache.put(key("/huge"), entry(5000));
         assert!(cache.get(&key("/huge")).is_none());
         assert!(cache.bytes() <= 1000);
+    }
+
+    #[test]
+    fn a_second_miss_waits_for_the_first_build_and_a_dropped_build_lets_it_go() {
+        let cache = web::Data::new(ResponseCache::new(1000));
+        let lead = turn(&cache, &key("/a"));
+        assert!(matches!(lead, Some(Turn::Lead(_))));
+        let Some(Turn::Follow(lock)) = turn(&cache, &key("/a")) else {
+            panic!("a second miss of /a must follow");
+        };
+        assert!(lock.try_lock().is_err(), "the build of /a is still running");
+        // Another key builds on its own (and its flight ends when dropped here).
+        assert!(matches!(turn(&cache, &key("/b")), Some(Turn::Lead(_))));
+        drop(lead);
+        assert!(
+            lock.try_lock().is_ok(),
+            "the follower goes once the build ends"
+        );
+        assert!(cache.flights.lock().expect("flights").is_empty());
+        assert!(matches!(turn(&cache, &key("/a")), Some(Turn::Lead(_))));
+    }
+
+    #[test]
+    fn no_cache_asks_for_a_rebuild_and_other_directives_do_not() {
+        let with = |name: &str, value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+            wants_rebuild(&h)
+        };
+        assert!(with("cache-control", "no-cache"));
+        assert!(with("cache-control", "max-age=0, No-Cache"));
+        assert!(with("pragma", "no-cache"));
+        assert!(!with("cache-control", "max-age=0"));
+        assert!(!with("cache-control", "no-store"));
+        assert!(!wants_rebuild(&HeaderMap::new()));
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl Visibility {
             Visibility::All => Filter {
                 all: true,
                 projects_json: "[]".into(),
+                projects: Vec::new(),
                 tenant: true,
             },
             Visibility::Limited {
@@ -77,6 +78,7 @@ impl Visibility {
             } => Filter {
                 all: false,
                 projects_json: serde_json::to_string(projects).unwrap_or_else(|_| "[]".into()),
+                projects: projects.clone(),
                 // Tenant profiles are usable in every project (Palette shows them there), so
                 // any project member sees them; other tenant objects need the permission.
                 tenant: (kind == Kind::Profile && !projects.is_empty())

@@ -461,7 +461,7 @@ async fn reports(dataset: &str, requests: usize) -> anyhow::Result<()> {
         "reports over `{dataset}` ({} clusters, {} profiles x {} versions), {requests} sequential requests each:",
         sizes.clusters, sizes.profiles, sizes.versions_per_profile
     );
-    for path in [
+    let paths = [
         "/reports/profile-usage",
         "/reports/profile-usage?format=csv",
         "/reports/profile-usage?include=clusters",
@@ -469,24 +469,25 @@ async fn reports(dataset: &str, requests: usize) -> anyhow::Result<()> {
         "/reports/pack-usage?name=kubernetes",
         "/reports/fleet",
         "/events",
-    ] {
+    ];
+    // Each twice: repeated (served by the response cache) and `no-cache` (built each time).
+    for (path, rebuild) in paths.iter().flat_map(|p| [(*p, false), (*p, true)]) {
         let mut ms = Vec::with_capacity(requests);
         let mut bytes = 0;
         for _ in 0..requests {
             let t = Instant::now();
-            let body = client
-                .get(format!("{base}{path}"))
-                .send()
-                .await?
-                .error_for_status()?
-                .bytes()
-                .await?;
+            let mut get = client.get(format!("{base}{path}"));
+            if rebuild {
+                get = get.header("cache-control", "no-cache");
+            }
+            let body = get.send().await?.error_for_status()?.bytes().await?;
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
             bytes = body.len();
         }
         ms.sort_by(|a, b| a.total_cmp(b));
+        let how = if rebuild { "built" } else { "cached" };
         println!(
-            "  {path:<42} {:>8} bytes  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms",
+            "  {path:<42} {how:<6} {:>8} bytes  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms",
             bytes,
             load::percentile(&ms, 0.5),
             load::percentile(&ms, 0.95),

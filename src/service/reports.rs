@@ -33,6 +33,12 @@ pub struct ProfileUsageReport {
     pub profiles: Vec<ProfileUsage>,
 }
 
+/// When the mirror of `m` last synced (µs): with the generation, what the report counts
+/// are kept for.
+fn synced(m: &super::view::Mirror<'_>) -> Option<i64> {
+    m.freshness.synced_at.map(|t| t.timestamp_micros())
+}
+
 /// Every profile with the clusters on each of its versions, most used first.
 pub async fn profile_usage_report(
     ctx: &Ctx,
@@ -46,7 +52,7 @@ pub async fn profile_usage_report(
         cloud_type: filter.cloud_type.as_ref().map(|c| c.as_str().to_string()),
         clusters: filter.include_clusters,
     };
-    let mut profiles = reports::profile_usage(m.db(), m.env(), &q, &pf, &cf).await?;
+    let mut profiles = reports::profile_usage(m.db(), m.env(), synced(&m), &q, &pf, &cf).await?;
     // Narrowed after the query: Unicode-aware, and the report is per profile, already small.
     if let Some(needle) = filter.name.as_deref().map(str::to_lowercase) {
         profiles.retain(|p| p.name.to_lowercase().contains(&needle));
@@ -94,7 +100,7 @@ pub async fn profile_usage_csv(ctx: &Ctx, filter: &ProfileUsageFilter) -> AppRes
 }
 
 /// `Running=3;Pending=1`: a map in one CSV cell.
-fn pairs<'a>(m: impl IntoIterator<Item = (&'a String, &'a i64)>) -> String {
+fn pairs<'a, K: std::fmt::Display + 'a>(m: impl IntoIterator<Item = (K, &'a i64)>) -> String {
     m.into_iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
@@ -105,18 +111,7 @@ fn profile_usage_table(r: &ProfileUsageReport) -> String {
     let mut out = csv_row(PROFILE_USAGE_COLUMNS.iter().copied());
     for p in &r.profiles {
         for v in &p.versions {
-            let cells = [
-                p.environment.clone(),
-                p.uid.clone(),
-                p.name.clone(),
-                p.scope.clone(),
-                p.project_uid.clone().unwrap_or_default(),
-                p.project_name.clone().unwrap_or_default(),
-                p.profile_type.clone(),
-                p.cloud_type.clone(),
-                p.latest_version.clone(),
-                v.uid.clone(),
-                v.version.clone(),
+            let counts = [
                 v.latest.to_string(),
                 v.clusters.to_string(),
                 pairs(&v.by_state),
@@ -124,7 +119,26 @@ fn profile_usage_table(r: &ProfileUsageReport) -> String {
                 p.upgrade_backlog.to_string(),
                 p.unused.to_string(),
             ];
-            out.push_str(&csv_row(cells.iter().map(String::as_str)));
+            let cells: [&str; 17] = [
+                &p.environment,
+                &p.uid,
+                &p.name,
+                &p.scope,
+                p.project_uid.as_deref().unwrap_or_default(),
+                p.project_name.as_deref().unwrap_or_default(),
+                &p.profile_type,
+                &p.cloud_type,
+                &p.latest_version,
+                &v.uid,
+                &v.version,
+                &counts[0],
+                &counts[1],
+                &counts[2],
+                &counts[3],
+                &counts[4],
+                &counts[5],
+            ];
+            out.push_str(&csv_row(cells));
         }
     }
     out
@@ -195,7 +209,7 @@ pub async fn pack_usage_report(
         tag: filter.tag.clone(),
         version: filter.version.clone(),
     };
-    let packs = reports::pack_usage(m.db(), m.env(), &q, &f).await?;
+    let packs = reports::pack_usage(m.db(), m.env(), synced(&m), &q, &f).await?;
     let spread = spread_of(&packs);
     let report = PackUsageReport {
         environment: m.env().to_string(),
@@ -339,7 +353,7 @@ pub async fn fleet_report(ctx: &Ctx, all: bool) -> AppResult<(Freshness, FleetRe
 }
 
 async fn env_fleet(m: &super::view::Mirror<'_>) -> AppResult<EnvironmentFleet> {
-    let counts = reports::fleet(m.db(), m.env(), &m.filter(Kind::Cluster)).await?;
+    let counts = reports::fleet(m.db(), m.env(), synced(m), &m.filter(Kind::Cluster)).await?;
     let fresh = m.freshness;
     Ok(EnvironmentFleet {
         environment: m.env().to_string(),

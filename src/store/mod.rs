@@ -68,6 +68,8 @@ pub struct Db {
     /// Bumped by every committed write transaction of this process: answers built before a
     /// bump may be out of date (the response cache keys on it).
     generation: Arc<AtomicU64>,
+    /// The report counts of the current generation (see [`reports::TallyMemo`]).
+    pub tallies: Arc<reports::TallyMemo>,
 }
 
 impl Db {
@@ -135,6 +137,7 @@ impl Db {
             reader,
             path,
             generation: Arc::default(),
+            tallies: Arc::default(),
         })
     }
 

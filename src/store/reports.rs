@@ -1,21 +1,46 @@
 //! Usage reports Palette cannot answer cheaply: clusters per profile version, clusters per pack,
-//! the fleet by state, health, cloud, kubernetes version and project. Each is one or two
-//! queries that group in SQLite; the rows are folded into the report's shape here, by key,
-//! never by a query per profile or cluster.
+//! the fleet by state, health, cloud, kubernetes version and project. The counts are grouped
+//! in SQLite once per mirror state ([`Tallies`]) and folded here, per caller, by key: never a
+//! query per profile or cluster, and no grouping of every cluster on each request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 
 use super::Db;
 use super::visibility::{Filter, Visible};
 
+/// Text shared by the tallies and every report built from them: a clone is a count, not an
+/// allocation (the whole profile-usage report holds some 40,000 strings).
+pub type Text = Arc<str>;
+
+/// One copy of each distinct string of a count (states and project names repeat thousands of
+/// times).
+#[derive(Default)]
+struct Interner(HashSet<Text>);
+
+impl Interner {
+    fn text(&mut self, s: &str) -> Text {
+        if let Some(t) = self.0.get(s) {
+            return t.clone();
+        }
+        let t: Text = Arc::from(s);
+        self.0.insert(t.clone());
+        t
+    }
+
+    fn opt(&mut self, s: &Option<String>) -> Option<Text> {
+        s.as_deref().map(|s| self.text(s))
+    }
+}
+
 /// Clusters of one project.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectCount {
-    pub project_uid: Option<String>,
-    pub project_name: Option<String>,
+    pub project_uid: Option<Text>,
+    pub project_name: Option<Text>,
     pub clusters: i64,
 }
 
@@ -32,12 +57,12 @@ pub struct ClusterBrief {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionUsage {
-    pub uid: String,
-    pub version: String,
+    pub uid: Text,
+    pub version: Text,
     pub clusters: i64,
     /// This version is the profile's latest.
     pub latest: bool,
-    pub by_state: BTreeMap<String, i64>,
+    pub by_state: BTreeMap<Text, i64>,
     pub by_project: Vec<ProjectCount>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_list: Option<Vec<ClusterBrief>>,
@@ -46,16 +71,16 @@ pub struct VersionUsage {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileUsage {
-    pub environment: String,
-    pub uid: String,
-    pub name: String,
-    pub scope: String,
-    pub project_uid: Option<String>,
-    pub project_name: Option<String>,
+    pub environment: Text,
+    pub uid: Text,
+    pub name: Text,
+    pub scope: Text,
+    pub project_uid: Option<Text>,
+    pub project_name: Option<Text>,
     #[serde(rename = "type")]
-    pub profile_type: String,
-    pub cloud_type: String,
-    pub latest_version: String,
+    pub profile_type: Text,
+    pub cloud_type: Text,
+    pub latest_version: Text,
     pub clusters: i64,
     /// Clusters on a version other than the latest: the ones an upgrade would move.
     pub upgrade_backlog: i64,
@@ -75,7 +100,7 @@ pub struct UsageQuery {
     pub clusters: bool,
 }
 
-/// One row per profile version.
+/// One row per profile version, as read.
 #[derive(sqlx::FromRow)]
 struct VersionRow {
     uid: String,
@@ -90,15 +115,54 @@ struct VersionRow {
     version: String,
 }
 
+/// One profile version, as the tallies keep it.
+#[derive(Debug, Clone)]
+struct ProfileVersion {
+    uid: Text,
+    name: Text,
+    scope: Text,
+    project_uid: Option<Text>,
+    project_name: Option<Text>,
+    profile_type: Text,
+    cloud_type: Text,
+    latest_version: Text,
+    version_uid: Text,
+    version: Text,
+}
+
+impl ProfileVersion {
+    fn interned(r: &VersionRow, i: &mut Interner) -> ProfileVersion {
+        ProfileVersion {
+            uid: i.text(&r.uid),
+            name: i.text(&r.name),
+            scope: i.text(&r.scope),
+            project_uid: i.opt(&r.project_uid),
+            project_name: i.opt(&r.project_name),
+            profile_type: i.text(&r.profile_type),
+            cloud_type: i.text(&r.cloud_type),
+            latest_version: i.text(&r.latest_version),
+            version_uid: i.text(&r.version_uid),
+            version: i.text(&r.version),
+        }
+    }
+
+    /// The profile filters of `q` and the caller's profile visibility `f`.
+    fn wanted(&self, q: &UsageQuery, f: &Filter) -> bool {
+        let project = self.project_uid.as_deref();
+        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        f.admits(project)
+            && (project.is_none() || eq(&q.project_uid, project.unwrap_or_default()))
+            && eq(&q.profile_type, &self.profile_type)
+            && eq(&q.cloud_type, &self.cloud_type)
+    }
+}
+
 pub const PROFILE_VERSIONS_SQL: &str =
     "SELECT p.uid, p.name, p.scope, p.project_uid, pr.name AS project_name, p.profile_type,
             p.cloud_type, p.version AS latest_version, pv.uid AS version_uid, pv.version
      FROM cluster_profiles p JOIN profile_versions pv ON pv.env = p.env AND pv.profile_uid = p.uid
      LEFT JOIN projects pr ON pr.env = p.env AND pr.uid = p.project_uid
      WHERE p.env = ?
-       AND (? OR p.project_uid IN (SELECT value FROM json_each(?)) OR (p.project_uid IS NULL AND ?))
-       AND (? IS NULL OR p.project_uid = ? OR p.project_uid IS NULL)
-       AND (? IS NULL OR p.profile_type = ?) AND (? IS NULL OR p.cloud_type = ?)
      ORDER BY p.name, p.uid, pv.last_modified, pv.uid";
 
 /// Clusters per version, state and project (with the project's name), grouped in SQLite.
@@ -111,13 +175,21 @@ struct CountRow {
     clusters: i64,
 }
 
+/// A [`CountRow`] as the tallies keep it.
+#[derive(Debug)]
+struct VersionGroup {
+    version_uid: Text,
+    state: Text,
+    project_uid: Option<Text>,
+    project_name: Option<Text>,
+    clusters: i64,
+}
+
 pub const VERSION_COUNTS_SQL: &str = "SELECT r.profile_version_uid AS version_uid, c.state, c.project_uid,
             (SELECT pr.name FROM projects pr WHERE pr.env = c.env AND pr.uid = c.project_uid) AS project_name,
             count(*) AS clusters
      FROM cluster_profile_refs r JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
      WHERE r.env = ?
-       AND (? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))
-       AND (? IS NULL OR c.project_uid = ?)
      GROUP BY r.profile_version_uid, c.state, c.project_uid";
 
 /// With `include=clusters`: every (version, cluster) pair instead of the groups.
@@ -145,15 +217,15 @@ pub const VERSION_MEMBERS_SQL: &str =
 #[derive(Default)]
 struct Tally {
     clusters: i64,
-    by_state: BTreeMap<String, i64>,
-    by_project: BTreeMap<Option<String>, (Option<String>, i64)>,
+    by_state: BTreeMap<Text, i64>,
+    by_project: BTreeMap<Option<Text>, (Option<Text>, i64)>,
     members: Vec<ClusterBrief>,
 }
 
 impl Tally {
-    fn add(&mut self, state: &str, project: &Option<String>, name: &Option<String>, n: i64) {
+    fn add(&mut self, state: &Text, project: &Option<Text>, name: &Option<Text>, n: i64) {
         self.clusters += n;
-        *self.by_state.entry(state.to_string()).or_default() += n;
+        *self.by_state.entry(state.clone()).or_default() += n;
         let e = self
             .by_project
             .entry(project.clone())
@@ -177,93 +249,80 @@ impl Tally {
 }
 
 /// Every visible profile with its clusters (those visible to the caller) per version, most
-/// used first.
+/// used first. The counts come from the environment's [`Tallies`]; only `include=clusters`
+/// reads the clusters themselves.
 pub async fn profile_usage(
     db: &Db,
     env: &str,
+    synced_at: Option<i64>,
     q: &UsageQuery,
     profiles: &Filter,
     clusters: &Filter,
 ) -> Result<Vec<ProfileUsage>, sqlx::Error> {
-    let rows: Vec<VersionRow> = sqlx::query_as(PROFILE_VERSIONS_SQL)
-        .bind(env)
-        .visible_to(profiles)
-        .bind(&q.project_uid)
-        .bind(&q.project_uid)
-        .bind(&q.profile_type)
-        .bind(&q.profile_type)
-        .bind(&q.cloud_type)
-        .bind(&q.cloud_type)
-        .fetch_all(&db.reader)
-        .await?;
-    let tallies = version_tallies(db, env, q, clusters).await?;
+    let t = db.tallies.get(db, env, synced_at).await?;
+    let mut tallies: HashMap<Text, Tally> = HashMap::new();
+    if q.clusters {
+        members_into(&mut tallies, db, env, q, clusters).await?;
+    } else {
+        let wanted = |r: &&VersionGroup| {
+            let project = r.project_uid.as_deref();
+            clusters.admits(project) && q.project_uid.as_deref().is_none_or(|p| project == Some(p))
+        };
+        for r in t.versions.iter().filter(wanted) {
+            let t = tallies.entry(r.version_uid.clone()).or_default();
+            t.add(&r.state, &r.project_uid, &r.project_name, r.clusters);
+        }
+    }
+    let rows = t.profiles.iter().filter(|r| r.wanted(q, profiles));
     Ok(assemble(env, rows, tallies, q.clusters))
 }
 
-/// Rows of `sql` (members or counts per version) for the clusters `f` lets the caller see.
-async fn version_rows<R>(
+/// Every (version, cluster) pair the caller may see, with the clusters listed.
+async fn members_into(
+    tallies: &mut HashMap<Text, Tally>,
     db: &Db,
-    sql: &'static str,
     env: &str,
     q: &UsageQuery,
     f: &Filter,
-) -> Result<Vec<R>, sqlx::Error>
-where
-    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
-{
-    sqlx::query_as(sql)
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<MemberRow> = sqlx::query_as(VERSION_MEMBERS_SQL)
         .bind(env)
         .visible_to(f)
         .bind(&q.project_uid)
         .bind(&q.project_uid)
         .fetch_all(&db.reader)
-        .await
-}
-
-async fn version_tallies(
-    db: &Db,
-    env: &str,
-    q: &UsageQuery,
-    f: &Filter,
-) -> Result<HashMap<String, Tally>, sqlx::Error> {
-    let mut tallies: HashMap<String, Tally> = HashMap::new();
-    if q.clusters {
-        let rows: Vec<MemberRow> = version_rows(db, VERSION_MEMBERS_SQL, env, q, f).await?;
-        for r in rows {
-            let t = tallies.entry(r.version_uid).or_default();
-            t.add(&r.state, &r.project_uid, &r.project_name, 1);
-            t.members.push(ClusterBrief {
-                uid: r.uid,
-                name: r.name,
-                project_uid: r.project_uid,
-                state: r.state,
-            });
-        }
-    } else {
-        let rows: Vec<CountRow> = version_rows(db, VERSION_COUNTS_SQL, env, q, f).await?;
-        for r in rows {
-            let t = tallies.entry(r.version_uid).or_default();
-            t.add(&r.state, &r.project_uid, &r.project_name, r.clusters);
-        }
+        .await?;
+    let mut i = Interner::default();
+    for r in rows {
+        let t = tallies.entry(i.text(&r.version_uid)).or_default();
+        let (state, project) = (i.text(&r.state), i.opt(&r.project_uid));
+        t.add(&state, &project, &i.opt(&r.project_name), 1);
+        t.members.push(ClusterBrief {
+            uid: r.uid,
+            name: r.name,
+            project_uid: r.project_uid,
+            state: r.state,
+        });
     }
-    Ok(tallies)
+    Ok(())
 }
 
 /// Folds version rows (ordered by profile) and per-version tallies into profiles.
-fn assemble(
+fn assemble<'a>(
     env: &str,
-    rows: Vec<VersionRow>,
-    mut tallies: HashMap<String, Tally>,
+    rows: impl Iterator<Item = &'a ProfileVersion>,
+    mut tallies: HashMap<Text, Tally>,
     with_members: bool,
 ) -> Vec<ProfileUsage> {
+    let environment: Text = Arc::from(env);
     let mut out: Vec<ProfileUsage> = Vec::new();
     for r in rows {
         let latest = r.version == r.latest_version;
         let t = tallies.remove(&r.version_uid).unwrap_or_default();
         let version = VersionUsage {
             by_project: t.projects(),
-            uid: r.version_uid,
-            version: r.version,
+            uid: r.version_uid.clone(),
+            version: r.version.clone(),
             clusters: t.clusters,
             latest,
             by_state: t.by_state,
@@ -278,15 +337,15 @@ fn assemble(
                 p.versions.push(version);
             }
             _ => out.push(ProfileUsage {
-                environment: env.to_string(),
-                uid: r.uid,
-                name: r.name,
-                scope: r.scope,
-                project_uid: r.project_uid,
-                project_name: r.project_name,
-                profile_type: r.profile_type,
-                cloud_type: r.cloud_type,
-                latest_version: r.latest_version,
+                environment: environment.clone(),
+                uid: r.uid.clone(),
+                name: r.name.clone(),
+                scope: r.scope.clone(),
+                project_uid: r.project_uid.clone(),
+                project_name: r.project_name.clone(),
+                profile_type: r.profile_type.clone(),
+                cloud_type: r.cloud_type.clone(),
+                latest_version: r.latest_version.clone(),
                 clusters: version.clusters,
                 upgrade_backlog: behind,
                 unused: version.clusters == 0,
@@ -366,33 +425,53 @@ pub const PACK_USAGE_SQL: &str = concat!(
      ORDER BY k.name, 2, c.name, c.uid"
 );
 
-/// Without `name`: the counts per (pack, tag) alone, grouped in SQLite (every pack of every
-/// cluster is ~60,000 rows at 10,000 clusters; the answer is a few dozen).
-pub const PACK_COUNTS_SQL: &str = concat!(
-    "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag, max(k.layer) AS layer,
-            count(DISTINCT c.uid) AS clusters",
-    pack_usage_from!(),
-    " GROUP BY k.name, coalesce(nullif(k.tag, ''), k.version)"
-);
+/// Without `name`: the clusters per (pack, tag, project), grouped in SQLite once per
+/// generation (every pack of every cluster is ~60,000 rows at 10,000 clusters; this is a few
+/// hundred). A cluster is in one project, so the distinct counts add up across projects.
+pub const PACK_COUNTS_SQL: &str = "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag,
+            max(k.layer) AS layer, c.project_uid, count(DISTINCT c.uid) AS clusters
+     FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
+     WHERE k.env = ?
+     GROUP BY k.name, coalesce(nullif(k.tag, ''), k.version), c.project_uid";
 
-#[derive(sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct PackCountRow {
     name: String,
     tag: String,
     layer: String,
+    project_uid: Option<String>,
     clusters: i64,
+}
+
+impl PackCountRow {
+    fn wanted(&self, q: &PackQuery, f: &Filter) -> bool {
+        f.admits(self.project_uid.as_deref())
+            && q.tag.as_deref().is_none_or(|t| t == self.tag)
+            && q.version
+                .as_deref()
+                .is_none_or(|v| version_matches(&self.tag, v))
+    }
+}
+
+/// `1.29` takes `1.29`, `1.29.4`, `1.29-rc1` and `1.29+k3s`, not `1.290` (as the SQL does).
+pub fn version_matches(tag: &str, prefix: &str) -> bool {
+    match tag.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with(['.', '-', '+']),
+        None => false,
+    }
 }
 
 /// Clusters per (pack, tag), most used first; with `name` also the clusters themselves.
 pub async fn pack_usage(
     db: &Db,
     env: &str,
+    synced_at: Option<i64>,
     q: &PackQuery,
     clusters: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
     let mut out = match q.name {
         Some(_) => pack_members(db, env, q, clusters).await?,
-        None => pack_counts(db, env, q, clusters).await?,
+        None => pack_counts(db, env, synced_at, q, clusters).await?,
     };
     out.sort_by(|a, b| {
         b.clusters
@@ -403,43 +482,31 @@ pub async fn pack_usage(
     Ok(out)
 }
 
-/// Rows of `sql` with the pack-usage filters bound.
-async fn pack_rows<R>(
-    db: &Db,
-    sql: &'static str,
-    env: &str,
-    q: &PackQuery,
-    f: &Filter,
-) -> Result<Vec<R>, sqlx::Error>
-where
-    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
-{
-    let v = &q.version;
-    let query = sqlx::query_as(sql).bind(env).bind(&q.name).bind(&q.name);
-    let query = query.bind(&q.tag).bind(&q.tag);
-    let query = query.bind(v).bind(v).bind(v).bind(v).bind(v).bind(v);
-    query.visible_to(f).fetch_all(&db.reader).await
-}
-
 async fn pack_counts(
     db: &Db,
     env: &str,
+    synced_at: Option<i64>,
     q: &PackQuery,
     f: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
-    let rows: Vec<PackCountRow> = pack_rows(db, PACK_COUNTS_SQL, env, q, f).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| PackUsage {
-            name: r.name,
+    let t = db.tallies.get(db, env, synced_at).await?;
+    let mut packs: BTreeMap<(&str, &str), PackUsage> = BTreeMap::new();
+    for r in t.packs.iter().filter(|r| r.wanted(q, f)) {
+        let p = packs.entry((&r.name, &r.tag)).or_insert_with(|| PackUsage {
+            name: r.name.clone(),
+            tag: r.tag.clone(),
             version: r.tag.clone(),
-            tag: r.tag,
-            layer: r.layer,
-            clusters: r.clusters,
+            layer: r.layer.clone(),
+            clusters: 0,
             cluster_uids: None,
             cluster_list: None,
-        })
-        .collect())
+        });
+        p.clusters += r.clusters;
+        if r.layer > p.layer {
+            p.layer = r.layer.clone();
+        }
+    }
+    Ok(packs.into_values().collect())
 }
 
 /// One pack's tags with their clusters (rows ordered by pack, tag, cluster name).
@@ -449,7 +516,14 @@ async fn pack_members(
     q: &PackQuery,
     f: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
-    let rows: Vec<PackRow> = pack_rows(db, PACK_USAGE_SQL, env, q, f).await?;
+    let v = &q.version;
+    let query = sqlx::query_as(PACK_USAGE_SQL)
+        .bind(env)
+        .bind(&q.name)
+        .bind(&q.name);
+    let query = query.bind(&q.tag).bind(&q.tag);
+    let query = query.bind(v).bind(v).bind(v).bind(v).bind(v).bind(v);
+    let rows: Vec<PackRow> = query.visible_to(f).fetch_all(&db.reader).await?;
     let mut out: Vec<PackUsage> = Vec::new();
     for r in rows {
         let brief = ClusterBrief {
@@ -507,7 +581,7 @@ pub struct FleetCounts {
     pub by_project: Vec<ProjectCount>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct FleetRow {
     state: String,
     health: Option<String>,
@@ -522,35 +596,229 @@ pub const FLEET_SQL: &str = "SELECT state, health, cloud_type, kubernetes_versio
             (SELECT pr.name FROM projects pr WHERE pr.env = c.env AND pr.uid = c.project_uid) AS project_name,
             count(*) AS clusters
      FROM clusters c WHERE env = ?
-       AND (? OR project_uid IN (SELECT value FROM json_each(?)) OR (project_uid IS NULL AND ?))
      GROUP BY state, health, cloud_type, kubernetes_version, project_uid";
 
 /// Values a cluster has not reported (no details yet) count under this key.
 pub const UNKNOWN: &str = "unknown";
 
-/// The fleet of one environment as the caller may see it: one grouped query.
-pub async fn fleet(db: &Db, env: &str, f: &Filter) -> Result<FleetCounts, sqlx::Error> {
-    let rows: Vec<FleetRow> = sqlx::query_as(FLEET_SQL)
-        .bind(env)
-        .visible_to(f)
-        .fetch_all(&db.reader)
-        .await?;
+/// The fleet of one environment as the caller may see it, from the environment's [`Tallies`].
+pub async fn fleet(
+    db: &Db,
+    env: &str,
+    synced_at: Option<i64>,
+    f: &Filter,
+) -> Result<FleetCounts, sqlx::Error> {
+    let t = db.tallies.get(db, env, synced_at).await?;
     let mut out = FleetCounts::default();
     let mut projects = Tally::default();
-    let key = |v: Option<String>| v.filter(|s| !s.is_empty()).unwrap_or(UNKNOWN.into());
-    for r in rows {
+    let mut i = Interner::default();
+    let key = |v: &Option<String>| {
+        v.clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(UNKNOWN.into())
+    };
+    for r in t
+        .fleet
+        .iter()
+        .filter(|r| f.admits(r.project_uid.as_deref()))
+    {
         let n = r.clusters;
         out.clusters += n;
-        *out.by_state.entry(key(Some(r.state.clone()))).or_default() += n;
-        *out.by_health.entry(key(r.health)).or_default() += n;
+        *out.by_state.entry(key(&Some(r.state.clone()))).or_default() += n;
+        *out.by_health.entry(key(&r.health)).or_default() += n;
         *out.by_cloud_type
-            .entry(key(Some(r.cloud_type)))
+            .entry(key(&Some(r.cloud_type.clone())))
             .or_default() += n;
         *out.by_kubernetes_version
-            .entry(key(r.kubernetes_version))
+            .entry(key(&r.kubernetes_version))
             .or_default() += n;
-        projects.add(&r.state, &r.project_uid, &r.project_name, n);
+        let (state, project) = (i.text(&r.state), i.opt(&r.project_uid));
+        projects.add(&state, &project, &i.opt(&r.project_name), n);
     }
     out.by_project = projects.projects();
     Ok(out)
+}
+
+/// Every count the reports give, over every cluster of one environment, grouped once per
+/// mirror state: a report then folds the groups its caller may see in memory (about 20,000
+/// small rows at 10,000 clusters, a millisecond) instead of grouping 19,000 profile refs and
+/// 58,000 packs in SQLite on every request (100–300 ms each on two cores).
+#[derive(Debug)]
+pub struct Tallies {
+    /// Every profile version, ordered by profile name, profile, version age.
+    profiles: Vec<ProfileVersion>,
+    /// Clusters per (version, state, project).
+    versions: Vec<VersionGroup>,
+    /// Clusters per (pack, tag, project).
+    packs: Vec<PackCountRow>,
+    /// Clusters per (state, health, cloud, kubernetes version, project).
+    fleet: Vec<FleetRow>,
+}
+
+/// The mirror state a tally was counted from: this process's generation (every committed
+/// write moves it) and the last sync's time (a `sync --once` in another process moves only
+/// that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    generation: u64,
+    synced_at: Option<i64>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    stamp: Stamp,
+    tallies: tokio::sync::OnceCell<Arc<Tallies>>,
+}
+
+/// The current [`Tallies`] of each environment. Counted on the first report after a change,
+/// once: concurrent reports wait for that count instead of each running it.
+#[derive(Debug, Default)]
+pub struct TallyMemo {
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+impl TallyMemo {
+    /// The tallies of `env` as the mirror holds it now.
+    pub async fn get(
+        &self,
+        db: &Db,
+        env: &str,
+        synced_at: Option<i64>,
+    ) -> Result<Arc<Tallies>, sqlx::Error> {
+        // Read before counting: a write committed meanwhile makes the count newer than its
+        // stamp, never older.
+        let stamp = Stamp {
+            generation: db.generation(),
+            synced_at,
+        };
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            match slots.get(env) {
+                Some(s) if s.stamp == stamp => s.clone(),
+                _ => {
+                    let s = Arc::new(Slot {
+                        stamp,
+                        tallies: tokio::sync::OnceCell::new(),
+                    });
+                    slots.insert(env.to_string(), s.clone());
+                    s
+                }
+            }
+        };
+        let t = slot.tallies.get_or_try_init(|| count(db, env)).await?;
+        Ok(t.clone())
+    }
+}
+
+/// The four grouped queries, in one read transaction so they agree with each other.
+#[tracing::instrument(skip(db), fields(profiles, groups))]
+async fn count(db: &Db, env: &str) -> Result<Arc<Tallies>, sqlx::Error> {
+    let mut tx = db.reader.begin().await?;
+    let profiles: Vec<VersionRow> = sqlx::query_as(PROFILE_VERSIONS_SQL)
+        .bind(env)
+        .fetch_all(&mut *tx)
+        .await?;
+    let versions: Vec<CountRow> = sqlx::query_as(VERSION_COUNTS_SQL)
+        .bind(env)
+        .fetch_all(&mut *tx)
+        .await?;
+    let packs = sqlx::query_as(PACK_COUNTS_SQL)
+        .bind(env)
+        .fetch_all(&mut *tx)
+        .await?;
+    let fleet = sqlx::query_as(FLEET_SQL)
+        .bind(env)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let mut i = Interner::default();
+    let t = Tallies {
+        profiles: profiles
+            .iter()
+            .map(|r| ProfileVersion::interned(r, &mut i))
+            .collect(),
+        versions: versions
+            .iter()
+            .map(|r| VersionGroup {
+                version_uid: i.text(&r.version_uid),
+                state: i.text(&r.state),
+                project_uid: i.opt(&r.project_uid),
+                project_name: i.opt(&r.project_name),
+                clusters: r.clusters,
+            })
+            .collect(),
+        packs,
+        fleet,
+    };
+    let span = tracing::Span::current();
+    span.record("profiles", t.profiles.len());
+    span.record("groups", t.versions.len() + t.packs.len() + t.fleet.len());
+    Ok(Arc::new(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(all: bool, projects: &[&str], tenant: bool) -> Filter {
+        Filter {
+            all,
+            projects_json: String::new(),
+            projects: projects.iter().map(|p| p.to_string()).collect(),
+            tenant,
+        }
+    }
+
+    #[test]
+    fn a_version_prefix_ends_at_a_boundary() {
+        for tag in ["1.29", "1.29.4", "1.29-rc1", "1.29+k3s1"] {
+            assert!(version_matches(tag, "1.29"), "{tag}");
+        }
+        for tag in ["1.290", "1.2", "11.29", ""] {
+            assert!(!version_matches(tag, "1.29"), "{tag}");
+        }
+    }
+
+    #[test]
+    fn profiles_are_filtered_in_memory_as_the_sql_did() {
+        let mut i = Interner::default();
+        let row = |project: Option<&str>| VersionRow {
+            uid: "p".into(),
+            name: "n".into(),
+            scope: "project".into(),
+            project_uid: project.map(str::to_string),
+            project_name: None,
+            profile_type: "infra".into(),
+            cloud_type: "eks".into(),
+            latest_version: "1".into(),
+            version_uid: "v".into(),
+            version: "1".into(),
+        };
+        let (tenant, a, b) = (
+            ProfileVersion::interned(&row(None), &mut i),
+            ProfileVersion::interned(&row(Some("a")), &mut i),
+            ProfileVersion::interned(&row(Some("b")), &mut i),
+        );
+        let any = UsageQuery::default();
+        let only_a = UsageQuery {
+            project_uid: Some("a".into()),
+            ..UsageQuery::default()
+        };
+        let everyone = filter(true, &[], true);
+        // projectUid: that project's profiles and the tenant's.
+        assert!(tenant.wanted(&only_a, &everyone) && a.wanted(&only_a, &everyone));
+        assert!(!b.wanted(&only_a, &everyone));
+        // Visibility: a member of `a` sees `a` and, if allowed, the tenant's.
+        let member = filter(false, &["a"], true);
+        assert!(a.wanted(&any, &member) && tenant.wanted(&any, &member));
+        assert!(!b.wanted(&any, &member));
+        assert!(!tenant.wanted(&any, &filter(false, &["a"], false)));
+        let typed = UsageQuery {
+            profile_type: Some("add-on".into()),
+            ..UsageQuery::default()
+        };
+        assert!(!a.wanted(&typed, &everyone));
+        // Interned: one copy of each distinct text.
+        assert!(Arc::ptr_eq(&a.cloud_type, &b.cloud_type));
+    }
 }

@@ -10,7 +10,20 @@ use sqlx::sqlite::SqliteArguments;
 pub struct Filter {
     pub all: bool,
     pub projects_json: String,
+    /// The same projects, for rows tested in memory ([`Filter::admits`]).
+    pub projects: Vec<String>,
     pub tenant: bool,
+}
+
+impl Filter {
+    /// What `visible!()` decides, for an object of `project` (None: the tenant's) already read.
+    pub fn admits(&self, project: Option<&str>) -> bool {
+        self.all
+            || match project {
+                Some(p) => self.projects.iter().any(|v| v == p),
+                None => self.tenant,
+            }
+    }
 }
 
 /// Binds a [`Filter`] where the query's SQL has `visible!()`.

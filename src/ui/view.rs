@@ -207,7 +207,7 @@ pub async fn profiles(ctx: &Ctx) -> AppResult<Profiles> {
             let parts: Vec<(String, i64, bool)> = p
                 .versions
                 .iter()
-                .map(|v| (v.version.clone(), v.clusters, v.latest))
+                .map(|v| (v.version.to_string(), v.clusters, v.latest))
                 .collect();
             ProfileRow {
                 versions_text: parts
@@ -216,12 +216,12 @@ pub async fn profiles(ctx: &Ctx) -> AppResult<Profiles> {
                     .collect::<Vec<_>>()
                     .join(" · "),
                 spread: charts::spread(&parts, SPREAD_WIDTH),
-                scope: p.project_name.unwrap_or(p.scope),
-                uid: p.uid,
-                name: p.name,
-                kind: p.profile_type,
-                cloud: p.cloud_type,
-                latest_version: p.latest_version,
+                scope: p.project_name.unwrap_or(p.scope).to_string(),
+                uid: p.uid.to_string(),
+                name: p.name.to_string(),
+                kind: p.profile_type.to_string(),
+                cloud: p.cloud_type.to_string(),
+                latest_version: p.latest_version.to_string(),
                 clusters: p.clusters,
                 backlog: p.upgrade_backlog,
                 unused: p.unused,

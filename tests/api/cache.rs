@@ -332,3 +332,47 @@ async fn http_latency_histograms_are_per_route_pattern() {
     app.stop().await;
     sim.stop().await;
 }
+
+/// After a sync every answer misses at once: callers asking together for the same answer get
+/// one build between them (one miss, the rest hits), and the same bytes. `no-cache` builds
+/// anew, and agrees.
+#[tokio::test]
+async fn callers_missing_together_share_one_build_and_no_cache_rebuilds() {
+    let (sim, app) = synced(SimConfig::default(), |_| {}).await;
+    let misses = |text: &str| sum_of(text, "spectrocloud_response_cache_total{outcome=\"miss\"");
+    let hits = |text: &str| sum_of(text, "spectrocloud_response_cache_total{outcome=\"hit\"");
+    let before = metrics_text(&app).await;
+    // The first report after the sync: its counts are made now too, the slowest answer.
+    let bodies = futures::future::join_all(
+        (0..16).map(|_| async { seen(get_as(&app, "/reports/profile-usage", &[]).await).await }),
+    )
+    .await;
+    let after = metrics_text(&app).await;
+    assert!(bodies.iter().all(|b| b.0 == 200 && b.2 == bodies[0].2));
+    assert_eq!(
+        misses(&after) - misses(&before),
+        1.0,
+        "one build for 16 callers"
+    );
+    assert_eq!(hits(&after) - hits(&before), 15.0);
+
+    let rebuilt = seen(
+        get_as(
+            &app,
+            "/reports/profile-usage",
+            &[("Cache-Control", "no-cache")],
+        )
+        .await,
+    )
+    .await;
+    let again = metrics_text(&app).await;
+    assert_eq!(rebuilt.0, 200);
+    assert_eq!(rebuilt.2, bodies[0].2, "built anew, the same answer");
+    assert_eq!(
+        misses(&again) - misses(&after),
+        1.0,
+        "no-cache is not served from the cache"
+    );
+    app.stop().await;
+    sim.stop().await;
+}

@@ -673,3 +673,84 @@ async fn fleet_report_equals_the_simulator_per_environment() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A scoped Palette user's reports count their projects' clusters only (and the tenant's
+/// profiles, which every project member sees), each report against the simulator's truth;
+/// the administrator's answer, asked in between, is not theirs.
+#[tokio::test]
+async fn a_scoped_users_reports_count_only_their_projects() {
+    let (sim, app) = synced(SimConfig::default(), |_| {}).await;
+    let alice = sim_user(&sim, "alice@acme.example").await;
+    let mine: Vec<String> = alice["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert!(!mine.is_empty(), "alice has a project");
+    let (all_clusters, profiles) = truth(&sim).await;
+    let clusters: Vec<TCluster> = all_clusters
+        .iter()
+        .filter(|c| c.project.as_ref().is_some_and(|p| mine.contains(p)))
+        .cloned()
+        .collect();
+    assert!(!clusters.is_empty() && clusters.len() < all_clusters.len());
+    let as_alice = |path: &str| {
+        let req = app
+            .client
+            .get(app.url(path))
+            .header("X-SpectroCloud-Token", alice["token"].as_str().unwrap())
+            .header("X-SpectroCloud-User-Email", "alice@acme.example");
+        async move {
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            json(resp).await
+        }
+    };
+    let everyone = json(app.get("/reports/profile-usage").await).await;
+    check_usage(&everyone, &all_clusters, &profiles, |_| true, None, "admin");
+    let usage = as_alice("/reports/profile-usage").await;
+    let visible = |p: &TProfile| p.project.as_ref().is_none_or(|p| mine.contains(p));
+    check_usage(&usage, &clusters, &profiles, visible, None, "alice");
+    assert_ne!(usage, everyone);
+
+    let packs = as_alice("/reports/pack-usage").await;
+    let mut want: std::collections::BTreeMap<(String, String), std::collections::BTreeSet<&str>> =
+        Default::default();
+    for c in &clusters {
+        for (name, tag) in &c.packs {
+            want.entry((name.clone(), tag.clone()))
+                .or_default()
+                .insert(&c.uid);
+        }
+    }
+    let got: std::collections::BTreeMap<(String, String), i64> = packs["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let key = (
+                p["name"].as_str().unwrap().into(),
+                p["tag"].as_str().unwrap().into(),
+            );
+            (key, p["clusters"].as_i64().unwrap())
+        })
+        .collect();
+    let want: std::collections::BTreeMap<(String, String), i64> =
+        want.into_iter().map(|(k, v)| (k, v.len() as i64)).collect();
+    assert_eq!(got, want, "alice's packs");
+
+    let fleet = as_alice("/reports/fleet").await;
+    let e = &fleet["environments"][0];
+    assert_eq!(e["clusters"].as_u64(), Some(clusters.len() as u64));
+    let mut states = std::collections::BTreeMap::<String, i64>::new();
+    for c in &clusters {
+        *states.entry(c.state.clone()).or_default() += 1;
+    }
+    assert_eq!(e["byState"], serde_json::to_value(states).unwrap());
+    for p in e["byProject"].as_array().unwrap() {
+        assert!(mine.iter().any(|m| p["projectUid"] == m.as_str()), "{p}");
+    }
+    app.stop().await;
+    sim.stop().await;
+}

@@ -346,28 +346,54 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         target: "p99 <50 ms".into(),
     });
     rows.push(revalidation(&bench, &gzip).await?);
+    // `no-cache`: every answer built from the mirror's tallies, none from the response cache.
+    let rebuild = header(&[("cache-control", "no-cache")])?;
     let timed = [
         (
             format!("GET /profiles/{{uid}}/clusters ({profile_clusters} clusters)"),
             format!("/profiles/{profile}/clusters"),
+            none.clone(),
             16,
             2.0,
         ),
         (
             "GET /reports/profile-usage".into(),
             "/reports/profile-usage".into(),
+            none.clone(),
+            8,
+            50.0,
+        ),
+        (
+            "GET /reports/profile-usage, no-cache (built each time)".into(),
+            "/reports/profile-usage".into(),
+            rebuild.clone(),
             8,
             50.0,
         ),
         (
             "GET /reports/pack-usage".into(),
             "/reports/pack-usage".into(),
+            none.clone(),
+            8,
+            50.0,
+        ),
+        (
+            "GET /reports/pack-usage, no-cache (built each time)".into(),
+            "/reports/pack-usage".into(),
+            rebuild.clone(),
+            8,
+            50.0,
+        ),
+        (
+            "GET /reports/fleet, no-cache (built each time)".into(),
+            "/reports/fleet".into(),
+            rebuild,
             8,
             50.0,
         ),
     ];
-    for (label, path, connections, p99) in timed {
-        let c = case("", path, none.clone(), connections);
+    for (label, path, headers, connections, p99) in timed {
+        let c = case("", path, headers, connections);
         let (f, ceil) = match bench.with_ceiling(&c).await {
             Ok(figures) => figures,
             Err(e) => {
