@@ -151,7 +151,7 @@ impl ProfileVersion {
         let project = self.project_uid.as_deref();
         let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
         f.admits(project)
-            && (project.is_none() || eq(&q.project_uid, project.unwrap_or_default()))
+            && project.is_none_or(|p| eq(&q.project_uid, p))
             && eq(&q.profile_type, &self.profile_type)
             && eq(&q.cloud_type, &self.cloud_type)
     }
@@ -399,31 +399,16 @@ struct PackRow {
     project_uid: Option<String>,
 }
 
-/// The packs, tags and clusters the pack-usage report reads: `name`, `tag`, `version` prefix
-/// filters and the caller's visibility. Binds: env, name ×2, tag ×2, version ×6, visibility.
-macro_rules! pack_usage_from {
-    () => {
-        concat!(
-            " FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
-     WHERE k.env = ? AND (? IS NULL OR k.name = ?)
-       AND (? IS NULL OR coalesce(nullif(k.tag, ''), k.version) = ?)
-       AND (? IS NULL OR coalesce(nullif(k.tag, ''), k.version) = ?
-            OR substr(coalesce(nullif(k.tag, ''), k.version), 1, length(?) + 1) IN (? || '.', ? || '-', ? || '+'))
-       AND ",
-            "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))"
-        )
-    };
-}
-
-/// With `name`: one row per (pack, tag, cluster), so the cluster lists come from the same
-/// query as the counts.
-pub const PACK_USAGE_SQL: &str = concat!(
-    "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag, max(k.layer) AS layer,
-            c.uid, c.name AS cluster_name, c.state, c.project_uid",
-    pack_usage_from!(),
-    " GROUP BY k.name, coalesce(nullif(k.tag, ''), k.version), c.uid
-     ORDER BY k.name, 2, c.name, c.uid"
-);
+/// With `name`: one row per (pack, tag, cluster) the caller may see, so the cluster lists come
+/// from the same query as the counts. `tag` and `version` are applied to the rows
+/// ([`PackQuery::takes`]), as for the counts.
+pub const PACK_USAGE_SQL: &str = "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag,
+            max(k.layer) AS layer, c.uid, c.name AS cluster_name, c.state, c.project_uid
+     FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
+     WHERE k.env = ? AND k.name = ?
+       AND (? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))
+     GROUP BY k.name, coalesce(nullif(k.tag, ''), k.version), c.uid
+     ORDER BY k.name, 2, c.name, c.uid";
 
 /// Without `name`: the clusters per (pack, tag, project), grouped in SQLite once per
 /// generation (every pack of every cluster is ~60,000 rows at 10,000 clusters; this is a few
@@ -443,17 +428,24 @@ struct PackCountRow {
     clusters: i64,
 }
 
-impl PackCountRow {
-    fn wanted(&self, q: &PackQuery, f: &Filter) -> bool {
-        f.admits(self.project_uid.as_deref())
-            && q.tag.as_deref().is_none_or(|t| t == self.tag)
-            && q.version
+impl PackQuery {
+    /// Whether a pack version with `tag` is asked for (`tag` exact, `version` a prefix).
+    fn takes(&self, tag: &str) -> bool {
+        self.tag.as_deref().is_none_or(|t| t == tag)
+            && self
+                .version
                 .as_deref()
-                .is_none_or(|v| version_matches(&self.tag, v))
+                .is_none_or(|v| version_matches(tag, v))
     }
 }
 
-/// `1.29` takes `1.29`, `1.29.4`, `1.29-rc1` and `1.29+k3s`, not `1.290` (as the SQL does).
+impl PackCountRow {
+    fn wanted(&self, q: &PackQuery, f: &Filter) -> bool {
+        f.admits(self.project_uid.as_deref()) && q.takes(&self.tag)
+    }
+}
+
+/// `1.29` takes `1.29`, `1.29.4`, `1.29-rc1` and `1.29+k3s`, not `1.290`.
 pub fn version_matches(tag: &str, prefix: &str) -> bool {
     match tag.strip_prefix(prefix) {
         Some(rest) => rest.is_empty() || rest.starts_with(['.', '-', '+']),
@@ -516,16 +508,14 @@ async fn pack_members(
     q: &PackQuery,
     f: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
-    let v = &q.version;
-    let query = sqlx::query_as(PACK_USAGE_SQL)
+    let rows: Vec<PackRow> = sqlx::query_as(PACK_USAGE_SQL)
         .bind(env)
         .bind(&q.name)
-        .bind(&q.name);
-    let query = query.bind(&q.tag).bind(&q.tag);
-    let query = query.bind(v).bind(v).bind(v).bind(v).bind(v).bind(v);
-    let rows: Vec<PackRow> = query.visible_to(f).fetch_all(&db.reader).await?;
+        .visible_to(f)
+        .fetch_all(&db.reader)
+        .await?;
     let mut out: Vec<PackUsage> = Vec::new();
-    for r in rows {
+    for r in rows.into_iter().filter(|r| q.takes(&r.tag)) {
         let brief = ClusterBrief {
             uid: r.uid,
             name: r.cluster_name,
@@ -612,11 +602,7 @@ pub async fn fleet(
     let mut out = FleetCounts::default();
     let mut projects = Tally::default();
     let mut i = Interner::default();
-    let key = |v: &Option<String>| {
-        v.clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or(UNKNOWN.into())
-    };
+    let key = |v: Option<&str>| v.filter(|s| !s.is_empty()).unwrap_or(UNKNOWN).to_string();
     for r in t
         .fleet
         .iter()
@@ -624,13 +610,13 @@ pub async fn fleet(
     {
         let n = r.clusters;
         out.clusters += n;
-        *out.by_state.entry(key(&Some(r.state.clone()))).or_default() += n;
-        *out.by_health.entry(key(&r.health)).or_default() += n;
+        *out.by_state.entry(key(Some(&r.state))).or_default() += n;
+        *out.by_health.entry(key(r.health.as_deref())).or_default() += n;
         *out.by_cloud_type
-            .entry(key(&Some(r.cloud_type.clone())))
+            .entry(key(Some(&r.cloud_type)))
             .or_default() += n;
         *out.by_kubernetes_version
-            .entry(key(&r.kubernetes_version))
+            .entry(key(r.kubernetes_version.as_deref()))
             .or_default() += n;
         let (state, project) = (i.text(&r.state), i.opt(&r.project_uid));
         projects.add(&state, &project, &i.opt(&r.project_name), n);
@@ -777,6 +763,14 @@ mod tests {
         for tag in ["1.290", "1.2", "11.29", ""] {
             assert!(!version_matches(tag, "1.29"), "{tag}");
         }
+        let q = PackQuery {
+            name: Some("kubernetes".into()),
+            tag: Some("1.29.4".into()),
+            version: Some("1.29".into()),
+        };
+        assert!(q.takes("1.29.4"));
+        assert!(!q.takes("1.29.5"), "the tag is exact");
+        assert!(PackQuery::default().takes("anything"));
     }
 
     #[test]
