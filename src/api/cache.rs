@@ -115,8 +115,8 @@ pub struct ResponseCache {
 /// Who builds a missing answer. After a sync every key misses at once; without this, eight
 /// callers of a 200 ms report would build it eight times on two cores, each waiting for all.
 enum Turn {
-    /// Build it; followers wait until this is dropped.
-    Lead(#[allow(dead_code)] Flight),
+    /// Build it; followers wait until the flight is dropped.
+    Lead { _flight: Flight },
     /// Wait for the leader, then read the cache.
     Follow(Arc<tokio::sync::Mutex<()>>),
 }
@@ -126,8 +126,7 @@ enum Turn {
 struct Flight {
     cache: web::Data<ResponseCache>,
     key: Key,
-    lock: Arc<tokio::sync::Mutex<()>>,
-    _held: tokio::sync::OwnedMutexGuard<()>,
+    held: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Drop for Flight {
@@ -135,7 +134,7 @@ impl Drop for Flight {
         if let Ok(mut flights) = self.cache.flights.lock()
             && flights
                 .get(&self.key)
-                .is_some_and(|l| Arc::ptr_eq(l, &self.lock))
+                .is_some_and(|l| Arc::ptr_eq(l, tokio::sync::OwnedMutexGuard::mutex(&self.held)))
         {
             flights.remove(&self.key);
         }
@@ -150,13 +149,14 @@ fn turn(cache: &web::Data<ResponseCache>, key: &Key) -> Option<Turn> {
     }
     let lock = Arc::new(tokio::sync::Mutex::new(()));
     let held = lock.clone().try_lock_owned().ok()?;
-    flights.insert(key.clone(), lock.clone());
-    Some(Turn::Lead(Flight {
-        cache: cache.clone(),
-        key: key.clone(),
-        lock,
-        _held: held,
-    }))
+    flights.insert(key.clone(), lock);
+    Some(Turn::Lead {
+        _flight: Flight {
+            cache: cache.clone(),
+            key: key.clone(),
+            held,
+        },
+    })
 }
 
 impl ResponseCache {
@@ -514,20 +514,20 @@ mod tests {
     fn a_second_miss_waits_for_the_first_build_and_a_dropped_build_lets_it_go() {
         let cache = web::Data::new(ResponseCache::new(1000));
         let lead = turn(&cache, &key("/a"));
-        assert!(matches!(lead, Some(Turn::Lead(_))));
+        assert!(matches!(lead, Some(Turn::Lead { .. })));
         let Some(Turn::Follow(lock)) = turn(&cache, &key("/a")) else {
             panic!("a second miss of /a must follow");
         };
         assert!(lock.try_lock().is_err(), "the build of /a is still running");
         // Another key builds on its own (and its flight ends when dropped here).
-        assert!(matches!(turn(&cache, &key("/b")), Some(Turn::Lead(_))));
+        assert!(matches!(turn(&cache, &key("/b")), Some(Turn::Lead { .. })));
         drop(lead);
         assert!(
             lock.try_lock().is_ok(),
             "the follower goes once the build ends"
         );
         assert!(cache.flights.lock().expect("flights").is_empty());
-        assert!(matches!(turn(&cache, &key("/a")), Some(Turn::Lead(_))));
+        assert!(matches!(turn(&cache, &key("/a")), Some(Turn::Lead { .. })));
     }
 
     #[test]
