@@ -5,7 +5,7 @@
 use actix_cors::Cors;
 use actix_web::http::{Method, header};
 
-use super::respond::{SOURCE, STALE, SYNCED_AT};
+use super::respond::{PARTIAL, SOURCE, STALE, SYNCED_AT};
 use crate::auth::palette_user::{EMAIL_HEADER, REAUTH_HEADER, TOKEN_HEADER};
 
 pub fn cors(origins: &[String]) -> Cors {
@@ -27,6 +27,7 @@ pub fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static(SOURCE),
             header::HeaderName::from_static(SYNCED_AT),
             header::HeaderName::from_static(STALE),
+            header::HeaderName::from_static(PARTIAL),
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("mcp-session-id"),
             header::CONTENT_DISPOSITION,

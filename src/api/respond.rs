@@ -1,5 +1,5 @@
-//! Answers of the service as HTTP: `X-SpectroCloud-Source: mirror` with `-Synced-At` and
-//! `-Stale`, or `X-SpectroCloud-Source: live`.
+//! Answers of the service as HTTP: `X-SpectroCloud-Source: mirror` with `-Synced-At`,
+//! `-Stale` and `-Partial`, or `X-SpectroCloud-Source: live`.
 
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, HttpResponseBuilder};
@@ -13,6 +13,8 @@ pub type Reply = crate::error::AppResult<HttpResponse>;
 pub const SOURCE: &str = "x-spectrocloud-source";
 pub const SYNCED_AT: &str = "x-spectrocloud-synced-at";
 pub const STALE: &str = "x-spectrocloud-stale";
+/// Something the answer depends on is still being fetched (see `Freshness::partial`).
+pub const PARTIAL: &str = "x-spectrocloud-partial";
 
 /// A JSON answer with its source headers.
 pub fn json(answer: Answer) -> HttpResponse {
@@ -61,6 +63,9 @@ pub fn mirror_head(f: Freshness) -> HttpResponseBuilder {
     }
     if f.stale {
         b.insert_header((STALE, "true"));
+    }
+    if f.partial() {
+        b.insert_header((PARTIAL, "true"));
     }
     b.content_type(ContentType::json());
     b

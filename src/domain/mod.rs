@@ -279,3 +279,51 @@ mod tests {
         assert_eq!(Scope::from_palette("tenant"), Scope::Tenant);
     }
 }
+
+/// Orders version labels as people read them: runs of digits by value, the rest as text
+/// (`1.9.0` < `1.10.0`). The order of a profile's versions in answers, which must not depend
+/// on whether a version's details (and its own timestamp) are in the mirror yet.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (x, y) in ca.iter().zip(&cb) {
+        let o = match (x, y) {
+            ((true, n), (true, m)) => {
+                let (n, m) = (n.trim_start_matches('0'), m.trim_start_matches('0'));
+                n.len().cmp(&m.len()).then_with(|| n.cmp(m))
+            }
+            ((_, p), (_, q)) => p.cmp(q),
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    ca.len().cmp(&cb.len())
+}
+
+#[cfg(test)]
+mod version_order_tests {
+    use super::compare_versions;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn versions_compare_by_number_then_text() {
+        assert_eq!(compare_versions("1.9.0", "1.10.0"), Less);
+        assert_eq!(compare_versions("1.0.0", "1.0.0"), Equal);
+        assert_eq!(compare_versions("1.0", "1.0.1"), Less);
+        assert_eq!(compare_versions("2.0.0", "10.0.0"), Less);
+        assert_eq!(compare_versions("1.0.0-rc1", "1.0.0"), Greater);
+        assert_eq!(compare_versions("", "1.0"), Less);
+    }
+}

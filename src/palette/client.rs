@@ -571,9 +571,25 @@ impl Call<'_> {
     /// Sends this list call page by page (`limit` = the page size, `continue` in the query
     /// string only, never the body), guarding against a repeated token.
     pub async fn pages(self) -> Result<Listing, PaletteError> {
+        let mut items = Vec::new();
+        let (pages, complete) = self.each_page(|page| items.extend(page)).await?;
+        Ok(Listing {
+            items,
+            pages,
+            complete,
+        })
+    }
+
+    /// [`Call::pages`] handing each page's items to `each` as it arrives, so a caller that
+    /// keeps only what it needs of them never holds the whole listing. Returns the pages
+    /// fetched and whether the listing was complete.
+    pub async fn each_page(
+        self,
+        mut each: impl FnMut(Vec<Value>),
+    ) -> Result<(usize, bool), PaletteError> {
         let path = self.path.clone();
         let page_size = self.client.page_size().to_string();
-        let mut listing = Listing::default();
+        let mut pages = 0;
         let mut token = String::new();
         let mut seen_tokens = std::collections::HashSet::new();
         // Every `count` Palette reported, and the distinct uids received: Palette pages by
@@ -587,11 +603,14 @@ impl Call<'_> {
             if !token.is_empty() {
                 call = call.query("continue", token.clone());
             }
-            let page = call.json().await?;
-            listing.pages += 1;
-            let items = match &page {
-                Value::Array(a) => a.clone(),
-                v => v["items"].as_array().cloned().unwrap_or_default(),
+            let mut page = call.json().await?;
+            pages += 1;
+            let items = match &mut page {
+                Value::Array(a) => std::mem::take(a),
+                v => match v["items"].take() {
+                    Value::Array(a) => a,
+                    _ => Vec::new(),
+                },
             };
             let empty = items.is_empty();
             for item in &items {
@@ -602,7 +621,7 @@ impl Call<'_> {
                     None => without_uid += 1,
                 }
             }
-            listing.items.extend(items);
+            each(items);
             if let Some(c) = page["listmeta"]["count"].as_u64() {
                 counts.insert(c);
             }
@@ -613,21 +632,19 @@ impl Call<'_> {
             if next.is_empty() || empty {
                 break;
             }
-            if !seen_tokens.insert(next.clone()) || listing.pages >= MAX_PAGES {
+            if !seen_tokens.insert(next.clone()) || pages >= MAX_PAGES {
                 return Err(PaletteError::Upstream {
                     path,
                     status: 200,
                     message: format!(
-                        "pagination did not end: continue token repeated after {} pages",
-                        listing.pages
+                        "pagination did not end: continue token repeated after {pages} pages"
                     ),
                 });
             }
             token = next;
         }
         // Complete: the count never moved, and exactly that many distinct objects arrived.
-        listing.complete = listing_complete(&counts, uids.len() + without_uid);
-        Ok(listing)
+        Ok((pages, listing_complete(&counts, uids.len() + without_uid)))
     }
 }
 

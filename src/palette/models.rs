@@ -163,6 +163,23 @@ pub fn profile_version_uids(item: &Value) -> Vec<String> {
     out
 }
 
+/// Version labels (`1.0.0`) of a listed profile by version uid: `specSummary.versions`, and
+/// `specSummary.version` for the uid it is listed under.
+pub fn profile_version_labels(item: &Value) -> std::collections::HashMap<&str, String> {
+    let mut out: std::collections::HashMap<&str, String> = item["specSummary"]["versions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| Some((v["uid"].as_str()?, v["version"].as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let (Some(u), Some(label)) = (uid(item), item["specSummary"]["version"].as_str()) {
+        out.entry(u).or_insert_with(|| label.to_string());
+    }
+    out
+}
+
 /// `specSummary.published` (or draft) of a listed profile.
 fn profile_template(item: &Value) -> &Value {
     let p = &item["specSummary"]["published"];

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::through::Through;
 use super::view::{Mirror, View};
 use super::{Answer, Ctx, not_found};
 use crate::auth::scope::Kind;
@@ -47,43 +48,68 @@ pub async fn packs(
     let version = version.filter(|v| *v != uid);
     let m = match ctx.view().await? {
         View::Mirror(m) => m,
-        View::Through(t) => {
-            // As the original: the profile, or one of its versions.
-            let path = match version {
-                Some(v) => format!("/v1/clusterprofiles/{uid}/versions/{v}"),
-                None => format!("/v1/clusterprofiles/{uid}"),
-            };
-            let call = t
-                .get(path, project.map(Uid::as_str))
-                .query("includePackMeta", "schema,presets");
-            return t.object(call, "Profile").await;
-        }
+        View::Through(t) => return live_packs(&t, uid, version, project).await,
     };
     let base = visible_version(&m, uid, project).await?;
     let Some(version) = version.filter(|v| v.as_str() != base.uid) else {
-        return Ok(m.raw(base.json));
+        return match base.json {
+            Some(json) => Ok(m.raw(json)),
+            None => live_packs(&through(m), uid, None, project).await,
+        };
     };
     let other = visible_version(&m, version, project).await?;
     if other.profile_uid != base.profile_uid {
         return Err(not_found("Profile version"));
     }
-    Ok(m.raw(other.json))
+    match other.json {
+        Some(json) => Ok(m.raw(json)),
+        None => live_packs(&through(m), uid, Some(version), project).await,
+    }
+}
+
+/// A listed version whose details are not in yet is read through, as before the first sync.
+fn through(m: Mirror<'_>) -> Through<'_> {
+    Through {
+        ctx: m.ctx,
+        vis: m.vis,
+    }
+}
+
+/// As the original: the profile, or one of its versions, from Palette.
+async fn live_packs(
+    t: &Through<'_>,
+    uid: &Uid,
+    version: Option<&Uid>,
+    project: Option<&Uid>,
+) -> AppResult<Answer> {
+    let path = match version {
+        Some(v) => format!("/v1/clusterprofiles/{uid}/versions/{v}"),
+        None => format!("/v1/clusterprofiles/{uid}"),
+    };
+    let call = t
+        .get(path, project.map(Uid::as_str))
+        .query("includePackMeta", "schema,presets");
+    t.object(call, "Profile").await
 }
 
 /// `{variables: [...]}` of a profile version.
 pub async fn variables(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
     let m = match ctx.view().await? {
         View::Mirror(m) => m,
-        View::Through(t) => {
-            let path = format!("/v1/clusterprofiles/{uid}/variables");
-            return t
-                .object(t.get(path, project.map(Uid::as_str)), "Profile")
-                .await;
-        }
+        View::Through(t) => return live_variables(&t, uid, project).await,
     };
     let v = visible_version(&m, uid, project).await?;
+    if v.json.is_none() {
+        return live_variables(&through(m), uid, project).await;
+    }
     let vars = profiles::variables(m.db(), m.env(), &v.uid).await?;
     Ok(m.raw(vars.unwrap_or_else(|| "{\"variables\":[]}".into())))
+}
+
+async fn live_variables(t: &Through<'_>, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
+    let path = format!("/v1/clusterprofiles/{uid}/variables");
+    t.object(t.get(path, project.map(Uid::as_str)), "Profile")
+        .await
 }
 
 /// `{profiles: [...]}` of the listed profiles with these exact names, case-insensitive; with

@@ -28,9 +28,38 @@ pub struct ProfileUsageFilter {
 #[derive(Debug, Serialize)]
 pub struct ProfileUsageReport {
     pub environment: String,
+    /// Every cluster's profiles and packs are counted (see [`Completion`]).
+    pub complete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Completion>,
     /// Profiles no cluster uses.
     pub unused: usize,
     pub profiles: Vec<ProfileUsage>,
+}
+
+/// What an incomplete report is still waiting for.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completion {
+    /// Listed clusters whose profiles and packs are still being fetched (their listing left
+    /// them out); they are not counted yet.
+    pub clusters_without_index: u64,
+    /// The sync run filling them in, when one runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync: Option<crate::sync::progress::ProgressView>,
+}
+
+/// Whether an index-dependent answer of `m` is complete, and else how far it is.
+pub fn completion(ctx: &Ctx, fresh: &Freshness) -> (bool, Option<Completion>) {
+    if !fresh.partial() {
+        return (true, None);
+    }
+    let run = ctx.state.sync.env_state(ctx.env.name()).running;
+    let c = Completion {
+        clusters_without_index: fresh.without_index,
+        sync: run.and_then(|r| r.progress.view()),
+    };
+    (false, Some(c))
 }
 
 /// When the mirror of `m` last synced (µs): with the generation, what the report counts
@@ -60,8 +89,11 @@ pub async fn profile_usage_report(
     if filter.unused_only {
         profiles.retain(|p| p.unused);
     }
+    let (complete, progress) = completion(m.ctx, &m.freshness);
     let report = ProfileUsageReport {
         environment: m.env().to_string(),
+        complete,
+        progress,
         unused: profiles.iter().filter(|p| p.unused).count(),
         profiles,
     };
@@ -191,6 +223,10 @@ pub struct VersionCount {
 #[derive(Debug, Serialize)]
 pub struct PackUsageReport {
     pub environment: String,
+    /// Every cluster's packs are counted (see [`Completion`]).
+    pub complete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Completion>,
     /// One entry per pack and version, most used first; with `name`, the clusters too.
     pub packs: Vec<PackUsage>,
     /// Per pack: clusters over all its versions and per version (newest tag first).
@@ -211,8 +247,11 @@ pub async fn pack_usage_report(
     };
     let packs = reports::pack_usage(m.db(), m.env(), synced(&m), &q, &f).await?;
     let spread = spread_of(&packs);
+    let (complete, progress) = completion(m.ctx, &m.freshness);
     let report = PackUsageReport {
         environment: m.env().to_string(),
+        complete,
+        progress,
         packs,
         spread,
     };
@@ -311,6 +350,10 @@ pub struct EnvironmentFleet {
     pub ready: bool,
     pub synced_at: Option<String>,
     pub stale: bool,
+    /// Every cluster's health and kubernetes version are counted (see [`Completion`]).
+    pub complete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Completion>,
     #[serde(flatten)]
     pub counts: FleetCounts,
 }
@@ -341,6 +384,8 @@ pub async fn fleet_report(ctx: &Ctx, all: bool) -> AppResult<(Freshness, FleetRe
                     ready: false,
                     synced_at: None,
                     stale: true,
+                    complete: false,
+                    progress: None,
                     counts: FleetCounts::default(),
                 });
                 continue;
@@ -355,6 +400,7 @@ pub async fn fleet_report(ctx: &Ctx, all: bool) -> AppResult<(Freshness, FleetRe
 async fn env_fleet(m: &super::view::Mirror<'_>) -> AppResult<EnvironmentFleet> {
     let counts = reports::fleet(m.db(), m.env(), synced(m), &m.filter(Kind::Cluster)).await?;
     let fresh = m.freshness;
+    let (complete, progress) = completion(m.ctx, &fresh);
     Ok(EnvironmentFleet {
         environment: m.env().to_string(),
         ready: true,
@@ -362,6 +408,8 @@ async fn env_fleet(m: &super::view::Mirror<'_>) -> AppResult<EnvironmentFleet> {
             .synced_at
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         stale: fresh.stale,
+        complete,
+        progress,
         counts,
     })
 }

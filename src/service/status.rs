@@ -13,7 +13,15 @@ pub struct EnvStatus {
     pub url: String,
     pub schedule: String,
     pub running: Option<RunningRun>,
+    /// When the last run that completed ended; empty until one has.
     pub last_success_at: Option<String>,
+    /// When a run last applied its listings: the mirror answers from then on, while the
+    /// details of a first run are still arriving.
+    pub listed_at: Option<String>,
+    /// Answers that count clusters by profile or pack are partial: some listed clusters'
+    /// profiles and packs are still being fetched.
+    pub partial: bool,
+    pub clusters_without_index: u64,
     pub stale: bool,
     pub stale_after_seconds: u64,
     pub last_run: Option<RunRecord>,
@@ -35,9 +43,10 @@ pub async fn sync_status(state: &AppState, only: Option<&str>) -> AppResult<Vec<
             url: crate::config::redact_url(&env.config.url),
             schedule: env.config.schedule(&state.config.sync).to_string(),
             running: state.sync.env_state(env.name()).running,
-            last_success_at: fresh
-                .synced_at
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            last_success_at: fresh.last_success_at.map(text),
+            listed_at: state.sync.listed_at(env.name()).map(text),
+            partial: fresh.partial(),
+            clusters_without_index: fresh.without_index,
             stale: fresh.stale,
             stale_after_seconds: state.config.sync.stale_after_seconds,
             last_run,
@@ -45,6 +54,10 @@ pub async fn sync_status(state: &AppState, only: Option<&str>) -> AppResult<Vec<
         });
     }
     Ok(out)
+}
+
+fn text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Starts a manual run of `only` (every environment when absent); one already under way is

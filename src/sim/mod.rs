@@ -93,6 +93,9 @@ pub struct Knobs {
     pub churn_every_seconds: u64,
     /// How many clusters one churn step touches.
     pub churn_clusters: usize,
+    /// The cluster search lists each profile template's `packs` (Palette does); off, like a
+    /// Palette that leaves them out, the packs are only in each cluster's details.
+    pub listing_packs: bool,
 }
 
 impl Default for Knobs {
@@ -113,6 +116,7 @@ impl Default for Knobs {
             prefix_limits: BTreeMap::new(),
             churn_every_seconds: 0,
             churn_clusters: 3,
+            listing_packs: true,
         }
     }
 }

@@ -762,11 +762,27 @@ async fn clusters_search(ctx: Ctx, q: web::Query<ListQuery>, body: web::Bytes) -
         items.reverse();
     }
     let (slice, listmeta) = page(&items, &q, ctx.state.knobs().count_drift)?;
+    let with_packs = ctx.state.knobs().listing_packs;
     let out: Vec<Value> = slice
         .iter()
-        .map(|c| render::cluster_summary(&d, c))
+        .map(|c| {
+            let mut v = render::cluster_summary(&d, c);
+            if !with_packs {
+                without_packs(&mut v);
+            }
+            v
+        })
         .collect();
     ok(json!({ "items": out, "listmeta": listmeta }))
+}
+
+/// A listed cluster's templates without their `packs` (the `listing_packs` knob off).
+fn without_packs(v: &mut Value) {
+    if let Some(ts) = v["specSummary"]["clusterProfileTemplates"].as_array_mut() {
+        for t in ts.iter_mut().filter_map(Value::as_object_mut) {
+            t.remove("packs");
+        }
+    }
 }
 
 fn find_cluster<'a>(ctx: &Ctx, d: &'a SimData, uid: &str) -> Result<&'a Cluster, PaletteErr> {

@@ -74,11 +74,12 @@ pub struct VersionRecord {
     /// The uid the profile is listed under (its newest version).
     pub profile_uid: String,
     pub project_uid: Option<String>,
-    pub json: String,
+    /// Palette's JSON of the version; `None` while only its listing is in.
+    pub json: Option<String>,
 }
 
-pub const VERSION_SQL: &str =
-    "SELECT uid, profile_uid, project_uid, json FROM profile_versions WHERE env = ? AND uid = ?";
+pub const VERSION_SQL: &str = "SELECT uid, profile_uid, project_uid, NULLIF(json, '') AS json
+     FROM profile_versions WHERE env = ? AND uid = ?";
 
 /// One profile version by uid (any version of any profile).
 pub async fn version(db: &Db, env: &str, uid: &str) -> Result<Option<VersionRecord>, sqlx::Error> {
@@ -147,11 +148,14 @@ pub async fn lineage(
     let Some(v) = version(db, env, any_uid).await? else {
         return Ok(None);
     };
-    let rows: Vec<VersionRow> = sqlx::query_as(LINEAGE_SQL)
+    let mut rows: Vec<VersionRow> = sqlx::query_as(LINEAGE_SQL)
         .bind(env)
         .bind(&v.profile_uid)
         .fetch_all(&db.reader)
         .await?;
+    rows.sort_by(|a, b| {
+        crate::domain::compare_versions(&a.version, &b.version).then_with(|| a.uid.cmp(&b.uid))
+    });
     let Some(head) = rows.iter().find(|r| r.uid == v.profile_uid).or(rows.last()) else {
         return Ok(None);
     };

@@ -358,6 +358,11 @@ fn assemble<'a>(
             .cmp(&a.clusters)
             .then_with(|| a.name.cmp(&b.name))
     });
+    for p in &mut out {
+        p.versions.sort_by(|a, b| {
+            crate::domain::compare_versions(&a.version, &b.version).then_with(|| a.uid.cmp(&b.uid))
+        });
+    }
     out
 }
 

@@ -4,6 +4,7 @@
 //! was complete.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -27,7 +28,10 @@ pub struct ClusterRow {
     pub row: ObjectRow,
     pub cloud_type: String,
     pub state: String,
-    /// `None`: unchanged since the last run; keep the stored details and reverse index.
+    /// The reverse index as the cluster search listed it; `None` when the listing left the
+    /// cluster's packs out (its details then bring the index).
+    pub index: Option<ClusterIndex>,
+    /// `None`: unchanged since the last run; keep the stored details.
     pub detail: Option<ClusterDetail>,
 }
 
@@ -35,13 +39,28 @@ pub struct ClusterRow {
 pub struct ClusterDetail {
     pub detail_json: String,
     pub profiles_json: String,
+    pub index: ClusterIndex,
+}
+
+/// What the reverse index and the reports need of one cluster: its health, kubernetes version
+/// and the profile versions it runs with their packs.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterIndex {
     pub health: Option<String>,
     pub kubernetes_version: Option<String>,
-    pub refs: Vec<ProfileRef>,
+    /// Shared between the clusters on the same profile version (a 100,000-cluster listing
+    /// holds a few thousand distinct templates, not 100,000 copies).
+    pub templates: Vec<Arc<Template>>,
+}
+
+/// One profile version a cluster runs, with that version's packs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub reference: ProfileRef,
     pub packs: Vec<ClusterPack>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileRef {
     pub version_uid: String,
     pub name: String,
@@ -49,7 +68,7 @@ pub struct ProfileRef {
     pub profile_type: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterPack {
     pub version_uid: String,
     pub name: String,
@@ -71,8 +90,23 @@ pub struct VersionRow {
     pub uid: String,
     /// The uid the profile is listed under now.
     pub profile_uid: String,
+    /// What the profile listing says of this version: written when the mirror has no row
+    /// for it yet, so a listed profile answers before its versions' details arrive.
+    pub listed: Option<VersionListed>,
     /// `None`: unchanged; keep the stored detail, packs and variables.
     pub detail: Option<VersionDetail>,
+}
+
+/// A profile version's columns as the profile listing gives them (no detail JSON).
+#[derive(Debug, Clone)]
+pub struct VersionListed {
+    pub name: String,
+    pub version: String,
+    pub scope: String,
+    pub project_uid: Option<String>,
+    pub profile_type: String,
+    pub cloud_type: String,
+    pub last_modified: String,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +213,49 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Whether each kind's listing was complete, in a fixed order.
+    pub fn completeness(&self) -> [bool; 8] {
+        [
+            self.projects.complete,
+            self.clusters.complete,
+            self.profiles.complete,
+            self.versions.complete,
+            self.virtual_clusters.complete,
+            self.cloud_accounts.complete,
+            self.overlords.complete,
+            self.cluster_groups.complete,
+        ]
+    }
+
+    pub fn set_completeness(&mut self, c: [bool; 8]) {
+        self.projects.complete = c[0];
+        self.clusters.complete = c[1];
+        self.profiles.complete = c[2];
+        self.versions.complete = c[3];
+        self.virtual_clusters.complete = c[4];
+        self.cloud_accounts.complete = c[5];
+        self.overlords.complete = c[6];
+        self.cluster_groups.complete = c[7];
+    }
+}
+
+/// Clusters of `env` whose reverse index is not in yet (their listing left packs out and their
+/// details have not arrived).
+pub async fn unindexed_in(tx: &mut SqliteConnection, env: &str) -> Result<u64, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM clusters WHERE env = ? AND indexed = 0")
+        .bind(env)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(n.max(0) as u64)
+}
+
+/// [`unindexed_in`] outside a transaction.
+pub async fn unindexed(db: &Db, env: &str) -> Result<u64, sqlx::Error> {
+    let mut c = db.reader.acquire().await?;
+    unindexed_in(&mut c, env).await
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct KindCounts {
     pub seen: u64,
@@ -196,6 +273,8 @@ pub struct KnownCluster {
     pub state: String,
     /// When its details were last written; `None` = no details yet.
     pub detail_at: Option<String>,
+    /// Its reverse index is in (from a listing or its details).
+    pub indexed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +282,8 @@ pub struct KnownVersion {
     pub profile_uid: String,
     pub last_modified: String,
     pub synced_at: String,
+    /// Its details are in (a row written from the listing alone has none).
+    pub detailed: bool,
 }
 
 /// What the mirror holds now, for change detection.
@@ -230,7 +311,7 @@ fn pairs(rows: Vec<sqlx::sqlite::SqliteRow>) -> HashMap<String, String> {
 pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
     let r = &db.reader;
     let clusters = sqlx::query(
-        "SELECT c.uid, c.last_modified, c.state, d.synced_at
+        "SELECT c.uid, c.last_modified, c.state, d.synced_at, c.indexed
          FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid WHERE c.env = ?",
     )
     .bind(env)
@@ -242,12 +323,13 @@ pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
             last_modified: r.get(1),
             state: r.get(2),
             detail_at: r.get(3),
+            indexed: r.get::<i64, _>(4) != 0,
         };
         (r.get(0), k)
     })
     .collect();
     let versions = sqlx::query(
-        "SELECT uid, profile_uid, last_modified, synced_at FROM profile_versions WHERE env = ?",
+        "SELECT uid, profile_uid, last_modified, synced_at, json <> '' FROM profile_versions WHERE env = ?",
     )
     .bind(env)
     .fetch_all(r)
@@ -258,6 +340,7 @@ pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
             profile_uid: r.get(1),
             last_modified: r.get(2),
             synced_at: r.get(3),
+            detailed: r.get::<bool, _>(4),
         };
         (r.get(0), k)
     })
@@ -510,14 +593,19 @@ async fn apply_versions(
 ) -> Result<KindCounts, sqlx::Error> {
     let mut c = KindCounts::default();
     let mut detailed: Vec<(&VersionRow, &VersionDetail)> = Vec::new();
+    let mut listed: Vec<(&VersionRow, &VersionListed)> = Vec::new();
     for v in &part.rows {
         let k = known.versions.get(&v.uid);
-        match &v.detail {
-            Some(d) => {
+        match (&v.detail, &v.listed) {
+            (Some(d), _) => {
                 tally(&mut c, k.map(|_| true));
                 detailed.push((v, d));
             }
-            None => {
+            (None, Some(l)) if k.is_none() => {
+                tally(&mut c, None);
+                listed.push((v, l));
+            }
+            (None, _) => {
                 tally(&mut c, Some(false));
                 // The profile may now be listed under a newer uid.
                 if k.is_some_and(|k| k.profile_uid != v.profile_uid) {
@@ -538,6 +626,7 @@ async fn apply_versions(
         .filter(|(v, _)| known.versions.contains_key(&v.uid))
         .map(|(v, _)| v.uid.as_str())
         .collect();
+    write_listed_versions(tx, env, &listed, now).await?;
     write_versions(tx, env, &detailed, now).await?;
     write_version_contents(tx, env, &detailed, &refetched).await?;
     c.deleted = delete_unlisted(
@@ -567,7 +656,8 @@ async fn apply_clusters(
         let list_changed =
             k.map(|k| k.last_modified != cl.row.last_modified || k.state != cl.state);
         tally(&mut c, list_changed.map(|ch| ch || cl.detail.is_some()));
-        if list_changed != Some(false) || cl.detail.is_some() {
+        let index_missing = cl.index.is_some() && k.is_some_and(|k| !k.indexed);
+        if list_changed != Some(false) || cl.detail.is_some() || index_missing {
             writes.push(cl);
         }
     }
@@ -577,12 +667,20 @@ async fn apply_clusters(
         .filter_map(|cl| cl.detail.as_ref().map(|d| (cl.row.uid.as_str(), d)))
         .collect();
     write_cluster_details(tx, env, &with_detail, now).await?;
-    let refetched: Vec<&str> = with_detail
+    // The index of each written cluster: its details', else its listing's.
+    let indexed: Vec<(&str, &ClusterIndex)> = writes
+        .iter()
+        .filter_map(|cl| {
+            let index = cl.detail.as_ref().map(|d| &d.index).or(cl.index.as_ref());
+            index.map(|i| (cl.row.uid.as_str(), i))
+        })
+        .collect();
+    let replaced: Vec<&str> = indexed
         .iter()
         .filter(|(uid, _)| known.clusters.contains_key(*uid))
         .map(|(uid, _)| *uid)
         .collect();
-    write_cluster_index(tx, env, &with_detail, &refetched).await?;
+    write_cluster_index(tx, env, &indexed, &replaced).await?;
     c.deleted = delete_unlisted(tx, "clusters", env, known.clusters.keys(), part, |c| {
         c.row.uid.as_str()
     })
@@ -768,6 +866,39 @@ async fn apply_cluster_groups(
     Ok(c)
 }
 
+/// Profile version rows from the profile listing alone (`json` '' until details arrive); a row
+/// that appeared meanwhile (a batch of details) is left as it is.
+async fn write_listed_versions(
+    tx: &mut SqliteConnection,
+    env: &str,
+    listed: &[(&VersionRow, &VersionListed)],
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    for chunk in listed.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO profile_versions (env, uid, profile_uid, name, version, scope, project_uid,
+                profile_type, cloud_type, last_modified, json, synced_at) ",
+        );
+        qb.push_values(chunk, |mut b, (v, l)| {
+            b.push_bind(env)
+                .push_bind(&v.uid)
+                .push_bind(&v.profile_uid)
+                .push_bind(&l.name)
+                .push_bind(&l.version)
+                .push_bind(&l.scope)
+                .push_bind(&l.project_uid)
+                .push_bind(&l.profile_type)
+                .push_bind(&l.cloud_type)
+                .push_bind(&l.last_modified)
+                .push_bind("")
+                .push_bind(now);
+        });
+        qb.push(" ON CONFLICT (env, uid) DO NOTHING");
+        qb.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
 /// Profile version rows with their new details.
 async fn write_versions(
     tx: &mut SqliteConnection,
@@ -854,24 +985,68 @@ async fn write_version_contents(
     Ok(())
 }
 
-/// Cluster rows, listing columns; rows with new details take their health and version too.
+/// How a written cluster row sets its health, kubernetes version and `indexed`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IndexFrom {
+    /// Its new details: health, version and index from them.
+    Detail,
+    /// Its listing: health from it; the version only while the mirror has no details (they
+    /// know the running version, the listing only the pack's).
+    Listing,
+    /// Neither (its listing left packs out): the stored values stay; a changed or new cluster
+    /// waits for its details to be indexed.
+    Nothing,
+}
+
+impl IndexFrom {
+    fn of(cl: &ClusterRow) -> IndexFrom {
+        match (&cl.detail, &cl.index) {
+            (Some(_), _) => IndexFrom::Detail,
+            (None, Some(_)) => IndexFrom::Listing,
+            (None, None) => IndexFrom::Nothing,
+        }
+    }
+
+    fn on_conflict(self) -> &'static str {
+        match self {
+            IndexFrom::Detail => {
+                ", health = excluded.health, kubernetes_version = excluded.kubernetes_version, indexed = 1"
+            }
+            IndexFrom::Listing => {
+                ", health = excluded.health, indexed = 1,
+                   kubernetes_version = CASE WHEN EXISTS (SELECT 1 FROM cluster_details d
+                       WHERE d.env = excluded.env AND d.uid = excluded.uid)
+                     THEN clusters.kubernetes_version ELSE excluded.kubernetes_version END"
+            }
+            // A changed cluster's stored index may be out of date: it waits for its details.
+            IndexFrom::Nothing => {
+                ", indexed = CASE WHEN clusters.last_modified = excluded.last_modified
+                     AND clusters.state = excluded.state THEN clusters.indexed ELSE 0 END"
+            }
+        }
+    }
+}
+
+/// Cluster rows, listing columns; health, version and `indexed` as [`IndexFrom`] says.
 async fn write_clusters(
     tx: &mut SqliteConnection,
     env: &str,
     writes: &[&ClusterRow],
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    // Rows with new details take their health and version; the others keep the stored ones.
-    let (detailed, listed): (Vec<&ClusterRow>, Vec<&ClusterRow>) =
-        writes.iter().partition(|c| c.detail.is_some());
-    for (rows, keep_health) in [(detailed, false), (listed, true)] {
+    for from in [IndexFrom::Detail, IndexFrom::Listing, IndexFrom::Nothing] {
+        let rows: Vec<&ClusterRow> = writes
+            .iter()
+            .copied()
+            .filter(|c| IndexFrom::of(c) == from)
+            .collect();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO clusters (env, uid, name, scope, project_uid, cloud_type, state, last_modified,
-                    list_json, synced_at, health, kubernetes_version) ",
+                    list_json, synced_at, health, kubernetes_version, indexed) ",
             );
             qb.push_values(chunk, |mut b, cl| {
-                let d = cl.detail.as_ref();
+                let index = cl.detail.as_ref().map(|d| &d.index).or(cl.index.as_ref());
                 b.push_bind(env)
                     .push_bind(&cl.row.uid)
                     .push_bind(&cl.row.name)
@@ -882,19 +1057,16 @@ async fn write_clusters(
                     .push_bind(&cl.row.last_modified)
                     .push_bind(&cl.row.json)
                     .push_bind(now)
-                    .push_bind(d.and_then(|d| d.health.as_ref()))
-                    .push_bind(d.and_then(|d| d.kubernetes_version.as_ref()));
+                    .push_bind(index.and_then(|i| i.health.as_ref()))
+                    .push_bind(index.and_then(|i| i.kubernetes_version.as_ref()))
+                    .push_bind(i64::from(index.is_some()));
             });
             qb.push(
                 " ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
                     project_uid = excluded.project_uid, cloud_type = excluded.cloud_type, state = excluded.state,
                     last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at",
             );
-            if !keep_health {
-                qb.push(
-                    ", health = excluded.health, kubernetes_version = excluded.kubernetes_version",
-                );
-            }
+            qb.push(from.on_conflict());
             qb.build().execute(&mut *tx).await?;
         }
     }
@@ -928,33 +1100,39 @@ async fn write_cluster_details(
     Ok(())
 }
 
-/// The reverse index (profile refs, packs) of clusters with new details; `refetched` are those
-/// the mirror had, whose old entries go first.
+/// The reverse index (profile refs, packs) of clusters; `replaced` are those the mirror had,
+/// whose old entries go first.
 async fn write_cluster_index(
     tx: &mut SqliteConnection,
     env: &str,
-    with_detail: &[(&str, &ClusterDetail)],
-    refetched: &[&str],
+    indexed: &[(&str, &ClusterIndex)],
+    replaced: &[&str],
 ) -> Result<(), sqlx::Error> {
     delete_in(
         &mut *tx,
         "cluster_profile_refs",
         "cluster_uid",
         env,
-        refetched,
+        replaced,
     )
     .await?;
-    delete_in(&mut *tx, "cluster_packs", "cluster_uid", env, refetched).await?;
-    let refs: Vec<(&str, usize, &ProfileRef)> = with_detail
-        .iter()
-        .flat_map(|(uid, d)| d.refs.iter().enumerate().map(move |(i, r)| (*uid, i, r)))
-        .collect();
+    delete_in(&mut *tx, "cluster_packs", "cluster_uid", env, replaced).await?;
+    let templates = || {
+        indexed.iter().flat_map(|(uid, i)| {
+            i.templates
+                .iter()
+                .enumerate()
+                .map(move |(n, t)| (*uid, n, t.as_ref()))
+        })
+    };
+    let refs: Vec<(&str, usize, &Template)> = templates().collect();
     for chunk in refs.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT OR IGNORE INTO cluster_profile_refs (env, cluster_uid, profile_version_uid, position,
                 profile_name, profile_version, profile_type) ",
         );
-        qb.push_values(chunk, |mut b, (uid, i, r)| {
+        qb.push_values(chunk, |mut b, (uid, i, t)| {
+            let r = &t.reference;
             b.push_bind(env)
                 .push_bind(*uid)
                 .push_bind(&r.version_uid)
@@ -965,9 +1143,8 @@ async fn write_cluster_index(
         });
         qb.build().execute(&mut *tx).await?;
     }
-    let packs: Vec<(&str, &ClusterPack)> = with_detail
-        .iter()
-        .flat_map(|(uid, d)| d.packs.iter().map(move |p| (*uid, p)))
+    let packs: Vec<(&str, &ClusterPack)> = templates()
+        .flat_map(|(uid, _, t)| t.packs.iter().map(move |p| (uid, p)))
         .collect();
     for chunk in packs.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(

@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, stream};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use super::SyncError;
 use super::plan::Target;
@@ -94,54 +95,31 @@ impl BatchDone {
 }
 
 impl Writes<'_> {
-    /// The listings: every kind's rows as listed, except objects the mirror already has
-    /// details of (those change together with their new details), and no deletions.
-    pub async fn apply_listings(&self, snap: &Snapshot) -> Result<(), SyncError> {
-        let has_detail = |uid: &String| {
-            self.known
-                .clusters
-                .get(uid)
-                .is_some_and(|k| k.detail_at.is_some())
-        };
-        let listing = Snapshot {
-            projects: Part::new(snap.projects.rows.clone(), false),
-            clusters: Part::new(
-                snap.clusters
-                    .rows
-                    .iter()
-                    .filter(|c| !has_detail(&c.row.uid))
-                    .cloned()
-                    .collect(),
-                false,
-            ),
-            profiles: Part::new(snap.profiles.rows.clone(), false),
-            virtual_clusters: Part::new(snap.virtual_clusters.rows.clone(), false),
-            cloud_accounts: Part::new(snap.cloud_accounts.rows.clone(), false),
-            overlords: Part::new(snap.overlords.rows.clone(), false),
-            cluster_groups: Part::new(
-                snap.cluster_groups
-                    .rows
-                    .iter()
-                    .filter(|g| !self.known.groups.contains_key(&g.row.uid))
-                    .cloned()
-                    .collect(),
-                false,
-            ),
-            ..Snapshot::nothing()
-        };
+    /// The listings: every kind's rows as listed, with the reverse index the cluster listing
+    /// carries, and no deletions (those wait for the run's last transaction).
+    pub async fn apply_listings(&self, snap: &mut Snapshot) -> Result<(), SyncError> {
         let now = now_text();
+        // Without a copy of the rows (at 100,000 clusters that is hundreds of MB): the parts
+        // are marked incomplete for this write, so nothing is deleted, and marked back after.
+        let complete = snap.completeness();
+        snap.set_completeness([false; 8]);
         let mut tx = writer::begin(self.db).await?;
         // Counted in the last transaction, against the mirror as it was.
-        snapshot::apply_in(&mut tx, self.env, &listing, self.known, &now).await?;
+        let applied = snapshot::apply_in(&mut tx, self.env, snap, self.known, &now).await;
+        snap.set_completeness(complete);
+        applied?;
         let calls = self
             .progress
             .calls
             .load(std::sync::atomic::Ordering::Relaxed);
         sync_runs::progress_in(&mut tx, self.run_id, "{}", calls, Some(&now)).await?;
+        let unindexed = snapshot::unindexed_in(&mut tx, self.env).await?;
         tx.commit().await?;
         self.progress.listed(&now);
+        self.progress.set_unindexed(unindexed);
         tracing::info!(
             env = self.env,
+            clusters_without_index = unindexed,
             "listings applied; the mirror answers from them"
         );
         Ok(())
@@ -166,21 +144,19 @@ impl Writes<'_> {
         F: Fn(String, Option<String>) -> Fut,
         Fut: Future<Output = Result<Option<T>, PaletteError>>,
     {
-        let futures: Vec<_> = targets
-            .into_iter()
-            .map(|(i, uid, project)| {
-                let fut = fetch(uid, project);
-                async move {
-                    match fut.await {
-                        Ok(Some(d)) => Ok((i, Fetched::Got(d))),
-                        Ok(None) => Ok((i, Fetched::Gone)),
-                        Err(PaletteError::Forbidden { .. }) => Ok((i, Fetched::Refused)),
-                        Err(e) => Err(e),
-                    }
+        // Each fetch is made when a slot frees up, not all at once: 100,000 idle fetch
+        // futures would hold gigabytes before the first one ran.
+        let one = |(i, uid, project): Target| {
+            let fut = fetch(uid, project);
+            async move {
+                match fut.await {
+                    Ok(Some(d)) => Ok((i, Fetched::Got(d))),
+                    Ok(None) => Ok((i, Fetched::Gone)),
+                    Err(PaletteError::Forbidden { .. }) => Ok((i, Fetched::Refused)),
+                    Err(e) => Err(e),
                 }
-            })
-            .collect();
-        let mut arriving = stream::iter(futures).buffer_unordered(concurrency);
+            }
+        };
         let mut done = BatchDone {
             applied: HashSet::new(),
             dropped: HashSet::new(),
@@ -190,8 +166,21 @@ impl Writes<'_> {
         // so a slow commit never leaves the prefix's tokens unused.
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
         let produce = async move {
-            while let Some(next) = arriving.next().await {
-                let _ = sender.send(next?);
+            let mut waiting = targets.into_iter();
+            let mut running = FuturesUnordered::new();
+            loop {
+                while running.len() < concurrency.max(1) {
+                    match waiting.next() {
+                        Some(t) => running.push(one(t)),
+                        None => break,
+                    }
+                }
+                match running.next().await {
+                    Some(next) => {
+                        let _ = sender.send(next?);
+                    }
+                    None => break,
+                }
             }
             Ok::<(), SyncError>(())
         };
@@ -253,9 +242,11 @@ impl Writes<'_> {
             .calls
             .load(std::sync::atomic::Ordering::Relaxed);
         sync_runs::progress_in(&mut tx, self.run_id, &json, calls, None).await?;
+        let unindexed = snapshot::unindexed_in(&mut tx, self.env).await?;
         tx.commit().await?;
         *total = after;
         self.progress.add_done(kind, n);
+        self.progress.set_unindexed(unindexed);
         Ok(())
     }
 
@@ -272,7 +263,9 @@ impl Writes<'_> {
             .load(std::sync::atomic::Ordering::Relaxed);
         sync_runs::progress_in(&mut tx, self.run_id, &json, calls, None).await?;
         sync_runs::finish_in(&mut tx, self.run_id, "success", None).await?;
+        let unindexed = snapshot::unindexed_in(&mut tx, self.env).await?;
         tx.commit().await?;
+        self.progress.set_unindexed(unindexed);
         Ok(total)
     }
 }

@@ -4,6 +4,8 @@
 
 pub mod apply;
 pub mod bar;
+pub mod index;
+pub mod listing;
 pub mod plan;
 pub mod progress;
 pub mod run;
@@ -77,6 +79,8 @@ pub struct EnvState {
     /// When a run last applied its listings: the mirror answers from then on, even before
     /// any run of it has succeeded (a cold sync filling in details, or one that died).
     pub listed_at: Option<DateTime<Utc>>,
+    /// Listed clusters whose reverse index is not in yet, as of the last run's last write.
+    pub unindexed: u64,
 }
 
 fn parse_time(t: &str) -> Option<DateTime<Utc>> {
@@ -88,10 +92,23 @@ fn parse_time(t: &str) -> Option<DateTime<Utc>> {
 /// What a mirror answer says about its data.
 #[derive(Debug, Clone, Copy)]
 pub struct Freshness {
-    /// Finish time of the last successful sync; `None` = never synced.
+    /// Finish time of the last successful sync, else the time a run's listings were applied;
+    /// `None` = nothing to answer from yet.
     pub synced_at: Option<DateTime<Utc>>,
+    /// Finish time of the last run that completed.
+    pub last_success_at: Option<DateTime<Utc>>,
     /// Older than `stale_after_seconds`, or the last attempt failed.
     pub stale: bool,
+    /// Clusters whose reverse index is still being fetched: answers that depend on it (the
+    /// reverse lookup, reports, searches by profile or pack) are partial while this is > 0.
+    pub without_index: u64,
+}
+
+impl Freshness {
+    /// Something an index-dependent answer counts is still being fetched.
+    pub fn partial(&self) -> bool {
+        self.without_index > 0
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -219,6 +236,7 @@ impl SyncEngine {
                     unreachable: false,
                     last_attempt_ended: None,
                     listed_at: listed.as_deref().and_then(parse_time),
+                    unindexed: crate::store::snapshot::unindexed(&db, e.name()).await?,
                 },
             );
         }
@@ -241,6 +259,16 @@ impl SyncEngine {
             .unwrap_or_default()
     }
 
+    /// When listings were last applied (by the run under way, else the last one).
+    pub fn listed_at(&self, env: &str) -> Option<DateTime<Utc>> {
+        let s = self.env_state(env);
+        s.running
+            .as_ref()
+            .and_then(|r| r.progress.listed_at())
+            .and_then(|t| parse_time(&t))
+            .or(s.listed_at)
+    }
+
     pub fn freshness(&self, env: &str) -> Freshness {
         let s = self.env_state(env);
         // Before the first success, the listings of a run are the mirror (stale).
@@ -254,9 +282,16 @@ impl SyncEngine {
             .last_success_at
             .map(|t| (Utc::now() - t).num_seconds() > self.config.stale_after_seconds as i64)
             .unwrap_or(true);
+        let without_index = s
+            .running
+            .as_ref()
+            .and_then(|r| r.progress.unindexed())
+            .unwrap_or(s.unindexed);
         Freshness {
             synced_at: s.last_success_at.or(listed),
+            last_success_at: s.last_success_at,
             stale: old || s.last_attempt_failed,
+            without_index,
         }
     }
 
@@ -300,8 +335,12 @@ impl SyncEngine {
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&Utc));
         let listed = sync_runs::last_listed(&self.db, env).await?;
+        let unindexed = crate::store::snapshot::unindexed(&self.db, env).await?;
         if let Ok(mut s) = self.state.lock() {
             let entry = s.entry(env.to_string()).or_default();
+            if entry.running.is_none() {
+                entry.unindexed = unindexed;
+            }
             if entry.running.is_none() && entry.listed_at.is_none() {
                 entry.listed_at = listed.as_deref().and_then(parse_time);
             }
@@ -439,6 +478,9 @@ impl SyncEngine {
             entry.unreachable = unreachable;
             if let Some(t) = progress.listed_at().as_deref().and_then(parse_time) {
                 entry.listed_at = Some(t);
+            }
+            if let Some(n) = progress.unindexed() {
+                entry.unindexed = n;
             }
             if outcome == "success" {
                 entry.last_success_at = Some(Utc::now());

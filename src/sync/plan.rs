@@ -8,10 +8,11 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
+use super::listing::ClusterListing;
 use crate::palette::models;
 use crate::store::snapshot::{
     AccountRow, ClusterRow, GroupRow, Known, KnownCluster, KnownVersion, ObjectRow, OverlordRow,
-    Part, ProfileRow, Snapshot, VersionRow, VirtualRow,
+    Part, ProfileRow, Snapshot, VersionListed, VersionRow, VirtualRow,
 };
 
 /// What one listed object needs.
@@ -75,6 +76,8 @@ pub fn version(
 ) -> Need {
     match known {
         None => Need::Fetch,
+        // Written from the listing by a run that ended before its details came.
+        Some(k) if !k.detailed => Need::Fetch,
         Some(k)
             if version_uid == listed_uid
                 && (profile_last_modified.is_empty()
@@ -154,7 +157,7 @@ pub struct Gathered {
 /// Every kind as listed.
 #[derive(Debug, Default)]
 pub struct Listed {
-    pub clusters: Gathered,
+    pub clusters: ClusterListing,
     pub profiles: Gathered,
     pub virtual_clusters: Gathered,
     pub overlords: Gathered,
@@ -208,7 +211,7 @@ pub fn plan(
     policy: &Policy,
 ) -> Plan {
     let all = projects.complete;
-    let (clusters, cluster_targets) = plan_clusters(&listed.clusters, scopes, all, known, policy);
+    let (clusters, cluster_targets) = plan_clusters(listed.clusters, scopes, all, known, policy);
     let (profiles, versions, version_targets) =
         plan_profiles(&listed.profiles, scopes, all, known, policy);
     let (cluster_groups, group_targets) = plan_groups(&listed.cluster_groups, scopes, all, known);
@@ -230,23 +233,41 @@ pub fn plan(
     }
 }
 
+/// The scope and project of a listed object: its annotations, else the project scope it was
+/// listed in — unless it says `tenant` outright or more than one project listed it.
+pub fn owner(
+    item_scope: &str,
+    explicit_tenant: bool,
+    item_project: Option<&str>,
+    listed_in: Option<&str>,
+    ambiguous: bool,
+) -> (String, Option<String>) {
+    let fallback = (!explicit_tenant && !ambiguous)
+        .then_some(listed_in)
+        .flatten();
+    let project = item_project.or(fallback).map(str::to_string);
+    let scope = match (project.is_some(), item_scope) {
+        (true, "tenant") => "project",
+        (_, s) => s,
+    };
+    (scope.to_string(), project)
+}
+
 /// The row's columns; the JSON text only `with_json` (unchanged objects — most of them, in a
 /// warm run — are never written, so their JSON is never needed).
 pub fn row_of(f: &Found, with_json: bool) -> Option<ObjectRow> {
     let item = &f.item;
-    let explicit_tenant = item["metadata"]["annotations"]["scope"].as_str() == Some("tenant");
-    let fallback = (!explicit_tenant && !f.ambiguous)
-        .then(|| f.listed_in.clone())
-        .flatten();
-    let project = models::project_uid(item).map(str::to_string).or(fallback);
-    let scope = match (project.is_some(), models::scope(item)) {
-        (true, "tenant") => "project",
-        (_, s) => s,
-    };
+    let (scope, project) = owner(
+        models::scope(item),
+        item["metadata"]["annotations"]["scope"].as_str() == Some("tenant"),
+        models::project_uid(item),
+        f.listed_in.as_deref(),
+        f.ambiguous,
+    );
     Some(ObjectRow {
         uid: models::uid(item)?.to_string(),
         name: models::name(item).to_string(),
-        scope: scope.to_string(),
+        scope,
         project_uid: project,
         last_modified: models::last_modified(item).to_string(),
         json: if with_json {
@@ -283,40 +304,86 @@ pub fn with_refreshes(
     due
 }
 
-/// Clusters: details for new or changed ones, and the oldest few for a refresh. Exactly the
-/// fetched clusters are written, so only they carry their list JSON.
+/// Clusters: rows with the index their listing carries; details for new or changed ones and
+/// the oldest few for a refresh — those whose listing left the index out first, then the most
+/// recently modified. Only written clusters keep their list JSON.
 pub fn plan_clusters(
-    g: &Gathered,
+    listing: ClusterListing,
     scopes: &Scopes,
     all_scopes: bool,
     known: &Known,
     policy: &Policy,
 ) -> (Part<ClusterRow>, Vec<Target>) {
-    let mut part = Part::new(Vec::new(), g.complete && all_scopes);
+    let ClusterListing {
+        found,
+        mut index,
+        complete,
+        ..
+    } = listing;
+    let mut part = Part::new(Vec::new(), complete && all_scopes);
     let (mut due, mut old) = (Vec::new(), Vec::new());
-    let mut items: Vec<&Value> = Vec::new();
-    for (f, row) in kept_rows(g, scopes, false) {
-        let state = models::state(&f.item).to_string();
-        let target = (part.rows.len(), row.uid.clone(), row.project_uid.clone());
-        let k = known.clusters.get(&row.uid);
-        match cluster(&row.last_modified, &state, k, policy.max_age, policy.now) {
+    let mut candidates = Vec::new();
+    for c in found {
+        let (scope, project) = owner(
+            &c.item_scope,
+            c.explicit_tenant,
+            c.item_project.as_deref(),
+            c.listed_in.as_deref(),
+            c.ambiguous,
+        );
+        if !scopes.keeps(project.as_deref()) {
+            continue;
+        }
+        let target = (part.rows.len(), c.uid.clone(), project.clone());
+        let k = known.clusters.get(&c.uid);
+        let need = cluster(&c.last_modified, &c.state, k, policy.max_age, policy.now);
+        let listed_index = index.remove(&c.uid).flatten();
+        let index_missing = listed_index.is_some() && k.is_some_and(|k| !k.indexed);
+        let write = need != Need::Keep || index_missing;
+        let refresh_only = matches!(need, Need::Refresh(_)) && !index_missing;
+        match need {
             Need::Fetch => due.push(target),
             Need::Refresh(at) => old.push((at, target)),
             Need::Keep => {}
         }
-        items.push(&f.item);
+        if refresh_only {
+            candidates.push(part.rows.len());
+        }
         part.rows.push(ClusterRow {
-            cloud_type: models::cloud_type(&f.item).to_string(),
-            state,
-            row,
+            row: ObjectRow {
+                uid: c.uid,
+                name: c.name,
+                scope,
+                project_uid: project,
+                last_modified: c.last_modified,
+                json: if write { c.json } else { String::new() },
+            },
+            cloud_type: c.cloud_type,
+            state: c.state,
+            index: listed_index,
             detail: None,
         });
     }
-    let targets = with_refreshes(due, old, policy.budget);
-    for (i, _, _) in &targets {
-        part.rows[*i].row.json = items[*i].to_string();
+    let mut targets = with_refreshes(due, old, policy.budget);
+    // A refresh candidate the budget left out is not written: its JSON goes.
+    let chosen: HashSet<usize> = targets.iter().map(|t| t.0).collect();
+    for i in candidates.into_iter().filter(|i| !chosen.contains(i)) {
+        part.rows[i].row.json = String::new();
     }
+    order_clusters(&mut targets, &part.rows);
     (part, targets)
+}
+
+/// The order details are fetched in: clusters whose index only their details can bring
+/// first, then the most recently modified (what people are likeliest to open).
+pub fn order_clusters(targets: &mut [Target], rows: &[ClusterRow]) {
+    targets.sort_by(|a, b| {
+        let (ra, rb) = (&rows[a.0], &rows[b.0]);
+        rb.index
+            .is_none()
+            .cmp(&ra.index.is_none())
+            .then_with(|| rb.row.last_modified.cmp(&ra.row.last_modified))
+    });
 }
 
 /// Profiles and every version: details for new versions, the newest one when its profile
@@ -340,10 +407,25 @@ pub fn plan_profiles(
         {
             row.json = f.item.to_string();
         }
+        let labels = models::profile_version_labels(&f.item);
         for v in models::profile_version_uids(&f.item) {
             if !seen.insert(v.clone()) {
                 continue;
             }
+            let listed = (!known.versions.contains_key(&v)).then(|| VersionListed {
+                name: row.name.clone(),
+                version: labels.get(v.as_str()).cloned().unwrap_or_default(),
+                scope: row.scope.clone(),
+                project_uid: row.project_uid.clone(),
+                profile_type: models::profile_type(&f.item).to_string(),
+                cloud_type: models::profile_cloud_type(&f.item).to_string(),
+                // Only the newest version's time is listed (the profile's).
+                last_modified: if v == row.uid {
+                    row.last_modified.clone()
+                } else {
+                    String::new()
+                },
+            });
             let target = (versions.rows.len(), v.clone(), row.project_uid.clone());
             let k = known.versions.get(&v);
             match version(
@@ -361,6 +443,7 @@ pub fn plan_profiles(
             versions.rows.push(VersionRow {
                 uid: v,
                 profile_uid: row.uid.clone(),
+                listed,
                 detail: None,
             });
         }
@@ -473,6 +556,7 @@ mod tests {
             last_modified: lm.into(),
             state: state.into(),
             detail_at: at.map(str::to_string),
+            indexed: true,
         }
     }
 
@@ -512,6 +596,7 @@ mod tests {
             profile_uid: "p".into(),
             last_modified: "t1".into(),
             synced_at: "2026-12-01T11:00:00Z".into(),
+            detailed: true,
         };
         assert_eq!(version("v1", "v1", "t1", None, age, now()), Need::Fetch);
         assert_eq!(version("v1", "v1", "t2", Some(&k), age, now()), Need::Fetch);
@@ -552,6 +637,17 @@ mod tests {
                 .collect(),
             complete,
             pages: 1,
+        }
+    }
+
+    fn clusters(items: Vec<Value>, complete: bool) -> ClusterListing {
+        ClusterListing {
+            found: items
+                .iter()
+                .filter_map(|i| super::super::listing::ListedCluster::of(i, None))
+                .collect(),
+            complete,
+            ..ClusterListing::default()
         }
     }
 
@@ -604,32 +700,62 @@ mod tests {
         known
             .clusters
             .insert("old2".into(), self::known("t1", "Running", oldest));
-        let g = gathered(
-            vec![
-                item("new", "t1", None),
-                item("same", "t1", None),
-                item("moved", "t2", None),
-                item("old1", "t1", None),
-                item("old2", "t1", None),
-            ],
+        let items = vec![
+            item("new", "t1", None),
+            item("same", "t1", None),
+            item("moved", "t2", None),
+            item("old1", "t1", None),
+            item("old2", "t1", None),
+        ];
+        let (part, targets) = plan_clusters(
+            clusters(items.clone(), true),
+            &all_scopes(),
             true,
+            &known,
+            &policy(1),
         );
-        let (part, targets) = plan_clusters(&g, &all_scopes(), true, &known, &policy(1));
         assert!(part.complete);
         assert_eq!(part.rows.len(), 5);
         let uids: Vec<&str> = targets.iter().map(|t| t.1.as_str()).collect();
         assert_eq!(
             uids,
-            ["new", "moved", "old2"],
-            "budget 1: the oldest refresh"
+            ["moved", "new", "old2"],
+            "budget 1: the oldest refresh; most recently modified first"
         );
         // Only fetched rows carry their JSON (only they are written).
         for r in &part.rows {
             assert_eq!(r.row.json.is_empty(), !uids.contains(&r.row.uid.as_str()));
         }
         // Incomplete project listing: nothing may be deleted on this run's strength.
-        let (part, _) = plan_clusters(&g, &all_scopes(), false, &known, &policy(1));
+        let (part, _) = plan_clusters(
+            clusters(items, true),
+            &all_scopes(),
+            false,
+            &known,
+            &policy(1),
+        );
         assert!(!part.complete);
+    }
+
+    #[test]
+    fn clusters_the_listing_left_unindexed_are_fetched_first() {
+        let mut listing = clusters(
+            vec![
+                item("a", "t3", None),
+                item("b", "t1", None),
+                item("c", "t2", None),
+            ],
+            true,
+        );
+        for uid in ["a", "c"] {
+            listing.index.insert(uid.into(), Some(Default::default()));
+        }
+        listing.index.insert("b".into(), None);
+        let (part, targets) =
+            plan_clusters(listing, &all_scopes(), true, &Known::default(), &policy(0));
+        let uids: Vec<&str> = targets.iter().map(|t| t.1.as_str()).collect();
+        assert_eq!(uids, ["b", "a", "c"]);
+        assert!(part.rows[0].index.is_some() && part.rows[1].index.is_none());
     }
 
     #[test]
@@ -646,7 +772,14 @@ mod tests {
             ],
             true,
         );
-        let (part, targets) = plan_clusters(&g, &scopes, true, &Known::default(), &policy(0));
+        let items = g.found.iter().map(|f| f.item.clone()).collect();
+        let (part, targets) = plan_clusters(
+            clusters(items, true),
+            &scopes,
+            true,
+            &Known::default(),
+            &policy(0),
+        );
         let uids: Vec<&str> = part.rows.iter().map(|r| r.row.uid.as_str()).collect();
         assert_eq!(uids, ["a", "c"]);
         assert_eq!(targets.len(), 2);
@@ -666,6 +799,7 @@ mod tests {
                     profile_uid: "v2".into(),
                     last_modified: "t1".into(),
                     synced_at: "2026-12-01T11:00:00Z".into(),
+                    detailed: true,
                 },
             );
         }

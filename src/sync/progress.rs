@@ -41,6 +41,7 @@ struct Inner {
     phase_started: Instant,
     kinds: BTreeMap<&'static str, DoneTotal>,
     listed_at: Option<String>,
+    unindexed: Option<u64>,
     /// When details started arriving (the rate behind the estimate).
     details_started: Option<Instant>,
 }
@@ -104,6 +105,10 @@ pub struct ProgressView {
     pub eta_seconds: Option<f64>,
     /// When this run's listings were applied (the mirror answers from then on).
     pub listed_at: Option<String>,
+    /// Listed clusters whose reverse index waits for their details (their listing left the
+    /// packs out); answers that depend on the index are partial until this is 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clusters_without_index: Option<u64>,
 }
 
 impl Default for Progress {
@@ -123,6 +128,7 @@ impl Progress {
                 phase_started: now,
                 kinds: BTreeMap::new(),
                 listed_at: None,
+                unindexed: None,
                 details_started: None,
             }),
             throttles: Mutex::new(None),
@@ -182,6 +188,16 @@ impl Progress {
         self.with(|i| i.listed_at.clone()).flatten()
     }
 
+    /// Clusters without an index, as of the run's last write.
+    pub fn set_unindexed(&self, n: u64) {
+        self.with(|i| i.unindexed = Some(n));
+    }
+
+    /// `None` until the listings are applied.
+    pub fn unindexed(&self) -> Option<u64> {
+        self.with(|i| i.unindexed).flatten()
+    }
+
     pub fn view(&self) -> Option<ProgressView> {
         let calls = self.calls.load(Ordering::Relaxed);
         let throttled_by_prefix = self.throttled();
@@ -196,6 +212,7 @@ impl Progress {
                 .details_started
                 .and_then(|t| eta(&i.kinds, t.elapsed().as_secs_f64())),
             listed_at: i.listed_at.clone(),
+            clusters_without_index: i.unindexed,
         })
     }
 }

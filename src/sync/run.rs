@@ -5,12 +5,14 @@
 //! with the deletions. A warm run over an unchanged Palette costs only the list calls.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
 use super::apply::{Writes, phase};
+use super::index::{self, Interner};
 use super::plan::{self, Found, Gathered, Listed, Plan, Policy, Scopes, Target};
 use super::progress::{Phase, Progress};
 use crate::config::SyncConfig;
@@ -19,8 +21,8 @@ use crate::palette::models::{self, is_valid_uid};
 use crate::palette::{Environment, Listing, PaletteClient, PaletteError};
 use crate::store::Db;
 use crate::store::snapshot::{
-    self, ClusterDetail, ClusterPack, ClusterRow, Counts, ObjectRow, PackRow, Part, ProfileRef,
-    Snapshot, VersionDetail, VersionRow,
+    self, ClusterDetail, ClusterRow, Counts, ObjectRow, PackRow, Part, Snapshot, VersionDetail,
+    VersionRow,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -145,30 +147,6 @@ async fn list_once(
     })
 }
 
-/// Clusters in one scope: `GET /v1/dashboard/spectroclusters/meta` (one call, the shape the
-/// original answered `/clusters` with); a Palette older than that endpoint (404) is paged
-/// through the dashboard search instead.
-async fn list_clusters(
-    client: &PaletteClient,
-    project: Option<&str>,
-    calls: &AtomicU64,
-) -> Result<Listing, PaletteError> {
-    match list_once(client, "/v1/dashboard/spectroclusters/meta", project, calls).await {
-        Err(PaletteError::NotFound { .. }) => {
-            let body = json!({"filter": {}, "sort": [{"field": "clusterName", "order": "asc"}]});
-            client
-                .list_all(
-                    "/v1/dashboard/spectroclusters/search",
-                    Some(body),
-                    project,
-                    Some(calls),
-                )
-                .await
-        }
-        other => other,
-    }
-}
-
 /// What a detail fetch found.
 pub(super) enum Fetched<T> {
     Got(T),
@@ -272,7 +250,7 @@ pub async fn run(
         now: chrono::Utc::now(),
         budget: config.refresh_per_run,
     };
-    let plan = plan::plan(projects, &scopes, listed, &known, &policy);
+    let mut plan = plan::plan(projects, &scopes, listed, &known, &policy);
     // The listings, at once: new objects show from now on, details follow in batches.
     let w = Writes {
         db,
@@ -284,7 +262,7 @@ pub async fn run(
     progress.set_total("clusters", plan.clusters.len() as u64);
     progress.set_total("profile_versions", plan.versions.len() as u64);
     progress.set_total("cluster_groups", plan.groups.len() as u64);
-    w.apply_listings(&plan.snap).await?;
+    w.apply_listings(&mut plan.snap).await?;
     phase(name, progress, Phase::Details);
     let (snap, total) = details(env, &w, plan, config.concurrency).await?;
     phase(name, progress, Phase::Finishing);
@@ -339,9 +317,7 @@ async fn list_kinds<'a>(
     let once = |path: &'static str| move |s: Option<&'a str>| list_once(client, path, s, calls);
     let profile_body = json!({"filter": {}, "sort": [{"field": "profileName", "order": "asc"}]});
     let (clusters, profiles, virtual_clusters, overlords, cluster_groups, aws, azure, vsphere) = tokio::try_join!(
-        gather(name, "clusters", scopes, c, |s| list_clusters(
-            client, s, calls
-        )),
+        super::listing::list_clusters(name, client, scopes, c, calls),
         gather(
             name,
             "profiles",
@@ -403,6 +379,7 @@ async fn list_kinds<'a>(
     tracing::info!(
         env = name,
         clusters = listed.clusters.found.len(),
+        clusters_without_index = listed.clusters.unindexed(),
         profiles = listed.profiles.found.len(),
         virtual_clusters = listed.virtual_clusters.found.len(),
         api_calls = calls.load(std::sync::atomic::Ordering::Relaxed),
@@ -429,6 +406,7 @@ async fn details(
         groups,
     } = plan;
     let (cluster_fetches, version_fetches) = (clusters.len(), versions.len());
+    let interner = &Mutex::new(Interner::default());
     let group_count = groups.len() as u64;
     let (mut cluster_total, mut version_total) = (Counts::new(), Counts::new());
     let clusters_done = w.batches(
@@ -436,7 +414,9 @@ async fn details(
         &snap.clusters.rows,
         clusters,
         c,
-        |uid, project| async move { cluster_detail(client, &uid, project.as_deref(), calls).await },
+        |uid, project| async move {
+            cluster_detail(client, &uid, project.as_deref(), calls, interner).await
+        },
         |r, d| ClusterRow {
             detail: Some(d),
             ..r.clone()
@@ -518,6 +498,7 @@ async fn cluster_detail(
     uid: &str,
     project: Option<&str>,
     calls: &AtomicU64,
+    interner: &Mutex<Interner>,
 ) -> Result<Option<ClusterDetail>, PaletteError> {
     let Some(detail) = client
         .get(format!("/v1/dashboard/spectroclusters/{uid}"))
@@ -536,33 +517,14 @@ async fn cluster_detail(
         .json_if_found()
         .await?
         .unwrap_or_else(|| json!({ "profiles": [] }));
-    let templates = models::cluster_templates(&detail);
-    let mut refs = Vec::new();
-    let mut packs = Vec::new();
-    for t in &templates {
-        refs.push(ProfileRef {
-            version_uid: t.version_uid.to_string(),
-            name: t.name.to_string(),
-            version: t.version.clone(),
-            profile_type: t.profile_type.to_string(),
-        });
-        for p in &t.packs {
-            packs.push(ClusterPack {
-                version_uid: t.version_uid.to_string(),
-                name: p.name.to_string(),
-                tag: p.tag.to_string(),
-                version: p.version.to_string(),
-                layer: p.layer.to_string(),
-            });
-        }
-    }
+    let index = {
+        let mut interner = interner.lock().unwrap_or_else(|e| e.into_inner());
+        index::from_detail(&detail, &mut interner)
+    };
     Ok(Some(ClusterDetail {
-        health: models::health(&detail).map(str::to_string),
-        kubernetes_version: models::kubernetes_version(&detail).map(str::to_string),
         detail_json: detail.to_string(),
         profiles_json: profiles.to_string(),
-        refs,
-        packs,
+        index,
     }))
 }
 

@@ -10,6 +10,7 @@ mod events;
 mod foundation;
 mod hardening;
 mod helpers;
+mod listing;
 mod mcp;
 mod pacing;
 mod progressive;
