@@ -3,6 +3,9 @@
 //!   cargo run --release --bin bench -- sim-list [--dataset large]
 //!   cargo run --release --bin bench -- sync [--dataset large] [--latency-ms 50]
 //!       [--limits-scale 1 | --no-limits] [--clusters N] [--runs 1]
+//!   cargo run --release --bin bench -- sync-index [--dataset large] [--clusters N] [--projects N]
+//!       [--latency-ms 50] [--limits-scale 1] [--max-seconds 600]
+//!       (how soon a cold sync's usage reports are right, and its peak RSS)
 //!   cargo run --release --bin bench -- sync-matrix [--runs 2]
 //!       (large at 50 ms, medium at 100 ms, medium at 100 ms with the limits at a fifth)
 //!   cargo run --release --bin bench -- reads [--dataset large] [--seconds 5] [--latency-ms 100]
@@ -21,6 +24,8 @@ use spectrocloud_backend::sim::{self, SimConfig};
 use spectrocloud_backend::store::sync_runs;
 use spectrocloud_backend::sync::Trigger;
 
+#[path = "bench/index.rs"]
+mod index;
 #[path = "bench/load.rs"]
 mod load;
 #[path = "bench/reads.rs"]
@@ -53,6 +58,7 @@ async fn run() -> anyhow::Result<()> {
             sync_case(&SyncCase::from_args(&args), runs).await
         }
         "sync-matrix" => sync_matrix(arg(&args, "--runs", "2").parse().unwrap_or(2)).await,
+        "sync-index" => index::run(index::Opts::from_args(&args)).await,
         "reads" => {
             let opts = reads::Opts {
                 dataset,
@@ -79,7 +85,7 @@ async fn run() -> anyhow::Result<()> {
             .await
         }
         other => anyhow::bail!(
-            "unknown scenario `{other}`; scenarios: sim-list, sync, sync-matrix, reads, reports, all"
+            "unknown scenario `{other}`; scenarios: sim-list, sync, sync-matrix, sync-index, reads, reports, all"
         ),
     }
 }

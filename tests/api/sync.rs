@@ -911,15 +911,19 @@ async fn details_palette_refuses_keep_the_mirror_and_the_run_goes_on() {
         run["outcome"], "success",
         "one refused detail must not fail the run: {run}"
     );
-    // The refused cluster keeps what the mirror had; with a cluster listing that could not be
-    // fully used, nothing is deleted on its account.
-    let state: String =
-        sqlx::query_scalar("SELECT state FROM clusters WHERE env = 'env0' AND uid = ?")
-            .bind(changed)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(state, "Running");
+    // The refused cluster shows what its listing says (the listing carries state and health)
+    // and keeps the details the mirror had; with a cluster listing that could not be fully
+    // used, nothing is deleted on its account.
+    let (state, detail): (String, String) = sqlx::query_as(
+        "SELECT c.state, d.detail_json FROM clusters c JOIN cluster_details d
+           ON d.env = c.env AND d.uid = c.uid WHERE c.env = 'env0' AND c.uid = ?",
+    )
+    .bind(changed)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(state, "Deleting");
+    assert!(detail.contains("\"Running\""), "the old details stay");
     let still: i64 =
         sqlx::query_scalar("SELECT count(*) FROM clusters WHERE env = 'env0' AND uid = ?")
             .bind(deleted)
