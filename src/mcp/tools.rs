@@ -93,13 +93,16 @@ fn items(v: &Value, key: &str) -> Vec<Value> {
     v[key].as_array().cloned().unwrap_or_default()
 }
 
-/// Where a service answer came from, for the model: `{source, syncedAt, stale}`.
+/// Where a service answer came from, for the model: `{source, syncedAt, stale, partial}`
+/// (`partial`: some clusters' profiles and packs are still being fetched, so counts by profile
+/// or pack may be short).
 fn origin(a: &Answer) -> Value {
     match a.origin {
         Origin::Mirror(f) => json!({
             "source": "mirror",
             "syncedAt": f.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             "stale": f.stale,
+            "partial": f.partial(),
         }),
         Origin::Live => json!({ "source": "live" }),
     }
