@@ -409,7 +409,11 @@ impl SyncEngine {
                 Counts::new(),
                 Some(SyncError::Cancelled.to_string()),
             ),
-            Err(e) => ("failed", Counts::new(), Some(e.to_string())),
+            // Palette's text may echo the key it was sent.
+            Err(e) => {
+                let text = crate::palette::scrub(&e.to_string(), &[env.config.api_token.expose()]);
+                ("failed", Counts::new(), Some(text))
+            }
         };
         // A success was recorded in the transaction of its last write; a failure keeps the
         // counts its batches recorded (and never overwrites a run its last write ended).

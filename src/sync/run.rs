@@ -112,34 +112,17 @@ where
     })
 }
 
-/// A non-paginated list call (`{items}`, `{summaries}` or a bare array) as a listing.
+/// A non-paginated list call (`{items}`, `{summaries}` or a bare array) as a listing; any
+/// other answer fails the run (`PaletteClient`'s `list_items`).
 async fn list_once(
     client: &PaletteClient,
     path: &str,
     project: Option<&str>,
     calls: &AtomicU64,
 ) -> Result<Listing, PaletteError> {
-    let v = client
-        .get(path)
-        .project(project)
-        .counted(calls)
-        .json()
-        .await?;
-    let items = match v {
-        Value::Array(a) => a,
-        mut v => {
-            let key = ["items", "summaries"]
-                .into_iter()
-                .find(|k| v[*k].is_array())
-                .unwrap_or("items");
-            match v[key].take() {
-                Value::Array(a) => a,
-                _ => Vec::new(),
-            }
-        }
-    };
+    let call = client.get(path).project(project).counted(calls);
     Ok(Listing {
-        items,
+        items: call.items().await?,
         pages: 1,
         complete: true,
     })
