@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod bar;
+pub mod guard;
 pub mod plan;
 pub mod progress;
 pub mod run;
@@ -360,6 +361,11 @@ impl SyncEngine {
 
     async fn execute_in_span(&self, env: &Environment, id: i64, lock: SyncLock) -> RunReport {
         let name = env.name().to_string();
+        let _slot = guard::Slot {
+            state: &self.state,
+            env: env.name(),
+            id,
+        };
         let progress = self
             .env_state(&name)
             .running
@@ -371,7 +377,7 @@ impl SyncEngine {
         let timeout = Duration::from_secs(self.config.run_timeout_seconds);
         let work = async {
             tokio::select! {
-                r = tokio::time::timeout(timeout, run::run(env, &self.db, &self.config, id, &progress)) => {
+                r = tokio::time::timeout(timeout, guard::contained(run::run(env, &self.db, &self.config, id, &progress))) => {
                     r.unwrap_or(Err(SyncError::TimedOut(self.config.run_timeout_seconds)))
                 }
                 _ = self.shutdown.cancelled() => Err(SyncError::Cancelled),

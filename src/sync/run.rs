@@ -33,6 +33,10 @@ pub enum SyncError {
     TimedOut(u64),
     #[error("the service is shutting down; the batches applied so far were kept")]
     Cancelled,
+    #[error(
+        "the run stopped on an internal error ({0}); nothing more was applied and the previous mirror stays — please report this"
+    )]
+    Panicked(String),
 }
 
 /// Cloud types whose accounts are mirrored.
@@ -255,7 +259,8 @@ pub async fn run(
         now: chrono::Utc::now(),
         budget: config.refresh_per_run,
     };
-    let plan = plan::plan(projects, &scopes, listed, &known, &policy);
+    let mut plan = plan::plan(projects, &scopes, listed, &known, &policy);
+    super::guard::hold_mass_deletions(db, name, &known, &mut plan.snap, config, run_id).await?;
     // The listings, at once: new objects show from now on, details follow in batches.
     let w = Writes {
         db,
