@@ -3,6 +3,7 @@
 //! and per-endpoint request counters. It powers the demo, every integration test and every
 //! benchmark.
 
+pub mod bad;
 pub mod churn;
 pub mod control;
 pub mod create;
@@ -93,6 +94,9 @@ pub struct Knobs {
     pub churn_every_seconds: u64,
     /// How many clusters one churn step touches.
     pub churn_clusters: usize,
+    /// Bad answers per endpoint (`"METHOD /pattern"`, as in the counters): what a broken
+    /// Palette or a gateway in front of it may send (`sim::bad`). None by default.
+    pub bad_answers: BTreeMap<String, bad::BadAnswer>,
 }
 
 impl Default for Knobs {
@@ -113,6 +117,7 @@ impl Default for Knobs {
             prefix_limits: BTreeMap::new(),
             churn_every_seconds: 0,
             churn_clusters: 3,
+            bad_answers: BTreeMap::new(),
         }
     }
 }
