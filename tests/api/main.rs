@@ -19,3 +19,4 @@ mod routes;
 mod sim;
 mod sync;
 mod ui;
+mod untrusted;
