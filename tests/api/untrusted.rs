@@ -228,3 +228,52 @@ async fn a_listing_that_deletes_most_clusters_waits_for_a_second_one() {
     assert_eq!(status(&app).await["held_deletions"], json!([]));
     stop(sim, app).await;
 }
+
+#[tokio::test]
+async fn read_through_refuses_what_is_not_a_list() {
+    let sim = spawn_sim_with(SimConfig {
+        sizes: sizes(2, 4, 2),
+        ..SimConfig::default()
+    })
+    .await;
+    let app = spawn_app_for(&[&sim], |_| {}).await;
+    // Never synced, and the first sync fails on the bad answer: `/overlords` is asked of
+    // Palette directly, which answers the same.
+    set_knobs(
+        &sim,
+        json!({"bad_answers": {"GET /v1/overlords": {"body": {}}}}),
+    )
+    .await;
+    let msg = assert_error(app.get("/overlords").await, 502, "palette_error").await;
+    assert!(
+        msg.contains("GET /v1/overlords answered an empty object where a list was expected"),
+        "{msg}"
+    );
+    stop(sim, app).await;
+}
+
+#[tokio::test]
+async fn an_oversized_object_is_refused_live() {
+    let (sim, app) = setup().await;
+    let pool = app.mirror().await;
+    let uid: String = sqlx::query_scalar(
+        "SELECT uid FROM clusters WHERE env = 'env0' AND state = 'Running' LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let path = format!("/clusters/{uid}/kubeconfig");
+    assert_eq!(app.get(&path).await.status(), 200);
+    let endpoint = "GET /v1/spectroclusters/{uid}/assets/kubeconfig";
+    let padding = 64 * 1024 * 1024;
+    set_knobs(
+        &sim,
+        json!({"bad_answers": {endpoint: {"padding": padding}}}),
+    )
+    .await;
+    let msg = assert_error(app.get(&path).await, 502, "palette_error").await;
+    assert!(msg.contains("more than 33554432 bytes"), "{msg}");
+    assert!(msg.contains("sync.max_object_bytes"), "{msg}");
+    stop(sim, app).await;
+}
