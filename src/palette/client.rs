@@ -321,6 +321,22 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// Sends with retries; one Palette object, `None` when Palette has no such resource
+    /// (404). Any other JSON (a number, a list, `null`) is `Untrusted`, never stored.
+    pub async fn object_if_found(self) -> Result<Option<Value>, PaletteError> {
+        let name = self.name();
+        match self.json_if_found().await? {
+            Some(other) if !other.is_object() => {
+                let found = kind_of(&other);
+                Err(untrusted(
+                    &name,
+                    format!("{found} where an object was expected"),
+                ))
+            }
+            found => Ok(found),
+        }
+    }
+
     /// Sends with pacing and retries; any 2xx answer. A 429 is back-pressure: the prefix
     /// slows down and the call waits its turn again until its deadline (except `Retries::None`).
     pub async fn send(self) -> Result<Answer, PaletteError> {

@@ -495,7 +495,7 @@ async fn group_detail(
         .get(format!("/v1/clustergroups/{uid}"))
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?;
     Ok(detail.map(|v| v.to_string()))
 }
@@ -511,7 +511,7 @@ async fn cluster_detail(
         .get(format!("/v1/dashboard/spectroclusters/{uid}"))
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?
     else {
         return Ok(None);
@@ -521,7 +521,7 @@ async fn cluster_detail(
         .query("includePackMeta", "schema,presets")
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?
         .unwrap_or_else(|| json!({ "profiles": [] }));
     let templates = models::cluster_templates(&detail);
@@ -569,7 +569,7 @@ async fn version_detail(
         .query("includePackMeta", "schema,presets")
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?
     else {
         return Ok(None);
@@ -578,7 +578,7 @@ async fn version_detail(
         .get(format!("/v1/clusterprofiles/{uid}/variables"))
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?
         .unwrap_or_else(|| json!({ "variables": [] }));
     let published = &detail["spec"]["published"];

@@ -277,3 +277,27 @@ async fn an_oversized_object_is_refused_live() {
     assert!(msg.contains("sync.max_object_bytes"), "{msg}");
     stop(sim, app).await;
 }
+
+#[tokio::test]
+async fn a_detail_that_is_not_an_object_fails_the_run_by_name() {
+    let (sim, app) = setup().await;
+    let pool = app.mirror().await;
+    let uid: String = sqlx::query_scalar("SELECT uid FROM clusters WHERE env = 'env0' LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    // A changed cluster: the next run fetches its details.
+    let state = json!({"state": "Deleting"});
+    sim_control(
+        &sim,
+        Method::POST,
+        &format!("/clusters/{uid}/state"),
+        Some(state),
+    )
+    .await;
+    let endpoint = "GET /v1/dashboard/spectroclusters/{uid}";
+    let says = format!("GET /v1/dashboard/spectroclusters/{uid} answered a number where an object");
+    refused(&sim, &app, endpoint, json!({"body": 42}), &says).await;
+    stop(sim, app).await;
+}
