@@ -301,3 +301,36 @@ async fn a_detail_that_is_not_an_object_fails_the_run_by_name() {
     refused(&sim, &app, endpoint, json!({"body": 42}), &says).await;
     stop(sim, app).await;
 }
+
+#[tokio::test]
+async fn an_error_echoing_a_user_token_is_answered_without_it() {
+    let sim = spawn_sim_with(SimConfig {
+        sizes: sizes(2, 4, 2),
+        ..SimConfig::default()
+    })
+    .await;
+    let app = spawn_app_for(&[&sim], |_| {}).await;
+    let token = sim_token(&sim, "alice@acme.example").await;
+    // Never synced (the first sync fails on the same answer): read through as alice.
+    set_knobs(
+        &sim,
+        json!({"bad_answers": {"GET /v1/overlords": "echo_credentials"}}),
+    )
+    .await;
+    let resp = app
+        .client
+        .get(app.url("/overlords"))
+        .header("X-SpectroCloud-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.text().await.unwrap();
+    assert!(
+        status.is_client_error() || status.is_server_error(),
+        "{status} {body}"
+    );
+    assert!(body.contains("invalid credential '[redacted]'"), "{body}");
+    assert!(!body.contains(&token), "the token is in the answer: {body}");
+    stop(sim, app).await;
+}
