@@ -334,3 +334,27 @@ async fn an_error_echoing_a_user_token_is_answered_without_it() {
     assert!(!body.contains(&token), "the token is in the answer: {body}");
     stop(sim, app).await;
 }
+
+#[tokio::test]
+async fn a_held_deletion_is_dropped_when_the_objects_are_listed_again() {
+    let (sim, app) = setup().await;
+    let before = held(&app).await;
+    // A well-formed but empty cluster listing (a gateway serving a stale cache, say).
+    let empty =
+        json!({"bad_answers": {"GET /v1/dashboard/spectroclusters/meta": {"body": {"items": []}}}});
+    set_knobs(&sim, empty).await;
+    let run = sync_started(&app).await;
+    assert_eq!(run["outcome"], "success", "{run}");
+    assert_eq!(run["counts"]["clusters"]["deleted"], 0, "{run}");
+    assert_eq!(held(&app).await, before);
+    let holds = status(&app).await["held_deletions"].clone();
+    assert_eq!(holds[0]["kind"], "clusters", "{holds}");
+    assert_eq!(holds[0]["absent"], 30, "{holds}");
+    // Listed again: nothing is deleted and the hold is forgotten.
+    set_knobs(&sim, json!({"bad_answers": {}})).await;
+    let run = sync_started(&app).await;
+    assert_eq!(run["counts"]["clusters"]["deleted"], 0, "{run}");
+    assert_eq!(held(&app).await, before);
+    assert_eq!(status(&app).await["held_deletions"], json!([]));
+    stop(sim, app).await;
+}
