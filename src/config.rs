@@ -407,6 +407,16 @@ pub struct SyncConfig {
     pub detail_max_age_seconds: u64,
     /// At most this many such refreshes per kind and run, oldest first.
     pub refresh_per_run: usize,
+    /// Largest answer read for one page of a listing; a larger one fails the run.
+    pub max_listing_bytes: u64,
+    /// Largest answer read for anything else (one object's details, a kubeconfig).
+    pub max_object_bytes: u64,
+    /// A run that would delete more than this fraction of a kind at once holds those
+    /// deletions back until the next run lists the same absence.
+    pub max_deletion_fraction: f64,
+    /// Kinds with fewer objects than this in the mirror are never held back (deleting 1 of 2
+    /// projects is ordinary).
+    pub deletion_guard_min_objects: usize,
 }
 
 impl Default for SyncConfig {
@@ -423,6 +433,10 @@ impl Default for SyncConfig {
             on_startup: true,
             detail_max_age_seconds: 6 * 3600,
             refresh_per_run: 500,
+            max_listing_bytes: 256 * 1024 * 1024,
+            max_object_bytes: 32 * 1024 * 1024,
+            max_deletion_fraction: 0.5,
+            deletion_guard_min_objects: 10,
         }
     }
 }
@@ -972,6 +986,26 @@ impl Config {
         if self.sync.run_timeout_seconds == 0 {
             issue("sync.run_timeout_seconds", "must be at least 1".into());
         }
+        for (key, value) in [
+            ("sync.max_listing_bytes", self.sync.max_listing_bytes),
+            ("sync.max_object_bytes", self.sync.max_object_bytes),
+        ] {
+            if value < MIN_ANSWER_BYTES {
+                issue(
+                    key,
+                    format!("must be at least {MIN_ANSWER_BYTES} bytes (64 KiB)"),
+                );
+            }
+        }
+        let fraction = self.sync.max_deletion_fraction;
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            issue(
+                "sync.max_deletion_fraction",
+                format!(
+                    "must be above 0 and at most 1 (1 = never hold deletions back), not {fraction}"
+                ),
+            );
+        }
 
         let mut names = HashSet::new();
         for (i, env) in self.environments.iter().enumerate() {
@@ -1099,6 +1133,9 @@ fn is_http_url(s: &str) -> bool {
 }
 
 /// Cron with seconds, exactly as the scheduler parses it.
+/// The smallest size cap allowed: below this, ordinary Palette answers would fail.
+const MIN_ANSWER_BYTES: u64 = 64 * 1024;
+
 pub fn validate_cron(expr: &str) -> Result<(), String> {
     tokio_cron_scheduler::Job::new_async(expr, |_, _| Box::pin(async {}))
         .map(|_| ())

@@ -274,7 +274,10 @@ impl From<PaletteError> for AppError {
             PaletteError::BadRequest { .. } => ErrorCode::BadRequest,
             PaletteError::Conflict { .. } => ErrorCode::Conflict,
             PaletteError::Throttled { .. } => ErrorCode::Throttled,
-            PaletteError::Upstream { .. } | PaletteError::Decode { .. } => ErrorCode::PaletteError,
+            PaletteError::Upstream { .. }
+            | PaletteError::Decode { .. }
+            | PaletteError::Untrusted { .. }
+            | PaletteError::TooLarge { .. } => ErrorCode::PaletteError,
             PaletteError::Timeout { .. } => ErrorCode::PaletteTimeout,
             PaletteError::Unreachable { .. } => ErrorCode::PaletteUnreachable,
         };

@@ -21,8 +21,13 @@ use super::PaletteError;
 use super::pacing::{Pacer, Priority};
 use crate::config::{EnvironmentConfig, Secret, SyncConfig};
 
-/// Guards against a Palette that keeps handing out continue tokens.
+/// Guards against a Palette that keeps handing out continue tokens (before any `count`).
 const MAX_PAGES: usize = 10_000;
+/// Pages allowed beyond what `listmeta.count` and the page size call for: `count` drifts
+/// while objects come and go during paging.
+const EXTRA_PAGES: usize = 2;
+/// Of an error answer, only this much is read: its message is all the service uses.
+const MAX_ERROR_BYTES: u64 = 64 * 1024;
 /// Longest wait a `Retry-After` header may impose.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
@@ -48,6 +53,9 @@ struct Inner {
     retries: u32,
     retry_base: Duration,
     page_size: u32,
+    /// Size caps of an answer: a listing page, anything else.
+    max_listing_bytes: u64,
+    max_object_bytes: u64,
     /// Every request sent (attempts included), for metrics.
     calls: AtomicU64,
 }
@@ -87,6 +95,8 @@ pub struct Call<'a> {
     priority: Option<Priority>,
     deadline: Option<Instant>,
     raw: bool,
+    /// A listing: read with `sync.max_listing_bytes` instead of `sync.max_object_bytes`.
+    listing: bool,
 }
 
 /// A successful answer.
@@ -151,6 +161,8 @@ impl PaletteClient {
                 retries: sync.max_retries,
                 retry_base: Duration::from_millis(sync.retry_base_ms.max(1)),
                 page_size: sync.page_size.clamp(1, 50),
+                max_listing_bytes: sync.max_listing_bytes.max(1),
+                max_object_bytes: sync.max_object_bytes.max(1),
                 calls: AtomicU64::new(0),
             }),
         })
@@ -188,6 +200,7 @@ impl PaletteClient {
             priority: None,
             deadline: None,
             raw: false,
+            listing: false,
         }
     }
 
@@ -255,6 +268,44 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// A list call: the answer may be as large as `sync.max_listing_bytes`.
+    pub fn listing(mut self) -> Self {
+        self.listing = true;
+        self
+    }
+
+    /// `GET /v1/overlords`: how the call is named in errors (no query, no credential).
+    pub fn name(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// The size cap of this call's answer, and the setting that sets it.
+    fn cap(&self) -> (u64, &'static str) {
+        let inner = &self.client.inner;
+        if self.listing {
+            (inner.max_listing_bytes, "max_listing_bytes")
+        } else {
+            (inner.max_object_bytes, "max_object_bytes")
+        }
+    }
+
+    /// The secrets this call sends, which Palette text repeated by the service must not carry.
+    fn secrets(&self) -> [&str; 2] {
+        let token = match self.credential {
+            Credential::User(t) => t,
+            Credential::ApiKey => "",
+        };
+        [self.client.inner.api_key.expose(), token]
+    }
+
+    /// Sends a non-paginated list call; its items, or `Untrusted` when the answer is not a
+    /// list (see [`list_items`]).
+    pub async fn items(self) -> Result<Vec<Value>, PaletteError> {
+        let call = self.listing();
+        let name = call.name();
+        list_items(&name, call.json().await?)
+    }
+
     /// Sends with retries; JSON answer.
     pub async fn json(self) -> Result<Value, PaletteError> {
         let path = self.path.clone();
@@ -267,6 +318,22 @@ impl<'a> Call<'a> {
             Ok(v) => Ok(Some(v)),
             Err(PaletteError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Sends with retries; one Palette object, `None` when Palette has no such resource
+    /// (404). Any other JSON (a number, a list, `null`) is `Untrusted`, never stored.
+    pub async fn object_if_found(self) -> Result<Option<Value>, PaletteError> {
+        let name = self.name();
+        match self.json_if_found().await? {
+            Some(other) if !other.is_object() => {
+                let found = kind_of(&other);
+                Err(untrusted(
+                    &name,
+                    format!("{found} where an object was expected"),
+                ))
+            }
+            found => Ok(found),
         }
     }
 
@@ -432,20 +499,62 @@ impl<'a> Call<'a> {
             .map_err(|e| transport_error(&self.path, e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&self.path, e))?
-            .to_vec();
         if status.is_success() {
+            let body = self.read_capped(resp).await?;
             return Ok(Answer {
                 status,
                 headers,
                 body,
             });
         }
-        Err(status_error(&self.path, status, &headers, &body))
+        let body = read_prefix(resp, MAX_ERROR_BYTES).await;
+        Err(status_error(
+            &self.path,
+            status,
+            &headers,
+            &body,
+            &self.secrets(),
+        ))
     }
+
+    /// The body, chunk by chunk, failing as soon as it passes the cap: a huge or endless
+    /// answer never sits in memory whole.
+    async fn read_capped(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, PaletteError> {
+        let (cap, setting) = self.cap();
+        let too_large = || PaletteError::TooLarge {
+            call: self.name(),
+            limit: cap,
+            setting,
+        };
+        if resp.content_length().is_some_and(|n| n > cap) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| transport_error(&self.path, e))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > cap {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// At most `cap` bytes of an error answer (a transport failure leaves what arrived).
+async fn read_prefix(mut resp: reqwest::Response, cap: u64) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = (cap as usize).saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() as u64 >= cap {
+            break;
+        }
+    }
+    body
 }
 
 /// Header values carrying credentials are marked sensitive so no debug output shows them.
@@ -480,17 +589,19 @@ fn transport_error(path: &str, e: reqwest::Error) -> PaletteError {
     }
 }
 
-/// Palette's `{code, message}` error body, if there is one.
-fn palette_message(body: &[u8]) -> String {
+/// Palette's `{code, message}` error body, if there is one, without the call's secrets
+/// (Palette may echo a rejected key or token).
+fn palette_message(body: &[u8], secrets: &[&str]) -> String {
     let text = String::from_utf8_lossy(body);
-    match serde_json::from_slice::<Value>(body) {
+    let message = match serde_json::from_slice::<Value>(body) {
         Ok(v) => match (v["code"].as_str(), v["message"].as_str()) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
             (None, Some(m)) => m.to_string(),
-            _ => truncate(&text),
+            _ => text.to_string(),
         },
-        Err(_) => truncate(&text),
-    }
+        Err(_) => text.to_string(),
+    };
+    truncate(&super::scrub(&message, secrets))
 }
 
 fn truncate(s: &str) -> String {
@@ -506,8 +617,15 @@ fn truncate(s: &str) -> String {
     }
 }
 
-fn status_error(path: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> PaletteError {
+fn status_error(
+    path: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &[&str],
+) -> PaletteError {
     let path = path.to_string();
+    let palette_message = |body| palette_message(body, secrets);
     match status {
         StatusCode::NOT_FOUND => PaletteError::NotFound { path },
         StatusCode::UNAUTHORIZED => PaletteError::Unauthorized {
@@ -569,7 +687,9 @@ impl PaletteClient {
 
 impl Call<'_> {
     /// Sends this list call page by page (`limit` = the page size, `continue` in the query
-    /// string only, never the body), guarding against a repeated token.
+    /// string only, never the body). Every page must be a list ([`list_items`]), and the pages
+    /// must end: a repeated token, or more pages than `listmeta.count` allows (with slack for
+    /// drift), fails the listing.
     pub async fn pages(self) -> Result<Listing, PaletteError> {
         let mut items = Vec::new();
         let (pages, complete) = self.each_page(|page| items.extend(page)).await?;
@@ -587,8 +707,9 @@ impl Call<'_> {
         self,
         mut each: impl FnMut(Vec<Value>),
     ) -> Result<(usize, bool), PaletteError> {
-        let path = self.path.clone();
-        let page_size = self.client.page_size().to_string();
+        let call = self.listing();
+        let name = call.name();
+        let page_size = call.client.page_size();
         let mut pages = 0;
         let mut token = String::new();
         let mut seen_tokens = std::collections::HashSet::new();
@@ -599,19 +720,17 @@ impl Call<'_> {
         let mut uids = std::collections::HashSet::new();
         let mut without_uid = 0usize;
         loop {
-            let mut call = self.clone().query("limit", page_size.clone());
+            let mut page_call = call.clone().query("limit", page_size.to_string());
             if !token.is_empty() {
-                call = call.query("continue", token.clone());
+                page_call = page_call.query("continue", token.clone());
             }
-            let mut page = call.json().await?;
+            let mut page = page_call.json().await?;
             pages += 1;
-            let items = match &mut page {
-                Value::Array(a) => std::mem::take(a),
-                v => match v["items"].take() {
-                    Value::Array(a) => a,
-                    _ => Vec::new(),
-                },
-            };
+            let meta = page
+                .as_object_mut()
+                .and_then(|o| o.get("listmeta").cloned())
+                .unwrap_or(Value::Null);
+            let items = list_items(&name, page)?;
             let empty = items.is_empty();
             for item in &items {
                 match super::models::uid(item) {
@@ -622,29 +741,116 @@ impl Call<'_> {
                 }
             }
             each(items);
-            if let Some(c) = page["listmeta"]["count"].as_u64() {
+            if let Some(c) = meta["count"].as_u64() {
                 counts.insert(c);
             }
-            let next = page["listmeta"]["continue"]
-                .as_str()
-                .unwrap_or("")
-                .to_string();
+            let next = meta["continue"].as_str().unwrap_or("").to_string();
             if next.is_empty() || empty {
                 break;
             }
-            if !seen_tokens.insert(next.clone()) || pages >= MAX_PAGES {
-                return Err(PaletteError::Upstream {
-                    path,
-                    status: 200,
-                    message: format!(
-                        "pagination did not end: continue token repeated after {pages} pages"
+            let allowed = pages_allowed(counts.iter().max().copied(), page_size);
+            if !seen_tokens.insert(next.clone()) {
+                return Err(untrusted(
+                    &name,
+                    format!(
+                        "pages that do not end (a `continue` token repeated after {pages} pages)"
                     ),
-                });
+                ));
+            }
+            if pages >= allowed {
+                return Err(untrusted(
+                    &name,
+                    format!(
+                        "pages that do not end (still a new `continue` token after {pages} pages, \
+                         where listmeta.count {} at {page_size} a page allows {allowed})",
+                        counts.iter().max().copied().unwrap_or(0)
+                    ),
+                ));
             }
             token = next;
         }
         // Complete: the count never moved, and exactly that many distinct objects arrived.
         Ok((pages, listing_complete(&counts, uids.len() + without_uid)))
+    }
+}
+
+/// The most pages a listing of `count` objects may take: what the page size calls for, a
+/// tenth more and two more for objects added while paging; no count at all: `MAX_PAGES`.
+fn pages_allowed(count: Option<u64>, page_size: u32) -> usize {
+    match count {
+        Some(c) => {
+            let expected = (c as usize).div_ceil(page_size.max(1) as usize);
+            (expected + expected / 10 + EXTRA_PAGES).min(MAX_PAGES)
+        }
+        None => MAX_PAGES,
+    }
+}
+
+fn untrusted(call: &str, problem: String) -> PaletteError {
+    PaletteError::Untrusted {
+        call: call.to_string(),
+        problem,
+    }
+}
+
+/// How a JSON value is named in an error.
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The items of a list answer to `call` (e.g. `GET /v1/overlords`): a JSON array, or an object
+/// with an `items` (or `summaries`) array; `items: null` beside a `listmeta` is an empty page
+/// (Go's empty slice). Anything else — a number, a string, `null`, `{}`, `{"error": ..}`, a
+/// gateway's page — is `Untrusted`: taken as an empty listing, it would delete a whole kind.
+pub fn list_items(call: &str, v: Value) -> Result<Vec<Value>, PaletteError> {
+    let mut o = match v {
+        Value::Array(a) => return Ok(a),
+        Value::Object(o) => o,
+        other => {
+            let found = kind_of(&other);
+            return Err(untrusted(
+                call,
+                format!("{found} where a list was expected"),
+            ));
+        }
+    };
+    for key in ["items", "summaries"] {
+        match o.remove(key) {
+            Some(Value::Array(a)) => return Ok(a),
+            Some(Value::Null) if o.get("listmeta").is_some_and(Value::is_object) => {
+                return Ok(Vec::new());
+            }
+            Some(other) => {
+                let found = kind_of(&other);
+                return Err(untrusted(
+                    call,
+                    format!("{found} as `{key}` where a list was expected"),
+                ));
+            }
+            None => {}
+        }
+    }
+    // The keys only (an error page's text may carry anything); a few, short.
+    let keys: Vec<String> = o.keys().take(5).map(|k| truncate_to(k, 40)).collect();
+    let what = if keys.is_empty() {
+        "an empty object".to_string()
+    } else {
+        format!("an object without `items` (keys: {})", keys.join(", "))
+    };
+    Err(untrusted(call, format!("{what} where a list was expected")))
+}
+
+fn truncate_to(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_string(),
     }
 }
 
@@ -679,8 +885,51 @@ pub fn virtual_cluster_filter() -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::listing_complete;
+    use super::{list_items, listing_complete, pages_allowed};
+    use serde_json::json;
     use std::collections::HashSet;
+
+    #[test]
+    fn only_a_list_is_a_listing() {
+        let call = "GET /v1/overlords";
+        assert_eq!(list_items(call, json!([1])).unwrap().len(), 1);
+        assert!(list_items(call, json!({"items": []})).unwrap().is_empty());
+        assert_eq!(
+            list_items(call, json!({"summaries": [1, 2]}))
+                .unwrap()
+                .len(),
+            2
+        );
+        let nil_page = json!({"items": null, "listmeta": {"continue": "", "count": 0}});
+        assert!(list_items(call, nil_page).unwrap().is_empty());
+        for (bad, says) in [
+            (json!(42), "a number where a list was expected"),
+            (json!("x"), "a string where"),
+            (json!(null), "null where"),
+            (json!({}), "an empty object where"),
+            (
+                json!({"error": "maintenance"}),
+                "without `items` (keys: error)",
+            ),
+            (json!({"message": "x"}), "(keys: message)"),
+            (json!({"items": null}), "null as `items`"),
+            (json!({"items": 7}), "a number as `items`"),
+        ] {
+            let e = list_items(call, bad.clone())
+                .expect_err(&bad.to_string())
+                .to_string();
+            assert!(e.starts_with("GET /v1/overlords answered "), "{e}");
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn pages_are_bounded_by_the_count() {
+        assert_eq!(pages_allowed(Some(117), 50), 3 + 2);
+        assert_eq!(pages_allowed(Some(0), 50), 2);
+        assert_eq!(pages_allowed(Some(5000), 50), 100 + 10 + 2);
+        assert_eq!(pages_allowed(None, 50), super::MAX_PAGES);
+    }
 
     #[test]
     fn a_listing_that_moved_while_paging_is_not_complete() {

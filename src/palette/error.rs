@@ -30,6 +30,21 @@ pub enum PaletteError {
     Unreachable { path: String, message: String },
     #[error("Palette sent an unreadable answer ({path}): {message}")]
     Decode { path: String, message: String },
+    /// An answer that cannot be what was asked for (a number, `{}` or an error page where a
+    /// list belongs): never taken as an empty listing.
+    #[error(
+        "{call} answered {problem}; nothing was taken from it (check Palette's status page or the environment's URL)"
+    )]
+    Untrusted { call: String, problem: String },
+    /// An answer past the size cap (`sync.max_listing_bytes` / `sync.max_object_bytes`).
+    #[error(
+        "{call} answered more than {limit} bytes, the configured cap; raise sync.{setting} if Palette really sends that much"
+    )]
+    TooLarge {
+        call: String,
+        limit: u64,
+        setting: &'static str,
+    },
 }
 
 impl PaletteError {

@@ -7,11 +7,13 @@ mod error;
 pub mod limits;
 pub mod models;
 pub mod pacing;
+pub mod scrub;
 
 pub use client::{Credential, Listing, PaletteClient, Retries};
 pub use environment::{Environment, Environments};
 pub use error::PaletteError;
 pub use pacing::Priority;
+pub use scrub::scrub;
 
 /// Metrics of one attempt: latency per prefix and outcome, requests, and 429s per prefix.
 pub(crate) fn record_call(
@@ -28,6 +30,7 @@ pub(crate) fn record_call(
         Err(PaletteError::Timeout { .. }) => "timeout",
         Err(PaletteError::Unreachable { .. }) => "unreachable",
         Err(PaletteError::Upstream { .. }) => "server_error",
+        Err(PaletteError::Untrusted { .. } | PaletteError::TooLarge { .. }) => "bad_answer",
         Err(_) => "client_error",
     };
     let (app, env, prefix) = (app.to_string(), env.to_string(), prefix.to_string());

@@ -26,6 +26,9 @@ pub struct EnvStatus {
     pub stale_after_seconds: u64,
     pub last_run: Option<RunRecord>,
     pub last_success: Option<RunRecord>,
+    /// Deletions held back because a listing would have removed most of a kind at once;
+    /// the next run that lists the same absence deletes them.
+    pub held_deletions: Vec<crate::store::held::Held>,
 }
 
 /// Every environment, or only `only`.
@@ -51,6 +54,7 @@ pub async fn sync_status(state: &AppState, only: Option<&str>) -> AppResult<Vec<
             stale_after_seconds: state.config.sync.stale_after_seconds,
             last_run,
             last_success,
+            held_deletions: crate::store::held::list(&state.db, env.name()).await?,
         });
     }
     Ok(out)

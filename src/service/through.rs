@@ -14,7 +14,7 @@ use super::{Answer, Ctx, not_found, not_synced};
 use crate::auth::scope::{Kind, Visibility};
 use crate::domain::Scope;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::palette::client::{Answer as Reply, Call, Listing, virtual_cluster_filter};
+use crate::palette::client::{Answer as Reply, Call, Listing, list_items, virtual_cluster_filter};
 use crate::palette::models;
 use crate::store::Page;
 
@@ -28,19 +28,10 @@ pub fn page_of(items: Vec<Value>, page: Page) -> Vec<Value> {
     items.into_iter().skip(skip).take(take).collect()
 }
 
-/// The items of a list answer in any of Palette's shapes (`{items}`, `{summaries}`, array).
-fn items_of(v: Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a,
-        mut v => match ["items", "summaries"]
-            .into_iter()
-            .find(|k| v[*k].is_array())
-            .map(|k| v[k].take())
-        {
-            Some(Value::Array(a)) => a,
-            _ => Vec::new(),
-        },
-    }
+/// The items of a list answer in any of Palette's shapes (`{items}`, `{summaries}`, array);
+/// any other answer (a number, `{}`, an error page) is a Palette error, never an empty list.
+fn items_of(path: &str, v: Value) -> AppResult<Vec<Value>> {
+    list_items(&format!("GET {path}"), v).map_err(AppError::from)
 }
 
 /// A mirror read answered live before the first sync: the caller's Palette credential and
@@ -104,11 +95,11 @@ impl Through<'_> {
         page: Page,
     ) -> AppResult<Answer> {
         let v = self
-            .send(self.ctx.env.client.get(path).project(project))
+            .send(self.ctx.env.client.get(path).project(project).listing())
             .await?
             .json(path)
             .map_err(AppError::from)?;
-        Answer::live_json(&json!({ key: page_of(items_of(v), page) }))
+        Answer::live_json(&json!({ key: page_of(items_of(path, v)?, page) }))
     }
 
     /// The projects the caller may see, after the environment's include/exclude lists.
@@ -198,13 +189,10 @@ impl Through<'_> {
     /// Clusters in one scope: the `meta` listing, or the paged search where Palette lacks it.
     pub async fn clusters_in(&self, project: Option<String>) -> AppResult<Listing> {
         let client = &self.ctx.env.client;
-        let p = project.as_deref();
-        match self
-            .send(client.get("/v1/dashboard/spectroclusters/meta").project(p))
-            .await
-        {
+        let (p, meta) = (project.as_deref(), "/v1/dashboard/spectroclusters/meta");
+        match self.send(client.get(meta).project(p).listing()).await {
             Ok(a) => Ok(Listing {
-                items: items_of(a.json("/v1/dashboard/spectroclusters/meta")?),
+                items: items_of(meta, a.json(meta)?)?,
                 pages: 1,
                 complete: true,
             }),

@@ -3,6 +3,7 @@
 //! and per-endpoint request counters. It powers the demo, every integration test and every
 //! benchmark.
 
+pub mod bad;
 pub mod churn;
 pub mod control;
 pub mod create;
@@ -96,6 +97,9 @@ pub struct Knobs {
     /// The cluster search lists each profile template's `packs` (Palette does); off, like a
     /// Palette that leaves them out, the packs are only in each cluster's details.
     pub listing_packs: bool,
+    /// Bad answers per endpoint (`"METHOD /pattern"`, as in the counters): what a broken
+    /// Palette or a gateway in front of it may send (`sim::bad`). None by default.
+    pub bad_answers: BTreeMap<String, bad::BadAnswer>,
 }
 
 impl Default for Knobs {
@@ -117,6 +121,7 @@ impl Default for Knobs {
             churn_every_seconds: 0,
             churn_clusters: 3,
             listing_packs: true,
+            bad_answers: BTreeMap::new(),
         }
     }
 }

@@ -104,6 +104,10 @@ pub async fn palette_behaviour(
         let resp = PaletteErr::forbidden(format!("not allowed: {}", req.path())).error_response();
         return Ok(req.into_response(resp));
     }
+    if let Some(bad) = knobs.bad_answers.get(&key).cloned() {
+        state.count(key);
+        return super::bad::answer(req, next, bad).await;
+    }
     state.count(key);
     if knobs.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(knobs.latency_ms)).await;
@@ -313,6 +317,16 @@ struct ContinueToken {
     token: String,
 }
 
+/// A `continue` token: base64 JSON of the next offset, the count, and Palette's own token.
+pub fn continue_token(offset: usize, count: usize, token: &str) -> String {
+    let t = ContinueToken {
+        offset,
+        count,
+        token: token.to_string(),
+    };
+    B64.encode(serde_json::to_vec(&t).unwrap_or_default())
+}
+
 /// The slice of a listing one request returns, and its `listmeta`. The continue token is only
 /// ever read from the query string; a `continue` in a POST body is ignored (as Palette does).
 pub fn page<'a, T>(
@@ -338,12 +352,7 @@ pub fn page<'a, T>(
     let start = start.min(items.len());
     let end = (start + limit).min(items.len());
     let next = if end < items.len() {
-        let t = ContinueToken {
-            offset: end,
-            count: items.len(),
-            token: String::new(),
-        };
-        B64.encode(serde_json::to_vec(&t).unwrap_or_default())
+        continue_token(end, items.len(), "")
     } else {
         String::new()
     };

@@ -12,6 +12,7 @@ macro_rules! visible {
 pub mod audit;
 pub mod clusters;
 pub mod events;
+pub mod held;
 pub mod idempotency;
 pub mod infra;
 pub mod maintenance;

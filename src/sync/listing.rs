@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::index::{self, Interner};
 use super::plan::Scopes;
+use crate::palette::client::list_items;
 use crate::palette::models;
 use crate::palette::{PaletteClient, PaletteError};
 use crate::store::snapshot::ClusterIndex;
@@ -128,31 +129,35 @@ fn search_body() -> Value {
     json!({"filter": {}, "sort": [{"field": "clusterName", "order": "asc"}]})
 }
 
-/// The items of the `meta` answer (a bare array, or `{items}`), each reduced as it is read.
+/// The items of the `meta` answer (a bare array, or `{items}`), each reduced as it is read;
+/// any other shape is refused as the client refuses it ([`list_items`]).
 fn meta_items(body: &[u8], listed_in: Option<&str>) -> Result<Vec<ListedCluster>, PaletteError> {
     #[derive(serde::Deserialize)]
     struct Wrapped<'a> {
         #[serde(borrow)]
         items: Vec<&'a RawValue>,
     }
+    let decode = |message: String| PaletteError::Decode {
+        path: META.to_string(),
+        message,
+    };
     let raw: Vec<&RawValue> = match serde_json::from_slice::<Vec<&RawValue>>(body) {
         Ok(a) => a,
         Err(_) => match serde_json::from_slice::<Wrapped>(body) {
             Ok(w) => w.items,
-            Err(e) => {
-                return Err(PaletteError::Decode {
-                    path: META.to_string(),
-                    message: format!("expected a list of clusters: {e}"),
-                });
+            Err(_) => {
+                let v: Value = serde_json::from_slice(body).map_err(|e| decode(e.to_string()))?;
+                let items = list_items(&format!("GET {META}"), v)?;
+                return Ok(items
+                    .iter()
+                    .filter_map(|i| ListedCluster::of(i, listed_in))
+                    .collect());
             }
         },
     };
     let mut out = Vec::with_capacity(raw.len());
     for r in raw {
-        let item: Value = serde_json::from_str(r.get()).map_err(|e| PaletteError::Decode {
-            path: META.to_string(),
-            message: e.to_string(),
-        })?;
+        let item: Value = serde_json::from_str(r.get()).map_err(|e| decode(e.to_string()))?;
         out.extend(ListedCluster::of(&item, listed_in));
     }
     Ok(out)
@@ -170,6 +175,7 @@ async fn list_scope(
         .get(META)
         .project(project)
         .counted(calls)
+        .listing()
         .send()
         .await;
     match answer {

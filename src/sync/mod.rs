@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod bar;
+pub mod guard;
 pub mod index;
 pub mod listing;
 pub mod plan;
@@ -399,6 +400,11 @@ impl SyncEngine {
 
     async fn execute_in_span(&self, env: &Environment, id: i64, lock: SyncLock) -> RunReport {
         let name = env.name().to_string();
+        let _slot = guard::Slot {
+            state: &self.state,
+            env: env.name(),
+            id,
+        };
         let progress = self
             .env_state(&name)
             .running
@@ -410,7 +416,7 @@ impl SyncEngine {
         let timeout = Duration::from_secs(self.config.run_timeout_seconds);
         let work = async {
             tokio::select! {
-                r = tokio::time::timeout(timeout, run::run(env, &self.db, &self.config, id, &progress)) => {
+                r = tokio::time::timeout(timeout, guard::contained(run::run(env, &self.db, &self.config, id, &progress))) => {
                     r.unwrap_or(Err(SyncError::TimedOut(self.config.run_timeout_seconds)))
                 }
                 _ = self.shutdown.cancelled() => Err(SyncError::Cancelled),
@@ -448,7 +454,11 @@ impl SyncEngine {
                 Counts::new(),
                 Some(SyncError::Cancelled.to_string()),
             ),
-            Err(e) => ("failed", Counts::new(), Some(e.to_string())),
+            // Palette's text may echo the key it was sent.
+            Err(e) => {
+                let text = crate::palette::scrub(&e.to_string(), &[env.config.api_token.expose()]);
+                ("failed", Counts::new(), Some(text))
+            }
         };
         // A success was recorded in the transaction of its last write; a failure keeps the
         // counts its batches recorded (and never overwrites a run its last write ended).

@@ -35,6 +35,10 @@ pub enum SyncError {
     TimedOut(u64),
     #[error("the service is shutting down; the batches applied so far were kept")]
     Cancelled,
+    #[error(
+        "the run stopped on an internal error ({0}); nothing more was applied and the previous mirror stays — please report this"
+    )]
+    Panicked(String),
 }
 
 /// Cloud types whose accounts are mirrored.
@@ -114,34 +118,17 @@ where
     })
 }
 
-/// A non-paginated list call (`{items}`, `{summaries}` or a bare array) as a listing.
+/// A non-paginated list call (`{items}`, `{summaries}` or a bare array) as a listing; any
+/// other answer fails the run (`PaletteClient`'s `list_items`).
 async fn list_once(
     client: &PaletteClient,
     path: &str,
     project: Option<&str>,
     calls: &AtomicU64,
 ) -> Result<Listing, PaletteError> {
-    let v = client
-        .get(path)
-        .project(project)
-        .counted(calls)
-        .json()
-        .await?;
-    let items = match v {
-        Value::Array(a) => a,
-        mut v => {
-            let key = ["items", "summaries"]
-                .into_iter()
-                .find(|k| v[*k].is_array())
-                .unwrap_or("items");
-            match v[key].take() {
-                Value::Array(a) => a,
-                _ => Vec::new(),
-            }
-        }
-    };
+    let call = client.get(path).project(project).counted(calls);
     Ok(Listing {
-        items,
+        items: call.items().await?,
         pages: 1,
         complete: true,
     })
@@ -251,6 +238,7 @@ pub async fn run(
         budget: config.refresh_per_run,
     };
     let mut plan = plan::plan(projects, &scopes, listed, &known, &policy);
+    super::guard::hold_mass_deletions(db, name, &known, &mut plan.snap, config, run_id).await?;
     // The listings, at once: new objects show from now on, details follow in batches.
     let w = Writes {
         db,
@@ -487,7 +475,7 @@ async fn group_detail(
         .get(format!("/v1/clustergroups/{uid}"))
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?;
     Ok(detail.map(|v| v.to_string()))
 }
@@ -504,7 +492,7 @@ async fn cluster_detail(
         .get(format!("/v1/dashboard/spectroclusters/{uid}"))
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?
     else {
         return Ok(None);
@@ -514,7 +502,7 @@ async fn cluster_detail(
         .query("includePackMeta", "schema,presets")
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?
         .unwrap_or_else(|| json!({ "profiles": [] }));
     let index = {
@@ -543,7 +531,7 @@ async fn version_detail(
         .query("includePackMeta", "schema,presets")
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?
     else {
         return Ok(None);
@@ -552,7 +540,7 @@ async fn version_detail(
         .get(format!("/v1/clusterprofiles/{uid}/variables"))
         .project(project)
         .counted(calls)
-        .json_if_found()
+        .object_if_found()
         .await?
         .unwrap_or_else(|| json!({ "variables": [] }));
     let published = &detail["spec"]["published"];

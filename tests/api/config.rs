@@ -143,6 +143,29 @@ fn bad_cron_and_permission() {
 }
 
 #[test]
+fn answer_caps_and_deletion_fraction_are_checked() {
+    let got = issues(&format!(
+        "[sync]\nmax_listing_bytes = 100\nmax_object_bytes = 0\nmax_deletion_fraction = 1.5\n{ENV}"
+    ));
+    for key in [
+        "sync.max_listing_bytes",
+        "sync.max_object_bytes",
+        "sync.max_deletion_fraction",
+    ] {
+        assert!(got.iter().any(|(k, _)| k == key), "{key}: {got:?}");
+    }
+    let got = issues(&format!("[sync]\nmax_deletion_fraction = 0.0\n{ENV}"));
+    assert!(
+        got.iter().any(|(k, _)| k == "sync.max_deletion_fraction"),
+        "{got:?}"
+    );
+    let c = Config::from_toml_str(ENV).expect("valid");
+    assert_eq!(c.sync.max_listing_bytes, 256 * 1024 * 1024);
+    assert_eq!(c.sync.max_object_bytes, 32 * 1024 * 1024);
+    assert_eq!(c.sync.max_deletion_fraction, 0.5);
+}
+
+#[test]
 fn check_config_cli_reports_bad_key_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");

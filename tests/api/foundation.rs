@@ -8,7 +8,10 @@ async fn health_is_ok_without_credentials() {
     let resp = app.get("/health").await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().contains_key("x-request-id"));
-    assert_eq!(json(resp).await, serde_json::json!({"status": "ok"}));
+    assert_eq!(
+        json(resp).await,
+        serde_json::json!({"status": "ok", "sync": "ok", "environments": []})
+    );
     app.stop().await;
 }
 

@@ -20,3 +20,4 @@ mod routes;
 mod sim;
 mod sync;
 mod ui;
+mod untrusted;
