@@ -12,6 +12,8 @@ use crate::palette::models;
 use crate::store::clusters::{self, ClusterRecord};
 use crate::store::{ByName, Listed, Page};
 
+pub use crate::store::clusters::Naming;
+
 /// `{clusters: [...]}`: every cluster the caller can see (virtual ones are listed apart).
 pub async fn list(ctx: &Ctx, page: Page) -> AppResult<Answer> {
     match ctx.view().await? {
@@ -208,6 +210,12 @@ async fn resolve_kind(
     let narrow = format!("projectName, projectUid or {field}Uid");
     let one = super::names::pick(what, name, m.env(), found, &known, &narrow)?;
     Uid::parse(&format!("{field}Uid"), &one.uid)
+}
+
+/// A mirrored cluster's name and project (uid and name), for naming it in answers; `None`
+/// when the mirror does not list it.
+pub async fn naming(ctx: &Ctx, uid: &Uid) -> AppResult<Option<Naming>> {
+    Ok(clusters::naming(&ctx.state.db, ctx.env.name(), uid).await?)
 }
 
 /// The cluster's project for a live call: `given` when there is one, else the mirror's.
