@@ -93,6 +93,10 @@ pub struct Knobs {
     pub churn_every_seconds: u64,
     /// How many clusters one churn step touches.
     pub churn_clusters: usize,
+    /// Path fragments (a uid): requests whose path contains one are also counted one by one,
+    /// as `"METHOD /exact/path"`, so a test can count the calls about one object while a sync
+    /// calls the same endpoints for others.
+    pub watch: Vec<String>,
 }
 
 impl Default for Knobs {
@@ -112,6 +116,7 @@ impl Default for Knobs {
             limits_scale: 1.0,
             prefix_limits: BTreeMap::new(),
             churn_every_seconds: 0,
+            watch: Vec::new(),
             churn_clusters: 3,
         }
     }

@@ -105,6 +105,9 @@ pub async fn palette_behaviour(
         return Ok(req.into_response(resp));
     }
     state.count(key);
+    if knobs.watch.iter().any(|w| req.path().contains(w.as_str())) {
+        state.count(format!("{} {}", req.method(), req.path()));
+    }
     if knobs.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(knobs.latency_ms)).await;
     }
