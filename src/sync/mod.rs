@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod bar;
+pub mod detail;
 pub mod plan;
 pub mod progress;
 pub mod run;

@@ -19,8 +19,8 @@ use crate::palette::models::{self, is_valid_uid};
 use crate::palette::{Environment, Listing, PaletteClient, PaletteError};
 use crate::store::Db;
 use crate::store::snapshot::{
-    self, ClusterDetail, ClusterPack, ClusterRow, Counts, ObjectRow, PackRow, Part, ProfileRef,
-    Snapshot, VersionDetail, VersionRow,
+    self, ClusterDetail, ClusterRow, Counts, ObjectRow, PackRow, Part, Snapshot, VersionDetail,
+    VersionRow,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -436,7 +436,14 @@ async fn details(
         &snap.clusters.rows,
         clusters,
         c,
-        |uid, project| async move { cluster_detail(client, &uid, project.as_deref(), calls).await },
+        |uid, project| async move {
+            // A person's read may have fetched it meanwhile.
+            let known = w.known.clusters.get(&uid);
+            if let Some(d) = super::detail::written_meanwhile(w.db, name, &uid, known).await {
+                return Ok(Some(d));
+            }
+            cluster_detail(client, &uid, project.as_deref(), calls).await
+        },
         |r, d| ClusterRow {
             detail: Some(d),
             ..r.clone()
@@ -536,34 +543,10 @@ async fn cluster_detail(
         .json_if_found()
         .await?
         .unwrap_or_else(|| json!({ "profiles": [] }));
-    let templates = models::cluster_templates(&detail);
-    let mut refs = Vec::new();
-    let mut packs = Vec::new();
-    for t in &templates {
-        refs.push(ProfileRef {
-            version_uid: t.version_uid.to_string(),
-            name: t.name.to_string(),
-            version: t.version.clone(),
-            profile_type: t.profile_type.to_string(),
-        });
-        for p in &t.packs {
-            packs.push(ClusterPack {
-                version_uid: t.version_uid.to_string(),
-                name: p.name.to_string(),
-                tag: p.tag.to_string(),
-                version: p.version.to_string(),
-                layer: p.layer.to_string(),
-            });
-        }
-    }
-    Ok(Some(ClusterDetail {
-        health: models::health(&detail).map(str::to_string),
-        kubernetes_version: models::kubernetes_version(&detail).map(str::to_string),
-        detail_json: detail.to_string(),
-        profiles_json: profiles.to_string(),
-        refs,
-        packs,
-    }))
+    Ok(Some(super::detail::cluster_detail(
+        &detail,
+        profiles.to_string(),
+    )))
 }
 
 /// One profile version with packs (values, schema, presets) and variables; `None` if gone.
