@@ -112,8 +112,8 @@ pub async fn detail(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<An
         Ok(answer) => return Ok(answer),
         Err(live) => live,
     };
-    let path = format!("/v1/dashboard/spectroclusters/{uid}");
-    t.object(t.get(path, p.as_deref()), "Cluster").await
+    let got = super::enrich::cluster(&t, uid, p.as_deref()).await;
+    Ok(Answer::live_bytes(got.detail.clone()?))
 }
 
 /// A virtual cluster's object: a cluster only if it is virtual (cloud type `nested`).
@@ -122,8 +122,17 @@ pub async fn detail_virtual(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppR
         Ok(answer) => return Ok(answer),
         Err(live) => live,
     };
-    let path = format!("/v1/dashboard/spectroclusters/{uid}");
-    let v = t.value(t.get(path, p.as_deref()), VIRTUAL).await?;
+    let got = super::enrich::cluster(&t, uid, p.as_deref()).await;
+    let v: serde_json::Value = match &got.detail {
+        Ok(bytes) => serde_json::from_slice(bytes).map_err(|e| {
+            AppError::from(crate::palette::PaletteError::Decode {
+                path: format!("/v1/dashboard/spectroclusters/{uid}"),
+                message: e.to_string(),
+            })
+        })?,
+        Err(e) if e.code == ErrorCode::NotFound => return Err(not_found(VIRTUAL)),
+        Err(e) => return Err(e.clone()),
+    };
     if models::cloud_type(&v) != CloudType::Nested.as_str() {
         return Err(not_found(VIRTUAL));
     }
@@ -136,11 +145,8 @@ pub async fn profiles(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<
         Ok(answer) => return Ok(answer),
         Err(live) => live,
     };
-    let path = format!("/v1/spectroclusters/{uid}/profiles");
-    let call = t
-        .get(path, p.as_deref())
-        .query("includePackMeta", "schema,presets");
-    t.object(call, "Cluster").await
+    let got = super::enrich::cluster(&t, uid, p.as_deref()).await;
+    Ok(Answer::live_bytes(got.profiles.clone()?))
 }
 
 /// The uid of a cluster given by uid, or by a name (any case) that must be unambiguous (names
