@@ -34,23 +34,37 @@ pub struct Flights {
 
 impl Flights {
     /// The fetch of `key`: the one under way, or a new one.
-    fn join(&self, key: &str) -> Cell {
+    fn join(&self, key: String) -> Joined<'_> {
         let mut m = match self.under_way.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        m.entry(key.to_string()).or_default().clone()
+        let cell = m.entry(key.clone()).or_default().clone();
+        Joined {
+            flights: self,
+            key,
+            cell,
+        }
     }
+}
 
-    /// The fetch of `key` is done: later reads find the mirror (or, if nothing was written,
-    /// fetch anew rather than reuse an old answer).
-    fn done(&self, key: &str, cell: &Cell) {
-        let mut m = match self.under_way.lock() {
+/// A reader's part in a fetch. When it ends — answered, or its caller went away — the fetch
+/// leaves the map: later reads find the mirror (or, if nothing was written, fetch anew rather
+/// than reuse an old answer), and a fetch nobody waits for any more leaves nothing behind.
+struct Joined<'a> {
+    flights: &'a Flights,
+    key: String,
+    cell: Cell,
+}
+
+impl Drop for Joined<'_> {
+    fn drop(&mut self) {
+        let mut m = match self.flights.under_way.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if m.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
-            m.remove(key);
+        if m.get(&self.key).is_some_and(|c| Arc::ptr_eq(c, &self.cell)) {
+            m.remove(&self.key);
         }
     }
 }
@@ -69,13 +83,13 @@ fn key(ctx: &Ctx, uid: &Uid, project: Option<&str>) -> String {
 /// The details and profiles of cluster `uid` (in `project`'s scope), fetched once for every
 /// identical read under way, and kept in the mirror when both came.
 pub async fn cluster(t: &Through<'_>, uid: &Uid, project: Option<&str>) -> Arc<Fetched> {
-    let flights = &t.ctx.state.flights;
-    let key = key(t.ctx, uid, project);
-    let cell = flights.join(&key);
+    let joined = t.ctx.state.flights.join(key(t.ctx, uid, project));
     // A leader cancelled half-way (its caller went away) hands the fetch to a follower.
-    let got = cell.get_or_init(|| fetch(t, uid, project)).await.clone();
-    flights.done(&key, &cell);
-    got
+    joined
+        .cell
+        .get_or_init(|| fetch(t, uid, project))
+        .await
+        .clone()
 }
 
 /// Both calls side by side: the answer waits for the slower, not for their sum.
@@ -111,5 +125,40 @@ async fn keep(ctx: &Ctx, uid: &Uid, detail: &[u8], profiles: &[u8]) {
         Ok(true) => tracing::debug!(env, %uid, "read-through details kept in the mirror"),
         Ok(false) => {}
         Err(e) => tracing::warn!(env, %uid, error = %e, "cannot keep read-through details"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn empty(f: &Flights) -> bool {
+        f.under_way.lock().map(|m| m.is_empty()).unwrap_or(false)
+    }
+
+    #[tokio::test]
+    async fn readers_of_one_key_share_one_fetch_and_leave_nothing_behind() {
+        let f = Flights::default();
+        let calls = AtomicUsize::new(0);
+        let fetch = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Arc::new(Fetched {
+                detail: Ok(b"{}".to_vec()),
+                profiles: Ok(b"{}".to_vec()),
+            })
+        };
+        let (a, b) = (f.join("k".into()), f.join("k".into()));
+        let other = f.join("other".into());
+        assert!(Arc::ptr_eq(&a.cell, &b.cell));
+        assert!(!Arc::ptr_eq(&a.cell, &other.cell));
+        tokio::join!(a.cell.get_or_init(fetch), b.cell.get_or_init(fetch));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        drop((a, b));
+        // A reader that went away before any answer leaves nothing either.
+        drop(other);
+        assert!(empty(&f));
     }
 }
