@@ -17,6 +17,7 @@ use super::through::Through;
 use crate::domain::Uid;
 use crate::error::AppResult;
 use crate::palette::Credential;
+use crate::palette::client::Call;
 
 /// What one fetch got: each answer as Palette sent it, or its error.
 pub struct Fetched {
@@ -92,12 +93,21 @@ pub async fn cluster(t: &Through<'_>, uid: &Uid, project: Option<&str>) -> Arc<F
         .clone()
 }
 
+/// Palette's call for a cluster's details (dashboard object), in `project`'s scope.
+pub fn detail_call<'a>(t: &'a Through<'_>, uid: &Uid, project: Option<&'a str>) -> Call<'a> {
+    t.get(format!("/v1/dashboard/spectroclusters/{uid}"), project)
+}
+
+/// Palette's call for a cluster's profiles with packs, values, schema and presets.
+pub fn profiles_call<'a>(t: &'a Through<'_>, uid: &Uid, project: Option<&'a str>) -> Call<'a> {
+    t.get(format!("/v1/spectroclusters/{uid}/profiles"), project)
+        .query("includePackMeta", "schema,presets")
+}
+
 /// Both calls side by side: the answer waits for the slower, not for their sum.
 async fn fetch(t: &Through<'_>, uid: &Uid, project: Option<&str>) -> Arc<Fetched> {
-    let detail = t.get(format!("/v1/dashboard/spectroclusters/{uid}"), project);
-    let profiles = t
-        .get(format!("/v1/spectroclusters/{uid}/profiles"), project)
-        .query("includePackMeta", "schema,presets");
+    let detail = detail_call(t, uid, project);
+    let profiles = profiles_call(t, uid, project);
     let (detail, profiles) =
         tokio::join!(t.object(detail, "Cluster"), t.object(profiles, "Cluster"));
     let fetched = Fetched {
