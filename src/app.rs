@@ -37,6 +37,8 @@ pub struct AppState {
     pub tokens: TokenCache,
     /// What each Palette user may see.
     pub scopes: ScopeCache,
+    /// Read-through fetches under way, shared by identical reads.
+    pub flights: crate::service::enrich::Flights,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +155,7 @@ impl Application {
                 config.auth.user_scope_ttl_seconds,
                 config.auth.user_cache_capacity,
             ),
+            flights: Default::default(),
         });
         let mut workers = start_workers(&config, &sync, &shutdown).await?;
         // The change history's notifier, webhooks and upkeep: off the sync's path.

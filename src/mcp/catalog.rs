@@ -177,11 +177,155 @@ fn page_of(extra: &[(&str, &str)]) -> Value {
     shape(&props, 2)
 }
 
+/// `{type: "string"}` etc. for each `(name, type)`; an object schema requiring `required`.
+fn obj(props: &[(&str, Value)], required: &[&str]) -> Value {
+    let p: serde_json::Map<String, Value> = props
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect();
+    json!({ "type": "object", "properties": p, "required": required })
+}
+
+fn t(kind: &str) -> Value {
+    json!({ "type": kind })
+}
+
+/// The original plugin's four actions answer the fields it answered (names and shapes as its
+/// zod schemas had them); ours come beside them.
+mod original {
+    use super::{Value, json, obj, page_of, t};
+
+    pub fn health() -> Value {
+        let condition = obj(
+            &[
+                ("type", t("string")),
+                ("status", t("string")),
+                ("message", t("string")),
+            ],
+            &[],
+        );
+        let cluster = obj(
+            &[
+                ("name", t("string")),
+                ("uid", t("string")),
+                ("state", t("string")),
+                ("entityRef", t("string")),
+                ("cloudType", t("string")),
+                ("projectUid", t("string")),
+                ("kubernetesVersion", t("string")),
+            ],
+            &["name", "uid", "state", "entityRef"],
+        );
+        let health = obj(
+            &[
+                ("overallStatus", t("string")),
+                ("conditions", json!({ "type": "array", "items": condition })),
+                ("lastHeartBeat", t("string")),
+                ("agentVersion", t("string")),
+                ("machinePools", t("array")),
+            ],
+            &["overallStatus", "conditions"],
+        );
+        obj(
+            &[
+                ("cluster", cluster),
+                ("health", health),
+                ("mirror", t("object")),
+            ],
+            &["cluster", "health"],
+        )
+    }
+
+    pub fn kubeconfig() -> Value {
+        let cluster = obj(
+            &[
+                ("name", t("string")),
+                ("uid", t("string")),
+                ("entityRef", t("string")),
+            ],
+            &["uid"],
+        );
+        obj(
+            &[
+                ("cluster", cluster),
+                ("kubeconfig", t("string")),
+                ("accessType", t("string")),
+            ],
+            &["cluster", "kubeconfig", "accessType"],
+        )
+    }
+
+    pub fn pack_details() -> Value {
+        let profile = obj(
+            &[
+                ("name", t("string")),
+                ("uid", t("string")),
+                ("type", t("string")),
+                ("cloudType", t("string")),
+                ("status", t("string")),
+                ("entityRef", t("string")),
+                ("version", t("string")),
+                ("scope", t("string")),
+                ("projectUid", t("string")),
+                ("projectName", t("string")),
+            ],
+            &["name", "uid", "entityRef"],
+        );
+        let pack = obj(
+            &[
+                ("name", t("string")),
+                ("version", t("string")),
+                ("layer", t("string")),
+                ("manifests", t("array")),
+            ],
+            &["name", "version", "layer"],
+        );
+        obj(
+            &[
+                ("profile", profile),
+                ("packs", json!({ "type": "array", "items": pack })),
+                ("mirror", t("object")),
+            ],
+            &["profile", "packs"],
+        )
+    }
+
+    pub fn clusters_for_profile() -> Value {
+        let profile = obj(
+            &[
+                ("name", t("string")),
+                ("uid", t("string")),
+                ("entityRef", t("string")),
+            ],
+            &["name", "uid", "entityRef"],
+        );
+        let cluster = obj(
+            &[
+                ("name", t("string")),
+                ("uid", t("string")),
+                ("entityRef", t("string")),
+                ("state", t("string")),
+                ("projectId", t("string")),
+            ],
+            &["name", "uid", "entityRef"],
+        );
+        let mut v = page_of(&[("mirror", "object")]);
+        v["properties"]["profile"] = profile;
+        v["properties"]["clusters"] = json!({ "type": "array", "items": cluster });
+        if let Some(r) = v["required"].as_array_mut() {
+            r.extend([json!("profile"), json!("clusters")]);
+        }
+        v
+    }
+}
+
 /// A tool's output schema.
 #[derive(Debug, Clone, Copy)]
 enum Out {
     Clusters,
     Diagnosis,
+    /// A schema written out in full.
+    Schema(fn() -> Value),
     /// A page of objects with these further properties.
     Page(&'static [(&'static str, &'static str)]),
     /// An object with these properties, the first `n` required.
@@ -193,6 +337,7 @@ impl Out {
         match self {
             Out::Clusters => output::<Paged<ClusterBrief>>(),
             Out::Diagnosis => output::<Diagnosis>(),
+            Out::Schema(f) => f(),
             Out::Page(extra) => page_of(extra),
             Out::Object(props, n) => shape(props, n),
         }
@@ -207,7 +352,7 @@ const KUBECONFIG: Out = Out::Object(
         ("kubeconfig", "string"),
         ("accessType", "string"),
     ],
-    2,
+    3,
 );
 
 macro_rules! tools {
@@ -242,11 +387,11 @@ tools! {
         "List SpectroCloud clusters (name, uid, state, health, cloud type, project name and uid, Kubernetes version, tags), paged; filter by name substring, state, health, cloud type, Kubernetes version prefix, project or tag; summary=true gives counts per state, health, cloud type and project.";
     list_spectrocloud_virtual_clusters(Listed<args::ClusterFilters>) -> Out::Clusters, ClusterViewInfo, Mirror, "List virtual clusters",
         "List SpectroCloud virtual clusters (name, uid, state, health, project), paged and filtered like list_spectrocloud_clusters.";
-    get_spectrocloud_health_for_cluster(Scoped<ClusterRef>) -> Out::Object(&[("cluster", "object"), ("health", "object"), ("mirror", "object")], 2), ClusterViewInfo, Mirror, "Cluster health",
+    get_spectrocloud_health_for_cluster(Scoped<ClusterRef>) -> Out::Schema(original::health), ClusterViewInfo, Mirror, "Cluster health",
         "Health of a cluster (by name or uid): overall status, last heartbeat, agent version, conditions, machine pools with sizes and healthy counts, Kubernetes version.";
     diagnose_spectrocloud_cluster(Scoped<ClusterRef>) -> Out::Diagnosis, ClusterViewInfo, Mirror, "Diagnose a cluster",
         "Everything to look at when a cluster misbehaves (by name or uid): state, health, conditions, machine pools with sizes and health, Kubernetes and agent versions, last heartbeat, CPU/memory use, the profiles it runs, recent changes, and plain findings.";
-    get_spectrocloud_kubeconfig_for_cluster(Scoped<args::WithFrp<ClusterRef>>) -> KUBECONFIG, ClusterDownloadKubeconfig, Live, "Download a cluster kubeconfig",
+    get_spectrocloud_kubeconfig_for_cluster(Scoped<args::WithFrp<ClusterRef>>) -> Out::Schema(original::kubeconfig), ClusterDownloadKubeconfig, Live, "Download a cluster kubeconfig",
         "Download a client (OIDC) kubeconfig for a cluster, by name or uid, live from Palette and audited; frp (default true) goes through Palette's reverse proxy.";
     get_spectrocloud_cluster_profiles(Scoped<args::WithValues<ClusterRef>>) -> Out::Object(&[("clusterUid", "string"), ("profiles", "array"), ("mirror", "object")], 2), ClusterViewPackValues, Mirror, "Profiles of a cluster",
         "The profiles attached to a cluster (by name or uid) with their packs: name, version, layer and manifest uids (for get_spectrocloud_pack_manifest_for_cluster); includeValues=true adds each pack's values.";
@@ -268,11 +413,11 @@ tools! {
         "Find cluster profiles by exact names (any case): name, uid, scope, project name and uid, type, cloud type, newest version; profiles of the same name are told apart by scope and project.";
     list_spectrocloud_profiles_for_project(Listed<args::ProfileFilters>) -> PAGE, ProfileViewInfo, Mirror, "Profiles usable in a project",
         "List the cluster profiles usable in a project (its own and the tenant's), by cloud type and profile type (default infra and cluster), paged.";
-    get_spectrocloud_pack_details_for_profile(Scoped<args::WithValues<args::ProfileRef>>) -> Out::Object(&[("profile", "object"), ("packs", "array"), ("mirror", "object")], 2), ClusterViewPackValues, Mirror, "Packs of a profile version",
+    get_spectrocloud_pack_details_for_profile(Scoped<args::WithValues<args::ProfileRef>>) -> Out::Schema(original::pack_details), ClusterViewPackValues, Mirror, "Packs of a profile version",
         "The packs (name, version, layer, manifest uids) of one profile version: the version uid given, or the profile by name with an optional version label (default the newest); includeValues=true adds pack values.";
     get_spectrocloud_profile_variables(Scoped<args::ProfileRef>) -> Out::Object(&[("profileUid", "string"), ("variables", "any"), ("mirror", "object")], 2), ProfileViewInfo, Mirror, "Profile variables",
         "The variables of a profile version, by name (optional version label) or version uid.";
-    find_spectrocloud_clusters_for_profile(Listed<args::ProfileRef>) -> Out::Page(&[("profile", "object"), ("mirror", "object")]), ProfileViewClusters, Mirror, "Clusters using a profile",
+    find_spectrocloud_clusters_for_profile(Listed<args::ProfileRef>) -> Out::Schema(original::clusters_for_profile), ProfileViewClusters, Mirror, "Clusters using a profile",
         "Every cluster using a cluster profile on any of its versions (reverse lookup), with the version each runs, state, health and project; by profile name or any version uid; paged.";
     get_spectrocloud_profile_usage(Listed<args::UsageFilters>) -> MIRRORED_PAGE, ProfileViewClusters, Mirror, "Profile usage report",
         "How many clusters run each cluster profile and each of its versions, most used first (unused profiles included), paged; filter by name substring, unusedOnly or project.";

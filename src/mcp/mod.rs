@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod args;
 pub mod catalog;
+mod entity;
 pub mod oauth;
 pub mod sessions;
 pub mod tools;

@@ -10,6 +10,7 @@ use actix_web::web;
 use serde_json::{Value, json};
 
 use super::args::{self, ClusterRef, Env, Listed, Pages, Paging, ProjectRef, Scoped};
+use super::entity;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::{self, PaletteUser};
@@ -122,6 +123,15 @@ async fn project_names(ctx: &Ctx) -> AppResult<HashMap<String, String>> {
         .collect())
 }
 
+/// The object without its null fields: an absent value is left out, never `null`, where a
+/// schema says what type a field has.
+fn no_nulls(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|_, x| !x.is_null());
+    }
+    v
+}
+
 /// `{uid, name, scope, projectUid?, projectName?}` of a Palette object, plus `extra`.
 fn brief(o: &Value, names: &HashMap<String, String>, extra: Value) -> Value {
     let mut v =
@@ -224,14 +234,24 @@ async fn on(
     Ok((ctx, project, uid))
 }
 
-/// A kubeconfig answer, live and audited (in the service).
-async fn kubeconfig(c: &Call<'_>, a: Scoped<args::WithFrp<impl Named>>) -> AppResult<Value> {
+/// A kubeconfig answer, live and audited (in the service); with its context and uid.
+async fn kubeconfig(
+    c: &Call<'_>,
+    a: Scoped<args::WithFrp<impl Named>>,
+) -> AppResult<(Ctx, Uid, Value)> {
     let (ctx, project, uid) = on(c, &a.of.of, &a.project, &a.env).await?;
     let frp = a.of.frp.unwrap_or(true);
     let body = clusters::kubeconfig(&ctx, &uid, project.as_ref(), frp).await?;
     let kubeconfig = String::from_utf8_lossy(&body);
-    let cluster = json!({ "name": a.of.of.name(), "uid": uid.as_str() });
-    Ok(json!({ "cluster": cluster, "kubeconfig": kubeconfig, "accessType": "client-oidc" }))
+    let cluster = no_nulls(json!({ "name": a.of.of.name(), "uid": uid.as_str() }));
+    let out = json!({ "cluster": cluster, "kubeconfig": kubeconfig, "accessType": "client-oidc" });
+    Ok((ctx, uid, out))
+}
+
+/// The original's catalog entity of a mirrored cluster (its project by name, else by uid).
+fn cluster_ref(ctx: &Ctx, n: &clusters::Naming) -> String {
+    let project = n.project_name.as_deref().or(n.project_uid.as_deref());
+    entity::resource_ref(ctx.env.name(), project, &n.name)
 }
 
 type ClusterIn = Scoped<ClusterRef>;
@@ -239,12 +259,18 @@ type ClusterIn = Scoped<ClusterRef>;
 pub async fn get_spectrocloud_health_for_cluster(c: &Call<'_>, a: ClusterIn) -> AppResult<Value> {
     let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
     let d = diagnose::cluster(&ctx, &uid, project.as_ref()).await?;
+    let entity_ref = match clusters::naming(&ctx, &uid).await? {
+        Some(n) => cluster_ref(&ctx, &n),
+        None => entity::resource_ref(ctx.env.name(), d.project_uid.as_deref(), &d.name),
+    };
     Ok(json!({
         "mirror": { "source": d.source, "syncedAt": d.synced_at },
-        "cluster": { "name": d.name, "uid": d.uid, "state": d.state, "cloudType": d.cloud_type,
-                     "projectUid": d.project_uid, "kubernetesVersion": d.kubernetes_version },
-        "health": { "overallStatus": d.health, "lastHeartBeat": d.last_heartbeat, "agentVersion": d.agent_version,
-                    "conditions": d.conditions, "machinePools": d.machine_pools },
+        "cluster": no_nulls(json!({ "name": d.name, "uid": d.uid, "state": d.state,
+                     "entityRef": entity_ref, "cloudType": d.cloud_type,
+                     "projectUid": d.project_uid, "kubernetesVersion": d.kubernetes_version })),
+        "health": no_nulls(json!({ "overallStatus": d.health, "lastHeartBeat": d.last_heartbeat,
+                    "agentVersion": d.agent_version, "conditions": d.conditions,
+                    "machinePools": d.machine_pools })),
     }))
 }
 
@@ -258,14 +284,21 @@ pub async fn get_spectrocloud_kubeconfig_for_cluster(
     c: &Call<'_>,
     a: Scoped<args::WithFrp<ClusterRef>>,
 ) -> AppResult<Value> {
-    kubeconfig(c, a).await
+    let (ctx, uid, mut out) = kubeconfig(c, a).await?;
+    // The original named the cluster and its catalog entity; a cluster the mirror does not
+    // list yet keeps the name it was asked by.
+    if let Some(n) = clusters::naming(&ctx, &uid).await? {
+        out["cluster"]["entityRef"] = json!(cluster_ref(&ctx, &n));
+        out["cluster"]["name"] = json!(n.name);
+    }
+    Ok(out)
 }
 
 pub async fn get_spectrocloud_kubeconfig_for_virtual_cluster(
     c: &Call<'_>,
     a: Scoped<args::WithFrp<args::VirtualClusterRef>>,
 ) -> AppResult<Value> {
-    kubeconfig(c, a).await
+    Ok(kubeconfig(c, a).await?.2)
 }
 
 pub async fn get_spectrocloud_pack_details_for_profile(
@@ -277,9 +310,18 @@ pub async fn get_spectrocloud_pack_details_for_profile(
     let p = got.value()?;
     let published = &p["spec"]["published"];
     let values = a.of.include_values.unwrap_or(false);
+    // As the original: every pack has a name, version and layer (text).
     let packs: Vec<Value> = items(published, "packs")
         .iter()
-        .map(|k| pack(k, values))
+        .map(|k| {
+            let mut p = pack(k, values);
+            for (field, absent) in [("name", "unknown"), ("version", ""), ("layer", "")] {
+                if !p[field].is_string() {
+                    p[field] = json!(absent);
+                }
+            }
+            p
+        })
         .collect();
     let names = project_names(&ctx).await?;
     let status = if p["status"]["isPublished"] == true {
@@ -288,8 +330,10 @@ pub async fn get_spectrocloud_pack_details_for_profile(
         "draft"
     };
     let extra = json!({ "type": published["type"], "cloudType": published["cloudType"],
-                        "version": p["spec"]["version"], "status": status });
-    Ok(json!({ "mirror": origin(&got), "profile": brief(&p, &names, extra), "packs": packs }))
+                        "version": p["spec"]["version"], "status": status,
+                        "entityRef": profile_ref(&ctx, &p, &names) });
+    let profile = no_nulls(brief(&p, &names, extra));
+    Ok(json!({ "mirror": origin(&got), "profile": profile, "packs": packs }))
 }
 
 pub async fn get_spectrocloud_profile_variables(
@@ -315,9 +359,48 @@ pub async fn find_spectrocloud_clusters_for_profile(
             .is_none_or(|p| c["projectUid"] == p.as_str())
     };
     let mut out = paged(items(&v, "clusters"), keep, &a.paging)?;
-    out["profile"] = v["profile"].clone();
+    let names = project_names(&ctx).await?;
+    let env = ctx.env.name();
+    // The original's fields beside the page: `clusters` as its catalog entities, the profile
+    // with its entity.
+    let on_profile: Vec<Value> = items(&out, "items")
+        .iter()
+        .map(|c| {
+            let project = c["projectName"].as_str().or(c["projectUid"].as_str());
+            let name = c["name"].as_str().unwrap_or_default();
+            let mut e = json!({ "name": name, "uid": c["uid"], "state": c["state"],
+                                "entityRef": entity::resource_ref(env, project, name) });
+            if c["projectUid"].is_string() {
+                e["projectId"] = c["projectUid"].clone();
+            }
+            e
+        })
+        .collect();
+    let mut profile = v["profile"].clone();
+    profile["entityRef"] = json!(profile_ref(&ctx, &profile, &names));
+    out["clusters"] = json!(on_profile);
+    out["profile"] = profile;
     out["mirror"] = origin(&got);
     Ok(out)
+}
+
+/// The original's catalog entity of a profile, from its Palette object or our profile
+/// answer (`scope`, `projectUid` either in `metadata.annotations` or at the top).
+fn profile_ref(ctx: &Ctx, p: &Value, names: &HashMap<String, String>) -> String {
+    let (scope, project, name) = if p["metadata"].is_object() {
+        (models::scope(p), models::project_uid(p), models::name(p))
+    } else {
+        let s = |k: &str| p[k].as_str();
+        (
+            s("scope").unwrap_or_default(),
+            s("projectUid"),
+            s("name").unwrap_or_default(),
+        )
+    };
+    let project = project
+        .filter(|_| scope == "project")
+        .map(|u| names.get(u).map_or(u, String::as_str));
+    entity::resource_ref(ctx.env.name(), project, name)
 }
 
 /// A page (or the count) of `all` kept by `keep`, per the paging arguments.

@@ -11,6 +11,10 @@
 //!   rate (once per pause, however many calls in flight were refused), down to
 //!   [`MIN_FRACTION`] of the configured rate. The rate then recovers linearly, by
 //!   [`RECOVER_PER_SECOND`] of the configured rate each second without a 429.
+//! - People go first, within a share: while the sync waits on a prefix, people's calls take at
+//!   most [`PEOPLE_SHARE`] of its tokens (counted over the last seconds, [`SHARE_WINDOW`]), so
+//!   a flood of reads slows the sync down by half at worst instead of stopping it; a person
+//!   then waits for one sync call at most, never behind the sync's queue.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,6 +30,10 @@ pub const PAUSE: Duration = Duration::from_secs(1);
 pub const DROP_FACTOR: f64 = 0.5;
 pub const MIN_FRACTION: f64 = 0.05;
 pub const RECOVER_PER_SECOND: f64 = 0.05;
+/// The most of a prefix's tokens people take while the sync waits for one.
+pub const PEOPLE_SHARE: f64 = 0.5;
+/// Tokens taken count for the share with a weight halving every this long.
+pub const SHARE_WINDOW: Duration = Duration::from_secs(2);
 
 /// Who is waiting: people go first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +53,9 @@ pub struct BucketCore {
     tokens: f64,
     updated: Instant,
     paused_until: Option<Instant>,
+    /// Tokens taken lately by people and by the sync (decaying weights).
+    people: f64,
+    sync: f64,
 }
 
 impl BucketCore {
@@ -58,7 +69,27 @@ impl BucketCore {
             tokens: capacity,
             updated: now,
             paused_until: None,
+            people: 0.0,
+            sync: 0.0,
         }
+    }
+
+    /// People's part of the tokens taken lately (0 when none were).
+    pub fn people_share(&self) -> f64 {
+        let all = self.people + self.sync;
+        if all > 0.0 { self.people / all } else { 0.0 }
+    }
+
+    /// Takes a token for `who` ([`BucketCore::take`]), counting it towards the share.
+    pub fn take_for(&mut self, who: Priority, now: Instant) -> Option<Duration> {
+        let wait = self.take(now);
+        if wait.is_none() {
+            match who {
+                Priority::Interactive => self.people += 1.0,
+                Priority::Background => self.sync += 1.0,
+            }
+        }
+        wait
     }
 
     /// Current rate (requests per second).
@@ -67,6 +98,12 @@ impl BucketCore {
     }
 
     fn advance(&mut self, now: Instant) {
+        if now > self.updated {
+            let halvings = (now - self.updated).as_secs_f64() / SHARE_WINDOW.as_secs_f64();
+            let keep = 0.5f64.powf(halvings);
+            self.people *= keep;
+            self.sync *= keep;
+        }
         let mut from = self.updated;
         if let Some(until) = self.paused_until {
             if now < until {
@@ -125,6 +162,7 @@ impl BucketCore {
 pub struct Bucket {
     core: Mutex<BucketCore>,
     interactive_waiting: AtomicUsize,
+    background_waiting: AtomicUsize,
     /// 429s Palette answered on this prefix.
     pub throttles: AtomicU64,
 }
@@ -146,6 +184,7 @@ impl Bucket {
         Bucket {
             core: Mutex::new(BucketCore::new(limit, Instant::now())),
             interactive_waiting: AtomicUsize::new(0),
+            background_waiting: AtomicUsize::new(0),
             throttles: AtomicU64::new(0),
         }
     }
@@ -155,32 +194,33 @@ impl Bucket {
     }
 
     /// Waits for a token. An interactive caller gives up at once when `deadline` would pass
-    /// first; background callers wait while any interactive one does.
+    /// first. Background callers wait while any interactive one does, unless people have
+    /// taken their share lately; then people wait for the sync's next call.
     pub async fn acquire(
         &self,
         priority: Priority,
         deadline: Option<Instant>,
     ) -> Result<(), TooLate> {
-        let _waiting = (priority == Priority::Interactive).then(|| {
-            self.interactive_waiting.fetch_add(1, Ordering::AcqRel);
-            Waiting(&self.interactive_waiting)
-        });
+        let counter = match priority {
+            Priority::Interactive => &self.interactive_waiting,
+            Priority::Background => &self.background_waiting,
+        };
+        counter.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Waiting(counter);
         loop {
             let now = Instant::now();
             let wait = {
                 let Ok(mut core) = self.core.lock() else {
                     return Ok(());
                 };
-                let yield_to_people = priority == Priority::Background
-                    && self.interactive_waiting.load(Ordering::Acquire) > 0;
-                if yield_to_people {
-                    // Come back when the next token is due; a person takes it first.
+                if self.yields(priority, &core) {
+                    // Come back when the next token is due; the other side takes it first.
                     Some(
                         core.next_in(now)
                             .max(Duration::from_secs_f64(1.0 / core.rate())),
                     )
                 } else {
-                    core.take(now)
+                    core.take_for(priority, now)
                 }
             };
             let Some(wait) = wait else {
@@ -193,11 +233,27 @@ impl Bucket {
         }
     }
 
+    fn yields(&self, priority: Priority, core: &BucketCore) -> bool {
+        let people = self.interactive_waiting.load(Ordering::Acquire) > 0;
+        let sync = self.background_waiting.load(Ordering::Acquire) > 0;
+        yields(priority, people, sync, core.people_share())
+    }
+
     pub fn throttled(&self) {
         self.throttles.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut core) = self.core.lock() {
             core.throttled(Instant::now());
         }
+    }
+}
+
+/// Whether `priority` lets the other side take the next token (pure): the sync yields to
+/// waiting people, people yield to a waiting sync once their `share` is [`PEOPLE_SHARE`].
+pub fn yields(priority: Priority, people_waiting: bool, sync_waiting: bool, share: f64) -> bool {
+    let over_share = share >= PEOPLE_SHARE;
+    match priority {
+        Priority::Background => people_waiting && !over_share,
+        Priority::Interactive => sync_waiting && over_share,
     }
 }
 
@@ -342,6 +398,79 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(order.lock().unwrap()[0], Priority::Interactive);
+    }
+
+    #[test]
+    fn under_contention_people_take_half_of_the_tokens_and_the_sync_the_rest() {
+        let mut t = Instant::now();
+        let mut b = BucketCore::new(Limit::DEFAULT, t);
+        let (mut people, mut sync) = (0, 0);
+        // Both sides always waiting: each token goes to whoever does not yield.
+        for _ in 0..200 {
+            let share = b.people_share();
+            let who = if yields(Priority::Background, true, true, share) {
+                Priority::Interactive
+            } else {
+                assert!(yields(Priority::Interactive, true, true, share));
+                Priority::Background
+            };
+            while b.take_for(who, t).is_some() {
+                t += ms(10);
+            }
+            match who {
+                Priority::Interactive => people += 1,
+                Priority::Background => sync += 1,
+            }
+        }
+        assert!((95..=105).contains(&people), "people {people}, sync {sync}");
+        // Alone, either side takes every token.
+        assert!(!yields(Priority::Interactive, true, false, 1.0));
+        assert!(!yields(Priority::Background, false, true, 0.0));
+    }
+
+    #[test]
+    fn the_share_forgets_old_tokens() {
+        let t0 = Instant::now();
+        let mut b = BucketCore::new(Limit::DEFAULT, t0);
+        for _ in 0..10 {
+            assert_eq!(b.take_for(Priority::Interactive, t0), None);
+        }
+        assert_eq!(b.people_share(), 1.0);
+        // Ten sync tokens much later outweigh ten people's tokens long past.
+        let later = t0 + SHARE_WINDOW * 10;
+        for _ in 0..10 {
+            assert_eq!(b.take_for(Priority::Background, later), None);
+        }
+        assert!(b.people_share() < 0.01, "{}", b.people_share());
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_people_leaves_the_sync_its_share() {
+        let bucket = Arc::new(Bucket::new(Limit {
+            rate: 50.0,
+            burst: 2.0,
+        }));
+        let flood_ends = Instant::now() + Duration::from_secs(3);
+        let mut people = Vec::new();
+        for _ in 0..8 {
+            let bucket = bucket.clone();
+            people.push(tokio::spawn(async move {
+                while Instant::now() < flood_ends {
+                    bucket.acquire(Priority::Interactive, None).await.unwrap();
+                }
+            }));
+        }
+        tokio::time::sleep(ms(50)).await;
+        let started = Instant::now();
+        for _ in 0..10 {
+            bucket.acquire(Priority::Background, None).await.unwrap();
+        }
+        // 10 tokens at half of 50/s: 0.4 s; starved, it would wait out the 3 s flood.
+        let took = started.elapsed();
+        for p in people {
+            p.await.unwrap();
+        }
+        assert!(took < Duration::from_secs(2), "the sync waited {took:?}");
     }
 
     #[tokio::test]

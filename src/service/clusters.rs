@@ -12,6 +12,8 @@ use crate::palette::models;
 use crate::store::clusters::{self, ClusterRecord};
 use crate::store::{ByName, Listed, Page};
 
+pub use crate::store::clusters::Naming;
+
 /// `{clusters: [...]}`: every cluster the caller can see (virtual ones are listed apart).
 pub async fn list(ctx: &Ctx, page: Page) -> AppResult<Answer> {
     match ctx.view().await? {
@@ -65,12 +67,47 @@ async fn visible(
 
 /// Who answers a read of a cluster's own data when the mirror cannot: Palette, through the
 /// caller's view, in the project asked for or else the cluster's own.
-fn through<'a>(t: Through<'a>, project: Option<&Uid>, own: Option<String>) -> Live<'a> {
+fn through<'a>(
+    t: Through<'a>,
+    project: Option<&Uid>,
+    own: Option<String>,
+    listed: bool,
+) -> Live<'a> {
     let project = project.map(|p| p.as_str().to_string()).or(own);
-    (t, project)
+    Live { t, project, listed }
 }
 
-type Live<'a> = (Through<'a>, Option<String>);
+struct Live<'a> {
+    t: Through<'a>,
+    project: Option<String>,
+    /// The mirror lists the cluster (its details are still to come).
+    listed: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    Detail,
+    Profiles,
+}
+
+/// One of a cluster's two answers, live. A listed cluster has both fetched, shared by
+/// identical reads and kept in the mirror (`enrich`); before any listing there is nowhere to
+/// keep them, so only the one asked for.
+async fn live_part(live: &Live<'_>, uid: &Uid, part: Part) -> AppResult<Vec<u8>> {
+    let (t, p) = (&live.t, live.project.as_deref());
+    if live.listed {
+        let got = super::enrich::cluster(t, uid, p).await;
+        return match part {
+            Part::Detail => got.detail.clone(),
+            Part::Profiles => got.profiles.clone(),
+        };
+    }
+    let call = match part {
+        Part::Detail => super::enrich::detail_call(t, uid, p),
+        Part::Profiles => super::enrich::profiles_call(t, uid, p),
+    };
+    Ok(t.object(call, "Cluster").await?.into_bytes())
+}
 
 /// A mirrored cluster's stored JSON (`field` of its record), or — listed but its details not
 /// synced yet (a progressive sync), or before the first sync — who must answer live.
@@ -94,11 +131,11 @@ async fn stored<'a>(
                         ctx: m.ctx,
                         vis: m.vis,
                     };
-                    Err(through(t, project, c.project_uid))
+                    Err(through(t, project, c.project_uid, true))
                 }
             })
         }
-        View::Through(t) => Ok(Err(through(t, project, None))),
+        View::Through(t) => Ok(Err(through(t, project, None, false))),
     }
 }
 
@@ -106,22 +143,31 @@ const VIRTUAL: &str = "Virtual cluster";
 
 /// Palette's cluster object.
 pub async fn detail(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
-    let (t, p) = match stored(ctx, uid, project, "Cluster", |c| c.detail_json.take()).await? {
+    let live = match stored(ctx, uid, project, "Cluster", |c| c.detail_json.take()).await? {
         Ok(answer) => return Ok(answer),
         Err(live) => live,
     };
-    let path = format!("/v1/dashboard/spectroclusters/{uid}");
-    t.object(t.get(path, p.as_deref()), "Cluster").await
+    Ok(Answer::live_bytes(
+        live_part(&live, uid, Part::Detail).await?,
+    ))
 }
 
 /// A virtual cluster's object: a cluster only if it is virtual (cloud type `nested`).
 pub async fn detail_virtual(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
-    let (t, p) = match stored(ctx, uid, project, VIRTUAL, |c| c.detail_json.take()).await? {
+    let live = match stored(ctx, uid, project, VIRTUAL, |c| c.detail_json.take()).await? {
         Ok(answer) => return Ok(answer),
         Err(live) => live,
     };
-    let path = format!("/v1/dashboard/spectroclusters/{uid}");
-    let v = t.value(t.get(path, p.as_deref()), VIRTUAL).await?;
+    let v: serde_json::Value = match live_part(&live, uid, Part::Detail).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            AppError::from(crate::palette::PaletteError::Decode {
+                path: format!("/v1/dashboard/spectroclusters/{uid}"),
+                message: e.to_string(),
+            })
+        })?,
+        Err(e) if e.code == ErrorCode::NotFound => return Err(not_found(VIRTUAL)),
+        Err(e) => return Err(e),
+    };
     if models::cloud_type(&v) != CloudType::Nested.as_str() {
         return Err(not_found(VIRTUAL));
     }
@@ -130,15 +176,13 @@ pub async fn detail_virtual(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppR
 
 /// The profiles of a cluster with packs, values, schema and presets.
 pub async fn profiles(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
-    let (t, p) = match stored(ctx, uid, project, "Cluster", |c| c.profiles_json.take()).await? {
+    let live = match stored(ctx, uid, project, "Cluster", |c| c.profiles_json.take()).await? {
         Ok(answer) => return Ok(answer),
         Err(live) => live,
     };
-    let path = format!("/v1/spectroclusters/{uid}/profiles");
-    let call = t
-        .get(path, p.as_deref())
-        .query("includePackMeta", "schema,presets");
-    t.object(call, "Cluster").await
+    Ok(Answer::live_bytes(
+        live_part(&live, uid, Part::Profiles).await?,
+    ))
 }
 
 /// The uid of a cluster given by uid, or by a name (any case) that must be unambiguous (names
@@ -208,6 +252,12 @@ async fn resolve_kind(
     let narrow = format!("projectName, projectUid or {field}Uid");
     let one = super::names::pick(what, name, m.env(), found, &known, &narrow)?;
     Uid::parse(&format!("{field}Uid"), &one.uid)
+}
+
+/// A mirrored cluster's name and project (uid and name), for naming it in answers; `None`
+/// when the mirror does not list it.
+pub async fn naming(ctx: &Ctx, uid: &Uid) -> AppResult<Option<Naming>> {
+    Ok(clusters::naming(&ctx.state.db, ctx.env.name(), uid).await?)
 }
 
 /// The cluster's project for a live call: `given` when there is one, else the mirror's.

@@ -6,6 +6,7 @@
 pub mod clusters;
 pub mod creation;
 pub mod diagnose;
+pub mod enrich;
 pub mod events;
 pub mod history;
 pub mod infra;
@@ -102,6 +103,13 @@ impl Answer {
             origin: Origin::Live,
             body: Body::Text(to_text(value)?),
         })
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self.body {
+            Body::Text(t) => t.into_bytes(),
+            Body::Bytes(b) => b,
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {

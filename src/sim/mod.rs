@@ -100,6 +100,10 @@ pub struct Knobs {
     /// Bad answers per endpoint (`"METHOD /pattern"`, as in the counters): what a broken
     /// Palette or a gateway in front of it may send (`sim::bad`). None by default.
     pub bad_answers: BTreeMap<String, bad::BadAnswer>,
+    /// Path fragments (a uid): requests whose path contains one are also counted one by one,
+    /// as `"METHOD /exact/path"`, so a test can count the calls about one object while a sync
+    /// calls the same endpoints for others.
+    pub watch: Vec<String>,
 }
 
 impl Default for Knobs {
@@ -119,6 +123,7 @@ impl Default for Knobs {
             limits_scale: 1.0,
             prefix_limits: BTreeMap::new(),
             churn_every_seconds: 0,
+            watch: Vec::new(),
             churn_clusters: 3,
             listing_packs: true,
             bad_answers: BTreeMap::new(),

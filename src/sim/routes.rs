@@ -109,6 +109,9 @@ pub async fn palette_behaviour(
         return super::bad::answer(req, next, bad).await;
     }
     state.count(key);
+    if knobs.watch.iter().any(|w| req.path().contains(w.as_str())) {
+        state.count(format!("{} {}", req.method(), req.path()));
+    }
     if knobs.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(knobs.latency_ms)).await;
     }

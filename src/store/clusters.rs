@@ -27,6 +27,26 @@ pub async fn get(db: &Db, env: &str, uid: &str) -> Result<Option<ClusterRecord>,
         .await
 }
 
+/// A cluster's name, project uid and project name, for naming it in answers.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Naming {
+    pub name: String,
+    pub project_uid: Option<String>,
+    pub project_name: Option<String>,
+}
+
+pub async fn naming(db: &Db, env: &str, uid: &str) -> Result<Option<Naming>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.name, c.project_uid, p.name AS project_name
+         FROM clusters c LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
+         WHERE c.env = ? AND c.uid = ?",
+    )
+    .bind(env)
+    .bind(uid)
+    .fetch_optional(&db.reader)
+    .await
+}
+
 /// A cluster just created through the service.
 pub struct NewCluster<'a> {
     pub uid: &'a str,

@@ -11,6 +11,7 @@ macro_rules! visible {
 
 pub mod audit;
 pub mod clusters;
+pub mod enrich;
 pub mod events;
 pub mod held;
 pub mod idempotency;

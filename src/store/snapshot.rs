@@ -1074,7 +1074,7 @@ async fn write_clusters(
 }
 
 /// The stored details of clusters with new ones.
-async fn write_cluster_details(
+pub(crate) async fn write_cluster_details(
     tx: &mut SqliteConnection,
     env: &str,
     with_detail: &[(&str, &ClusterDetail)],
@@ -1102,7 +1102,7 @@ async fn write_cluster_details(
 
 /// The reverse index (profile refs, packs) of clusters; `replaced` are those the mirror had,
 /// whose old entries go first.
-async fn write_cluster_index(
+pub(crate) async fn write_cluster_index(
     tx: &mut SqliteConnection,
     env: &str,
     indexed: &[(&str, &ClusterIndex)],

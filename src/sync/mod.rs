@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod bar;
+pub mod detail;
 pub mod guard;
 pub mod index;
 pub mod listing;

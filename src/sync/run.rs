@@ -12,7 +12,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
 
 use super::apply::{Writes, phase};
-use super::index::{self, Interner};
+use super::index::Interner;
 use super::plan::{self, Found, Gathered, Listed, Plan, Policy, Scopes, Target};
 use super::progress::{Phase, Progress};
 use crate::config::SyncConfig;
@@ -403,6 +403,11 @@ async fn details(
         clusters,
         c,
         |uid, project| async move {
+            // A person's read may have fetched it meanwhile.
+            let known = w.known.clusters.get(&uid);
+            if let Some(d) = super::detail::written_meanwhile(w.db, name, &uid, known).await {
+                return Ok(Some(d));
+            }
             cluster_detail(client, &uid, project.as_deref(), calls, interner).await
         },
         |r, d| ClusterRow {
@@ -505,15 +510,12 @@ async fn cluster_detail(
         .object_if_found()
         .await?
         .unwrap_or_else(|| json!({ "profiles": [] }));
-    let index = {
-        let mut interner = interner.lock().unwrap_or_else(|e| e.into_inner());
-        index::from_detail(&detail, &mut interner)
-    };
-    Ok(Some(ClusterDetail {
-        detail_json: detail.to_string(),
-        profiles_json: profiles.to_string(),
-        index,
-    }))
+    let mut interner = interner.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(Some(super::detail::cluster_detail(
+        &detail,
+        profiles.to_string(),
+        &mut interner,
+    )))
 }
 
 /// One profile version with packs (values, schema, presets) and variables; `None` if gone.

@@ -304,6 +304,44 @@ async fn invoke_answers_what_the_tool_and_the_route_answer() {
     sim.stop().await;
 }
 
+/// The original plugin's four actions, invoked through the registry as Backstage's
+/// `ActionsService` invokes them: the original's output fields, the same output as the tool.
+#[tokio::test]
+async fn the_original_actions_answer_the_original_fields_through_the_registry() {
+    let (sim, app) = synced(SimConfig::default(), static_auth).await;
+    let (profile, cluster) = crate::mcp::used_profile_and_cluster(&app).await;
+    let (puid, cuid) = (
+        profile["uid"].as_str().unwrap(),
+        cluster["uid"].as_str().unwrap(),
+    );
+    for (tool, args) in crate::mcp::original_calls(cuid, puid) {
+        let id = format!("spectrocloud:{tool}");
+        let (status, v2) = invoke(&app, ADMIN, "v2", &id, json!({"input": args.clone()})).await;
+        assert_eq!(status, 200, "{tool}: {v2}");
+        crate::mcp::assert_original_fields(tool, &v2["output"]);
+        let (status, v1) = invoke(&app, ADMIN, "v1", &id, args.clone()).await;
+        assert_eq!(status, 200, "{tool}: {v1}");
+        crate::mcp::assert_original_fields(tool, &v1["output"]);
+        let (_, direct) = mcp(
+            &app,
+            ADMIN,
+            "tools/call",
+            json!({"name": tool, "arguments": args}),
+        )
+        .await;
+        let (mut a, mut b) = (v2["output"].clone(), direct["structuredContent"].clone());
+        // Kubeconfigs are minted per call; everything else is the same answer.
+        for v in [&mut a, &mut b] {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("kubeconfig");
+            }
+        }
+        assert_eq!(a, b, "{tool}");
+    }
+    app.stop().await;
+    sim.stop().await;
+}
+
 // ---------------------------------------------------------------- Backstage plugin tokens
 
 /// A Backstage backend serving JWKS documents by path, counting reads per path.

@@ -15,6 +15,7 @@ mod mcp;
 mod pacing;
 mod progressive;
 mod reads;
+mod readthrough;
 mod reports;
 mod routes;
 mod sim;

@@ -99,7 +99,7 @@ impl Client {
     }
 
     /// `tools/list` (every page), as JSON.
-    async fn tools(&self) -> Vec<Value> {
+    pub(crate) async fn tools(&self) -> Vec<Value> {
         let tools = self.service.list_all_tools().await.expect("tools/list");
         tools
             .into_iter()
@@ -370,7 +370,7 @@ async fn tools_are_listed_and_called_per_permission() {
     sim.stop().await;
 }
 
-async fn get_json(app: &TestApp, path: &str) -> Value {
+pub(crate) async fn get_json(app: &TestApp, path: &str) -> Value {
     let resp = app.get(path).await;
     assert_eq!(resp.status(), 200, "GET {path}");
     json(resp).await
@@ -397,7 +397,7 @@ fn uid_set(list: &Value) -> Vec<String> {
 /// Asserts that `v` has the shape `schema` promises (a tool's `outputSchema`): required
 /// properties present, every property of its declared type (no `null` for a string),
 /// nested objects and array items too.
-fn assert_conforms(at: &str, schema: &Value, v: &Value) {
+pub(crate) fn assert_conforms(at: &str, schema: &Value, v: &Value) {
     let ok = match schema["type"].as_str() {
         Some("string") => v.is_string(),
         Some("integer") => v.is_i64() || v.is_u64(),
@@ -423,6 +423,187 @@ fn assert_conforms(at: &str, schema: &Value, v: &Value) {
             assert_conforms(&format!("{at}[{i}]"), items, x);
         }
     }
+}
+
+/// The four actions of the original plugin, called on `cluster` and `profile` (uids) as a
+/// client written against it calls them: (tool, arguments).
+pub(crate) fn original_calls(cluster: &str, profile: &str) -> [(&'static str, Value); 4] {
+    [
+        (
+            "get_spectrocloud_health_for_cluster",
+            json!({"clusterUid": cluster}),
+        ),
+        (
+            "get_spectrocloud_kubeconfig_for_cluster",
+            json!({"clusterUid": cluster}),
+        ),
+        (
+            "get_spectrocloud_pack_details_for_profile",
+            json!({"profileUid": profile}),
+        ),
+        (
+            "find_spectrocloud_clusters_for_profile",
+            json!({"profileUid": profile}),
+        ),
+    ]
+}
+
+/// The catalog entity the original's ingestor named for a cluster or profile.
+pub(crate) fn entity_ref(project: Option<&str>, name: &str) -> String {
+    let local = format!("env0-{}-{name}", project.unwrap_or("tenant")).to_lowercase();
+    let mut out = String::new();
+    for c in local.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '-' {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    format!("resource:default/{}", out.trim_matches('-'))
+}
+
+/// Asserts the output fields the original plugin's action `tool` answered (names and shapes,
+/// reference §6), as its clients read them.
+pub(crate) fn assert_original_fields(tool: &str, v: &Value) {
+    let text = |at: &Value, keys: &[&str]| {
+        for k in keys {
+            assert!(at[*k].is_string(), "{tool}: {k} is no string in {at}");
+        }
+    };
+    let entity = |at: &Value| {
+        let r = at["entityRef"].as_str().unwrap_or_default();
+        assert!(r.starts_with("resource:default/env0-"), "{tool}: {at}");
+    };
+    match tool {
+        "get_spectrocloud_health_for_cluster" => {
+            text(&v["cluster"], &["name", "uid", "state", "entityRef"]);
+            entity(&v["cluster"]);
+            text(&v["health"], &["overallStatus"]);
+            for c in v["health"]["conditions"].as_array().expect("conditions") {
+                assert!(c.is_object(), "{tool}: condition {c}");
+            }
+        }
+        "get_spectrocloud_kubeconfig_for_cluster" => {
+            text(&v["cluster"], &["name", "uid", "entityRef"]);
+            entity(&v["cluster"]);
+            text(v, &["kubeconfig"]);
+            assert_eq!(v["accessType"], "client-oidc");
+        }
+        "get_spectrocloud_pack_details_for_profile" => {
+            text(&v["profile"], &["name", "uid", "entityRef"]);
+            entity(&v["profile"]);
+            let packs = v["packs"].as_array().expect("packs");
+            assert!(!packs.is_empty(), "{tool}: {v}");
+            for p in packs {
+                text(p, &["name", "version", "layer"]);
+            }
+        }
+        "find_spectrocloud_clusters_for_profile" => {
+            text(&v["profile"], &["name", "uid", "entityRef"]);
+            entity(&v["profile"]);
+            let clusters = v["clusters"].as_array().expect("clusters");
+            assert!(!clusters.is_empty(), "{tool}: {v}");
+            for c in clusters {
+                text(c, &["name", "uid", "entityRef"]);
+                entity(c);
+                for optional in ["state", "projectId"] {
+                    assert!(c.get(optional).is_none_or(Value::is_string), "{tool}: {c}");
+                }
+            }
+            // Our paging fields beside the original's.
+            assert!(v["total"].is_u64() && v["items"].is_array(), "{tool}: {v}");
+        }
+        other => panic!("{other} is not one of the original actions"),
+    }
+}
+
+/// The most used profile and a running cluster on it, both as the mirror lists them.
+pub(crate) async fn used_profile_and_cluster(app: &TestApp) -> (Value, Value) {
+    let usage = get_json(app, "/reports/profile-usage").await;
+    let profile = usage["profiles"][0].clone();
+    let uid = profile["uid"].as_str().unwrap();
+    let on = get_json(app, &format!("/profiles/{uid}/clusters")).await;
+    let cluster = on["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["projectName"].is_string() && c["state"] == "Running")
+        .expect("a running project cluster on the profile")
+        .clone();
+    (profile, cluster)
+}
+
+/// The original plugin's four actions answer its output fields (a client written against it
+/// finds `clusters`, `entityRef`, `overallStatus`, ...), with our paging fields beside, and
+/// in the shape each `outputSchema` promises.
+#[tokio::test]
+async fn the_original_actions_answer_the_original_fields() {
+    let (sim, app) = synced(SimConfig::default(), auth).await;
+    let (profile, cluster) = used_profile_and_cluster(&app).await;
+    let (puid, cuid) = (
+        profile["uid"].as_str().unwrap(),
+        cluster["uid"].as_str().unwrap(),
+    );
+    let mcp = Client::connect(&app, ADMIN).await;
+    let schemas: HashMap<String, Value> = mcp
+        .tools()
+        .await
+        .into_iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["outputSchema"].clone(),
+            )
+        })
+        .collect();
+    for (tool, args) in original_calls(cuid, puid) {
+        let (err, v) = mcp.tool(tool, args).await;
+        assert!(!err, "{tool}: {v}");
+        assert_conforms(tool, &schemas[tool], &v);
+        assert_original_fields(tool, &v);
+    }
+    // Values, not only shapes: the cluster's entity as the ingestor named it.
+    let (project, name) = (
+        cluster["projectName"].as_str(),
+        cluster["name"].as_str().unwrap(),
+    );
+    let (_, health) = mcp
+        .tool(
+            "get_spectrocloud_health_for_cluster",
+            json!({"clusterUid": cuid}),
+        )
+        .await;
+    assert_eq!(health["cluster"]["entityRef"], entity_ref(project, name));
+    let (_, found) = mcp
+        .tool(
+            "find_spectrocloud_clusters_for_profile",
+            json!({"profileUid": puid, "limit": 500}),
+        )
+        .await;
+    let mine = found["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["uid"] == cuid)
+        .expect("the cluster among the profile's clusters");
+    assert_eq!(mine["entityRef"], entity_ref(project, name));
+    assert_eq!(mine["projectId"], cluster["projectUid"]);
+    assert_eq!(
+        found["clusters"].as_array().unwrap().len(),
+        found["items"].as_array().unwrap().len()
+    );
+    assert!(
+        schemas["find_spectrocloud_clusters_for_profile"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("clusters"))
+    );
+    mcp.close().await;
+    app.stop().await;
+    sim.stop().await;
 }
 
 /// Every read tool answers what its HTTP route answers for the same data (both go through the
@@ -1585,11 +1766,16 @@ async fn answer_sizes_at_medium() {
         }
         println!("| `{tool}` | {largest} |");
         let live = tool.contains("kubeconfig") || tool.contains("manifest");
-        if largest > 8 * 1024 && !live {
+        // The original's `clusters` come beside the page's `items`: each cluster twice.
+        let budget = match tool {
+            "find_spectrocloud_clusters_for_profile" => 12 * 1024,
+            _ => 8 * 1024,
+        };
+        if largest > budget && !live {
             over.push(format!("{tool}: {largest}"));
         }
     }
-    assert!(over.is_empty(), "answers over 8 KB: {over:?}");
+    assert!(over.is_empty(), "answers over their budget: {over:?}");
     app.stop().await;
     sim.stop().await;
 }

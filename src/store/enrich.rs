@@ -1,0 +1,62 @@
+//! Details a person's read fetched from Palette while the mirror lists the cluster without
+//! them (a cold sync still filling them in): written as the sync writes them — details,
+//! health and version, reverse index, in one transaction — so the next read is local and the
+//! sync, finding them, does not fetch them again.
+
+use sqlx::Row;
+
+use super::snapshot::{ClusterDetail, write_cluster_details, write_cluster_index};
+use super::{Db, now_text, writer};
+
+/// Writes `d` as the details of cluster `uid`, if the mirror lists it (a cluster gone meanwhile
+/// is not brought back). Returns whether it was written.
+pub async fn cluster_details(
+    db: &Db,
+    env: &str,
+    uid: &str,
+    d: &ClusterDetail,
+) -> Result<bool, sqlx::Error> {
+    let now = now_text();
+    let mut tx = writer::begin(db).await?;
+    let listed = sqlx::query(
+        "UPDATE clusters SET health = ?, kubernetes_version = ?, indexed = 1 WHERE env = ? AND uid = ?",
+    )
+    .bind(&d.index.health)
+    .bind(&d.index.kubernetes_version)
+    .bind(env)
+    .bind(uid)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if !listed {
+        return Ok(false);
+    }
+    write_cluster_details(&mut tx, env, &[(uid, d)], &now).await?;
+    // Whatever index entries the cluster had go first, as for a cluster fetched again.
+    write_cluster_index(&mut tx, env, &[(uid, &d.index)], &[uid]).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A cluster's stored details: (detail JSON, profiles JSON, when they were written).
+pub struct Stored {
+    pub detail_json: String,
+    pub profiles_json: String,
+    pub synced_at: String,
+}
+
+pub async fn stored(db: &Db, env: &str, uid: &str) -> Result<Option<Stored>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT detail_json, profiles_json, synced_at FROM cluster_details WHERE env = ? AND uid = ?",
+    )
+    .bind(env)
+    .bind(uid)
+    .fetch_optional(&db.reader)
+    .await?;
+    Ok(row.map(|r| Stored {
+        detail_json: r.get(0),
+        profiles_json: r.get(1),
+        synced_at: r.get(2),
+    }))
+}
