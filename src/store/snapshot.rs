@@ -97,7 +97,7 @@ pub struct VersionRow {
     pub detail: Option<VersionDetail>,
 }
 
-/// A profile version's columns as the profile listing gives them (no detail JSON).
+/// A profile version's columns (the profile listing gives them too, without the JSON).
 #[derive(Debug, Clone)]
 pub struct VersionListed {
     pub name: String,
@@ -111,13 +111,8 @@ pub struct VersionListed {
 
 #[derive(Debug, Clone)]
 pub struct VersionDetail {
-    pub name: String,
-    pub version: String,
-    pub scope: String,
-    pub project_uid: Option<String>,
-    pub profile_type: String,
-    pub cloud_type: String,
-    pub last_modified: String,
+    /// Its columns, as its details give them.
+    pub columns: VersionListed,
     pub json: String,
     pub packs: Vec<PackRow>,
     pub variables_json: String,
@@ -874,29 +869,8 @@ async fn write_listed_versions(
     listed: &[(&VersionRow, &VersionListed)],
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    for chunk in listed.chunks(ROWS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO profile_versions (env, uid, profile_uid, name, version, scope, project_uid,
-                profile_type, cloud_type, last_modified, json, synced_at) ",
-        );
-        qb.push_values(chunk, |mut b, (v, l)| {
-            b.push_bind(env)
-                .push_bind(&v.uid)
-                .push_bind(&v.profile_uid)
-                .push_bind(&l.name)
-                .push_bind(&l.version)
-                .push_bind(&l.scope)
-                .push_bind(&l.project_uid)
-                .push_bind(&l.profile_type)
-                .push_bind(&l.cloud_type)
-                .push_bind(&l.last_modified)
-                .push_bind("")
-                .push_bind(now);
-        });
-        qb.push(" ON CONFLICT (env, uid) DO NOTHING");
-        qb.build().execute(&mut *tx).await?;
-    }
-    Ok(())
+    let rows: Vec<_> = listed.iter().map(|(v, l)| (*v, *l, "")).collect();
+    insert_versions(tx, env, &rows, now, " ON CONFLICT (env, uid) DO NOTHING").await
 }
 
 /// Profile version rows with their new details.
@@ -906,32 +880,53 @@ async fn write_versions(
     detailed: &[(&VersionRow, &VersionDetail)],
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    for chunk in detailed.chunks(ROWS_PER_STATEMENT) {
+    let rows: Vec<_> = detailed
+        .iter()
+        .map(|(v, d)| (*v, &d.columns, d.json.as_str()))
+        .collect();
+    insert_versions(
+        tx,
+        env,
+        &rows,
+        now,
+        " ON CONFLICT (env, uid) DO UPDATE SET profile_uid = excluded.profile_uid,
+            name = excluded.name, version = excluded.version, scope = excluded.scope,
+            project_uid = excluded.project_uid, profile_type = excluded.profile_type,
+            cloud_type = excluded.cloud_type, last_modified = excluded.last_modified,
+            json = excluded.json, synced_at = excluded.synced_at",
+    )
+    .await
+}
+
+/// Profile version rows (columns and JSON text), `on_conflict` deciding what a row already
+/// there keeps.
+async fn insert_versions(
+    tx: &mut SqliteConnection,
+    env: &str,
+    rows: &[(&VersionRow, &VersionListed, &str)],
+    now: &str,
+    on_conflict: &'static str,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO profile_versions (env, uid, profile_uid, name, version, scope, project_uid,
                 profile_type, cloud_type, last_modified, json, synced_at) ",
         );
-        qb.push_values(chunk, |mut b, (v, d)| {
+        qb.push_values(chunk, |mut b, (v, c, json)| {
             b.push_bind(env)
                 .push_bind(&v.uid)
                 .push_bind(&v.profile_uid)
-                .push_bind(&d.name)
-                .push_bind(&d.version)
-                .push_bind(&d.scope)
-                .push_bind(&d.project_uid)
-                .push_bind(&d.profile_type)
-                .push_bind(&d.cloud_type)
-                .push_bind(&d.last_modified)
-                .push_bind(&d.json)
+                .push_bind(&c.name)
+                .push_bind(&c.version)
+                .push_bind(&c.scope)
+                .push_bind(&c.project_uid)
+                .push_bind(&c.profile_type)
+                .push_bind(&c.cloud_type)
+                .push_bind(&c.last_modified)
+                .push_bind(*json)
                 .push_bind(now);
         });
-        qb.push(
-            " ON CONFLICT (env, uid) DO UPDATE SET profile_uid = excluded.profile_uid,
-                name = excluded.name, version = excluded.version, scope = excluded.scope,
-                project_uid = excluded.project_uid, profile_type = excluded.profile_type,
-                cloud_type = excluded.cloud_type, last_modified = excluded.last_modified,
-                json = excluded.json, synced_at = excluded.synced_at",
-        );
+        qb.push(on_conflict);
         qb.build().execute(&mut *tx).await?;
     }
     Ok(())

@@ -22,7 +22,7 @@ use crate::palette::{Environment, Listing, PaletteClient, PaletteError};
 use crate::store::Db;
 use crate::store::snapshot::{
     self, ClusterDetail, ClusterRow, Counts, ObjectRow, PackRow, Part, Snapshot, VersionDetail,
-    VersionRow,
+    VersionListed, VersionRow,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -558,17 +558,19 @@ async fn version_detail(
         })
         .collect();
     Ok(Some(VersionDetail {
-        name: models::name(&detail).to_string(),
-        version: detail["spec"]["version"]
-            .as_str()
-            .or_else(|| published["profileVersion"].as_str())
-            .unwrap_or("")
-            .to_string(),
-        scope: models::scope(&detail).to_string(),
-        project_uid: models::project_uid(&detail).map(str::to_string),
-        profile_type: published["type"].as_str().unwrap_or("").to_string(),
-        cloud_type: published["cloudType"].as_str().unwrap_or("").to_string(),
-        last_modified: models::last_modified(&detail).to_string(),
+        columns: VersionListed {
+            name: models::name(&detail).to_string(),
+            version: detail["spec"]["version"]
+                .as_str()
+                .or_else(|| published["profileVersion"].as_str())
+                .unwrap_or("")
+                .to_string(),
+            scope: models::scope(&detail).to_string(),
+            project_uid: models::project_uid(&detail).map(str::to_string),
+            profile_type: published["type"].as_str().unwrap_or("").to_string(),
+            cloud_type: published["cloudType"].as_str().unwrap_or("").to_string(),
+            last_modified: models::last_modified(&detail).to_string(),
+        },
         json: detail.to_string(),
         packs,
         variables_json: variables.to_string(),

@@ -338,6 +338,44 @@ impl TestApp {
         self.wait_run(env, id).await
     }
 
+    /// Starts a sync of `env` over HTTP without waiting for it; returns the run's id.
+    pub async fn start_sync(&self, env: &str) -> i64 {
+        let t: serde_json::Value = self
+            .client
+            .post(self.url(&format!("/sync?instance={env}")))
+            .send()
+            .await
+            .expect("trigger")
+            .json()
+            .await
+            .expect("trigger JSON");
+        t["runs"][0]["run_id"].as_i64().expect("run id")
+    }
+
+    /// `/sync/status` of `env`: its one environment entry.
+    pub async fn env_status(&self, env: &str) -> serde_json::Value {
+        let s = json(self.get(&format!("/sync/status?instance={env}")).await).await;
+        s["environments"][0].clone()
+    }
+
+    /// Waits (generously: 60 s) until the running run of `env` has applied its listings;
+    /// returns the run's progress.
+    pub async fn wait_listed(&self, env: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let s = self.env_status(env).await;
+            let p = &s["running"]["progress"];
+            if p["listed_at"].is_string() {
+                return p.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "listings not applied in 60 s: {s}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until run `id` of `env` has ended; returns its record.
     pub async fn wait_run(&self, env: &str, id: i64) -> serde_json::Value {
         for _ in 0..600 {

@@ -2,46 +2,11 @@
 //! mirror answer of a cold sync (the cluster search carries every cluster's profiles and
 //! packs), and say they are partial where a Palette's listing leaves the packs out.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 use crate::helpers::*;
 
 const DETAIL: &str = "GET /v1/dashboard/spectroclusters/{uid}";
-
-async fn status(app: &TestApp) -> Value {
-    json(app.get("/sync/status?instance=env0").await).await["environments"][0].clone()
-}
-
-async fn trigger(app: &TestApp) -> i64 {
-    let t: Value = app
-        .client
-        .post(app.url("/sync?instance=env0"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    t["runs"][0]["run_id"].as_i64().unwrap()
-}
-
-/// Waits until the running run's listings are applied.
-async fn wait_listed(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = status(app).await;
-        if s["running"]["progress"]["listed_at"].is_string() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "listings not applied in 60 s: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// A report body without what differs between two answers of the same data (freshness, the
 /// sync's progress).
@@ -90,8 +55,8 @@ async fn the_first_mirror_answer_of_a_cold_sync_is_complete() {
         json!({"palette_limits": true, "limits_scale": 0.5, "latency_ms": 10}),
     )
     .await;
-    let id = trigger(&app).await;
-    wait_listed(&app).await;
+    let id = app.start_sync("env0").await;
+    app.wait_listed("env0").await;
 
     let usage = json(app.get("/reports/profile-usage").await).await;
     let profiles: Vec<String> = usage["profiles"]
@@ -106,7 +71,7 @@ async fn the_first_mirror_answer_of_a_cold_sync_is_complete() {
     );
     let pool = app.mirror().await;
     let first = answers(&app, &profiles).await;
-    let s = status(&app).await;
+    let s = app.env_status("env0").await;
     assert!(s["last_success_at"].is_null(), "no run has completed: {s}");
     assert!(s["listed_at"].is_string(), "{s}");
     assert_eq!(s["partial"], false, "the search listed every index: {s}");
@@ -132,7 +97,7 @@ async fn the_first_mirror_answer_of_a_cold_sync_is_complete() {
     }
 
     assert_eq!(app.wait_run("env0", id).await["outcome"], "success");
-    let s = status(&app).await;
+    let s = app.env_status("env0").await;
     assert!(s["last_success_at"].is_string(), "{s}");
     let last = answers(&app, &profiles).await;
     for ((path, a), (_, b)) in first.iter().zip(&last) {
@@ -156,8 +121,8 @@ async fn a_listing_without_packs_is_partial_until_the_details_are_in() {
     .await;
     let app = spawn_app_for(&[&sim], |c| c.sync.concurrency = 2).await;
     set_knobs(&sim, json!({"listing_packs": false, "latency_ms": 25})).await;
-    let id = trigger(&app).await;
-    wait_listed(&app).await;
+    let id = app.start_sync("env0").await;
+    app.wait_listed("env0").await;
 
     let resp = app.get("/reports/pack-usage").await;
     assert_eq!(resp.status(), 200);
@@ -168,7 +133,7 @@ async fn a_listing_without_packs_is_partial_until_the_details_are_in() {
         .as_u64()
         .unwrap();
     assert!(waiting > 0, "{partial}");
-    let s = status(&app).await;
+    let s = app.env_status("env0").await;
     assert_eq!(s["partial"], true, "{s}");
     assert!(s["last_success_at"].is_null(), "{s}");
 

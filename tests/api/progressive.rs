@@ -18,36 +18,6 @@ async fn status(app: &TestApp) -> Value {
         .unwrap()
 }
 
-async fn trigger(app: &TestApp) -> i64 {
-    let t: Value = app
-        .client
-        .post(app.url("/sync?instance=env0"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    t["runs"][0]["run_id"].as_i64().unwrap()
-}
-
-/// Waits (generously) until the running run's listings are applied; returns its progress.
-async fn wait_listed(app: &TestApp) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = status(app).await;
-        let p = &s["environments"][0]["running"]["progress"];
-        if p["listed_at"].is_string() {
-            return p.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "listings were not applied in 30 s: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_slow_cold_sync_serves_listed_clusters_from_the_mirror_and_never_404s() {
     let sim = spawn_sim_with(SimConfig {
@@ -57,8 +27,8 @@ async fn a_slow_cold_sync_serves_listed_clusters_from_the_mirror_and_never_404s(
     .await;
     let app = spawn_app_for(&[&sim], |c| c.sync.concurrency = 4).await;
     set_knobs(&sim, json!({"latency_ms": 15})).await;
-    let id = trigger(&app).await;
-    wait_listed(&app).await;
+    let id = app.start_sync("env0").await;
+    app.wait_listed("env0").await;
     let pool = app.mirror().await;
     let total = sim_control(&sim, Method::GET, "/summary", None).await["clusters"]
         .as_i64()
@@ -123,8 +93,8 @@ async fn a_running_run_shows_its_phase_counts_calls_and_time_left() {
     .await;
     let app = spawn_app_for(&[&sim], |c| c.sync.concurrency = 2).await;
     set_knobs(&sim, json!({"latency_ms": 15})).await;
-    let id = trigger(&app).await;
-    wait_listed(&app).await;
+    let id = app.start_sync("env0").await;
+    app.wait_listed("env0").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let p = loop {
         let s = status(&app).await;

@@ -54,34 +54,6 @@ async fn throttled(clusters: usize) -> (SimServer, TestApp) {
     (sim, app)
 }
 
-async fn trigger(app: &TestApp) -> i64 {
-    let t = json(
-        app.client
-            .post(app.url("/sync?instance=env0"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    t["runs"][0]["run_id"].as_i64().unwrap()
-}
-
-/// Waits (generously) until the running run's listings are applied.
-async fn wait_listed(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = json(app.get("/sync/status?instance=env0").await).await;
-        if s["environments"][0]["running"]["progress"]["listed_at"].is_string() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "listings not applied in 30 s: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Listed clusters (not virtual) without details yet, those the sync reaches last first.
 async fn undetailed(app: &TestApp) -> Vec<String> {
     let pool = app.mirror().await;
@@ -130,8 +102,8 @@ async fn get(app: &TestApp, path: &str) -> (String, Value) {
 #[tokio::test]
 async fn a_listed_cluster_is_read_through_once_then_answered_from_the_mirror() {
     let (sim, app) = throttled(40).await;
-    let id = trigger(&app).await;
-    wait_listed(&app).await;
+    let id = app.start_sync("env0").await;
+    app.wait_listed("env0").await;
     let uid = undetailed(&app)
         .await
         .first()
@@ -191,8 +163,8 @@ async fn a_listed_cluster_is_read_through_once_then_answered_from_the_mirror() {
 #[tokio::test]
 async fn identical_reads_at_once_share_one_palette_call() {
     let (sim, app) = throttled(40).await;
-    let id = trigger(&app).await;
-    wait_listed(&app).await;
+    let id = app.start_sync("env0").await;
+    app.wait_listed("env0").await;
     let uid = undetailed(&app)
         .await
         .first()
@@ -223,8 +195,8 @@ async fn identical_reads_at_once_share_one_palette_call() {
 async fn cold_sync_seconds(flood: usize) -> f64 {
     let (sim, app) = throttled(40).await;
     let started = Instant::now();
-    let id = trigger(&app).await;
-    wait_listed(&app).await;
+    let id = app.start_sync("env0").await;
+    app.wait_listed("env0").await;
     let uids = undetailed(&app).await;
     let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let readers = (0..flood).map(|r| {
