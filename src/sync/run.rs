@@ -69,15 +69,14 @@ where
             async move { (scope, fut.await) }
         })
         .collect();
-    let results: Vec<(Option<&str>, Result<Listing, PaletteError>)> = stream::iter(futures)
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    // Each scope's listing is folded in as it arrives and then dropped: a kind listed again
+    // in every project (tenant profiles are) is held once, not once per scope.
+    let mut arriving = stream::iter(futures).buffer_unordered(concurrency);
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut found: Vec<Found> = Vec::new();
     let mut complete = true;
     let mut pages = 0;
-    for (scope, result) in results {
+    while let Some((scope, result)) = arriving.next().await {
         match result {
             Ok(listing) => {
                 complete &= listing.complete;

@@ -116,7 +116,9 @@ pub async fn run(o: Opts) -> anyhow::Result<()> {
 /// The usage reports of a whole sync of `server`, without limits.
 async fn reference(server: &sim::SimServer) -> anyhow::Result<Vec<Value>> {
     let dir = tempfile::tempdir()?;
-    let config = bench_config(server, dir.path());
+    let mut config = bench_config(server, dir.path());
+    // The simulator enforces no limits for the reference: pacing would only slow it down.
+    config.environments[0].rate_limits.scale = 1000.0;
     app::sync_once(config.clone(), None).await?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let application = app::Application::build_with_listener(config.clone(), listener).await?;
