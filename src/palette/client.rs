@@ -647,6 +647,13 @@ fn status_error(
             path,
             message: palette_message(body),
         },
+        // A server (or a gateway in front of it) too busy to read the request in time: as
+        // transient as a 5xx, and retried like one.
+        StatusCode::REQUEST_TIMEOUT => PaletteError::Upstream {
+            path,
+            status: 408,
+            message: palette_message(body),
+        },
         s if s.is_client_error() => PaletteError::BadRequest {
             path,
             message: format!("{}: {}", s.as_u16(), palette_message(body)),

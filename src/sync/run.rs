@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
 use futures::{StreamExt, TryStreamExt, stream};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::apply::{Writes, phase};
@@ -44,19 +45,59 @@ pub enum SyncError {
 /// Cloud types whose accounts are mirrored.
 pub const ACCOUNT_CLOUDS: [&str; 3] = ["aws", "azure", "vsphere"];
 
-/// Lists one kind in every scope concurrently and deduplicates by uid. A scope Palette refuses
-/// (403) or does not know (404) contributes nothing and makes the listing incomplete, so
-/// nothing is deleted on its account.
+/// One kind's listings of every scope, deduplicated as their pages arrive: a kind listed
+/// again in every project (tenant profiles are, with every cluster using them) is held once,
+/// and only the pages in flight besides.
+#[derive(Default)]
+struct Fold {
+    index: HashMap<String, usize>,
+    found: Vec<Found>,
+}
+
+impl Fold {
+    fn add(&mut self, scope: Option<&str>, items: Vec<Value>) {
+        for item in items {
+            let Some(uid) = models::uid(&item).map(str::to_string) else {
+                continue;
+            };
+            match self.index.get(&uid) {
+                Some(&i) => match (&self.found[i].listed_in, scope) {
+                    (None, Some(p)) => self.found[i].listed_in = Some(p.to_string()),
+                    (Some(q), Some(p)) if q != p => self.found[i].ambiguous = true,
+                    _ => {}
+                },
+                None => {
+                    self.index.insert(uid, self.found.len());
+                    self.found.push(Found {
+                        item,
+                        listed_in: scope.map(str::to_string),
+                        ambiguous: false,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn folded<'f>(fold: &'f Mutex<Fold>) -> std::sync::MutexGuard<'f, Fold> {
+    fold.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Lists one kind in every scope concurrently, each scope's pages going into `fold` as they
+/// arrive (`fetch` answers the pages it fetched and whether its listing was complete). A
+/// scope Palette refuses (403) or does not know (404) contributes nothing and makes the
+/// listing incomplete, so nothing is deleted on its account.
 async fn gather<'a, F, Fut>(
     env: &str,
     kind: &str,
     scopes: &'a Scopes,
     concurrency: usize,
+    fold: &Mutex<Fold>,
     fetch: F,
 ) -> Result<Gathered, PaletteError>
 where
     F: Fn(Option<&'a str>) -> Fut,
-    Fut: Future<Output = Result<Listing, PaletteError>>,
+    Fut: Future<Output = Result<(usize, bool), PaletteError>>,
 {
     // Futures are built eagerly and then driven with bounded concurrency: a closure inside a
     // stream adapter would make the spawned run future not `Send` (higher-ranked lifetimes).
@@ -69,38 +110,13 @@ where
             async move { (scope, fut.await) }
         })
         .collect();
-    // Each scope's listing is folded in as it arrives and then dropped: a kind listed again
-    // in every project (tenant profiles are) is held once, not once per scope.
     let mut arriving = stream::iter(futures).buffer_unordered(concurrency);
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut found: Vec<Found> = Vec::new();
-    let mut complete = true;
-    let mut pages = 0;
+    let (mut complete, mut pages) = (true, 0);
     while let Some((scope, result)) = arriving.next().await {
         match result {
-            Ok(listing) => {
-                complete &= listing.complete;
-                pages += listing.pages;
-                for item in listing.items {
-                    let Some(uid) = models::uid(&item).map(str::to_string) else {
-                        continue;
-                    };
-                    match index.get(&uid) {
-                        Some(&i) => match (&found[i].listed_in, scope) {
-                            (None, Some(p)) => found[i].listed_in = Some(p.to_string()),
-                            (Some(q), Some(p)) if q != p => found[i].ambiguous = true,
-                            _ => {}
-                        },
-                        None => {
-                            index.insert(uid, found.len());
-                            found.push(Found {
-                                item,
-                                listed_in: scope.map(str::to_string),
-                                ambiguous: false,
-                            });
-                        }
-                    }
-                }
+            Ok((p, c)) => {
+                pages += p;
+                complete &= c;
             }
             Err(e @ (PaletteError::Forbidden { .. } | PaletteError::NotFound { .. })) => {
                 tracing::warn!(env, kind, project = scope.unwrap_or("tenant"), error = %e,
@@ -110,6 +126,7 @@ where
             Err(e) => return Err(e),
         }
     }
+    let Fold { found, .. } = std::mem::take(&mut *folded(fold));
     Ok(Gathered {
         found,
         complete,
@@ -230,7 +247,8 @@ pub async fn run(
     let name = env.name();
     let known = snapshot::known(db, name).await?;
     let (projects, scopes) = list_projects(env, &progress.calls).await?;
-    let listed = list_kinds(env, &scopes, config.concurrency, &progress.calls).await?;
+    let folds: [Mutex<Fold>; 7] = Default::default();
+    let listed = list_kinds(env, &scopes, config.concurrency, &progress.calls, &folds).await?;
     let policy = Policy {
         max_age: chrono::Duration::seconds(config.detail_max_age_seconds as i64),
         now: chrono::Utc::now(),
@@ -293,15 +311,30 @@ async fn list_kinds<'a>(
     scopes: &'a Scopes,
     c: usize,
     calls: &'a AtomicU64,
+    folds: &'a [Mutex<Fold>; 7],
 ) -> Result<Listed, SyncError> {
     let (name, client) = (env.name(), &env.client);
-    let paged = |path: &'static str, body: Option<Value>| {
+    let paged = |path: &'static str, body: Option<Value>, fold: &'a Mutex<Fold>| {
         move |s: Option<&'a str>| {
-            let body = body.clone();
-            async move { client.list_all(path, body, s, Some(calls)).await }
+            let method = if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            let mut call = client.request(method, path).project(s).counted(calls);
+            if let Some(b) = body.clone() {
+                call = call.json_body(b);
+            }
+            call.each_page(move |items| folded(fold).add(s, items))
         }
     };
-    let once = |path: &'static str| move |s: Option<&'a str>| list_once(client, path, s, calls);
+    let once = |path: &'static str, fold: &'a Mutex<Fold>| {
+        move |s: Option<&'a str>| async move {
+            let listing = list_once(client, path, s, calls).await?;
+            folded(fold).add(s, listing.items);
+            Ok((1, true))
+        }
+    };
     let profile_body = json!({"filter": {}, "sort": [{"field": "profileName", "order": "asc"}]});
     let (clusters, profiles, virtual_clusters, overlords, cluster_groups, aws, azure, vsphere) = tokio::try_join!(
         super::listing::list_clusters(name, client, scopes, c, calls),
@@ -310,46 +343,64 @@ async fn list_kinds<'a>(
             "profiles",
             scopes,
             c,
-            paged("/v1/dashboard/clusterprofiles", Some(profile_body))
+            &folds[0],
+            paged(
+                "/v1/dashboard/clusterprofiles",
+                Some(profile_body),
+                &folds[0]
+            )
         ),
         gather(
             name,
             "virtual clusters",
             scopes,
             c,
+            &folds[1],
             paged(
                 "/v1/dashboard/spectroclusters/search",
-                Some(virtual_cluster_filter())
+                Some(virtual_cluster_filter()),
+                &folds[1]
             )
         ),
-        gather(name, "overlords", scopes, c, once("/v1/overlords")),
+        gather(
+            name,
+            "overlords",
+            scopes,
+            c,
+            &folds[2],
+            once("/v1/overlords", &folds[2])
+        ),
         gather(
             name,
             "cluster groups",
             scopes,
             c,
-            once("/v1/clustergroups/hostCluster")
+            &folds[3],
+            once("/v1/clustergroups/hostCluster", &folds[3])
         ),
         gather(
             name,
             "aws accounts",
             scopes,
             c,
-            paged("/v1/cloudaccounts/aws", None)
+            &folds[4],
+            paged("/v1/cloudaccounts/aws", None, &folds[4])
         ),
         gather(
             name,
             "azure accounts",
             scopes,
             c,
-            paged("/v1/cloudaccounts/azure", None)
+            &folds[5],
+            paged("/v1/cloudaccounts/azure", None, &folds[5])
         ),
         gather(
             name,
             "vsphere accounts",
             scopes,
             c,
-            paged("/v1/cloudaccounts/vsphere", None)
+            &folds[6],
+            paged("/v1/cloudaccounts/vsphere", None, &folds[6])
         ),
     )?;
     let listed = Listed {
