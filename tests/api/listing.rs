@@ -19,9 +19,23 @@ fn counts_of(mut v: Value) -> Value {
     v
 }
 
-/// Every report and reverse lookup the test compares, as answered now.
+/// Every report and reverse lookup the test compares, as answered now: over HTTP, and the
+/// reverse lookup also through the MCP find tool.
 async fn answers(app: &TestApp, profiles: &[String]) -> Vec<(String, Value)> {
     let mut out = Vec::new();
+    let mcp = crate::mcp::Client::anonymous(app).await;
+    for p in profiles {
+        let args = json!({"profileUid": p, "limit": 100});
+        let (err, mut found) = mcp
+            .tool("find_spectrocloud_clusters_for_profile", args)
+            .await;
+        assert!(!err, "{found}");
+        assert_eq!(found["mirror"]["partial"], false, "{found}");
+        if let Some(o) = found.as_object_mut() {
+            o.remove("mirror");
+        }
+        out.push((format!("mcp find {p}"), found));
+    }
     let mut paths = vec![
         "/reports/profile-usage".to_string(),
         "/reports/pack-usage".to_string(),
