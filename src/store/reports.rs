@@ -358,11 +358,6 @@ fn assemble<'a>(
             .cmp(&a.clusters)
             .then_with(|| a.name.cmp(&b.name))
     });
-    for p in &mut out {
-        p.versions.sort_by(|a, b| {
-            crate::domain::compare_versions(&a.version, &b.version).then_with(|| a.uid.cmp(&b.uid))
-        });
-    }
     out
 }
 
@@ -705,10 +700,18 @@ impl TallyMemo {
 #[tracing::instrument(skip(db), fields(profiles, groups))]
 async fn count(db: &Db, env: &str) -> Result<Arc<Tallies>, sqlx::Error> {
     let mut tx = db.reader.begin().await?;
-    let profiles: Vec<VersionRow> = sqlx::query_as(PROFILE_VERSIONS_SQL)
+    let mut profiles: Vec<VersionRow> = sqlx::query_as(PROFILE_VERSIONS_SQL)
         .bind(env)
         .fetch_all(&mut *tx)
         .await?;
+    // A profile's versions in version order, once per count (not per report): the order must
+    // not depend on whether a version's details, and its own timestamp, are in yet.
+    profiles.sort_by(|a, b| {
+        (&a.name, &a.uid)
+            .cmp(&(&b.name, &b.uid))
+            .then_with(|| crate::domain::compare_versions(&a.version, &b.version))
+            .then_with(|| a.version_uid.cmp(&b.version_uid))
+    });
     let versions: Vec<CountRow> = sqlx::query_as(VERSION_COUNTS_SQL)
         .bind(env)
         .fetch_all(&mut *tx)
