@@ -107,6 +107,20 @@ impl Client {
             .collect()
     }
 
+    /// Each listed tool's `outputSchema`, by name.
+    pub(crate) async fn output_schemas(&self) -> HashMap<String, Value> {
+        self.tools()
+            .await
+            .into_iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_string(),
+                    t["outputSchema"].clone(),
+                )
+            })
+            .collect()
+    }
+
     /// The names of the listed tools.
     async fn tool_names(&self) -> Vec<String> {
         let tools = self.service.list_all_tools().await.expect("tools/list");
@@ -548,17 +562,7 @@ async fn the_original_actions_answer_the_original_fields() {
         cluster["uid"].as_str().unwrap(),
     );
     let mcp = Client::connect(&app, ADMIN).await;
-    let schemas: HashMap<String, Value> = mcp
-        .tools()
-        .await
-        .into_iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_string(),
-                t["outputSchema"].clone(),
-            )
-        })
-        .collect();
+    let schemas = mcp.output_schemas().await;
     for (tool, args) in original_calls(cuid, puid) {
         let (err, v) = mcp.tool(tool, args).await;
         assert!(!err, "{tool}: {v}");
@@ -625,17 +629,7 @@ async fn every_tool_agrees_with_its_http_route() {
     .await;
     assert_eq!(app.sync("env0").await["outcome"], "success");
     let mcp = Client::connect(&app, ADMIN).await;
-    let schemas: HashMap<String, Value> = mcp
-        .tools()
-        .await
-        .into_iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_string(),
-                t["outputSchema"].clone(),
-            )
-        })
-        .collect();
+    let schemas = mcp.output_schemas().await;
     let mut called = std::collections::BTreeSet::new();
     let mut tool = async |name: &'static str, args: Value| {
         called.insert(name);

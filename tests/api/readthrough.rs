@@ -99,8 +99,9 @@ async fn get(app: &TestApp, path: &str) -> (String, Value) {
     (source, json(resp).await)
 }
 
-#[tokio::test]
-async fn a_listed_cluster_is_read_through_once_then_answered_from_the_mirror() {
+/// A throttled cold sync of 40 clusters with its listings applied, its run id, and a listed
+/// cluster without details whose Palette calls the simulator counts one by one.
+async fn listed_without_details() -> (SimServer, TestApp, i64, String) {
     let (sim, app) = throttled(40).await;
     let id = app.start_sync("env0").await;
     app.wait_listed("env0").await;
@@ -110,6 +111,12 @@ async fn a_listed_cluster_is_read_through_once_then_answered_from_the_mirror() {
         .cloned()
         .expect("a cluster without details");
     watch(&sim, &[&uid]).await;
+    (sim, app, id, uid)
+}
+
+#[tokio::test]
+async fn a_listed_cluster_is_read_through_once_then_answered_from_the_mirror() {
+    let (sim, app, id, uid) = listed_without_details().await;
 
     let (source, body) = get(&app, &format!("/clusters/{uid}")).await;
     assert_eq!(source, "live", "listed without details: read through");
@@ -162,15 +169,7 @@ async fn a_listed_cluster_is_read_through_once_then_answered_from_the_mirror() {
 
 #[tokio::test]
 async fn identical_reads_at_once_share_one_palette_call() {
-    let (sim, app) = throttled(40).await;
-    let id = app.start_sync("env0").await;
-    app.wait_listed("env0").await;
-    let uid = undetailed(&app)
-        .await
-        .first()
-        .cloned()
-        .expect("a cluster without details");
-    watch(&sim, &[&uid]).await;
+    let (sim, app, id, uid) = listed_without_details().await;
     let path = format!("/clusters/{uid}");
     let reads = (0..20).map(|_| get(&app, &path));
     let answers = futures::future::join_all(reads).await;
