@@ -273,7 +273,7 @@ impl From<PaletteError> for AppError {
             }
             PaletteError::BadRequest { .. } => ErrorCode::BadRequest,
             PaletteError::Conflict { .. } => ErrorCode::Conflict,
-            PaletteError::Throttled { .. } => ErrorCode::Throttled,
+            PaletteError::Throttled { .. } | PaletteError::OverShare { .. } => ErrorCode::Throttled,
             PaletteError::Upstream { .. }
             | PaletteError::Decode { .. }
             | PaletteError::Untrusted { .. }
@@ -282,8 +282,12 @@ impl From<PaletteError> for AppError {
             PaletteError::Unreachable { .. } => ErrorCode::PaletteUnreachable,
         };
         let mut err = AppError::new(code, e.to_string());
-        if let PaletteError::Throttled { retry_after, .. } = &e {
-            err.retry_after = Some(retry_after.unwrap_or(2));
+        match &e {
+            PaletteError::Throttled { retry_after, .. } => {
+                err.retry_after = Some(retry_after.unwrap_or(2));
+            }
+            PaletteError::OverShare { retry_after, .. } => err.retry_after = Some(*retry_after),
+            _ => {}
         }
         err
     }

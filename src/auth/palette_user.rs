@@ -9,6 +9,7 @@
 //! token was refused (the request then uses the environment's API key, as the original does,
 //! unless `require_user_token` is on).
 
+use crate::palette::pacing::Party;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -382,6 +383,18 @@ impl PaletteUser {
 
     pub fn has_token(&self) -> bool {
         self.token.is_some()
+    }
+
+    /// Whose fair share of Palette's budget this user's calls count against: the bearer
+    /// subject, then the verified Palette user. Unverified tokens share one part per subject
+    /// (forging tokens must not buy a flood more shares), as do calls with the key.
+    pub fn party(&self) -> Party {
+        let user = match (&self.email, &self.token) {
+            (Some(email), _) => email.as_str(),
+            (None, Some(_)) => "(unverified token)",
+            (None, None) => "(environment key)",
+        };
+        Party::new(&self.subject, user)
     }
 
     /// A token Palette has not refused: what `require_user_token` asks for.

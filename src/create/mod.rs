@@ -21,6 +21,7 @@ use crate::auth::palette_user::PaletteUser;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::palette::Credential;
 use crate::palette::Environment;
+use crate::palette::pacing::Party;
 use crate::palette::{PaletteError, Retries};
 use crate::store::Db;
 use crate::store::idempotency::{self as keys, Claim, KeyRef};
@@ -36,6 +37,10 @@ pub struct Caller<'a> {
 impl Caller<'_> {
     pub fn credential(&self) -> Credential<'_> {
         self.user.credential()
+    }
+
+    pub fn party(&self) -> Party {
+        self.user.party()
     }
 }
 
@@ -163,6 +168,7 @@ async fn post(req: &Request<'_>, endpoint: &str, body: Value, hash: &str) -> App
         .project(req.project)
         .json_body(body.clone())
         .credential(req.caller.credential())
+        .party(req.caller.party())
         .retries(Retries::None)
         .send()
         .instrument(span)

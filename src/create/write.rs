@@ -20,6 +20,7 @@ pub async fn write_through(req: &Request<'_>, endpoint: &str, uid: &str, name: &
         .get(format!("/v1/dashboard/spectroclusters/{uid}"))
         .project(project)
         .credential(req.caller.credential())
+        .party(req.caller.party())
         .retries(Retries::Interactive)
         .json()
         .await

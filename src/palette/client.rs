@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::PaletteError;
-use super::pacing::{Pacer, Priority};
+use super::pacing::{Pacer, Party, Priority, Refused};
 use crate::config::{EnvironmentConfig, Secret, SyncConfig};
 
 /// Guards against a Palette that keeps handing out continue tokens (before any `count`).
@@ -93,6 +93,8 @@ pub struct Call<'a> {
     counter: Option<&'a AtomicU64>,
     retries: Retries,
     priority: Option<Priority>,
+    /// Whose fair share of the budget a person's call counts against.
+    party: Option<Party>,
     deadline: Option<Instant>,
     raw: bool,
     /// A listing: read with `sync.max_listing_bytes` instead of `sync.max_object_bytes`.
@@ -198,6 +200,7 @@ impl PaletteClient {
             counter: None,
             retries: Retries::Full,
             priority: None,
+            party: None,
             deadline: None,
             raw: false,
             listing: false,
@@ -247,6 +250,11 @@ impl<'a> Call<'a> {
     /// (`Interactive`) otherwise.
     pub fn priority(mut self, priority: Priority) -> Self {
         self.priority = Some(priority);
+        self
+    }
+    /// Whose fair share of the prefix's budget this call counts against (people's calls).
+    pub fn party(mut self, party: Party) -> Self {
+        self.party = Some(party);
         self
     }
     /// The call gives up at `deadline`, waiting for its turn included. Default: the
@@ -394,8 +402,25 @@ impl<'a> Call<'a> {
         };
         let (mut failures, mut throttled) = (0u32, 0u32);
         loop {
-            if bucket.acquire(priority, Some(deadline)).await.is_err() {
-                return (Err(too_late()), failures + throttled, throttled);
+            match bucket
+                .acquire(priority, self.party.as_ref(), Some(deadline))
+                .await
+            {
+                Ok(()) => {}
+                Err(Refused::TooLate) => {
+                    return (Err(too_late()), failures + throttled, throttled);
+                }
+                Err(Refused::OverShare {
+                    waiting,
+                    retry_after,
+                }) => {
+                    let refused = PaletteError::OverShare {
+                        prefix: prefix.clone(),
+                        waiting,
+                        retry_after: retry_after.as_secs_f64().ceil().max(1.0) as u64,
+                    };
+                    return (Err(refused), failures + throttled, throttled);
+                }
             }
             let started = Instant::now();
             let result = match tokio::time::timeout_at(deadline, self.attempt(priority)).await {

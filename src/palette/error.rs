@@ -18,6 +18,16 @@ pub enum PaletteError {
         path: String,
         retry_after: Option<u64>,
     },
+    /// Refused by this service before Palette was asked: the caller already has its fair
+    /// share of the prefix's budget waiting.
+    #[error(
+        "{waiting} of your calls on Palette's {prefix} budget are already waiting (the most one caller may queue, so others get their turn); retry after {retry_after} s"
+    )]
+    OverShare {
+        prefix: String,
+        waiting: usize,
+        retry_after: u64,
+    },
     #[error("Palette answered {status} ({path}): {message}")]
     Upstream {
         path: String,

@@ -15,6 +15,12 @@
 //!   most [`PEOPLE_SHARE`] of its tokens (counted over the last seconds, [`SHARE_WINDOW`]), so
 //!   a flood of reads slows the sync down by half at worst instead of stopping it; a person
 //!   then waits for one sync call at most, never behind the sync's queue.
+//! - Among people, fair shares: each call names its [`Party`] (the bearer subject, then the
+//!   Palette user). The next token goes to the waiting party whose subject, then whose user,
+//!   took the fewest tokens lately, so one caller's flood cannot queue another person behind
+//!   it. A party may keep at most [`FAIR_QUEUE`] worth of calls waiting (at the current rate);
+//!   past that its call is refused at once ([`Refused::OverShare`], a 429 with `Retry-After`
+//!   from the service) and Palette is never asked.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -34,6 +40,36 @@ pub const RECOVER_PER_SECOND: f64 = 0.05;
 pub const PEOPLE_SHARE: f64 = 0.5;
 /// Tokens taken count for the share with a weight halving every this long.
 pub const SHARE_WINDOW: Duration = Duration::from_secs(2);
+/// A party may keep this long's worth of calls waiting on a prefix, at its current rate.
+pub const FAIR_QUEUE: Duration = Duration::from_secs(2);
+/// ... and never fewer calls than this.
+pub const MIN_FAIR_QUEUE: usize = 2;
+
+/// Who a person's call is for. Fair shares go per subject first (a flood from one bearer
+/// cannot starve another), then per Palette user within it (people behind one shared
+/// Backstage bearer share its part fairly).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Party {
+    pub subject: Arc<str>,
+    /// The verified Palette user, or a stand-in (`key` for the environment's key).
+    pub user: Arc<str>,
+}
+
+impl Party {
+    pub fn new(subject: &str, user: &str) -> Party {
+        Party {
+            subject: subject.into(),
+            user: user.into(),
+        }
+    }
+}
+
+/// A party's calls on one prefix: waiting now, and tokens taken lately (decaying).
+#[derive(Debug, Clone, Default)]
+struct Load {
+    waiting: usize,
+    served: f64,
+}
 
 /// Who is waiting: people go first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +92,8 @@ pub struct BucketCore {
     /// Tokens taken lately by people and by the sync (decaying weights).
     people: f64,
     sync: f64,
+    /// People's calls per party; parties with nothing waiting and little taken are forgotten.
+    parties: HashMap<Party, Load>,
 }
 
 impl BucketCore {
@@ -71,7 +109,65 @@ impl BucketCore {
             paused_until: None,
             people: 0.0,
             sync: 0.0,
+            parties: HashMap::new(),
         }
+    }
+
+    /// How many calls one party may keep waiting: [`FAIR_QUEUE`] at the current rate.
+    pub fn allowance(&self) -> usize {
+        ((self.rate * FAIR_QUEUE.as_secs_f64()).ceil() as usize).max(MIN_FAIR_QUEUE)
+    }
+
+    /// Lets `party` wait for a token, or says when to come back: its queue is full.
+    pub fn admit(&mut self, party: &Party, now: Instant) -> Result<(), Duration> {
+        self.advance(now);
+        let allowance = self.allowance();
+        let load = self.parties.entry(party.clone()).or_default();
+        if load.waiting >= allowance {
+            // By then its own queue has drained.
+            return Err(Duration::from_secs_f64(load.waiting as f64 / self.rate));
+        }
+        load.waiting += 1;
+        Ok(())
+    }
+
+    /// `party` no longer waits (it took its token or gave up).
+    pub fn leave(&mut self, party: &Party) {
+        if let Some(load) = self.parties.get_mut(party) {
+            load.waiting = load.waiting.saturating_sub(1);
+        }
+    }
+
+    /// Calls `party` has waiting.
+    pub fn waiting(&self, party: &Party) -> usize {
+        self.parties.get(party).map_or(0, |l| l.waiting)
+    }
+
+    /// Whether `party` lets another waiting party take the next token: one whose subject took
+    /// fewer tokens lately, or of the same subject, whose user did.
+    pub fn party_yields(&self, party: &Party) -> bool {
+        let subject_served = |subject: &Arc<str>| -> f64 {
+            self.parties
+                .iter()
+                .filter(|(p, _)| &p.subject == subject)
+                .map(|(_, l)| l.served)
+                .sum()
+        };
+        let mine = (
+            subject_served(&party.subject),
+            self.parties.get(party).map_or(0.0, |l| l.served),
+        );
+        self.parties.iter().any(|(other, load)| {
+            if other == party || load.waiting == 0 {
+                return false;
+            }
+            let theirs = (subject_served(&other.subject), load.served);
+            if other.subject == party.subject {
+                theirs.1 < mine.1
+            } else {
+                theirs.0 < mine.0
+            }
+        })
     }
 
     /// People's part of the tokens taken lately (0 when none were).
@@ -80,13 +176,22 @@ impl BucketCore {
         if all > 0.0 { self.people / all } else { 0.0 }
     }
 
-    /// Takes a token for `who` ([`BucketCore::take`]), counting it towards the share.
-    pub fn take_for(&mut self, who: Priority, now: Instant) -> Option<Duration> {
+    /// Takes a token for `who` ([`BucketCore::take`]), counting it towards the share and
+    /// towards `party`'s.
+    pub fn take_for(
+        &mut self,
+        who: Priority,
+        party: Option<&Party>,
+        now: Instant,
+    ) -> Option<Duration> {
         let wait = self.take(now);
         if wait.is_none() {
             match who {
                 Priority::Interactive => self.people += 1.0,
                 Priority::Background => self.sync += 1.0,
+            }
+            if let Some(load) = party.and_then(|p| self.parties.get_mut(p)) {
+                load.served += 1.0;
             }
         }
         wait
@@ -103,6 +208,10 @@ impl BucketCore {
             let keep = 0.5f64.powf(halvings);
             self.people *= keep;
             self.sync *= keep;
+            self.parties.retain(|_, l| {
+                l.served *= keep;
+                l.waiting > 0 || l.served >= 0.01
+            });
         }
         let mut from = self.updated;
         if let Some(until) = self.paused_until {
@@ -167,15 +276,39 @@ pub struct Bucket {
     pub throttles: AtomicU64,
 }
 
-/// The deadline passes before a token would be there.
-#[derive(Debug)]
-pub struct TooLate;
+/// Why a call did not get a token.
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// The deadline passes before a token would be there.
+    TooLate,
+    /// Its party already keeps its fair queue waiting on this prefix: come back after this.
+    OverShare {
+        waiting: usize,
+        retry_after: Duration,
+    },
+}
 
 struct Waiting<'a>(&'a AtomicUsize);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A party's place in the queue, given back however the wait ends (token, deadline, cancel).
+struct Queued<'a> {
+    core: &'a Mutex<BucketCore>,
+    party: &'a Party,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        let mut core = match self.core.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        core.leave(self.party);
     }
 }
 
@@ -194,13 +327,20 @@ impl Bucket {
     }
 
     /// Waits for a token. An interactive caller gives up at once when `deadline` would pass
-    /// first. Background callers wait while any interactive one does, unless people have
-    /// taken their share lately; then people wait for the sync's next call.
+    /// first, or when its `party` already has its fair queue waiting. Background callers wait
+    /// while any interactive one does, unless people have taken their share lately; then
+    /// people wait for the sync's next call. Among people, the least served party goes first.
     pub async fn acquire(
         &self,
         priority: Priority,
+        party: Option<&Party>,
         deadline: Option<Instant>,
-    ) -> Result<(), TooLate> {
+    ) -> Result<(), Refused> {
+        let party = party.filter(|_| priority == Priority::Interactive);
+        let _queued = match party {
+            Some(p) => Some(self.admit(p)?),
+            None => None,
+        };
         let counter = match priority {
             Priority::Interactive => &self.interactive_waiting,
             Priority::Background => &self.background_waiting,
@@ -213,23 +353,41 @@ impl Bucket {
                 let Ok(mut core) = self.core.lock() else {
                     return Ok(());
                 };
-                if self.yields(priority, &core) {
+                let after_others = party.is_some_and(|p| core.party_yields(p));
+                if self.yields(priority, &core) || after_others {
                     // Come back when the next token is due; the other side takes it first.
                     Some(
                         core.next_in(now)
                             .max(Duration::from_secs_f64(1.0 / core.rate())),
                     )
                 } else {
-                    core.take_for(priority, now)
+                    core.take_for(priority, party, now)
                 }
             };
             let Some(wait) = wait else {
                 return Ok(());
             };
             if deadline.is_some_and(|d| now + wait > d) {
-                return Err(TooLate);
+                return Err(Refused::TooLate);
             }
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn admit<'a>(&'a self, party: &'a Party) -> Result<Queued<'a>, Refused> {
+        let mut core = match self.core.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match core.admit(party, Instant::now()) {
+            Ok(()) => Ok(Queued {
+                core: &self.core,
+                party,
+            }),
+            Err(retry_after) => Err(Refused::OverShare {
+                waiting: core.waiting(party),
+                retry_after,
+            }),
         }
     }
 
@@ -375,7 +533,10 @@ mod tests {
             burst: 2.0,
         }));
         // Capacity 1: the first call empties it.
-        bucket.acquire(Priority::Background, None).await.unwrap();
+        bucket
+            .acquire(Priority::Background, None, None)
+            .await
+            .unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for (i, p) in [
@@ -390,7 +551,7 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 // Background callers queue first.
                 tokio::time::sleep(ms(10 * i as u64)).await;
-                bucket.acquire(p, None).await.unwrap();
+                bucket.acquire(p, None, None).await.unwrap();
                 order.lock().unwrap().push(p);
             }));
         }
@@ -414,7 +575,7 @@ mod tests {
                 assert!(yields(Priority::Interactive, true, true, share));
                 Priority::Background
             };
-            while b.take_for(who, t).is_some() {
+            while b.take_for(who, None, t).is_some() {
                 t += ms(10);
             }
             match who {
@@ -433,13 +594,13 @@ mod tests {
         let t0 = Instant::now();
         let mut b = BucketCore::new(Limit::DEFAULT, t0);
         for _ in 0..10 {
-            assert_eq!(b.take_for(Priority::Interactive, t0), None);
+            assert_eq!(b.take_for(Priority::Interactive, None, t0), None);
         }
         assert_eq!(b.people_share(), 1.0);
         // Ten sync tokens much later outweigh ten people's tokens long past.
         let later = t0 + SHARE_WINDOW * 10;
         for _ in 0..10 {
-            assert_eq!(b.take_for(Priority::Background, later), None);
+            assert_eq!(b.take_for(Priority::Background, None, later), None);
         }
         assert!(b.people_share() < 0.01, "{}", b.people_share());
     }
@@ -456,14 +617,20 @@ mod tests {
             let bucket = bucket.clone();
             people.push(tokio::spawn(async move {
                 while Instant::now() < flood_ends {
-                    bucket.acquire(Priority::Interactive, None).await.unwrap();
+                    bucket
+                        .acquire(Priority::Interactive, None, None)
+                        .await
+                        .unwrap();
                 }
             }));
         }
         tokio::time::sleep(ms(50)).await;
         let started = Instant::now();
         for _ in 0..10 {
-            bucket.acquire(Priority::Background, None).await.unwrap();
+            bucket
+                .acquire(Priority::Background, None, None)
+                .await
+                .unwrap();
         }
         // 10 tokens at half of 50/s: 0.4 s; starved, it would wait out the 3 s flood.
         let took = started.elapsed();
@@ -479,21 +646,131 @@ mod tests {
             rate: 1.0,
             burst: 2.0,
         });
-        bucket.acquire(Priority::Interactive, None).await.unwrap();
+        bucket
+            .acquire(Priority::Interactive, None, None)
+            .await
+            .unwrap();
         bucket.throttled();
         let deadline = Instant::now() + ms(500);
         assert!(
             bucket
-                .acquire(Priority::Interactive, Some(deadline))
+                .acquire(Priority::Interactive, None, Some(deadline))
                 .await
                 .is_err()
         );
         let deadline = Instant::now() + Duration::from_secs(5);
         assert!(
             bucket
-                .acquire(Priority::Interactive, Some(deadline))
+                .acquire(Priority::Interactive, None, Some(deadline))
                 .await
                 .is_ok()
+        );
+    }
+
+    fn party(subject: &str, user: &str) -> Party {
+        Party::new(subject, user)
+    }
+
+    #[test]
+    fn a_party_past_its_fair_queue_is_refused_with_when_to_come_back() {
+        let t0 = Instant::now();
+        let mut b = BucketCore::new(Limit::DEFAULT, t0);
+        let alice = party("user:default/alice", "alice@example.com");
+        // 10/s for 2 s: 20 calls may wait.
+        assert_eq!(b.allowance(), 20);
+        for _ in 0..20 {
+            assert_eq!(b.admit(&alice, t0), Ok(()));
+        }
+        assert_eq!(b.admit(&alice, t0), Err(Duration::from_secs(2)));
+        // Another party is not concerned; a place given back is taken again.
+        assert_eq!(b.admit(&party("user:default/bob", "bob@x"), t0), Ok(()));
+        b.leave(&alice);
+        assert_eq!(b.admit(&alice, t0), Ok(()));
+        // A slowed-down prefix keeps fewer waiting, never fewer than the floor.
+        b.throttled(t0);
+        for _ in 0..10 {
+            b.throttled(t0 + PAUSE * 2);
+        }
+        assert!(b.allowance() >= MIN_FAIR_QUEUE);
+    }
+
+    #[test]
+    fn the_least_served_subject_then_user_goes_first() {
+        let t0 = Instant::now();
+        let mut b = BucketCore::new(Limit::DEFAULT, t0);
+        let flood = party("user:default/alice", "alice@x");
+        let (bob, backstage_carol, backstage_dan) = (
+            party("user:default/bob", "bob@x"),
+            party("plugin:backstage", "carol@x"),
+            party("plugin:backstage", "dan@x"),
+        );
+        for _ in 0..5 {
+            b.admit(&flood, t0).unwrap();
+            assert_eq!(b.take_for(Priority::Interactive, Some(&flood), t0), None);
+            b.leave(&flood);
+        }
+        b.admit(&flood, t0).unwrap();
+        b.admit(&bob, t0).unwrap();
+        // Bob took nothing lately: alice's waiting call lets him go first.
+        assert!(b.party_yields(&flood));
+        assert!(!b.party_yields(&bob));
+        // Within one shared subject, its users take turns.
+        b.leave(&bob);
+        b.admit(&backstage_carol, t0).unwrap();
+        b.take_for(Priority::Interactive, Some(&backstage_carol), t0);
+        b.admit(&backstage_dan, t0).unwrap();
+        assert!(b.party_yields(&backstage_carol));
+        assert!(!b.party_yields(&backstage_dan));
+        // Alone, a party never yields; old tokens are forgotten.
+        b.leave(&backstage_carol);
+        b.leave(&backstage_dan);
+        assert!(!b.party_yields(&flood));
+        b.next_in(t0 + SHARE_WINDOW * 20);
+        assert_eq!(b.parties.len(), 1, "only the waiting party is kept");
+    }
+
+    #[tokio::test]
+    async fn a_flood_from_one_caller_does_not_queue_another_person_behind_it() {
+        let bucket = Arc::new(Bucket::new(Limit {
+            rate: 5.0,
+            burst: 2.0,
+        }));
+        let flood_ends = Instant::now() + Duration::from_secs(4);
+        let alice = party("user:default/alice", "alice@x");
+        let refused = Arc::new(AtomicUsize::new(0));
+        let mut flood = Vec::new();
+        for _ in 0..30 {
+            let (bucket, alice, refused) = (bucket.clone(), alice.clone(), refused.clone());
+            flood.push(tokio::spawn(async move {
+                while Instant::now() < flood_ends {
+                    let got = bucket
+                        .acquire(Priority::Interactive, Some(&alice), None)
+                        .await;
+                    if got.is_err() {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(ms(100)).await;
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(ms(500)).await;
+        let bob = party("user:default/bob", "bob@x");
+        for _ in 0..3 {
+            let started = Instant::now();
+            bucket
+                .acquire(Priority::Interactive, Some(&bob), None)
+                .await
+                .unwrap();
+            // At 5/s: 1/rate plus slack; behind alice's ten waiting calls it could be 2 s.
+            let took = started.elapsed();
+            assert!(took < ms(700), "bob waited {took:?} behind alice's flood");
+        }
+        for f in flood {
+            f.await.unwrap();
+        }
+        assert!(
+            refused.load(Ordering::Relaxed) > 0,
+            "alice's excess is refused"
         );
     }
 }

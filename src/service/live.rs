@@ -10,6 +10,7 @@ impl Ctx {
     /// can afford; a token Palette rejects is evicted and re-auth is asked for.
     pub async fn send(&self, call: Call<'_>) -> Result<Answer, AppError> {
         call.credential(self.user.credential())
+            .party(self.user.party())
             .retries(Retries::Interactive)
             .send()
             .await
@@ -19,6 +20,7 @@ impl Ctx {
     /// Every page of a list call, as [`Ctx::send`] sends one call.
     pub async fn pages(&self, call: Call<'_>) -> Result<Listing, AppError> {
         call.credential(self.user.credential())
+            .party(self.user.party())
             .retries(Retries::Interactive)
             .pages()
             .await

@@ -215,3 +215,97 @@ async fn a_kubeconfig_during_a_throttled_sync_answers_within_its_deadline() {
     app.stop().await;
     sim.stop().await;
 }
+
+/// Alice floods kubeconfig downloads (Palette's `/assets` budget) with 40 connections while
+/// Bob asks for three: Bob is served within a couple of seconds each, and Alice's excess is
+/// refused by the service itself (429, `Retry-After`, code `throttled`) without Palette being
+/// asked, so Palette sees no more calls than the budget allows.
+#[tokio::test]
+async fn a_callers_flood_neither_delays_another_person_nor_reaches_palette() {
+    use spectrocloud_backend::config::{AuthMode, Secret, StaticToken};
+    const ALICE: &str = "alice-bearer-token-31b5e7d2";
+    const BOB: &str = "bob-bearer-token-c84f09a6";
+    let assets = "/v1/spectroclusters/:uid/assets";
+    let sim = small_sim(json!({
+        "palette_limits": true,
+        "prefix_limits": {assets: {"rate": 4}},
+        "latency_ms": 20,
+    }))
+    .await;
+    let app = spawn_app_for(&[&sim], |c| {
+        c.auth.mode = AuthMode::Static;
+        c.auth.tokens = [("user:default/alice", ALICE), ("user:default/bob", BOB)]
+            .into_iter()
+            .map(|(subject, token)| StaticToken {
+                token: Secret::new(token),
+                subject: subject.into(),
+                groups: vec![],
+                palette_user: None,
+            })
+            .collect();
+        let limit = Limit {
+            rate: 4.0,
+            burst: 5.0,
+        };
+        let limits = &mut c.environments[0].rate_limits;
+        limits.scale = 1.0;
+        limits.prefixes = [(assets.to_string(), limit)].into();
+    })
+    .await;
+    app.sync("env0").await;
+    let uid = {
+        let data = sim.state.data.read().unwrap();
+        let c = data
+            .clusters
+            .iter()
+            .find(|c| c.state == "Running" && c.host_cluster_uid.is_none())
+            .expect("a running cluster");
+        c.meta.uid.clone()
+    };
+    let url = app.url(&format!("/clusters/{uid}/kubeconfig"));
+    let plain = reqwest::Client::new();
+    let flood_ends = Instant::now() + Duration::from_secs(6);
+    let mut flood = Vec::new();
+    for _ in 0..40 {
+        let (client, url) = (plain.clone(), url.clone());
+        flood.push(tokio::spawn(async move {
+            let mut refused = Vec::new();
+            while Instant::now() < flood_ends {
+                let resp = client.get(&url).bearer_auth(ALICE).send().await.unwrap();
+                if resp.status() == 429 {
+                    let retry = resp.headers().get("retry-after").cloned();
+                    refused.push((retry, json(resp).await));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            refused
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let resp = plain.get(&url).bearer_auth(BOB).send().await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        assert!(took < Duration::from_secs(2), "bob waited {took:?}");
+    }
+    let mut refused = Vec::new();
+    for f in flood {
+        refused.extend(f.await.unwrap());
+    }
+    assert!(!refused.is_empty(), "alice's excess was never refused");
+    for (retry, body) in &refused {
+        let retry: u64 = retry
+            .as_ref()
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .expect("Retry-After in seconds");
+        assert!((1..=5).contains(&retry), "Retry-After {retry}");
+        assert_eq!(body["code"], "throttled", "{body}");
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(message.contains("retry after"), "{body}");
+    }
+    // The refusals never reached Palette: it throttled nothing.
+    assert_eq!(total(&throttled(&sim).await), 0);
+    app.stop().await;
+    sim.stop().await;
+}
