@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use spectrocloud_backend::config::{Config, LogConfig};
-use spectrocloud_backend::sim::{self, Knobs, SimConfig};
+use spectrocloud_backend::sim::{self, Dataset, Knobs, SimConfig};
 use spectrocloud_backend::sync::summary_table;
 use spectrocloud_backend::{app, telemetry};
 
@@ -35,16 +35,16 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7007")]
         bind: String,
         /// Size of the simulated Palette.
-        #[arg(long, default_value = "small")]
-        dataset: String,
+        #[arg(long, value_enum, default_value_t = Dataset::Small)]
+        dataset: Dataset,
     },
     /// Serve a simulated Palette v1 API over deterministic synthetic data.
     PaletteSim {
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: String,
-        /// small | medium | large
-        #[arg(long, default_value = "small")]
-        dataset: String,
+        /// Size of the simulated Palette.
+        #[arg(long, value_enum, default_value_t = Dataset::Small)]
+        dataset: Dataset,
         /// Seed of the data generator (same seed, same data).
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -196,7 +196,7 @@ async fn run() -> ExitCode {
         }
         Command::Demo { bind, dataset } => {
             telemetry::init(&LogConfig::default());
-            app::demo(&bind, &dataset).await
+            app::demo(&bind, dataset.name()).await
         }
         Command::PaletteSim {
             bind,
@@ -223,7 +223,7 @@ async fn run() -> ExitCode {
                 eprintln!("error: --limits-scale must be above 0");
                 return ExitCode::from(2);
             }
-            let sizes = match sim::sizes_for(&dataset, projects, clusters, profiles) {
+            let sizes = match sim::sizes_for(dataset.name(), projects, clusters, profiles) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: {e}");

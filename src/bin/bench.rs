@@ -1,4 +1,5 @@
 //! Benchmark driver: prints figures, measured side by side in one run (never a timed test).
+//! `bench --help` and `bench <scenario> --help` list the scenarios and their options:
 //!
 //!   cargo run --release --bin bench -- sim-list [--dataset large]
 //!   cargo run --release --bin bench -- sync [--dataset large] [--latency-ms 50]
@@ -16,11 +17,12 @@
 
 use std::time::Instant;
 
+use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 use spectrocloud_backend::app;
 use spectrocloud_backend::config::{Config, EnvironmentConfig, Secret};
 use spectrocloud_backend::palette::limits;
-use spectrocloud_backend::sim::{self, SimConfig};
+use spectrocloud_backend::sim::{self, Dataset, SimConfig};
 use spectrocloud_backend::store::sync_runs;
 use spectrocloud_backend::sync::Trigger;
 
@@ -31,62 +33,148 @@ mod load;
 #[path = "bench/reads.rs"]
 mod reads;
 
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
+/// Benchmarks of the service against its Palette simulator, on loopback: figures measured side
+/// by side in one run. Each scenario starts its own simulator (and service).
+#[derive(Parser)]
+#[command(name = "bench", arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// List every cluster of the simulator through the paginated dashboard search.
+    SimList {
+        #[arg(long, value_enum, default_value_t = Dataset::Large)]
+        dataset: Dataset,
+    },
+    /// One cold sync into a new database: time, calls, 429s and the bound Palette's limits set.
+    Sync {
+        #[command(flatten)]
+        case: SyncArgs,
+        /// How many cold runs.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
+    /// large at 50 ms, medium at 100 ms, medium at 100 ms with the limits at a fifth.
+    SyncMatrix {
+        #[arg(long, default_value_t = 2)]
+        runs: usize,
+    },
+    /// How soon a cold sync's usage reports are right, and its peak RSS.
+    SyncIndex(index::Opts),
+    /// Read throughput and latency per route against a synced mirror.
+    Reads {
+        #[arg(long, value_enum, default_value_t = Dataset::Large)]
+        dataset: Dataset,
+        /// Round trip added to every simulator answer.
+        #[arg(long, default_value_t = 100)]
+        latency_ms: u64,
+        /// Seconds per measured route.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// The server's response cache size (default: the configuration's default).
+        #[arg(long)]
+        cache_bytes: Option<usize>,
+    },
+    /// Report latency after a sync.
+    Reports {
+        #[arg(long, value_enum, default_value_t = Dataset::Large)]
+        dataset: Dataset,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
+    /// sim-list, one sync and the reads at the dataset given (over 15 minutes at large).
+    All {
+        #[arg(long, value_enum, default_value_t = Dataset::Large)]
+        dataset: Dataset,
+    },
+    /// The server process of `reads` (started by it; not for people).
+    #[command(hide = true)]
+    ServeChild,
+}
+
+/// What `sync` measures.
+#[derive(Args, Clone)]
+struct SyncArgs {
+    #[arg(long, value_enum, default_value_t = Dataset::Large)]
+    dataset: Dataset,
+    /// Round trip added to every simulator answer.
+    #[arg(long, default_value_t = 50)]
+    latency_ms: u64,
+    /// Palette's documented limits times this.
+    #[arg(long, default_value_t = 1.0, conflicts_with = "no_limits")]
+    limits_scale: f64,
+    /// No rate limits at all (the simulator answers as fast as it can).
+    #[arg(long)]
+    no_limits: bool,
+    /// Overrides the dataset's cluster count (quicker runs of the same shape).
+    #[arg(long)]
+    clusters: Option<usize>,
+}
+
+impl From<SyncArgs> for SyncCase {
+    fn from(a: SyncArgs) -> SyncCase {
+        SyncCase {
+            dataset: a.dataset.name().to_string(),
+            latency_ms: a.latency_ms,
+            limits_scale: (!a.no_limits).then_some(a.limits_scale),
+            clusters: a.clusters,
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
+    // Help, a version or a wrong word: clap prints it and exits before any work starts.
+    let cli = Cli::parse();
     spectrocloud_backend::memory::limit_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run())
+    runtime.block_on(run(cli.scenario))
 }
 
-async fn run() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let scenario = args.first().cloned().unwrap_or_else(|| "all".into());
-    let dataset = arg(&args, "--dataset", "large");
-    match scenario.as_str() {
-        "sim-list" => sim_list(&dataset).await,
-        "sync" => {
-            let runs = arg(&args, "--runs", "1").parse().unwrap_or(1);
-            sync_case(&SyncCase::from_args(&args), runs).await
-        }
-        "sync-matrix" => sync_matrix(arg(&args, "--runs", "2").parse().unwrap_or(2)).await,
-        "sync-index" => index::run(index::Opts::from_args(&args)).await,
-        "reads" => {
-            let opts = reads::Opts {
-                dataset,
-                latency_ms: arg(&args, "--latency-ms", "100").parse().unwrap_or(100),
-                seconds: arg(&args, "--seconds", "5").parse().unwrap_or(5.0),
-                cache_bytes: arg(&args, "--cache-bytes", "").parse().ok(),
-            };
-            reads::run(opts).await
-        }
-        "reports" => {
-            let n = arg(&args, "--requests", "200").parse().unwrap_or(200);
-            reports(&dataset, n).await
-        }
-        "serve-child" => reads::serve_child().await,
-        "all" => {
-            sim_list(&dataset).await?;
-            sync_case(&SyncCase::from_args(&args), 1).await?;
+async fn run(scenario: Scenario) -> anyhow::Result<()> {
+    match scenario {
+        Scenario::SimList { dataset } => sim_list(dataset.name()).await,
+        Scenario::Sync { case, runs } => sync_case(&case.into(), runs).await,
+        Scenario::SyncMatrix { runs } => sync_matrix(runs).await,
+        Scenario::SyncIndex(opts) => index::run(opts).await,
+        Scenario::Reads {
+            dataset,
+            latency_ms,
+            seconds,
+            cache_bytes,
+        } => {
+            let dataset = dataset.name().to_string();
             reads::run(reads::Opts {
                 dataset,
+                latency_ms,
+                seconds,
+                cache_bytes,
+            })
+            .await
+        }
+        Scenario::Reports { dataset, requests } => reports(dataset.name(), requests).await,
+        Scenario::ServeChild => reads::serve_child().await,
+        Scenario::All { dataset } => {
+            sim_list(dataset.name()).await?;
+            let case = SyncCase {
+                dataset: dataset.name().to_string(),
+                latency_ms: 50,
+                limits_scale: Some(1.0),
+                clusters: None,
+            };
+            sync_case(&case, 1).await?;
+            reads::run(reads::Opts {
+                dataset: dataset.name().to_string(),
                 latency_ms: 100,
                 seconds: 5.0,
                 cache_bytes: None,
             })
             .await
         }
-        other => anyhow::bail!(
-            "unknown scenario `{other}`; scenarios: sim-list, sync, sync-matrix, sync-index, reads, reports, all"
-        ),
     }
 }
 
@@ -186,17 +274,6 @@ struct SyncCase {
 }
 
 impl SyncCase {
-    fn from_args(args: &[String]) -> SyncCase {
-        let no_limits = args.iter().any(|a| a == "--no-limits");
-        SyncCase {
-            dataset: arg(args, "--dataset", "large"),
-            latency_ms: arg(args, "--latency-ms", "50").parse().unwrap_or(50),
-            limits_scale: (!no_limits)
-                .then(|| arg(args, "--limits-scale", "1").parse().unwrap_or(1.0)),
-            clusters: arg(args, "--clusters", "").parse().ok(),
-        }
-    }
-
     fn label(&self) -> String {
         let limits = match self.limits_scale {
             Some(s) if (s - 1.0).abs() < 1e-9 => "Palette's documented limits".to_string(),

@@ -8,6 +8,33 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// The named sizes of a simulated tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dataset {
+    /// 3 projects, 25 clusters, 10 profiles (the demo).
+    Small,
+    /// 8 projects, 1,000 clusters, 120 profiles.
+    Medium,
+    /// 20 projects, 10,000 clusters, 500 profiles with 4 versions each.
+    Large,
+}
+
+impl Dataset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Small => "small",
+            Dataset::Medium => "medium",
+            Dataset::Large => "large",
+        }
+    }
+}
+
+impl std::fmt::Display for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How big a simulated tenant is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sizes {

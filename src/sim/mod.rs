@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-pub use data::{SimData, Sizes};
+pub use data::{Dataset, SimData, Sizes};
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@ mod abuse;
 mod actions;
 mod auth;
 mod cache;
+mod cli;
 mod config;
 mod create;
 mod events;

@@ -12,31 +12,29 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use spectrocloud_backend::app;
-use spectrocloud_backend::sim::{self, SimConfig};
+use spectrocloud_backend::sim::{self, Dataset, SimConfig};
 
-use super::{arg, bench_config};
+use super::bench_config;
 
+#[derive(clap::Args)]
 pub struct Opts {
-    pub dataset: String,
+    #[arg(long, value_enum, default_value_t = Dataset::Large)]
+    pub dataset: Dataset,
+    /// Overrides the dataset's cluster count.
+    #[arg(long)]
     pub clusters: Option<usize>,
+    /// Overrides the dataset's project count.
+    #[arg(long)]
     pub projects: Option<usize>,
+    /// Round trip added to every simulator answer.
+    #[arg(long, default_value_t = 50)]
     pub latency_ms: u64,
+    /// Palette's documented limits times this.
+    #[arg(long, default_value_t = 1.0)]
     pub limits_scale: f64,
     /// Give up waiting for the reports after this long.
+    #[arg(long, default_value_t = 600.0)]
     pub max_seconds: f64,
-}
-
-impl Opts {
-    pub fn from_args(args: &[String]) -> Opts {
-        Opts {
-            dataset: arg(args, "--dataset", "large"),
-            clusters: arg(args, "--clusters", "").parse().ok(),
-            projects: arg(args, "--projects", "").parse().ok(),
-            latency_ms: arg(args, "--latency-ms", "50").parse().unwrap_or(50),
-            limits_scale: arg(args, "--limits-scale", "1").parse().unwrap_or(1.0),
-            max_seconds: arg(args, "--max-seconds", "600").parse().unwrap_or(600.0),
-        }
-    }
 }
 
 const REPORTS: [&str; 2] = ["/reports/profile-usage", "/reports/pack-usage"];
@@ -82,8 +80,8 @@ fn reset_peak() {
 }
 
 pub async fn run(o: Opts) -> anyhow::Result<()> {
-    let sizes =
-        sim::sizes_for(&o.dataset, o.projects, o.clusters, None).map_err(anyhow::Error::msg)?;
+    let sizes = sim::sizes_for(o.dataset.name(), o.projects, o.clusters, None)
+        .map_err(anyhow::Error::msg)?;
     println!(
         "sync-index: {} projects, {} clusters, {} profiles x {} versions; {} ms round trip, documented limits x {}",
         sizes.projects,
