@@ -68,6 +68,8 @@ pub struct Config {
     #[serde(default)]
     pub mcp: McpConfig,
     #[serde(default)]
+    pub ui: UiConfig,
+    #[serde(default)]
     pub history: HistoryConfig,
     #[serde(default)]
     pub notifications: NotificationsConfig,
@@ -134,6 +136,40 @@ pub const EVENT_TYPES: &[&str] = &[
     "profile.version_published",
     "profile.deleted",
 ];
+
+/// The fleet page's sign-in sessions and the origin its forms must come from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// The page's public origin (`https://sc.example.com`) when the service sits behind a
+    /// proxy: sign-in and sign-out posts must carry exactly this `Origin`. Unset: `mcp.public_url`
+    /// if set, else the request's own `Host` (forwarded headers are never trusted for it).
+    pub public_url: Option<String>,
+    /// How long a sign-in lasts, from the moment it was made (not extended by use).
+    pub session_ttl_seconds: u64,
+    /// Sessions kept per caller subject; a new sign-in beyond it ends the oldest.
+    pub max_sessions_per_subject: usize,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            session_ttl_seconds: 8 * 3600,
+            max_sessions_per_subject: 10,
+        }
+    }
+}
+
+impl UiConfig {
+    /// The configured public origin of the page (`ui.public_url`, else `mcp.public_url`),
+    /// as `scheme://host[:port]`.
+    pub fn origin<'a>(&'a self, mcp: &'a McpConfig) -> Option<String> {
+        let u = self.public_url.as_deref().or(mcp.public_url.as_deref())?;
+        let u = url::Url::parse(u).ok()?;
+        Some(u.origin().ascii_serialization()).filter(|o| o != "null")
+    }
+}
 
 /// Bounds on MCP sessions: each holds a server task and buffers, so a caller opening session
 /// after session must not grow memory without end.
@@ -900,6 +936,18 @@ impl Config {
                     format!("`{a}` is not an http(s) URL"),
                 );
             }
+        }
+        if let Some(u) = self.ui.public_url.as_deref().filter(|u| !is_http_url(u)) {
+            issue(
+                "ui.public_url",
+                format!("`{u}` is not an http(s) URL such as https://sc.example.com"),
+            );
+        }
+        if self.ui.session_ttl_seconds < 60 {
+            issue("ui.session_ttl_seconds", "must be at least 60".into());
+        }
+        if self.ui.max_sessions_per_subject == 0 {
+            issue("ui.max_sessions_per_subject", "must be at least 1".into());
         }
         if let Some(u) = self.mcp.public_url.as_deref().filter(|u| !is_http_url(u)) {
             issue(

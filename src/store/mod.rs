@@ -22,6 +22,7 @@ pub mod projects;
 pub mod reports;
 pub mod snapshot;
 pub mod sync_runs;
+pub mod ui_sessions;
 pub mod user_scopes;
 pub mod visibility;
 pub mod writer;
