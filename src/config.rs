@@ -100,6 +100,9 @@ pub struct NotificationsConfig {
     pub retry_base_ms: u64,
     /// Attempts per delivery before it is given up (logged and counted).
     pub max_attempts: u32,
+    /// Batches waiting in the outbox per webhook; beyond it the oldest are dropped (and
+    /// counted), so a dead endpoint cannot grow the database.
+    pub max_pending_batches: usize,
 }
 
 impl Default for NotificationsConfig {
@@ -108,11 +111,12 @@ impl Default for NotificationsConfig {
             webhooks: Vec::new(),
             retry_base_ms: 1000,
             max_attempts: 5,
+            max_pending_batches: 1000,
         }
     }
 }
 
-/// `[[notifications.webhooks]]`: new events POSTed as JSON, signed with HMAC-SHA256.
+/// `[[notifications.webhooks]]`: new events POSTed as JSON, signed as Standard Webhooks.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
@@ -120,7 +124,9 @@ pub struct WebhookConfig {
     /// Event types to send (`cluster.state_changed`, ...); empty = every type.
     #[serde(default)]
     pub types: Vec<String>,
-    /// Key of the `X-SpectroCloud-Signature` HMAC; without it deliveries are unsigned.
+    /// Signing secret: `whsec_<base64 of 24–64 random bytes>` as Standard Webhooks has it, or
+    /// (configurations from before) any other string, whose bytes are the key. Without it
+    /// deliveries are unsigned.
     #[serde(default)]
     pub secret: Option<Secret>,
 }
@@ -168,6 +174,23 @@ impl UiConfig {
         let u = self.public_url.as_deref().or(mcp.public_url.as_deref())?;
         let u = url::Url::parse(u).ok()?;
         Some(u.origin().ascii_serialization()).filter(|o| o != "null")
+    }
+}
+
+/// Why a `whsec_` webhook secret cannot be used, if it cannot.
+fn whsec_problem(secret: &str) -> Option<String> {
+    use base64::Engine;
+    let b64 = secret.strip_prefix("whsec_")?;
+    match base64::engine::general_purpose::STANDARD.decode(b64) {
+        Ok(key) if (24..=64).contains(&key.len()) => None,
+        Ok(key) => Some(format!(
+            "a whsec_ secret must hold 24 to 64 bytes of key, not {} (e.g. `whsec_$(openssl rand -base64 32)`)",
+            key.len()
+        )),
+        Err(_) => Some(
+            "after `whsec_` a secret must be standard base64 (e.g. `whsec_$(openssl rand -base64 32)`)"
+                .into(),
+        ),
     }
 }
 
@@ -847,6 +870,12 @@ impl Config {
         if self.notifications.max_attempts == 0 {
             issue("notifications.max_attempts", "must be at least 1".into());
         }
+        if self.notifications.max_pending_batches == 0 {
+            issue(
+                "notifications.max_pending_batches",
+                "must be at least 1".into(),
+            );
+        }
         for (i, w) in self.notifications.webhooks.iter().enumerate() {
             if !is_http_url(&w.url) {
                 issue(
@@ -863,6 +892,9 @@ impl Config {
                     &format!("notifications.webhooks[{i}].types"),
                     format!("unknown event type `{t}`: use {}", EVENT_TYPES.join(", ")),
                 );
+            }
+            if let Some(problem) = w.secret.as_ref().and_then(|s| whsec_problem(s.expose())) {
+                issue(&format!("notifications.webhooks[{i}].secret"), problem);
             }
         }
         if self.server.json_limit_bytes == 0 {

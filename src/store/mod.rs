@@ -17,6 +17,7 @@ pub mod held;
 pub mod idempotency;
 pub mod infra;
 pub mod maintenance;
+pub mod outbox;
 pub mod profiles;
 pub mod projects;
 pub mod reports;

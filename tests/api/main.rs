@@ -22,3 +22,4 @@ mod sim;
 mod sync;
 mod ui;
 mod untrusted;
+mod webhooks;
