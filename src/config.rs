@@ -170,7 +170,7 @@ impl Default for UiConfig {
 impl UiConfig {
     /// The configured public origin of the page (`ui.public_url`, else `mcp.public_url`),
     /// as `scheme://host[:port]`.
-    pub fn origin<'a>(&'a self, mcp: &'a McpConfig) -> Option<String> {
+    pub fn origin(&self, mcp: &McpConfig) -> Option<String> {
         let u = self.public_url.as_deref().or(mcp.public_url.as_deref())?;
         let u = url::Url::parse(u).ok()?;
         Some(u.origin().ascii_serialization()).filter(|o| o != "null")

@@ -126,6 +126,13 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// What a sender found in the outbox.
+enum Next {
+    Claimed(outbox::Delivery),
+    DueIn(Duration),
+    Nothing,
+}
+
 /// One webhook's sender: takes its oldest due row, sends it, records the outcome.
 pub struct Sender {
     index: usize,
@@ -184,13 +191,14 @@ impl Sender {
     pub async fn run(self, stop: CancellationToken) {
         loop {
             let wait = match self.next().await {
-                Ok(Some(row)) => {
+                Ok(Next::Claimed(row)) => {
                     if !self.attempt(row, &stop).await {
                         return;
                     }
                     continue;
                 }
-                Ok(None) => POLL,
+                Ok(Next::DueIn(wait)) => wait.min(POLL),
+                Ok(Next::Nothing) => POLL,
                 Err(e) => {
                     tracing::warn!(webhook = self.index, error = %e, "cannot read the webhook outbox");
                     POLL
@@ -204,17 +212,24 @@ impl Sender {
         }
     }
 
-    /// The oldest row of this webhook when it is due and this process won its claim.
-    async fn next(&self) -> Result<Option<outbox::Delivery>, sqlx::Error> {
+    /// The oldest row of this webhook, claimed when it is due and this process won it.
+    async fn next(&self) -> Result<Next, sqlx::Error> {
         let now = now_ms();
         let Some(head) = outbox::head(&self.db, &self.key, now).await? else {
-            return Ok(None);
+            return Ok(Next::Nothing);
         };
         // Oldest first: a batch waiting for its retry holds the later ones back.
         if head.next_attempt_at > now {
-            return Ok(None);
+            let ms = u64::try_from(head.next_attempt_at - now).unwrap_or(0);
+            return Ok(Next::DueIn(Duration::from_millis(ms)));
         }
-        outbox::claim(&self.db, head.seq, now, now + CLAIM_MS).await
+        Ok(
+            match outbox::claim(&self.db, head.seq, now, now + CLAIM_MS).await? {
+                Some(row) => Next::Claimed(row),
+                // Another process claimed it first.
+                None => Next::Nothing,
+            },
+        )
     }
 
     /// Sends one claimed row and records the outcome; false when stopped meanwhile.
