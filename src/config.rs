@@ -68,6 +68,8 @@ pub struct Config {
     #[serde(default)]
     pub mcp: McpConfig,
     #[serde(default)]
+    pub ui: UiConfig,
+    #[serde(default)]
     pub history: HistoryConfig,
     #[serde(default)]
     pub notifications: NotificationsConfig,
@@ -98,6 +100,9 @@ pub struct NotificationsConfig {
     pub retry_base_ms: u64,
     /// Attempts per delivery before it is given up (logged and counted).
     pub max_attempts: u32,
+    /// Batches waiting in the outbox per webhook; beyond it the oldest are dropped (and
+    /// counted), so a dead endpoint cannot grow the database.
+    pub max_pending_batches: usize,
 }
 
 impl Default for NotificationsConfig {
@@ -106,11 +111,12 @@ impl Default for NotificationsConfig {
             webhooks: Vec::new(),
             retry_base_ms: 1000,
             max_attempts: 5,
+            max_pending_batches: 1000,
         }
     }
 }
 
-/// `[[notifications.webhooks]]`: new events POSTed as JSON, signed with HMAC-SHA256.
+/// `[[notifications.webhooks]]`: new events POSTed as JSON, signed as Standard Webhooks.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
@@ -118,7 +124,9 @@ pub struct WebhookConfig {
     /// Event types to send (`cluster.state_changed`, ...); empty = every type.
     #[serde(default)]
     pub types: Vec<String>,
-    /// Key of the `X-SpectroCloud-Signature` HMAC; without it deliveries are unsigned.
+    /// Signing secret: `whsec_<base64 of 24–64 random bytes>` as Standard Webhooks has it, or
+    /// (configurations from before) any other string, whose bytes are the key. Without it
+    /// deliveries are unsigned.
     #[serde(default)]
     pub secret: Option<Secret>,
 }
@@ -134,6 +142,57 @@ pub const EVENT_TYPES: &[&str] = &[
     "profile.version_published",
     "profile.deleted",
 ];
+
+/// The fleet page's sign-in sessions and the origin its forms must come from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// The page's public origin (`https://sc.example.com`) when the service sits behind a
+    /// proxy: sign-in and sign-out posts must carry exactly this `Origin`. Unset: `mcp.public_url`
+    /// if set, else the request's own `Host` (forwarded headers are never trusted for it).
+    pub public_url: Option<String>,
+    /// How long a sign-in lasts, from the moment it was made (not extended by use).
+    pub session_ttl_seconds: u64,
+    /// Sessions kept per caller subject; a new sign-in beyond it ends the oldest.
+    pub max_sessions_per_subject: usize,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            session_ttl_seconds: 8 * 3600,
+            max_sessions_per_subject: 10,
+        }
+    }
+}
+
+impl UiConfig {
+    /// The configured public origin of the page (`ui.public_url`, else `mcp.public_url`),
+    /// as `scheme://host[:port]`.
+    pub fn origin(&self, mcp: &McpConfig) -> Option<String> {
+        let u = self.public_url.as_deref().or(mcp.public_url.as_deref())?;
+        let u = url::Url::parse(u).ok()?;
+        Some(u.origin().ascii_serialization()).filter(|o| o != "null")
+    }
+}
+
+/// Why a `whsec_` webhook secret cannot be used, if it cannot.
+fn whsec_problem(secret: &str) -> Option<String> {
+    use base64::Engine;
+    let b64 = secret.strip_prefix("whsec_")?;
+    match base64::engine::general_purpose::STANDARD.decode(b64) {
+        Ok(key) if (24..=64).contains(&key.len()) => None,
+        Ok(key) => Some(format!(
+            "a whsec_ secret must hold 24 to 64 bytes of key, not {} (e.g. `whsec_$(openssl rand -base64 32)`)",
+            key.len()
+        )),
+        Err(_) => Some(
+            "after `whsec_` a secret must be standard base64 (e.g. `whsec_$(openssl rand -base64 32)`)"
+                .into(),
+        ),
+    }
+}
 
 /// Bounds on MCP sessions: each holds a server task and buffers, so a caller opening session
 /// after session must not grow memory without end.
@@ -811,6 +870,12 @@ impl Config {
         if self.notifications.max_attempts == 0 {
             issue("notifications.max_attempts", "must be at least 1".into());
         }
+        if self.notifications.max_pending_batches == 0 {
+            issue(
+                "notifications.max_pending_batches",
+                "must be at least 1".into(),
+            );
+        }
         for (i, w) in self.notifications.webhooks.iter().enumerate() {
             if !is_http_url(&w.url) {
                 issue(
@@ -827,6 +892,9 @@ impl Config {
                     &format!("notifications.webhooks[{i}].types"),
                     format!("unknown event type `{t}`: use {}", EVENT_TYPES.join(", ")),
                 );
+            }
+            if let Some(problem) = w.secret.as_ref().and_then(|s| whsec_problem(s.expose())) {
+                issue(&format!("notifications.webhooks[{i}].secret"), problem);
             }
         }
         if self.server.json_limit_bytes == 0 {
@@ -900,6 +968,18 @@ impl Config {
                     format!("`{a}` is not an http(s) URL"),
                 );
             }
+        }
+        if let Some(u) = self.ui.public_url.as_deref().filter(|u| !is_http_url(u)) {
+            issue(
+                "ui.public_url",
+                format!("`{u}` is not an http(s) URL such as https://sc.example.com"),
+            );
+        }
+        if self.ui.session_ttl_seconds < 60 {
+            issue("ui.session_ttl_seconds", "must be at least 60".into());
+        }
+        if self.ui.max_sessions_per_subject == 0 {
+            issue("ui.max_sessions_per_subject", "must be at least 1".into());
         }
         if let Some(u) = self.mcp.public_url.as_deref().filter(|u| !is_http_url(u)) {
             issue(

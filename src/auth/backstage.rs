@@ -37,12 +37,22 @@ pub enum JwtError {
     OnBehalfOf(Box<JwtError>),
 }
 
+/// The earlier of two expiry times, either possibly unknown.
+fn min_exp(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// What a verified token says about its holder.
 pub struct Identity {
     pub subject: String,
     pub groups: Vec<String>,
     /// The plugin that called on the subject's behalf (`plugin:mcp-actions`).
     pub actor: Option<String>,
+    /// The token's `exp` (unix seconds): a fleet page session never outlives it.
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +60,8 @@ struct Claims {
     sub: String,
     #[serde(default)]
     ent: Vec<String>,
+    #[serde(default)]
+    exp: Option<i64>,
 }
 
 /// One JWKS: keys by `kid`, re-read when an unknown `kid` shows up.
@@ -225,6 +237,8 @@ struct PluginClaims {
     iat: i64,
     /// The (limited) token of the user on whose behalf the plugin calls.
     obo: Option<String>,
+    #[serde(default)]
+    exp: Option<i64>,
 }
 
 impl JwtVerifier {
@@ -290,6 +304,7 @@ impl JwtVerifier {
                     .map_err(|e| JwtError::OnBehalfOf(Box::new(e)))?;
                 Ok(Identity {
                     actor: Some(actor),
+                    expires_at: min_exp(user.expires_at, claims.exp),
                     ..user
                 })
             }
@@ -297,6 +312,7 @@ impl JwtVerifier {
                 subject: actor,
                 groups: Vec::new(),
                 actor: None,
+                expires_at: claims.exp,
             }),
         }
     }
@@ -318,6 +334,7 @@ impl JwtVerifier {
             subject: data.claims.sub,
             groups: Vec::new(),
             actor: None,
+            expires_at: data.claims.exp,
         })
     }
 
@@ -346,6 +363,7 @@ impl JwtVerifier {
             subject: data.claims.sub,
             groups,
             actor: None,
+            expires_at: data.claims.exp,
         })
     }
 }

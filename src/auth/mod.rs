@@ -7,6 +7,7 @@ pub mod middleware;
 pub mod palette_user;
 pub mod permissions;
 pub mod scope;
+pub mod session;
 
 use std::collections::BTreeSet;
 
@@ -70,6 +71,23 @@ pub enum AuthFailure {
     UnknownToken,
     #[error("JWT rejected: {0}")]
     Jwt(String),
+}
+
+/// An authenticated bearer, with what a session keeps of it.
+pub struct Identified {
+    pub caller: Caller,
+    /// SHA-256 of a static token (never the token).
+    pub token_digest: Option<[u8; 32]>,
+    /// When the credential stops being valid (a Backstage token's `exp`), unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+/// A stored sign-in to rebuild a caller from.
+pub struct Resumed<'a> {
+    pub method: AuthMethod,
+    pub subject: &'a str,
+    pub groups: &'a [String],
+    pub token_digest: Option<&'a [u8; 32]>,
 }
 
 struct StaticEntry {
@@ -142,8 +160,18 @@ impl Authenticator {
 
     /// Authenticates the `Authorization` header value.
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Caller, AuthFailure> {
+        self.identify(header).await.map(|i| i.caller)
+    }
+
+    /// [`Authenticator::authenticate`], with what a fleet page session needs to rebuild the
+    /// caller later without the bearer token.
+    pub async fn identify(&self, header: Option<&str>) -> Result<Identified, AuthFailure> {
         if self.mode == AuthMode::None {
-            return Ok(self.caller("anonymous".into(), Vec::new(), AuthMethod::None, None));
+            return Ok(Identified {
+                caller: self.caller("anonymous".into(), Vec::new(), AuthMethod::None, None),
+                token_digest: None,
+                expires_at: None,
+            });
         }
         let header = header.ok_or(AuthFailure::Missing)?;
         let token = match header.split_once(' ') {
@@ -152,21 +180,18 @@ impl Authenticator {
             }
             _ => return Err(AuthFailure::Malformed),
         };
-        // Constant time: hash, then compare against every entry without stopping early.
         let presented = digest(token);
-        let mut found: Option<&StaticEntry> = None;
-        for e in &self.statics {
-            if bool::from(e.digest.ct_eq(&presented)) {
-                found = Some(e);
-            }
-        }
-        if let Some(e) = found {
-            return Ok(self.caller(
-                e.subject.clone(),
-                e.groups.clone(),
-                AuthMethod::Static,
-                e.palette_user.clone(),
-            ));
+        if let Some(e) = self.static_entry(&presented) {
+            return Ok(Identified {
+                caller: self.caller(
+                    e.subject.clone(),
+                    e.groups.clone(),
+                    AuthMethod::Static,
+                    e.palette_user.clone(),
+                ),
+                token_digest: Some(presented),
+                expires_at: None,
+            });
         }
         match &self.backstage {
             Some(v) => {
@@ -177,17 +202,56 @@ impl Authenticator {
                 if let Some(actor) = &identity.actor {
                     tracing::debug!(subject = %identity.subject, actor = %actor, "Backstage plugin calls on behalf of a user");
                 }
-                Ok(Caller {
-                    actor: identity.actor,
-                    ..self.caller(
-                        identity.subject,
-                        identity.groups,
-                        AuthMethod::Backstage,
-                        None,
-                    )
+                Ok(Identified {
+                    caller: Caller {
+                        actor: identity.actor,
+                        ..self.caller(
+                            identity.subject,
+                            identity.groups,
+                            AuthMethod::Backstage,
+                            None,
+                        )
+                    },
+                    token_digest: None,
+                    expires_at: identity.expires_at,
                 })
             }
             None => Err(AuthFailure::UnknownToken),
+        }
+    }
+
+    /// The static token of this digest, compared in constant time against every entry
+    /// without stopping early.
+    fn static_entry(&self, presented: &[u8; 32]) -> Option<&StaticEntry> {
+        let mut found: Option<&StaticEntry> = None;
+        for e in &self.statics {
+            if bool::from(e.digest.ct_eq(presented)) {
+                found = Some(e);
+            }
+        }
+        found
+    }
+
+    /// The caller of a stored sign-in, under today's configuration: a static token must still
+    /// be configured (rotating it ends its sessions), and permissions are decided afresh.
+    pub fn resume(&self, s: &Resumed<'_>) -> Option<Caller> {
+        match s.method {
+            AuthMethod::Static => {
+                let e = self.static_entry(s.token_digest?)?;
+                Some(self.caller(
+                    e.subject.clone(),
+                    e.groups.clone(),
+                    AuthMethod::Static,
+                    e.palette_user.clone(),
+                ))
+            }
+            AuthMethod::Backstage if self.backstage.is_some() => Some(self.caller(
+                s.subject.to_string(),
+                s.groups.to_vec(),
+                AuthMethod::Backstage,
+                None,
+            )),
+            AuthMethod::Backstage | AuthMethod::None => None,
         }
     }
 }

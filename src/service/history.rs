@@ -1,19 +1,21 @@
 //! Background upkeep of the change history: a notifier tails new events (written by the sync's
-//! own transactions), counts them per type for Prometheus and hands them to the webhooks; the
-//! daily fleet aggregates are refreshed and old history is pruned. Nothing here is on the
-//! sync's path: a slow or failing webhook can never hold a sync up.
+//! own transactions), counts them per type for Prometheus and hands them to the webhooks'
+//! outbox (see [`super::webhooks`]); the daily fleet aggregates are refreshed and old history
+//! is pruned. Nothing here is on the sync's path: a slow or failing webhook can never hold a
+//! sync up.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, NotificationsConfig, WebhookConfig};
+use super::webhooks::{self, Sender};
+use crate::config::Config;
 use crate::store::Db;
 use crate::store::events::{self, Event};
+use crate::store::outbox::{self, NewDelivery};
 
 /// How often new events are looked for.
 const TAIL_EVERY: Duration = Duration::from_secs(1);
@@ -21,36 +23,35 @@ const TAIL_EVERY: Duration = Duration::from_secs(1);
 const TAIL_BATCH: i64 = 500;
 /// How often the daily aggregates are refreshed and old history pruned.
 const UPKEEP_EVERY: Duration = Duration::from_secs(300);
-/// Batches waiting per webhook; beyond it new batches are dropped (and counted), so a dead
-/// endpoint cannot grow memory.
-const QUEUE: usize = 256;
-/// One delivery attempt may take this long.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The header carrying `sha256=<hex HMAC-SHA256 of the body>`.
-pub const SIGNATURE_HEADER: &str = "x-spectrocloud-signature";
 
 /// Starts the notifier, one delivery task per webhook and the upkeep; all stop on `shutdown`.
 pub async fn start(db: &Db, config: &Config, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
     let mut workers = Vec::new();
-    let mut hooks = Vec::new();
-    for (i, hook) in config.notifications.webhooks.iter().enumerate() {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let delivery = Delivery::new(i, hook.clone(), &config.notifications);
-        workers.push(tokio::spawn(delivery.run(rx, shutdown.clone())));
-        hooks.push((i, hook.types.clone(), tx));
+    let hooks = &config.notifications.webhooks;
+    let keys = webhooks::hook_keys(hooks);
+    match outbox::forget_other_hooks(db, &keys).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            dropped = n,
+            "pending deliveries of webhooks no longer configured dropped"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot tidy the webhook outbox"),
     }
-    let start = match events::last_id(db).await {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the last event id; notifying from the start");
-            0
-        }
-    };
+    let mut targets = Vec::new();
+    for (index, (hook, key)) in hooks.iter().zip(keys).enumerate() {
+        let sender = Sender::new(db, index, key.clone(), hook.clone(), &config.notifications);
+        targets.push(Target {
+            index,
+            key,
+            types: hook.types.clone(),
+            wake: sender.wake.clone(),
+        });
+        workers.push(tokio::spawn(sender.run(shutdown.clone())));
+    }
     workers.push(tokio::spawn(notify(
         db.clone(),
-        start,
-        hooks,
+        targets,
+        config.notifications.max_pending_batches,
         shutdown.clone(),
     )));
     let envs: Vec<String> = config.environments.iter().map(|e| e.name.clone()).collect();
@@ -63,41 +64,114 @@ pub async fn start(db: &Db, config: &Config, shutdown: &CancellationToken) -> Ve
     workers
 }
 
-type Hook = (usize, Vec<String>, mpsc::Sender<Vec<Event>>);
+/// A webhook as the notifier sees it.
+struct Target {
+    index: usize,
+    key: String,
+    types: Vec<String>,
+    wake: Arc<Notify>,
+}
 
-async fn notify(db: Db, mut cursor: i64, hooks: Vec<Hook>, stop: CancellationToken) {
+async fn notify(db: Db, targets: Vec<Target>, max_rows: usize, stop: CancellationToken) {
     let mut every = tokio::time::interval(TAIL_EVERY);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = every.tick() => {}
         }
-        loop {
-            let batch = match events::after(&db, cursor, TAIL_BATCH).await {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read new events");
-                    break;
-                }
-            };
-            let Some(last) = batch.last() else { break };
-            cursor = last.id;
-            for e in &batch {
-                metrics::counter!("spectrocloud_events_total", "env" => e.environment.clone(), "type" => e.event_type.clone())
-                    .increment(1);
-            }
-            for (i, types, tx) in &hooks {
-                let wanted = selected(&batch, types);
-                if !wanted.is_empty() && tx.try_send(wanted).is_err() {
-                    metrics::counter!("spectrocloud_webhook_dropped_total", "webhook" => i.to_string()).increment(1);
-                    tracing::warn!(webhook = i, "webhook queue full; events dropped for it");
-                }
-            }
-            if (batch.len() as i64) < TAIL_BATCH {
-                break;
-            }
+        if let Err(e) = tail(&db, &targets, max_rows).await {
+            tracing::warn!(error = %e, "cannot hand new events to the webhooks");
         }
     }
+}
+
+/// Hands every event after the outbox's cursor to the outbox, a batch at a time; the cursor
+/// moves in the same transaction, so a crash loses or repeats nothing.
+async fn tail(db: &Db, targets: &[Target], max_rows: usize) -> Result<(), sqlx::Error> {
+    loop {
+        let Some(from) = outbox::cursor(db).await? else {
+            // A database never notified before: from the newest event on.
+            let last = events::last_id(db).await?;
+            outbox::enqueue(db, None, last, &[], webhooks::now_ms(), max_rows).await?;
+            return Ok(());
+        };
+        let batch = events::after(db, from, TAIL_BATCH).await?;
+        let Some(last) = batch.last().map(|e| e.id) else {
+            // Ids start over once retention has emptied the table: so does the cursor.
+            if events::last_id(db).await? < from {
+                outbox::enqueue(db, Some(from), 0, &[], webhooks::now_ms(), max_rows).await?;
+            }
+            return Ok(());
+        };
+        let planned = plan(&batch, targets);
+        let deliveries: Vec<NewDelivery> = planned.iter().map(|(_, d)| d.clone()).collect();
+        let done = outbox::enqueue(
+            db,
+            Some(from),
+            last,
+            &deliveries,
+            webhooks::now_ms(),
+            max_rows,
+        )
+        .await?;
+        if done.moved {
+            handed_over(&batch, targets, &planned, &done.dropped);
+        }
+        if (batch.len() as i64) < TAIL_BATCH {
+            return Ok(());
+        }
+    }
+}
+
+/// Counts the events, wakes the webhooks that got a batch and counts what the bound dropped.
+fn handed_over(
+    batch: &[Event],
+    targets: &[Target],
+    planned: &[(usize, NewDelivery)],
+    dropped: &[(String, u64)],
+) {
+    for e in batch {
+        metrics::counter!("spectrocloud_events_total", "env" => e.environment.clone(), "type" => e.event_type.clone())
+            .increment(1);
+    }
+    for (i, _) in planned {
+        targets[*i].wake.notify_one();
+    }
+    for (key, n) in dropped {
+        if let Some(t) = targets.iter().find(|t| &t.key == key) {
+            metrics::counter!("spectrocloud_webhook_dropped_total", "webhook" => t.index.to_string())
+                .increment(*n);
+            tracing::warn!(
+                webhook = t.index,
+                dropped = n,
+                "webhook outbox full; its oldest batches dropped"
+            );
+        }
+    }
+}
+
+/// One delivery per webhook that wants any of `batch`: `{"events": [...]}` of its types.
+fn plan(batch: &[Event], targets: &[Target]) -> Vec<(usize, NewDelivery)> {
+    let mut out = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let wanted = selected(batch, &t.types);
+        if wanted.is_empty() {
+            continue;
+        }
+        match serde_json::to_string(&serde_json::json!({ "events": wanted })) {
+            Ok(body) => out.push((
+                i,
+                NewDelivery {
+                    msg_id: webhooks::new_msg_id(),
+                    hook: t.key.clone(),
+                    body,
+                    events: wanted.len() as i64,
+                },
+            )),
+            Err(e) => tracing::warn!(webhook = t.index, error = %e, "cannot encode events"),
+        }
+    }
+    out
 }
 
 /// The events a webhook asked for (`types` empty = all).
@@ -107,119 +181,6 @@ fn selected(batch: &[Event], types: &[String]) -> Vec<Event> {
         .filter(|e| types.is_empty() || types.contains(&e.event_type))
         .cloned()
         .collect()
-}
-
-/// `sha256=<hex>` of `body` under `secret`.
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
-    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// Delay before attempt `n` (1-based retries): base, 2×base, 4×base, ... capped at a minute.
-pub fn backoff(base_ms: u64, retry: u32) -> Duration {
-    let factor = 1u64 << retry.saturating_sub(1).min(16);
-    Duration::from_millis(base_ms.saturating_mul(factor).min(60_000))
-}
-
-struct Delivery {
-    index: usize,
-    hook: WebhookConfig,
-    http: reqwest::Client,
-    retry_base_ms: u64,
-    max_attempts: u32,
-}
-
-impl Delivery {
-    fn new(index: usize, hook: WebhookConfig, n: &NotificationsConfig) -> Delivery {
-        let http = reqwest::Client::builder()
-            .timeout(DELIVERY_TIMEOUT)
-            .build()
-            .unwrap_or_default();
-        Delivery {
-            index,
-            hook,
-            http,
-            retry_base_ms: n.retry_base_ms,
-            max_attempts: n.max_attempts,
-        }
-    }
-
-    /// The endpoint as logs may show it: scheme, host and port only (paths and queries of
-    /// webhook URLs often carry tokens).
-    fn shown(&self) -> String {
-        url::Url::parse(&self.hook.url)
-            .ok()
-            .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")))
-            .unwrap_or_else(|| "?".into())
-    }
-
-    async fn run(self, mut rx: mpsc::Receiver<Vec<Event>>, stop: CancellationToken) {
-        loop {
-            let batch = tokio::select! {
-                _ = stop.cancelled() => return,
-                b = rx.recv() => match b { Some(b) => b, None => return },
-            };
-            let body = match serde_json::to_vec(&serde_json::json!({ "events": batch })) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::warn!(webhook = self.index, error = %e, "cannot encode events");
-                    continue;
-                }
-            };
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = self.deliver(&body, batch.len()) => {}
-            }
-        }
-    }
-
-    /// Attempts one delivery up to `max_attempts` times with back-off; then gives it up.
-    async fn deliver(&self, body: &[u8], events: usize) {
-        let webhook = self.index.to_string();
-        for attempt in 1..=self.max_attempts {
-            if attempt > 1 {
-                tokio::time::sleep(backoff(self.retry_base_ms, attempt - 1)).await;
-            }
-            let mut req = self
-                .http
-                .post(&self.hook.url)
-                .header("content-type", "application/json")
-                .body(body.to_vec());
-            if let Some(secret) = self.hook.secret.as_ref().filter(|s| !s.is_empty()) {
-                req = req.header(
-                    SIGNATURE_HEADER,
-                    signature(secret.expose().as_bytes(), body),
-                );
-            }
-            let outcome = match req.send().await {
-                Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
-                Err(e) => Err(if e.is_timeout() {
-                    "timeout".into()
-                } else {
-                    "unreachable".into()
-                }),
-            };
-            match outcome {
-                Ok(()) => {
-                    metrics::counter!("spectrocloud_webhook_deliveries_total", "webhook" => webhook.clone(), "outcome" => "success").increment(1);
-                    tracing::debug!(webhook = self.index, events, attempt, "events delivered");
-                    return;
-                }
-                Err(why) => {
-                    metrics::counter!("spectrocloud_webhook_attempt_failures_total", "webhook" => webhook.clone()).increment(1);
-                    tracing::warn!(webhook = self.index, endpoint = %self.shown(), attempt, error = %why, "webhook delivery failed");
-                }
-            }
-        }
-        metrics::counter!("spectrocloud_webhook_deliveries_total", "webhook" => webhook, "outcome" => "failed").increment(1);
-        tracing::error!(webhook = self.index, endpoint = %self.shown(), events, attempts = self.max_attempts, "webhook delivery given up");
-    }
 }
 
 /// Refreshes today's aggregates of every environment and prunes what is past retention.
@@ -244,27 +205,5 @@ async fn upkeep(db: Db, envs: Vec<String>, retention_days: u32, stop: Cancellati
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot prune old events"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_is_rfc_4231_hmac_sha256() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            signature(b"Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(1000, 1), Duration::from_secs(1));
-        assert_eq!(backoff(1000, 2), Duration::from_secs(2));
-        assert_eq!(backoff(1000, 4), Duration::from_secs(8));
-        assert_eq!(backoff(1000, 30), Duration::from_secs(60));
     }
 }

@@ -19,6 +19,7 @@ pub mod reports;
 pub mod status;
 pub mod through;
 mod view;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -19,10 +19,22 @@ pub struct WriteTx {
     conn: PoolConnection<Sqlite>,
     committed: bool,
     db: Db,
+    /// Whether the commit moves the mirror's generation (see [`begin_bookkeeping`]).
+    bumps: bool,
 }
 
 /// `BEGIN IMMEDIATE` on the writer connection.
 pub async fn begin(db: &Db) -> Result<WriteTx, sqlx::Error> {
+    begin_with(db, true).await
+}
+
+/// `BEGIN IMMEDIATE` for rows no mirror answer is built from (the webhook outbox, fleet page
+/// sessions): committing leaves the mirror's generation, and so the response cache, alone.
+pub async fn begin_bookkeeping(db: &Db) -> Result<WriteTx, sqlx::Error> {
+    begin_with(db, false).await
+}
+
+async fn begin_with(db: &Db, bumps: bool) -> Result<WriteTx, sqlx::Error> {
     let mut conn = db.writer.acquire().await?;
     if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await {
         // The connection may be in any state now; never hand it out again.
@@ -33,6 +45,7 @@ pub async fn begin(db: &Db) -> Result<WriteTx, sqlx::Error> {
         conn,
         committed: false,
         db: db.clone(),
+        bumps,
     })
 }
 
@@ -40,7 +53,9 @@ impl WriteTx {
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await?;
         self.committed = true;
-        self.db.bump_generation();
+        if self.bumps {
+            self.db.bump_generation();
+        }
         Ok(())
     }
 }

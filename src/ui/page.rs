@@ -134,7 +134,7 @@ fn query(req: &HttpRequest) -> Query {
 /// `require_user_token` applies and the session has no usable Palette user token.
 async fn page_ctx(req: &HttpRequest, q: &Query) -> Result<Option<(Ctx, bool)>, AppError> {
     let state = app_state(req)?;
-    let Some(caller) = session::caller(req, &state).await else {
+    let Some(caller) = session::caller(req, &state).await? else {
         return Ok(None);
     };
     let env = service::environment(&state, q.instance.as_deref())?;

@@ -23,3 +23,4 @@ mod sim;
 mod sync;
 mod ui;
 mod untrusted;
+mod webhooks;

@@ -57,6 +57,24 @@ fn set_cookie(resp: &reqwest::Response) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Signs in through the form from the page's own origin; the `name=value` cookie pair.
+pub async fn sign_in(app: &TestApp, token: &str) -> String {
+    let resp = browser()
+        .post(app.url("/ui/signin"))
+        .header(ORIGIN, &app.address)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "sign-in with a valid token");
+    let cookie = set_cookie(&resp).expect("a session cookie");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    // A session id is a credential: it must never be logged.
+    remember_secret(pair.split_once('=').unwrap().1);
+    pair
+}
+
 #[tokio::test]
 async fn signing_in_keeps_the_token_in_a_strict_cookie_only_the_page_accepts() {
     let (sim, app) = synced(SimConfig::default(), with_tokens).await;
@@ -110,7 +128,8 @@ async fn signing_in_keeps_the_token_in_a_strict_cookie_only_the_page_accepts() {
     }
     assert!(!cookie.contains("Secure"), "plain http: no Secure flag");
     let pair = cookie.split(';').next().unwrap().to_string();
-    assert_eq!(pair, format!("sc_ui_token={ADMIN}"));
+    assert!(pair.starts_with("sc_ui_session="), "{pair}");
+    assert!(!pair.contains(ADMIN), "the cookie never carries the bearer");
 
     let page = b.get(&ui).header(COOKIE, &pair).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -142,7 +161,113 @@ async fn signing_in_keeps_the_token_in_a_strict_cookie_only_the_page_accepts() {
     let resp = out(&app.address).await.unwrap();
     assert_eq!(resp.status(), 303);
     let cleared = set_cookie(&resp).expect("a removal cookie");
-    assert!(cleared.starts_with("sc_ui_token=;") && cleared.contains("Max-Age=0"));
+    assert!(cleared.starts_with("sc_ui_session=;") && cleared.contains("Max-Age=0"));
+    app.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_captured_cookie_stops_working_at_sign_out_and_never_was_the_bearer() {
+    let (sim, app) = synced(SimConfig::default(), |c| {
+        with_tokens(c);
+        c.ui.max_sessions_per_subject = 2;
+    })
+    .await;
+    let b = browser();
+    let get = |path: &str, cookie: &str| {
+        b.get(app.url(path))
+            .header(COOKIE, cookie.to_string())
+            .send()
+    };
+    let first = sign_in(&app, ADMIN).await;
+    let captured = sign_in(&app, ADMIN).await;
+    assert_ne!(first, captured, "every sign-in gets its own session");
+    assert!(!captured.contains(ADMIN), "{captured}");
+    for path in ["/ui/", "/ui/profile-usage.csv"] {
+        assert_eq!(get(path, &captured).await.unwrap().status(), 200, "{path}");
+    }
+    // The bearer itself is no session, whatever the cookie's name.
+    for raw in [
+        format!("sc_ui_session={ADMIN}"),
+        format!("sc_ui_token={ADMIN}"),
+    ] {
+        assert_eq!(get("/ui/", &raw).await.unwrap().status(), 303, "{raw}");
+    }
+
+    // Sign-out ends the session on the server: the copy kept elsewhere is refused too.
+    let out = b
+        .post(app.url("/ui/signout"))
+        .header(COOKIE, &captured)
+        .header(ORIGIN, &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    for path in ["/ui/", "/ui/profile-usage.csv"] {
+        let resp = get(path, &captured).await.unwrap();
+        assert_eq!(resp.status(), 303, "{path} after sign-out");
+        assert_eq!(resp.headers()[LOCATION], "/api/spectrocloud/ui/signin");
+    }
+    assert_eq!(
+        get("/ui/", &first).await.unwrap().status(),
+        200,
+        "other sessions go on"
+    );
+
+    // At most two sessions per subject: a third sign-in ends the oldest.
+    let _second = sign_in(&app, ADMIN).await;
+    let _third = sign_in(&app, ADMIN).await;
+    assert_eq!(
+        get("/ui/", &first).await.unwrap().status(),
+        303,
+        "the oldest ended"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ui_sessions WHERE subject = ?")
+        .bind("user:default/ada")
+        .fetch_one(&app.mirror().await)
+        .await
+        .unwrap();
+    assert_eq!(rows, 2);
+    app.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_proxy_only_the_configured_origin_may_sign_in() {
+    const PUBLIC: &str = "https://sc.example.com";
+    let (sim, app) = synced(SimConfig::default(), |c| {
+        with_tokens(c);
+        c.ui.public_url = Some(format!("{PUBLIC}/"));
+    })
+    .await;
+    let b = browser();
+    let post = |origin: &str, forwarded: bool| {
+        let mut r = b
+            .post(app.url("/ui/signin"))
+            .header(ORIGIN, origin.to_string())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(format!("token={ADMIN}"));
+        if forwarded {
+            r = r
+                .header("X-Forwarded-Host", "evil.example")
+                .header("X-Forwarded-Proto", "https")
+                .header("Forwarded", "host=evil.example;proto=https");
+        }
+        r.send()
+    };
+    // Forwarded headers naming the attacker's host do not make its origin ours.
+    let forged = post("https://evil.example", true).await.unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(set_cookie(&forged).is_none());
+    // Nor does the address the service happens to be reached at.
+    assert_eq!(post(&app.address, false).await.unwrap().status(), 403);
+    let ok = post(PUBLIC, false).await.unwrap();
+    assert_eq!(ok.status(), 303);
+    let cookie = set_cookie(&ok).unwrap();
+    assert!(
+        cookie.contains("Secure"),
+        "an https public origin: {cookie}"
+    );
     app.stop().await;
     sim.stop().await;
 }
@@ -151,12 +276,9 @@ async fn signing_in_keeps_the_token_in_a_strict_cookie_only_the_page_accepts() {
 async fn each_section_follows_the_callers_permissions() {
     let (sim, app) = synced(SimConfig::default(), with_tokens).await;
     let b = browser();
-    let page = |token: &'static str| {
-        b.get(app.url("/ui/"))
-            .header(COOKIE, format!("sc_ui_token={token}"))
-            .send()
-    };
-    let viewer = page(VIEWER).await.unwrap();
+    let (viewer, admin) = (sign_in(&app, VIEWER).await, sign_in(&app, ADMIN).await);
+    let page = |cookie: &String| b.get(app.url("/ui/")).header(COOKIE, cookie).send();
+    let viewer = page(&viewer).await.unwrap();
     assert_eq!(viewer.status(), 200);
     let html = viewer.text().await.unwrap();
     // view-info only: freshness yes, profile usage and pack search no.
@@ -165,7 +287,7 @@ async fn each_section_follows_the_callers_permissions() {
     assert_eq!(html.matches(denied).count(), 2, "profiles and packs say so");
     assert!(!html.contains("data-profile="));
 
-    let admin = page(ADMIN).await.unwrap().text().await.unwrap();
+    let admin = page(&admin).await.unwrap().text().await.unwrap();
     assert!(!admin.contains("You do not have the permission"));
     assert!(admin.contains("data-profile="));
     app.stop().await;
@@ -529,7 +651,14 @@ async fn demo_prints_the_fleet_page_url_and_serves_it() {
 async fn csv_links_of_a_signed_in_page_download_the_reports_csv() {
     let (sim, app) = synced(SimConfig::default(), with_tokens).await;
     let b = browser();
-    let cookie = |t: &str| format!("sc_ui_token={t}");
+    let (admin, viewer) = (sign_in(&app, ADMIN).await, sign_in(&app, VIEWER).await);
+    let cookie = |t: &str| {
+        if t == ADMIN {
+            admin.clone()
+        } else {
+            viewer.clone()
+        }
+    };
     let html = b
         .get(app.url("/ui/"))
         .header(COOKIE, cookie(ADMIN))

@@ -1,0 +1,192 @@
+//! The webhook outbox (`webhook_outbox`, `webhook_cursor`): batches handed over by the
+//! notifier together with its cursor, claimed one at a time by a delivery task (a
+//! compare-and-set on `claimed_until`, so several processes never send one row at once),
+//! deleted once delivered or given up.
+
+use super::Db;
+
+/// A batch for one webhook.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub msg_id: String,
+    pub hook: String,
+    pub body: String,
+    pub events: i64,
+}
+
+/// A claimed delivery.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Delivery {
+    pub seq: i64,
+    pub msg_id: String,
+    pub body: String,
+    pub events: i64,
+    pub attempts: i64,
+}
+
+/// The oldest row of a hook not claimed by someone else, with when it is due.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Head {
+    pub seq: i64,
+    pub next_attempt_at: i64,
+}
+
+/// The notifier's cursor: the last event id handed to the outbox, if any yet.
+pub async fn cursor(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT last_event_id FROM webhook_cursor WHERE id = 1")
+        .fetch_optional(&db.reader)
+        .await
+}
+
+/// What [`enqueue`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Enqueued {
+    /// False when the cursor was no longer `from`: another process handed this range over.
+    pub moved: bool,
+    /// Per hook, the oldest batches dropped to keep it at `max_rows`.
+    pub dropped: Vec<(String, u64)>,
+}
+
+/// In one transaction: moves the cursor from `from` to `to` (compare-and-set), stores the
+/// batches, and drops each touched hook's oldest rows beyond `max_rows`.
+pub async fn enqueue(
+    db: &Db,
+    from: Option<i64>,
+    to: i64,
+    batches: &[NewDelivery],
+    now_ms: i64,
+    max_rows: usize,
+) -> Result<Enqueued, sqlx::Error> {
+    let mut tx = super::writer::begin_bookkeeping(db).await?;
+    let moved = match from {
+        None => sqlx::query(
+            "INSERT INTO webhook_cursor (id, last_event_id) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(to),
+        Some(f) => {
+            sqlx::query("UPDATE webhook_cursor SET last_event_id = ? WHERE id = 1 AND last_event_id = ?")
+                .bind(to)
+                .bind(f)
+        }
+    }
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if !moved {
+        return Ok(Enqueued::default());
+    }
+    let mut dropped = Vec::new();
+    for b in batches {
+        sqlx::query(
+            "INSERT INTO webhook_outbox (msg_id, hook, body, events, next_attempt_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&b.msg_id)
+        .bind(&b.hook)
+        .bind(&b.body)
+        .bind(b.events)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut hooks: Vec<&str> = batches.iter().map(|b| b.hook.as_str()).collect();
+    hooks.sort_unstable();
+    hooks.dedup();
+    for hook in hooks {
+        let n = sqlx::query(
+            "DELETE FROM webhook_outbox WHERE hook = ? AND seq NOT IN
+               (SELECT seq FROM webhook_outbox WHERE hook = ? ORDER BY seq DESC LIMIT ?)",
+        )
+        .bind(hook)
+        .bind(hook)
+        .bind(i64::try_from(max_rows).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            dropped.push((hook.to_string(), n));
+        }
+    }
+    tx.commit().await?;
+    Ok(Enqueued { moved, dropped })
+}
+
+/// The hook's oldest row that nobody holds a live claim on.
+pub async fn head(db: &Db, hook: &str, now_ms: i64) -> Result<Option<Head>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, next_attempt_at FROM webhook_outbox
+         WHERE hook = ? AND (claimed_until IS NULL OR claimed_until < ?)
+         ORDER BY seq LIMIT 1",
+    )
+    .bind(hook)
+    .bind(now_ms)
+    .fetch_optional(&db.reader)
+    .await
+}
+
+/// Claims row `seq` until `until_ms` unless someone else holds a live claim on it; the row
+/// when this call won it.
+pub async fn claim(
+    db: &Db,
+    seq: i64,
+    now_ms: i64,
+    until_ms: i64,
+) -> Result<Option<Delivery>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE webhook_outbox SET claimed_until = ?
+         WHERE seq = ? AND (claimed_until IS NULL OR claimed_until < ?)
+         RETURNING seq, msg_id, body, events, attempts",
+    )
+    .bind(until_ms)
+    .bind(seq)
+    .bind(now_ms)
+    .fetch_optional(&db.writer)
+    .await
+}
+
+/// A delivered or given-up row leaves the outbox.
+pub async fn remove(db: &Db, seq: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM webhook_outbox WHERE seq = ?")
+        .bind(seq)
+        .execute(&db.writer)
+        .await?;
+    Ok(())
+}
+
+/// A failed attempt: counted, the claim released, the next attempt at `next_ms`.
+pub async fn retry_later(db: &Db, seq: i64, next_ms: i64, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?,
+                claimed_until = NULL, last_error = ? WHERE seq = ?",
+    )
+    .bind(next_ms)
+    .bind(error)
+    .bind(seq)
+    .execute(&db.writer)
+    .await?;
+    Ok(())
+}
+
+/// Releases a claim without counting an attempt (the sender is stopping).
+pub async fn release(db: &Db, seq: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhook_outbox SET claimed_until = NULL WHERE seq = ?")
+        .bind(seq)
+        .execute(&db.writer)
+        .await?;
+    Ok(())
+}
+
+/// Drops the rows of webhooks no longer configured; returns how many.
+pub async fn forget_other_hooks(db: &Db, hooks: &[String]) -> Result<u64, sqlx::Error> {
+    let keep = serde_json::to_string(hooks).unwrap_or_else(|_| "[]".into());
+    let n = sqlx::query(
+        "DELETE FROM webhook_outbox WHERE hook NOT IN (SELECT value FROM json_each(?))",
+    )
+    .bind(keep)
+    .execute(&db.writer)
+    .await?
+    .rows_affected();
+    Ok(n)
+}
