@@ -518,8 +518,14 @@ async fn group_named(ctx: &Ctx, name: Option<&str>, project: Option<&Uid>) -> Ap
             project_name: models::project_uid(g).and_then(|p| names.get(p).cloned()),
         })
         .collect();
-    let narrow = "projectName, projectUid or clusterGroupUid";
-    let one = service::names::pick("cluster group", name, ctx.env.name(), rows, &known, narrow)?;
+    let lookup = service::names::Lookup {
+        what: "cluster group",
+        name,
+        env: ctx.env.name(),
+        project: project.map(Uid::as_str),
+        narrow: "projectName, projectUid or clusterGroupUid",
+    };
+    let one = service::names::pick(&lookup, rows, &known)?;
     Uid::parse("clusterGroupUid", &one.uid)
 }
 

@@ -250,7 +250,14 @@ async fn resolve_kind(
         Vec::new()
     };
     let narrow = format!("projectName, projectUid or {field}Uid");
-    let one = super::names::pick(what, name, m.env(), found, &known, &narrow)?;
+    let lookup = super::names::Lookup {
+        what,
+        name,
+        env: m.env(),
+        project: project.map(Uid::as_str),
+        narrow: &narrow,
+    };
+    let one = super::names::pick(&lookup, found, &known)?;
     Uid::parse(&format!("{field}Uid"), &one.uid)
 }
 

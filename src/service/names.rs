@@ -7,17 +7,22 @@ use crate::store::NamedRow;
 /// How many "did you mean" names a miss offers.
 pub const CLOSEST: usize = 5;
 
-/// The one row a name matched, or the error that helps pick one (`what`: "cluster", …;
-/// `narrow`: the inputs that tell them apart).
-pub fn pick(
-    what: &str,
-    name: &str,
-    env: &str,
-    rows: Vec<NamedRow>,
-    known: &[String],
-    narrow: &str,
-) -> Result<NamedRow, AppError> {
-    let mut rows = rows;
+/// How a name is looked up: what it names, in which environment, and the project given, if
+/// any. `narrow` lists the inputs that tell same-named objects apart (for the advice).
+pub struct Lookup<'a> {
+    pub what: &'a str,
+    pub name: &'a str,
+    pub env: &'a str,
+    /// The project the caller named (its uid): its own object wins over a tenant one.
+    pub project: Option<&'a str>,
+    pub narrow: &'a str,
+}
+
+/// The one row a name matched, or the error that helps pick one. With a project given, that
+/// project's own object is the more specific match and wins over same-named tenant objects.
+pub fn pick(l: &Lookup<'_>, rows: Vec<NamedRow>, known: &[String]) -> Result<NamedRow, AppError> {
+    let mut rows = narrowed(rows, l.project);
+    let (what, name) = (l.what, l.name);
     match rows.len() {
         1 => Ok(rows.remove(0)),
         0 => Err(
@@ -26,14 +31,39 @@ pub fn pick(
                 did_you_mean: closest(name, known, CLOSEST),
             }),
         ),
-        n => Err(AppError::bad_request(format!(
-            "{n} {what}s are named {name}; give {narrow} (see candidates)"
-        ))
-        .with_help(NameHelp {
-            candidates: rows.into_iter().map(|r| candidate(r, env)).collect(),
-            did_you_mean: Vec::new(),
-        })),
+        n => {
+            // Advice that leads somewhere: once a project is given, only a uid is left.
+            let advice = match l.project {
+                Some(_) => "give the uid of one of the candidates".to_string(),
+                None => format!("give {} (see candidates)", l.narrow),
+            };
+            Err(
+                AppError::bad_request(format!("{n} {what}s are named {name}; {advice}")).with_help(
+                    NameHelp {
+                        candidates: rows.into_iter().map(|r| candidate(r, l.env)).collect(),
+                        did_you_mean: Vec::new(),
+                    },
+                ),
+            )
+        }
     }
+}
+
+/// With a project given and several rows, the project's own rows when there are any.
+fn narrowed(rows: Vec<NamedRow>, project: Option<&str>) -> Vec<NamedRow> {
+    let Some(project) = project else {
+        return rows;
+    };
+    if rows.len() < 2
+        || !rows
+            .iter()
+            .any(|r| r.project_uid.as_deref() == Some(project))
+    {
+        return rows;
+    }
+    rows.into_iter()
+        .filter(|r| r.project_uid.as_deref() == Some(project))
+        .collect()
 }
 
 fn candidate(r: NamedRow, env: &str) -> Candidate {
@@ -136,19 +166,55 @@ mod tests {
         }
     }
 
+    fn lookup(project: Option<&str>) -> Lookup<'_> {
+        Lookup {
+            what: "cluster",
+            name: "web",
+            env: "env0",
+            project,
+            narrow: "projectName or clusterUid",
+        }
+    }
+
     #[test]
     fn pick_lists_candidates_or_closest_names() {
-        let one = pick("cluster", "web", "env0", vec![row("a", None)], &[], "x").unwrap();
+        let one = pick(&lookup(None), vec![row("a", None)], &[]).unwrap();
         assert_eq!(one.uid, "a");
         let two = vec![row("a", Some("p1")), row("b", Some("p2"))];
-        let err = pick("cluster", "web", "env0", two, &[], "projectName").unwrap_err();
+        let err = pick(&lookup(None), two, &[]).unwrap_err();
+        assert!(
+            err.message.contains("give projectName or clusterUid"),
+            "{}",
+            err.message
+        );
         let help = err.help.unwrap();
         assert_eq!(help.candidates.len(), 2);
         assert_eq!(help.candidates[1].project_name.as_deref(), Some("name-p2"));
         assert_eq!(help.candidates[0].environment, "env0");
         let known = names(&["web-1", "db"]);
-        let err = pick("cluster", "web", "env0", vec![], &known, "x").unwrap_err();
+        let err = pick(&lookup(None), vec![], &known).unwrap_err();
         assert_eq!(err.code.as_str(), "not_found");
         assert_eq!(err.help.unwrap().did_you_mean, names(&["web-1"]));
+    }
+
+    #[test]
+    fn a_project_narrows_a_name_to_its_own_object() {
+        // The same name at tenant scope and in project p1: p1's wins when p1 is given.
+        let rows = || vec![row("tenant", None), row("own", Some("p1"))];
+        assert_eq!(pick(&lookup(Some("p1")), rows(), &[]).unwrap().uid, "own");
+        // Another project has none of its own: still ambiguous, and the advice is a uid now.
+        let err = pick(&lookup(Some("p2")), rows(), &[]).unwrap_err();
+        assert!(err.message.contains("give the uid"), "{}", err.message);
+        assert!(!err.message.contains("projectName"), "{}", err.message);
+        // No project: both are candidates.
+        assert_eq!(
+            pick(&lookup(None), rows(), &[])
+                .unwrap_err()
+                .help
+                .unwrap()
+                .candidates
+                .len(),
+            2
+        );
     }
 }

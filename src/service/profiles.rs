@@ -214,7 +214,13 @@ async fn named(m: &Mirror<'_>, name: &str, project: Option<&Uid>) -> AppResult<S
         true => profiles::names(m.db(), m.env(), &f).await?,
         false => Vec::new(),
     };
-    let narrow = "projectName, projectUid or profileUid";
-    let one = super::names::pick("profile", name, m.env(), found, &known, narrow)?;
+    let lookup = super::names::Lookup {
+        what: "profile",
+        name,
+        env: m.env(),
+        project: project.map(Uid::as_str),
+        narrow: "projectName, projectUid or profileUid",
+    };
+    let one = super::names::pick(&lookup, found, &known)?;
     Ok(one.uid)
 }

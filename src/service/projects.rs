@@ -144,6 +144,13 @@ pub async fn resolve(ctx: &Ctx, name: Option<&str>, uid: Option<&Uid>) -> AppRes
         })
         .collect();
     let names: Vec<String> = known.into_iter().map(|(_, n)| n).collect();
-    let one = super::names::pick("project", name, ctx.env.name(), rows, &names, "projectUid")?;
+    let lookup = super::names::Lookup {
+        what: "project",
+        name,
+        env: ctx.env.name(),
+        project: None,
+        narrow: "projectUid",
+    };
+    let one = super::names::pick(&lookup, rows, &names)?;
     Uid::parse("projectUid", &one.uid).map(Some)
 }

@@ -2047,6 +2047,23 @@ async fn every_name_taking_tool_lists_candidates_or_closest_names() {
             assert!(!err, "{tool} {uid}: {v}");
             assert!(v.to_string().contains(uid), "{tool}: {uid} not in {v}");
         }
+        // A project narrows the name: its own object wins over a tenant one of that name.
+        for x in candidates.iter().filter(|x| x["scope"] == "project") {
+            let uid = x["uid"].as_str().unwrap();
+            for (key, value) in [
+                ("projectUid", &x["projectUid"]),
+                ("projectName", &x["projectName"]),
+            ] {
+                let mut a = args(name_key, name);
+                a[key] = value.clone();
+                let (err, v) = c.tool(tool, a).await;
+                assert!(!err, "{tool} {key}={value}: {v}");
+                assert!(
+                    v.to_string().contains(uid),
+                    "{tool} {key}: {uid} not in {v}"
+                );
+            }
+        }
         // A typo: not found, and the real name among at most five closest names.
         let (err, e) = c.tool(tool, args(name_key, &typo(name))).await;
         assert!(err, "{tool}: {e}");
