@@ -43,6 +43,14 @@ impl WriteTx {
         self.db.bump_generation();
         Ok(())
     }
+
+    /// Commits a write of bookkeeping no answer is built from (idempotency keys): the mirror's
+    /// generation stays, so the response cache keeps its entries.
+    pub async fn commit_unseen(mut self) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await?;
+        self.committed = true;
+        Ok(())
+    }
 }
 
 impl Drop for WriteTx {
