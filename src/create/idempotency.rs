@@ -115,7 +115,10 @@ mod tests {
         assert_eq!(stale_after(30), 90);
         assert!(!is_stale(1000, 1090, 30));
         assert!(is_stale(1000, 1091, 30));
-        assert!(!is_stale(1000, 900, 30), "a clock going back never frees a claim");
+        assert!(
+            !is_stale(1000, 900, 30),
+            "a clock going back never frees a claim"
+        );
     }
 
     #[test]

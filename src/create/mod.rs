@@ -155,7 +155,11 @@ fn cluster_name(body: &Value) -> String {
 }
 
 /// Records a claimed key's outcome: the answer to repeat, or the key freed for a retry.
-async fn settle(req: &Request<'_>, k: &KeyRef<'_>, result: AppResult<Created>) -> AppResult<Created> {
+async fn settle(
+    req: &Request<'_>,
+    k: &KeyRef<'_>,
+    result: AppResult<Created>,
+) -> AppResult<Created> {
     let stored = match &result {
         Ok(c) => keys::complete(req.db, k, c.status, &c.body.to_string()).await,
         Err(_) => keys::release(req.db, k).await,

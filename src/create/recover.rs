@@ -95,7 +95,9 @@ fn ours(answer: &Value, name: &str, since: i64) -> Option<String> {
     answer["items"].as_array()?.iter().find_map(|c| {
         let m = &c["metadata"];
         let created = m["creationTimestamp"].as_str()?;
-        let created = chrono::DateTime::parse_from_rfc3339(created).ok()?.timestamp();
+        let created = chrono::DateTime::parse_from_rfc3339(created)
+            .ok()?
+            .timestamp();
         (m["name"] == name && created >= since - CLOCK_SKEW_SECONDS)
             .then(|| m["uid"].as_str().map(str::to_string))
             .flatten()
@@ -111,9 +113,7 @@ mod tests {
         let since = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
             .unwrap()
             .timestamp();
-        let item = |name: &str, at: &str| {
-            json!({"metadata": {"uid": format!("uid-{name}-{at}"), "name": name, "creationTimestamp": at}})
-        };
+        let item = |name: &str, at: &str| json!({"metadata": {"uid": format!("uid-{name}-{at}"), "name": name, "creationTimestamp": at}});
         let answer = json!({"items": [
             item("team-a", "2026-12-01T00:00:00Z"),
             item("team-b", "2026-12-07T10:00:05Z"),

@@ -9,9 +9,9 @@ mod view;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::UrlencodedError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::error::UrlencodedError;
 use actix_web::{Error, HttpResponse, web};
 
 /// Only this page's own files and forms; no inline script or style (the SVG uses attributes

@@ -41,7 +41,11 @@ async fn every_family_refuses_a_body_past_the_limit_in_its_own_shape() {
     // An environment (never synced): a plugin route reads its body only for a known one.
     let sim = spawn_sim().await;
     let app = spawn_app_for(&[&sim], |c| c.server.json_limit_bytes = LIMIT).await;
-    let post = |url: String| app.client.post(url).header("content-type", "application/json");
+    let post = |url: String| {
+        app.client
+            .post(url)
+            .header("content-type", "application/json")
+    };
     let big = padded(LIMIT + 1024);
 
     // Actions: declared and chunked (actix's own 256 KiB limit let the latter through).

@@ -73,7 +73,10 @@ async fn accepted(sim: &SimServer, name: &str) -> usize {
 
 fn project_uids(sim: &SimServer) -> (String, String) {
     let d = sim.state.data.read().unwrap();
-    (d.projects[0].meta.uid.clone(), d.projects[1].meta.uid.clone())
+    (
+        d.projects[0].meta.uid.clone(),
+        d.projects[1].meta.uid.clone(),
+    )
 }
 
 #[tokio::test]
@@ -138,7 +141,14 @@ fn cache_total(text: &str, outcome: &str) -> f64 {
 
 async fn metrics(app: &TestApp) -> String {
     let url = format!("{}/metrics", app.address);
-    app.client.get(url).send().await.unwrap().text().await.unwrap()
+    app.client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -155,7 +165,12 @@ async fn replays_and_conflicts_leave_the_response_cache_alone() {
     assert!(replayed(&replay));
     let mut changed = body.clone();
     changed["metadata"]["name"] = json!("idem-cache-2");
-    assert_error(create(&app, &changed, None, None, "k").await, 409, "conflict").await;
+    assert_error(
+        create(&app, &changed, None, None, "k").await,
+        409,
+        "conflict",
+    )
+    .await;
     assert_eq!(app.get("/clusters").await.status(), 200);
     let after = metrics(&app).await;
 
@@ -164,7 +179,10 @@ async fn replays_and_conflicts_leave_the_response_cache_alone() {
         0.0,
         "a replay and a conflict must not empty the cache"
     );
-    assert_eq!(cache_total(&after, "hit") - cache_total(&before, "hit"), 1.0);
+    assert_eq!(
+        cache_total(&after, "hit") - cache_total(&before, "hit"),
+        1.0
+    );
     app.stop().await;
     sim.stop().await;
 }
