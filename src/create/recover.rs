@@ -39,6 +39,10 @@ pub(super) async fn recover(
     );
     match found {
         Ok(Some(uid)) => {
+            let detail = format!(
+                "{endpoint} cluster {name} body sha256 {hash}: found in Palette after its claim was abandoned"
+            );
+            super::audited(req, Some(&uid), true, detail).await;
             let answer = json!({ "uid": uid, "paletteBody": body });
             settle(
                 req,
