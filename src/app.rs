@@ -26,6 +26,37 @@ use crate::sync::{RunReport, SyncEngine, Trigger, scheduler};
 #[derive(Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
+/// A 413 in the error shape of the request's route family (the actions registry answers as
+/// Backstage does, MCP with a JSON-RPC error, the rest `{error, code}`), so each family's
+/// clients read it as they read its other errors.
+#[derive(Clone)]
+pub struct TooLarge {
+    actions: String,
+    mcp: String,
+}
+
+impl TooLarge {
+    fn new(base_path: &str) -> TooLarge {
+        let base = base_path.trim_end_matches('/');
+        TooLarge {
+            actions: format!("{base}/.backstage/"),
+            mcp: format!("{base}/mcp"),
+        }
+    }
+
+    pub fn answer(&self, req: &actix_web::HttpRequest, limit: usize) -> actix_web::HttpResponse {
+        let path = req.path();
+        let error = api::middleware::too_large(limit);
+        if path.starts_with(&self.actions) {
+            crate::mcp::actions::ActionError::from(error).respond(req)
+        } else if path == self.mcp || path.starts_with(&format!("{}/", self.mcp)) {
+            crate::mcp::sessions::too_large(limit)
+        } else {
+            actix_web::ResponseError::error_response(&error)
+        }
+    }
+}
+
 /// Everything a request handler or worker needs. Shared behind `web::Data` (an `Arc`).
 pub struct AppState {
     pub config: Arc<Config>,
@@ -186,6 +217,9 @@ impl Application {
                 .app_data(web::Data::new(hsts.clone()))
                 .app_data(web::Data::new(mcp_guard.clone()))
                 .app_data(web::Data::new(BodyLimit(limit)))
+                .app_data(web::Data::new(TooLarge::new(&base_path)))
+                // Any `Bytes` or `String` body: the same limit (actix's own is 256 KiB).
+                .app_data(web::PayloadConfig::new(limit))
                 .app_data(api::json_config(limit))
                 .app_data(api::query_config())
                 .app_data(api::path_config())

@@ -72,6 +72,8 @@ pub struct Config {
     #[serde(default)]
     pub history: HistoryConfig,
     #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
     pub notifications: NotificationsConfig,
     #[serde(default)]
     pub environments: Vec<EnvironmentConfig>,
@@ -86,6 +88,20 @@ pub struct HistoryConfig {
 }
 
 impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
+/// The audit log.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Entries whose last activity is older than this are pruned in the background.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
     fn default() -> Self {
         Self { retention_days: 90 }
     }
@@ -866,6 +882,9 @@ impl Config {
         }
         if self.history.retention_days == 0 {
             issue("history.retention_days", "must be at least 1".into());
+        }
+        if self.audit.retention_days == 0 {
+            issue("audit.retention_days", "must be at least 1".into());
         }
         if self.notifications.max_attempts == 0 {
             issue("notifications.max_attempts", "must be at least 1".into());

@@ -63,6 +63,8 @@ impl ErrorCode {
             403 => "NotAllowedError",
             404 => "NotFoundError",
             409 => "ConflictError",
+            // What Express's body parser throws, as Backstage passes it on.
+            413 => "PayloadTooLargeError",
             503 => "ServiceUnavailableError",
             _ => "Error",
         }

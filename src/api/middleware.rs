@@ -44,8 +44,10 @@ pub async fn body_limit(
     if let Some(len) = declared
         && len > limit
     {
-        let err = too_large(limit);
-        let resp = err.error_response();
+        let resp = match req.app_data::<web::Data<crate::app::TooLarge>>() {
+            Some(family) => family.answer(req.request(), limit),
+            None => too_large(limit).error_response(),
+        };
         return Ok(req.into_response(resp));
     }
     Ok(next.call(req).await?.map_into_boxed_body())

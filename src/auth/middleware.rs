@@ -150,13 +150,15 @@ async fn guard(
     caller: super::Caller,
     spec: &'static RouteSpec,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let (env, env_name) = environment_of(&req, state);
+    let (env, _) = environment_of(&req, state);
     let refusal = Refusal {
         state,
         caller: &caller,
         action: audit::Action::of_route(spec.method, spec.path),
         spec,
-        env: &env_name,
+        // A configured environment only: an unknown `instance` is any text a caller sends,
+        // and would make each refusal a row of its own.
+        env: env.as_ref().map_or("", |e| e.name()),
     };
     if let Access::Permission(p) = spec.access
         && !caller.may(p)

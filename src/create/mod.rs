@@ -8,6 +8,7 @@
 pub mod defaults;
 pub mod idempotency;
 mod mirror;
+mod recover;
 pub mod request;
 pub mod translate;
 pub mod validate;
@@ -24,7 +25,7 @@ use crate::palette::Environment;
 use crate::palette::pacing::Party;
 use crate::palette::{PaletteError, Retries};
 use crate::store::Db;
-use crate::store::idempotency::{self as keys, Claim, KeyRef};
+use crate::store::idempotency::{self as keys, Claim, Claiming, KeyRef};
 
 pub use request::endpoint_for;
 
@@ -96,40 +97,82 @@ async fn run(req: &Request<'_>, endpoint: &'static str, body: Value) -> AppResul
         return refused_audited(req, Err(AppError::invalid_spec(problems))).await;
     }
     let hash = idempotency::body_hash(&palette_body);
-    let Some(key) = key else {
-        return post(req, endpoint, palette_body, &hash).await;
-    };
+    match key {
+        None => post(req, endpoint, palette_body, &hash).await,
+        Some(key) => keyed(req, endpoint, palette_body, &hash, &key).await,
+    }
+}
+
+/// A creation under an `Idempotency-Key`, scoped to the person as Palette sees them and to
+/// the target project: only the same person repeating the same request gets a replay.
+async fn keyed(
+    req: &Request<'_>,
+    endpoint: &'static str,
+    body: Value,
+    hash: &str,
+    key: &str,
+) -> AppResult<Created> {
+    let identity = idempotency::identity(req.caller.user);
     let kref = KeyRef {
         env: req.env.name(),
         subject: req.caller.subject,
-        key: &key,
+        identity: &identity,
+        project: req.project.unwrap_or(""),
+        key,
     };
-    match keys::claim(req.db, &kref, &hash, idempotency::TTL_SECONDS).await? {
+    let name = cluster_name(&body);
+    let claiming = Claiming {
+        body_hash: hash,
+        name: &name,
+        owner: idempotency::instance(),
+    };
+    match keys::claim(req.db, &kref, &claiming, idempotency::TTL_SECONDS).await? {
         Claim::Answered(status, answer) => Ok(Created {
             status,
             body: serde_json::from_str(&answer).unwrap_or(Value::Null),
             replayed: true,
         }),
-        Claim::InFlight => Err(AppError::new(
-            ErrorCode::Conflict,
-            "a creation with this Idempotency-Key is still under way",
-        )),
+        Claim::InFlight { since, owner } => {
+            let deadline = req.env.config.rate_limits.interactive_deadline_seconds;
+            let now = chrono::Utc::now().timestamp();
+            if !idempotency::is_stale(since, now, deadline) {
+                return Err(under_way());
+            }
+            recover::recover(req, &kref, endpoint, body, hash, (since, &owner)).await
+        }
         Claim::OtherBody => Err(AppError::new(
             ErrorCode::Conflict,
-            "this Idempotency-Key was used with a different body",
+            "this Idempotency-Key was used with a different body; use a new key for a new request",
         )),
-        Claim::Claimed => {
-            let result = post(req, endpoint, palette_body, &hash).await;
-            let stored = match &result {
-                Ok(c) => keys::complete(req.db, &kref, c.status, &c.body.to_string()).await,
-                Err(_) => keys::release(req.db, &kref).await,
-            };
-            if let Err(e) = stored {
-                tracing::warn!(error = %e, "cannot record an idempotency key");
-            }
-            result
-        }
+        Claim::Claimed => settle(req, &kref, post(req, endpoint, body, hash).await).await,
     }
+}
+
+fn under_way() -> AppError {
+    AppError::new(
+        ErrorCode::Conflict,
+        "a creation with this Idempotency-Key is still under way; retry in a minute",
+    )
+}
+
+fn cluster_name(body: &Value) -> String {
+    body["metadata"]["name"].as_str().unwrap_or("").to_string()
+}
+
+/// Records a claimed key's outcome: the answer to repeat, or the key freed for a retry.
+async fn settle(
+    req: &Request<'_>,
+    k: &KeyRef<'_>,
+    result: AppResult<Created>,
+) -> AppResult<Created> {
+    let stored = match &result {
+        Ok(c) => keys::complete(req.db, k, c.status, &c.body.to_string()).await,
+        Err(_) => keys::release(req.db, k).await,
+    };
+    if let Err(e) = stored {
+        tracing::warn!(error = %e, "cannot record an idempotency key");
+    }
+    result
 }
 
 /// Records a creation attempt in the audit log.
@@ -158,7 +201,7 @@ async fn refused_audited<T>(req: &Request<'_>, checked: AppResult<T>) -> AppResu
 }
 
 async fn post(req: &Request<'_>, endpoint: &str, body: Value, hash: &str) -> AppResult<Created> {
-    let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let name = cluster_name(&body);
     let path = format!("/v1/spectroclusters/{endpoint}");
     let span = tracing::info_span!("create_cluster", endpoint, name = %name, body_sha256 = hash);
     let answer = req

@@ -117,7 +117,7 @@ impl ActionError {
         })
     }
 
-    fn respond(&self, req: &HttpRequest) -> HttpResponse {
+    pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
         let url = req
             .uri()
             .path_and_query()
@@ -357,10 +357,20 @@ pub async fn invoke_route(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
     let (version, id) = path.into_inner();
+    let limit = req
+        .app_data::<web::Data<crate::app::BodyLimit>>()
+        .map_or(usize::MAX, |l| l.0);
     let result = async {
+        // Read here, not by actix's `Bytes` extractor: its own limit (256 KiB) and plain-text
+        // 413 would stand in for `server.json_limit_bytes` and Backstage's error shape.
+        let body = match payload.to_bytes_limited(limit).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => return Err(AppError::bad_request(format!("unreadable body: {e}")).into()),
+            Err(_) => return Err(crate::api::middleware::too_large(limit).into()),
+        };
         let input = match version.as_str() {
             "v1" => body_json(&id, &body)?,
             _ => v2_input(&id, &body)?,

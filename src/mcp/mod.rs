@@ -243,6 +243,8 @@ pub fn service(
         // wherever the request is served statelessly (2026-07-28 clients, or every client
         // with `mcp.legacy_sessions = false`).
         .json_response(true)
+        // The guard reads JSON bodies first with this limit; rmcp's own (4 MiB) must not differ.
+        .max_request_body_bytes(config.server.json_limit_bytes)
         .stateful_mode(config.mcp.legacy_sessions)
         .cancellation_token(shutdown)
         .build()

@@ -158,6 +158,15 @@ fn rpc_error(status: StatusCode, code: i64, message: &str) -> HttpResponse {
     }))
 }
 
+/// MCP's 413: a JSON-RPC error, as for any other body it cannot take.
+pub fn too_large(limit: usize) -> HttpResponse {
+    rpc_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        -32600,
+        &format!("request body is larger than the limit of {limit} bytes"),
+    )
+}
+
 /// Reads the whole body (at most `limit` bytes).
 async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<web::Bytes, HttpResponse> {
     let mut payload = req.take_payload();
@@ -171,11 +180,7 @@ async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<web::Bytes,
             )
         })?;
         if body.len() + chunk.len() > limit {
-            return Err(rpc_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                -32600,
-                &format!("request body is larger than the limit of {limit} bytes"),
-            ));
+            return Err(too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }

@@ -55,10 +55,14 @@ pub async fn start(db: &Db, config: &Config, shutdown: &CancellationToken) -> Ve
         shutdown.clone(),
     )));
     let envs: Vec<String> = config.environments.iter().map(|e| e.name.clone()).collect();
+    let retention = Retention {
+        history_days: config.history.retention_days,
+        audit_days: config.audit.retention_days,
+    };
     workers.push(tokio::spawn(upkeep(
         db.clone(),
         envs,
-        config.history.retention_days,
+        retention,
         shutdown.clone(),
     )));
     workers
@@ -183,8 +187,15 @@ fn selected(batch: &[Event], types: &[String]) -> Vec<Event> {
         .collect()
 }
 
-/// Refreshes today's aggregates of every environment and prunes what is past retention.
-async fn upkeep(db: Db, envs: Vec<String>, retention_days: u32, stop: CancellationToken) {
+/// How long history and audit entries are kept.
+struct Retention {
+    history_days: u32,
+    audit_days: u32,
+}
+
+/// Refreshes today's aggregates of every environment and prunes what is past retention: old
+/// history, and the audit log's old entries.
+async fn upkeep(db: Db, envs: Vec<String>, retention: Retention, stop: CancellationToken) {
     let mut every = tokio::time::interval(UPKEEP_EVERY);
     loop {
         tokio::select! {
@@ -198,12 +209,17 @@ async fn upkeep(db: Db, envs: Vec<String>, retention_days: u32, stop: Cancellati
                 tracing::warn!(env, error = %e, "cannot record the daily fleet aggregates");
             }
         }
-        let cutoff = now - chrono::Duration::days(i64::from(retention_days));
+        let cutoff = now - chrono::Duration::days(i64::from(retention.history_days));
         let at = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         match events::prune(&db, &at, &cutoff.date_naive().to_string()).await {
             Ok(n) if n > 0 => tracing::info!(pruned = n, "old events pruned"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot prune old events"),
+        }
+        match crate::auth::audit::prune(&db, retention.audit_days).await {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "old audit entries pruned"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
         }
     }
 }

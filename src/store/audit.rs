@@ -1,8 +1,12 @@
-//! The `audit_log` table.
+//! The `audit_log` table. A row with a `collapse_key` stands for every entry with that key:
+//! a repeat adds to its `count` and moves its `last_at` instead of adding a row.
 
 use sqlx::Row;
 
 use super::{Db, now_text};
+
+/// Rows deleted per statement when pruning, so the single writer is never held long.
+const PRUNE_BATCH: i64 = 5000;
 
 /// One row to write.
 pub struct NewEntry<'a> {
@@ -19,15 +23,21 @@ pub struct NewEntry<'a> {
     pub object_uid: Option<&'a str>,
     pub outcome: &'a str,
     pub detail: Option<&'a str>,
+    /// Entries with the same key are one row with a count (None: a row of its own).
+    pub collapse_key: Option<&'a str>,
 }
 
 pub async fn insert(db: &Db, e: &NewEntry<'_>) -> Result<(), sqlx::Error> {
+    let now = now_text();
     sqlx::query(
-        "INSERT INTO audit_log (at, subject, palette_email, claimed_email, palette_user_uid, credential,
-                                action, env, object_uid, outcome, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (at, last_at, subject, palette_email, claimed_email, palette_user_uid,
+                                credential, action, env, object_uid, outcome, detail, collapse_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (collapse_key) WHERE collapse_key IS NOT NULL
+         DO UPDATE SET count = count + 1, last_at = excluded.last_at",
     )
-    .bind(now_text())
+    .bind(&now)
+    .bind(&now)
     .bind(e.subject)
     .bind(e.palette_email)
     .bind(e.claimed_email)
@@ -38,9 +48,31 @@ pub async fn insert(db: &Db, e: &NewEntry<'_>) -> Result<(), sqlx::Error> {
     .bind(e.object_uid)
     .bind(e.outcome)
     .bind(e.detail)
+    .bind(e.collapse_key)
     .execute(&db.writer)
     .await?;
     Ok(())
+}
+
+/// Deletes entries whose last activity is before `cutoff` (RFC 3339, as stored), a batch at
+/// a time; returns how many.
+pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM audit_log WHERE id IN
+               (SELECT id FROM audit_log WHERE COALESCE(last_at, at) < ? LIMIT ?)",
+        )
+        .bind(cutoff)
+        .bind(PRUNE_BATCH)
+        .execute(&db.writer)
+        .await?
+        .rows_affected();
+        total += n;
+        if n < PRUNE_BATCH as u64 {
+            return Ok(total);
+        }
+    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -57,13 +89,17 @@ pub struct Entry {
     pub object_uid: Option<String>,
     pub outcome: String,
     pub detail: Option<String>,
+    /// How many entries this row stands for (repeated denials within a minute are one row).
+    pub count: i64,
+    /// When the last of them happened.
+    pub last_at: String,
 }
 
 /// Newest first, and the total.
 pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<(Vec<Entry>, i64), sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, at, subject, palette_email, claimed_email, palette_user_uid, credential,
-                action, env, object_uid, outcome, detail
+                action, env, object_uid, outcome, detail, count, COALESCE(last_at, at)
          FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?",
     )
     .bind(limit)
@@ -88,6 +124,8 @@ pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<(Vec<Entry>, i64),
                 object_uid: r.get(9),
                 outcome: r.get(10),
                 detail: r.get(11),
+                count: r.get(12),
+                last_at: r.get(13),
             })
             .collect(),
         total,

@@ -1,5 +1,10 @@
 //! Idempotency keys of creation requests: claimed before Palette is called, completed with the
-//! answer, released when the call fails, forgotten after their lifetime.
+//! answer, released when the call fails, forgotten after their lifetime. A key is scoped to
+//! (environment, bearer subject, Palette identity, project): the same key from another person
+//! or for another project is another key.
+//!
+//! These rows are bookkeeping, never part of an answer: their writes leave the mirror's
+//! generation (and so the response cache) alone.
 
 use sqlx::Sqlite;
 use sqlx::query::Query;
@@ -14,26 +19,52 @@ pub enum Claim {
     Claimed,
     /// The key was used with the same body and answered: repeat `(status, answer)`.
     Answered(u16, String),
-    /// The key was used with the same body and that creation is still under way.
-    InFlight,
+    /// The key was used with the same body and that creation has not ended: claimed at
+    /// `since` (unix seconds) by process instance `owner`.
+    InFlight { since: i64, owner: String },
     /// The key was used with another body.
     OtherBody,
 }
 
+/// One key in its scope.
 pub struct KeyRef<'a> {
     pub env: &'a str,
     pub subject: &'a str,
+    /// Who Palette sees: the verified user, a user token's digest, or the API key.
+    pub identity: &'a str,
+    /// The project uid, or "" for the tenant.
+    pub project: &'a str,
     pub key: &'a str,
 }
 
+/// The SQL's tail that selects one key.
+macro_rules! where_key {
+    () => {
+        "env = ? AND subject = ? AND identity = ? AND project = ? AND key = ?"
+    };
+}
+
 impl KeyRef<'_> {
-    /// Binds the key where the SQL ends in `env = ? AND subject = ? AND key = ?`.
+    /// Binds the key where the SQL ends in `where_key!()`.
     fn bound<'q>(
         &self,
         q: Query<'q, Sqlite, SqliteArguments>,
     ) -> Query<'q, Sqlite, SqliteArguments> {
-        q.bind(self.env).bind(self.subject).bind(self.key)
+        q.bind(self.env)
+            .bind(self.subject)
+            .bind(self.identity)
+            .bind(self.project)
+            .bind(self.key)
     }
+}
+
+/// What a claim records besides the key.
+pub struct Claiming<'a> {
+    pub body_hash: &'a str,
+    /// The cluster's name (what a recovery looks for in Palette).
+    pub name: &'a str,
+    /// The claiming process instance.
+    pub owner: &'a str,
 }
 
 /// A key on record.
@@ -42,57 +73,81 @@ struct Stored {
     body_hash: String,
     status: Option<i64>,
     answer: Option<String>,
+    owner: String,
+    created_at: i64,
 }
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Claims `k` for a body of `body_hash`, first forgetting keys older than `ttl_seconds`.
+/// Claims `k`, first forgetting keys older than `ttl_seconds`.
 pub async fn claim(
     db: &Db,
     k: &KeyRef<'_>,
-    body_hash: &str,
+    c: &Claiming<'_>,
     ttl_seconds: i64,
 ) -> Result<Claim, sqlx::Error> {
     let now = now();
-    let mut tx = super::writer::begin(db).await?;
+    let mut tx = super::writer::begin_bookkeeping(db).await?;
     sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
         .bind(now - ttl_seconds)
         .execute(&mut *tx)
         .await?;
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (env, subject, key, body_hash, created_at)
-         VALUES (?, ?, ?, ?, ?) ON CONFLICT (env, subject, key) DO NOTHING",
-    )
-    .bind(k.env)
-    .bind(k.subject)
-    .bind(k.key)
-    .bind(body_hash)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let insert = "INSERT INTO idempotency_keys \
+                  (env, subject, identity, project, key, body_hash, name, owner, created_at) \
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                  ON CONFLICT (env, subject, identity, project, key) DO NOTHING";
+    let inserted = k
+        .bound(sqlx::query(insert))
+        .bind(c.body_hash)
+        .bind(c.name)
+        .bind(c.owner)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     let claim = if inserted > 0 {
         Claim::Claimed
     } else {
-        let row: Stored = sqlx::query_as(
-            "SELECT body_hash, status, answer FROM idempotency_keys
-             WHERE env = ? AND subject = ? AND key = ?",
-        )
-        .bind(k.env)
-        .bind(k.subject)
-        .bind(k.key)
-        .fetch_one(&mut *tx)
-        .await?;
-        match (row.body_hash == body_hash, row.status, row.answer) {
+        let sql = concat!(
+            "SELECT body_hash, status, answer, owner, created_at FROM idempotency_keys WHERE ",
+            where_key!()
+        );
+        let row: Stored = k
+            .bound(sqlx::query(sql))
+            .try_map(|r| sqlx::FromRow::from_row(&r))
+            .fetch_one(&mut *tx)
+            .await?;
+        match (row.body_hash == c.body_hash, row.status, row.answer) {
             (false, _, _) => Claim::OtherBody,
             (true, Some(s), Some(a)) => Claim::Answered(u16::try_from(s).unwrap_or(201), a),
-            (true, _, _) => Claim::InFlight,
+            (true, _, _) => Claim::InFlight {
+                since: row.created_at,
+                owner: row.owner,
+            },
         }
     };
     tx.commit().await?;
     Ok(claim)
+}
+
+/// Takes over an unanswered claim made at `since` (by a process that is gone): true when this
+/// caller now owns it, false when another retry took it first or it was answered meanwhile.
+pub async fn take_over(
+    db: &Db,
+    k: &KeyRef<'_>,
+    since: i64,
+    owner: &str,
+) -> Result<bool, sqlx::Error> {
+    let sql = concat!(
+        "UPDATE idempotency_keys SET owner = ?, created_at = ? \
+         WHERE status IS NULL AND created_at = ? AND ",
+        where_key!()
+    );
+    let q = sqlx::query(sql).bind(owner).bind(now()).bind(since);
+    let done = k.bound(q).execute(&db.writer).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records the answer of a claimed key.
@@ -102,16 +157,20 @@ pub async fn complete(
     status: u16,
     answer: &str,
 ) -> Result<(), sqlx::Error> {
-    let sql = "UPDATE idempotency_keys SET status = ?, answer = ? \
-               WHERE env = ? AND subject = ? AND key = ?";
+    let sql = concat!(
+        "UPDATE idempotency_keys SET status = ?, answer = ? WHERE ",
+        where_key!()
+    );
     let q = sqlx::query(sql).bind(i64::from(status)).bind(answer);
     k.bound(q).execute(&db.writer).await.map(|_| ())
 }
 
 /// Forgets a claimed key whose creation failed, so a retry may try again.
 pub async fn release(db: &Db, k: &KeyRef<'_>) -> Result<(), sqlx::Error> {
-    let sql = "DELETE FROM idempotency_keys \
-               WHERE status IS NULL AND env = ? AND subject = ? AND key = ?";
+    let sql = concat!(
+        "DELETE FROM idempotency_keys WHERE status IS NULL AND ",
+        where_key!()
+    );
     k.bound(sqlx::query(sql))
         .execute(&db.writer)
         .await

@@ -29,7 +29,7 @@ pub async fn begin(db: &Db) -> Result<WriteTx, sqlx::Error> {
 }
 
 /// `BEGIN IMMEDIATE` for rows no mirror answer is built from (the webhook outbox, fleet page
-/// sessions): committing leaves the mirror's generation, and so the response cache, alone.
+/// sessions, idempotency keys): committing leaves the mirror's generation, and so the response cache, alone.
 pub async fn begin_bookkeeping(db: &Db) -> Result<WriteTx, sqlx::Error> {
     begin_with(db, false).await
 }

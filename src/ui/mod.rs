@@ -9,6 +9,7 @@ mod view;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::UrlencodedError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, HttpResponse, web};
@@ -31,9 +32,14 @@ pub fn configure(base_path: String) -> impl FnOnce(&mut web::ServiceConfig) {
                 .app_data(
                     web::FormConfig::default()
                         .limit(8 * 1024)
-                        .error_handler(|err, _| {
-                            crate::error::AppError::bad_request(format!("invalid form: {err}"))
-                                .into()
+                        .error_handler(|err, _| match err {
+                            UrlencodedError::Overflow { limit, .. } => {
+                                crate::api::middleware::too_large(limit).into()
+                            }
+                            other => crate::error::AppError::bad_request(format!(
+                                "invalid form: {other}"
+                            ))
+                            .into(),
                         }),
                 )
                 .route("", web::get().to(move || redirect(slash.clone())))

@@ -2,7 +2,9 @@
 
 mod abuse;
 mod actions;
+mod audit_log;
 mod auth;
+mod body_limits;
 mod cache;
 mod cli;
 mod config;
@@ -11,6 +13,7 @@ mod events;
 mod foundation;
 mod hardening;
 mod helpers;
+mod idempotency;
 mod listing;
 mod mcp;
 mod pacing;
