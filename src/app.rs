@@ -74,12 +74,10 @@ pub struct AppState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot bind {addr}: {source}")]
-    Bind {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The cause is in the message and not a `source`: printed with its chain, it would show
+    // twice.
+    #[error("cannot bind {addr}: {cause}")]
+    Bind { addr: String, cause: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot prepare the mirror: {0}")]
@@ -142,9 +140,9 @@ impl Application {
     /// Binds `server.bind` and builds the application.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let listener =
-            TcpListener::bind(&config.server.bind).map_err(|source| StartupError::Bind {
+            TcpListener::bind(&config.server.bind).map_err(|cause| StartupError::Bind {
                 addr: config.server.bind.clone(),
-                source,
+                cause,
             })?;
         Self::build_with_listener(config, listener).await
     }
@@ -465,6 +463,11 @@ pub async fn wait_for_signal() {
 /// `demo`: a simulated Palette and the service in one process, on loopback, with a temporary
 /// database and no caller authentication. Prints the URLs and example requests.
 pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
+    if !crate::config::is_loopback_bind(bind) {
+        anyhow::bail!(
+            "demo serves without authentication, so it listens on loopback only: give --bind 127.0.0.1:<port> (or [::1]:<port>); to serve {bind}, run `serve` with a configuration whose auth.mode is \"static\" or \"backstage\""
+        );
+    }
     let sizes = crate::sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
     // The demo's Palette changes a little every minute, so the fleet page's changes and
     // trends have something to show.
@@ -500,7 +503,7 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
     });
     config
         .validate()
-        .map_err(|issues| anyhow::anyhow!("demo config is invalid: {issues:?}"))?;
+        .map_err(crate::config::ConfigError::Invalid)?;
     let app = Application::build(config.clone()).await?;
     let base = format!("http://{}{}", app.addr(), config.server.base_path);
     println!("{}", crate::sim::describe(&sim));

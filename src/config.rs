@@ -759,8 +759,19 @@ pub enum ConfigError {
     NotFound(String),
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
+    /// A `SPECTROCLOUD__…` override is wrong, not the file.
+    #[error("environment variable {var}: {message}")]
+    Override { var: String, message: String },
     #[error("invalid configuration:\n{}", format_issues(.0))]
     Invalid(Vec<ConfigIssue>),
+}
+
+/// Whether `bind` (`host:port`) is a loopback address (`localhost:<port>` included).
+pub fn is_loopback_bind(bind: &str) -> bool {
+    bind.strip_prefix("localhost:").is_some()
+        || bind
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback())
 }
 
 fn format_issues(issues: &[ConfigIssue]) -> String {
@@ -796,9 +807,16 @@ impl Config {
     }
 
     fn from_figment(figment: Figment, origin: &str) -> Result<Config, ConfigError> {
-        let parse_err = |e: figment::Error| ConfigError::Parse {
-            path: origin.to_string(),
-            message: describe_figment_error(e),
+        let overrides = env_overrides();
+        let parse_err = |e: figment::Error| match blamed_override(&e, &overrides) {
+            Some(var) => ConfigError::Override {
+                var,
+                message: describe_figment_error(e),
+            },
+            None => ConfigError::Parse {
+                path: origin.to_string(),
+                message: describe_figment_error(e),
+            },
         };
         let raw: Dict = figment.extract().map_err(parse_err)?;
         let mut issues = Vec::new();
@@ -1243,6 +1261,36 @@ pub fn validate_cron(expr: &str) -> Result<(), String> {
                 "`{expr}` is not a cron expression with seconds (six fields, e.g. \"0 */5 * * * *\")"
             )
         })
+}
+
+/// Every `SPECTROCLOUD__SECTION__KEY` set: (`section.key`, the variable's name).
+fn env_overrides() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter_map(|var| {
+            let rest = var.strip_prefix("SPECTROCLOUD__")?;
+            let key = rest
+                .split("__")
+                .collect::<Vec<_>>()
+                .join(".")
+                .to_lowercase();
+            Some((key, var))
+        })
+        .collect()
+}
+
+/// The override an error is about, when its key was set by one (`sync.concurency` from
+/// `SPECTROCLOUD__SYNC__CONCURENCY`), so the message does not blame the file.
+fn blamed_override(e: &figment::Error, overrides: &[(String, String)]) -> Option<String> {
+    e.clone().into_iter().find_map(|e| {
+        let path = e.path.join(".").to_lowercase();
+        overrides
+            .iter()
+            .find(|(key, _)| {
+                !path.is_empty() && (path == *key || path.starts_with(&format!("{key}.")))
+            })
+            .map(|(_, var)| var.clone())
+    })
 }
 
 fn describe_figment_error(e: figment::Error) -> String {

@@ -210,12 +210,17 @@ impl AppError {
         Self::new(ErrorCode::Unauthenticated, message)
     }
     /// The name is cut to its first 64 characters: an answer never echoes a huge input.
-    pub fn unknown_instance(name: &str) -> Self {
+    /// `name` is not among the `configured` environments (listed, so the caller can pick one).
+    pub fn unknown_instance(name: &str, configured: &[&str]) -> Self {
         let shown: String = name.chars().take(64).collect();
         let more = if shown.len() < name.len() { "…" } else { "" };
+        let list = match configured {
+            [] => "no environment is configured".to_string(),
+            names => format!("the configured ones are {}", names.join(", ")),
+        };
         Self::new(
             ErrorCode::UnknownInstance,
-            format!("unknown instance `{shown}{more}`: no environment of that name is configured"),
+            format!("unknown instance `{shown}{more}`: {list}"),
         )
     }
     pub fn permission_denied(permission: Permission) -> Self {

@@ -50,7 +50,7 @@ pub async fn bearer_caller(
         .and_then(|v| v.to_str().ok());
     state.auth.authenticate(header).await.map_err(|reason| {
         tracing::info!(surface, path = req.path(), reason = %reason, "authentication failed");
-        AppError::unauthenticated("authentication required: send Authorization: Bearer <token>")
+        AppError::unauthenticated(reason.answer())
     })
 }
 

@@ -73,6 +73,27 @@ pub enum AuthFailure {
     Jwt(String),
 }
 
+impl AuthFailure {
+    /// What the 401 tells the caller: which of missing, malformed or not accepted, and what to
+    /// do; never whose token it was or why a signature failed.
+    pub fn answer(&self) -> &'static str {
+        match self {
+            AuthFailure::Missing => {
+                "authentication required: send an Authorization: Bearer <token> header"
+            }
+            AuthFailure::Malformed => {
+                "the Authorization header is not of the form `Bearer <token>`: put `Bearer ` before the token"
+            }
+            AuthFailure::UnknownToken => {
+                "the bearer token is not accepted by this service: check it for a typo, or ask for the current one if it was rotated"
+            }
+            AuthFailure::Jwt(_) => {
+                "the bearer token was not accepted (expired, not signed for this service, or not a token at all): get a fresh one"
+            }
+        }
+    }
+}
+
 /// An authenticated bearer, with what a session keeps of it.
 pub struct Identified {
     pub caller: Caller,

@@ -521,7 +521,7 @@ impl<'a> Call<'a> {
         let resp = req
             .send()
             .await
-            .map_err(|e| transport_error(&self.path, e))?;
+            .map_err(|e| transport_error(&inner.base, &self.path, e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         if status.is_success() {
@@ -558,7 +558,7 @@ impl<'a> Call<'a> {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| transport_error(&self.path, e))?
+            .map_err(|e| transport_error(&self.client.inner.base, &self.path, e))?
         {
             if body.len() as u64 + chunk.len() as u64 > cap {
                 return Err(too_large());
@@ -600,16 +600,24 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
     capped.mul_f64(jitter)
 }
 
-fn transport_error(path: &str, e: reqwest::Error) -> PaletteError {
+fn transport_error(base: &str, path: &str, e: reqwest::Error) -> PaletteError {
     if e.is_timeout() {
         PaletteError::Timeout {
             path: path.to_string(),
         }
     } else {
-        // Strip the URL from reqwest's message: it is ours anyway, and keeps messages short.
+        // reqwest's own message ("error sending request") says nothing; the causes say what
+        // went wrong, and the base URL says where (its path and query are the call's).
+        let e = e.without_url();
+        let mut message = format!("{base}: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
         PaletteError::Unreachable {
             path: path.to_string(),
-            message: e.without_url().to_string(),
+            message,
         }
     }
 }

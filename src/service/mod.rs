@@ -52,7 +52,10 @@ pub fn environment(state: &AppState, name: Option<&str>) -> Result<Arc<Environme
     match state.envs.get(name) {
         Some(e) => Ok(e.clone()),
         None => Err(match name {
-            Some(n) => AppError::unknown_instance(n),
+            Some(n) => {
+                let configured: Vec<&str> = state.envs.all().iter().map(|e| e.name()).collect();
+                AppError::unknown_instance(n, &configured)
+            }
             None => AppError::new(
                 ErrorCode::UnknownInstance,
                 "no SpectroCloud environment is configured",

@@ -37,12 +37,11 @@ pub async fn checkpoint(db: &Db) {
 pub enum BackupError {
     #[error("{0} already exists; a backup never overwrites a file")]
     Exists(String),
-    #[error("cannot write the backup to {path}: {source}")]
-    Write {
-        path: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error("the directory {0} does not exist; create it first, or give a path in an existing one")]
+    NoDirectory(String),
+    // SQLite's message only, not a `source`: sqlx repeats it at every level of its chain.
+    #[error("cannot write the backup to {path}: {message}")]
+    Write { path: String, message: String },
 }
 
 /// An online, consistent copy of the mirror at `dest` (`VACUUM INTO`: a read transaction, so
@@ -52,13 +51,20 @@ pub async fn backup(db: &Db, dest: &Path) -> Result<(), BackupError> {
     if dest.exists() {
         return Err(BackupError::Exists(shown));
     }
+    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = parent.filter(|d| !d.is_dir()) {
+        return Err(BackupError::NoDirectory(dir.display().to_string()));
+    }
     sqlx::query("VACUUM INTO ?")
         .bind(dest.to_string_lossy().into_owned())
         .execute(&db.reader)
         .await
-        .map_err(|source| BackupError::Write {
+        .map_err(|e| BackupError::Write {
             path: shown,
-            source,
+            message: match e.as_database_error() {
+                Some(db) => db.message().to_string(),
+                None => e.to_string(),
+            },
         })?;
     Ok(())
 }

@@ -310,6 +310,28 @@ async fn bad_credentials_are_401_and_health_is_open() {
         }
         assert_error(req.send().await.unwrap(), 401, "unauthenticated").await;
     }
+    // The answer says which of missing, malformed or not accepted, never more.
+    for (header, says) in [
+        (None, "send an Authorization: Bearer"),
+        (Some("Bearer wrong-token".to_string()), "not accepted"),
+        (
+            Some(format!("Basic {ADMIN}")),
+            "not of the form `Bearer <token>`",
+        ),
+        (Some(ADMIN.to_string()), "not of the form `Bearer <token>`"),
+    ] {
+        let mut req = client.get(app.url("/openapi.json"));
+        if let Some(h) = &header {
+            req = req.header("Authorization", h.as_str());
+        }
+        let body = json(req.send().await.unwrap()).await;
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{header:?}: {body}");
+        assert!(
+            !message.contains(ADMIN) && !message.contains("wrong-token"),
+            "{body}"
+        );
+    }
     let resp = client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     // Unknown routes need authentication too.

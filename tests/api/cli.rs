@@ -110,3 +110,96 @@ fn every_service_subcommand_answers_help_without_starting() {
     let out = quick(SERVICE, &["nonsense"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// A minimal configuration in `dir` (one unreachable environment), its path returned.
+fn config_in(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("c.toml");
+    let db = dir.join("db.sqlite");
+    std::fs::write(
+        &path,
+        format!(
+            "{extra}\n[database]\nurl = \"sqlite://{}\"\n[[environments]]\nname = \"p\"\nurl = \"http://127.0.0.1:1\"\napi_token = \"k\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn demo_refuses_a_public_bind_in_words_before_starting_anything() {
+    let out = quick(SERVICE, &["demo", "--bind", "0.0.0.0:0"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("loopback") && said.contains("--bind 127.0.0.1"),
+        "{said}"
+    );
+    // No Rust debug output, and no advice demo cannot follow.
+    assert!(
+        !said.contains("ConfigIssue") && !said.contains("{ key"),
+        "{said}"
+    );
+    assert!(!said.contains("Palette simulator at"), "{said}");
+}
+
+#[test]
+fn a_taken_port_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let path = config_in(
+        dir.path(),
+        &format!("[server]\nbind = \"127.0.0.1:{port}\""),
+    );
+    let out = quick(SERVICE, &["serve", "--config", path.to_str().unwrap()]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+    assert_eq!(said.matches("Address already in use").count(), 1, "{said}");
+}
+
+#[test]
+fn a_typo_in_an_override_names_the_variable_not_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config_in(dir.path(), "");
+    let out = Command::new(SERVICE)
+        .args(["check-config", "--config", path.to_str().unwrap()])
+        .env("SPECTROCLOUD__SYNC__CONCURENCY", "3")
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("SPECTROCLOUD__SYNC__CONCURENCY"), "{said}");
+    assert!(!said.contains("config file"), "{said}");
+}
+
+#[test]
+fn a_backup_into_a_missing_directory_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config_in(dir.path(), "");
+    let config = path.to_str().unwrap();
+    // A database to back up: one (failing) sync creates it, and says where Palette was not
+    // reached and why.
+    let sync = text(&quick(SERVICE, &["sync", "--once", "--config", config]));
+    assert!(
+        sync.contains("http://127.0.0.1:1") && sync.contains("Connection refused"),
+        "{sync}"
+    );
+    let missing = dir.path().join("no/such/dir/backup.db");
+    let out = quick(
+        SERVICE,
+        &["backup", missing.to_str().unwrap(), "--config", config],
+    );
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("does not exist"), "{said}");
+    assert!(
+        said.contains(&dir.path().join("no/such/dir").display().to_string()),
+        "{said}"
+    );
+    assert!(
+        said.lines().count() <= 2 && !said.contains("unable to open database"),
+        "{said}"
+    );
+}

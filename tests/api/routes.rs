@@ -1408,3 +1408,20 @@ async fn late_reads_during_a_long_first_sync_do_not_wait_again() {
     app.stop().await;
     sim.stop().await;
 }
+
+/// An unknown `?instance=` names the configured environments.
+#[tokio::test]
+async fn an_unknown_instance_lists_the_configured_ones() {
+    let (a, b) = (spawn_sim().await, spawn_sim().await);
+    let app = spawn_app_for(&[&a, &b], |_| {}).await;
+    let body = json(app.get("/clusters?instance=prod").await).await;
+    assert_eq!(body["code"], "unknown_instance", "{body}");
+    let message = body["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("`prod`") && message.contains("env0, env1"),
+        "{body}"
+    );
+    app.stop().await;
+    a.stop().await;
+    b.stop().await;
+}
