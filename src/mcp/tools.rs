@@ -61,6 +61,12 @@ impl<'a> Call<'a> {
         };
         let s = self.state;
         let user = PaletteUser::resolve(who, &s.tokens, &s.scopes, &s.db).await;
+        // As on the HTTP routes: no view of such an environment through the key.
+        if env.config.requires_user_token(&s.config.auth) && !user.usable() {
+            return Err(AppError::unauthenticated(
+                "this environment requires a Palette user token: sign in to Palette again (X-SpectroCloud-Token)",
+            ));
+        }
         Ok(Ctx {
             state: self.state.clone(),
             env,

@@ -115,7 +115,7 @@ pub async fn fleet(ctx: &Ctx) -> AppResult<FleetView> {
         .environments
         .into_iter()
         .find(|e| e.environment == ctx.env.name());
-    let Some(c) = mine.map(|e| e.counts) else {
+    let Some(c) = mine.and_then(|e| e.counts) else {
         return Ok(FleetView {
             total: 0,
             by_state: Vec::new(),
