@@ -67,7 +67,8 @@ pub struct EnvRow {
 }
 
 pub async fn environments(ctx: &Ctx, root: &str) -> AppResult<Vec<EnvRow>> {
-    let all = crate::service::status::sync_status(&ctx.state, None).await?;
+    // Rows show freshness and outcomes only, never counts.
+    let all = crate::service::status::sync_status(&ctx.state, None, &[]).await?;
     Ok(all
         .into_iter()
         .map(|e| EnvRow {

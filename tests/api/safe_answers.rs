@@ -301,6 +301,36 @@ async fn an_environment_requiring_a_user_token_shows_nothing_without_one() {
     let resp = app.get("/reports/fleet?instance=env1").await;
     assert_eq!(resp.headers()["x-spectrocloud-reauth-required"], "true");
     assert_error(resp, 401, "unauthenticated").await;
+    // The sync status still tells both environments' freshness, but no count of the secure
+    // one's objects without a token Palette accepts for it.
+    let status = |token: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app.client.get(app.url("/sync/status"));
+            if let Some(t) = token {
+                req = req.header("X-SpectroCloud-Token", t);
+            }
+            json(req.send().await.unwrap()).await["environments"].clone()
+        }
+    };
+    let envs = status(None).await;
+    assert_eq!(envs[0]["name"], "env0");
+    assert!(
+        envs[0]["last_run"]["counts"]["clusters"].is_object(),
+        "{envs}"
+    );
+    assert!(envs[0].get("counts_withheld").is_none(), "{envs}");
+    assert_eq!(envs[1]["name"], "env1");
+    assert_eq!(envs[1]["counts_withheld"], true, "{envs}");
+    assert_eq!(envs[1]["last_run"]["outcome"], "success", "{envs}");
+    assert!(envs[1]["last_run"]["counts"].is_null(), "{envs}");
+    let admin = sim_token(&secure, "admin@acme.example").await;
+    let envs = status(Some(admin)).await;
+    assert!(envs[1].get("counts_withheld").is_none(), "{envs}");
+    assert!(
+        envs[1]["last_run"]["counts"]["clusters"].is_object(),
+        "{envs}"
+    );
     // The same holds for the MCP tools behind the actions registry.
     let invoke = |instance: &'static str| {
         let app = &app;
