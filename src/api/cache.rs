@@ -497,10 +497,11 @@ pub async fn cache(
 
 /// What a `no-cache` request gets.
 enum Rebuild {
-    /// Built now (leading the key's flight, when the flights can be read).
+    /// Its turn: lead a new build of the key, or (`Turn::Follow`) wait for the build already
+    /// in flight and be served its answer.
     Build(Option<Turn>),
-    /// An answer built during the request (another's rebuild in flight, joined), or this
-    /// caller's own recent rebuild: the mirror has not changed since, or the key would differ.
+    /// This caller's own rebuild of the interval: the mirror has not changed since, or the
+    /// key would differ.
     Serve(Arc<Entry>),
 }
 
