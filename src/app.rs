@@ -204,9 +204,12 @@ impl Application {
         );
         let data = state.clone();
         let conf = config.clone();
-        let responses = web::Data::new(api::cache::ResponseCache::new(
-            config.server.response_cache_bytes,
-        ));
+        let responses = web::Data::new(
+            api::cache::ResponseCache::new(config.server.response_cache_bytes)
+                .with_rebuild_interval(std::time::Duration::from_millis(
+                    config.server.no_cache_rebuild_interval_ms,
+                )),
+        );
         let hsts = api::middleware::Hsts::new(config.server.hsts_max_age_seconds);
         let mut http = HttpServer::new(move || {
             App::new()

@@ -273,6 +273,9 @@ pub struct ServerConfig {
     /// Memory for whole mirror answers and their gzip/br forms (least recently used evicted
     /// first); 0 turns the response cache off.
     pub response_cache_bytes: usize,
+    /// A caller's `Cache-Control: no-cache` rebuilds one answer at most once in this many
+    /// milliseconds (within it, the answer just built is served); 0 = every one rebuilds.
+    pub no_cache_rebuild_interval_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -287,6 +290,7 @@ impl Default for ServerConfig {
             cors_allowed_origins: Vec::new(),
             hsts_max_age_seconds: 0,
             response_cache_bytes: 32 * 1024 * 1024,
+            no_cache_rebuild_interval_ms: 5_000,
         }
     }
 }

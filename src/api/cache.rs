@@ -1,18 +1,21 @@
-//! The response cache: whole mirror answers with their gzip and br forms, so a hot answer is
-//! neither rebuilt nor recompressed. Keyed by (environment, mirror generation, last sync,
-//! visibility, path and query): any committed write (a sync, a write-through) moves the
-//! generation, so an entry is never served after the data it was built from changed, and two
-//! callers share an entry only when they see exactly the same objects. Bounded by
-//! `server.response_cache_bytes`, least recently used first out.
+//! The response cache: whole mirror answers with their headers and their gzip and br forms, so
+//! a hot answer is neither rebuilt nor recompressed. Keyed by (environment, mirror generation,
+//! last sync, visibility, what else decides the answer, path and canonical query): any
+//! committed write (a sync, a write-through) moves the generation, so an entry is never served
+//! after the data it was built from changed, and two callers share an entry only when they see
+//! exactly the same objects. Bounded by `server.response_cache_bytes`, least recently used
+//! first out.
 //!
 //! It runs inside authorization (the caller, the Palette user and the route spec are known) and
 //! inside the ETag and compression layers: an answer it serves carries its own `ETag` and,
-//! for br and gzip, its `Content-Encoding`, which those layers then leave alone.
+//! for br and gzip, its `Content-Encoding`, which those layers then leave alone. A query
+//! parameter the route does not accept is refused here (400), cache or not.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -28,6 +31,7 @@ use super::respond::SOURCE;
 use crate::api::routes::{RouteSpec, Source};
 use crate::app::AppState;
 use crate::auth::scope::{self, Visibility};
+use crate::service::Ctx;
 
 /// What an answer depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,14 +43,42 @@ pub struct Key {
     /// A digest of what the caller may see (never the Palette user: users seeing the same
     /// objects get the same answers).
     visibility: [u8; 32],
-    /// Path and query as sent.
+    /// A digest of what else decides the answer (see [`context_digest`]).
+    context: [u8; 32],
+    /// The path and the canonical query (`RouteSpec::canonical_query`).
     target: String,
 }
 
 impl Key {
     fn cost(&self) -> usize {
-        self.env.len() + self.target.len() + 96
+        self.env.len() + self.target.len() + 128
     }
+}
+
+/// What decides an answer besides the objects the caller sees: whether a Palette user token
+/// came (without one, the fleet report covers every environment that does not require one),
+/// and every environment's name, freshness and completeness (the fleet report shows them all;
+/// the freshness headers kept with an entry must stay true, so the entry goes when they move).
+fn context_digest(ctx: &Ctx) -> [u8; 32] {
+    let s = &ctx.state;
+    let mut h = Sha256::new();
+    h.update([u8::from(ctx.user.token.is_some())]);
+    for env in s.envs.all() {
+        let f = s.sync.freshness(env.name());
+        h.update((env.name().len() as u64).to_le_bytes());
+        h.update(env.name().as_bytes());
+        h.update([
+            u8::from(env.config.requires_user_token(&s.config.auth)),
+            u8::from(f.stale),
+        ]);
+        h.update(
+            f.synced_at
+                .map_or(-1, |t| t.timestamp_micros())
+                .to_le_bytes(),
+        );
+        h.update(f.without_index.to_le_bytes());
+    }
+    h.finalize().into()
 }
 
 /// The digest of a visibility: `All`, or the exact project and tenant permission lists.
@@ -74,18 +106,39 @@ pub fn visibility_digest(vis: &Visibility) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// One answer: its bytes, tag and compressed forms (made on first demand).
+/// One answer: its headers, bytes, tag and compressed forms (made on first demand).
 pub struct Entry {
+    /// Every header the handler set (content type, `Content-Disposition`, freshness, ...), so
+    /// a hit is the first answer again: a CSV download stays a CSV download.
+    headers: HeaderMap,
     plain: Bytes,
     etag: HeaderValue,
     gzip: OnceLock<Bytes>,
     br: OnceLock<Bytes>,
 }
 
+/// Headers that belong to one transfer or one encoding, not to the answer: set anew each time.
+fn per_transfer(name: &header::HeaderName) -> bool {
+    [
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+        header::TRANSFER_ENCODING,
+        header::ETAG,
+        header::DATE,
+        header::SET_COOKIE,
+    ]
+    .contains(name)
+}
+
 impl Entry {
-    pub fn new(plain: Bytes) -> Result<Entry, header::InvalidHeaderValue> {
+    pub fn new(headers: &HeaderMap, plain: Bytes) -> Result<Entry, header::InvalidHeaderValue> {
         let etag = HeaderValue::from_str(&super::etag::tag(&plain))?;
+        let mut kept = HeaderMap::new();
+        for (k, v) in headers.iter().filter(|(k, _)| !per_transfer(k)) {
+            kept.append(k.clone(), v.clone());
+        }
         Ok(Entry {
+            headers: kept,
             plain,
             etag,
             gzip: OnceLock::new(),
@@ -95,7 +148,12 @@ impl Entry {
 
     fn size(&self) -> usize {
         let len = |b: &OnceLock<Bytes>| b.get().map_or(0, Bytes::len);
-        self.plain.len() + len(&self.gzip) + len(&self.br)
+        let head: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum();
+        head + self.plain.len() + len(&self.gzip) + len(&self.br)
     }
 }
 
@@ -110,6 +168,10 @@ pub struct ResponseCache {
     inner: Mutex<Inner>,
     /// Answers being built now, by key: a second caller waits for the first build.
     flights: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    /// A caller's `no-cache` rebuilds of a key are this far apart at least.
+    rebuild_interval: Duration,
+    /// When each (caller, key) was last rebuilt on `no-cache`.
+    rebuilt: Mutex<HashMap<(String, Key), Instant>>,
 }
 
 /// Who builds a missing answer. After a sync every key misses at once; without this, eight
@@ -169,7 +231,37 @@ impl ResponseCache {
                 bytes: 0,
             }),
             flights: Mutex::default(),
+            rebuild_interval: Duration::ZERO,
+            rebuilt: Mutex::default(),
         }
+    }
+
+    /// At most one `no-cache` rebuild per caller and key in `interval` (zero: every one).
+    pub fn with_rebuild_interval(mut self, interval: Duration) -> ResponseCache {
+        self.rebuild_interval = interval;
+        self
+    }
+
+    /// Whether `caller` may rebuild `key` now (and if so, the time is noted).
+    fn may_rebuild(&self, caller: &str, key: &Key, now: Instant) -> bool {
+        if self.rebuild_interval.is_zero() {
+            return true;
+        }
+        let Ok(mut rebuilt) = self.rebuilt.lock() else {
+            return true;
+        };
+        let id = (caller.to_string(), key.clone());
+        if rebuilt
+            .get(&id)
+            .is_some_and(|at| now.duration_since(*at) < self.rebuild_interval)
+        {
+            return false;
+        }
+        // Forget what no longer limits anyone, so the map holds one interval's rebuilds.
+        let interval = self.rebuild_interval;
+        rebuilt.retain(|_, at| now.duration_since(*at) < interval);
+        rebuilt.insert(id, now);
+        true
     }
 
     pub fn enabled(&self) -> bool {
@@ -308,14 +400,11 @@ async fn form_of(
     Ok(made)
 }
 
-/// The key of a cacheable request: a GET of a mirror route, by a caller whose visibility is
-/// known, of an environment that has synced. None: the handler answers as if no cache existed.
-async fn key_of(req: &ServiceRequest, cache: &ResponseCache) -> Option<Key> {
-    if !cache.enabled() || req.method() != Method::GET {
-        return None;
-    }
-    let spec = req.extensions().get::<&'static RouteSpec>().copied()?;
-    if spec.source != Source::Mirror {
+/// The key of a cacheable request of `spec` (a mirror GET), by a caller whose visibility is
+/// known, of an environment that has synced; with the caller's subject. None: the handler
+/// answers as if no cache existed.
+async fn key_of(req: &ServiceRequest, cache: &ResponseCache, query: &str) -> Option<(Key, String)> {
+    if !cache.enabled() {
         return None;
     }
     let ctx = super::extract::context(req.request()).ok()?;
@@ -324,27 +413,40 @@ async fn key_of(req: &ServiceRequest, cache: &ResponseCache) -> Option<Key> {
     let vis = scope::resolve(&s.db, &s.scopes, &s.tokens, &ctx.env, &ctx.user)
         .await
         .ok()?;
-    Some(Key {
+    let key = Key {
         env: ctx.env.name().to_string(),
         generation: s.db.generation(),
         synced_at: Some(synced_at.timestamp_micros()),
         visibility: visibility_digest(&vis),
-        target: req
-            .uri()
-            .path_and_query()
-            .map_or("", |p| p.as_str())
-            .to_string(),
-    })
+        context: context_digest(&ctx),
+        target: format!("{}?{query}", req.path()),
+    };
+    Some((key, ctx.caller.subject.clone()))
+}
+
+/// The route of a cacheable request: a GET (or HEAD, made a GET outside) of a mirror route.
+fn mirror_get(req: &ServiceRequest) -> Option<&'static RouteSpec> {
+    let spec = req.extensions().get::<&'static RouteSpec>().copied()?;
+    (spec.source == Source::Mirror && req.method() == Method::GET).then_some(spec)
 }
 
 pub async fn cache(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(spec) = mirror_get(&req) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // Refused whether or not the cache is on: an unknown parameter is a mistake to hear
+    // about, and never a fresh key that evicts other callers' answers.
+    let query = match spec.canonical_query(req.query_string()) {
+        Ok(q) => q,
+        Err(e) => return Ok(req.error_response(e)),
+    };
     let Some(cache) = req.app_data::<web::Data<ResponseCache>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let Some(key) = key_of(&req, &cache).await else {
+    let Some((key, caller)) = key_of(&req, &cache, &query).await else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let form = negotiate(&req);
@@ -353,13 +455,19 @@ pub async fn cache(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    // `Cache-Control: no-cache`: built now, from the mirror, whatever is cached or in flight
-    // (and then kept for the next caller).
-    let rebuild = wants_rebuild(req.headers());
-    if !rebuild && let Some(entry) = cache.get(&key) {
-        return hit(req, &cache, &key, &entry, form, asked.as_deref()).await;
-    }
-    let turn = if rebuild { None } else { turn(&cache, &key) };
+    let turn = if wants_rebuild(req.headers()) {
+        match rebuild_turn(&req, &cache, &caller, &key) {
+            Rebuild::Build(turn) => turn,
+            Rebuild::Serve(entry) => {
+                return hit(req, &cache, &key, &entry, form, asked.as_deref()).await;
+            }
+        }
+    } else {
+        if let Some(entry) = cache.get(&key) {
+            return hit(req, &cache, &key, &entry, form, asked.as_deref()).await;
+        }
+        turn(&cache, &key)
+    };
     if let Some(Turn::Follow(lock)) = &turn {
         drop(lock.lock().await);
         if let Some(entry) = cache.get(&key) {
@@ -378,21 +486,55 @@ pub async fn cache(
         Ok(b) => b,
         Err(body) => return Ok(ServiceResponse::new(req, head.set_body(body))),
     };
-    let entry = Arc::new(Entry::new(bytes).map_err(actix_web::error::ErrorInternalServerError)?);
+    let entry =
+        Entry::new(head.headers(), bytes).map_err(actix_web::error::ErrorInternalServerError)?;
+    let entry = Arc::new(entry);
     cache.put(key.clone(), entry.clone());
     drop(turn);
-    let res = answer(
-        &cache,
-        &key,
-        &entry,
-        head.headers().clone(),
-        form,
-        asked.as_deref(),
-    )
-    .await?;
+    let res = answer(&cache, &key, &entry, form, asked.as_deref()).await?;
     Ok(ServiceResponse::new(req, res))
 }
 
+/// What a `no-cache` request gets.
+enum Rebuild {
+    /// Its turn: lead a new build of the key, or (`Turn::Follow`) wait for the build already
+    /// in flight and be served its answer.
+    Build(Option<Turn>),
+    /// This caller's own rebuild of the interval: the mirror has not changed since, or the
+    /// key would differ.
+    Serve(Arc<Entry>),
+}
+
+/// `Cache-Control: no-cache`: join the key's build in flight if there is one; else rebuild,
+/// at most once per `rebuild_interval` for this caller and key (a flood of them would
+/// otherwise spend the cores every other caller's answers need).
+fn rebuild_turn(
+    req: &ServiceRequest,
+    cache: &web::Data<ResponseCache>,
+    caller: &str,
+    key: &Key,
+) -> Rebuild {
+    let outcome = |what: &'static str| {
+        if let Some(s) = req.app_data::<web::Data<AppState>>() {
+            metrics::counter!("spectrocloud_response_cache_rebuilds_total",
+                "app" => s.envs.app().to_string(), "outcome" => what)
+            .increment(1);
+        }
+    };
+    let flying = cache.flights.lock().ok().and_then(|f| f.get(key).cloned());
+    if let Some(lock) = flying {
+        outcome("joined");
+        return Rebuild::Build(Some(Turn::Follow(lock)));
+    }
+    if !cache.may_rebuild(caller, key, Instant::now())
+        && let Some(entry) = cache.get(key)
+    {
+        outcome("limited");
+        return Rebuild::Serve(entry);
+    }
+    outcome("built");
+    Rebuild::Build(turn(cache, key))
+}
 /// Whether the caller asked for an answer built now (`Cache-Control: no-cache`, or
 /// `Pragma: no-cache` from HTTP/1.0 clients).
 fn wants_rebuild(headers: &HeaderMap) -> bool {
@@ -407,6 +549,7 @@ fn wants_rebuild(headers: &HeaderMap) -> bool {
     says(header::CACHE_CONTROL) || says(header::PRAGMA)
 }
 
+/// The cached answer, with the headers of the first.
 async fn hit(
     req: ServiceRequest,
     cache: &ResponseCache,
@@ -415,23 +558,9 @@ async fn hit(
     form: Form,
     asked: Option<&str>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let head = hit_headers(&req, &key.env);
-    let res = answer(cache, key, entry, head, form, asked).await?;
+    let res = answer(cache, key, entry, form, asked).await?;
     metrics_hit(&req, true);
     Ok(req.into_response(res))
-}
-
-/// The headers an uncached answer of `env` would carry now: source, freshness, content type.
-fn hit_headers(req: &ServiceRequest, env: &str) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    let Some(state) = req.app_data::<web::Data<AppState>>() else {
-        return h;
-    };
-    let res = super::respond::mirror_head(state.sync.freshness(env)).finish();
-    for (k, v) in res.headers() {
-        h.append(k.clone(), v.clone());
-    }
-    h
 }
 
 /// 304 when the caller holds this tag; else the body in the form asked for.
@@ -439,20 +568,17 @@ async fn answer(
     cache: &ResponseCache,
     key: &Key,
     entry: &Arc<Entry>,
-    headers: HeaderMap,
     form: Form,
     asked: Option<&str>,
 ) -> Result<HttpResponse, Error> {
     let tag = entry.etag.clone();
     if asked.is_some_and(|a| tag.to_str().is_ok_and(|t| super::etag::matches(a, t))) {
-        return Ok(super::etag::not_modified(&headers, tag));
+        return Ok(super::etag::not_modified(&entry.headers, tag));
     }
     let body = form_of(cache, key, entry, form).await?;
     let mut res = HttpResponse::Ok();
-    for (k, v) in &headers {
-        if k != header::CONTENT_LENGTH {
-            res.append_header((k.clone(), v.clone()));
-        }
+    for (k, v) in &entry.headers {
+        res.append_header((k.clone(), v.clone()));
     }
     res.insert_header((header::ETAG, tag));
     let encoding = match form {
@@ -487,12 +613,13 @@ mod tests {
             generation: 1,
             synced_at: Some(1),
             visibility: visibility_digest(&Visibility::All),
+            context: [0; 32],
             target: target.into(),
         }
     }
 
     fn entry(n: usize) -> Arc<Entry> {
-        Arc::new(Entry::new(Bytes::from(vec![b'x'; n])).expect("tag"))
+        Arc::new(Entry::new(&HeaderMap::new(), Bytes::from(vec![b'x'; n])).expect("tag"))
     }
 
     #[test]
@@ -528,6 +655,40 @@ mod tests {
         );
         assert!(cache.flights.lock().expect("flights").is_empty());
         assert!(matches!(turn(&cache, &key("/a")), Some(Turn::Lead { .. })));
+    }
+
+    #[test]
+    fn an_entry_keeps_the_answers_headers_but_not_the_transfers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+        h.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"a.csv\""),
+        );
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+        h.insert(header::SET_COOKIE, HeaderValue::from_static("s=1"));
+        let e = Entry::new(&h, Bytes::from_static(b"a,b")).expect("entry");
+        assert_eq!(e.headers.get(header::CONTENT_TYPE).unwrap(), "text/csv");
+        assert!(e.headers.contains_key(header::CONTENT_DISPOSITION));
+        assert!(!e.headers.contains_key(header::CONTENT_LENGTH));
+        assert!(!e.headers.contains_key(header::SET_COOKIE));
+    }
+
+    #[test]
+    fn a_caller_rebuilds_a_key_once_per_interval() {
+        let cache = ResponseCache::new(1000).with_rebuild_interval(Duration::from_secs(5));
+        let t0 = Instant::now();
+        assert!(cache.may_rebuild("alice", &key("/a"), t0));
+        assert!(!cache.may_rebuild("alice", &key("/a"), t0 + Duration::from_secs(1)));
+        // Another caller, another key: their own budget.
+        assert!(cache.may_rebuild("bob", &key("/a"), t0 + Duration::from_secs(1)));
+        assert!(cache.may_rebuild("alice", &key("/b"), t0 + Duration::from_secs(1)));
+        assert!(cache.may_rebuild("alice", &key("/a"), t0 + Duration::from_secs(6)));
+        // Only the last interval's rebuilds are remembered.
+        assert_eq!(cache.rebuilt.lock().expect("map").len(), 1);
+        let every = ResponseCache::new(1000);
+        assert!(every.may_rebuild("alice", &key("/a"), t0));
+        assert!(every.may_rebuild("alice", &key("/a"), t0));
     }
 
     #[test]

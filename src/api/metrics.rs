@@ -114,6 +114,11 @@ fn describe() {
         "spectrocloud_response_cache_total",
         "Cacheable mirror reads answered from the response cache (hit) or built (miss)."
     );
+    describe_counter!(
+        "spectrocloud_response_cache_rebuilds_total",
+        "Cache-Control: no-cache requests: built anew (built), joined a build in flight (joined), \
+         or served the caller's own rebuild of the interval (limited)."
+    );
 }
 
 const KINDS: [(&str, &str); 8] = [

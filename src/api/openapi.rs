@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::routes::{Access, ROUTES, RouteSpec, Source};
+use super::routes::{Access, ROUTES, RouteSpec};
 use crate::app::AppState;
 
 fn parameters(r: &RouteSpec) -> Vec<Value> {
@@ -14,13 +14,17 @@ fn parameters(r: &RouteSpec) -> Vec<Value> {
         .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
         .collect();
     if path != "/health" {
-        out.push(json!({ "name": "instance", "in": "query", "required": false, "schema": { "type": "string" },
-                          "description": "environment name; the first configured one when absent" }));
-        out.push(json!({ "name": "projectUid", "in": "query", "required": false, "schema": { "type": "string" } }));
-    }
-    if r.method == "GET" && r.source == Source::Mirror && !path.ends_with('}') {
-        for p in ["limit", "offset"] {
-            out.push(json!({ "name": p, "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 } }));
+        // Every query parameter the route accepts (cached routes refuse any other).
+        for name in r.accepted() {
+            let schema = match name {
+                "limit" | "offset" => json!({ "type": "integer", "minimum": 0 }),
+                _ => json!({ "type": "string" }),
+            };
+            let mut p = json!({ "name": name, "in": "query", "required": false, "schema": schema });
+            if name == "instance" {
+                p["description"] = json!("environment name; the first configured one when absent");
+            }
+            out.push(p);
         }
     }
     out

@@ -52,9 +52,8 @@ fn sourced(answer: &Answer) -> HttpResponseBuilder {
     }
 }
 
-/// The head of a mirror answer this fresh (shared with the response cache, whose hits must
-/// carry exactly these headers).
-pub fn mirror_head(f: Freshness) -> HttpResponseBuilder {
+/// The head of a mirror answer this fresh.
+fn mirror_head(f: Freshness) -> HttpResponseBuilder {
     let mut b = HttpResponse::Ok();
     b.insert_header((SOURCE, "mirror"));
     if let Some(t) = f.synced_at {

@@ -1,16 +1,23 @@
 //! `GET /sync/status` and `POST /sync`: mirror freshness per environment, and a manual trigger.
 
-use actix_web::HttpResponse;
 use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse};
 
 use super::extract::{OptionalInstance, User};
 use super::respond::Reply;
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::service::status;
 
-pub async fn status(state: Data<AppState>, only: OptionalInstance) -> Reply {
+pub async fn status(
+    state: Data<AppState>,
+    only: OptionalInstance,
+    c: Caller,
+    req: HttpRequest,
+) -> Reply {
     let only = only.0.as_ref().map(|e| e.name());
-    let out = crate::service::status::sync_status(&state, only).await?;
+    let closed = status::closed_to(&state, req.headers(), &c).await;
+    let out = status::sync_status(&state, only, &closed).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "environments": out })))
 }
 
@@ -18,6 +25,6 @@ pub async fn status(state: Data<AppState>, only: OptionalInstance) -> Reply {
 /// ids; an environment already syncing answers with its running run.
 pub async fn trigger(state: Data<AppState>, only: OptionalInstance, c: Caller, u: User) -> Reply {
     let only = only.0.as_ref().map(|e| e.name());
-    let runs = crate::service::status::trigger(&state, &c.subject, &u.0, only).await?;
+    let runs = status::trigger(&state, &c.subject, &u.0, only).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "runs": runs })))
 }

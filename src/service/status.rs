@@ -2,17 +2,22 @@
 
 use serde::Serialize;
 
+use actix_web::http::header::HeaderMap;
+
 use crate::app::AppState;
+use crate::auth::Caller;
+use crate::auth::palette_user::{self, PaletteUser};
 use crate::error::AppResult;
 use crate::store::sync_runs::{self, RunRecord};
 use crate::sync::RunningRun;
+use crate::sync::progress::ProgressView;
 
 #[derive(Serialize)]
 pub struct EnvStatus {
     pub name: String,
     pub url: String,
     pub schedule: String,
-    pub running: Option<RunningRun>,
+    pub running: Option<RunningStatus>,
     /// When the last run that completed ended; empty until one has.
     pub last_success_at: Option<String>,
     /// When a run last applied its listings: the mirror answers from then on, while the
@@ -29,10 +34,84 @@ pub struct EnvStatus {
     /// Deletions held back because a listing would have removed most of a kind at once;
     /// the next run that lists the same absence deletes them.
     pub held_deletions: Vec<crate::store::held::Held>,
+    /// The environment requires a Palette user token and the caller has none usable for it:
+    /// every count of its objects (runs, progress, held deletions) is left out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub counts_withheld: bool,
 }
 
-/// Every environment, or only `only`.
-pub async fn sync_status(state: &AppState, only: Option<&str>) -> AppResult<Vec<EnvStatus>> {
+/// A run under way, as a status shows it.
+#[derive(Serialize)]
+pub struct RunningStatus {
+    pub id: i64,
+    pub trigger: crate::sync::Trigger,
+    pub started_at: String,
+    /// Phase, done/total per kind, Palette calls, estimate of the time left (null where
+    /// counts are withheld).
+    pub progress: Option<ProgressView>,
+}
+
+impl From<RunningRun> for RunningStatus {
+    fn from(r: RunningRun) -> Self {
+        RunningStatus {
+            id: r.id,
+            trigger: r.trigger,
+            started_at: r.started_at,
+            progress: r.progress.view(),
+        }
+    }
+}
+
+impl EnvStatus {
+    /// This status without a count of Palette objects: what a caller without a usable user
+    /// token may see of an environment that requires one (its freshness and run outcomes).
+    fn without_counts(mut self) -> Self {
+        for run in [&mut self.last_run, &mut self.last_success]
+            .into_iter()
+            .flatten()
+        {
+            run.counts = serde_json::Value::Null;
+        }
+        if let Some(r) = &mut self.running {
+            r.progress = None;
+        }
+        self.clusters_without_index = 0;
+        self.held_deletions.clear();
+        self.counts_withheld = true;
+        self
+    }
+}
+
+/// The environments whose object counts a caller may not see: those requiring a Palette
+/// user token, for which the request brings none Palette accepts (resolved as the data
+/// routes resolve it, per environment).
+pub async fn closed_to(state: &AppState, headers: &HeaderMap, caller: &Caller) -> Vec<String> {
+    let binding = caller.binding();
+    let mut closed = Vec::new();
+    for env in state.envs.all() {
+        if !env.config.requires_user_token(&state.config.auth) {
+            continue;
+        }
+        let who = palette_user::Request {
+            headers,
+            env: Some(env),
+            subject: &caller.subject,
+            binding: &binding,
+        };
+        let user = PaletteUser::resolve(who, &state.tokens, &state.scopes, &state.db).await;
+        if !user.usable() {
+            closed.push(env.name().to_string());
+        }
+    }
+    closed
+}
+
+/// Every environment, or only `only`; those in `closed` without their counts.
+pub async fn sync_status(
+    state: &AppState,
+    only: Option<&str>,
+    closed: &[String],
+) -> AppResult<Vec<EnvStatus>> {
     let mut out = Vec::new();
     for env in state.envs.all() {
         if only.is_some_and(|o| o != env.name()) {
@@ -41,11 +120,11 @@ pub async fn sync_status(state: &AppState, only: Option<&str>) -> AppResult<Vec<
         state.sync.reload(env.name()).await?;
         let (last_run, last_success) = sync_runs::latest(&state.db, env.name()).await?;
         let fresh = state.sync.freshness(env.name());
-        out.push(EnvStatus {
+        let status = EnvStatus {
             name: env.name().to_string(),
             url: crate::config::redact_url(&env.config.url),
             schedule: env.config.schedule(&state.config.sync).to_string(),
-            running: state.sync.env_state(env.name()).running,
+            running: state.sync.env_state(env.name()).running.map(Into::into),
             last_success_at: fresh.last_success_at.map(text),
             listed_at: state.sync.listed_at(env.name()).map(text),
             partial: fresh.partial(),
@@ -55,6 +134,13 @@ pub async fn sync_status(state: &AppState, only: Option<&str>) -> AppResult<Vec<
             last_run,
             last_success,
             held_deletions: crate::store::held::list(&state.db, env.name()).await?,
+            counts_withheld: false,
+        };
+        let closed = closed.iter().any(|c| c == env.name());
+        out.push(if closed {
+            status.without_counts()
+        } else {
+            status
         });
     }
     Ok(out)

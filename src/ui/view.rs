@@ -67,7 +67,8 @@ pub struct EnvRow {
 }
 
 pub async fn environments(ctx: &Ctx, root: &str) -> AppResult<Vec<EnvRow>> {
-    let all = crate::service::status::sync_status(&ctx.state, None).await?;
+    // Rows show freshness and outcomes only, never counts.
+    let all = crate::service::status::sync_status(&ctx.state, None, &[]).await?;
     Ok(all
         .into_iter()
         .map(|e| EnvRow {
@@ -115,7 +116,7 @@ pub async fn fleet(ctx: &Ctx) -> AppResult<FleetView> {
         .environments
         .into_iter()
         .find(|e| e.environment == ctx.env.name());
-    let Some(c) = mine.map(|e| e.counts) else {
+    let Some(c) = mine.and_then(|e| e.counts) else {
         return Ok(FleetView {
             total: 0,
             by_state: Vec::new(),

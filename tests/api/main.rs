@@ -22,6 +22,7 @@ mod reads;
 mod readthrough;
 mod reports;
 mod routes;
+mod safe_answers;
 mod sim;
 mod sync;
 mod ui;
