@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use spectrocloud_backend::config::{Config, LogConfig};
+use spectrocloud_backend::domain::RunOutcome;
 use spectrocloud_backend::sim::{self, Dataset, Knobs, SimConfig};
 use spectrocloud_backend::sync::summary_table;
 use spectrocloud_backend::{app, telemetry};
@@ -170,7 +171,7 @@ async fn run() -> ExitCode {
             match app::sync_once(config, environment.as_deref()).await {
                 Ok(reports) => {
                     print!("{}", summary_table(&reports));
-                    if reports.iter().all(|r| r.outcome == "success") {
+                    if reports.iter().all(|r| r.outcome == RunOutcome::Success) {
                         Ok(())
                     } else {
                         Err(anyhow::anyhow!("sync failed"))

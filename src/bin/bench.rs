@@ -21,6 +21,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 use spectrocloud_backend::app;
 use spectrocloud_backend::config::{Config, EnvironmentConfig, Secret};
+use spectrocloud_backend::domain::RunOutcome;
 use spectrocloud_backend::palette::limits;
 use spectrocloud_backend::sim::{self, Dataset, SimConfig};
 use spectrocloud_backend::store::sync_runs;
@@ -403,10 +404,10 @@ async fn sync_pass(case: &SyncCase) -> anyhow::Result<(f64, Measured, Measured)>
         .as_deref()
         .and_then(|f| between(&last.started_at, f))
         .unwrap_or(f64::NAN);
-    let cold = measure(&server, secs, &last.outcome);
+    let cold = measure(&server, secs, last.outcome.as_str());
     server.state.reset_counters();
     let warm = match state.sync.run_now("bench", Trigger::Manual).await? {
-        Some(r) => measure(&server, r.duration_ms as f64 / 1000.0, r.outcome),
+        Some(r) => measure(&server, r.duration_ms as f64 / 1000.0, r.outcome.as_str()),
         None => anyhow::bail!("a run was still under way"),
     };
     handle.stop(true).await;
@@ -507,7 +508,7 @@ async fn sync_case(case: &SyncCase, runs: usize) -> anyhow::Result<()> {
         warm.print("warm");
         failed += [&cold, &warm]
             .iter()
-            .filter(|m| m.outcome != "success")
+            .filter(|m| m.outcome != RunOutcome::Success.as_str())
             .count();
         firsts.push(first);
         cold_r.push(cold.ratio());

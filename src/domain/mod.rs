@@ -194,8 +194,10 @@ impl ProfileNames {
     }
 }
 
-/// How a sync run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a sync run ended (`running` while it has not). Stored and answered in lowercase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
 pub enum RunOutcome {
     Running,
     Success,
@@ -221,6 +223,12 @@ impl RunOutcome {
             RunOutcome::Failed => "failed",
             RunOutcome::Interrupted => "interrupted",
         }
+    }
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::{Db, now_text};
 use crate::config::EnvironmentConfig;
+use crate::domain::RunOutcome;
 
 /// Makes sure every configured environment has its row (mirror rows reference it).
 pub async fn ensure_environments(db: &Db, envs: &[EnvironmentConfig]) -> Result<(), sqlx::Error> {
@@ -107,7 +108,7 @@ pub async fn progress_in(
 pub async fn finish_in(
     conn: &mut sqlx::SqliteConnection,
     id: i64,
-    outcome: &str,
+    outcome: RunOutcome,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let sql = "UPDATE sync_runs SET finished_at = ?, outcome = ?, error = ? WHERE id = ?";
@@ -123,18 +124,19 @@ pub async fn last_listed(db: &Db, env: &str) -> Result<Option<String>, sqlx::Err
 
 /// Whether run `id` is already recorded as over (its last batch recorded it).
 pub async fn is_finished(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
-    let outcome: Option<String> = sqlx::query_scalar("SELECT outcome FROM sync_runs WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&db.reader)
-        .await?;
-    Ok(outcome.is_some_and(|o| o != "running"))
+    let outcome: Option<RunOutcome> =
+        sqlx::query_scalar("SELECT outcome FROM sync_runs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&db.reader)
+            .await?;
+    Ok(outcome.is_some_and(|o| o != RunOutcome::Running))
 }
 
 /// Records a run's end; `counts_json: None` keeps the counts its batches recorded.
 pub async fn finish(
     db: &Db,
     id: i64,
-    outcome: &str,
+    outcome: RunOutcome,
     counts_json: Option<&str>,
     api_calls: u64,
     error: Option<&str>,
@@ -160,7 +162,7 @@ pub struct RunRecord {
     pub trigger: String,
     pub started_at: String,
     pub finished_at: Option<String>,
-    pub outcome: String,
+    pub outcome: RunOutcome,
     pub counts: serde_json::Value,
     pub api_calls: i64,
     pub error: Option<String>,
@@ -172,7 +174,8 @@ fn record(r: &sqlx::sqlite::SqliteRow) -> RunRecord {
         trigger: r.get("trigger"),
         started_at: r.get("started_at"),
         finished_at: r.get("finished_at"),
-        outcome: r.get("outcome"),
+        // Written only by this module, from the enum; a stranger reads as failed.
+        outcome: r.try_get("outcome").unwrap_or(RunOutcome::Failed),
         counts: serde_json::from_str(r.get::<&str, _>("counts")).unwrap_or_default(),
         api_calls: r.get("api_calls"),
         error: r.get("error"),

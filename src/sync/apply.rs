@@ -12,6 +12,7 @@ use super::SyncError;
 use super::plan::Target;
 use super::progress::{Phase, Progress};
 use super::run::Fetched;
+use crate::domain::RunOutcome;
 use crate::palette::PaletteError;
 use crate::store::snapshot::{self, Counts, Known, Part, Snapshot};
 use crate::store::{Db, now_text, sync_runs, writer};
@@ -262,7 +263,7 @@ impl Writes<'_> {
             .calls
             .load(std::sync::atomic::Ordering::Relaxed);
         sync_runs::progress_in(&mut tx, self.run_id, &json, calls, None).await?;
-        sync_runs::finish_in(&mut tx, self.run_id, "success", None).await?;
+        sync_runs::finish_in(&mut tx, self.run_id, RunOutcome::Success, None).await?;
         let unindexed = snapshot::unindexed_in(&mut tx, self.env).await?;
         tx.commit().await?;
         self.progress.set_unindexed(unindexed);

@@ -29,6 +29,7 @@ pub use run::SyncError;
 use progress::Progress;
 
 use crate::config::SyncConfig;
+use crate::domain::RunOutcome;
 use crate::palette::{Environment, Environments, PaletteError};
 use crate::store::snapshot::Counts;
 use crate::store::{Db, sync_runs};
@@ -117,15 +118,32 @@ impl Freshness {
 pub struct Triggered {
     pub environment: String,
     pub run_id: i64,
-    /// `started`, or `already_running` when this is the run that was under way.
-    pub status: &'static str,
+    pub status: TriggerStatus,
+}
+
+/// What a trigger did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerStatus {
+    Started,
+    /// This is the run that was under way.
+    AlreadyRunning,
+}
+
+impl std::fmt::Display for TriggerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TriggerStatus::Started => "started",
+            TriggerStatus::AlreadyRunning => "already_running",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub environment: String,
     pub run_id: i64,
-    pub outcome: &'static str,
+    pub outcome: RunOutcome,
     pub counts: Counts,
     pub api_calls: u64,
     /// 429s Palette answered during the run (back-pressure, not failures).
@@ -234,7 +252,7 @@ impl SyncEngine {
                 EnvState {
                     running: None,
                     last_success_at: success.and_then(|s| s.finished_at.as_deref().and_then(parse)),
-                    last_attempt_failed: last.map(|l| l.outcome != "success").unwrap_or(false),
+                    last_attempt_failed: last.is_some_and(|l| l.outcome != RunOutcome::Success),
                     unreachable: false,
                     last_attempt_ended: None,
                     listed_at: listed.as_deref().and_then(parse_time),
@@ -348,7 +366,7 @@ impl SyncEngine {
             }
             if entry.running.is_none() && success_at > entry.last_success_at {
                 entry.last_success_at = success_at;
-                entry.last_attempt_failed = last.is_some_and(|l| l.outcome == "failed");
+                entry.last_attempt_failed = last.is_some_and(|l| l.outcome == RunOutcome::Failed);
             }
         }
         Ok(())
@@ -365,7 +383,7 @@ impl SyncEngine {
             Begun::Running(id) => Ok(Triggered {
                 environment: env.to_string(),
                 run_id: id,
-                status: "already_running",
+                status: TriggerStatus::AlreadyRunning,
             }),
             Begun::Started(id, lock) => {
                 let engine = self.clone();
@@ -375,7 +393,7 @@ impl SyncEngine {
                 Ok(Triggered {
                     environment: env.to_string(),
                     run_id: id,
-                    status: "started",
+                    status: TriggerStatus::Started,
                 })
             }
         }
@@ -414,10 +432,46 @@ impl SyncEngine {
         progress.watch_throttles(&env.client);
         let started = Instant::now();
         tracing::info!(env = %name, run_id = id, "sync run started");
+        let result = self.work_with_progress(env, id, &progress).await;
+        let unreachable = matches!(
+            result,
+            Err(SyncError::Palette(
+                PaletteError::Unreachable { .. } | PaletteError::Timeout { .. }
+            ))
+        );
+        // A success was recorded in the transaction of its last write; a failure keeps the
+        // counts its batches recorded (and never overwrites a run its last write ended).
+        let recorded = sync_runs::is_finished(&self.db, id).await.unwrap_or(false);
+        let ended = Ended::of(result, recorded, env.config.api_token.expose());
+        let report = RunReport {
+            environment: name,
+            run_id: id,
+            outcome: ended.outcome,
+            api_calls: progress.calls.load(Ordering::Relaxed),
+            throttled: progress.throttled().values().sum(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            counts: ended.counts,
+            error: ended.error,
+        };
+        if !recorded {
+            self.record_end(&report).await;
+        }
+        // The file lock goes before the run is marked over: whoever sees no run can take it.
+        self.after_run(&report, &progress, unreachable, lock).await;
+        report
+    }
+
+    /// The run itself, bounded by the run timeout and shutdown, logging its progress meanwhile.
+    async fn work_with_progress(
+        &self,
+        env: &Environment,
+        id: i64,
+        progress: &Progress,
+    ) -> Result<Counts, SyncError> {
         let timeout = Duration::from_secs(self.config.run_timeout_seconds);
         let work = async {
             tokio::select! {
-                r = tokio::time::timeout(timeout, guard::contained(run::run(env, &self.db, &self.config, id, &progress))) => {
+                r = tokio::time::timeout(timeout, guard::contained(run::run(env, &self.db, &self.config, id, progress))) => {
                     r.unwrap_or(Err(SyncError::TimedOut(self.config.run_timeout_seconds)))
                 }
                 _ = self.shutdown.cancelled() => Err(SyncError::Cancelled),
@@ -426,64 +480,49 @@ impl SyncEngine {
         tokio::pin!(work);
         let mut tick = tokio::time::interval(PROGRESS_LOG_EVERY);
         tick.tick().await;
-        let result = loop {
+        loop {
             tokio::select! {
-                r = &mut work => break r,
+                r = &mut work => return r,
                 _ = tick.tick() => {
                     if let Some(v) = progress.view() {
-                        tracing::info!(env = %name, run_id = id, phase = v.phase.as_str(),
+                        tracing::info!(env = %env.name(), run_id = id, phase = v.phase.as_str(),
                             palette_calls = v.palette_calls, throttled = v.throttled,
                             eta_seconds = v.eta_seconds,
                             "sync progress: {}", v.line());
                     }
                 }
             }
-        };
-        let api_calls = progress.calls.load(Ordering::Relaxed);
-        let throttled: u64 = progress.throttled().values().sum();
-        let unreachable = matches!(
-            result,
-            Err(SyncError::Palette(
-                PaletteError::Unreachable { .. } | PaletteError::Timeout { .. }
-            ))
-        );
-        let duration_ms = started.elapsed().as_millis() as u64;
-        let (outcome, counts, error) = match result {
-            Ok(c) => ("success", c, None),
-            Err(SyncError::Cancelled) => (
-                "interrupted",
-                Counts::new(),
-                Some(SyncError::Cancelled.to_string()),
-            ),
-            // Palette's text may echo the key it was sent.
-            Err(e) => {
-                let text = crate::palette::scrub(&e.to_string(), &[env.config.api_token.expose()]);
-                ("failed", Counts::new(), Some(text))
-            }
-        };
-        // A success was recorded in the transaction of its last write; a failure keeps the
-        // counts its batches recorded (and never overwrites a run its last write ended).
-        let recorded = sync_runs::is_finished(&self.db, id).await.unwrap_or(false);
-        let (outcome, error) = if recorded {
-            ("success", None)
-        } else {
-            (outcome, error)
-        };
-        if !recorded
-            && let Err(e) =
-                sync_runs::finish(&self.db, id, outcome, None, api_calls, error.as_deref()).await
-        {
-            tracing::error!(env = %name, run_id = id, error = %e, "cannot record the end of a sync run");
         }
-        if outcome == "success" {
+    }
+
+    /// Writes the end of a run its last write did not record.
+    async fn record_end(&self, r: &RunReport) {
+        let error = r.error.as_deref();
+        let written =
+            sync_runs::finish(&self.db, r.run_id, r.outcome, None, r.api_calls, error).await;
+        if let Err(e) = written {
+            tracing::error!(env = %r.environment, run_id = r.run_id, error = %e, "cannot record the end of a sync run");
+        }
+    }
+
+    /// What follows a run: the lock given back, the state updated, the database tidied and
+    /// the reports counted ahead after a success, and one log line.
+    async fn after_run(
+        &self,
+        r: &RunReport,
+        progress: &Progress,
+        unreachable: bool,
+        lock: SyncLock,
+    ) {
+        let success = r.outcome == RunOutcome::Success;
+        if success {
             crate::store::maintenance::checkpoint(&self.db).await;
         }
         // The run's listings and details are freed by now; give their pages back.
         tokio::task::spawn_blocking(crate::memory::release_free_heap);
-        // The file lock goes before the run is marked over: whoever sees no run can take it.
         drop(lock);
         if let Ok(mut s) = self.state.lock() {
-            let entry = s.entry(name.clone()).or_default();
+            let entry = s.entry(r.environment.clone()).or_default();
             entry.running = None;
             entry.last_attempt_ended = Some(Instant::now());
             entry.unreachable = unreachable;
@@ -493,43 +532,39 @@ impl SyncEngine {
             if let Some(n) = progress.unindexed() {
                 entry.unindexed = n;
             }
-            if outcome == "success" {
+            if success {
                 entry.last_success_at = Some(Utc::now());
-                entry.last_attempt_failed = false;
-            } else {
-                entry.last_attempt_failed = true;
             }
+            entry.last_attempt_failed = !success;
         }
-        let changed: u64 = counts
+        let changed: u64 = r
+            .counts
             .values()
             .map(|c| c.added + c.changed + c.deleted)
             .sum();
-        if outcome == "success"
+        if success
             && changed > 0
             && let Err(e) = crate::store::refresh_statistics(&self.db).await
         {
-            tracing::warn!(env = %name, error = %e, "cannot refresh the query planner's statistics");
+            tracing::warn!(env = %r.environment, error = %e, "cannot refresh the query planner's statistics");
         }
-        if outcome == "success" {
-            self.warm_reports(&name);
+        if success {
+            self.warm_reports(&r.environment);
         }
-        match &error {
+        let (env, id, duration_ms, api_calls, throttled) = (
+            &r.environment,
+            r.run_id,
+            r.duration_ms,
+            r.api_calls,
+            r.throttled,
+        );
+        match &r.error {
             None => {
-                tracing::info!(env = %name, run_id = id, duration_ms, api_calls, throttled, changed, "sync run succeeded")
+                tracing::info!(env = %env, run_id = id, duration_ms, api_calls, throttled, changed, "sync run succeeded")
             }
             Some(e) => {
-                tracing::warn!(env = %name, run_id = id, duration_ms, api_calls, throttled, error = %e, "sync run failed; the previous mirror stays")
+                tracing::warn!(env = %env, run_id = id, duration_ms, api_calls, throttled, error = %e, "sync run failed; the previous mirror stays")
             }
-        }
-        RunReport {
-            environment: name,
-            run_id: id,
-            outcome,
-            counts,
-            api_calls,
-            throttled,
-            duration_ms,
-            error,
         }
     }
 
@@ -553,6 +588,46 @@ impl SyncEngine {
             .is_err()
         {
             tracing::warn!("sync runs did not stop within {} s", limit.as_secs());
+        }
+    }
+}
+
+/// How a run ended, as recorded and answered (pure).
+#[derive(Debug)]
+struct Ended {
+    outcome: RunOutcome,
+    counts: Counts,
+    error: Option<String>,
+}
+
+impl Ended {
+    /// `recorded`: the run's last write already recorded it as a success. A failure's text is
+    /// scrubbed of `key` (Palette's text may echo the key it was sent).
+    fn of(result: Result<Counts, SyncError>, recorded: bool, key: &str) -> Ended {
+        let ended = match result {
+            Ok(counts) => Ended {
+                outcome: RunOutcome::Success,
+                counts,
+                error: None,
+            },
+            Err(SyncError::Cancelled) => Ended {
+                outcome: RunOutcome::Interrupted,
+                counts: Counts::new(),
+                error: Some(SyncError::Cancelled.to_string()),
+            },
+            Err(e) => Ended {
+                outcome: RunOutcome::Failed,
+                counts: Counts::new(),
+                error: Some(crate::palette::scrub(&e.to_string(), &[key])),
+            },
+        };
+        match recorded {
+            true => Ended {
+                outcome: RunOutcome::Success,
+                error: None,
+                ..ended
+            },
+            false => ended,
         }
     }
 }
@@ -590,4 +665,55 @@ pub fn summary_table(reports: &[RunReport]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runs_end_is_named_by_its_result_and_never_shows_the_key() {
+        let ok = Ended::of(Ok(Counts::new()), false, "k");
+        assert_eq!((ok.outcome, ok.error), (RunOutcome::Success, None));
+        let stopped = Ended::of(Err(SyncError::Cancelled), false, "k");
+        assert_eq!(stopped.outcome, RunOutcome::Interrupted);
+        let failed = Ended::of(
+            Err(SyncError::Panicked("sent key sekrit-key".into())),
+            false,
+            "sekrit-key",
+        );
+        assert_eq!(failed.outcome, RunOutcome::Failed);
+        let text = failed.error.unwrap_or_default();
+        assert!(
+            !text.contains("sekrit-key") && text.contains("internal error"),
+            "{text}"
+        );
+        // The last write recorded a success: a late failure (a timeout after it) does not undo it.
+        let late = Ended::of(Err(SyncError::TimedOut(5)), true, "k");
+        assert_eq!((late.outcome, late.error), (RunOutcome::Success, None));
+    }
+
+    #[test]
+    fn outcomes_and_trigger_statuses_keep_their_words() {
+        let words: Vec<String> = [
+            RunOutcome::Running,
+            RunOutcome::Success,
+            RunOutcome::Failed,
+            RunOutcome::Interrupted,
+        ]
+        .iter()
+        .map(|o| serde_json::to_string(o).unwrap_or_default())
+        .collect();
+        assert_eq!(
+            words,
+            [
+                "\"running\"",
+                "\"success\"",
+                "\"failed\"",
+                "\"interrupted\""
+            ]
+        );
+        let status = serde_json::to_string(&TriggerStatus::AlreadyRunning).unwrap_or_default();
+        assert_eq!(status, "\"already_running\"");
+    }
 }

@@ -23,7 +23,7 @@ pub async fn start(
             let name = name.clone();
             Box::pin(async move {
                 match engine.trigger(&name, Trigger::Schedule).await {
-                    Ok(t) if t.status == "already_running" => {
+                    Ok(t) if t.status == super::TriggerStatus::AlreadyRunning => {
                         tracing::info!(env = %name, run_id = t.run_id, "scheduled sync skipped: a run is still under way");
                     }
                     Ok(_) => {}

@@ -79,7 +79,7 @@ pub async fn environments(ctx: &Ctx, root: &str) -> AppResult<Vec<EnvRow>> {
             running: e.running.is_some(),
             outcome: e
                 .last_run
-                .map(|r| r.outcome)
+                .map(|r| r.outcome.to_string())
                 .unwrap_or_else(|| "none yet".into()),
             name: e.name,
         })
