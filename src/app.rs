@@ -431,36 +431,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     let handle = app.handle();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        crate::signal::wait_for_signal().await;
         tracing::info!("shutdown signal received; finishing in-flight requests");
         handle.stop(true).await;
     });
     app.run_until_stopped().await?;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }
 
 /// `demo`: a simulated Palette and the service in one process, on loopback, with a temporary
@@ -527,7 +503,7 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
     println!("\nCtrl-C stops both.");
     let handle = app.handle();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        crate::signal::wait_for_signal().await;
         handle.stop(true).await;
     });
     app.run_until_stopped().await?;

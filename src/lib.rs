@@ -1,5 +1,5 @@
 //! spectrocloud-backend: a fast, reliable API over Spectro Cloud Palette, served from a local
-//! SQLite mirror kept fresh by background sync. See DESIGN.md for the architecture.
+//! SQLite mirror kept fresh by background sync. See ARCHITECTURE.md for the code map.
 
 pub mod api;
 pub mod app;
@@ -13,6 +13,7 @@ pub mod memory;
 pub mod palette;
 pub mod recorder;
 pub mod service;
+pub mod signal;
 pub mod sim;
 pub mod store;
 pub mod sync;

@@ -108,9 +108,12 @@ impl CloudType {
 
     /// Whether the sync mirrors cloud accounts of this type (others are read live).
     pub fn accounts_mirrored(&self) -> bool {
-        crate::sync::run::ACCOUNT_CLOUDS.contains(&self.as_str())
+        ACCOUNT_CLOUDS.contains(&self.as_str())
     }
 }
+
+/// Cloud types whose accounts the sync mirrors.
+pub const ACCOUNT_CLOUDS: [&str; 3] = ["aws", "azure", "vsphere"];
 
 /// Where a Palette object lives: the tenant, or a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -528,7 +528,7 @@ pub async fn run_standalone(config: SimConfig, bind: &str) -> anyhow::Result<()>
         server.state.api_key,
         server.url
     );
-    crate::app::wait_for_signal().await;
+    crate::signal::wait_for_signal().await;
     server.stop().await;
     Ok(())
 }

@@ -42,9 +42,6 @@ pub enum SyncError {
     Panicked(String),
 }
 
-/// Cloud types whose accounts are mirrored.
-pub const ACCOUNT_CLOUDS: [&str; 3] = ["aws", "azure", "vsphere"];
-
 /// One kind's listings of every scope, deduplicated as their pages arrive: a kind listed
 /// again in every project (tenant profiles are, with every cluster using them) is held once,
 /// and only the pages in flight besides.
@@ -409,7 +406,7 @@ async fn list_kinds<'a>(
         virtual_clusters,
         overlords,
         cluster_groups,
-        accounts: ACCOUNT_CLOUDS
+        accounts: crate::domain::ACCOUNT_CLOUDS
             .into_iter()
             .zip([aws, azure, vsphere])
             .collect(),

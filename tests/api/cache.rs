@@ -57,17 +57,6 @@ async fn seen(resp: reqwest::Response) -> (u16, Vec<(String, String)>, Vec<u8>) 
     (status, headers, body)
 }
 
-async fn metrics_text(app: &TestApp) -> String {
-    app.client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text")
-}
-
 fn sum_of(text: &str, prefix: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(prefix))
@@ -138,12 +127,12 @@ async fn a_cached_answer_is_the_uncached_one() {
             a.1
         );
     }
-    let text = metrics_text(&cached).await;
+    let text = cached.metrics_text().await;
     assert!(
         sum_of(&text, "spectrocloud_response_cache_total{outcome=\"hit\"") > 0.0,
         "hits counted:\n{text}"
     );
-    let text = metrics_text(&uncached).await;
+    let text = uncached.metrics_text().await;
     assert_eq!(sum_of(&text, "spectrocloud_response_cache_total"), 0.0);
     cached.stop().await;
     uncached.stop().await;
@@ -272,13 +261,13 @@ async fn the_cache_stays_within_its_byte_cap() {
             .await;
             assert_eq!(resp.status(), 200);
         }
-        let text = metrics_text(&app).await;
+        let text = app.metrics_text().await;
         let held = sum_of(&text, "spectrocloud_response_cache_bytes");
         assert!(held <= CAP as f64, "{held} bytes held, cap {CAP}");
     }
     // The most recent small answer is held (the cap evicts, it does not turn the cache off).
     assert_eq!(app.get("/clusters?limit=1").await.status(), 200);
-    let text = metrics_text(&app).await;
+    let text = app.metrics_text().await;
     assert!(
         sum_of(&text, "spectrocloud_response_cache_bytes") > 0.0,
         "{text}"
@@ -312,7 +301,7 @@ async fn http_latency_histograms_are_per_route_pattern() {
             .status()
             .is_client_error()
     );
-    let text = metrics_text(&app).await;
+    let text = app.metrics_text().await;
     let series = |class: &str| {
         text.lines()
             .filter(|l| l.starts_with("spectrocloud_http_request_duration_seconds_bucket{"))
@@ -341,13 +330,13 @@ async fn callers_missing_together_share_one_build_and_no_cache_rebuilds() {
     let (sim, app) = synced(SimConfig::default(), |_| {}).await;
     let misses = |text: &str| sum_of(text, "spectrocloud_response_cache_total{outcome=\"miss\"");
     let hits = |text: &str| sum_of(text, "spectrocloud_response_cache_total{outcome=\"hit\"");
-    let before = metrics_text(&app).await;
+    let before = app.metrics_text().await;
     // The first report after the sync: its counts are made now too, the slowest answer.
     let bodies = futures::future::join_all(
         (0..16).map(|_| async { seen(get_as(&app, "/reports/profile-usage", &[]).await).await }),
     )
     .await;
-    let after = metrics_text(&app).await;
+    let after = app.metrics_text().await;
     assert!(bodies.iter().all(|b| b.0 == 200 && b.2 == bodies[0].2));
     assert_eq!(
         misses(&after) - misses(&before),
@@ -365,7 +354,7 @@ async fn callers_missing_together_share_one_build_and_no_cache_rebuilds() {
         .await,
     )
     .await;
-    let again = metrics_text(&app).await;
+    let again = app.metrics_text().await;
     assert_eq!(rebuilt.0, 200);
     assert_eq!(rebuilt.2, bodies[0].2, "built anew, the same answer");
     assert_eq!(

@@ -139,18 +139,6 @@ fn cache_total(text: &str, outcome: &str) -> f64 {
         .sum()
 }
 
-async fn metrics(app: &TestApp) -> String {
-    let url = format!("{}/metrics", app.address);
-    app.client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn replays_and_conflicts_leave_the_response_cache_alone() {
     let (sim, app) = synced(SimConfig::default(), |_| {}).await;
@@ -160,7 +148,7 @@ async fn replays_and_conflicts_leave_the_response_cache_alone() {
     assert_eq!(app.get("/clusters").await.status(), 200);
     assert_eq!(app.get("/clusters").await.status(), 200);
 
-    let before = metrics(&app).await;
+    let before = app.metrics_text().await;
     let replay = create(&app, &body, None, None, "k").await;
     assert!(replayed(&replay));
     let mut changed = body.clone();
@@ -172,7 +160,7 @@ async fn replays_and_conflicts_leave_the_response_cache_alone() {
     )
     .await;
     assert_eq!(app.get("/clusters").await.status(), 200);
-    let after = metrics(&app).await;
+    let after = app.metrics_text().await;
 
     assert_eq!(
         cache_total(&after, "miss") - cache_total(&before, "miss"),

@@ -39,6 +39,17 @@ fn everywhere(rate: f64) -> RateLimitsConfig {
     }
 }
 
+/// The uid of a running (not virtual) cluster of the simulator.
+fn running_cluster(sim: &SimServer) -> String {
+    let data = sim.state.data.read().unwrap();
+    let c = data
+        .clusters
+        .iter()
+        .find(|c| c.state == "Running" && c.host_cluster_uid.is_none())
+        .expect("a running cluster");
+    c.meta.uid.clone()
+}
+
 async fn small_sim(knobs: Value) -> SimServer {
     let sim = spawn_sim_with(SimConfig {
         sizes: sizes(2, 16, 3),
@@ -168,15 +179,7 @@ async fn a_kubeconfig_during_a_throttled_sync_answers_within_its_deadline() {
         "latency_ms": 50,
     }))
     .await;
-    let uid = {
-        let data = sim.state.data.read().unwrap();
-        let c = data
-            .clusters
-            .iter()
-            .find(|c| c.state == "Running" && c.host_cluster_uid.is_none())
-            .expect("a running cluster");
-        c.meta.uid.clone()
-    };
+    let uid = running_cluster(&sim);
     let app = spawn_app_for(&[&sim], |c| {
         c.environments[0].rate_limits = RateLimitsConfig {
             interactive_deadline_seconds: 10,
@@ -253,15 +256,7 @@ async fn a_callers_flood_neither_delays_another_person_nor_reaches_palette() {
     })
     .await;
     app.sync("env0").await;
-    let uid = {
-        let data = sim.state.data.read().unwrap();
-        let c = data
-            .clusters
-            .iter()
-            .find(|c| c.state == "Running" && c.host_cluster_uid.is_none())
-            .expect("a running cluster");
-        c.meta.uid.clone()
-    };
+    let uid = running_cluster(&sim);
     let url = app.url(&format!("/clusters/{uid}/kubeconfig"));
     let plain = reqwest::Client::new();
     let flood_ends = Instant::now() + Duration::from_secs(6);

@@ -365,17 +365,6 @@ async fn an_environment_requiring_a_user_token_shows_nothing_without_one() {
     secure.stop().await;
 }
 
-async fn metrics_text(app: &TestApp) -> String {
-    app.client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text")
-}
-
 /// The sum of the series of `name` whose labels include `label`.
 fn series(text: &str, name: &str, label: &str) -> f64 {
     text.lines()
@@ -419,7 +408,7 @@ async fn unknown_query_parameters_are_refused_and_spellings_share_an_answer() {
     // Two spellings of one question: one build, then a hit.
     let misses = |t: &str| series(t, "spectrocloud_response_cache_total", "outcome=\"miss\"");
     let hits = |t: &str| series(t, "spectrocloud_response_cache_total", "outcome=\"hit\"");
-    let before = metrics_text(&app).await;
+    let before = app.metrics_text().await;
     let a = app
         .get("/clusters?limit=3&offset=1")
         .await
@@ -438,7 +427,7 @@ async fn unknown_query_parameters_are_refused_and_spellings_share_an_answer() {
         .text()
         .await
         .unwrap();
-    let after = metrics_text(&app).await;
+    let after = app.metrics_text().await;
     assert_eq!(a, b);
     assert_eq!(a, c);
     assert_eq!(misses(&after) - misses(&before), 1.0, "{after}");
@@ -493,20 +482,20 @@ async fn a_no_cache_flood_rebuilds_once_per_caller_and_interval() {
         )
     };
     let misses = |t: &str| series(t, "spectrocloud_response_cache_total", "outcome=\"miss\"");
-    let before = metrics_text(&app).await;
+    let before = app.metrics_text().await;
     // 16 at once, then 10 one after the other: one build between them.
     let together = futures::future::join_all((0..16).map(|_| ask(FLOODER))).await;
     let mut serial = Vec::new();
     for _ in 0..10 {
         serial.push(ask(FLOODER).await);
     }
-    let after = metrics_text(&app).await;
+    let after = app.metrics_text().await;
     assert!(together.iter().chain(&serial).all(|b| *b == together[0]));
     assert_eq!(built(&after) - built(&before), 1.0, "{after}");
     assert_eq!(misses(&after) - misses(&before), 1.0, "{after}");
     // Another caller's own no-cache is not spent by the flood: it builds.
     assert_eq!(ask(NEIGHBOUR).await, together[0]);
-    let last = metrics_text(&app).await;
+    let last = app.metrics_text().await;
     assert_eq!(built(&last) - built(&after), 1.0, "{last}");
     app.stop().await;
     sim.stop().await;
