@@ -101,10 +101,14 @@ enum Command {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
     },
-    /// Validate the configuration and print it with secrets redacted.
+    /// Validate the configuration and print it with secrets redacted. Errors (a set-up that
+    /// cannot work) exit 2; warnings (a likely mistake) are printed and exit 0.
     CheckConfig {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
+        /// Exit 1 when there is any warning (for CI).
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -132,17 +136,29 @@ fn main() -> ExitCode {
 async fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::CheckConfig { config } => {
-            return match load(&config) {
-                Ok(c) => {
-                    println!(
-                        "# {} is valid; effective configuration (secrets redacted):",
-                        config.display()
-                    );
-                    print!("{}", c.to_redacted_toml());
-                    ExitCode::SUCCESS
-                }
-                Err(code) => code,
+        Command::CheckConfig { config, strict } => {
+            let c = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let warnings = c.warnings();
+            for w in &warnings {
+                eprintln!("warning: {}: {}", w.key, w.message);
+            }
+            let verdict = match warnings.len() {
+                0 => String::new(),
+                1 => ", with 1 warning (above)".to_string(),
+                n => format!(", with {n} warnings (above)"),
+            };
+            println!(
+                "# {} is valid{verdict}; effective configuration (secrets redacted):",
+                config.display()
+            );
+            print!("{}", c.to_redacted_toml());
+            return if strict && !warnings.is_empty() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
             };
         }
         Command::Serve { config } => {
@@ -151,6 +167,9 @@ async fn run() -> ExitCode {
                 Err(code) => return code,
             };
             telemetry::init(&config.log);
+            for w in config.warnings() {
+                tracing::warn!(key = %w.key, "configuration: {}", w.message);
+            }
             app::serve(config).await
         }
         Command::Sync {
