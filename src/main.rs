@@ -29,7 +29,8 @@ enum Command {
         config: PathBuf,
     },
     /// Start a Palette simulator and the server in one process, on loopback, with a temporary
-    /// database and no authentication; prints the URLs and example requests.
+    /// database and no authentication; prints the URLs, the MCP client configuration and
+    /// example requests.
     Demo {
         /// Address of the API server.
         #[arg(long, default_value = "127.0.0.1:7007")]
@@ -37,6 +38,9 @@ enum Command {
         /// Size of the simulated Palette.
         #[arg(long, value_enum, default_value_t = Dataset::Small)]
         dataset: Dataset,
+        /// Also print a Palette session token per simulated user (to try X-SpectroCloud-Token).
+        #[arg(long)]
+        show_tokens: bool,
     },
     /// Serve a simulated Palette v1 API over deterministic synthetic data.
     PaletteSim {
@@ -213,9 +217,13 @@ async fn run() -> ExitCode {
                 );
             })
         }
-        Command::Demo { bind, dataset } => {
+        Command::Demo {
+            bind,
+            dataset,
+            show_tokens,
+        } => {
             telemetry::init(&LogConfig::default());
-            app::demo(&bind, dataset.name()).await
+            app::demo(&bind, dataset.name(), show_tokens).await
         }
         Command::PaletteSim {
             bind,
