@@ -147,7 +147,13 @@ pub async fn html_errors(
         .unwrap_or_default();
     let res = next.call(req).await?.map_into_boxed_body();
     let status = res.status();
-    if !html || !(status.is_client_error() || status.is_server_error()) {
+    // A page that already is HTML (the sign-in form repeated with its problem) stays as is.
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/html"));
+    if !html || is_html || !(status.is_client_error() || status.is_server_error()) {
         return Ok(res);
     }
     let Some(state) = state else {

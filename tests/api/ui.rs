@@ -788,6 +788,19 @@ async fn errors_are_html_pages_for_a_browser_and_json_for_a_script() {
         "{html}"
     );
 
+    // A refused sign-in stays the sign-in form, with its problem.
+    let form = b
+        .post(app.url("/ui/signin"))
+        .header(ORIGIN, &app.address)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("Accept", HTML)
+        .body("token=not-a-configured-token-0000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 401);
+    assert!(form.text().await.unwrap().contains("name=\"token\""));
+
     // A script (no text/html in Accept) keeps the API's JSON.
     let script = page("/ui/pack-usage.csv?instance=env0", &viewer, "*/*")
         .await
