@@ -440,8 +440,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// `demo`: a simulated Palette and the service in one process, on loopback, with a temporary
-/// database and no caller authentication. Prints the URLs and example requests.
-pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
+/// database and no caller authentication. Prints the URLs, the MCP client configuration and
+/// example requests; the simulated users' session tokens only with `show_tokens`.
+pub async fn demo(bind: &str, dataset: &str, show_tokens: bool) -> anyhow::Result<()> {
     if !crate::config::is_loopback_bind(bind) {
         anyhow::bail!(
             "demo serves without authentication, so it listens on loopback only: give --bind 127.0.0.1:<port> (or [::1]:<port>); to serve {bind}, run `serve` with a configuration whose auth.mode is \"static\" or \"backstage\""
@@ -485,21 +486,8 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
         .map_err(crate::config::ConfigError::Invalid)?;
     let app = Application::build(config.clone()).await?;
     let base = format!("http://{}{}", app.addr(), config.server.base_path);
-    println!("{}", crate::sim::describe(&sim));
-    println!("spectrocloud-backend demo at {base}  (auth: none, database: temporary)");
-    println!("Fleet page: {base}/ui/  (the simulated fleet changes a little every minute)\n");
-    println!("Try:");
-    for path in [
-        "/health",
-        "/sync/status",
-        "/clusters",
-        "/projects",
-        "/reports/profile-usage",
-        "/reports/fleet",
-        "/events",
-    ] {
-        println!("  curl -s {base}{path}");
-    }
+    println!("{}", crate::sim::describe(&sim, show_tokens));
+    print!("{}", demo_banner(&base, show_tokens));
     println!("\nCtrl-C stops both.");
     let handle = app.handle();
     tokio::spawn(async move {
@@ -510,4 +498,44 @@ pub async fn demo(bind: &str, dataset: &str) -> anyhow::Result<()> {
     sim.stop().await;
     drop(dir);
     Ok(())
+}
+
+/// What the demo prints about the service at `base` (`http://host:port/api/spectrocloud`).
+fn demo_banner(base: &str, show_tokens: bool) -> String {
+    let mcp = format!("{base}/mcp");
+    let mut out = format!(
+        "spectrocloud-backend demo at {base}  (auth: none, database: temporary)\n\
+         Fleet page: {base}/ui/  (the simulated fleet changes a little every minute)\n\
+         MCP endpoint: {mcp}  (Streamable HTTP; no token needed in the demo)\n\n\
+         MCP client configuration (.mcp.json, Cursor, and other clients that take a URL):\n\
+         {}\n\
+         Claude Code: claude mcp add --transport http spectrocloud {mcp}\n\n\
+         Try:\n",
+        mcp_client_config(&mcp)
+    );
+    for path in [
+        "/health",
+        "/sync/status",
+        "/clusters",
+        "/projects",
+        "/reports/profile-usage",
+        "/reports/fleet",
+        "/events",
+    ] {
+        out.push_str(&format!("  curl -s {base}{path}\n"));
+    }
+    if !show_tokens {
+        out.push_str(
+            "\nPalette user session tokens (X-SpectroCloud-Token) are not printed; `demo --show-tokens` prints them.\n",
+        );
+    }
+    out
+}
+
+/// An MCP client's configuration for the server at `url`, as JSON.
+pub fn mcp_client_config(url: &str) -> String {
+    let config = serde_json::json!({
+        "mcpServers": { "spectrocloud": { "type": "http", "url": url } }
+    });
+    serde_json::to_string_pretty(&config).unwrap_or_default()
 }

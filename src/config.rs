@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::auth::permissions::Permission;
 
+mod warnings;
+
 /// A secret string (API key, bearer token). `Debug`, `Display` and `Serialize` print `***`.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -1178,6 +1180,13 @@ impl Config {
             {
                 issue(&key("schedule"), msg);
             }
+            if env.requires_user_token(&self.auth) && !env.user_tokens {
+                // No user token is ever taken for this environment, so none is ever usable.
+                issue(
+                    &key("require_user_token"),
+                    "every request would be refused: user_tokens = false means no Palette user token is used here; set require_user_token = false for this environment, or user_tokens = true".into(),
+                );
+            }
             env.rate_limits.issues(&key("rate_limits"), &mut issue);
             for p in &env.include_projects {
                 if env.exclude_projects.contains(p) {
@@ -1337,6 +1346,12 @@ fn describe_kind(kind: &figment::error::Kind) -> String {
             )
         }
         Kind::Message(m) => cut(m.lines().next().unwrap_or(""), 200),
+        // A closed set: its values, plainly (figment nests them in backquotes).
+        Kind::UnknownVariant(found, allowed) => format!(
+            "unknown value `{}`; allowed: {}",
+            cut(found, 64),
+            allowed.join(", ")
+        ),
         other => other.to_string(),
     }
 }

@@ -30,7 +30,8 @@ enum Command {
         config: PathBuf,
     },
     /// Start a Palette simulator and the server in one process, on loopback, with a temporary
-    /// database and no authentication; prints the URLs and example requests.
+    /// database and no authentication; prints the URLs, the MCP client configuration and
+    /// example requests.
     Demo {
         /// Address of the API server.
         #[arg(long, default_value = "127.0.0.1:7007")]
@@ -38,6 +39,9 @@ enum Command {
         /// Size of the simulated Palette.
         #[arg(long, value_enum, default_value_t = Dataset::Small)]
         dataset: Dataset,
+        /// Also print a Palette session token per simulated user (to try X-SpectroCloud-Token).
+        #[arg(long)]
+        show_tokens: bool,
     },
     /// Serve a simulated Palette v1 API over deterministic synthetic data.
     PaletteSim {
@@ -102,10 +106,14 @@ enum Command {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
     },
-    /// Validate the configuration and print it with secrets redacted.
+    /// Validate the configuration and print it with secrets redacted. Errors (a set-up that
+    /// cannot work) exit 2; warnings (a likely mistake) are printed and exit 0.
     CheckConfig {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
+        /// Exit 1 when there is any warning (for CI).
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -133,17 +141,29 @@ fn main() -> ExitCode {
 async fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::CheckConfig { config } => {
-            return match load(&config) {
-                Ok(c) => {
-                    println!(
-                        "# {} is valid; effective configuration (secrets redacted):",
-                        config.display()
-                    );
-                    print!("{}", c.to_redacted_toml());
-                    ExitCode::SUCCESS
-                }
-                Err(code) => code,
+        Command::CheckConfig { config, strict } => {
+            let c = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let warnings = c.warnings();
+            for w in &warnings {
+                eprintln!("warning: {}: {}", w.key, w.message);
+            }
+            let verdict = match warnings.len() {
+                0 => String::new(),
+                1 => ", with 1 warning (above)".to_string(),
+                n => format!(", with {n} warnings (above)"),
+            };
+            println!(
+                "# {} is valid{verdict}; effective configuration (secrets redacted):",
+                config.display()
+            );
+            print!("{}", c.to_redacted_toml());
+            return if strict && !warnings.is_empty() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
             };
         }
         Command::Serve { config } => {
@@ -152,6 +172,9 @@ async fn run() -> ExitCode {
                 Err(code) => return code,
             };
             telemetry::init(&config.log);
+            for w in config.warnings() {
+                tracing::warn!(key = %w.key, "configuration: {}", w.message);
+            }
             app::serve(config).await
         }
         Command::Sync {
@@ -195,9 +218,13 @@ async fn run() -> ExitCode {
                 );
             })
         }
-        Command::Demo { bind, dataset } => {
+        Command::Demo {
+            bind,
+            dataset,
+            show_tokens,
+        } => {
             telemetry::init(&LogConfig::default());
-            app::demo(&bind, dataset.name()).await
+            app::demo(&bind, dataset.name(), show_tokens).await
         }
         Command::PaletteSim {
             bind,

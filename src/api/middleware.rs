@@ -1,4 +1,5 @@
-//! Cross-cutting HTTP middleware: request id header and the body size guard.
+//! Cross-cutting HTTP middleware: request id header, the request's log line and the body size
+//! guard.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -129,6 +130,8 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
             .peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
+        req.extensions_mut()
+            .insert(Started(std::time::Instant::now()));
         tracing::info_span!(
             "HTTP request",
             http.method = %req.method(),
@@ -141,15 +144,69 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
             otel.status_code = tracing::field::Empty,
             request_id = %id,
             exception.message = tracing::field::Empty,
-            exception.details = tracing::field::Empty,
         )
     }
 
+    /// The request's one log line (its span's close is not logged, see `telemetry`): the
+    /// status, the error's message (never its `Debug`), the duration; INFO up to 4xx, WARN for
+    /// an upstream failure (502, 503, 504), ERROR for any other 5xx.
     fn on_request_end<B: MessageBody>(
         span: tracing::Span,
         outcome: &Result<ServiceResponse<B>, Error>,
     ) {
-        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+        let (status, error, started) = match outcome {
+            Ok(res) => (
+                res.status(),
+                res.response().error().map(|e| e.to_string()),
+                res.request().extensions().get::<Started>().map(|s| s.0),
+            ),
+            Err(e) => (
+                e.as_response_error().status_code(),
+                Some(e.to_string()),
+                None,
+            ),
+        };
+        let code = status.as_u16();
+        span.record("http.status_code", code);
+        span.record("otel.status_code", if code >= 500 { "ERROR" } else { "OK" });
+        if let Some(e) = &error {
+            span.record("exception.message", cut(e, 200));
+        }
+        let ms = started.map_or(0.0, |t| {
+            (t.elapsed().as_secs_f64() * 10_000.0).round() / 10.0
+        });
+        // Called inside the request span: the line carries its fields.
+        match outcome_level(code) {
+            OutcomeLevel::Info => tracing::info!(status = code, duration_ms = ms, "request done"),
+            OutcomeLevel::Warn => {
+                tracing::warn!(status = code, duration_ms = ms, "request failed upstream")
+            }
+            OutcomeLevel::Error => {
+                tracing::error!(status = code, duration_ms = ms, "request failed")
+            }
+        }
+    }
+}
+
+/// When a request started (the duration in its log line).
+#[derive(Clone, Copy)]
+struct Started(std::time::Instant);
+
+/// The level of a request's log line.
+#[derive(Debug, PartialEq, Eq)]
+enum OutcomeLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// A caller's mistake (4xx) is not the service's problem: INFO. Palette failing (502, 503,
+/// 504) is worth a look: WARN. Any other 5xx is ours: ERROR.
+fn outcome_level(status: u16) -> OutcomeLevel {
+    match status {
+        502..=504 => OutcomeLevel::Warn,
+        500..=599 => OutcomeLevel::Error,
+        _ => OutcomeLevel::Info,
     }
 }
 
@@ -244,6 +301,17 @@ pub async fn security_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callers_mistake_is_info_an_upstream_failure_warn_ours_error() {
+        for s in [200, 304, 400, 401, 403, 404, 409, 429] {
+            assert_eq!(outcome_level(s), OutcomeLevel::Info, "{s}");
+        }
+        for s in [502, 503, 504] {
+            assert_eq!(outcome_level(s), OutcomeLevel::Warn, "{s}");
+        }
+        assert_eq!(outcome_level(500), OutcomeLevel::Error);
+    }
 
     #[test]
     fn logged_queries_keep_known_values_only() {

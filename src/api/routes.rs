@@ -102,7 +102,7 @@ route_table! {
     GET "/events" => events::list, Perm(ClusterViewInfo), Mirror, &["since", "type", "clusterUid", "projectUid", "limit", "cursor"], "Fleet changes seen by the sync, newest first (since, type, clusterUid, projectUid, limit, cursor)";
     GET "/sync/status" => sync::status, Perm(ClusterViewInfo), Service, &[], "Mirror freshness per environment";
     POST "/sync" => sync::trigger, Perm(ClusterCreate), Service, &[], "Start a sync run";
-    GET "/audit" => audit::list, Perm(ClusterCreate), Service, &["limit", "offset"], "Audit log, newest first";
+    GET "/audit" => audit::list, Perm(AuditView), Service, &["limit", "offset"], "Audit log, newest first";
 }
 
 /// The spec of `method path` (path relative to the base path, actix syntax).

@@ -1,5 +1,5 @@
 //! Caller authentication (static bearer tokens, Backstage-issued JWTs, or none on loopback),
-//! Palette user tokens, per-user visibility, the seven permissions and the audit log.
+//! Palette user tokens, per-user visibility, the permissions and the audit log.
 
 pub mod audit;
 pub mod backstage;

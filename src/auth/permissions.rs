@@ -1,5 +1,5 @@
-//! The seven permissions of the original plugin (exact ids), and how config grants resolve to
-//! a caller's set of allowed permissions.
+//! The seven permissions of the original plugin (exact ids), this service's own permission to
+//! read the audit log, and how config grants resolve to a caller's set of allowed permissions.
 
 use std::collections::BTreeSet;
 
@@ -23,10 +23,14 @@ pub enum Permission {
     ProfileViewInfo,
     #[serde(rename = "spectrocloud.profile.view-clusters")]
     ProfileViewClusters,
+    /// Reading the audit log (`GET /audit`): who downloaded kubeconfigs, created clusters, was
+    /// refused. An auditor needs no right to create clusters.
+    #[serde(rename = "spectrocloud.audit.view")]
+    AuditView,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 8] = [
         Permission::ClusterViewInfo,
         Permission::ClusterDownloadKubeconfig,
         Permission::ClusterViewPackValues,
@@ -34,6 +38,7 @@ impl Permission {
         Permission::ClusterCreate,
         Permission::ProfileViewInfo,
         Permission::ProfileViewClusters,
+        Permission::AuditView,
     ];
 
     pub const fn id(self) -> &'static str {
@@ -45,6 +50,7 @@ impl Permission {
             Permission::ClusterCreate => "spectrocloud.cluster.create",
             Permission::ProfileViewInfo => "spectrocloud.profile.view-info",
             Permission::ProfileViewClusters => "spectrocloud.profile.view-clusters",
+            Permission::AuditView => "spectrocloud.audit.view",
         }
     }
 
@@ -70,7 +76,7 @@ impl Permission {
 }
 
 /// Resolves which permissions a principal (subject + groups) holds under the configured grants.
-/// With permissions disabled, everyone holds all seven.
+/// With permissions disabled, everyone holds them all.
 pub fn resolve(
     config: &PermissionsConfig,
     subject: &str,
@@ -112,6 +118,10 @@ mod tests {
         assert!(Permission::is_valid_pattern("spectrocloud.profile.*"));
         assert!(!Permission::is_valid_pattern("spectrocloud.nothing.*"));
         assert!(!Permission::is_valid_pattern("spectrocloud.cluster.view"));
+        // The audit is not part of creating clusters.
+        assert!(!Permission::AuditView.matches("spectrocloud.cluster.*"));
+        assert!(Permission::AuditView.matches("spectrocloud.audit.*"));
+        assert!(Permission::AuditView.matches("spectrocloud.*"));
     }
 
     #[test]
@@ -142,6 +152,6 @@ mod tests {
             enabled: false,
             grants: vec![],
         };
-        assert_eq!(resolve(&off, "x", &[]).len(), 7);
+        assert_eq!(resolve(&off, "x", &[]).len(), 8);
     }
 }

@@ -485,8 +485,9 @@ pub fn sizes_for(
     Ok(s)
 }
 
-/// One line per simulated user with a fresh session token, for humans starting the simulator.
-pub fn describe(server: &SimServer) -> String {
+/// The simulator's URLs and one line per simulated user, for humans starting it; with
+/// `show_tokens`, a fresh session token per user (the demo prints them only when asked).
+pub fn describe(server: &SimServer, show_tokens: bool) -> String {
     let mut out = String::new();
     let (users, summary) = match server.state.data.read() {
         Ok(d) => (d.users.clone(), control::summary(&d)),
@@ -503,14 +504,16 @@ pub fn describe(server: &SimServer) -> String {
     ));
     let ttl = server.state.knobs().token_ttl_seconds as i64;
     for u in users {
-        let token = server.state.mint_token(&u.uid, &u.email, ttl);
         out.push_str(&format!(
-            "    {:<24} projects={} tenant_perms={}\n      Authorization: {}\n",
+            "    {:<24} projects={} tenant_perms={}\n",
             u.email,
             u.project_uids.len(),
             u.tenant_permissions.len(),
-            token
         ));
+        if show_tokens {
+            let token = server.state.mint_token(&u.uid, &u.email, ttl);
+            out.push_str(&format!("      Authorization: {token}\n"));
+        }
     }
     out
 }
@@ -521,7 +524,7 @@ pub async fn run_standalone(config: SimConfig, bind: &str) -> anyhow::Result<()>
         TcpListener::bind(bind).map_err(|e| anyhow::anyhow!("cannot bind {bind}: {e}"))?;
     let started = std::time::Instant::now();
     let server = start_on(config, listener).await?;
-    println!("{}", describe(&server));
+    println!("{}", describe(&server, true));
     println!(
         "ready in {:.2} s; try: curl -H 'ApiKey: {}' {}/v1/dashboard/spectroclusters/meta",
         started.elapsed().as_secs_f64(),

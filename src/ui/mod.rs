@@ -3,6 +3,7 @@
 //! only filters a table. Its data comes from the service functions, like the API's.
 
 pub mod charts;
+mod error_page;
 mod page;
 pub mod session;
 mod view;
@@ -28,6 +29,7 @@ pub fn configure(base_path: String) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.service(
             web::scope(&root)
                 .wrap(from_fn(page_headers))
+                .wrap(from_fn(error_page::html_errors))
                 // A token is short: a sign-in form never needs more.
                 .app_data(
                     web::FormConfig::default()

@@ -111,3 +111,48 @@ async fn audit_entries_past_retention_are_pruned() {
     second.stop().await;
     first.stop().await;
 }
+
+#[tokio::test]
+async fn reading_the_audit_needs_its_own_permission_not_cluster_create() {
+    const AUDITOR: &str = "audit-auditor-token-6a0e93d1";
+    const CREATOR: &str = "audit-creator-token-2c7f58b4";
+    let app = spawn_app_with(|c| {
+        tokens(c);
+        for (token, subject) in [(AUDITOR, "user:default/aud"), (CREATOR, "user:default/cre")] {
+            c.auth.tokens.push(StaticToken {
+                token: Secret::new(token),
+                subject: subject.into(),
+                groups: vec![],
+                palette_user: None,
+            });
+        }
+        c.permissions.grants.push(Grant {
+            principals: vec!["user:default/aud".into()],
+            allow: vec!["spectrocloud.audit.view".into()],
+        });
+        c.permissions.grants.push(Grant {
+            principals: vec!["user:default/cre".into()],
+            allow: vec!["spectrocloud.cluster.create".into()],
+        });
+    })
+    .await;
+    let as_ = |token: &'static str| {
+        reqwest::Client::new()
+            .get(app.url("/audit"))
+            .bearer_auth(token)
+            .send()
+    };
+    let read = as_(AUDITOR).await.unwrap();
+    assert_eq!(read.status(), 200, "an auditor reads the audit");
+    assert!(json(read).await["entries"].is_array());
+    let refused = as_(CREATOR).await.unwrap();
+    let body = json(refused).await;
+    assert_eq!(body["code"], "permission_denied", "{body}");
+    assert_eq!(body["permission"], "spectrocloud.audit.view", "{body}");
+    assert_eq!(
+        as_(ADMIN).await.unwrap().status(),
+        200,
+        "spectrocloud.* covers it"
+    );
+    app.stop().await;
+}

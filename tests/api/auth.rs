@@ -1,4 +1,4 @@
-//! Authentication, the seven permissions decided per caller, Backstage JWTs, Palette user
+//! Authentication, the permissions decided per caller, Backstage JWTs, Palette user
 //! tokens and re-auth, the audit log, and no secret in any log line.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -567,7 +567,7 @@ async fn backstage_jwts_are_verified_against_the_jwks() {
     assert_eq!(v["caller"]["subject"], "user:default/ada");
     assert_eq!(v["caller"]["groups"], json!(["group:default/platform"]));
     assert_eq!(v["caller"]["method"], "backstage");
-    assert_eq!(v["caller"]["permissions"].as_array().unwrap().len(), 7);
+    assert_eq!(v["caller"]["permissions"].as_array().unwrap().len(), 8);
     let resp = who(backstage_token(
         &r,
         "user:default/vic",

@@ -203,3 +203,30 @@ fn a_backup_into_a_missing_directory_says_so_once() {
         "{said}"
     );
 }
+
+#[test]
+fn serve_logs_the_configurations_warnings_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // A taken port ends `serve` right after start-up.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let path = config_in(
+        dir.path(),
+        &format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\n[auth]\nmode = \"none\"\n[[auth.tokens]]\ntoken = \"cli-warned-token-7d1e0a\"\nsubject = \"user:default/a\"\n"
+        ),
+    );
+    let said = text(&quick(
+        SERVICE,
+        &["serve", "--config", path.to_str().unwrap()],
+    ));
+    let warning = said
+        .lines()
+        .find(|l| l.contains("auth.tokens"))
+        .unwrap_or_else(|| panic!("no warning about auth.tokens: {said}"));
+    assert!(
+        warning.contains("WARN") && warning.contains("ignored"),
+        "{warning}"
+    );
+    assert!(!said.contains("cli-warned-token"), "{said}");
+}

@@ -268,3 +268,91 @@ fn create_defaults_are_parsed_and_checked() {
         assert!(got.iter().any(|(k, _)| k == key), "{key} not in {got:?}");
     }
 }
+
+#[test]
+fn a_closed_set_lists_its_allowed_values() {
+    for (toml, allowed) in [
+        (
+            "[auth]\nmode = \"magic\"\n",
+            "allowed: none, static, backstage",
+        ),
+        ("[log]\nformat = \"xml\"\n", "allowed: text, json"),
+    ] {
+        let got = issues(&format!("{toml}{ENV}"));
+        assert!(
+            got.iter().any(|(_, m)| m.contains(allowed)),
+            "{toml}: {got:?}"
+        );
+    }
+}
+
+#[test]
+fn requiring_user_tokens_where_none_is_used_is_refused() {
+    let got = issues(&format!(
+        "[auth]\nrequire_user_token = true\n{ENV}user_tokens = false\n"
+    ));
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "environments[0].require_user_token"
+                && m.contains("user_tokens = false")),
+        "{got:?}"
+    );
+    // Where it is not required, an environment without user tokens is fine.
+    assert!(issues(&format!("{ENV}user_tokens = false\n")).is_empty());
+}
+
+/// Runs `check-config` (with `extra` arguments) on `text`: success, stdout, stderr.
+fn check_config(text: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
+        .arg("check-config")
+        .args(extra)
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const TOKEN: &str =
+    "[[auth.tokens]]\ntoken = \"check-config-token-51ab9c\"\nsubject = \"user:default/a\"\n";
+const GRANT: &str = "[[permissions.grants]]\nprincipals = [\"*\"]\nallow = [\"spectrocloud.*\"]\n";
+
+#[test]
+fn check_config_warns_on_set_ups_that_cannot_work_as_meant() {
+    // Zero environments; tokens that mode "none" would silently ignore.
+    let (code, stdout, stderr) = check_config(&format!("[auth]\nmode = \"none\"\n{TOKEN}"), &[]);
+    assert_eq!(code, Some(0), "warnings do not fail: {stderr}");
+    assert!(
+        stderr.contains("warning: environments: no environment is configured"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warning: auth.tokens: ignored"), "{stderr}");
+    assert!(stdout.contains("with 2 warnings"), "{stdout}");
+    assert!(!stderr.contains("check-config-token"), "{stderr}");
+    // --strict fails on them (CI).
+    let (code, _, _) = check_config(&format!("[auth]\nmode = \"none\"\n{TOKEN}"), &["--strict"]);
+    assert_eq!(code, Some(1));
+    // Permissions enabled with no grant: everyone refused; grants that give cluster.create
+    // but nobody the audit's own permission.
+    let (_, _, stderr) = check_config(&format!("{ENV}{TOKEN}"), &[]);
+    assert!(
+        stderr.contains("warning: permissions.grants: none configured"),
+        "{stderr}"
+    );
+    let creators =
+        "[[permissions.grants]]\nprincipals = [\"*\"]\nallow = [\"spectrocloud.cluster.create\"]\n";
+    let (_, _, stderr) = check_config(&format!("{ENV}{TOKEN}{creators}"), &[]);
+    assert!(stderr.contains("spectrocloud.audit.view"), "{stderr}");
+    // A complete set-up: no warning, and --strict passes.
+    let (code, stdout, stderr) = check_config(&format!("{ENV}{TOKEN}{GRANT}"), &["--strict"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(stdout.contains("is valid;"), "{stdout}");
+}

@@ -15,6 +15,7 @@ mod hardening;
 mod helpers;
 mod idempotency;
 mod listing;
+mod logs;
 mod mcp;
 mod pacing;
 mod progressive;

@@ -2279,3 +2279,69 @@ async fn every_list_tool_pages_to_the_end() {
     app.stop().await;
     sim.stop().await;
 }
+
+/// What `demo` prints up to its last line.
+async fn demo_output(args: &[&str]) -> (String, tokio::process::Child) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
+        .arg("demo")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let mut out = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        out.push_str(&line);
+        out.push('\n');
+        if line.contains("Ctrl-C stops both") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (out, child)
+}
+
+#[tokio::test]
+async fn demo_prints_a_working_mcp_client_configuration_and_no_session_tokens() {
+    let (out, mut child) = demo_output(&["--bind", "127.0.0.1:0"]).await;
+    // Palette session tokens are JWTs (`eyJ…`): not printed unless asked.
+    assert!(!out.contains("eyJ"), "{out}");
+    assert!(out.contains("--show-tokens"), "{out}");
+    let endpoint = out
+        .lines()
+        .find_map(|l| l.strip_prefix("MCP endpoint: "))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the MCP endpoint is printed")
+        .to_string();
+    assert!(endpoint.ends_with("/api/spectrocloud/mcp"), "{endpoint}");
+    // The printed JSON is a client configuration naming that endpoint.
+    let start = out.find("{\n").expect("a JSON block");
+    let end = start + out[start..].find("\n}\n").expect("its end") + 2;
+    let config: Value = serde_json::from_str(&out[start..end]).expect("valid JSON");
+    let url = config["mcpServers"]["spectrocloud"]["url"]
+        .as_str()
+        .expect("mcpServers.spectrocloud.url");
+    assert_eq!(url, endpoint);
+    // An MCP client given only that URL lists the tools.
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(url.to_string()),
+    );
+    let client = ().serve(transport).await.expect("MCP handshake");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(
+        tools
+            .iter()
+            .any(|t| t.name == "find_spectrocloud_clusters_for_profile"),
+        "{:?}",
+        tools.iter().map(|t| t.name.to_string()).collect::<Vec<_>>()
+    );
+    let _ = client.cancel().await;
+    let _ = child.start_kill();
+
+    let (out, mut child) = demo_output(&["--bind", "127.0.0.1:0", "--show-tokens"]).await;
+    assert!(out.contains("Authorization: eyJ"), "{out}");
+    let _ = child.start_kill();
+}

@@ -732,3 +732,84 @@ async fn csv_links_of_a_signed_in_page_download_the_reports_csv() {
     app.stop().await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn errors_are_html_pages_for_a_browser_and_json_for_a_script() {
+    let sim = spawn_sim().await;
+    let app = spawn_app_for(&[&sim], with_tokens).await;
+    let b = browser();
+    let (admin, viewer) = (sign_in(&app, ADMIN).await, sign_in(&app, VIEWER).await);
+    const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = |path: &str, cookie: &str, accept: &str| {
+        b.get(app.url(path))
+            .header(COOKIE, cookie)
+            .header("Accept", accept)
+            .send()
+    };
+
+    // An unknown environment: the page's look, the configured ones as links.
+    let resp = page("/ui/?instance=nope", &admin, HTML).await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(resp.headers().contains_key("content-security-policy"));
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("fleet.css") && html.contains("Unknown environment"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/api/spectrocloud/ui/?instance=env0\""),
+        "{html}"
+    );
+    assert!(!html.contains("\"code\""), "{html}");
+
+    // A missing page and a refused download say what to do.
+    let missing = page("/ui/nothing-here", &admin, HTML).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("href=\"/api/spectrocloud/ui/\"")
+    );
+    let denied = page("/ui/pack-usage.csv?instance=env0", &viewer, HTML)
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let html = denied.text().await.unwrap();
+    assert!(
+        html.contains("spectrocloud.profile.view-clusters") && html.contains("<h1>"),
+        "{html}"
+    );
+
+    // A refused sign-in stays the sign-in form, with its problem.
+    let form = b
+        .post(app.url("/ui/signin"))
+        .header(ORIGIN, &app.address)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("Accept", HTML)
+        .body("token=not-a-configured-token-0000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 401);
+    assert!(form.text().await.unwrap().contains("name=\"token\""));
+
+    // A script (no text/html in Accept) keeps the API's JSON.
+    let script = page("/ui/pack-usage.csv?instance=env0", &viewer, "*/*")
+        .await
+        .unwrap();
+    assert_error(script, 403, "permission_denied").await;
+    let script = page("/ui/?instance=nope", &admin, "application/json")
+        .await
+        .unwrap();
+    assert_error(script, 404, "unknown_instance").await;
+    app.stop().await;
+    sim.stop().await;
+}
