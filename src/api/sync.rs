@@ -16,7 +16,7 @@ pub async fn status(
     req: HttpRequest,
 ) -> Reply {
     let only = only.0.as_ref().map(|e| e.name());
-    let closed = status::closed_to(&state, req.headers(), &c).await;
+    let closed = status::closed_to(&state, req.headers(), &c, only).await;
     let out = status::sync_status(&state, only, &closed).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "environments": out })))
 }

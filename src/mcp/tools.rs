@@ -703,8 +703,9 @@ pub async fn list_spectrocloud_fleet_changes(
 }
 
 pub async fn get_spectrocloud_sync_status(c: &Call<'_>, a: Env) -> AppResult<Value> {
-    let closed = status::closed_to(c.state, &c.headers, c.caller).await;
-    let list = status::sync_status(c.state, only(c, &a)?.as_deref(), &closed).await?;
+    let only = only(c, &a)?;
+    let closed = status::closed_to(c.state, &c.headers, c.caller, only.as_deref()).await;
+    let list = status::sync_status(c.state, only.as_deref(), &closed).await?;
     Ok(json!({ "environments": list }))
 }
 

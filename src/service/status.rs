@@ -83,17 +83,30 @@ impl EnvStatus {
 }
 
 /// The environments whose object counts a caller may not see: those requiring a Palette
-/// user token, for which the request brings none Palette accepts (resolved as the data
-/// routes resolve it, per environment).
-pub async fn closed_to(state: &AppState, headers: &HeaderMap, caller: &Caller) -> Vec<String> {
+/// user token, for which the request brings none Palette accepts. As on the data routes, the
+/// request's token is for the environment it names (`only`, else the first): it is never sent
+/// to another environment's Palette, where only a token cached for this caller counts.
+pub async fn closed_to(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    only: Option<&str>,
+) -> Vec<String> {
     let binding = caller.binding();
+    let named = only.or_else(|| state.envs.all().first().map(|e| e.name()));
+    let mut without_token = headers.clone();
+    without_token.remove(palette_user::TOKEN_HEADER);
     let mut closed = Vec::new();
     for env in state.envs.all() {
         if !env.config.requires_user_token(&state.config.auth) {
             continue;
         }
         let who = palette_user::Request {
-            headers,
+            headers: if Some(env.name()) == named {
+                headers
+            } else {
+                &without_token
+            },
             env: Some(env),
             subject: &caller.subject,
             binding: &binding,

@@ -5,6 +5,7 @@
 
 use std::io::Read;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use spectrocloud_backend::config::{Config, Secret, StaticToken};
 
@@ -303,17 +304,17 @@ async fn an_environment_requiring_a_user_token_shows_nothing_without_one() {
     assert_error(resp, 401, "unauthenticated").await;
     // The sync status still tells both environments' freshness, but no count of the secure
     // one's objects without a token Palette accepts for it.
-    let status = |token: Option<String>| {
+    let status = |token: Option<String>, query: &'static str| {
         let app = &app;
         async move {
-            let mut req = app.client.get(app.url("/sync/status"));
+            let mut req = app.client.get(app.url(&format!("/sync/status{query}")));
             if let Some(t) = token {
                 req = req.header("X-SpectroCloud-Token", t);
             }
             json(req.send().await.unwrap()).await["environments"].clone()
         }
     };
-    let envs = status(None).await;
+    let envs = status(None, "").await;
     assert_eq!(envs[0]["name"], "env0");
     assert!(
         envs[0]["last_run"]["counts"]["clusters"].is_object(),
@@ -325,7 +326,21 @@ async fn an_environment_requiring_a_user_token_shows_nothing_without_one() {
     assert_eq!(envs[1]["last_run"]["outcome"], "success", "{envs}");
     assert!(envs[1]["last_run"]["counts"].is_null(), "{envs}");
     let admin = sim_token(&secure, "admin@acme.example").await;
-    let envs = status(Some(admin)).await;
+    // A token is for the environment the request names: sent without `instance` it is env0's
+    // (the first), never shown to env1's Palette, so env1 stays closed...
+    let calls = sim_control(&secure, Method::GET, "/counters", None).await;
+    let envs = status(Some(admin.clone()), "").await;
+    assert_eq!(envs[1]["counts_withheld"], true, "{envs}");
+    assert_eq!(
+        sim_control(&secure, Method::GET, "/counters", None).await["GET /v1/users/me"],
+        calls["GET /v1/users/me"],
+        "the token went to the other environment's Palette"
+    );
+    // ...and named, it opens env1's counts.
+    let envs = status(Some(admin), "?instance=env1").await;
+    let envs = envs.as_array().unwrap();
+    assert_eq!(envs.len(), 1);
+    let envs = serde_json::Value::Array(vec![json!({}), envs[0].clone()]);
     assert!(envs[1].get("counts_withheld").is_none(), "{envs}");
     assert!(
         envs[1]["last_run"]["counts"]["clusters"].is_object(),
