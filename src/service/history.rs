@@ -39,7 +39,10 @@ pub async fn start(db: &Db, config: &Config, shutdown: &CancellationToken) -> Ve
     }
     let mut targets = Vec::new();
     for (index, (hook, key)) in hooks.iter().zip(keys).enumerate() {
-        let sender = Sender::new(db, index, key.clone(), hook.clone(), &config.notifications);
+        let Some(sender) = Sender::new(db, index, key.clone(), hook.clone(), &config.notifications)
+        else {
+            continue;
+        };
         targets.push(Target {
             index,
             key,

@@ -153,20 +153,22 @@ impl Sender {
         key: String,
         hook: WebhookConfig,
         n: &NotificationsConfig,
-    ) -> Sender {
+    ) -> Option<Sender> {
         // Never follow a redirect: a 3xx is a failed attempt, so a receiver cannot bounce
-        // signed bodies to another host or loop one batch into many posts.
+        // signed bodies to another host or loop one batch into many posts. Without that
+        // client there is no sender (a default client would follow redirects).
         let http = reqwest::Client::builder()
             .timeout(DELIVERY_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
+            .inspect_err(|e| tracing::error!(webhook = index, error = %e, "cannot build the webhook's HTTP client; this webhook gets no deliveries until a restart"))
+            .ok()?;
         let signing = hook
             .secret
             .as_ref()
             .filter(|s| !s.is_empty())
             .and_then(|s| signing_key(s.expose()).ok());
-        Sender {
+        Some(Sender {
             index,
             key,
             hook,
@@ -176,7 +178,7 @@ impl Sender {
             max_attempts: n.max_attempts,
             db: db.clone(),
             wake: Arc::new(Notify::new()),
-        }
+        })
     }
 
     /// The endpoint as logs may show it: scheme and host only (paths and queries of webhook
@@ -215,9 +217,14 @@ impl Sender {
     /// The oldest row of this webhook, claimed when it is due and this process won it.
     async fn next(&self) -> Result<Next, sqlx::Error> {
         let now = now_ms();
-        let Some(head) = outbox::head(&self.db, &self.key, now).await? else {
+        let Some(head) = outbox::head(&self.db, &self.key).await? else {
             return Ok(Next::Nothing);
         };
+        // Another process is sending it: look again when its claim lapses.
+        if let Some(until) = head.claimed_until.filter(|u| *u >= now) {
+            let ms = u64::try_from(until - now + 1).unwrap_or(0);
+            return Ok(Next::DueIn(Duration::from_millis(ms)));
+        }
         // Oldest first: a batch waiting for its retry holds the later ones back.
         if head.next_attempt_at > now {
             let ms = u64::try_from(head.next_attempt_at - now).unwrap_or(0);
@@ -236,7 +243,7 @@ impl Sender {
     async fn attempt(&self, row: outbox::Delivery, stop: &CancellationToken) -> bool {
         let outcome = tokio::select! {
             _ = stop.cancelled() => {
-                if let Err(e) = outbox::release(&self.db, row.seq).await {
+                if let Err(e) = outbox::release(&self.db, &row).await {
                     tracing::warn!(webhook = self.index, error = %e, "cannot release a webhook delivery");
                 }
                 return false;
@@ -266,20 +273,27 @@ impl Sender {
             Step::Delivered => {
                 metrics::counter!("spectrocloud_webhook_deliveries_total", "webhook" => webhook, "outcome" => "success").increment(1);
                 tracing::debug!(webhook = self.index, webhook_id = %id, events, attempt, "events delivered");
-                outbox::remove(&self.db, row.seq).await
+                outbox::remove(&self.db, row).await
             }
             Step::GiveUp => {
                 metrics::counter!("spectrocloud_webhook_deliveries_total", "webhook" => webhook, "outcome" => "failed").increment(1);
                 tracing::error!(webhook = self.index, endpoint = %self.shown(), webhook_id = %id, events, attempts = attempt, "webhook delivery given up");
-                outbox::remove(&self.db, row.seq).await
+                outbox::remove(&self.db, row).await
             }
             Step::Retry(at) => {
                 let why = error.unwrap_or_default();
-                outbox::retry_later(&self.db, row.seq, at, &why).await
+                outbox::retry_later(&self.db, row, at, &why).await
             }
         };
-        if let Err(e) = written {
-            tracing::warn!(webhook = self.index, webhook_id = %id, error = %e, "cannot record a webhook delivery's outcome");
+        match written {
+            Ok(true) => {}
+            // Our claim lapsed (a slow attempt or writer) and another sender holds the row now.
+            Ok(false) => {
+                tracing::warn!(webhook = self.index, webhook_id = %id, "a webhook delivery's claim lapsed during its attempt; the row is left to its new holder")
+            }
+            Err(e) => {
+                tracing::warn!(webhook = self.index, webhook_id = %id, error = %e, "cannot record a webhook delivery's outcome")
+            }
         }
     }
 

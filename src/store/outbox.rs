@@ -22,13 +22,16 @@ pub struct Delivery {
     pub body: String,
     pub events: i64,
     pub attempts: i64,
+    /// The claim this process holds: what it wrote, so it only ever ends its own claim.
+    pub claimed_until: i64,
 }
 
-/// The oldest row of a hook not claimed by someone else, with when it is due.
+/// The oldest row of a hook, with when it is due and until when someone holds it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Head {
     pub seq: i64,
     pub next_attempt_at: i64,
+    pub claimed_until: Option<i64>,
 }
 
 /// The notifier's cursor: the last event id handed to the outbox, if any yet.
@@ -113,15 +116,14 @@ pub async fn enqueue(
     Ok(Enqueued { moved, dropped })
 }
 
-/// The hook's oldest row that nobody holds a live claim on.
-pub async fn head(db: &Db, hook: &str, now_ms: i64) -> Result<Option<Head>, sqlx::Error> {
+/// The hook's oldest row, claimed or not: batches go out oldest first, one at a time, so a
+/// row another process is sending holds the later ones back.
+pub async fn head(db: &Db, hook: &str) -> Result<Option<Head>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT seq, next_attempt_at FROM webhook_outbox
-         WHERE hook = ? AND (claimed_until IS NULL OR claimed_until < ?)
-         ORDER BY seq LIMIT 1",
+        "SELECT seq, next_attempt_at, claimed_until FROM webhook_outbox
+         WHERE hook = ? ORDER BY seq LIMIT 1",
     )
     .bind(hook)
-    .bind(now_ms)
     .fetch_optional(&db.reader)
     .await
 }
@@ -137,7 +139,7 @@ pub async fn claim(
     sqlx::query_as(
         "UPDATE webhook_outbox SET claimed_until = ?
          WHERE seq = ? AND (claimed_until IS NULL OR claimed_until < ?)
-         RETURNING seq, msg_id, body, events, attempts",
+         RETURNING seq, msg_id, body, events, attempts, claimed_until",
     )
     .bind(until_ms)
     .bind(seq)
@@ -146,36 +148,49 @@ pub async fn claim(
     .await
 }
 
+// Each of the three below ends only the claim `row` holds (`claimed_until` as written): a
+// sender whose claim lapsed and was taken over changes nothing. False when it was not ours.
+
 /// A delivered or given-up row leaves the outbox.
-pub async fn remove(db: &Db, seq: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM webhook_outbox WHERE seq = ?")
-        .bind(seq)
+pub async fn remove(db: &Db, row: &Delivery) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM webhook_outbox WHERE seq = ? AND claimed_until = ?")
+        .bind(row.seq)
+        .bind(row.claimed_until)
         .execute(&db.writer)
         .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 /// A failed attempt: counted, the claim released, the next attempt at `next_ms`.
-pub async fn retry_later(db: &Db, seq: i64, next_ms: i64, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn retry_later(
+    db: &Db,
+    row: &Delivery,
+    next_ms: i64,
+    error: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?,
-                claimed_until = NULL, last_error = ? WHERE seq = ?",
+                claimed_until = NULL, last_error = ? WHERE seq = ? AND claimed_until = ?",
     )
     .bind(next_ms)
     .bind(error)
-    .bind(seq)
+    .bind(row.seq)
+    .bind(row.claimed_until)
     .execute(&db.writer)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 /// Releases a claim without counting an attempt (the sender is stopping).
-pub async fn release(db: &Db, seq: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhook_outbox SET claimed_until = NULL WHERE seq = ?")
-        .bind(seq)
-        .execute(&db.writer)
-        .await?;
-    Ok(())
+pub async fn release(db: &Db, row: &Delivery) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE webhook_outbox SET claimed_until = NULL WHERE seq = ? AND claimed_until = ?",
+    )
+    .bind(row.seq)
+    .bind(row.claimed_until)
+    .execute(&db.writer)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Drops the rows of webhooks no longer configured; returns how many.

@@ -250,3 +250,54 @@ async fn a_delivery_pending_at_a_stop_is_sent_after_the_restart_under_the_same_i
     sim.stop().await;
     srv.stop(false).await;
 }
+
+/// Two processes on one database: a row being sent holds the later ones back (oldest first,
+/// one at a time), and a sender whose claim lapsed can end only its own claim, never the one
+/// that replaced it.
+#[tokio::test]
+async fn a_lapsed_claim_never_ends_the_claim_that_replaced_it() {
+    use spectrocloud_backend::store::outbox::{self, NewDelivery};
+    let app = spawn_app().await;
+    let db = &app.db;
+    let batch = |n: i64| NewDelivery {
+        msg_id: format!("msg_{n}"),
+        hook: "h".into(),
+        body: format!("{{\"n\":{n}}}"),
+        events: 1,
+    };
+    let t0 = 1_000_000;
+    outbox::enqueue(db, None, 2, &[batch(1), batch(2)], t0, 100)
+        .await
+        .unwrap();
+    let first = outbox::claim(db, 1, t0, t0 + 15_000)
+        .await
+        .unwrap()
+        .expect("claimed");
+    // While the oldest row is held, the head is still that row: nobody skips ahead to row 2.
+    let head = outbox::head(db, "h").await.unwrap().expect("a head");
+    assert_eq!((head.seq, head.claimed_until), (1, Some(t0 + 15_000)));
+    // The claim lapses; another process takes the row over.
+    let later = t0 + 20_000;
+    let second = outbox::claim(db, 1, later, later + 15_000)
+        .await
+        .unwrap()
+        .expect("taken over");
+    // The first sender's late outcome changes nothing...
+    assert!(
+        !outbox::retry_later(db, &first, later, "late")
+            .await
+            .unwrap()
+    );
+    assert!(!outbox::remove(db, &first).await.unwrap());
+    assert!(!outbox::release(db, &first).await.unwrap());
+    let head = outbox::head(db, "h").await.unwrap().expect("a head");
+    assert_eq!(
+        head.claimed_until,
+        Some(later + 15_000),
+        "the new claim holds"
+    );
+    // ...and the holder ends its own.
+    assert!(outbox::remove(db, &second).await.unwrap());
+    assert_eq!(outbox::head(db, "h").await.unwrap().map(|h| h.seq), Some(2));
+    app.stop().await;
+}
