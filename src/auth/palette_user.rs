@@ -304,7 +304,8 @@ impl PaletteUser {
             Some(t) if t.len() > MAX_TOKEN_BYTES => (Carried::TooLarge, None),
             Some(t) => {
                 let t = Secret::new(t);
-                let c = super::scope::verify(scopes, db, env, &t, claimed.as_deref()).await;
+                let c =
+                    super::scope::verify(scopes, db, env, &t, claimed.as_deref(), r.subject).await;
                 (Carried::Checked(c.kind()), Some((t, c)))
             }
         };
@@ -332,7 +333,9 @@ impl PaletteUser {
             Some(TokenSource::Cache) => {
                 if let Some((t, _)) = cached {
                     // Re-checked when its verification is stale; a refused one is dropped.
-                    let c = super::scope::verify(scopes, db, env, &t, claimed.as_deref()).await;
+                    let c =
+                        super::scope::verify(scopes, db, env, &t, claimed.as_deref(), r.subject)
+                            .await;
                     if c.kind() == CheckKind::Rejected {
                         tokens.evict(env.name(), r.subject, &t);
                         user.reauth.store(true, Ordering::Relaxed);

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::palette_user::{CheckKind, PaletteUser, TokenCache};
 use crate::config::Secret;
 use crate::error::{AppError, ErrorCode};
+use crate::palette::pacing::Party;
 use crate::palette::{Credential, Environment, PaletteError, Retries};
 use crate::store::{Db, user_scopes};
 
@@ -277,6 +278,7 @@ pub async fn verify(
     env: &Environment,
     token: &Secret,
     claimed: Option<&str>,
+    subject: &str,
 ) -> Check {
     let key = digest_of(&[env.name(), token.expose()]);
     if let Some(id) = cache.fresh(&key) {
@@ -307,6 +309,8 @@ pub async fn verify(
         .client
         .get("/v1/users/me")
         .credential(Credential::User(token.expose()))
+        // Checks count against the caller's fair share, as any of its calls.
+        .party(Party::new(subject, "(unverified token)"))
         .retries(Retries::Interactive)
         .json()
         .await;

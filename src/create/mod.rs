@@ -25,7 +25,7 @@ use crate::palette::Environment;
 use crate::palette::pacing::Party;
 use crate::palette::{PaletteError, Retries};
 use crate::store::Db;
-use crate::store::idempotency::{self as keys, Claim, Claiming, KeyRef};
+use crate::store::idempotency::{self as keys, Claim, Claiming, Held, KeyRef};
 
 pub use request::endpoint_for;
 
@@ -144,7 +144,9 @@ async fn keyed(
             ErrorCode::Conflict,
             "this Idempotency-Key was used with a different body; use a new key for a new request",
         )),
-        Claim::Claimed => settle(req, &kref, post(req, endpoint, body, hash).await).await,
+        Claim::Claimed(held) => {
+            settle(req, &kref, &held, post(req, endpoint, body, hash).await).await
+        }
     }
 }
 
@@ -163,14 +165,22 @@ fn cluster_name(body: &Value) -> String {
 async fn settle(
     req: &Request<'_>,
     k: &KeyRef<'_>,
+    held: &Held,
     result: AppResult<Created>,
 ) -> AppResult<Created> {
     let stored = match &result {
-        Ok(c) => keys::complete(req.db, k, c.status, &c.body.to_string()).await,
-        Err(_) => keys::release(req.db, k).await,
+        Ok(c) => keys::complete(req.db, k, held, c.status, &c.body.to_string()).await,
+        Err(_) => keys::release(req.db, k, held).await,
     };
-    if let Err(e) = stored {
-        tracing::warn!(error = %e, "cannot record an idempotency key");
+    match stored {
+        Ok(true) => {}
+        // This process was slow, not dead: a retry took the claim over meanwhile.
+        Ok(false) => {
+            tracing::warn!(
+                "an idempotency claim was taken over while its creation ran; its outcome is the successor's to record"
+            )
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot record an idempotency key"),
     }
     result
 }

@@ -25,10 +25,11 @@ pub(super) async fn recover(
     hash: &str,
     (since, owner): (i64, &str),
 ) -> AppResult<Created> {
-    if !keys::take_over(req.db, k, since, super::idempotency::instance()).await? {
+    let Some(held) = keys::take_over(req.db, k, since, super::idempotency::instance()).await?
+    else {
         // Another retry took it over first (or it was answered meanwhile).
         return Err(under_way());
-    }
+    };
     let name = cluster_name(&body);
     let found = created_since(req, &name, since).await;
     tracing::warn!(
@@ -43,10 +44,13 @@ pub(super) async fn recover(
                 "{endpoint} cluster {name} body sha256 {hash}: found in Palette after its claim was abandoned"
             );
             super::audited(req, Some(&uid), true, detail).await;
+            // As after a creation: the cluster is readable from the mirror at once.
+            super::write::write_through(req, endpoint, &uid, &name, &body).await;
             let answer = json!({ "uid": uid, "paletteBody": body });
             settle(
                 req,
                 k,
+                &held,
                 Ok(Created {
                     status: 201,
                     body: answer,
@@ -55,8 +59,8 @@ pub(super) async fn recover(
             )
             .await
         }
-        Ok(None) => settle(req, k, post(req, endpoint, body, hash).await).await,
-        Err(e) => settle(req, k, Err(e)).await,
+        Ok(None) => settle(req, k, &held, post(req, endpoint, body, hash).await).await,
+        Err(e) => settle(req, k, &held, Err(e)).await,
     }
 }
 
@@ -71,6 +75,7 @@ async fn created_since(req: &Request<'_>, name: &str, since: i64) -> AppResult<O
         .project(req.project)
         .json_body(by_name(name))
         .credential(req.caller.credential())
+        .party(req.caller.party())
         .retries(Retries::Interactive)
         .send()
         .await

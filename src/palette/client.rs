@@ -609,7 +609,8 @@ fn transport_error(base: &str, path: &str, e: reqwest::Error) -> PaletteError {
         // reqwest's own message ("error sending request") says nothing; the causes say what
         // went wrong, and the base URL says where (its path and query are the call's).
         let e = e.without_url();
-        let mut message = format!("{base}: {e}");
+        // The same URL `/sync/status` shows: credentials in it are masked.
+        let mut message = format!("{}: {e}", crate::config::redact_url(base));
         let mut cause = std::error::Error::source(&e);
         while let Some(c) = cause {
             message.push_str(&format!(": {c}"));

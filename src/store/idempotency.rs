@@ -15,8 +15,9 @@ use super::Db;
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// The key is new: the caller goes ahead and later completes or releases it.
-    Claimed,
+    /// The key is new: the caller goes ahead and later completes or releases the claim it
+    /// holds.
+    Claimed(Held),
     /// The key was used with the same body and answered: repeat `(status, answer)`.
     Answered(u16, String),
     /// The key was used with the same body and that creation has not ended: claimed at
@@ -24,6 +25,14 @@ pub enum Claim {
     InFlight { since: i64, owner: String },
     /// The key was used with another body.
     OtherBody,
+}
+
+/// A claim as its holder wrote it: only the holder completes or releases it, so a process
+/// whose claim was taken over (it was slow, not dead) cannot undo its successor's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub owner: String,
+    pub at: i64,
 }
 
 /// One key in its scope.
@@ -108,7 +117,10 @@ pub async fn claim(
         .await?
         .rows_affected();
     let claim = if inserted > 0 {
-        Claim::Claimed
+        Claim::Claimed(Held {
+            owner: c.owner.to_string(),
+            at: now,
+        })
     } else {
         let sql = concat!(
             "SELECT body_hash, status, answer, owner, created_at FROM idempotency_keys WHERE ",
@@ -132,47 +144,56 @@ pub async fn claim(
     Ok(claim)
 }
 
-/// Takes over an unanswered claim made at `since` (by a process that is gone): true when this
-/// caller now owns it, false when another retry took it first or it was answered meanwhile.
+/// Takes over an unanswered claim made at `since` (by a process that is gone): the claim this
+/// caller now holds, or `None` when another retry took it first or it was answered meanwhile.
 pub async fn take_over(
     db: &Db,
     k: &KeyRef<'_>,
     since: i64,
     owner: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Held>, sqlx::Error> {
     let sql = concat!(
         "UPDATE idempotency_keys SET owner = ?, created_at = ? \
          WHERE status IS NULL AND created_at = ? AND ",
         where_key!()
     );
-    let q = sqlx::query(sql).bind(owner).bind(now()).bind(since);
+    let at = now();
+    let q = sqlx::query(sql).bind(owner).bind(at).bind(since);
+    let done = k.bound(q).execute(&db.writer).await?;
+    Ok((done.rows_affected() == 1).then(|| Held {
+        owner: owner.to_string(),
+        at,
+    }))
+}
+
+/// Records the answer of the claim `held`; false when it is no longer this holder's.
+pub async fn complete(
+    db: &Db,
+    k: &KeyRef<'_>,
+    held: &Held,
+    status: u16,
+    answer: &str,
+) -> Result<bool, sqlx::Error> {
+    let sql = concat!(
+        "UPDATE idempotency_keys SET status = ?, answer = ? \
+         WHERE status IS NULL AND owner = ? AND created_at = ? AND ",
+        where_key!()
+    );
+    let q = sqlx::query(sql).bind(i64::from(status)).bind(answer);
+    let q = q.bind(&held.owner).bind(held.at);
     let done = k.bound(q).execute(&db.writer).await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Records the answer of a claimed key.
-pub async fn complete(
-    db: &Db,
-    k: &KeyRef<'_>,
-    status: u16,
-    answer: &str,
-) -> Result<(), sqlx::Error> {
+/// Forgets the claim `held` whose creation failed, so a retry may try again; false when it
+/// is no longer this holder's.
+pub async fn release(db: &Db, k: &KeyRef<'_>, held: &Held) -> Result<bool, sqlx::Error> {
     let sql = concat!(
-        "UPDATE idempotency_keys SET status = ?, answer = ? WHERE ",
+        "DELETE FROM idempotency_keys \
+         WHERE status IS NULL AND owner = ? AND created_at = ? AND ",
         where_key!()
     );
-    let q = sqlx::query(sql).bind(i64::from(status)).bind(answer);
-    k.bound(q).execute(&db.writer).await.map(|_| ())
-}
-
-/// Forgets a claimed key whose creation failed, so a retry may try again.
-pub async fn release(db: &Db, k: &KeyRef<'_>) -> Result<(), sqlx::Error> {
-    let sql = concat!(
-        "DELETE FROM idempotency_keys WHERE status IS NULL AND ",
-        where_key!()
-    );
-    k.bound(sqlx::query(sql))
-        .execute(&db.writer)
-        .await
-        .map(|_| ())
+    let q = sqlx::query(sql).bind(&held.owner).bind(held.at);
+    let done = k.bound(q).execute(&db.writer).await?;
+    Ok(done.rows_affected() == 1)
 }
