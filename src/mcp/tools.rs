@@ -14,11 +14,11 @@ use super::entity;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::{self, PaletteUser};
-use crate::domain::{CloudType, ProfileNames, ProfileType, Uid};
+use crate::domain::{CloudType, ProfileNames, ProfileType, Uid, vocab};
 use crate::error::{AppError, AppResult};
 use crate::palette::models;
 use crate::service::creation::{self, Kind};
-use crate::service::lists::{self, ClusterFilter, Window};
+use crate::service::lists::{self, ClusterFilter, Which, Window};
 use crate::service::{
     self, Answer, Ctx, Origin, clusters, diagnose, events, infra, profiles, projects, reports,
     status,
@@ -269,12 +269,18 @@ pub async fn get_spectrocloud_health_for_cluster(c: &Call<'_>, a: ClusterIn) -> 
         Some(n) => cluster_ref(&ctx, &n),
         None => entity::resource_ref(ctx.env.name(), d.project_uid.as_deref(), &d.name),
     };
+    // The original's overall status: the health, else the state (a Pending cluster has none).
+    let overall = if d.health == vocab::UNKNOWN {
+        &d.state
+    } else {
+        &d.health
+    };
     Ok(json!({
         "mirror": { "source": d.source, "syncedAt": d.synced_at },
         "cluster": no_nulls(json!({ "name": d.name, "uid": d.uid, "state": d.state,
                      "entityRef": entity_ref, "cloudType": d.cloud_type,
                      "projectUid": d.project_uid, "kubernetesVersion": d.kubernetes_version })),
-        "health": no_nulls(json!({ "overallStatus": d.health, "lastHeartBeat": d.last_heartbeat,
+        "health": no_nulls(json!({ "overallStatus": overall, "lastHeartBeat": d.last_heartbeat,
                     "agentVersion": d.agent_version, "conditions": d.conditions,
                     "machinePools": d.machine_pools })),
     }))
@@ -417,7 +423,7 @@ fn paged(all: Vec<Value>, keep: impl Fn(&Value) -> bool, p: &Paging) -> AppResul
 async fn cluster_list(
     c: &Call<'_>,
     a: Listed<args::ClusterFilters>,
-    virtual_clusters: bool,
+    which: Which,
 ) -> AppResult<Value> {
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let f = a.of;
@@ -431,21 +437,22 @@ async fn cluster_list(
         tag: f.tag,
     };
     let w = window(&a.paging)?;
-    lists::clusters(&ctx, virtual_clusters, &filter, w, summary(&a.paging)).await
+    lists::clusters(&ctx, which, &filter, w, summary(&a.paging)).await
 }
 
 pub async fn list_spectrocloud_clusters(
     c: &Call<'_>,
     a: Listed<args::ClusterFilters>,
 ) -> AppResult<Value> {
-    cluster_list(c, a, false).await
+    // Virtual clusters count among clusters, as in the fleet report and on Palette's dashboard.
+    cluster_list(c, a, Which::All).await
 }
 
 pub async fn list_spectrocloud_virtual_clusters(
     c: &Call<'_>,
     a: Listed<args::ClusterFilters>,
 ) -> AppResult<Value> {
-    cluster_list(c, a, true).await
+    cluster_list(c, a, Which::Virtual).await
 }
 
 pub async fn list_spectrocloud_projects(
@@ -734,7 +741,7 @@ pub async fn find_spectrocloud_clusters_by_pack(
         project,
         ..Default::default()
     };
-    let list: Vec<Value> = lists::cluster_briefs(&ctx, false, &filter)
+    let list: Vec<Value> = lists::cluster_briefs(&ctx, Which::All, &filter)
         .await?
         .into_iter()
         .filter_map(|b| {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Serialize;
 
 use super::Db;
+use crate::domain::vocab::word;
 use super::visibility::{Filter, Visible};
 
 /// Text shared by the tallies and every report built from them: a clone is a count, not an
@@ -295,13 +296,13 @@ async fn members_into(
     let mut i = Interner::default();
     for r in rows {
         let t = tallies.entry(i.text(&r.version_uid)).or_default();
-        let (state, project) = (i.text(&r.state), i.opt(&r.project_uid));
+        let (state, project) = (i.text(&word(Some(&r.state))), i.opt(&r.project_uid));
         t.add(&state, &project, &i.opt(&r.project_name), 1);
         t.members.push(ClusterBrief {
             uid: r.uid,
             name: r.name,
             project_uid: r.project_uid,
-            state: r.state,
+            state: state.to_string(),
         });
     }
     Ok(())
@@ -520,7 +521,7 @@ async fn pack_members(
             uid: r.uid,
             name: r.cluster_name,
             project_uid: r.project_uid,
-            state: r.state,
+            state: word(Some(&r.state)).into_owned(),
         };
         match out.last_mut() {
             Some(p) if p.name == r.name && p.tag == r.tag => {
@@ -589,7 +590,7 @@ pub const FLEET_SQL: &str = "SELECT state, health, cloud_type, kubernetes_versio
      GROUP BY state, health, cloud_type, kubernetes_version, project_uid";
 
 /// Values a cluster has not reported (no details yet) count under this key.
-pub const UNKNOWN: &str = "unknown";
+pub use crate::domain::vocab::UNKNOWN;
 
 /// The fleet of one environment as the caller may see it, from the environment's [`Tallies`].
 pub async fn fleet(
@@ -602,7 +603,7 @@ pub async fn fleet(
     let mut out = FleetCounts::default();
     let mut projects = Tally::default();
     let mut i = Interner::default();
-    let key = |v: Option<&str>| v.filter(|s| !s.is_empty()).unwrap_or(UNKNOWN).to_string();
+    let key = |v: Option<&str>| crate::domain::vocab::word(v).into_owned();
     for r in t
         .fleet
         .iter()
@@ -735,7 +736,7 @@ async fn count(db: &Db, env: &str) -> Result<Arc<Tallies>, sqlx::Error> {
             .iter()
             .map(|r| VersionGroup {
                 version_uid: i.text(&r.version_uid),
-                state: i.text(&r.state),
+                state: i.text(&word(Some(&r.state))),
                 project_uid: i.opt(&r.project_uid),
                 project_name: i.opt(&r.project_name),
                 clusters: r.clusters,
