@@ -245,21 +245,38 @@ pub struct PackRow {
     pub clusters: i64,
 }
 
+/// A pack name the page offers instead (close to a typo, or containing the word).
+pub struct Suggestion {
+    pub name: String,
+    pub href: String,
+}
+
 /// The pack search: nothing until a pack name is asked for.
 pub struct PackSearch {
     pub asked: bool,
     pub rows: Vec<PackRow>,
-    pub total: i64,
+    /// Clusters on a matched pack and version.
+    pub total: usize,
+    /// What matched, in words (the report's `search.message`).
+    pub message: String,
+    pub suggestions: Vec<Suggestion>,
     /// `&name=...&version=...` for the CSV link.
     pub csv: String,
 }
 
-pub async fn packs(ctx: &Ctx, name: Option<&str>, version: Option<&str>) -> AppResult<PackSearch> {
+pub async fn packs(
+    ctx: &Ctx,
+    root: &str,
+    name: Option<&str>,
+    version: Option<&str>,
+) -> AppResult<PackSearch> {
     let Some(name) = name else {
         return Ok(PackSearch {
             asked: false,
             rows: Vec::new(),
             total: 0,
+            message: String::new(),
+            suggestions: Vec::new(),
             csv: String::new(),
         });
     };
@@ -269,6 +286,23 @@ pub async fn packs(ctx: &Ctx, name: Option<&str>, version: Option<&str>) -> AppR
         tag: None,
     };
     let (_, report) = reports::pack_usage_report(ctx, &filter).await?;
+    let search = report.search.unwrap_or_default();
+    let env = ctx.env.name();
+    let suggestions = search
+        .did_you_mean
+        .iter()
+        .chain(&search.containing)
+        .map(|n| {
+            let mut pairs = vec![("instance", env), ("pack", n.as_str())];
+            if let Some(v) = version {
+                pairs.push(("version", v));
+            }
+            Suggestion {
+                name: n.clone(),
+                href: format!("{root}/{}", query(&pairs)),
+            }
+        })
+        .collect();
     let rows: Vec<PackRow> = report
         .packs
         .into_iter()
@@ -285,7 +319,9 @@ pub async fn packs(ctx: &Ctx, name: Option<&str>, version: Option<&str>) -> AppR
     }
     Ok(PackSearch {
         asked: true,
-        total: rows.iter().map(|r| r.clusters).sum(),
+        total: search.clusters,
+        message: search.message,
+        suggestions,
         rows,
         csv: query(&pairs).replacen('?', "&", 1),
     })
