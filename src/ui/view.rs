@@ -90,7 +90,10 @@ pub async fn environments(ctx: &Ctx, root: &str) -> AppResult<Vec<EnvRow>> {
 
 /// Clusters of the environment by state, health, cloud type and Kubernetes version.
 pub struct FleetView {
+    /// Every cluster, virtual ones included (as the fleet report counts).
     pub total: i64,
+    /// How many of them are virtual (cloud type `nested`).
+    pub virtual_clusters: i64,
     pub by_state: Vec<(String, i64)>,
     pub by_health: Vec<(String, i64)>,
     pub by_cloud: Vec<(String, i64)>,
@@ -119,6 +122,7 @@ pub async fn fleet(ctx: &Ctx) -> AppResult<FleetView> {
     let Some(c) = mine.and_then(|e| e.counts) else {
         return Ok(FleetView {
             total: 0,
+            virtual_clusters: 0,
             by_state: Vec::new(),
             by_health: Vec::new(),
             by_cloud: Vec::new(),
@@ -134,6 +138,11 @@ pub async fn fleet(ctx: &Ctx) -> AppResult<FleetView> {
     by_k8s.sort_by_key(|(v, _)| std::cmp::Reverse(version_key(v)));
     Ok(FleetView {
         total: c.clusters,
+        virtual_clusters: c
+            .by_cloud_type
+            .get(crate::domain::vocab::VIRTUAL_CLOUD)
+            .copied()
+            .unwrap_or(0),
         by_state: ranked(&c.by_state),
         by_health: ranked(&c.by_health),
         by_cloud: ranked(&c.by_cloud_type),
