@@ -27,4 +27,5 @@ mod sim;
 mod sync;
 mod ui;
 mod untrusted;
+mod vocabulary;
 mod webhooks;
