@@ -236,6 +236,9 @@ mod tests {
         let x = diagnosis("u2", &d);
         assert_eq!(x.state, "Pending");
         assert_eq!(x.health, vocab::UNKNOWN);
-        assert_eq!(x.findings, vec!["state is Pending, not Running".to_string()]);
+        assert_eq!(
+            x.findings,
+            vec!["state is Pending, not Running".to_string()]
+        );
     }
 }

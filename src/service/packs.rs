@@ -207,7 +207,11 @@ mod tests {
         };
         let m = explain(&asked, nothing(&k));
         assert_eq!(m.did_you_mean, names(&["kubernetes"]));
-        assert!(m.message.contains("Did you mean kubernetes?"), "{}", m.message);
+        assert!(
+            m.message.contains("Did you mean kubernetes?"),
+            "{}",
+            m.message
+        );
         let asked = Asked {
             name: Some("AWS"),
             version: None,
@@ -218,7 +222,11 @@ mod tests {
             names(&["cni-aws-vpc-eks", "csi-aws-ebs", "ubuntu-aws"])
         );
         assert!(m.did_you_mean.is_empty(), "{:?}", m.did_you_mean);
-        assert!(m.message.starts_with("No pack is named AWS"), "{}", m.message);
+        assert!(
+            m.message.starts_with("No pack is named AWS"),
+            "{}",
+            m.message
+        );
     }
 
     #[test]

@@ -260,7 +260,11 @@ pub async fn pack_usage_report(
     let m = ctx.mirror().await?;
     let f = m.filter(Kind::Cluster);
     let asked = packs::Asked {
-        name: filter.name.as_deref().map(str::trim).filter(|n| !n.is_empty()),
+        name: filter
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty()),
         version: filter.version.as_deref().filter(|v| !v.is_empty()),
     };
     let known = match asked.name {

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Serialize;
 
 use super::Db;
-use crate::domain::vocab::word;
 use super::visibility::{Filter, Visible};
+use crate::domain::vocab::word;
 
 /// Text shared by the tallies and every report built from them: a clone is a count, not an
 /// allocation (the whole profile-usage report holds some 40,000 strings).

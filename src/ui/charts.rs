@@ -206,7 +206,9 @@ pub fn trend(
         (x_ticks, Vec::new())
     };
     let note = match days.len() {
-        1 => Some("Not enough history yet: one day so far; lines are drawn from the fourth day.".into()),
+        1 => Some(
+            "Not enough history yet: one day so far; lines are drawn from the fourth day.".into(),
+        ),
         n if short => Some(format!("{n} days of history so far.")),
         _ => None,
     };

@@ -260,7 +260,11 @@ async fn tools_are_listed_and_called_per_permission() {
         .await;
     assert!(!err);
     let all = list["items"].as_array().unwrap();
-    assert_eq!(all.len(), 25, "virtual clusters count among clusters, as in the fleet report");
+    assert_eq!(
+        all.len(),
+        25,
+        "virtual clusters count among clusters, as in the fleet report"
+    );
     assert_eq!(list["total"], 25);
     let running = all.iter().find(|c| c["state"] == "Running").unwrap();
     let (err, health) = admin
@@ -1121,7 +1125,10 @@ async fn lists_page_to_the_end_filter_and_summarise() {
         .tool("list_spectrocloud_clusters", json!({"summary": true}))
         .await;
     assert_eq!(s["items"], json!([]));
-    assert_eq!(s["total"], 25, "the fleet report's count: virtual clusters included");
+    assert_eq!(
+        s["total"], 25,
+        "the fleet report's count: virtual clusters included"
+    );
     let by_state: u64 = s["summary"]["state"]
         .as_object()
         .unwrap()

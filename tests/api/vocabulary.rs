@@ -72,7 +72,10 @@ async fn pack_search_takes_a_family_in_any_case_and_says_what_comes_close() {
     assert!(r["packs"].as_array().unwrap().is_empty());
     assert!(strings(&r["search"]["didYouMean"]).contains(&"kubernetes".to_string()));
     let message = r["search"]["message"].as_str().unwrap();
-    assert!(message.starts_with("No pack is named kubernets"), "{message}");
+    assert!(
+        message.starts_with("No pack is named kubernets"),
+        "{message}"
+    );
     // A word that names no family: the names containing it.
     let aws: Vec<String> = names_of(&all["packs"], "name")
         .into_iter()
@@ -206,7 +209,10 @@ async fn one_cluster_reads_the_same_on_every_surface() {
     let (_, d) = c
         .tool("diagnose_spectrocloud_cluster", json!({"clusterUid": uid}))
         .await;
-    assert_eq!((&d["state"], &d["health"]), (&json!("unknown"), &json!("unknown")));
+    assert_eq!(
+        (&d["state"], &d["health"]),
+        (&json!("unknown"), &json!("unknown"))
+    );
 
     // The profile lookup's summary counts its clusters the same way.
     let usage = json(app.get("/reports/profile-usage?include=clusters").await).await;
@@ -231,8 +237,14 @@ async fn one_cluster_reads_the_same_on_every_surface() {
         )
         .await;
     assert_eq!(ps["total"], profile["clusters"], "{ps}");
-    assert!(ps["summary"]["state"]["unknown"].as_i64() >= Some(1), "{ps}");
-    assert!(ps["summary"]["health"]["unknown"].as_i64() >= Some(1), "{ps}");
+    assert!(
+        ps["summary"]["state"]["unknown"].as_i64() >= Some(1),
+        "{ps}"
+    );
+    assert!(
+        ps["summary"]["health"]["unknown"].as_i64() >= Some(1),
+        "{ps}"
+    );
 
     // CSV: the cluster's state in the pack-usage rows.
     let csv = app
@@ -248,8 +260,14 @@ async fn one_cluster_reads_the_same_on_every_surface() {
     let html = page(&app, "").await;
     assert_eq!(shown(&html, "total"), Some(f["clusters"].to_string()));
     assert_eq!(shown(&html, "virtual"), Some(virtual_clusters.to_string()));
-    assert_eq!(shown(&html, "state:unknown"), Some(f["byState"]["unknown"].to_string()));
-    assert_eq!(shown(&html, "health:unknown"), Some(f["byHealth"]["unknown"].to_string()));
+    assert_eq!(
+        shown(&html, "state:unknown"),
+        Some(f["byState"]["unknown"].to_string())
+    );
+    assert_eq!(
+        shown(&html, "health:unknown"),
+        Some(f["byHealth"]["unknown"].to_string())
+    );
     assert!(!html.contains("state:Unknown"));
     // One day of history: bars, a note, and the legend in the bars' colours.
     assert!(shown(&html, "trend-note").is_some_and(|n| n.starts_with("Not enough history yet")));
