@@ -137,7 +137,7 @@ pub struct ClusterFilters {
     pub health: Option<String>,
     /// Cloud type: eks, aws, aks, azure, vsphere, gcp, edge-native, … (any case).
     pub cloud_type: Option<String>,
-    /// Kubernetes version prefix (`1.29` matches 1.29.x).
+    /// Kubernetes version prefix up to a dot, dash or plus (`1.29` matches 1.29.x, not 1.290).
     pub kubernetes_version: Option<String>,
     /// A tag the cluster carries, exactly (e.g. `stage:prod`).
     pub tag: Option<String>,

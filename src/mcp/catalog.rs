@@ -384,7 +384,7 @@ macro_rules! tools {
 
 tools! {
     list_spectrocloud_clusters(Listed<args::ClusterFilters>) -> Out::Clusters, ClusterViewInfo, Mirror, "List clusters",
-        "List SpectroCloud clusters (name, uid, state, health, cloud type, project name and uid, Kubernetes version, tags), paged; filter by name substring, state, health, cloud type, Kubernetes version prefix, project or tag; summary=true gives counts per state, health, cloud type and project.";
+        "List SpectroCloud clusters (name, uid, state, health, cloud type, project name and uid, Kubernetes version, tags), paged; filter by name substring, state, health, cloud type, Kubernetes version prefix (1.29 takes 1.29.x, not 1.290), project or tag; virtual clusters are included (cloud type nested), as every count of clusters includes them; summary=true gives counts per state, health, cloud type and project, a value Palette has not reported (or reports as Unknown) counted as unknown.";
     list_spectrocloud_virtual_clusters(Listed<args::ClusterFilters>) -> Out::Clusters, ClusterViewInfo, Mirror, "List virtual clusters",
         "List SpectroCloud virtual clusters (name, uid, state, health, project), paged and filtered like list_spectrocloud_clusters.";
     get_spectrocloud_health_for_cluster(Scoped<ClusterRef>) -> Out::Schema(original::health), ClusterViewInfo, Mirror, "Cluster health",

@@ -177,7 +177,8 @@ pub struct ClusterFilter {
     /// Exact health, any case (`Healthy`, `UnHealthy`, …).
     pub health: Option<String>,
     pub cloud_type: Option<String>,
-    /// Prefix of the Kubernetes version (`1.29` matches `1.29.4`).
+    /// Prefix of the Kubernetes version up to a dot, dash or plus (`1.29` matches `1.29.4`,
+    /// not `1.290`).
     pub kubernetes_version: Option<String>,
     pub project: Option<Uid>,
     /// One of the cluster's tags, exactly (`stage:prod`).
@@ -197,9 +198,10 @@ impl ClusterFilter {
             && same(&self.health, c.health.as_deref())
             && same(&self.cloud_type, Some(&c.cloud_type))
             && self.kubernetes_version.as_deref().is_none_or(|k| {
+                // The pack search's version rule: 1.3 takes 1.3.x, not 1.30.
                 c.kubernetes_version
                     .as_deref()
-                    .is_some_and(|v| v.starts_with(k))
+                    .is_some_and(|v| crate::store::reports::version_matches(v, k))
             })
             && self
                 .project
@@ -403,6 +405,11 @@ mod tests {
             ..f.clone()
         };
         assert!(!other.keeps(&c));
+        let short = ClusterFilter {
+            kubernetes_version: Some("1.2".into()),
+            ..f.clone()
+        };
+        assert!(!short.keeps(&c), "1.2 does not take 1.29.4");
         let untagged = ClusterFilter {
             tag: Some("stage:dev".into()),
             ..f
