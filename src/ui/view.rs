@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::charts::{self, BarChart, Segment, TrendChart};
+use crate::domain::vocab;
 use crate::error::AppResult;
 use crate::service::Ctx;
 use crate::service::events::{self, EventFilter};
@@ -358,13 +359,22 @@ pub async fn changes(ctx: &Ctx) -> AppResult<Vec<ChangeRow>> {
     Ok(page
         .events
         .into_iter()
-        .map(|e| ChangeRow {
-            // `2026-12-02T07:17:47.130Z` → `2026-12-02 07:17:47`: enough on a laptop screen.
-            at: e.at.get(..19).unwrap_or(&e.at).replacen('T', " ", 1),
-            kind: e.event_type,
-            object: e.object.name,
-            from: e.from.unwrap_or_default(),
-            to: e.to.unwrap_or_default(),
+        .map(|e| {
+            // A state, health or version nobody knows reads as in the counts above it.
+            let said = |v: Option<String>| match e.event_type.as_str() {
+                "cluster.state_changed"
+                | "cluster.health_changed"
+                | "cluster.kubernetes_version_changed" => vocab::word(v.as_deref()).into_owned(),
+                _ => v.unwrap_or_default(),
+            };
+            ChangeRow {
+                // `2026-12-02T07:17:47.130Z` → `2026-12-02 07:17:47`: enough on a laptop screen.
+                at: e.at.get(..19).unwrap_or(&e.at).replacen('T', " ", 1),
+                from: said(e.from),
+                to: said(e.to),
+                kind: e.event_type,
+                object: e.object.name,
+            }
         })
         .collect())
 }

@@ -269,6 +269,9 @@ async fn one_cluster_reads_the_same_on_every_surface() {
         Some(f["byHealth"]["unknown"].to_string())
     );
     assert!(!html.contains("state:Unknown"));
+    let change =
+        format!("<td>cluster.state_changed</td><td>{name}</td><td>Running</td><td>unknown</td>");
+    assert!(html.contains(&change), "the latest changes say it alike");
     // One day of history: bars, a note, and the legend in the bars' colours.
     assert!(shown(&html, "trend-note").is_some_and(|n| n.starts_with("Not enough history yet")));
     assert!(html.contains("class=\"tbar c-running\""), "bars by state");
