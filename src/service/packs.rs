@@ -49,7 +49,8 @@ pub fn family(name: &str, known: &[String]) -> Vec<String> {
     known
         .iter()
         .filter(|k| {
-            let k = k.to_lowercase();
+            // Trimmed on both sides: a name typed without Palette's stray blanks still finds it.
+            let k = k.trim().to_lowercase();
             k == want || k.starts_with(&dash)
         })
         .cloned()
@@ -187,6 +188,9 @@ mod tests {
         assert_eq!(family("KUBERNETES-EKS", &k), names(&["kubernetes-eks"]));
         assert!(family("kube", &k).is_empty(), "a family ends at a dash");
         assert!(family("aws", &k).is_empty());
+        let blank = names(&["\tevil-pack"]);
+        assert_eq!(family("\tevil-pack", &blank), blank);
+        assert_eq!(family("Evil-Pack", &blank), blank);
     }
 
     fn nothing<'a>(known: &'a [String]) -> Found<'a> {
