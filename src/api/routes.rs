@@ -97,7 +97,7 @@ route_table! {
     GET "/overlords" => overlords::list, Authenticated, Mirror, &["projectUid", "limit", "offset"], "Private cloud gateways";
     GET "/overlords/vsphere/{overlordUid}/pools" => overlords::ip_pools, Authenticated, Live, &["projectUid"], "vSphere IP pools of a gateway";
     GET "/reports/profile-usage" => reports::profile_usage, Perm(ProfileViewClusters), Mirror, &["projectUid", "profileType", "cloudType", "name", "unusedOnly", "include", "format"], "Clusters per profile and version (projectUid, profileType, cloudType, name, unusedOnly, include=clusters, format=csv)";
-    GET "/reports/pack-usage" => reports::pack_usage, Perm(ProfileViewClusters), Mirror, &["name", "version", "tag", "format"], "Clusters per pack and version (name, version prefix, tag; format=csv)";
+    GET "/reports/pack-usage" => reports::pack_usage, Perm(ProfileViewClusters), Mirror, &["name", "version", "tag", "format"], "Clusters per pack and version (name: the pack and its family, any case; version: a prefix up to a dot, dash or plus; tag; format=csv); `search` says what matched";
     GET "/reports/fleet" => reports::fleet, Perm(ClusterViewInfo), Mirror, &[], "Clusters per environment by state, health, cloud, kubernetes version, project; freshness";
     GET "/events" => events::list, Perm(ClusterViewInfo), Mirror, &["since", "type", "clusterUid", "projectUid", "limit", "cursor"], "Fleet changes seen by the sync, newest first (since, type, clusterUid, projectUid, limit, cursor)";
     GET "/sync/status" => sync::status, Perm(ClusterViewInfo), Service, &[], "Mirror freshness per environment";

@@ -5,6 +5,8 @@ use std::fmt;
 
 use crate::error::AppError;
 
+pub mod vocab;
+
 /// A Palette uid: short and alphanumeric (`-`, `_` allowed). Anything else never reaches
 /// Palette or a query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -137,7 +137,7 @@ pub struct ClusterFilters {
     pub health: Option<String>,
     /// Cloud type: eks, aws, aks, azure, vsphere, gcp, edge-native, … (any case).
     pub cloud_type: Option<String>,
-    /// Kubernetes version prefix (`1.29` matches 1.29.x).
+    /// Kubernetes version prefix up to a dot, dash or plus (`1.29` matches 1.29.x, not 1.290).
     pub kubernetes_version: Option<String>,
     /// A tag the cluster carries, exactly (e.g. `stage:prod`).
     pub tag: Option<String>,
@@ -220,15 +220,18 @@ pub struct UsageFilters {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PackRef {
-    /// The pack's name, exactly (e.g. `cni-cilium-oss`); see search_spectrocloud_packs.
+    /// A pack name, any case: it takes its family (`kubernetes` also takes `kubernetes-eks`
+    /// and `kubernetes-aks`); see search_spectrocloud_packs.
     pub pack_name: String,
-    /// Only clusters on this pack version or version prefix (`1.29` takes `1.29.4`).
+    /// Only clusters on this version or version prefix (`1.3` takes `1.3`, `1.3.x`, `1.3-…`
+    /// and `1.3+…`, not `1.30`).
     pub version: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PackFilters {
-    /// Case-insensitive substring of the pack name.
+    /// A pack name, any case: it takes its family (`kubernetes` also takes `kubernetes-eks`);
+    /// a name matching none answers the names containing it and close ones.
     pub name: Option<String>,
     /// Only packs of this layer.
     pub layer: Option<PackLayer>,

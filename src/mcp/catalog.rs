@@ -384,7 +384,7 @@ macro_rules! tools {
 
 tools! {
     list_spectrocloud_clusters(Listed<args::ClusterFilters>) -> Out::Clusters, ClusterViewInfo, Mirror, "List clusters",
-        "List SpectroCloud clusters (name, uid, state, health, cloud type, project name and uid, Kubernetes version, tags), paged; filter by name substring, state, health, cloud type, Kubernetes version prefix, project or tag; summary=true gives counts per state, health, cloud type and project.";
+        "List SpectroCloud clusters (name, uid, state, health, cloud type, project name and uid, Kubernetes version, tags), paged; filter by name substring, state, health, cloud type, Kubernetes version prefix (1.29 takes 1.29.x, not 1.290), project or tag; virtual clusters are included (cloud type nested), as every count of clusters includes them; summary=true gives counts per state, health, cloud type and project, a value Palette has not reported (or reports as Unknown) counted as unknown.";
     list_spectrocloud_virtual_clusters(Listed<args::ClusterFilters>) -> Out::Clusters, ClusterViewInfo, Mirror, "List virtual clusters",
         "List SpectroCloud virtual clusters (name, uid, state, health, project), paged and filtered like list_spectrocloud_clusters.";
     get_spectrocloud_health_for_cluster(Scoped<ClusterRef>) -> Out::Schema(original::health), ClusterViewInfo, Mirror, "Cluster health",
@@ -422,9 +422,9 @@ tools! {
     get_spectrocloud_profile_usage(Listed<args::UsageFilters>) -> MIRRORED_PAGE, ProfileViewClusters, Mirror, "Profile usage report",
         "How many clusters run each cluster profile and each of its versions, most used first (unused profiles included), paged; filter by name substring, unusedOnly or project.";
     find_spectrocloud_clusters_by_pack(Listed<args::PackRef>) -> Out::Page(&[("pack", "object")]), ClusterViewInfo, Mirror, "Clusters running a pack",
-        "Clusters running a pack (by exact pack name, optionally a version or version prefix: 1.29 takes 1.29.4), with the pack versions each runs, state, health and project; paged.";
-    search_spectrocloud_packs(Pages<args::PackFilters>) -> PAGE, ClusterViewInfo, Mirror, "Search packs in use",
-        "The packs the mirror knows from clusters, by name substring and layer, each with the versions in use and how many clusters run them; paged.";
+        "Clusters running a pack, with the packs (each by its own name) and versions each runs, state, health and project; paged. The name takes its family in any case (kubernetes: kubernetes, kubernetes-eks, kubernetes-aks); version is a prefix up to a dot, dash or plus (1.3 takes 1.3, 1.3.x, 1.3-… and 1.3+…, not 1.30). `pack` says in words what matched (matchedNames, versionRule, message) and, when no pack matched, the names containing the word (containing) and close names (didYouMean).";
+    search_spectrocloud_packs(Pages<args::PackFilters>) -> Out::Page(&[("search", "object")]), ClusterViewInfo, Mirror, "Search packs in use",
+        "The packs in use on clusters, each with the versions in use and how many clusters run them; paged. name takes its family in any case (kubernetes: kubernetes, kubernetes-eks, kubernetes-aks); with a name, `search` says what matched (matchedNames, message) and, when nothing did, the names containing the word (containing) and close names (didYouMean). layer narrows by layer.";
     list_spectrocloud_fleet_changes(Pages<args::ChangeFilters>) -> Out::Object(&[("items", "array"), ("nextCursor", "string"), ("mirror", "object")], 1), ClusterViewInfo, Mirror, "Fleet changes",
         "What changed in the SpectroCloud fleet, newest first: clusters added, deleted, changing state, health, profile or Kubernetes version; profile versions published, profiles deleted; paged with cursor.";
     get_spectrocloud_sync_status(Env) -> Out::Object(&[("environments", "array")], 1), ClusterViewInfo, Mirror, "Mirror sync status",

@@ -14,11 +14,11 @@ use super::entity;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::{self, PaletteUser};
-use crate::domain::{CloudType, ProfileNames, ProfileType, Uid};
+use crate::domain::{CloudType, ProfileNames, ProfileType, Uid, vocab};
 use crate::error::{AppError, AppResult};
 use crate::palette::models;
 use crate::service::creation::{self, Kind};
-use crate::service::lists::{self, ClusterFilter, Window};
+use crate::service::lists::{self, ClusterFilter, Which, Window};
 use crate::service::{
     self, Answer, Ctx, Origin, clusters, diagnose, events, infra, profiles, projects, reports,
     status,
@@ -269,12 +269,18 @@ pub async fn get_spectrocloud_health_for_cluster(c: &Call<'_>, a: ClusterIn) -> 
         Some(n) => cluster_ref(&ctx, &n),
         None => entity::resource_ref(ctx.env.name(), d.project_uid.as_deref(), &d.name),
     };
+    // The original's overall status: the health, else the state (a Pending cluster has none).
+    let overall = if d.health == vocab::UNKNOWN {
+        &d.state
+    } else {
+        &d.health
+    };
     Ok(json!({
         "mirror": { "source": d.source, "syncedAt": d.synced_at },
         "cluster": no_nulls(json!({ "name": d.name, "uid": d.uid, "state": d.state,
                      "entityRef": entity_ref, "cloudType": d.cloud_type,
                      "projectUid": d.project_uid, "kubernetesVersion": d.kubernetes_version })),
-        "health": no_nulls(json!({ "overallStatus": d.health, "lastHeartBeat": d.last_heartbeat,
+        "health": no_nulls(json!({ "overallStatus": overall, "lastHeartBeat": d.last_heartbeat,
                     "agentVersion": d.agent_version, "conditions": d.conditions,
                     "machinePools": d.machine_pools })),
     }))
@@ -417,7 +423,7 @@ fn paged(all: Vec<Value>, keep: impl Fn(&Value) -> bool, p: &Paging) -> AppResul
 async fn cluster_list(
     c: &Call<'_>,
     a: Listed<args::ClusterFilters>,
-    virtual_clusters: bool,
+    which: Which,
 ) -> AppResult<Value> {
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let f = a.of;
@@ -431,21 +437,22 @@ async fn cluster_list(
         tag: f.tag,
     };
     let w = window(&a.paging)?;
-    lists::clusters(&ctx, virtual_clusters, &filter, w, summary(&a.paging)).await
+    lists::clusters(&ctx, which, &filter, w, summary(&a.paging)).await
 }
 
 pub async fn list_spectrocloud_clusters(
     c: &Call<'_>,
     a: Listed<args::ClusterFilters>,
 ) -> AppResult<Value> {
-    cluster_list(c, a, false).await
+    // Virtual clusters count among clusters, as in the fleet report and on Palette's dashboard.
+    cluster_list(c, a, Which::All).await
 }
 
 pub async fn list_spectrocloud_virtual_clusters(
     c: &Call<'_>,
     a: Listed<args::ClusterFilters>,
 ) -> AppResult<Value> {
-    cluster_list(c, a, true).await
+    cluster_list(c, a, Which::Virtual).await
 }
 
 pub async fn list_spectrocloud_projects(
@@ -717,37 +724,49 @@ pub async fn find_spectrocloud_clusters_by_pack(
     let (name, version) = (a.of.pack_name.as_str(), a.of.version.as_deref());
     let filter = reports::PackUsageFilter {
         name: Some(name.to_string()),
-        // A version prefix at a dot boundary, as the report's `version` (1.29 takes 1.29.4).
+        // The report's rules: the name's family in any case, the version a prefix up to a dot.
         tag: None,
         version: version.map(str::to_string),
     };
-    let got = reports::pack_usage(&ctx, &filter).await?;
-    // Cluster uid → the pack versions it runs.
-    let mut on: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in items(&got.value()?, "packs") {
-        let tag = p["tag"].as_str().unwrap_or_default().to_string();
-        for uid in items(&p, "clusterUids") {
-            let uid = uid.as_str().unwrap_or_default().to_string();
-            on.entry(uid).or_default().push(tag.clone());
+    let (_, report) = reports::pack_usage_report(&ctx, &filter).await?;
+    // Cluster uid → the packs (each by its own name) and versions it runs.
+    let mut on: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for p in &report.packs {
+        for uid in p.cluster_uids.iter().flatten() {
+            let entry = on.entry(uid.clone()).or_default();
+            entry.push((p.name.clone(), p.tag.clone()));
         }
     }
     let filter = ClusterFilter {
         project,
         ..Default::default()
     };
-    let list: Vec<Value> = lists::cluster_briefs(&ctx, false, &filter)
+    let list: Vec<Value> = lists::cluster_briefs(&ctx, Which::All, &filter)
         .await?
         .into_iter()
         .filter_map(|b| {
-            let versions = on.get(&b.uid)?.clone();
+            let runs = on.get(&b.uid)?;
             let mut v = serde_json::to_value(b).ok()?;
-            v["packVersions"] = json!(versions);
+            v["packVersions"] = json!(runs.iter().map(|(_, t)| t).collect::<Vec<_>>());
+            v["packs"] = json!(
+                runs.iter()
+                    .map(|(n, t)| json!({ "name": n, "version": t }))
+                    .collect::<Vec<_>>()
+            );
             Some(v)
         })
         .collect();
     let mut out = paged(list, |_| true, &a.paging)?;
-    out["pack"] = json!({ "name": name, "version": version });
+    let mut pack = json!({ "name": name, "version": version });
+    if let (Some(o), Ok(Value::Object(s))) = (pack.as_object_mut(), to_json(&report.search)) {
+        o.extend(s);
+    }
+    out["pack"] = pack;
     Ok(out)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> AppResult<Value> {
+    serde_json::to_value(v).map_err(|e| AppError::internal("writing an answer", e))
 }
 
 pub async fn search_spectrocloud_packs(
@@ -755,30 +774,38 @@ pub async fn search_spectrocloud_packs(
     a: Pages<args::PackFilters>,
 ) -> AppResult<Value> {
     let ctx = c.ctx(&a.env).await?;
-    let got = reports::pack_usage(&ctx, &reports::PackUsageFilter::default()).await?;
+    let filter = reports::PackUsageFilter {
+        name: a.of.name.clone(),
+        ..Default::default()
+    };
+    let (_, report) = reports::pack_usage_report(&ctx, &filter).await?;
     let layer = a.of.layer.map(args::PackLayer::as_str);
     // One entry per pack name, its versions in use, most used first (the report's order).
     let mut packs: Vec<Value> = Vec::new();
-    for p in items(&got.value()?, "packs") {
-        let n = p["clusters"].as_i64().unwrap_or(0);
-        let version = json!({ "version": p["tag"], "clusters": n });
-        match packs.iter_mut().find(|k| k["name"] == p["name"]) {
+    for p in &report.packs {
+        let version = json!({ "version": p.tag, "clusters": p.clusters });
+        match packs.iter_mut().find(|k| k["name"] == p.name.as_str()) {
             Some(k) => {
-                k["clusters"] = json!(k["clusters"].as_i64().unwrap_or(0) + n);
+                k["clusters"] = json!(k["clusters"].as_i64().unwrap_or(0) + p.clusters);
                 if let Some(v) = k["versions"].as_array_mut() {
                     v.push(version);
                 }
             }
-            None => packs.push(
-                json!({ "name": p["name"], "layer": p["layer"], "clusters": n,
-                                       "versions": [version] }),
-            ),
+            None => packs.push(json!({ "name": p.name, "layer": p.layer,
+                                       "clusters": p.clusters, "versions": [version] })),
         }
     }
-    let keep = |k: &Value| {
-        lists::name_has(k, "name", a.of.name.as_deref()) && layer.is_none_or(|l| k["layer"] == l)
-    };
-    paged(packs, keep, &a.paging)
+    packs.sort_by(|a, b| {
+        let n = |v: &Value| v["clusters"].as_i64().unwrap_or(0);
+        n(b).cmp(&n(a))
+            .then_with(|| a["name"].as_str().cmp(&b["name"].as_str()))
+    });
+    let keep = |k: &Value| layer.is_none_or(|l| k["layer"] == l);
+    let mut out = paged(packs, keep, &a.paging)?;
+    if let Some(search) = &report.search {
+        out["search"] = to_json(search)?;
+    }
+    Ok(out)
 }
 
 pub async fn create_spectrocloud_cluster(

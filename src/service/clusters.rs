@@ -244,7 +244,13 @@ async fn resolve_kind(
             project: project.cloned(),
             ..Default::default()
         };
-        let all = crate::service::lists::cluster_briefs(ctx, virtual_clusters, &narrow).await?;
+        use crate::service::lists::Which;
+        let which = if virtual_clusters {
+            Which::Virtual
+        } else {
+            Which::NotVirtual
+        };
+        let all = crate::service::lists::cluster_briefs(ctx, which, &narrow).await?;
         all.into_iter().map(|c| c.name).collect()
     } else {
         Vec::new()

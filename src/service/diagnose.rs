@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Ctx, Origin};
-use crate::domain::Uid;
+use crate::domain::{Uid, vocab};
 use crate::error::AppResult;
 use crate::palette::models;
 
@@ -17,7 +17,7 @@ pub struct Diagnosis {
     pub uid: String,
     pub name: String,
     pub state: String,
-    /// Health as Palette reports it (`Healthy`, `UnHealthy`, …); the state when none.
+    /// Health as Palette reports it (`Healthy`, `UnHealthy`, …); `unknown` when none.
     pub health: String,
     pub cloud_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,7 +80,7 @@ fn text(v: &Value) -> Option<String> {
 pub fn diagnosis(uid: &str, d: &Value) -> Diagnosis {
     let status = &d["status"];
     let health = &status["health"];
-    let state = models::state(d).to_string();
+    let state = vocab::word(Some(models::state(d))).into_owned();
     let mut conditions: Vec<Value> = health["conditions"].as_array().cloned().unwrap_or_default();
     conditions.extend(status["conditions"].as_array().cloned().unwrap_or_default());
     let pools_json = d["spec"]["cloudConfig"]["machinePools"]
@@ -113,10 +113,7 @@ pub fn diagnosis(uid: &str, d: &Value) -> Diagnosis {
     let mut out = Diagnosis {
         uid: uid.to_string(),
         name: models::name(d).to_string(),
-        health: models::health(d)
-            .filter(|h| !h.is_empty())
-            .unwrap_or(&state)
-            .to_string(),
+        health: vocab::word(models::health(d)).into_owned(),
         state,
         cloud_type: models::cloud_type(d).to_string(),
         project_uid: models::project_uid(d).map(str::to_string),
@@ -155,7 +152,8 @@ fn findings(d: &Diagnosis) -> Vec<String> {
     if d.state != "Running" {
         out.push(format!("state is {}, not Running", d.state));
     }
-    if !d.health.eq_ignore_ascii_case("healthy") && d.health != d.state {
+    // An unreported health is no finding of its own: the state says why (Pending, ...).
+    if !d.health.eq_ignore_ascii_case("healthy") && d.health != vocab::UNKNOWN {
         out.push(format!("health is {}", d.health));
     }
     for p in &d.machine_pools {
@@ -229,5 +227,18 @@ mod tests {
         );
         assert!(x.findings.iter().any(|f| f.contains("NodesReady")));
         assert!(x.findings.iter().any(|f| f.contains("health is UnHealthy")));
+    }
+
+    #[test]
+    fn a_missing_health_is_unknown_not_the_state() {
+        let d = json!({"metadata": {"uid": "u2", "name": "new"},
+                       "status": {"state": "Pending"}});
+        let x = diagnosis("u2", &d);
+        assert_eq!(x.state, "Pending");
+        assert_eq!(x.health, vocab::UNKNOWN);
+        assert_eq!(
+            x.findings,
+            vec!["state is Pending, not Running".to_string()]
+        );
     }
 }

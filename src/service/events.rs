@@ -194,11 +194,7 @@ pub async fn fleet_trend(ctx: &Ctx, days: u32) -> AppResult<(Freshness, Trend)> 
                 "state" => &mut d.by_state,
                 _ => &mut d.by_kubernetes_version,
             };
-            let key = if r.value.is_empty() {
-                crate::store::reports::UNKNOWN.to_string()
-            } else {
-                r.value
-            };
+            let key = crate::domain::vocab::word(Some(&r.value)).into_owned();
             *map.entry(key).or_default() += r.clusters;
         }
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use crate::auth::scope::Kind;
-use crate::domain::Uid;
+use crate::domain::{Uid, vocab};
 use crate::error::{AppError, AppResult};
 use crate::store::clusters::{self, BriefRow};
 
@@ -155,7 +155,7 @@ impl From<BriefRow> for ClusterBrief {
         ClusterBrief {
             uid: r.uid,
             name: r.name,
-            state: r.state,
+            state: vocab::word(Some(&r.state)).into_owned(),
             health: r.health.filter(|h| !h.is_empty()),
             cloud_type: r.cloud_type,
             scope: r.scope,
@@ -177,7 +177,8 @@ pub struct ClusterFilter {
     /// Exact health, any case (`Healthy`, `UnHealthy`, …).
     pub health: Option<String>,
     pub cloud_type: Option<String>,
-    /// Prefix of the Kubernetes version (`1.29` matches `1.29.4`).
+    /// Prefix of the Kubernetes version up to a dot, dash or plus (`1.29` matches `1.29.4`,
+    /// not `1.290`).
     pub kubernetes_version: Option<String>,
     pub project: Option<Uid>,
     /// One of the cluster's tags, exactly (`stage:prod`).
@@ -197,9 +198,10 @@ impl ClusterFilter {
             && same(&self.health, c.health.as_deref())
             && same(&self.cloud_type, Some(&c.cloud_type))
             && self.kubernetes_version.as_deref().is_none_or(|k| {
+                // The pack search's version rule: 1.3 takes 1.3.x, not 1.30.
                 c.kubernetes_version
                     .as_deref()
-                    .is_some_and(|v| v.starts_with(k))
+                    .is_some_and(|v| crate::store::reports::version_matches(v, k))
             })
             && self
                 .project
@@ -215,29 +217,42 @@ impl ClusterFilter {
 /// The fields a cluster summary counts by.
 pub const CLUSTER_SUMMARY: &[&str] = &["state", "health", "cloudType", "project"];
 
+/// The word a summary counts a cluster under, in the one vocabulary ([`vocab`]).
 fn cluster_key(c: &ClusterBrief, field: &str) -> String {
-    let v = match field {
-        "state" => Some(c.state.as_str()),
-        "health" => c.health.as_deref(),
-        "cloudType" => Some(c.cloud_type.as_str()),
-        _ => c.project_name.as_deref().or(c.project_uid.as_deref()),
-    };
-    v.filter(|s| !s.is_empty()).unwrap_or("(none)").to_string()
+    match field {
+        "state" => vocab::word(Some(&c.state)).into_owned(),
+        "health" => vocab::word(c.health.as_deref()).into_owned(),
+        "cloudType" => vocab::word(Some(&c.cloud_type)).into_owned(),
+        _ => vocab::project(c.project_name.as_deref(), c.project_uid.as_deref()).to_string(),
+    }
 }
 
-/// Every visible cluster (or virtual cluster) matching `filter`, by name. Needs the mirror.
+/// Which clusters a list holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Every cluster, virtual ones included: what Palette's dashboard and every count of
+    /// clusters (the fleet report, the fleet page, summaries) take.
+    All,
+    /// Virtual clusters only.
+    Virtual,
+    /// Clusters that are not virtual (names of the cluster routes, which the original keeps
+    /// apart from virtual ones).
+    NotVirtual,
+}
+
+/// Every visible cluster of `which` matching `filter`, by name. Needs the mirror.
 pub async fn cluster_briefs(
     ctx: &Ctx,
-    virtual_clusters: bool,
+    which: Which,
     filter: &ClusterFilter,
 ) -> AppResult<Vec<ClusterBrief>> {
     let m = ctx.mirror().await?;
-    let kind = if virtual_clusters {
-        Kind::VirtualCluster
-    } else {
-        Kind::Cluster
+    let (kind, only) = match which {
+        Which::All => (Kind::Cluster, None),
+        Which::Virtual => (Kind::VirtualCluster, Some(true)),
+        Which::NotVirtual => (Kind::Cluster, Some(false)),
     };
-    let rows = clusters::briefs(m.db(), m.env(), virtual_clusters, &m.filter(kind)).await?;
+    let rows = clusters::briefs(m.db(), m.env(), only, &m.filter(kind)).await?;
     Ok(rows
         .into_iter()
         .map(ClusterBrief::from)
@@ -248,12 +263,12 @@ pub async fn cluster_briefs(
 /// A page of clusters (or of virtual clusters), or their counts with `summary`.
 pub async fn clusters(
     ctx: &Ctx,
-    virtual_clusters: bool,
+    which: Which,
     filter: &ClusterFilter,
     w: Window,
     summary_only: bool,
 ) -> AppResult<Value> {
-    let all = cluster_briefs(ctx, virtual_clusters, filter).await?;
+    let all = cluster_briefs(ctx, which, filter).await?;
     if summary_only {
         return to_value(&summary(&all, CLUSTER_SUMMARY, cluster_key));
     }
@@ -269,9 +284,45 @@ pub fn values(
 ) -> AppResult<Value> {
     let kept: Vec<Value> = all.into_iter().filter(|v| keep(v)).collect();
     if summary_only {
-        return to_value(&summary(&kept, &[], |_, _| String::new()));
+        let fields = value_fields(&kept);
+        return to_value(&summary(&kept, &fields, value_key));
     }
     to_value(&page(kept, w))
+}
+
+/// What a summary of JSON items may count by, each where the items carry it.
+const VALUE_SUMMARY: &[&str] = &[
+    "state",
+    "health",
+    "cloudType",
+    "type",
+    "layer",
+    "profileVersion",
+    "project",
+];
+
+/// The fields of [`VALUE_SUMMARY`] the items carry: a cluster-like item (one with a state)
+/// counts by health too, since a missing health is left out of the item; every item with a
+/// scope or project counts by project.
+fn value_fields(items: &[Value]) -> Vec<&'static str> {
+    let has = |k: &str| items.iter().any(|v| v.get(k).is_some());
+    VALUE_SUMMARY
+        .iter()
+        .copied()
+        .filter(|f| match *f {
+            "health" => has("health") || has("state"),
+            "project" => has("projectUid") || has("projectName") || has("scope"),
+            f => has(f),
+        })
+        .collect()
+}
+
+/// The word an item counts under for `field`, as for clusters ([`cluster_key`]).
+fn value_key(v: &Value, field: &str) -> String {
+    if field == "project" {
+        return vocab::project(v["projectName"].as_str(), v["projectUid"].as_str()).to_string();
+    }
+    vocab::word(v[field].as_str()).into_owned()
 }
 
 /// Whether `v[field]` contains `needle` (case-insensitive); no needle keeps everything.
@@ -354,11 +405,35 @@ mod tests {
             ..f.clone()
         };
         assert!(!other.keeps(&c));
+        let short = ClusterFilter {
+            kubernetes_version: Some("1.2".into()),
+            ..f.clone()
+        };
+        assert!(!short.keeps(&c), "1.2 does not take 1.29.4");
         let untagged = ClusterFilter {
             tag: Some("stage:dev".into()),
             ..f
         };
         assert!(!untagged.keeps(&c));
+    }
+
+    #[test]
+    fn json_summaries_count_by_the_fields_items_carry() {
+        use serde_json::json;
+        let items = vec![
+            json!({"uid": "a", "state": "Running", "health": "Healthy", "projectUid": "p1",
+                   "projectName": "team-a", "profileVersion": "1.0.0"}),
+            json!({"uid": "b", "state": "Unknown", "projectUid": null, "profileVersion": "1.1.0"}),
+        ];
+        let v = values(items, |_| true, Window::parse(None, None).unwrap(), true).unwrap();
+        let s = &v["summary"];
+        assert_eq!(s["state"]["Running"], 1);
+        assert_eq!(s["state"][vocab::UNKNOWN], 1);
+        assert_eq!(s["health"][vocab::UNKNOWN], 1, "{s}");
+        assert_eq!(s["project"][vocab::TENANT], 1);
+        assert_eq!(s["profileVersion"]["1.1.0"], 1);
+        assert!(s.get("layer").is_none());
+        assert_eq!(v["total"], 2);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod infra;
 pub mod lists;
 pub mod live;
 pub mod names;
+pub mod packs;
 pub mod profiles;
 pub mod projects;
 pub mod reports;

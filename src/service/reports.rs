@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::packs::{self, PackMatch};
 use super::{Answer, Ctx};
 use crate::auth::scope::Kind;
 use crate::domain::{CloudType, ProfileType, Uid};
@@ -212,9 +213,10 @@ pub fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
 /// Narrowing of the pack-usage report.
 #[derive(Debug, Default, Clone)]
 pub struct PackUsageFilter {
+    /// A pack name: it takes its family in any case ([`packs::family`]).
     pub name: Option<String>,
     pub tag: Option<String>,
-    /// A version prefix (`1.29` takes `1.29.4`).
+    /// A version prefix up to a dot, dash or plus (`1.29` takes `1.29.4`, not `1.290`).
     pub version: Option<String>,
 }
 
@@ -244,31 +246,101 @@ pub struct PackUsageReport {
     pub packs: Vec<PackUsage>,
     /// Per pack: clusters over all its versions and per version (newest tag first).
     pub spread: Vec<PackSpread>,
+    /// With `name` or `version`: what they matched, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<PackMatch>,
 }
 
 /// Clusters per pack and version; `name` (and `version` or `tag`) narrow it and list them.
+/// The one pack search of the HTTP report, the MCP tools and the fleet page.
 pub async fn pack_usage_report(
     ctx: &Ctx,
     filter: &PackUsageFilter,
 ) -> AppResult<(Freshness, PackUsageReport)> {
     let m = ctx.mirror().await?;
     let f = m.filter(Kind::Cluster);
-    let q = PackQuery {
-        name: filter.name.clone(),
-        tag: filter.tag.clone(),
-        version: filter.version.clone(),
+    let asked = packs::Asked {
+        name: filter
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty()),
+        version: filter.version.as_deref().filter(|v| !v.is_empty()),
     };
-    let packs = reports::pack_usage(m.db(), m.env(), synced(&m), &q, &f).await?;
-    let spread = spread_of(&packs);
+    let known = match asked.name {
+        Some(_) => reports::pack_names(m.db(), m.env(), synced(&m), &f).await?,
+        None => Vec::new(),
+    };
+    let matched = asked.name.map(|n| packs::family(n, &known));
+    let q = PackQuery {
+        names: matched.clone(),
+        tag: filter.tag.clone(),
+        version: asked.version.map(str::to_string),
+    };
+    let rows = reports::pack_usage(m.db(), m.env(), synced(&m), &q, &f).await?;
+    let search = if asked.name.is_none() && asked.version.is_none() {
+        None
+    } else {
+        let matched = matched.as_deref().unwrap_or_default();
+        // Only when the family matched and the version did not: which versions would have.
+        let in_use = if rows.is_empty() && !matched.is_empty() && q.version.is_some() {
+            versions_in_use(&m, &q, &f).await?
+        } else {
+            Vec::new()
+        };
+        let found = packs::Found {
+            known: &known,
+            matched,
+            clusters: distinct_clusters(&rows),
+            versions_in_use: in_use,
+        };
+        Some(packs::explain(&asked, found))
+    };
     let (complete, progress) = completion(m.ctx, &m.freshness);
     let report = PackUsageReport {
         environment: m.env().to_string(),
         complete,
         progress,
-        packs,
-        spread,
+        spread: spread_of(&rows),
+        packs: rows,
+        search,
     };
     Ok((m.freshness, report))
+}
+
+/// The versions in use of the packs `q` names, whatever its version, oldest first.
+async fn versions_in_use(
+    m: &super::view::Mirror<'_>,
+    q: &PackQuery,
+    f: &crate::store::visibility::Filter,
+) -> AppResult<Vec<String>> {
+    let any = PackQuery {
+        version: None,
+        ..q.clone()
+    };
+    let mut tags: Vec<String> = reports::pack_usage(m.db(), m.env(), synced(m), &any, f)
+        .await?
+        .into_iter()
+        .map(|p| p.tag)
+        .collect();
+    tags.sort_by(|a, b| crate::domain::compare_versions(a, b));
+    tags.dedup();
+    Ok(tags)
+}
+
+/// Clusters on any of `rows`: listed ones once each, else the counts summed (a cluster runs
+/// one version of a pack).
+fn distinct_clusters(rows: &[PackUsage]) -> usize {
+    let listed: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .flat_map(|p| p.cluster_uids.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    if rows.iter().any(|p| p.cluster_uids.is_some()) {
+        listed.len()
+    } else {
+        rows.iter().map(|p| p.clusters.max(0) as usize).sum()
+    }
 }
 
 /// Counts summed per pack name (a cluster running one pack in two profiles counts twice at

@@ -143,19 +143,23 @@ pub const BRIEFS_SQL: &str = concat!(
             p.name AS project_name, c.kubernetes_version,
             json_extract(c.list_json, '$.spec.tags') AS tags, c.last_modified
          FROM clusters c LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
-         WHERE c.env = ? AND (c.cloud_type = 'nested') = ? AND ",
+         WHERE c.env = ? AND (? IS NULL OR (c.cloud_type = 'nested') = ?) AND ",
     visible!(),
     " ORDER BY c.name, c.uid"
 );
 
-/// Every visible cluster (`virtual`: the virtual ones instead), by name; agents filter and
-/// page this small row set in the service.
+/// Every visible cluster, by name: `virtual_clusters` `Some(true)` the virtual ones only,
+/// `Some(false)` the others only, `None` both. Agents filter and page this small row set in
+/// the service.
 pub async fn briefs(
     db: &Db,
     env: &str,
-    virtual_clusters: bool,
+    virtual_clusters: Option<bool>,
     vis: &Filter,
 ) -> Result<Vec<BriefRow>, sqlx::Error> {
-    let q = sqlx::query_as(BRIEFS_SQL).bind(env).bind(virtual_clusters);
+    let q = sqlx::query_as(BRIEFS_SQL)
+        .bind(env)
+        .bind(virtual_clusters)
+        .bind(virtual_clusters);
     q.visible_to(vis).fetch_all(&db.reader).await
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::Db;
 use super::visibility::{Filter, Visible};
+use crate::domain::vocab::word;
 
 /// Text shared by the tallies and every report built from them: a clone is a count, not an
 /// allocation (the whole profile-usage report holds some 40,000 strings).
@@ -295,13 +296,13 @@ async fn members_into(
     let mut i = Interner::default();
     for r in rows {
         let t = tallies.entry(i.text(&r.version_uid)).or_default();
-        let (state, project) = (i.text(&r.state), i.opt(&r.project_uid));
+        let (state, project) = (i.text(&word(Some(&r.state))), i.opt(&r.project_uid));
         t.add(&state, &project, &i.opt(&r.project_name), 1);
         t.members.push(ClusterBrief {
             uid: r.uid,
             name: r.name,
             project_uid: r.project_uid,
-            state: r.state,
+            state: state.to_string(),
         });
     }
     Ok(())
@@ -381,7 +382,8 @@ pub struct PackUsage {
 /// Narrowing of the pack-usage report.
 #[derive(Debug, Default, Clone)]
 pub struct PackQuery {
-    pub name: Option<String>,
+    /// These pack names exactly (the service resolves a name given to its family).
+    pub names: Option<Vec<String>>,
     /// Exact tag.
     pub tag: Option<String>,
     /// Version prefix at a dot boundary: `1.29` takes `1.29` and `1.29.4`, not `1.290`.
@@ -399,13 +401,13 @@ struct PackRow {
     project_uid: Option<String>,
 }
 
-/// With `name`: one row per (pack, tag, cluster) the caller may see, so the cluster lists come
-/// from the same query as the counts. `tag` and `version` are applied to the rows
+/// With `names`: one row per (pack, tag, cluster) the caller may see, so the cluster lists
+/// come from the same query as the counts. `tag` and `version` are applied to the rows
 /// ([`PackQuery::takes`]), as for the counts.
 pub const PACK_USAGE_SQL: &str = "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag,
             max(k.layer) AS layer, c.uid, c.name AS cluster_name, c.state, c.project_uid
      FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
-     WHERE k.env = ? AND k.name = ?
+     WHERE k.env = ? AND k.name IN (SELECT value FROM json_each(?))
        AND (? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))
      GROUP BY k.name, coalesce(nullif(k.tag, ''), k.version), c.uid
      ORDER BY k.name, 2, c.name, c.uid";
@@ -453,7 +455,24 @@ pub fn version_matches(tag: &str, prefix: &str) -> bool {
     }
 }
 
-/// Clusters per (pack, tag), most used first; with `name` also the clusters themselves.
+/// The names of the packs on clusters the caller may see, in name order.
+pub async fn pack_names(
+    db: &Db,
+    env: &str,
+    synced_at: Option<i64>,
+    f: &Filter,
+) -> Result<Vec<String>, sqlx::Error> {
+    let t = db.tallies.get(db, env, synced_at).await?;
+    let names: std::collections::BTreeSet<&str> = t
+        .packs
+        .iter()
+        .filter(|r| f.admits(r.project_uid.as_deref()))
+        .map(|r| r.name.as_str())
+        .collect();
+    Ok(names.into_iter().map(str::to_string).collect())
+}
+
+/// Clusters per (pack, tag), most used first; with `names` also the clusters themselves.
 pub async fn pack_usage(
     db: &Db,
     env: &str,
@@ -461,8 +480,9 @@ pub async fn pack_usage(
     q: &PackQuery,
     clusters: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
-    let mut out = match q.name {
-        Some(_) => pack_members(db, env, q, clusters).await?,
+    let mut out = match &q.names {
+        Some(names) if names.is_empty() => Vec::new(),
+        Some(names) => pack_members(db, env, names, q, clusters).await?,
         None => pack_counts(db, env, synced_at, q, clusters).await?,
     };
     out.sort_by(|a, b| {
@@ -501,16 +521,18 @@ async fn pack_counts(
     Ok(packs.into_values().collect())
 }
 
-/// One pack's tags with their clusters (rows ordered by pack, tag, cluster name).
+/// The tags of the packs `names` with their clusters (rows ordered by pack, tag, cluster name).
 async fn pack_members(
     db: &Db,
     env: &str,
+    names: &[String],
     q: &PackQuery,
     f: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
+    let names = serde_json::to_string(names).unwrap_or_else(|_| "[]".into());
     let rows: Vec<PackRow> = sqlx::query_as(PACK_USAGE_SQL)
         .bind(env)
-        .bind(&q.name)
+        .bind(names)
         .visible_to(f)
         .fetch_all(&db.reader)
         .await?;
@@ -520,7 +542,7 @@ async fn pack_members(
             uid: r.uid,
             name: r.cluster_name,
             project_uid: r.project_uid,
-            state: r.state,
+            state: word(Some(&r.state)).into_owned(),
         };
         match out.last_mut() {
             Some(p) if p.name == r.name && p.tag == r.tag => {
@@ -589,7 +611,7 @@ pub const FLEET_SQL: &str = "SELECT state, health, cloud_type, kubernetes_versio
      GROUP BY state, health, cloud_type, kubernetes_version, project_uid";
 
 /// Values a cluster has not reported (no details yet) count under this key.
-pub const UNKNOWN: &str = "unknown";
+pub use crate::domain::vocab::UNKNOWN;
 
 /// The fleet of one environment as the caller may see it, from the environment's [`Tallies`].
 pub async fn fleet(
@@ -602,7 +624,7 @@ pub async fn fleet(
     let mut out = FleetCounts::default();
     let mut projects = Tally::default();
     let mut i = Interner::default();
-    let key = |v: Option<&str>| v.filter(|s| !s.is_empty()).unwrap_or(UNKNOWN).to_string();
+    let key = |v: Option<&str>| crate::domain::vocab::word(v).into_owned();
     for r in t
         .fleet
         .iter()
@@ -735,7 +757,7 @@ async fn count(db: &Db, env: &str) -> Result<Arc<Tallies>, sqlx::Error> {
             .iter()
             .map(|r| VersionGroup {
                 version_uid: i.text(&r.version_uid),
-                state: i.text(&r.state),
+                state: i.text(&word(Some(&r.state))),
                 project_uid: i.opt(&r.project_uid),
                 project_name: i.opt(&r.project_name),
                 clusters: r.clusters,
@@ -772,7 +794,7 @@ mod tests {
             assert!(!version_matches(tag, "1.29"), "{tag}");
         }
         let q = PackQuery {
-            name: Some("kubernetes".into()),
+            names: Some(vec!["kubernetes".into()]),
             tag: Some("1.29.4".into()),
             version: Some("1.29".into()),
         };

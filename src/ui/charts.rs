@@ -60,11 +60,26 @@ pub fn bars(items: &[(String, i64)], width: u32) -> BarChart {
     }
 }
 
+/// The colour class of a cluster state ([`crate::domain::vocab`] words): one map for the
+/// trend's lines, bars and legend and the fleet card's state table, so a colour means the
+/// same state everywhere (Running green, Deleting red, …). Colours live in the stylesheet.
+pub fn state_class(state: &str) -> &'static str {
+    match state.to_ascii_lowercase().as_str() {
+        "running" => "c-running",
+        "provisioning" | "importing" => "c-provisioning",
+        "pending" => "c-pending",
+        "deleting" => "c-deleting",
+        "deleted" => "c-deleted",
+        crate::domain::vocab::UNKNOWN => "c-unknown",
+        _ => "c-other",
+    }
+}
+
 /// One line of a trend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
     pub name: String,
-    /// CSS class (`s0`, `s1`, ...): colours live in the stylesheet.
+    /// CSS class of the series' colour ([`state_class`]).
     pub class: String,
     /// SVG `points`: `x,y x,y ...`, numbers only.
     pub points: String,
@@ -81,17 +96,41 @@ pub struct Tick {
     pub text: String,
 }
 
-/// A line chart over days: one line per series, y from 0 to the largest value.
+/// One bar of a short trend: one series on one day, its value written above it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendBar {
+    pub name: String,
+    pub class: String,
+    pub value: i64,
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    /// Centre of the bar, for its value text.
+    pub text_x: u32,
+}
+
+/// A line chart over days: one line per series, y from 0 to the largest value. Fewer than
+/// [`SHORT_DAYS`] days are drawn as bars instead (lines of one to three points are dots that
+/// hide each other), with a note when there is a single day.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrendChart {
     pub width: u32,
     pub height: u32,
     pub left: u32,
     pub bottom: u32,
+    /// One per series, also when bars are drawn (the legend reads them).
     pub lines: Vec<Line>,
+    /// Non-empty for a short trend: draw these instead of the lines.
+    pub bars: Vec<TrendBar>,
+    /// Said under a short trend.
+    pub note: Option<String>,
     pub x_ticks: Vec<Tick>,
     pub y_ticks: Vec<Tick>,
 }
+
+/// From this many days on, a trend is drawn as lines.
+pub const SHORT_DAYS: usize = 4;
 
 const LEFT: u32 = 40;
 const TOP: u32 = 10;
@@ -118,10 +157,9 @@ pub fn trend(
     let y = |v: i64| bottom as f64 - v.max(0) as f64 / max as f64 * plot_h;
     let lines = series
         .iter()
-        .enumerate()
-        .map(|(n, (name, values))| Line {
+        .map(|(name, values)| Line {
             name: name.clone(),
-            class: format!("s{}", n % 8),
+            class: state_class(name).to_string(),
             points: values
                 .iter()
                 .enumerate()
@@ -152,15 +190,71 @@ pub fn trend(
             text: v.to_string(),
         })
         .collect();
+    let short = !days.is_empty() && days.len() < SHORT_DAYS;
+    let (x_ticks, bars) = if short {
+        let slot = plot_w / days.len() as f64;
+        let ticks = days
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Tick {
+                pos: (LEFT as f64 + (i as f64 + 0.5) * slot).round() as u32,
+                text: d.clone(),
+            })
+            .collect();
+        (ticks, day_bars(series, slot, bottom, &y))
+    } else {
+        (x_ticks, Vec::new())
+    };
+    let note = match days.len() {
+        1 => Some(
+            "Not enough history yet: one day so far; lines are drawn from the fourth day.".into(),
+        ),
+        n if short => Some(format!("{n} days of history so far.")),
+        _ => None,
+    };
     TrendChart {
         width,
         height,
         left: LEFT,
         bottom,
         lines,
+        bars,
+        note,
         x_ticks,
         y_ticks,
     }
+}
+
+/// Bars side by side per day: each day a slot `slot` wide, each series a bar in it.
+fn day_bars(
+    series: &[(String, Vec<i64>)],
+    slot: f64,
+    bottom: u32,
+    y: &impl Fn(i64) -> f64,
+) -> Vec<TrendBar> {
+    let n = series.len().max(1) as f64;
+    // A quarter of the slot is space between days; bars are at most 40 wide.
+    let w = (slot * 0.75 / n).clamp(2.0, 40.0);
+    let mut out = Vec::new();
+    for (k, (name, values)) in series.iter().enumerate() {
+        for (i, v) in values.iter().enumerate() {
+            let centre = LEFT as f64 + (i as f64 + 0.5) * slot;
+            let x = centre - w * n / 2.0 + w * k as f64;
+            let top = y(*v).round() as u32;
+            out.push(TrendBar {
+                name: name.clone(),
+                class: state_class(name).to_string(),
+                value: *v,
+                x: x.round() as u32,
+                y: top,
+                // One pixel apart, whatever the rounding of neighbours.
+                width: (w - 1.0).floor().max(1.0) as u32,
+                height: bottom.saturating_sub(top),
+                text_x: (x + w / 2.0).round() as u32,
+            });
+        }
+    }
+    out
 }
 
 /// One version's share of a profile's clusters, as a piece of a stacked bar.
@@ -267,6 +361,50 @@ mod tests {
     }
 
     #[test]
+    fn one_colour_per_state_whatever_else_the_trend_holds() {
+        assert_eq!(state_class("Running"), "c-running");
+        assert_eq!(state_class("Deleting"), "c-deleting");
+        assert_eq!(state_class("unknown"), "c-unknown");
+        let days: Vec<String> = (1..=5).map(|d| format!("2026-12-0{d}")).collect();
+        let series = |names: &[&str]| -> Vec<(String, Vec<i64>)> {
+            names.iter().map(|n| (n.to_string(), vec![1; 5])).collect()
+        };
+        // Deleting sorts first; it must not take Running's colour.
+        let t = trend(&days, &series(&["Deleting", "Running"]), 250, 120);
+        assert_eq!(t.lines[0].class, "c-deleting");
+        assert_eq!(t.lines[1].class, "c-running");
+        let t = trend(&days, &series(&["Running"]), 250, 120);
+        assert_eq!(t.lines[0].class, "c-running");
+        assert!(t.bars.is_empty() && t.note.is_none());
+    }
+
+    #[test]
+    fn a_short_trend_is_bars_with_their_values() {
+        let days: Vec<String> = (1..=2).map(|d| format!("2026-12-0{d}")).collect();
+        let t = trend(
+            &days,
+            &[
+                ("Pending".into(), vec![1, 0]),
+                ("Running".into(), vec![3, 4]),
+            ],
+            250,
+            120,
+        );
+        assert_eq!(t.bars.len(), 4);
+        let running: Vec<&TrendBar> = t.bars.iter().filter(|b| b.name == "Running").collect();
+        assert_eq!(running[1].value, 4);
+        assert_eq!(running[1].y, TOP, "the largest value reaches the top");
+        assert_eq!(running[1].class, "c-running");
+        // Series by series: [Pending day 1, Pending day 2, Running day 1, Running day 2].
+        // Bars of one day do not overlap, and the days are apart.
+        let b = &t.bars;
+        assert!(b[0].x + b[0].width <= b[2].x, "{b:?}");
+        assert!(b[2].x + b[2].width < b[1].x, "{b:?}");
+        assert_eq!(t.x_ticks.len(), 2);
+        assert_eq!(t.note.as_deref(), Some("2 days of history so far."));
+    }
+
+    #[test]
     fn a_single_day_trend_is_drawn_without_dividing_by_zero() {
         let t = trend(
             &["2026-12-02".into()],
@@ -279,5 +417,7 @@ mod tests {
             format!("{:.1},{:.1}", LEFT as f64, TOP as f64)
         );
         assert_eq!(t.x_ticks.len(), 1);
+        assert_eq!(t.bars.len(), 1);
+        assert!(t.note.unwrap().starts_with("Not enough history yet"));
     }
 }

@@ -241,7 +241,7 @@ async fn render(ctx: &Ctx, q: &Query, user_missing: bool) -> Result<String, AppE
         gate.run(Permission::ProfileViewClusters, view::profiles(ctx)),
         gate.run(
             Permission::ProfileViewClusters,
-            view::packs(ctx, pack, q.version.as_deref())
+            view::packs(ctx, &root, pack, q.version.as_deref())
         ),
         gate.run(Permission::ClusterViewInfo, view::changes(ctx)),
     );

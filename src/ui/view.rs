@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::charts::{self, BarChart, Segment, TrendChart};
+use crate::domain::vocab;
 use crate::error::AppResult;
 use crate::service::Ctx;
 use crate::service::events::{self, EventFilter};
@@ -90,7 +91,10 @@ pub async fn environments(ctx: &Ctx, root: &str) -> AppResult<Vec<EnvRow>> {
 
 /// Clusters of the environment by state, health, cloud type and Kubernetes version.
 pub struct FleetView {
+    /// Every cluster, virtual ones included (as the fleet report counts).
     pub total: i64,
+    /// How many of them are virtual (cloud type `nested`).
+    pub virtual_clusters: i64,
     pub by_state: Vec<(String, i64)>,
     pub by_health: Vec<(String, i64)>,
     pub by_cloud: Vec<(String, i64)>,
@@ -119,6 +123,7 @@ pub async fn fleet(ctx: &Ctx) -> AppResult<FleetView> {
     let Some(c) = mine.and_then(|e| e.counts) else {
         return Ok(FleetView {
             total: 0,
+            virtual_clusters: 0,
             by_state: Vec::new(),
             by_health: Vec::new(),
             by_cloud: Vec::new(),
@@ -134,6 +139,11 @@ pub async fn fleet(ctx: &Ctx) -> AppResult<FleetView> {
     by_k8s.sort_by_key(|(v, _)| std::cmp::Reverse(version_key(v)));
     Ok(FleetView {
         total: c.clusters,
+        virtual_clusters: c
+            .by_cloud_type
+            .get(crate::domain::vocab::VIRTUAL_CLOUD)
+            .copied()
+            .unwrap_or(0),
         by_state: ranked(&c.by_state),
         by_health: ranked(&c.by_health),
         by_cloud: ranked(&c.by_cloud_type),
@@ -245,21 +255,38 @@ pub struct PackRow {
     pub clusters: i64,
 }
 
+/// A pack name the page offers instead (close to a typo, or containing the word).
+pub struct Suggestion {
+    pub name: String,
+    pub href: String,
+}
+
 /// The pack search: nothing until a pack name is asked for.
 pub struct PackSearch {
     pub asked: bool,
     pub rows: Vec<PackRow>,
-    pub total: i64,
+    /// Clusters on a matched pack and version.
+    pub total: usize,
+    /// What matched, in words (the report's `search.message`).
+    pub message: String,
+    pub suggestions: Vec<Suggestion>,
     /// `&name=...&version=...` for the CSV link.
     pub csv: String,
 }
 
-pub async fn packs(ctx: &Ctx, name: Option<&str>, version: Option<&str>) -> AppResult<PackSearch> {
+pub async fn packs(
+    ctx: &Ctx,
+    root: &str,
+    name: Option<&str>,
+    version: Option<&str>,
+) -> AppResult<PackSearch> {
     let Some(name) = name else {
         return Ok(PackSearch {
             asked: false,
             rows: Vec::new(),
             total: 0,
+            message: String::new(),
+            suggestions: Vec::new(),
             csv: String::new(),
         });
     };
@@ -269,6 +296,23 @@ pub async fn packs(ctx: &Ctx, name: Option<&str>, version: Option<&str>) -> AppR
         tag: None,
     };
     let (_, report) = reports::pack_usage_report(ctx, &filter).await?;
+    let search = report.search.unwrap_or_default();
+    let env = ctx.env.name();
+    let suggestions = search
+        .did_you_mean
+        .iter()
+        .chain(&search.containing)
+        .map(|n| {
+            let mut pairs = vec![("instance", env), ("pack", n.as_str())];
+            if let Some(v) = version {
+                pairs.push(("version", v));
+            }
+            Suggestion {
+                name: n.clone(),
+                href: format!("{root}/{}", query(&pairs)),
+            }
+        })
+        .collect();
     let rows: Vec<PackRow> = report
         .packs
         .into_iter()
@@ -285,7 +329,9 @@ pub async fn packs(ctx: &Ctx, name: Option<&str>, version: Option<&str>) -> AppR
     }
     Ok(PackSearch {
         asked: true,
-        total: rows.iter().map(|r| r.clusters).sum(),
+        total: search.clusters,
+        message: search.message,
+        suggestions,
         rows,
         csv: query(&pairs).replacen('?', "&", 1),
     })
@@ -313,13 +359,22 @@ pub async fn changes(ctx: &Ctx) -> AppResult<Vec<ChangeRow>> {
     Ok(page
         .events
         .into_iter()
-        .map(|e| ChangeRow {
-            // `2026-12-02T07:17:47.130Z` → `2026-12-02 07:17:47`: enough on a laptop screen.
-            at: e.at.get(..19).unwrap_or(&e.at).replacen('T', " ", 1),
-            kind: e.event_type,
-            object: e.object.name,
-            from: e.from.unwrap_or_default(),
-            to: e.to.unwrap_or_default(),
+        .map(|e| {
+            // A state, health or version nobody knows reads as in the counts above it.
+            let said = |v: Option<String>| match e.event_type.as_str() {
+                "cluster.state_changed"
+                | "cluster.health_changed"
+                | "cluster.kubernetes_version_changed" => vocab::word(v.as_deref()).into_owned(),
+                _ => v.unwrap_or_default(),
+            };
+            ChangeRow {
+                // `2026-12-02T07:17:47.130Z` → `2026-12-02 07:17:47`: enough on a laptop screen.
+                at: e.at.get(..19).unwrap_or(&e.at).replacen('T', " ", 1),
+                from: said(e.from),
+                to: said(e.to),
+                kind: e.event_type,
+                object: e.object.name,
+            }
         })
         .collect())
 }

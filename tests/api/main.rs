@@ -28,4 +28,5 @@ mod sim;
 mod sync;
 mod ui;
 mod untrusted;
+mod vocabulary;
 mod webhooks;

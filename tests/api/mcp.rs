@@ -260,8 +260,12 @@ async fn tools_are_listed_and_called_per_permission() {
         .await;
     assert!(!err);
     let all = list["items"].as_array().unwrap();
-    assert_eq!(all.len() + 1, 25, "virtual clusters are listed apart");
-    assert_eq!(list["total"], 24);
+    assert_eq!(
+        all.len(),
+        25,
+        "virtual clusters count among clusters, as in the fleet report"
+    );
+    assert_eq!(list["total"], 25);
     let running = all.iter().find(|c| c["state"] == "Running").unwrap();
     let (err, health) = admin
         .tool(
@@ -648,9 +652,10 @@ async fn every_tool_agrees_with_its_http_route() {
             || c["specSummary"]["cloudConfig"]["cloudType"] == "nested"
     });
     let listed = tool("list_spectrocloud_clusters", json!({"limit": 500})).await;
-    let plain_uids = uid_set(&Value::Array(plain.into_iter().cloned().collect()));
-    assert_eq!(uid_set(&listed["items"]), plain_uids);
-    assert!(!nested.is_empty() || listed["items"].as_array().unwrap().len() < all.len());
+    // Every cluster, virtual ones included (as the route and the fleet report); the virtual
+    // ones also on their own.
+    assert_eq!(uid_set(&listed["items"]), uid_set(&http["clusters"]));
+    assert!(!nested.is_empty() && !plain.is_empty());
     let vhttp = get_json(&app, "/virtualclusters").await;
     let vlisted = tool("list_spectrocloud_virtual_clusters", json!({"limit": 500})).await;
     assert_eq!(
@@ -1011,18 +1016,11 @@ async fn lists_page_to_the_end_filter_and_summarise() {
     let (sim, app) = synced(SimConfig::default(), auth).await;
     let c = Client::connect(&app, ADMIN).await;
     let (items, pages) = all_pages(&c, "list_spectrocloud_clusters", json!({"limit": 5})).await;
-    assert_eq!(pages, 5, "24 clusters in pages of 5");
+    assert_eq!(pages, 5, "25 clusters (one virtual) in pages of 5");
     let http = get_json(&app, "/clusters").await;
-    let plain: Vec<Value> = http["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["spec"]["cloudType"] != "nested")
-        .cloned()
-        .collect();
     assert_eq!(
         uid_set(&Value::Array(items.clone())),
-        uid_set(&Value::Array(plain))
+        uid_set(&http["clusters"])
     );
     // Names and uids, project names beside project uids.
     let projects = get_json(&app, "/users/me/projects").await;
@@ -1127,14 +1125,17 @@ async fn lists_page_to_the_end_filter_and_summarise() {
         .tool("list_spectrocloud_clusters", json!({"summary": true}))
         .await;
     assert_eq!(s["items"], json!([]));
-    assert_eq!(s["total"], 24);
+    assert_eq!(
+        s["total"], 25,
+        "the fleet report's count: virtual clusters included"
+    );
     let by_state: u64 = s["summary"]["state"]
         .as_object()
         .unwrap()
         .values()
         .map(|v| v.as_u64().unwrap())
         .sum();
-    assert_eq!(by_state, 24);
+    assert_eq!(by_state, 25);
 
     // Bad paging inputs are errors the model can read.
     for bad in [

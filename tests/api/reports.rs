@@ -559,12 +559,13 @@ async fn pack_usage_by_version_prefix_equals_the_simulator() {
             .1
             .clone();
         let prefix: String = tag.split('.').take(2).collect::<Vec<_>>().join(".");
-        let matching: Vec<(&String, &std::collections::BTreeSet<String>)> = want
+        // The name takes its family: kubernetes, kubernetes-eks, kubernetes-aks.
+        let in_family = |n: &str| n == "kubernetes" || n.starts_with("kubernetes-");
+        let matching: Vec<(&(String, String), &std::collections::BTreeSet<String>)> = want
             .iter()
             .filter(|((n, t), _)| {
-                n == "kubernetes" && (*t == prefix || t.starts_with(&format!("{prefix}.")))
+                in_family(n) && (*t == prefix || t.starts_with(&format!("{prefix}.")))
             })
-            .map(|((_, t), u)| (t, u))
             .collect();
         let got: Value = json(
             app.get(&format!(
@@ -576,7 +577,10 @@ async fn pack_usage_by_version_prefix_equals_the_simulator() {
         let got = got["packs"].as_array().unwrap();
         assert_eq!(got.len(), matching.len(), "prefix {prefix}");
         for p in got {
-            let (_, uids) = matching.iter().find(|(t, _)| **t == p["tag"]).unwrap();
+            let (_, uids) = matching
+                .iter()
+                .find(|((n, t), _)| *n == p["name"] && *t == p["tag"])
+                .unwrap();
             let listed: std::collections::BTreeSet<String> = p["clusterList"]
                 .as_array()
                 .unwrap()
@@ -612,9 +616,12 @@ async fn pack_usage_by_version_prefix_equals_the_simulator() {
         let expected: usize = matching.iter().map(|(_, u)| u.len()).sum();
         assert_eq!(rows.len(), expected);
         for r in rows {
-            let (_, uids) = matching.iter().find(|(t, _)| **t == r["version"]).unwrap();
+            let (_, uids) = matching
+                .iter()
+                .find(|((n, t), _)| *n == r["pack"] && *t == r["version"])
+                .unwrap();
             assert!(uids.contains(&r["cluster_uid"]));
-            assert_eq!(r["pack"], "kubernetes");
+            assert!(in_family(&r["pack"]), "{}", r["pack"]);
         }
     }
     app.stop().await;

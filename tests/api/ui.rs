@@ -543,7 +543,8 @@ async fn headless_chromium_loads_the_page_without_console_errors_and_shows_the_r
         dom.matches("<tr class=\"change\">").count(),
         newest.len().min(25)
     );
-    assert!(dom.contains("<polyline points="), "the trend is drawn");
+    // A day of history: drawn as bars, in the legend's colours.
+    assert!(dom.contains("class=\"tbar c-"), "the trend is drawn");
 
     let shot = screenshot_path();
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
