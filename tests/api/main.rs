@@ -9,6 +9,7 @@ mod cache;
 mod cli;
 mod config;
 mod create;
+mod docs;
 mod events;
 mod foundation;
 mod hardening;

@@ -983,7 +983,7 @@ fn the_documented_route_table_matches_the_code() {
         };
         let source = format!("{:?}", r.source).to_lowercase();
         let row = format!("| {} | `{}` | {} | {} |", r.method, r.path, access, source);
-        assert!(doc.contains(&row), "docs/http-api.md is missing the row:\n{row}");
+        assert!(doc.contains(&row), "docs/http-api.md lacks the row:\n{row}");
     }
 }
 
