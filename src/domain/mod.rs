@@ -114,6 +114,28 @@ impl CloudType {
     }
 }
 
+/// What Palette or the mirror says, read as it stands: it was valid when it was stored, so
+/// it is never refused (`parse` is for input); the known names in any case.
+impl From<&str> for CloudType {
+    fn from(stored: &str) -> CloudType {
+        match stored.to_ascii_lowercase().as_str() {
+            "aws" => CloudType::Aws,
+            "eks" => CloudType::Eks,
+            "azure" => CloudType::Azure,
+            "aks" => CloudType::Aks,
+            "vsphere" => CloudType::Vsphere,
+            "nested" => CloudType::Nested,
+            _ => CloudType::Other(stored.to_string()),
+        }
+    }
+}
+
+impl From<String> for CloudType {
+    fn from(stored: String) -> CloudType {
+        CloudType::from(stored.as_str())
+    }
+}
+
 /// Cloud types whose accounts the sync mirrors.
 pub const ACCOUNT_CLOUDS: [&str; 3] = ["aws", "azure", "vsphere"];
 
@@ -196,6 +218,27 @@ impl ProfileNames {
 
     pub fn as_slice(&self) -> &[String] {
         &self.0
+    }
+}
+
+/// How an audited request ended. Stored and answered in lowercase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum AuditOutcome {
+    Success,
+    Failure,
+    /// Refused before it ran (permission, missing Palette token, bad input).
+    Denied,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Success => "success",
+            AuditOutcome::Failure => "failure",
+            AuditOutcome::Denied => "denied",
+        }
     }
 }
 

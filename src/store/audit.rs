@@ -2,6 +2,7 @@
 //! a repeat adds to its `count` and moves its `last_at` instead of adding a row.
 
 use super::{Db, now_text};
+use crate::domain::AuditOutcome;
 
 /// Rows deleted per statement when pruning, so the single writer is never held long.
 const PRUNE_BATCH: i64 = 5000;
@@ -19,7 +20,7 @@ pub struct NewEntry<'a> {
     pub action: &'a str,
     pub env: &'a str,
     pub object_uid: Option<&'a str>,
-    pub outcome: &'a str,
+    pub outcome: AuditOutcome,
     pub detail: Option<&'a str>,
     /// Entries with the same key are one row with a count (None: a row of its own).
     pub collapse_key: Option<&'a str>,
@@ -85,7 +86,7 @@ pub struct Entry {
     pub action: String,
     pub environment: String,
     pub object_uid: Option<String>,
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     pub detail: Option<String>,
     /// How many entries this row stands for (repeated denials within a minute are one row).
     pub count: i64,
