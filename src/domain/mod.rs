@@ -308,6 +308,29 @@ mod tests {
     }
 
     #[test]
+    fn stored_cloud_types_are_read_never_refused() {
+        assert_eq!(CloudType::from("nested"), CloudType::Nested);
+        assert_eq!(CloudType::from("EKS"), CloudType::Eks);
+        // What Palette stored passes as it is, even where `parse` would refuse it as input.
+        assert_eq!(CloudType::from(""), CloudType::Other(String::new()));
+        assert_eq!(
+            CloudType::from("edge-native/x".to_string()),
+            CloudType::Other("edge-native/x".into())
+        );
+    }
+
+    #[test]
+    fn audit_outcomes_are_answered_as_stored() {
+        for o in [
+            AuditOutcome::Success,
+            AuditOutcome::Failure,
+            AuditOutcome::Denied,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+    }
+
+    #[test]
     fn profile_types_default_to_infra_and_cluster() {
         assert_eq!(
             ProfileType::filter(None).unwrap(),

@@ -195,3 +195,23 @@ pub async fn resolve(ctx: &Ctx, name: Option<&str>, uid: Option<&Uid>) -> AppRes
     let one = super::names::pick(&lookup, rows, &names)?;
     Uid::parse("projectUid", &one.uid).map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_leave_out_projects_without_a_uid() {
+        let p = |uid: Option<&str>, name: &str| ProjectRef {
+            uid: uid.map(str::to_string),
+            name: name.to_string(),
+        };
+        let mine = Mine {
+            origin: Origin::Live,
+            projects: vec![p(Some("a1"), "alpha"), p(None, "ghost")],
+        };
+        let names = mine.names();
+        assert_eq!(names.len(), 1);
+        assert_eq!(names.get("a1").map(String::as_str), Some("alpha"));
+    }
+}
