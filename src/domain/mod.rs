@@ -78,15 +78,7 @@ impl CloudType {
                 raw.chars().take(32).collect::<String>()
             )));
         }
-        Ok(match c.as_str() {
-            "aws" => CloudType::Aws,
-            "eks" => CloudType::Eks,
-            "azure" => CloudType::Azure,
-            "aks" => CloudType::Aks,
-            "vsphere" => CloudType::Vsphere,
-            "nested" => CloudType::Nested,
-            _ => CloudType::Other(c),
-        })
+        Ok(CloudType::from(c))
     }
 
     /// An optional filter: absent and empty are the same.

@@ -336,14 +336,27 @@ struct KnownVirtualRow {
     state: String,
 }
 
+/// Every row of `sql` (one `env` parameter), read into `T`.
+async fn rows_of<T>(
+    r: &sqlx::SqlitePool,
+    env: &str,
+    sql: &'static str,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'q> sqlx::FromRow<'q, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    sqlx::query_as::<_, T>(sql).bind(env).fetch_all(r).await
+}
+
 pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
     let r = &db.reader;
-    let clusters = sqlx::query_as::<_, KnownClusterRow>(
+    let clusters = rows_of::<KnownClusterRow>(
+        r,
+        env,
         "SELECT c.uid, c.last_modified, c.state, d.synced_at AS detail_at, c.indexed <> 0 AS indexed
-         FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid WHERE c.env = ?",
+         FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
+         WHERE c.env = ?",
     )
-    .bind(env)
-    .fetch_all(r)
     .await?
     .into_iter()
     .map(|c| {
@@ -356,12 +369,12 @@ pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
         (c.uid, k)
     })
     .collect();
-    let versions = sqlx::query_as::<_, KnownVersionRow>(
+    let versions = rows_of::<KnownVersionRow>(
+        r,
+        env,
         "SELECT uid, profile_uid, last_modified, synced_at, json <> '' AS detailed
          FROM profile_versions WHERE env = ?",
     )
-    .bind(env)
-    .fetch_all(r)
     .await?
     .into_iter()
     .map(|v| {
@@ -374,30 +387,27 @@ pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
         (v.uid, k)
     })
     .collect();
-    let groups = sqlx::query_as::<_, KnownGroupRow>(
+    let groups = rows_of::<KnownGroupRow>(
+        r,
+        env,
         "SELECT uid, last_modified, detail_json IS NOT NULL AS detailed
          FROM cluster_groups WHERE env = ?",
     )
-    .bind(env)
-    .fetch_all(r)
     .await?
     .into_iter()
     .map(|g| (g.uid, (g.last_modified, g.detailed)))
     .collect();
-    let virtual_clusters = sqlx::query_as::<_, KnownVirtualRow>(
+    let virtual_clusters = rows_of::<KnownVirtualRow>(
+        r,
+        env,
         "SELECT uid, last_modified, state FROM virtual_clusters WHERE env = ?",
     )
-    .bind(env)
-    .fetch_all(r)
     .await?
     .into_iter()
     .map(|v| (v.uid, (v.last_modified, v.state)))
     .collect();
     let stamps = |sql: &'static str| async move {
-        let rows = sqlx::query_as::<_, Stamp>(sql)
-            .bind(env)
-            .fetch_all(r)
-            .await?;
+        let rows = rows_of::<Stamp>(r, env, sql).await?;
         Ok::<_, sqlx::Error>(
             rows.into_iter()
                 .map(|s| (s.uid, s.last_modified))
