@@ -121,17 +121,6 @@ fn describe() {
     );
 }
 
-const KINDS: [(&str, &str); 8] = [
-    ("projects", "projects"),
-    ("clusters", "clusters"),
-    ("virtual_clusters", "virtual_clusters"),
-    ("profiles", "cluster_profiles"),
-    ("profile_versions", "profile_versions"),
-    ("cloud_accounts", "cloud_accounts"),
-    ("overlords", "overlords"),
-    ("cluster_groups", "cluster_groups"),
-];
-
 pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
     let auth = req
         .headers()
@@ -168,13 +157,7 @@ async fn scrape_gauges(state: &AppState, app: &str) -> AppResult<()> {
         gauge!("spectrocloud_sync_stale", &labels).set(f.stale as u8 as f64);
         let running = state.sync.env_state(env.name()).running.is_some();
         gauge!("spectrocloud_sync_running", &labels).set(running as u8 as f64);
-        for (kind, table) in KINDS {
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT count(*) FROM {table} WHERE env = ?"
-            )))
-            .bind(env.name())
-            .fetch_one(&state.db.reader)
-            .await?;
+        for (kind, n) in crate::store::mirror_sizes(&state.db, env.name()).await? {
             gauge!("spectrocloud_mirror_objects", "app" => app.to_string(),
                 "environment" => name.clone(), "kind" => kind)
             .set(n as f64);

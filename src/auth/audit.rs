@@ -11,6 +11,7 @@
 use sha2::{Digest, Sha256};
 
 use super::palette_user::PaletteUser;
+use crate::domain::AuditOutcome;
 use crate::store::{Db, audit as rows};
 
 pub use rows::Entry;
@@ -65,16 +66,20 @@ pub struct Event<'a> {
 
 /// Records an event; a failure to write is logged, never fails the request it describes.
 pub async fn record(db: &Db, e: Event<'_>) {
-    let outcome = if e.success { "success" } else { "failure" };
+    let outcome = if e.success {
+        AuditOutcome::Success
+    } else {
+        AuditOutcome::Failure
+    };
     write(db, &e, outcome).await;
 }
 
 /// Records a request refused before it ran (permission, missing Palette token, bad input).
 pub async fn record_denied(db: &Db, e: Event<'_>) {
-    write(db, &e, "denied").await;
+    write(db, &e, AuditOutcome::Denied).await;
 }
 
-async fn write(db: &Db, e: &Event<'_>, outcome: &str) {
+async fn write(db: &Db, e: &Event<'_>, outcome: AuditOutcome) {
     if let Some(u) = e.user {
         u.mark_audited();
     }
@@ -94,11 +99,11 @@ async fn write(db: &Db, e: &Event<'_>, outcome: &str) {
         action = e.action.as_str(),
         env = e.env,
         object = e.object_uid.unwrap_or(""),
-        outcome,
+        outcome = outcome.as_str(),
         "audit"
     );
     let palette_user_uid = e.user.and_then(|u| u.verified_uid());
-    let collapse_key = (outcome == "denied").then(|| {
+    let collapse_key = (outcome == AuditOutcome::Denied).then(|| {
         let window = chrono::Utc::now().timestamp() / DENIAL_WINDOW_SECONDS;
         denial_key(window, e, credential, palette_user_uid)
     });

@@ -78,15 +78,7 @@ impl CloudType {
                 raw.chars().take(32).collect::<String>()
             )));
         }
-        Ok(match c.as_str() {
-            "aws" => CloudType::Aws,
-            "eks" => CloudType::Eks,
-            "azure" => CloudType::Azure,
-            "aks" => CloudType::Aks,
-            "vsphere" => CloudType::Vsphere,
-            "nested" => CloudType::Nested,
-            _ => CloudType::Other(c),
-        })
+        Ok(CloudType::from(c))
     }
 
     /// An optional filter: absent and empty are the same.
@@ -111,6 +103,28 @@ impl CloudType {
     /// Whether the sync mirrors cloud accounts of this type (others are read live).
     pub fn accounts_mirrored(&self) -> bool {
         ACCOUNT_CLOUDS.contains(&self.as_str())
+    }
+}
+
+/// What Palette or the mirror says, read as it stands: it was valid when it was stored, so
+/// it is never refused (`parse` is for input); the known names in any case.
+impl From<&str> for CloudType {
+    fn from(stored: &str) -> CloudType {
+        match stored.to_ascii_lowercase().as_str() {
+            "aws" => CloudType::Aws,
+            "eks" => CloudType::Eks,
+            "azure" => CloudType::Azure,
+            "aks" => CloudType::Aks,
+            "vsphere" => CloudType::Vsphere,
+            "nested" => CloudType::Nested,
+            _ => CloudType::Other(stored.to_string()),
+        }
+    }
+}
+
+impl From<String> for CloudType {
+    fn from(stored: String) -> CloudType {
+        CloudType::from(stored.as_str())
     }
 }
 
@@ -199,6 +213,27 @@ impl ProfileNames {
     }
 }
 
+/// How an audited request ended. Stored and answered in lowercase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum AuditOutcome {
+    Success,
+    Failure,
+    /// Refused before it ran (permission, missing Palette token, bad input).
+    Denied,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Success => "success",
+            AuditOutcome::Failure => "failure",
+            AuditOutcome::Denied => "denied",
+        }
+    }
+}
+
 /// How a sync run ended (`running` while it has not). Stored and answered in lowercase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
@@ -262,6 +297,29 @@ mod tests {
         assert!(CloudType::Vsphere.accounts_mirrored());
         assert!(!CloudType::Eks.accounts_mirrored());
         assert_eq!(CloudType::optional(Some("")).unwrap(), None);
+    }
+
+    #[test]
+    fn stored_cloud_types_are_read_never_refused() {
+        assert_eq!(CloudType::from("nested"), CloudType::Nested);
+        assert_eq!(CloudType::from("EKS"), CloudType::Eks);
+        // What Palette stored passes as it is, even where `parse` would refuse it as input.
+        assert_eq!(CloudType::from(""), CloudType::Other(String::new()));
+        assert_eq!(
+            CloudType::from("edge-native/x".to_string()),
+            CloudType::Other("edge-native/x".into())
+        );
+    }
+
+    #[test]
+    fn audit_outcomes_are_answered_as_stored() {
+        for o in [
+            AuditOutcome::Success,
+            AuditOutcome::Failure,
+            AuditOutcome::Denied,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
     }
 
     #[test]

@@ -117,16 +117,7 @@ fn origin(a: &Answer) -> Value {
 
 /// Project uid → name of the projects the caller sees.
 async fn project_names(ctx: &Ctx) -> AppResult<HashMap<String, String>> {
-    let v = projects::mine(ctx).await?.value()?;
-    Ok(items(&v, "projects")
-        .iter()
-        .filter_map(|p| {
-            Some((
-                p["uid"].as_str()?.to_string(),
-                p["name"].as_str()?.to_string(),
-            ))
-        })
-        .collect())
+    Ok(projects::visible(ctx).await?.names())
 }
 
 /// The object without its null fields: an absent value is left out, never `null`, where a
@@ -499,47 +490,13 @@ pub async fn get_spectrocloud_cluster_group(
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
     let uid = match Uid::optional("clusterGroupUid", a.of.cluster_group_uid.as_deref())? {
         Some(u) => u,
-        None => group_named(&ctx, a.of.cluster_group_name.as_deref(), project.as_ref()).await?,
+        None => {
+            let name = a.of.cluster_group_name.as_deref();
+            infra::group_named(&ctx, name, project.as_ref()).await?
+        }
     };
     let got = infra::cluster_group(&ctx, &uid, project.as_ref()).await?;
     Ok(json!({ "mirror": origin(&got), "clusterGroup": got.value()? }))
-}
-
-/// The uid of the one visible cluster group named `name` (any case).
-async fn group_named(ctx: &Ctx, name: Option<&str>, project: Option<&Uid>) -> AppResult<Uid> {
-    let Some(name) = name.filter(|n| !n.is_empty()) else {
-        return Err(AppError::bad_request(
-            "Provide either clusterGroupName or clusterGroupUid",
-        ));
-    };
-    let all = items(
-        &infra::cluster_groups(ctx, project, Page::ALL)
-            .await?
-            .value()?,
-        "items",
-    );
-    let names = project_names(ctx).await?;
-    let known: Vec<String> = all.iter().map(|g| models::name(g).to_string()).collect();
-    let rows = all
-        .iter()
-        .filter(|g| models::name(g).eq_ignore_ascii_case(name))
-        .map(|g| crate::store::NamedRow {
-            uid: models::uid(g).unwrap_or_default().to_string(),
-            name: models::name(g).to_string(),
-            scope: models::scope(g).to_string(),
-            project_uid: models::project_uid(g).map(str::to_string),
-            project_name: models::project_uid(g).and_then(|p| names.get(p).cloned()),
-        })
-        .collect();
-    let lookup = service::names::Lookup {
-        what: "cluster group",
-        name,
-        env: ctx.env.name(),
-        project: project.map(Uid::as_str),
-        narrow: "projectName, projectUid or clusterGroupUid",
-    };
-    let one = service::names::pick(&lookup, rows, &known)?;
-    Uid::parse("clusterGroupUid", &one.uid)
 }
 
 pub async fn search_spectrocloud_profiles_by_names(

@@ -54,7 +54,7 @@ async fn visible(
     let c = clusters::get(m.db(), m.env(), uid)
         .await?
         .ok_or_else(|| not_found(what))?;
-    let kind = if c.cloud_type == CloudType::Nested.as_str() {
+    let kind = if c.cloud_type == CloudType::Nested {
         Kind::VirtualCluster
     } else {
         Kind::Cluster
@@ -121,7 +121,7 @@ async fn stored<'a>(
     match ctx.view().await? {
         View::Mirror(m) => {
             let mut c = visible(&m, uid, project, what).await?;
-            if what == VIRTUAL && c.cloud_type != CloudType::Nested.as_str() {
+            if what == VIRTUAL && c.cloud_type != CloudType::Nested {
                 return Err(not_found(what));
             }
             Ok(match field(&mut c) {
@@ -168,7 +168,7 @@ pub async fn detail_virtual(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppR
         Err(e) if e.code == ErrorCode::NotFound => return Err(not_found(VIRTUAL)),
         Err(e) => return Err(e),
     };
-    if models::cloud_type(&v) != CloudType::Nested.as_str() {
+    if CloudType::from(models::cloud_type(&v)) != CloudType::Nested {
         return Err(not_found(VIRTUAL));
     }
     Answer::live_json(&v)

@@ -9,7 +9,7 @@ use crate::domain::{CloudType, Uid};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::palette::models;
 use crate::service::through::page_of;
-use crate::store::{Listed, Page, infra};
+use crate::store::{Listed, NamedRow, Page, infra};
 
 /// `{accounts: [...]}` live from Palette, secrets stripped.
 async fn live_accounts(
@@ -123,6 +123,43 @@ pub async fn cluster_groups(ctx: &Ctx, project: Option<&Uid>, page: Page) -> App
                 .await
         }
     }
+}
+
+/// The uid of the one visible cluster group named `name` (any case); with `project`, that
+/// project's own group wins over a tenant one.
+pub async fn group_named(ctx: &Ctx, name: Option<&str>, project: Option<&Uid>) -> AppResult<Uid> {
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return Err(AppError::bad_request(
+            "Provide either clusterGroupName or clusterGroupUid",
+        ));
+    };
+    let listed = cluster_groups(ctx, project, Page::ALL).await?.value()?;
+    let all = listed["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let names = super::projects::visible(ctx).await?.names();
+    let known: Vec<String> = all.iter().map(|g| models::name(g).to_string()).collect();
+    let rows = all
+        .iter()
+        .filter(|g| models::name(g).eq_ignore_ascii_case(name))
+        .map(|g| NamedRow {
+            uid: models::uid(g).unwrap_or_default().to_string(),
+            name: models::name(g).to_string(),
+            scope: models::scope(g).to_string(),
+            project_uid: models::project_uid(g).map(str::to_string),
+            project_name: models::project_uid(g).and_then(|p| names.get(p).cloned()),
+        })
+        .collect();
+    let lookup = super::names::Lookup {
+        what: "cluster group",
+        name,
+        env: ctx.env.name(),
+        project: project.map(Uid::as_str),
+        narrow: "projectName, projectUid or clusterGroupUid",
+    };
+    let one = super::names::pick(&lookup, rows, &known)?;
+    Uid::parse("clusterGroupUid", &one.uid)
 }
 
 /// One cluster group (its details, or its list item before details arrive).

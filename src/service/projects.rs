@@ -3,7 +3,11 @@
 use serde_json::{Value, json};
 
 use super::view::View;
-use super::{Answer, Ctx, not_found};
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::{Answer, Body, Ctx, Origin, not_found, to_text};
 use crate::auth::scope::Kind;
 use crate::domain::{CloudType, ProfileType, Uid};
 use crate::error::AppResult;
@@ -25,28 +29,72 @@ pub async fn list(ctx: &Ctx, page: Page) -> AppResult<Answer> {
     }
 }
 
-/// `{projects: [{uid, name}]}`: the projects the Palette user can access (all of them for the
-/// environment's key).
-pub async fn mine(ctx: &Ctx) -> AppResult<Answer> {
+/// A project the caller can see, by uid and name (Palette may leave the uid out).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectRef {
+    pub uid: Option<String>,
+    pub name: String,
+}
+
+/// The projects the Palette user can access, and where the list came from.
+#[derive(Debug)]
+pub struct Mine {
+    pub origin: Origin,
+    pub projects: Vec<ProjectRef>,
+}
+
+impl Mine {
+    /// Project uid → name.
+    pub fn names(&self) -> HashMap<String, String> {
+        self.projects
+            .iter()
+            .filter_map(|p| Some((p.uid.clone()?, p.name.clone())))
+            .collect()
+    }
+}
+
+/// The projects the Palette user can access (all of them for the environment's key).
+pub async fn visible(ctx: &Ctx) -> AppResult<Mine> {
     match ctx.view().await? {
         View::Mirror(m) => {
             let names = projects::names(m.db(), m.env(), m.vis.projects()).await?;
-            let list: Vec<Value> = names
+            let projects = names
                 .into_iter()
-                .map(|p| json!({ "uid": p.uid, "name": p.name }))
+                .map(|p| ProjectRef {
+                    uid: Some(p.uid),
+                    name: p.name,
+                })
                 .collect();
-            m.json(&json!({ "projects": list }))
+            Ok(Mine {
+                origin: Origin::Mirror(m.freshness),
+                projects,
+            })
         }
         View::Through(t) => {
-            let list: Vec<Value> = t
+            let projects = t
                 .projects()
                 .await?
                 .iter()
-                .map(|p| json!({ "uid": models::uid(p), "name": models::name(p) }))
+                .map(|p| ProjectRef {
+                    uid: models::uid(p).map(str::to_string),
+                    name: models::name(p).to_string(),
+                })
                 .collect();
-            Answer::live_json(&json!({ "projects": list }))
+            Ok(Mine {
+                origin: Origin::Live,
+                projects,
+            })
         }
     }
+}
+
+/// `{projects: [{uid, name}]}`: [`visible`] as an answer.
+pub async fn mine(ctx: &Ctx) -> AppResult<Answer> {
+    let mine = visible(ctx).await?;
+    Ok(Answer {
+        origin: mine.origin,
+        body: Body::Text(to_text(&json!({ "projects": mine.projects }))?),
+    })
 }
 
 /// Profiles usable in a project (its own and tenant ones), newest first, of these types and,
@@ -112,18 +160,11 @@ pub async fn resolve(ctx: &Ctx, name: Option<&str>, uid: Option<&Uid>) -> AppRes
     if uid.is_none() && name.is_none() {
         return Ok(None);
     }
-    let known = mine(ctx).await?.value()?;
-    let known: Vec<(String, String)> = known["projects"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|p| {
-            (
-                p["uid"].as_str().unwrap_or_default().to_string(),
-                p["name"].as_str().unwrap_or_default().to_string(),
-            )
-        })
+    let known: Vec<(String, String)> = visible(ctx)
+        .await?
+        .projects
+        .into_iter()
+        .map(|p| (p.uid.unwrap_or_default(), p.name))
         .collect();
     if let Some(u) = uid {
         return match known.iter().any(|(k, _)| k == u.as_str()) {
@@ -153,4 +194,24 @@ pub async fn resolve(ctx: &Ctx, name: Option<&str>, uid: Option<&Uid>) -> AppRes
     };
     let one = super::names::pick(&lookup, rows, &names)?;
     Uid::parse("projectUid", &one.uid).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_leave_out_projects_without_a_uid() {
+        let p = |uid: Option<&str>, name: &str| ProjectRef {
+            uid: uid.map(str::to_string),
+            name: name.to_string(),
+        };
+        let mine = Mine {
+            origin: Origin::Live,
+            projects: vec![p(Some("a1"), "alpha"), p(None, "ghost")],
+        };
+        let names = mine.names();
+        assert_eq!(names.len(), 1);
+        assert_eq!(names.get("a1").map(String::as_str), Some("alpha"));
+    }
 }

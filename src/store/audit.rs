@@ -1,9 +1,8 @@
 //! The `audit_log` table. A row with a `collapse_key` stands for every entry with that key:
 //! a repeat adds to its `count` and moves its `last_at` instead of adding a row.
 
-use sqlx::Row;
-
 use super::{Db, now_text};
+use crate::domain::AuditOutcome;
 
 /// Rows deleted per statement when pruning, so the single writer is never held long.
 const PRUNE_BATCH: i64 = 5000;
@@ -21,7 +20,7 @@ pub struct NewEntry<'a> {
     pub action: &'a str,
     pub env: &'a str,
     pub object_uid: Option<&'a str>,
-    pub outcome: &'a str,
+    pub outcome: AuditOutcome,
     pub detail: Option<&'a str>,
     /// Entries with the same key are one row with a count (None: a row of its own).
     pub collapse_key: Option<&'a str>,
@@ -75,7 +74,7 @@ pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
     }
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
 pub struct Entry {
     pub id: i64,
     pub at: String,
@@ -87,7 +86,7 @@ pub struct Entry {
     pub action: String,
     pub environment: String,
     pub object_uid: Option<String>,
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     pub detail: Option<String>,
     /// How many entries this row stands for (repeated denials within a minute are one row).
     pub count: i64,
@@ -97,9 +96,10 @@ pub struct Entry {
 
 /// Newest first, and the total.
 pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<(Vec<Entry>, i64), sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, Entry>(
         "SELECT id, at, subject, palette_email, claimed_email, palette_user_uid, credential,
-                action, env, object_uid, outcome, detail, count, COALESCE(last_at, at)
+                action, env AS environment, object_uid, outcome, detail, count,
+                COALESCE(last_at, at) AS last_at
          FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?",
     )
     .bind(limit)
@@ -109,25 +109,5 @@ pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<(Vec<Entry>, i64),
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
         .fetch_one(&db.reader)
         .await?;
-    Ok((
-        rows.iter()
-            .map(|r| Entry {
-                id: r.get(0),
-                at: r.get(1),
-                subject: r.get(2),
-                palette_email: r.get(3),
-                claimed_email: r.get(4),
-                palette_user_uid: r.get(5),
-                credential: r.get(6),
-                action: r.get(7),
-                environment: r.get(8),
-                object_uid: r.get(9),
-                outcome: r.get(10),
-                detail: r.get(11),
-                count: r.get(12),
-                last_at: r.get(13),
-            })
-            .collect(),
-        total,
-    ))
+    Ok((rows, total))
 }

@@ -2,13 +2,15 @@
 
 use super::visibility::{Filter, Visible};
 use super::{ByName, Db, NamedRow};
+use crate::domain::CloudType;
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct ClusterRecord {
     pub uid: String,
     pub name: String,
     pub project_uid: Option<String>,
-    pub cloud_type: String,
+    #[sqlx(try_from = "String")]
+    pub cloud_type: CloudType,
     pub state: String,
     pub detail_json: Option<String>,
     pub profiles_json: Option<String>,

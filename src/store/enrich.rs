@@ -3,8 +3,6 @@
 //! health and version, reverse index, in one transaction — so the next read is local and the
 //! sync, finding them, does not fetch them again.
 
-use sqlx::Row;
-
 use super::snapshot::{ClusterDetail, write_cluster_details, write_cluster_index};
 use super::{Db, now_text, writer};
 
@@ -40,6 +38,7 @@ pub async fn cluster_details(
 }
 
 /// A cluster's stored details: (detail JSON, profiles JSON, when they were written).
+#[derive(sqlx::FromRow)]
 pub struct Stored {
     pub detail_json: String,
     pub profiles_json: String,
@@ -47,16 +46,11 @@ pub struct Stored {
 }
 
 pub async fn stored(db: &Db, env: &str, uid: &str) -> Result<Option<Stored>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as::<_, Stored>(
         "SELECT detail_json, profiles_json, synced_at FROM cluster_details WHERE env = ? AND uid = ?",
     )
     .bind(env)
     .bind(uid)
     .fetch_optional(&db.reader)
-    .await?;
-    Ok(row.map(|r| Stored {
-        detail_json: r.get(0),
-        profiles_json: r.get(1),
-        synced_at: r.get(2),
-    }))
+    .await
 }

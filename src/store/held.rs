@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
-use sqlx::Row;
 
 use super::Db;
 
@@ -22,25 +21,34 @@ pub struct Held {
     pub uids: BTreeSet<String>,
 }
 
+#[derive(sqlx::FromRow)]
+struct HeldRow {
+    kind: String,
+    /// JSON array of the absent uids.
+    uids: String,
+    known: i64,
+    run_id: i64,
+    held_at: String,
+}
+
 /// Every kind held back in `env`, by kind.
 pub async fn of(db: &Db, env: &str) -> Result<HashMap<String, Held>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, HeldRow>(
         "SELECT kind, uids, known, run_id, held_at FROM held_deletions WHERE env = ? ORDER BY kind",
     )
     .bind(env)
     .fetch_all(&db.reader)
     .await?;
     Ok(rows
-        .iter()
+        .into_iter()
         .map(|r| {
-            let uids: BTreeSet<String> =
-                serde_json::from_str(&r.get::<String, _>(1)).unwrap_or_default();
+            let uids: BTreeSet<String> = serde_json::from_str(&r.uids).unwrap_or_default();
             let held = Held {
-                kind: r.get(0),
+                kind: r.kind,
                 absent: uids.len(),
-                known: r.get(2),
-                run_id: r.get(3),
-                held_at: r.get(4),
+                known: r.known,
+                run_id: r.run_id,
+                held_at: r.held_at,
                 uids,
             };
             (held.kind.clone(), held)

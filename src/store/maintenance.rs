@@ -17,16 +17,35 @@ pub async fn quick_check(pool: &sqlx::SqlitePool) -> Result<(), Vec<String>> {
     }
 }
 
+/// What `wal_checkpoint` answers: busy (0 = complete), WAL pages, pages moved back.
+#[derive(sqlx::FromRow)]
+struct Checkpoint {
+    busy: i64,
+    log: i64,
+    checkpointed: i64,
+}
+
 /// Folds the WAL back into the database and truncates it, so it does not stay as large as
 /// the biggest sync ever written. A reader in the way makes it a partial checkpoint (logged;
 /// the next one catches up).
 pub async fn checkpoint(db: &Db) {
-    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+    // A pragma with side effects has no table-valued form: its columns are read by name.
+    match sqlx::query_as::<_, Checkpoint>("PRAGMA wal_checkpoint(TRUNCATE)")
         .fetch_one(&db.writer)
         .await
     {
-        Ok((0, pages, moved)) => tracing::debug!(pages, moved, "WAL checkpointed"),
-        Ok((_, pages, moved)) => {
+        Ok(Checkpoint {
+            busy: 0,
+            log: pages,
+            checkpointed: moved,
+        }) => {
+            tracing::debug!(pages, moved, "WAL checkpointed")
+        }
+        Ok(Checkpoint {
+            log: pages,
+            checkpointed: moved,
+            ..
+        }) => {
             tracing::info!(pages, moved, "WAL checkpoint partial: readers were busy")
         }
         Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),

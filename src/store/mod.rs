@@ -177,6 +177,34 @@ async fn refresh_statistics_on(writer: &sqlx::SqlitePool) -> Result<(), sqlx::Er
     Ok(())
 }
 
+/// Mirrored kinds as `/metrics` labels them, and the table each lives in.
+const MIRROR_TABLES: [(&str, &str); 8] = [
+    ("projects", "projects"),
+    ("clusters", "clusters"),
+    ("virtual_clusters", "virtual_clusters"),
+    ("profiles", "cluster_profiles"),
+    ("profile_versions", "profile_versions"),
+    ("cloud_accounts", "cloud_accounts"),
+    ("overlords", "overlords"),
+    ("cluster_groups", "cluster_groups"),
+];
+
+/// How many objects of each mirrored kind `env` holds, as (kind, count).
+pub async fn mirror_sizes(db: &Db, env: &str) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
+    let mut sizes = Vec::with_capacity(MIRROR_TABLES.len());
+    for (kind, table) in MIRROR_TABLES {
+        // The table name comes from the constant above, never from input.
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE env = ?"
+        )))
+        .bind(env)
+        .fetch_one(&db.reader)
+        .await?;
+        sizes.push((kind, n));
+    }
+    Ok(sizes)
+}
+
 /// Current time as stored in the mirror (RFC 3339, UTC, milliseconds).
 pub fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

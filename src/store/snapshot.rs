@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Db;
 
@@ -297,79 +297,135 @@ pub struct Known {
     pub overlords: HashMap<String, String>,
 }
 
-fn pairs(rows: Vec<sqlx::sqlite::SqliteRow>) -> HashMap<String, String> {
-    rows.iter()
-        .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
-        .collect()
+/// One stored object's uid and last-modified time.
+#[derive(sqlx::FromRow)]
+struct Stamp {
+    uid: String,
+    last_modified: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct KnownClusterRow {
+    uid: String,
+    last_modified: String,
+    state: String,
+    detail_at: Option<String>,
+    indexed: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct KnownVersionRow {
+    uid: String,
+    profile_uid: String,
+    last_modified: String,
+    synced_at: String,
+    detailed: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct KnownGroupRow {
+    uid: String,
+    last_modified: String,
+    detailed: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct KnownVirtualRow {
+    uid: String,
+    last_modified: String,
+    state: String,
+}
+
+/// Every row of `sql` (one `env` parameter), read into `T`.
+async fn rows_of<T>(
+    r: &sqlx::SqlitePool,
+    env: &str,
+    sql: &'static str,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'q> sqlx::FromRow<'q, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    sqlx::query_as::<_, T>(sql).bind(env).fetch_all(r).await
 }
 
 pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
     let r = &db.reader;
-    let clusters = sqlx::query(
-        "SELECT c.uid, c.last_modified, c.state, d.synced_at, c.indexed
-         FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid WHERE c.env = ?",
+    let clusters = rows_of::<KnownClusterRow>(
+        r,
+        env,
+        "SELECT c.uid, c.last_modified, c.state, d.synced_at AS detail_at, c.indexed <> 0 AS indexed
+         FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
+         WHERE c.env = ?",
     )
-    .bind(env)
-    .fetch_all(r)
     .await?
-    .iter()
-    .map(|r| {
+    .into_iter()
+    .map(|c| {
         let k = KnownCluster {
-            last_modified: r.get(1),
-            state: r.get(2),
-            detail_at: r.get(3),
-            indexed: r.get::<i64, _>(4) != 0,
+            last_modified: c.last_modified,
+            state: c.state,
+            detail_at: c.detail_at,
+            indexed: c.indexed,
         };
-        (r.get(0), k)
+        (c.uid, k)
     })
     .collect();
-    let versions = sqlx::query(
-        "SELECT uid, profile_uid, last_modified, synced_at, json <> '' FROM profile_versions WHERE env = ?",
+    let versions = rows_of::<KnownVersionRow>(
+        r,
+        env,
+        "SELECT uid, profile_uid, last_modified, synced_at, json <> '' AS detailed
+         FROM profile_versions WHERE env = ?",
     )
-    .bind(env)
-    .fetch_all(r)
     .await?
-    .iter()
-    .map(|r| {
+    .into_iter()
+    .map(|v| {
         let k = KnownVersion {
-            profile_uid: r.get(1),
-            last_modified: r.get(2),
-            synced_at: r.get(3),
-            detailed: r.get::<bool, _>(4),
+            profile_uid: v.profile_uid,
+            last_modified: v.last_modified,
+            synced_at: v.synced_at,
+            detailed: v.detailed,
         };
-        (r.get(0), k)
+        (v.uid, k)
     })
     .collect();
-    let groups = sqlx::query(
-        "SELECT uid, last_modified, detail_json IS NOT NULL FROM cluster_groups WHERE env = ?",
+    let groups = rows_of::<KnownGroupRow>(
+        r,
+        env,
+        "SELECT uid, last_modified, detail_json IS NOT NULL AS detailed
+         FROM cluster_groups WHERE env = ?",
     )
-    .bind(env)
-    .fetch_all(r)
     .await?
-    .iter()
-    .map(|r| (r.get(0), (r.get(1), r.get::<bool, _>(2))))
+    .into_iter()
+    .map(|g| (g.uid, (g.last_modified, g.detailed)))
     .collect();
-    let virtual_clusters =
-        sqlx::query("SELECT uid, last_modified, state FROM virtual_clusters WHERE env = ?")
-            .bind(env)
-            .fetch_all(r)
-            .await?
-            .iter()
-            .map(|r| (r.get(0), (r.get(1), r.get(2))))
-            .collect();
-    let q = |sql: &'static str| sqlx::query(sql).bind(env).fetch_all(r);
+    let virtual_clusters = rows_of::<KnownVirtualRow>(
+        r,
+        env,
+        "SELECT uid, last_modified, state FROM virtual_clusters WHERE env = ?",
+    )
+    .await?
+    .into_iter()
+    .map(|v| (v.uid, (v.last_modified, v.state)))
+    .collect();
+    let stamps = |sql: &'static str| async move {
+        let rows = rows_of::<Stamp>(r, env, sql).await?;
+        Ok::<_, sqlx::Error>(
+            rows.into_iter()
+                .map(|s| (s.uid, s.last_modified))
+                .collect::<HashMap<_, _>>(),
+        )
+    };
     Ok(Known {
         clusters,
         versions,
         groups,
         virtual_clusters,
-        profiles: pairs(q("SELECT uid, last_modified FROM cluster_profiles WHERE env = ?").await?),
-        projects: pairs(q("SELECT uid, last_modified FROM projects WHERE env = ?").await?),
-        accounts: pairs(
-            q("SELECT cloud_type || '/' || uid, last_modified FROM cloud_accounts WHERE env = ?")
-                .await?,
-        ),
-        overlords: pairs(q("SELECT uid, last_modified FROM overlords WHERE env = ?").await?),
+        profiles: stamps("SELECT uid, last_modified FROM cluster_profiles WHERE env = ?").await?,
+        projects: stamps("SELECT uid, last_modified FROM projects WHERE env = ?").await?,
+        accounts: stamps(
+            "SELECT cloud_type || '/' || uid AS uid, last_modified FROM cloud_accounts WHERE env = ?",
+        )
+        .await?,
+        overlords: stamps("SELECT uid, last_modified FROM overlords WHERE env = ?").await?,
     })
 }
 

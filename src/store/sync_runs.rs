@@ -71,15 +71,14 @@ pub async fn start(
     trigger: &str,
     started_at: &str,
 ) -> Result<i64, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO sync_runs (env, trigger, started_at, outcome) VALUES (?, ?, ?, 'running') RETURNING id",
     )
     .bind(env)
     .bind(trigger)
     .bind(started_at)
     .fetch_one(&db.writer)
-    .await?;
-    Ok(row.get(0))
+    .await
 }
 
 /// Records, inside the transaction of a batch, what the run has applied so far (`counts`) and,

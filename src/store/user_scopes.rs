@@ -3,11 +3,10 @@
 //! digest of the last token Palette accepted for that user; at most `cap` rows per
 //! environment (the least recently verified go first).
 
-use sqlx::Row;
-
 use super::{Db, now_text};
 
 /// A stored scope: project uids and tenant permissions, both JSON arrays.
+#[derive(sqlx::FromRow)]
 pub struct StoredScope {
     pub project_uids: String,
     pub tenant_permissions: String,
@@ -19,17 +18,13 @@ pub async fn by_token(
     env: &str,
     digest: &str,
 ) -> Result<Option<StoredScope>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as::<_, StoredScope>(
         "SELECT project_uids, tenant_permissions FROM user_scopes WHERE env = ? AND token_digest = ?",
     )
     .bind(env)
     .bind(digest)
     .fetch_optional(&db.reader)
-    .await?;
-    Ok(row.map(|r| StoredScope {
-        project_uids: r.get(0),
-        tenant_permissions: r.get(1),
-    }))
+    .await
 }
 
 /// One verified user's scope.
