@@ -13,64 +13,15 @@ use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::api;
+use crate::api::middleware::{BodyLimit, TooLarge};
 use crate::auth::Authenticator;
 use crate::auth::palette_user::TokenCache;
 use crate::auth::scope::ScopeCache;
 use crate::config::Config;
 use crate::palette::{Environments, PaletteError};
+use crate::service::AppState;
 use crate::store::{Db, StoreError};
 use crate::sync::{RunReport, SyncEngine, Trigger, scheduler};
-
-/// The largest body any route accepts, in bytes (the HTTP API's and MCP's limit, shared
-/// with the JSON extractor config).
-#[derive(Clone, Copy)]
-pub struct BodyLimit(pub usize);
-
-/// A 413 in the error shape of the request's route family (the actions registry answers as
-/// Backstage does, MCP with a JSON-RPC error, the rest `{error, code}`), so each family's
-/// clients read it as they read its other errors.
-#[derive(Clone)]
-pub struct TooLarge {
-    actions: String,
-    mcp: String,
-}
-
-impl TooLarge {
-    fn new(base_path: &str) -> TooLarge {
-        let base = base_path.trim_end_matches('/');
-        TooLarge {
-            actions: format!("{base}/.backstage/"),
-            mcp: format!("{base}/mcp"),
-        }
-    }
-
-    pub fn answer(&self, req: &actix_web::HttpRequest, limit: usize) -> actix_web::HttpResponse {
-        let path = req.path();
-        let error = api::middleware::too_large(limit);
-        if path.starts_with(&self.actions) {
-            crate::mcp::actions::ActionError::from(error).respond(req)
-        } else if path == self.mcp || path.starts_with(&format!("{}/", self.mcp)) {
-            crate::mcp::sessions::too_large(limit)
-        } else {
-            actix_web::ResponseError::error_response(&error)
-        }
-    }
-}
-
-/// Everything a request handler or worker needs. Shared behind `web::Data` (an `Arc`).
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub envs: Environments,
-    pub sync: Arc<SyncEngine>,
-    pub auth: Authenticator,
-    /// Palette user session tokens by email.
-    pub tokens: TokenCache,
-    /// What each Palette user may see.
-    pub scopes: ScopeCache,
-    /// Read-through fetches under way, shared by identical reads.
-    pub flights: crate::service::enrich::Flights,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -218,7 +169,7 @@ impl Application {
                 .app_data(web::Data::new(hsts.clone()))
                 .app_data(web::Data::new(mcp_guard.clone()))
                 .app_data(web::Data::new(BodyLimit(limit)))
-                .app_data(web::Data::new(TooLarge::new(&base_path)))
+                .app_data(web::Data::new(too_large(&base_path)))
                 // Any `Bytes` or `String` body: the same limit (actix's own is 256 KiB).
                 .app_data(web::PayloadConfig::new(limit))
                 .app_data(api::json_config(limit))
@@ -308,6 +259,28 @@ impl Application {
         tracing::info!("server stopped");
         result
     }
+}
+
+/// A 413 in the error shape of the request's route family (the actions registry answers as
+/// Backstage does, MCP with a JSON-RPC error, the rest `{error, code}`), so each family's
+/// clients read it as they read its other errors. The families are known here, where the
+/// routes are mounted, so `api`'s body guard calls this without importing `mcp`.
+fn too_large(base_path: &str) -> TooLarge {
+    let base = base_path.trim_end_matches('/');
+    let actions = format!("{base}/.backstage/");
+    let mcp = format!("{base}/mcp");
+    let mcp_under = format!("{mcp}/");
+    TooLarge::new(move |req, limit| {
+        let path = req.path();
+        let error = api::middleware::too_large(limit);
+        if path.starts_with(&actions) {
+            crate::mcp::actions::ActionError::from(error).respond(req)
+        } else if path == mcp || path.starts_with(&mcp_under) {
+            crate::mcp::sessions::too_large(limit)
+        } else {
+            actix_web::ResponseError::error_response(&error)
+        }
+    })
 }
 
 /// The sync scheduler (stopped when `shutdown` fires) and the start-up sync.

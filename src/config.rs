@@ -12,7 +12,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::auth::permissions::Permission;
+use crate::domain::Permission;
 
 mod warnings;
 

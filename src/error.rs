@@ -7,7 +7,7 @@ use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::permissions::Permission;
+use crate::domain::Permission;
 use crate::palette::PaletteError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

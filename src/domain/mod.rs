@@ -5,7 +5,10 @@ use std::fmt;
 
 use crate::error::AppError;
 
+mod permission;
 pub mod vocab;
+
+pub use permission::Permission;
 
 /// A Palette uid: short and alphanumeric (`-`, `_` allowed). Anything else never reaches
 /// Palette or a query.

@@ -12,8 +12,8 @@ use actix_web::{Error, HttpMessage, web};
 use askama::Template;
 use tracing_actix_web::RequestId;
 
-use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
+use crate::service::AppState;
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -194,7 +194,7 @@ pub async fn html_errors(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::permissions::Permission;
+    use crate::domain::Permission;
 
     #[test]
     fn an_unknown_instance_links_every_configured_environment() {
