@@ -663,9 +663,9 @@ pub struct RateLimitsConfig {
     /// Multiplies every rate (after the overrides below).
     pub scale: f64,
     /// Replaces Palette's default limit (10/s, burst 5) for prefixes without an override.
-    pub default: Option<crate::palette::limits::Limit>,
+    pub default: Option<crate::domain::limits::Limit>,
     /// Per prefix, e.g. `"/v1/dashboard" = { rate = 20, burst = 5 }`.
-    pub prefixes: std::collections::BTreeMap<String, crate::palette::limits::Limit>,
+    pub prefixes: std::collections::BTreeMap<String, crate::domain::limits::Limit>,
     /// How long a person's call (kubeconfig, read-through, creation...) may take in all,
     /// waiting for its turn included; past it the answer is 429 or 504.
     pub interactive_deadline_seconds: u64,
@@ -684,8 +684,8 @@ impl Default for RateLimitsConfig {
 
 impl RateLimitsConfig {
     /// The limit the client keeps to on `prefix`.
-    pub fn limit(&self, prefix: &str) -> crate::palette::limits::Limit {
-        use crate::palette::limits::{Limit, documented};
+    pub fn limit(&self, prefix: &str) -> crate::domain::limits::Limit {
+        use crate::domain::limits::{Limit, documented};
         let base = match self.prefixes.get(prefix) {
             Some(l) => *l,
             None => match (documented(prefix), self.default) {
@@ -724,12 +724,12 @@ impl RateLimitsConfig {
             }
         }
         for p in self.prefixes.keys() {
-            if crate::palette::limits::prefix(p) != *p {
+            if crate::domain::limits::prefix(p) != *p {
                 issue(
                     &format!("{key}.prefixes.\"{p}\""),
                     format!(
                         "`{p}` is not a rate-limit prefix; paths under it count against `{}`",
-                        crate::palette::limits::prefix(p)
+                        crate::domain::limits::prefix(p)
                     ),
                 );
             }

@@ -170,7 +170,7 @@ async fn guard(
         refusal
             .record(&claimed, format!("permission {} missing", p.id()))
             .await;
-        return Ok(deny(req, AppError::permission_denied(p)));
+        return Ok(deny(req, p.denied()));
     }
 
     let binding = caller.binding();

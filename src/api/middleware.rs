@@ -1,12 +1,12 @@
 //! Cross-cutting HTTP middleware: request id header, the request's log line and the body size
 //! guard.
 
+use std::sync::Arc;
+
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use std::sync::Arc;
-
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use tracing_actix_web::RequestId;
 

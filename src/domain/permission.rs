@@ -51,6 +51,11 @@ impl Permission {
         }
     }
 
+    /// The 403 answered to a caller without this permission.
+    pub fn denied(self) -> crate::error::AppError {
+        crate::error::AppError::permission_denied(self.id())
+    }
+
     /// Whether a grant pattern (`exact id`, `prefix.*` or `*`) covers this permission.
     pub fn matches(self, pattern: &str) -> bool {
         let id = self.id();

@@ -45,7 +45,7 @@ impl From<AppError> for ActionError {
     fn from(e: AppError) -> Self {
         let mut extra = Map::new();
         if let Some(p) = e.permission {
-            extra.insert("permission".into(), json!(p.id()));
+            extra.insert("permission".into(), json!(p));
         }
         if let Some(problems) = &e.problems {
             extra.insert("problems".into(), json!(problems));

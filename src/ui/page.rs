@@ -178,7 +178,7 @@ pub async fn download(req: HttpRequest, which: Csv) -> Result<HttpResponse, AppE
     };
     let perm = Permission::ProfileViewClusters;
     if !ctx.caller.may(perm) {
-        return Err(AppError::permission_denied(perm));
+        return Err(perm.denied());
     }
     if user_missing {
         return Err(AppError::unauthenticated(
