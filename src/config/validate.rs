@@ -381,7 +381,7 @@ impl EnvironmentConfig {
         {
             issue(&key("schedule"), msg);
         }
-        if self.requires_user_token(&auth) && !self.user_tokens {
+        if self.requires_user_token(auth) && !self.user_tokens {
             // No user token is ever taken for this environment, so none is ever usable.
             issue(
                 &key("require_user_token"),
