@@ -846,36 +846,6 @@ impl Config {
         }
     }
 
-    fn validate_plugin_tokens(&self, issue: &mut impl FnMut(&str, String)) {
-        let p = &self.auth.plugin_tokens;
-        if !is_plugin_id(&p.plugin_id) {
-            issue(
-                "auth.plugin_tokens.plugin_id",
-                format!(
-                    "`{}` is not a plugin id (letters, digits, `_`, `-`)",
-                    p.plugin_id
-                ),
-            );
-        }
-        for (i, t) in p.trusted_plugins.iter().enumerate() {
-            if !is_plugin_id(t) {
-                issue(
-                    &format!("auth.plugin_tokens.trusted_plugins[{i}]"),
-                    format!("`{t}` is not a plugin id (letters, digits, `_`, `-`)"),
-                );
-            }
-        }
-        if let Some(u) = &p.plugin_url
-            && (!u.contains(PLUGIN_ID_PLACEHOLDER)
-                || !is_http_url(&u.replace(PLUGIN_ID_PLACEHOLDER, "x")))
-        {
-            issue(
-                "auth.plugin_tokens.plugin_url",
-                format!("`{u}` must be an http(s) URL containing {PLUGIN_ID_PLACEHOLDER}"),
-            );
-        }
-    }
-
     /// The environment named `name`, or the first one when `name` is `None`.
     pub fn environment(&self, name: Option<&str>) -> Option<&EnvironmentConfig> {
         match name {
