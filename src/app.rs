@@ -13,64 +13,15 @@ use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::api;
+use crate::api::middleware::{BodyLimit, TooLarge};
 use crate::auth::Authenticator;
 use crate::auth::palette_user::TokenCache;
 use crate::auth::scope::ScopeCache;
 use crate::config::Config;
 use crate::palette::{Environments, PaletteError};
+use crate::service::AppState;
 use crate::store::{Db, StoreError};
 use crate::sync::{RunReport, SyncEngine, Trigger, scheduler};
-
-/// The largest body any route accepts, in bytes (the HTTP API's and MCP's limit, shared
-/// with the JSON extractor config).
-#[derive(Clone, Copy)]
-pub struct BodyLimit(pub usize);
-
-/// A 413 in the error shape of the request's route family (the actions registry answers as
-/// Backstage does, MCP with a JSON-RPC error, the rest `{error, code}`), so each family's
-/// clients read it as they read its other errors.
-#[derive(Clone)]
-pub struct TooLarge {
-    actions: String,
-    mcp: String,
-}
-
-impl TooLarge {
-    fn new(base_path: &str) -> TooLarge {
-        let base = base_path.trim_end_matches('/');
-        TooLarge {
-            actions: format!("{base}/.backstage/"),
-            mcp: format!("{base}/mcp"),
-        }
-    }
-
-    pub fn answer(&self, req: &actix_web::HttpRequest, limit: usize) -> actix_web::HttpResponse {
-        let path = req.path();
-        let error = api::middleware::too_large(limit);
-        if path.starts_with(&self.actions) {
-            crate::mcp::actions::ActionError::from(error).respond(req)
-        } else if path == self.mcp || path.starts_with(&format!("{}/", self.mcp)) {
-            crate::mcp::sessions::too_large(limit)
-        } else {
-            actix_web::ResponseError::error_response(&error)
-        }
-    }
-}
-
-/// Everything a request handler or worker needs. Shared behind `web::Data` (an `Arc`).
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub envs: Environments,
-    pub sync: Arc<SyncEngine>,
-    pub auth: Authenticator,
-    /// Palette user session tokens by email.
-    pub tokens: TokenCache,
-    /// What each Palette user may see.
-    pub scopes: ScopeCache,
-    /// Read-through fetches under way, shared by identical reads.
-    pub flights: crate::service::enrich::Flights,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -163,101 +114,13 @@ impl Application {
     ) -> Result<Application, StartupError> {
         let addr = listener.local_addr().map_err(StartupError::Server)?;
         let config = Arc::new(config);
-        let db = Db::open(&config.database).await?;
-        let envs = Environments::new(&config)?;
         let shutdown = CancellationToken::new();
-        let sync = SyncEngine::new(
-            db.clone(),
-            envs.clone(),
-            config.sync.clone(),
-            shutdown.clone(),
-        )
-        .await?;
-        let state = web::Data::new(AppState {
-            config: config.clone(),
-            db,
-            envs,
-            sync: sync.clone(),
-            auth: Authenticator::new(&config.auth, &config.permissions),
-            tokens: TokenCache::new(config.auth.user_cache_capacity),
-            scopes: ScopeCache::new(
-                config.auth.user_scope_ttl_seconds,
-                config.auth.user_cache_capacity,
-            ),
-            flights: Default::default(),
-        });
-        let mut workers = start_workers(&config, &sync, &shutdown).await?;
+        let state = build_state(&config, &shutdown).await?;
+        let mut workers = start_workers(&config, &state.sync, &shutdown).await?;
         // The change history's notifier, webhooks and upkeep: off the sync's path.
         workers.extend(crate::service::history::start(&state.db, &config, &shutdown).await);
-
-        let limit = config.server.json_limit_bytes;
-        let base_path = config.server.base_path.clone();
-        let cors_origins = config.server.cors_allowed_origins.clone();
-        let mcp_path = format!("{}/mcp", base_path.trim_end_matches('/'));
         let mcp_sessions = CancellationToken::new();
-        let mcp_guard = crate::mcp::sessions::SessionGuard::new(&config.mcp);
-        let mcp = crate::mcp::service(
-            state.clone(),
-            &config,
-            mcp_sessions.clone(),
-            mcp_guard.manager.clone(),
-        );
-        let data = state.clone();
-        let conf = config.clone();
-        let responses = web::Data::new(
-            api::cache::ResponseCache::new(config.server.response_cache_bytes)
-                .with_rebuild_interval(std::time::Duration::from_millis(
-                    config.server.no_cache_rebuild_interval_ms,
-                )),
-        );
-        let hsts = api::middleware::Hsts::new(config.server.hsts_max_age_seconds);
-        let mut http = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(responses.clone())
-                .app_data(web::Data::new(hsts.clone()))
-                .app_data(web::Data::new(mcp_guard.clone()))
-                .app_data(web::Data::new(BodyLimit(limit)))
-                .app_data(web::Data::new(TooLarge::new(&base_path)))
-                // Any `Bytes` or `String` body: the same limit (actix's own is 256 KiB).
-                .app_data(web::PayloadConfig::new(limit))
-                .app_data(api::json_config(limit))
-                .app_data(api::query_config())
-                .app_data(api::path_config())
-                .wrap(from_fn(api::metrics::count))
-                .wrap(from_fn(api::middleware::body_limit))
-                .wrap(from_fn(api::middleware::header_limits))
-                .wrap(from_fn(api::middleware::request_id_header))
-                .wrap(from_fn(api::middleware::head_as_get))
-                .wrap(from_fn(api::middleware::security_headers))
-                .wrap(TracingLogger::<api::middleware::RequestSpan>::new())
-                .wrap(Condition::new(
-                    !cors_origins.is_empty(),
-                    api::cors::cors(&cors_origins),
-                ))
-                .route("/metrics", web::get().to(api::metrics::metrics))
-                .configure(crate::mcp::oauth::configure(&conf))
-                // Before the base path's scope, which would otherwise claim `/.backstage`.
-                .configure(crate::mcp::actions::configure(&base_path))
-                // Before the base path's scope, which would otherwise claim `/mcp`.
-                .service(
-                    web::scope(&mcp_path)
-                        .wrap(from_fn(crate::mcp::sessions::guard))
-                        .wrap(from_fn(crate::mcp::authenticate))
-                        .service(mcp.clone().scope()),
-                )
-                // Before the base path's scope too: the fleet page has its own sign-in.
-                .configure(crate::ui::configure(base_path.clone()))
-                .configure(api::configure(base_path.clone(), options.ceiling))
-                .default_service(web::to(api::not_found))
-        })
-        .disable_signals()
-        .shutdown_timeout(config.server.shutdown_timeout_seconds);
-        if let Some(n) = config.server.workers {
-            http = http.workers(n);
-        }
-        let server = http.listen(listener).map_err(StartupError::Server)?.run();
-
+        let server = http_server(&config, &state, &mcp_sessions, options, listener)?;
         tracing::info!(%addr, base_path = %config.server.base_path, "server listening");
         Ok(Application {
             server,
@@ -308,6 +171,133 @@ impl Application {
         tracing::info!("server stopped");
         result
     }
+}
+
+/// A 413 in the error shape of the request's route family (the actions registry answers as
+/// Backstage does, MCP with a JSON-RPC error, the rest `{error, code}`), so each family's
+/// clients read it as they read its other errors. The families are known here, where the
+/// routes are mounted, so `api`'s body guard calls this without importing `mcp`.
+fn too_large(base_path: &str) -> TooLarge {
+    let base = base_path.trim_end_matches('/');
+    let actions = format!("{base}/.backstage/");
+    let mcp = format!("{base}/mcp");
+    let mcp_under = format!("{mcp}/");
+    TooLarge::new(move |req, limit| {
+        let path = req.path();
+        let error = api::middleware::too_large(limit);
+        if path.starts_with(&actions) {
+            crate::mcp::actions::ActionError::from(error).respond(req)
+        } else if path == mcp || path.starts_with(&mcp_under) {
+            crate::mcp::sessions::too_large(limit)
+        } else {
+            actix_web::ResponseError::error_response(&error)
+        }
+    })
+}
+
+/// The mirror, the environments' clients, the sync engine and the caches every request shares.
+async fn build_state(
+    config: &Arc<Config>,
+    shutdown: &CancellationToken,
+) -> Result<web::Data<AppState>, StartupError> {
+    let db = Db::open(&config.database).await?;
+    let envs = Environments::new(config)?;
+    let sync = SyncEngine::new(
+        db.clone(),
+        envs.clone(),
+        config.sync.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    Ok(web::Data::new(AppState {
+        config: config.clone(),
+        db,
+        envs,
+        sync,
+        auth: Authenticator::new(&config.auth, &config.permissions),
+        tokens: TokenCache::new(config.auth.user_cache_capacity),
+        scopes: ScopeCache::new(
+            config.auth.user_scope_ttl_seconds,
+            config.auth.user_cache_capacity,
+        ),
+        flights: Default::default(),
+    }))
+}
+
+/// The HTTP server on `listener`: shared data, middleware, then every route family, mounted
+/// in the order their paths need.
+fn http_server(
+    config: &Arc<Config>,
+    state: &web::Data<AppState>,
+    mcp_sessions: &CancellationToken,
+    options: Options,
+    listener: TcpListener,
+) -> Result<Server, StartupError> {
+    let limit = config.server.json_limit_bytes;
+    let base_path = config.server.base_path.clone();
+    let cors_origins = config.server.cors_allowed_origins.clone();
+    let mcp_path = format!("{}/mcp", base_path.trim_end_matches('/'));
+    let mcp_guard = crate::mcp::sessions::SessionGuard::new(&config.mcp);
+    let mcp = crate::mcp::service(
+        state.clone(),
+        config,
+        mcp_sessions.clone(),
+        mcp_guard.manager.clone(),
+    );
+    let data = state.clone();
+    let conf = config.clone();
+    let responses = web::Data::new(
+        api::cache::ResponseCache::new(config.server.response_cache_bytes).with_rebuild_interval(
+            Duration::from_millis(config.server.no_cache_rebuild_interval_ms),
+        ),
+    );
+    let hsts = api::middleware::Hsts::new(config.server.hsts_max_age_seconds);
+    let mut http = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(responses.clone())
+            .app_data(web::Data::new(hsts.clone()))
+            .app_data(web::Data::new(mcp_guard.clone()))
+            .app_data(web::Data::new(BodyLimit(limit)))
+            .app_data(web::Data::new(too_large(&base_path)))
+            // Any `Bytes` or `String` body: the same limit (actix's own is 256 KiB).
+            .app_data(web::PayloadConfig::new(limit))
+            .app_data(api::json_config(limit))
+            .app_data(api::query_config())
+            .app_data(api::path_config())
+            .wrap(from_fn(api::metrics::count))
+            .wrap(from_fn(api::middleware::body_limit))
+            .wrap(from_fn(api::middleware::header_limits))
+            .wrap(from_fn(api::middleware::request_id_header))
+            .wrap(from_fn(api::middleware::head_as_get))
+            .wrap(from_fn(api::middleware::security_headers))
+            .wrap(TracingLogger::<api::middleware::RequestSpan>::new())
+            .wrap(Condition::new(
+                !cors_origins.is_empty(),
+                api::cors::cors(&cors_origins),
+            ))
+            .route("/metrics", web::get().to(api::metrics::metrics))
+            .configure(crate::mcp::oauth::configure(&conf))
+            // Before the base path's scope, which would otherwise claim `/.backstage`.
+            .configure(crate::mcp::actions::configure(&base_path))
+            // Before the base path's scope, which would otherwise claim `/mcp`.
+            .service(
+                web::scope(&mcp_path)
+                    .wrap(from_fn(crate::mcp::sessions::guard))
+                    .wrap(from_fn(crate::mcp::authenticate))
+                    .service(mcp.clone().scope()),
+            )
+            // Before the base path's scope too: the fleet page has its own sign-in.
+            .configure(crate::ui::configure(base_path.clone()))
+            .configure(api::configure(base_path.clone(), options.ceiling))
+            .default_service(web::to(api::not_found))
+    })
+    .disable_signals()
+    .shutdown_timeout(config.server.shutdown_timeout_seconds);
+    if let Some(n) = config.server.workers {
+        http = http.workers(n);
+    }
+    Ok(http.listen(listener).map_err(StartupError::Server)?.run())
 }
 
 /// The sync scheduler (stopped when `shutdown` fires) and the start-up sync.

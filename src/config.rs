@@ -2,9 +2,7 @@
 //! expansion, validated up front with messages that name the offending key. Secrets are wrapped
 //! in [`Secret`], which never prints its value.
 
-use std::collections::HashSet;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::Path;
 
 use figment::Figment;
@@ -12,8 +10,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::auth::permissions::Permission;
+use crate::domain::Permission;
 
+mod validate;
 mod warnings;
 
 /// A secret string (API key, bearer token). `Debug`, `Display` and `Serialize` print `***`.
@@ -663,9 +662,9 @@ pub struct RateLimitsConfig {
     /// Multiplies every rate (after the overrides below).
     pub scale: f64,
     /// Replaces Palette's default limit (10/s, burst 5) for prefixes without an override.
-    pub default: Option<crate::palette::limits::Limit>,
+    pub default: Option<crate::domain::limits::Limit>,
     /// Per prefix, e.g. `"/v1/dashboard" = { rate = 20, burst = 5 }`.
-    pub prefixes: std::collections::BTreeMap<String, crate::palette::limits::Limit>,
+    pub prefixes: std::collections::BTreeMap<String, crate::domain::limits::Limit>,
     /// How long a person's call (kubeconfig, read-through, creation...) may take in all,
     /// waiting for its turn included; past it the answer is 429 or 504.
     pub interactive_deadline_seconds: u64,
@@ -684,8 +683,8 @@ impl Default for RateLimitsConfig {
 
 impl RateLimitsConfig {
     /// The limit the client keeps to on `prefix`.
-    pub fn limit(&self, prefix: &str) -> crate::palette::limits::Limit {
-        use crate::palette::limits::{Limit, documented};
+    pub fn limit(&self, prefix: &str) -> crate::domain::limits::Limit {
+        use crate::domain::limits::{Limit, documented};
         let base = match self.prefixes.get(prefix) {
             Some(l) => *l,
             None => match (documented(prefix), self.default) {
@@ -724,12 +723,12 @@ impl RateLimitsConfig {
             }
         }
         for p in self.prefixes.keys() {
-            if crate::palette::limits::prefix(p) != *p {
+            if crate::domain::limits::prefix(p) != *p {
                 issue(
                     &format!("{key}.prefixes.\"{p}\""),
                     format!(
                         "`{p}` is not a rate-limit prefix; paths under it count against `{}`",
-                        crate::palette::limits::prefix(p)
+                        crate::domain::limits::prefix(p)
                     ),
                 );
             }
@@ -844,367 +843,6 @@ impl Config {
             Ok(config)
         } else {
             Err(ConfigError::Invalid(issues))
-        }
-    }
-
-    fn validate_plugin_tokens(&self, issue: &mut impl FnMut(&str, String)) {
-        let p = &self.auth.plugin_tokens;
-        if !is_plugin_id(&p.plugin_id) {
-            issue(
-                "auth.plugin_tokens.plugin_id",
-                format!(
-                    "`{}` is not a plugin id (letters, digits, `_`, `-`)",
-                    p.plugin_id
-                ),
-            );
-        }
-        for (i, t) in p.trusted_plugins.iter().enumerate() {
-            if !is_plugin_id(t) {
-                issue(
-                    &format!("auth.plugin_tokens.trusted_plugins[{i}]"),
-                    format!("`{t}` is not a plugin id (letters, digits, `_`, `-`)"),
-                );
-            }
-        }
-        if let Some(u) = &p.plugin_url
-            && (!u.contains(PLUGIN_ID_PLACEHOLDER)
-                || !is_http_url(&u.replace(PLUGIN_ID_PLACEHOLDER, "x")))
-        {
-            issue(
-                "auth.plugin_tokens.plugin_url",
-                format!("`{u}` must be an http(s) URL containing {PLUGIN_ID_PLACEHOLDER}"),
-            );
-        }
-    }
-
-    /// Every problem at once, each naming its key.
-    pub fn validate(&self) -> Result<(), Vec<ConfigIssue>> {
-        let mut issues = Vec::new();
-        let mut issue = |key: &str, message: String| {
-            issues.push(ConfigIssue {
-                key: key.to_string(),
-                message,
-            })
-        };
-
-        let bind = self.server.bind.parse::<SocketAddr>();
-        if bind.is_err() {
-            issue(
-                "server.bind",
-                format!(
-                    "`{}` is not a socket address such as 127.0.0.1:7007",
-                    self.server.bind
-                ),
-            );
-        }
-        let bp = &self.server.base_path;
-        if !bp.starts_with('/') || (bp.len() > 1 && bp.ends_with('/')) {
-            issue(
-                "server.base_path",
-                format!("`{bp}` must start with `/` and not end with `/`"),
-            );
-        }
-        if self.history.retention_days == 0 {
-            issue("history.retention_days", "must be at least 1".into());
-        }
-        if self.audit.retention_days == 0 {
-            issue("audit.retention_days", "must be at least 1".into());
-        }
-        if self.notifications.max_attempts == 0 {
-            issue("notifications.max_attempts", "must be at least 1".into());
-        }
-        if self.notifications.max_pending_batches == 0 {
-            issue(
-                "notifications.max_pending_batches",
-                "must be at least 1".into(),
-            );
-        }
-        for (i, w) in self.notifications.webhooks.iter().enumerate() {
-            if !is_http_url(&w.url) {
-                issue(
-                    &format!("notifications.webhooks[{i}].url"),
-                    format!("`{}` is not an http(s) URL", redact_url(&w.url)),
-                );
-            }
-            for t in w
-                .types
-                .iter()
-                .filter(|t| !EVENT_TYPES.contains(&t.as_str()))
-            {
-                issue(
-                    &format!("notifications.webhooks[{i}].types"),
-                    format!("unknown event type `{t}`: use {}", EVENT_TYPES.join(", ")),
-                );
-            }
-            if let Some(problem) = w.secret.as_ref().and_then(|s| whsec_problem(s.expose())) {
-                issue(&format!("notifications.webhooks[{i}].secret"), problem);
-            }
-        }
-        if self.server.json_limit_bytes == 0 {
-            issue("server.json_limit_bytes", "must be greater than 0".into());
-        }
-        if self.server.workers == Some(0) {
-            issue("server.workers", "must be at least 1".into());
-        }
-        for (i, o) in self.server.cors_allowed_origins.iter().enumerate() {
-            if o != "*" && !is_http_url(o) {
-                issue(
-                    &format!("server.cors_allowed_origins[{i}]"),
-                    format!(
-                        "`{o}` is not an origin such as https://backstage.example.com (or `*`)"
-                    ),
-                );
-            }
-        }
-
-        let url = &self.database.url;
-        if !url.starts_with("sqlite:") {
-            issue(
-                "database.url",
-                format!("`{url}` must be a sqlite: URL such as sqlite://data/spectrocloud.db"),
-            );
-        } else if url.contains(":memory:") || url.contains("mode=memory") {
-            issue(
-                "database.url",
-                "an in-memory database cannot be shared by the writer and the reader pool; use a file".into(),
-            );
-        }
-        if self.database.max_readers == 0 {
-            issue("database.max_readers", "must be at least 1".into());
-        }
-
-        match self.auth.mode {
-            AuthMode::None => {
-                if let Ok(addr) = bind
-                    && !addr.ip().is_loopback()
-                {
-                    issue(
-                        "auth.mode",
-                        format!(
-                            "\"none\" is only allowed on a loopback bind, but server.bind is {addr}; use \"static\" or \"backstage\""
-                        ),
-                    );
-                }
-            }
-            AuthMode::Backstage => match &self.auth.backstage {
-                None => issue(
-                    "auth.backstage.jwks_url",
-                    "required when auth.mode = \"backstage\"".into(),
-                ),
-                Some(b) if !is_http_url(&b.jwks_url) => issue(
-                    "auth.backstage.jwks_url",
-                    format!("`{}` is not an http(s) URL", b.jwks_url),
-                ),
-                Some(b) if b.expected_issuer().is_none() => issue(
-                    "auth.backstage.issuer",
-                    "required: it cannot be derived from jwks_url (Backstage's keys are at `<issuer>/.well-known/jwks.json`)".into(),
-                ),
-                Some(_) => {}
-            },
-            AuthMode::Static => {}
-        }
-        self.validate_plugin_tokens(&mut issue);
-        for (i, a) in self.mcp.authorization_servers.iter().enumerate() {
-            if !is_http_url(a) {
-                issue(
-                    &format!("mcp.authorization_servers[{i}]"),
-                    format!("`{a}` is not an http(s) URL"),
-                );
-            }
-        }
-        if let Some(u) = self.ui.public_url.as_deref().filter(|u| !is_http_url(u)) {
-            issue(
-                "ui.public_url",
-                format!("`{u}` is not an http(s) URL such as https://sc.example.com"),
-            );
-        }
-        if self.ui.session_ttl_seconds < 60 {
-            issue("ui.session_ttl_seconds", "must be at least 60".into());
-        }
-        if self.ui.max_sessions_per_subject == 0 {
-            issue("ui.max_sessions_per_subject", "must be at least 1".into());
-        }
-        if let Some(u) = self.mcp.public_url.as_deref().filter(|u| !is_http_url(u)) {
-            issue(
-                "mcp.public_url",
-                format!("`{u}` is not an http(s) URL such as https://spectrocloud.example.com"),
-            );
-        }
-        let mut seen_tokens = HashSet::new();
-        for (i, t) in self.auth.tokens.iter().enumerate() {
-            if t.token.expose().trim().is_empty() {
-                issue(
-                    &format!("auth.tokens[{i}].token"),
-                    "is empty (is its environment variable set?)".into(),
-                );
-            } else if t.token.expose().chars().count() < MIN_TOKEN_CHARS {
-                issue(
-                    &format!("auth.tokens[{i}].token"),
-                    format!(
-                        "is shorter than {MIN_TOKEN_CHARS} characters; use a long random token (e.g. `openssl rand -hex 24`)"
-                    ),
-                );
-            } else if !seen_tokens.insert(t.token.expose().to_string()) {
-                issue(
-                    &format!("auth.tokens[{i}].token"),
-                    "the same token is configured twice".into(),
-                );
-            }
-            if t.subject.trim().is_empty() {
-                issue(&format!("auth.tokens[{i}].subject"), "is empty".into());
-            }
-            if t.palette_user
-                .as_deref()
-                .is_some_and(|e| !e.contains('@') || e.len() > 254)
-            {
-                issue(
-                    &format!("auth.tokens[{i}].palette_user"),
-                    "must be the Palette user's email".into(),
-                );
-            }
-        }
-        if self.auth.user_cache_capacity == 0 {
-            issue("auth.user_cache_capacity", "must be at least 1".into());
-        }
-
-        for (i, g) in self.permissions.grants.iter().enumerate() {
-            if g.principals.is_empty() {
-                issue(
-                    &format!("permissions.grants[{i}].principals"),
-                    "lists no principal".into(),
-                );
-            }
-            for (j, p) in g.allow.iter().enumerate() {
-                if !Permission::is_valid_pattern(p) {
-                    issue(
-                        &format!("permissions.grants[{i}].allow[{j}]"),
-                        format!(
-                            "unknown permission `{p}`; expected one of {} or a wildcard such as spectrocloud.cluster.*",
-                            Permission::ALL
-                                .iter()
-                                .map(|p| p.id())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    );
-                }
-            }
-        }
-
-        if let Err(msg) = validate_cron(&self.sync.schedule) {
-            issue("sync.schedule", msg);
-        }
-        if !(1..=64).contains(&self.sync.concurrency) {
-            issue("sync.concurrency", "must be between 1 and 64".into());
-        }
-        if !(1..=50).contains(&self.sync.page_size) {
-            issue(
-                "sync.page_size",
-                "must be between 1 and 50 (Palette's maximum)".into(),
-            );
-        }
-        if self.sync.request_timeout_seconds == 0 {
-            issue("sync.request_timeout_seconds", "must be at least 1".into());
-        }
-        if self.sync.run_timeout_seconds == 0 {
-            issue("sync.run_timeout_seconds", "must be at least 1".into());
-        }
-        for (key, value) in [
-            ("sync.max_listing_bytes", self.sync.max_listing_bytes),
-            ("sync.max_object_bytes", self.sync.max_object_bytes),
-        ] {
-            if value < MIN_ANSWER_BYTES {
-                issue(
-                    key,
-                    format!("must be at least {MIN_ANSWER_BYTES} bytes (64 KiB)"),
-                );
-            }
-        }
-        let fraction = self.sync.max_deletion_fraction;
-        if !(fraction > 0.0 && fraction <= 1.0) {
-            issue(
-                "sync.max_deletion_fraction",
-                format!(
-                    "must be above 0 and at most 1 (1 = never hold deletions back), not {fraction}"
-                ),
-            );
-        }
-
-        let mut names = HashSet::new();
-        for (i, env) in self.environments.iter().enumerate() {
-            let key = |k: &str| format!("environments[{i}].{k}");
-            if env.name.trim().is_empty() {
-                issue(&key("name"), "is empty".into());
-            } else if !env
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-            {
-                issue(
-                    &key("name"),
-                    format!(
-                        "`{}` may only contain letters, digits, `-`, `_` and `.`",
-                        env.name
-                    ),
-                );
-            } else if !names.insert(env.name.clone()) {
-                issue(
-                    &key("name"),
-                    format!("duplicate environment name `{}`", env.name),
-                );
-            }
-            if env.url.trim().is_empty() {
-                issue(&key("url"), "is empty".into());
-            } else if has_userinfo(&env.url) {
-                issue(
-                    &key("url"),
-                    format!(
-                        "`{}` carries a user name or password; remove it (Palette authenticates with api_token)",
-                        redact_url(&env.url)
-                    ),
-                );
-            } else if !is_http_url(&env.url) {
-                issue(
-                    &key("url"),
-                    format!("`{}` is not an http(s) URL", redact_url(&env.url)),
-                );
-            }
-            if env.api_token.expose().trim().is_empty() {
-                issue(
-                    &key("api_token"),
-                    "is empty (is its environment variable set?)".into(),
-                );
-            }
-            if let Some(s) = &env.schedule
-                && let Err(msg) = validate_cron(s)
-            {
-                issue(&key("schedule"), msg);
-            }
-            if env.requires_user_token(&self.auth) && !env.user_tokens {
-                // No user token is ever taken for this environment, so none is ever usable.
-                issue(
-                    &key("require_user_token"),
-                    "every request would be refused: user_tokens = false means no Palette user token is used here; set require_user_token = false for this environment, or user_tokens = true".into(),
-                );
-            }
-            env.rate_limits.issues(&key("rate_limits"), &mut issue);
-            for p in &env.include_projects {
-                if env.exclude_projects.contains(p) {
-                    issue(
-                        &key("include_projects"),
-                        format!("project `{p}` is both included and excluded"),
-                    );
-                }
-            }
-            for i in create_defaults_issues(&env.create_defaults, &format!("environments[{i}]")) {
-                issue(&i.key, i.message);
-            }
-        }
-
-        if issues.is_empty() {
-            Ok(())
-        } else {
-            Err(issues)
         }
     }
 

@@ -7,9 +7,6 @@ use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::permissions::Permission;
-use crate::palette::PaletteError;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -98,7 +95,9 @@ impl ErrorCode {
 pub struct AppError {
     pub code: ErrorCode,
     pub message: String,
-    pub permission: Option<Permission>,
+    /// The id of the permission a 403 names (`domain::Permission::id`; the id, so that this
+    /// leaf need not import `domain`, whose parsers answer with `AppError`).
+    pub permission: Option<&'static str>,
     pub retry_after: Option<u64>,
     /// With `invalid_cluster_spec`: every problem found, by JSON path.
     pub problems: Option<Vec<Problem>>,
@@ -166,7 +165,7 @@ impl AppError {
         let body = ErrorBody {
             error: &self.message,
             code: self.code.as_str(),
-            permission: self.permission.map(Permission::id),
+            permission: self.permission,
             problems: self.problems.as_deref(),
             help: self.help.as_deref(),
         };
@@ -223,15 +222,13 @@ impl AppError {
             format!("unknown instance `{shown}{more}`: {list}"),
         )
     }
-    pub fn permission_denied(permission: Permission) -> Self {
+    /// A 403 naming the permission `id` (see `domain::Permission::denied`).
+    pub fn permission_denied(id: &'static str) -> Self {
         Self {
-            permission: Some(permission),
+            permission: Some(id),
             ..Self::new(
                 ErrorCode::PermissionDenied,
-                format!(
-                    "Permission denied: {} is not granted to this caller",
-                    permission.id()
-                ),
+                format!("Permission denied: {id} is not granted to this caller"),
             )
         }
     }
@@ -268,35 +265,6 @@ impl ResponseError for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         AppError::internal("reading the mirror", e)
-    }
-}
-
-impl From<PaletteError> for AppError {
-    fn from(e: PaletteError) -> Self {
-        let code = match &e {
-            PaletteError::NotFound { .. } => ErrorCode::NotFound,
-            PaletteError::Unauthorized { .. } | PaletteError::Forbidden { .. } => {
-                ErrorCode::PaletteDenied
-            }
-            PaletteError::BadRequest { .. } => ErrorCode::BadRequest,
-            PaletteError::Conflict { .. } => ErrorCode::Conflict,
-            PaletteError::Throttled { .. } | PaletteError::OverShare { .. } => ErrorCode::Throttled,
-            PaletteError::Upstream { .. }
-            | PaletteError::Decode { .. }
-            | PaletteError::Untrusted { .. }
-            | PaletteError::TooLarge { .. } => ErrorCode::PaletteError,
-            PaletteError::Timeout { .. } => ErrorCode::PaletteTimeout,
-            PaletteError::Unreachable { .. } => ErrorCode::PaletteUnreachable,
-        };
-        let mut err = AppError::new(code, e.to_string());
-        match &e {
-            PaletteError::Throttled { retry_after, .. } => {
-                err.retry_after = Some(retry_after.unwrap_or(2));
-            }
-            PaletteError::OverShare { retry_after, .. } => err.retry_after = Some(*retry_after),
-            _ => {}
-        }
-        err
     }
 }
 

@@ -4,9 +4,9 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::extract::Paging;
-use crate::app::AppState;
 use crate::auth::audit;
 use crate::error::AppResult;
+use crate::service::AppState;
 
 pub async fn list(state: web::Data<AppState>, page: Paging) -> AppResult<HttpResponse> {
     let limit = if page.0.limit < 0 { 50 } else { page.0.limit };

@@ -5,10 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::extract::User;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::TOKEN_HEADER;
 use crate::error::AppResult;
+use crate::service::AppState;
 
 pub async fn debug(
     state: web::Data<AppState>,

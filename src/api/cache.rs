@@ -29,8 +29,8 @@ use sha2::{Digest, Sha256};
 
 use super::respond::SOURCE;
 use crate::api::routes::{RouteSpec, Source};
-use crate::app::AppState;
 use crate::auth::scope::{self, Visibility};
+use crate::service::AppState;
 use crate::service::Ctx;
 
 /// What an answer depends on.

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::PaletteUser;
 use crate::domain::Uid;
 use crate::error::AppError;
 use crate::palette::Environment;
+use crate::service::AppState;
 use crate::service::Ctx;
 use crate::store::Page;
 

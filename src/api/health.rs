@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use actix_web::web::Data;
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::service::AppState;
 
 pub async fn health(state: Data<AppState>) -> HttpResponse {
     let mut failing = false;

@@ -9,8 +9,8 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse, web};
 
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::service::AppState;
 
 /// Counts every answer by its route pattern (never the raw path: uids would explode the series).
 pub async fn count(

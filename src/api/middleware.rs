@@ -1,14 +1,40 @@
 //! Cross-cutting HTTP middleware: request id header, the request's log line and the body size
 //! guard.
 
+use std::sync::Arc;
+
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, ResponseError, web};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use tracing_actix_web::RequestId;
 
 use crate::error::{AppError, ErrorCode};
+
+/// The largest body any route accepts, in bytes (the HTTP API's and MCP's limit, shared
+/// with the JSON extractor config).
+#[derive(Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+type Answer = dyn Fn(&HttpRequest, usize) -> HttpResponse + Send + Sync;
+
+/// How a 413 is answered for a request: in the error shape of its route family. The
+/// composition root, which mounts every family, supplies it (so `api` need not know `mcp`).
+#[derive(Clone)]
+pub struct TooLarge(Arc<Answer>);
+
+impl TooLarge {
+    pub fn new(
+        answer: impl Fn(&HttpRequest, usize) -> HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        TooLarge(Arc::new(answer))
+    }
+
+    pub fn answer(&self, req: &HttpRequest, limit: usize) -> HttpResponse {
+        (self.0)(req, limit)
+    }
+}
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -34,7 +60,7 @@ pub async fn body_limit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let limit = req
-        .app_data::<web::Data<crate::app::BodyLimit>>()
+        .app_data::<web::Data<BodyLimit>>()
         .map(|l| l.0)
         .unwrap_or(usize::MAX);
     let declared = req
@@ -45,7 +71,7 @@ pub async fn body_limit(
     if let Some(len) = declared
         && len > limit
     {
-        let resp = match req.app_data::<web::Data<crate::app::TooLarge>>() {
+        let resp = match req.app_data::<web::Data<TooLarge>>() {
             Some(family) => family.answer(req.request(), limit),
             None => too_large(limit).error_response(),
         };

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth_debug;
+pub mod authorize;
 pub mod cache;
 pub mod ceiling;
 pub mod cloudaccounts;
@@ -47,9 +48,7 @@ pub fn configure(base_path: String, ceiling: bool) -> impl FnOnce(&mut web::Serv
         let scope = routes::register(scope)
             // Inside authorization: it keys on the caller's visibility and the route spec.
             .wrap(actix_web::middleware::from_fn(cache::cache))
-            .wrap(actix_web::middleware::from_fn(
-                crate::auth::middleware::authorize,
-            ))
+            .wrap(actix_web::middleware::from_fn(authorize::authorize))
             // Inside compression: the tag is of the plain bytes, whatever the encoding.
             .wrap(actix_web::middleware::from_fn(etag::etag))
             .wrap(actix_web::middleware::Compress::default());

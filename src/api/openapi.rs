@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::routes::{Access, ROUTES, RouteSpec};
-use crate::app::AppState;
+use crate::service::AppState;
 
 fn parameters(r: &RouteSpec) -> Vec<Value> {
     let path = r.path;

@@ -1,5 +1,5 @@
 //! THE route table: every route with its permission and where its answer comes from. The same
-//! list registers the handlers and drives authorization (`auth::middleware`), the OpenAPI
+//! list registers the handlers and drives authorization (`api::authorize`), the OpenAPI
 //! document and the README's table, so a route cannot exist without its permission.
 
 use actix_web::http::Method;
@@ -10,7 +10,7 @@ use super::{
     audit, auth_debug, cloudaccounts, clustergroups, clusters, events, health, openapi, overlords,
     profiles, projects, reports, sync, users, virtualclusters,
 };
-use crate::auth::permissions::Permission;
+use crate::domain::Permission;
 
 /// Where a route's answer comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::extract::{OptionalInstance, User};
 use super::respond::Reply;
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::service::AppState;
 use crate::service::status;
 
 pub async fn status(

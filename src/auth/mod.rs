@@ -3,7 +3,6 @@
 
 pub mod audit;
 pub mod backstage;
-pub mod middleware;
 pub mod palette_user;
 pub mod permissions;
 pub mod scope;
@@ -16,7 +15,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{AuthConfig, AuthMode, PermissionsConfig};
-use permissions::Permission;
+use crate::domain::Permission;
 
 /// Who is calling, and what they may do.
 #[derive(Debug, Clone, Serialize)]

@@ -420,7 +420,7 @@ async fn sync_pass(case: &SyncCase) -> anyhow::Result<(f64, Measured, Measured)>
 /// its listings, then `/clusters` until it answers from the mirror: seconds since `started`.
 /// Polling `/clusters` earlier would read through to Palette and steal the sync's tokens.
 async fn first_mirror_answer(
-    state: &actix_web::web::Data<app::AppState>,
+    state: &actix_web::web::Data<spectrocloud_backend::service::AppState>,
     base: &str,
     started: Instant,
 ) -> anyhow::Result<f64> {

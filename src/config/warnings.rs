@@ -4,7 +4,7 @@
 //! start-up, and both still run.
 
 use super::{AuthMode, Config, ConfigIssue};
-use crate::auth::permissions::Permission;
+use crate::domain::Permission;
 
 impl Config {
     /// Every likely mistake, each naming its key and what to do.

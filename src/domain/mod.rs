@@ -5,7 +5,20 @@ use std::fmt;
 
 use crate::error::AppError;
 
+pub mod limits;
+mod permission;
 pub mod vocab;
+
+pub use permission::Permission;
+
+/// Palette uids are short alphanumeric strings (24 hex characters in practice). Anything else
+/// is refused before it can reach a URL path.
+pub fn is_valid_uid(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// A Palette uid: short and alphanumeric (`-`, `_` allowed). Anything else never reaches
 /// Palette or a query.
@@ -15,7 +28,7 @@ pub struct Uid(String);
 impl Uid {
     /// `what` names the value in the 400 message (`cluster uid`, `projectUid`).
     pub fn parse(what: &str, value: &str) -> Result<Uid, AppError> {
-        if crate::palette::models::is_valid_uid(value) {
+        if is_valid_uid(value) {
             Ok(Uid(value.to_string()))
         } else {
             Err(AppError::bad_request(format!(

@@ -24,9 +24,9 @@ use rmcp::transport::OneshotTransport;
 use serde_json::{Map, Value, json};
 
 use super::McpServer;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
+use crate::service::AppState;
 
 /// A refusal of the registry, as Backstage's error handler would answer it.
 #[derive(Debug)]
@@ -45,7 +45,7 @@ impl From<AppError> for ActionError {
     fn from(e: AppError) -> Self {
         let mut extra = Map::new();
         if let Some(p) = e.permission {
-            extra.insert("permission".into(), json!(p.id()));
+            extra.insert("permission".into(), json!(p));
         }
         if let Some(problems) = &e.problems {
             extra.insert("problems".into(), json!(problems));
@@ -361,7 +361,7 @@ pub async fn invoke_route(
 ) -> HttpResponse {
     let (version, id) = path.into_inner();
     let limit = req
-        .app_data::<web::Data<crate::app::BodyLimit>>()
+        .app_data::<web::Data<crate::api::middleware::BodyLimit>>()
         .map_or(usize::MAX, |l| l.0);
     let result = async {
         // Read here, not by actix's `Bytes` extractor: its own limit (256 KiB) and plain-text
@@ -413,7 +413,7 @@ pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    crate::auth::middleware::with_caller(req, next, "actions registry", |req, state, e| {
+    crate::api::authorize::with_caller(req, next, "actions registry", |req, state, e| {
         let mut resp = ActionError::from(e).respond(req);
         if state.is_some() {
             resp.headers_mut().insert(

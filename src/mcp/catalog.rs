@@ -15,8 +15,8 @@ use super::args::{self, ClusterRef, Env, Listed, Pages, Scoped};
 use super::tools::{self, Call};
 use crate::auth::Caller;
 use crate::auth::audit;
-use crate::auth::permissions::Permission::{self, *};
 use crate::config::Config;
+use crate::domain::Permission::{self, *};
 use crate::error::{AppError, AppResult};
 use crate::service::diagnose::Diagnosis;
 use crate::service::lists::{ClusterBrief, Paged};
@@ -484,7 +484,7 @@ pub async fn invoke(c: &Call<'_>, name: &str, input: Value) -> AppResult<Value> 
             detail: Some(format!("MCP tool {name}: permission {p} missing")),
         };
         audit::record_denied(&c.state.db, event).await;
-        return Err(AppError::permission_denied(spec.permission));
+        return Err(spec.permission.denied());
     }
     let span = tracing::info_span!("mcp_tool", tool = name, subject = %c.caller.subject);
     tracing::Instrument::instrument(dispatch(c, name, input), span).await

@@ -36,10 +36,10 @@ use rmcp_actix_web::transport::{
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::config::{AuthMode, Config};
 use crate::error::AppError;
+use crate::service::AppState;
 
 pub use catalog::{TOOLS, permission_of};
 use tools::Call;
@@ -203,7 +203,7 @@ pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    crate::auth::middleware::with_caller(req, next, "mcp", |req, state, e| {
+    crate::api::authorize::with_caller(req, next, "mcp", |req, state, e| {
         let mut resp = e.error_response();
         if let Some(state) = state {
             // RFC 9728: the challenge says where the protected-resource metadata is.

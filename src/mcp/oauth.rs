@@ -9,9 +9,9 @@ use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::config::{AuthMode, Config};
 use crate::error::AppError;
+use crate::service::AppState;
 
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 

@@ -223,7 +223,7 @@ pub async fn guard(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let limit = req
-        .app_data::<web::Data<crate::app::BodyLimit>>()
+        .app_data::<web::Data<crate::api::middleware::BodyLimit>>()
         .map_or(1024 * 1024, |l| l.0);
     let session = req
         .headers()

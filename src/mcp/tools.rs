@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 
 use super::args::{self, ClusterRef, Env, Listed, Pages, Paging, ProjectRef, Scoped};
 use super::entity;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::{self, PaletteUser};
 use crate::domain::{CloudType, ProfileNames, ProfileType, Uid, vocab};
 use crate::error::{AppError, AppResult};
 use crate::palette::models;
+use crate::service::AppState;
 use crate::service::creation::{self, Kind};
 use crate::service::lists::{self, ClusterFilter, Which, Window};
 use crate::service::{

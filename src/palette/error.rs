@@ -1,5 +1,7 @@
-//! Typed failures of a Palette call. The API layer maps them to statuses (see `error.rs`).
+//! Typed failures of a Palette call. The API layer maps them to statuses (the `From` impl below).
 //! Messages name the Palette path and status, never a credential.
+
+use crate::error::{AppError, ErrorCode};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PaletteError {
@@ -67,5 +69,35 @@ impl PaletteError {
                 | PaletteError::Timeout { .. }
                 | PaletteError::Unreachable { .. }
         )
+    }
+}
+
+// Beside the error it converts, so that `error` (a leaf) need not know the client.
+impl From<PaletteError> for AppError {
+    fn from(e: PaletteError) -> Self {
+        let code = match &e {
+            PaletteError::NotFound { .. } => ErrorCode::NotFound,
+            PaletteError::Unauthorized { .. } | PaletteError::Forbidden { .. } => {
+                ErrorCode::PaletteDenied
+            }
+            PaletteError::BadRequest { .. } => ErrorCode::BadRequest,
+            PaletteError::Conflict { .. } => ErrorCode::Conflict,
+            PaletteError::Throttled { .. } | PaletteError::OverShare { .. } => ErrorCode::Throttled,
+            PaletteError::Upstream { .. }
+            | PaletteError::Decode { .. }
+            | PaletteError::Untrusted { .. }
+            | PaletteError::TooLarge { .. } => ErrorCode::PaletteError,
+            PaletteError::Timeout { .. } => ErrorCode::PaletteTimeout,
+            PaletteError::Unreachable { .. } => ErrorCode::PaletteUnreachable,
+        };
+        let mut err = AppError::new(code, e.to_string());
+        match &e {
+            PaletteError::Throttled { retry_after, .. } => {
+                err.retry_after = Some(retry_after.unwrap_or(2));
+            }
+            PaletteError::OverShare { retry_after, .. } => err.retry_after = Some(*retry_after),
+            _ => {}
+        }
+        err
     }
 }

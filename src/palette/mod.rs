@@ -4,11 +4,13 @@
 pub mod client;
 mod environment;
 mod error;
-pub mod limits;
 pub mod models;
 pub mod pacing;
 pub mod scrub;
 
+// The documented limits are a fact about Palette that config, the client and the simulator
+// all read; they live in `domain` so that config need not import the client.
+pub use crate::domain::limits;
 pub use client::{Credential, Listing, PaletteClient, Retries};
 pub use environment::{Environment, Environments};
 pub use error::PaletteError;

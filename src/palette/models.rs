@@ -3,14 +3,7 @@
 
 use serde_json::Value;
 
-/// Palette uids are short alphanumeric strings (24 hex characters in practice). Anything else
-/// is refused before it can reach a URL path.
-pub fn is_valid_uid(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use crate::domain::is_valid_uid;
 
 pub fn uid(v: &Value) -> Option<&str> {
     v["metadata"]["uid"].as_str().filter(|u| is_valid_uid(u))

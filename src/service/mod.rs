@@ -17,6 +17,7 @@ pub mod packs;
 pub mod profiles;
 pub mod projects;
 pub mod reports;
+mod state;
 pub mod status;
 pub mod through;
 mod view;
@@ -28,13 +29,13 @@ use actix_web::web;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::PaletteUser;
 use crate::error::{AppError, ErrorCode};
 use crate::palette::Environment;
 use crate::sync::Freshness;
 
+pub use state::AppState;
 pub use view::{Readiness, first_sync, mirror_ready, not_synced};
 
 /// Who asks, of which environment, as which Palette user. Plain data: built by the HTTP

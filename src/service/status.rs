@@ -4,10 +4,10 @@ use serde::Serialize;
 
 use actix_web::http::header::HeaderMap;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::palette_user::{self, PaletteUser};
 use crate::error::AppResult;
+use crate::service::AppState;
 use crate::store::sync_runs::{self, RunRecord};
 use crate::sync::RunningRun;
 use crate::sync::progress::ProgressView;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{Answer, Ctx, through::Through};
-use crate::app::AppState;
 use crate::auth::scope::{self, Filter, Kind, Visibility};
 use crate::error::{AppError, ErrorCode};
+use crate::service::AppState;
 use crate::store::{Listed, Page, json_object, list_json};
 use crate::sync::{Freshness, Trigger};
 

@@ -12,8 +12,8 @@ use actix_web::{Error, HttpMessage, web};
 use askama::Template;
 use tracing_actix_web::RequestId;
 
-use crate::app::AppState;
 use crate::error::{AppError, ErrorCode};
+use crate::service::AppState;
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -79,7 +79,7 @@ pub fn plan(err: &AppError, root: &str, envs: &[&str]) -> Plan {
             match err.permission {
                 Some(p) => format!(
                     "Ask whoever runs this service to grant you {} (permissions.grants in its configuration).",
-                    p.id()
+                    p
                 ),
                 None => "Ask whoever runs this service for the permission.".to_string(),
             },
@@ -194,7 +194,7 @@ pub async fn html_errors(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::permissions::Permission;
+    use crate::domain::Permission;
 
     #[test]
     fn an_unknown_instance_links_every_configured_environment() {
@@ -213,11 +213,7 @@ mod tests {
 
     #[test]
     fn every_refusal_says_what_to_do_and_leads_somewhere() {
-        let denied = plan(
-            &AppError::permission_denied(Permission::ProfileViewClusters),
-            "/ui",
-            &["p"],
-        );
+        let denied = plan(&Permission::ProfileViewClusters.denied(), "/ui", &["p"]);
         assert!(denied.advice.contains("spectrocloud.profile.view-clusters"));
         let signin = plan(&AppError::unauthenticated("expired"), "/ui", &["p"]);
         assert_eq!(signin.links, vec![link("/ui/signin".into(), "Sign in")]);

@@ -14,8 +14,8 @@ use crate::api::extract::{app_state, query_param};
 use crate::api::respond::csv;
 use crate::auth::Caller;
 use crate::auth::palette_user::{self, PaletteUser};
-use crate::auth::permissions::Permission;
 use crate::config::AuthMode;
+use crate::domain::Permission;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::service::{self, Ctx, reports};
 use crate::ui::charts::{BarChart, TrendChart};
@@ -178,7 +178,7 @@ pub async fn download(req: HttpRequest, which: Csv) -> Result<HttpResponse, AppE
     };
     let perm = Permission::ProfileViewClusters;
     if !ctx.caller.may(perm) {
-        return Err(AppError::permission_denied(perm));
+        return Err(perm.denied());
     }
     if user_missing {
         return Err(AppError::unauthenticated(
@@ -211,7 +211,7 @@ pub async fn download(req: HttpRequest, which: Csv) -> Result<HttpResponse, AppE
 /// the environment key's view).
 async fn palette_user_of(
     req: &HttpRequest,
-    state: &crate::app::AppState,
+    state: &crate::service::AppState,
     env: &Arc<crate::palette::Environment>,
     caller: &Caller,
 ) -> PaletteUser {

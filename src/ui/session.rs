@@ -12,11 +12,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::session::{self as sessions, SignInError};
 use crate::config::AuthMode;
 use crate::error::{AppError, ErrorCode};
+use crate::service::AppState;
 
 /// The cookie holding the session id.
 pub const COOKIE: &str = "sc_ui_session";

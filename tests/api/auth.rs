@@ -9,10 +9,10 @@ use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use spectrocloud_backend::api::routes::{Access, ROUTES, RouteSpec};
-use spectrocloud_backend::auth::permissions::Permission;
 use spectrocloud_backend::config::{
     AuthMode, BackstageAuthConfig, Config, Grant, Secret, StaticToken,
 };
+use spectrocloud_backend::domain::Permission;
 
 use crate::helpers::*;
 

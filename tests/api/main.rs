@@ -15,6 +15,7 @@ mod foundation;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod layout;
 mod listing;
 mod logs;
 mod mcp;

@@ -12,8 +12,8 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-use spectrocloud_backend::auth::permissions::Permission;
 use spectrocloud_backend::config::{AuthMode, Grant, Secret, StaticToken};
+use spectrocloud_backend::domain::Permission;
 use spectrocloud_backend::mcp::TOOLS;
 
 use crate::helpers::*;

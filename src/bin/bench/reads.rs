@@ -270,26 +270,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         client: reqwest::Client::new(),
         duration: Duration::from_secs_f64(opts.seconds),
     };
-    let none = HeaderMap::new();
-    let first = bench.get_json("/clusters?limit=1", &none).await?;
-    let cluster = first["clusters"][0]["metadata"]["uid"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    let usage = bench.get_json("/reports/profile-usage", &none).await?;
-    let detail = bench
-        .get_json(&format!("/clusters/{cluster}"), &none)
-        .await?;
-    // The most used profile version: the reverse lookup's largest answer.
-    let busiest = usage["profiles"][0]["versions"]
-        .as_array()
-        .and_then(|v| v.iter().max_by_key(|v| v["clusters"].as_i64().unwrap_or(0)));
-    let profile = busiest
-        .and_then(|v| v["uid"].as_str())
-        .or(detail["spec"]["clusterProfileTemplates"][0]["uid"].as_str())
-        .unwrap_or("")
-        .to_string();
-    let profile_clusters = busiest.map_or(0, |v| v["clusters"].as_i64().unwrap_or(0));
+    let subjects = Subjects::find(&bench).await?;
     let (email, token, projects) = scoped_user(&sim)?;
     let scoped = header(&[
         ("x-spectrocloud-user-email", &email),
@@ -297,14 +278,75 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     ])?;
     let gzip = header(&[("accept-encoding", "gzip")])?;
 
-    let mut rows = Vec::new();
-    let case = |label: &'static str, path: String, headers: HeaderMap, connections| Case {
+    let mut rows = listing_rows(&bench, &subjects.cluster, &gzip).await?;
+    rows.push(revalidation(&bench, &gzip).await?);
+    rows.extend(timed_rows(&bench, &subjects).await?);
+    rows.extend(scoped_rows(&bench, &scoped, projects, &rows).await?);
+    let rss = server.rss_mib();
+    print_table(&rows);
+    println!(
+        "  {:<52} {:>8.0} MiB   target <150 MiB  {}",
+        "server RSS after the run",
+        rss,
+        verdict(rss < 150.0)
+    );
+    original_vs_mirror(&bench, &sim, opts.latency_ms, &rows).await?;
+    server.stop();
+    sim.stop().await;
+    Ok(())
+}
+
+/// What the run measures on: a cluster, and the most used profile version with its count.
+struct Subjects {
+    cluster: String,
+    profile: String,
+    profile_clusters: i64,
+}
+
+impl Subjects {
+    async fn find(bench: &Bench) -> anyhow::Result<Subjects> {
+        let none = HeaderMap::new();
+        let first = bench.get_json("/clusters?limit=1", &none).await?;
+        let cluster = first["clusters"][0]["metadata"]["uid"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let usage = bench.get_json("/reports/profile-usage", &none).await?;
+        let detail = bench
+            .get_json(&format!("/clusters/{cluster}"), &none)
+            .await?;
+        // The most used profile version: the reverse lookup's largest answer.
+        let busiest = usage["profiles"][0]["versions"]
+            .as_array()
+            .and_then(|v| v.iter().max_by_key(|v| v["clusters"].as_i64().unwrap_or(0)));
+        let profile = busiest
+            .and_then(|v| v["uid"].as_str())
+            .or(detail["spec"]["clusterProfileTemplates"][0]["uid"].as_str())
+            .unwrap_or("")
+            .to_string();
+        let profile_clusters = busiest.map_or(0, |v| v["clusters"].as_i64().unwrap_or(0));
+        Ok(Subjects {
+            cluster,
+            profile,
+            profile_clusters,
+        })
+    }
+}
+
+fn case(label: &str, path: String, headers: HeaderMap, connections: usize) -> Case<'_> {
+    Case {
         label,
         path,
         headers,
         connections,
         expect: 200,
-    };
+    }
+}
+
+/// Pages, one cluster and the whole list, each against its ceiling.
+async fn listing_rows(bench: &Bench, cluster: &str, gzip: &HeaderMap) -> anyhow::Result<Vec<Row>> {
+    let none = HeaderMap::new();
+    let mut rows = Vec::new();
     let ratio_target = |f: &Figures, c: &Figures| f.rps >= 0.5 * c.rps && f.p99_ms < 10.0;
     for c in [
         case(
@@ -345,7 +387,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         ceiling: Some(ceil),
         target: "p99 <50 ms".into(),
     });
-    rows.push(revalidation(&bench, &gzip).await?);
+    Ok(rows)
+}
+
+/// The reverse lookup and the reports, from the response cache and rebuilt each time.
+async fn timed_rows(bench: &Bench, subjects: &Subjects) -> anyhow::Result<Vec<Row>> {
+    let none = HeaderMap::new();
+    let (profile, profile_clusters) = (&subjects.profile, subjects.profile_clusters);
+    let mut rows = Vec::new();
     // `no-cache`: every answer built from the mirror's tallies, none from the response cache.
     let rebuild = header(&[("cache-control", "no-cache")])?;
     let timed = [
@@ -410,19 +459,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             target: format!("p99 <{p99} ms"),
         });
     }
-    rows.extend(scoped_rows(&bench, &scoped, projects, &rows).await?);
-    let rss = server.rss_mib();
-    print_table(&rows);
-    println!(
-        "  {:<52} {:>8.0} MiB   target <150 MiB  {}",
-        "server RSS after the run",
-        rss,
-        verdict(rss < 150.0)
-    );
-    original_vs_mirror(&bench, &sim, opts.latency_ms, &rows).await?;
-    server.stop();
-    sim.stop().await;
-    Ok(())
+    Ok(rows)
 }
 
 /// The whole list again with the tag the caller holds: 304, no body.

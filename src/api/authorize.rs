@@ -1,6 +1,8 @@
 //! Authorization for every route under the base path, driven by the route table: authenticate
 //! the caller (401), check the route's permission for THAT caller (403, before any body is read
 //! or Palette is called), resolve the Palette user, and add the re-auth header to the answer.
+//! It sits beside the route table it reads; `mcp` and the actions registry use its
+//! [`with_caller`] for their own bearer check, as they use `api::middleware`'s body guard.
 
 use std::sync::Arc;
 
@@ -10,11 +12,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 
-use super::audit;
-use super::palette_user::{self, EMAIL_HEADER, PaletteUser, REAUTH_HEADER};
-use crate::api::routes::{self, Access, RouteSpec, Source};
-use crate::app::AppState;
+use super::routes::{self, Access, RouteSpec, Source};
+use crate::auth::audit;
+use crate::auth::palette_user::{self, EMAIL_HEADER, PaletteUser, REAUTH_HEADER};
 use crate::error::{AppError, ErrorCode};
+use crate::service::AppState;
 
 /// The route spec of this request, when the route table has one.
 fn spec_of(req: &ServiceRequest, base: &str) -> (Option<&'static RouteSpec>, Option<String>) {
@@ -43,7 +45,7 @@ pub async fn bearer_caller(
     state: &AppState,
     req: &ServiceRequest,
     surface: &'static str,
-) -> Result<super::Caller, AppError> {
+) -> Result<crate::auth::Caller, AppError> {
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -130,8 +132,7 @@ fn environment_of(
     req: &ServiceRequest,
     state: &AppState,
 ) -> (Option<Arc<crate::palette::Environment>>, String) {
-    let instance =
-        crate::api::extract::query_param(req.request(), "instance").filter(|n| !n.is_empty());
+    let instance = super::extract::query_param(req.request(), "instance").filter(|n| !n.is_empty());
     let env = state.envs.get(instance.as_deref()).cloned();
     let name = env
         .as_ref()
@@ -147,7 +148,7 @@ async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
     state: &AppState,
-    caller: super::Caller,
+    caller: crate::auth::Caller,
     spec: &'static RouteSpec,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let (env, _) = environment_of(&req, state);
@@ -169,7 +170,7 @@ async fn guard(
         refusal
             .record(&claimed, format!("permission {} missing", p.id()))
             .await;
-        return Ok(deny(req, AppError::permission_denied(p)));
+        return Ok(deny(req, p.denied()));
     }
 
     let binding = caller.binding();
@@ -224,7 +225,7 @@ async fn guard(
 /// What an audited refusal of this request records.
 struct Refusal<'a> {
     state: &'a AppState,
-    caller: &'a super::Caller,
+    caller: &'a crate::auth::Caller,
     /// The audited action of the route, if it is one (else `access`).
     action: Option<audit::Action>,
     spec: &'static RouteSpec,
