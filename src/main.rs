@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use palette_sim::{self as sim, Dataset, Knobs, SimConfig};
 use spectrocloud_backend::config::{Config, LogConfig};
 use spectrocloud_backend::domain::RunOutcome;
-use spectrocloud_backend::sim::{self, Dataset, Knobs, SimConfig};
 use spectrocloud_backend::sync::summary_table;
 use spectrocloud_backend::{app, telemetry};
 
@@ -273,7 +273,12 @@ async fn run() -> ExitCode {
                     ..Knobs::default()
                 },
             };
-            sim::run_standalone(config, &bind).await
+            sim::run_standalone(
+                config,
+                &bind,
+                spectrocloud_backend::signal::wait_for_signal(),
+            )
+            .await
         }
     };
     match result {

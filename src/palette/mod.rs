@@ -4,7 +4,7 @@
 pub mod client;
 mod environment;
 mod error;
-pub mod limits;
+pub use palette_limits as limits;
 pub mod models;
 pub mod pacing;
 pub mod scrub;
