@@ -7,20 +7,7 @@ use crate::data::{Project, SimUser, new_uid};
 /// The simulated tenant's name (users' email domains say it).
 pub const TENANT: &str = "acme";
 
-const TENANT_PERMS: [&str; 11] = [
-    "cluster.list",
-    "cluster.get",
-    "cluster.create",
-    "clusterProfile.list",
-    "clusterProfile.get",
-    "cloudaccount.list",
-    "cloudaccount.get",
-    "virtualCluster.list",
-    "virtualCluster.get",
-    "clusterGroup.list",
-    "clusterGroup.get",
-];
-
+/// What a project member may do in the projects they belong to.
 const PROJECT_PERMS: [&str; 6] = [
     "cluster.list",
     "cluster.get",
@@ -28,6 +15,15 @@ const PROJECT_PERMS: [&str; 6] = [
     "clusterProfile.list",
     "clusterProfile.get",
     "cloudaccount.list",
+];
+
+/// What the admin may do across the tenant besides `PROJECT_PERMS`.
+const TENANT_EXTRA_PERMS: [&str; 5] = [
+    "cloudaccount.get",
+    "virtualCluster.list",
+    "virtualCluster.get",
+    "clusterGroup.list",
+    "clusterGroup.get",
 ];
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -57,7 +53,13 @@ fn user(
 pub fn users(g: &mut Gen, projects: &[Project]) -> Vec<SimUser> {
     let all: Vec<String> = projects.iter().map(|p| p.meta.uid.clone()).collect();
     vec![
-        user(g, ("admin", "Ada"), true, all.clone(), &TENANT_PERMS),
+        user(
+            g,
+            ("admin", "Ada"),
+            true,
+            all.clone(),
+            &[PROJECT_PERMS.as_slice(), &TENANT_EXTRA_PERMS].concat(),
+        ),
         user(g, ("alice", "Alice"), false, vec![all[0].clone()], &[]),
         user(
             g,
