@@ -438,17 +438,17 @@ pub async fn demo(bind: &str, dataset: &str, show_tokens: bool) -> anyhow::Resul
             "demo serves without authentication, so it listens on loopback only: give --bind 127.0.0.1:<port> (or [::1]:<port>); to serve {bind}, run `serve` with a configuration whose auth.mode is \"static\" or \"backstage\""
         );
     }
-    let sizes = crate::sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
+    let sizes = palette_sim::sizes_for(dataset, None, None, None).map_err(anyhow::Error::msg)?;
     // The demo's Palette changes a little every minute, so the fleet page's changes and
     // trends have something to show.
-    let knobs = crate::sim::Knobs {
+    let knobs = palette_sim::Knobs {
         churn_every_seconds: 60,
-        ..crate::sim::Knobs::default()
+        ..palette_sim::Knobs::default()
     };
-    let sim = crate::sim::start(crate::sim::SimConfig {
+    let sim = palette_sim::start(palette_sim::SimConfig {
         sizes,
         knobs,
-        ..crate::sim::SimConfig::default()
+        ..palette_sim::SimConfig::default()
     })
     .await?;
     let dir = tempfile::tempdir()?;
@@ -476,7 +476,7 @@ pub async fn demo(bind: &str, dataset: &str, show_tokens: bool) -> anyhow::Resul
         .map_err(crate::config::ConfigError::Invalid)?;
     let app = Application::build(config.clone()).await?;
     let base = format!("http://{}{}", app.addr(), config.server.base_path);
-    println!("{}", crate::sim::describe(&sim, show_tokens));
+    println!("{}", palette_sim::describe(&sim, show_tokens));
     print!("{}", demo_banner(&base, show_tokens));
     println!("\nCtrl-C stops both.");
     let handle = app.handle();

@@ -14,7 +14,6 @@ pub mod palette;
 pub mod recorder;
 pub mod service;
 pub mod signal;
-pub mod sim;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use palette_sim::{self as sim, Dataset, Knobs, SimConfig};
 use spectrocloud_backend::config::{Config, LogConfig};
 use spectrocloud_backend::domain::RunOutcome;
-use spectrocloud_backend::sim::{self, Dataset, Knobs, SimConfig};
 use spectrocloud_backend::sync::summary_table;
 use spectrocloud_backend::{app, telemetry};
 
@@ -296,7 +296,14 @@ async fn palette_sim(args: SimArgs) -> ExitCode {
     telemetry::init(&LogConfig::default());
     let bind = args.bind.clone();
     match SimConfig::try_from(args) {
-        Ok(config) => finish(sim::run_standalone(config, &bind).await),
+        Ok(config) => finish(
+            sim::run_standalone(
+                config,
+                &bind,
+                spectrocloud_backend::signal::wait_for_signal(),
+            )
+            .await,
+        ),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

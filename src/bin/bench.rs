@@ -18,12 +18,12 @@
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
+use palette_sim::{self as sim, Dataset, SimConfig};
 use serde_json::{Value, json};
 use spectrocloud_backend::app;
 use spectrocloud_backend::config::{Config, EnvironmentConfig, Secret};
 use spectrocloud_backend::domain::RunOutcome;
 use spectrocloud_backend::palette::limits;
-use spectrocloud_backend::sim::{self, Dataset, SimConfig};
 use spectrocloud_backend::store::sync_runs;
 use spectrocloud_backend::sync::Trigger;
 

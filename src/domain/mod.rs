@@ -5,7 +5,9 @@ use std::fmt;
 
 use crate::error::AppError;
 
-pub mod limits;
+/// Palette's documented rate limits, one crate shared with the simulator (so the limits it
+/// enforces are the ones the client paces itself under).
+pub use palette_limits as limits;
 mod permission;
 pub mod vocab;
 

@@ -9,7 +9,7 @@ pub mod pacing;
 pub mod scrub;
 
 // The documented limits are a fact about Palette that config, the client and the simulator
-// all read; they live in `domain` so that config need not import the client.
+// all read; `domain` re-exports their crate so that config need not import the client.
 pub use crate::domain::limits;
 pub use client::{Credential, Listing, PaletteClient, Retries};
 pub use environment::{Environment, Environments};

@@ -2,8 +2,8 @@
 //! family's own error shape: Backstage's for the actions registry, JSON-RPC for MCP,
 //! `{error, code}` for the plugin routes and the fleet page.
 
+use palette_sim::SimConfig;
 use serde_json::{Value, json};
-use spectrocloud_backend::sim::SimConfig;
 
 use crate::helpers::*;
 

@@ -4,9 +4,9 @@
 
 use std::io::Read;
 
+use palette_sim::SimConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
-use spectrocloud_backend::sim::SimConfig;
 
 use crate::helpers::*;
 

@@ -2,8 +2,8 @@
 //! `create_defaults`, problems listed before Palette, Palette-shaped bodies unchanged,
 //! `Idempotency-Key` honoured. The simulator's `/__sim/creations` shows what Palette received.
 
+use palette_sim::SimConfig;
 use serde_json::{Value, json};
-use spectrocloud_backend::sim::SimConfig;
 
 use crate::helpers::*;
 

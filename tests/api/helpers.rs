@@ -226,7 +226,7 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> S
 
 // ------------------------------------------------------------------ the Palette simulator
 
-pub use spectrocloud_backend::sim::{SimConfig, SimServer, Sizes};
+pub use palette_sim::{SimConfig, SimServer, Sizes};
 
 /// A small simulator (the demo dataset) on port 0.
 pub async fn spawn_sim() -> SimServer {
@@ -236,9 +236,7 @@ pub async fn spawn_sim() -> SimServer {
 pub async fn spawn_sim_with(mut config: SimConfig) -> SimServer {
     init_tracing();
     config.workers = 1;
-    spectrocloud_backend::sim::start(config)
-        .await
-        .expect("simulator starts")
+    palette_sim::start(config).await.expect("simulator starts")
 }
 
 pub fn sizes(projects: usize, clusters: usize, profiles: usize) -> Sizes {

@@ -2,9 +2,9 @@
 //! and body; keyed requests leave the response cache alone; a claim left by a process that
 //! died is recovered against Palette instead of answering "under way" for a day.
 
+use palette_sim::SimConfig;
 use serde_json::{Value, json};
 use spectrocloud_backend::create::idempotency::body_hash;
-use spectrocloud_backend::sim::SimConfig;
 
 use crate::helpers::*;
 

@@ -1633,7 +1633,7 @@ async fn the_diagnose_prompt_names_the_tool() {
 #[ignore]
 async fn answer_sizes_at_medium() {
     let config = SimConfig {
-        sizes: spectrocloud_backend::sim::Sizes::preset("medium").unwrap(),
+        sizes: palette_sim::Sizes::preset("medium").unwrap(),
         ..SimConfig::default()
     };
     let (sim, app) = synced(config, auth).await;
@@ -1842,7 +1842,7 @@ struct Twins {
 /// A simulator whose data has [`Twins`] (and the dataset's two `shared-addons` profiles),
 /// and the server synced from it.
 async fn with_twins() -> (SimServer, TestApp, Twins) {
-    use spectrocloud_backend::sim::data::{Scope, new_uid};
+    use palette_sim::data::{Scope, new_uid};
     let sim = spawn_sim().await;
     let twins = {
         let mut guard = sim.state.data.write().unwrap();

@@ -1,6 +1,6 @@
 //! Read answers: compression, strong ETags and 304, planner statistics after a sync.
 
-use spectrocloud_backend::sim::SimConfig;
+use palette_sim::SimConfig;
 
 use crate::helpers::*;
 

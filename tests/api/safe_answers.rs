@@ -89,7 +89,7 @@ const HOSTILE_PACK: &str = "\tevil-pack";
 /// A simulator whose names are an attacker's (a project-scoped profile and its project, two
 /// clusters, a pack those clusters run), and the server synced from it.
 async fn hostile_fleet() -> (SimServer, TestApp) {
-    use spectrocloud_backend::sim::data::Scope;
+    use palette_sim::data::Scope;
     let sim = spawn_sim().await;
     {
         let mut guard = sim.state.data.write().unwrap();

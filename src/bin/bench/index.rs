@@ -10,9 +10,9 @@
 
 use std::time::{Duration, Instant};
 
+use palette_sim::{self as sim, Dataset, SimConfig};
 use serde_json::Value;
 use spectrocloud_backend::app;
-use spectrocloud_backend::sim::{self, Dataset, SimConfig};
 
 use super::bench_config;
 

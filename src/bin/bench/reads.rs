@@ -7,10 +7,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use palette_sim::{self as sim, SimConfig};
 use reqwest::header::{ACCEPT_ENCODING, HeaderMap, HeaderValue, IF_NONE_MATCH};
 use serde_json::{Value, json};
 use spectrocloud_backend::app::{self, Options};
-use spectrocloud_backend::sim::{self, SimConfig};
 
 use crate::load::{self, Figures, Load};
 

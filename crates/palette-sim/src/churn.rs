@@ -160,7 +160,7 @@ pub fn apply(d: &mut SimData, changes: &[Change], now: DateTime<Utc>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::Sizes;
+    use crate::Sizes;
 
     fn data() -> SimData {
         SimData::generate(

@@ -2,6 +2,9 @@
 //! data, with knobs for latency, errors, throttling and outages, a control API under `/__sim/`
 //! and per-endpoint request counters. It powers the demo, every integration test and every
 //! benchmark.
+//!
+//! It depends on nothing of the service: only on `palette-limits`, the rate-limit table it
+//! shares with the service's client.
 
 pub mod bad;
 pub mod churn;
@@ -83,12 +86,12 @@ pub struct Knobs {
     /// Endpoints answered 403 `Forbidden`, like a role granting `list` but not `get`.
     pub forbidden_endpoints: Vec<String>,
     /// Palette's documented limits per client address and rate-limit prefix
-    /// (`palette::limits`): 429 `TooManyRequests`, no `Retry-After`.
+    /// (`palette_limits`): 429 `TooManyRequests`, no `Retry-After`.
     pub palette_limits: bool,
     /// Multiplies every rate of `palette_limits` (0.2 = a fifth).
     pub limits_scale: f64,
     /// Per prefix, replacing the documented limit (`"*"`: every prefix), before the scale.
-    pub prefix_limits: BTreeMap<String, crate::palette::limits::Limit>,
+    pub prefix_limits: BTreeMap<String, palette_limits::Limit>,
     /// Demo churn (`sim::churn`): every this many seconds a few clusters change state or
     /// health or move to a newer profile version (0 = never; the demo sets 60).
     pub churn_every_seconds: u64,
@@ -206,13 +209,13 @@ impl SimState {
     }
 
     /// The limit the simulator applies to `prefix` under `knobs`.
-    pub fn limit_for(knobs: &Knobs, prefix: &str) -> crate::palette::limits::Limit {
+    pub fn limit_for(knobs: &Knobs, prefix: &str) -> palette_limits::Limit {
         let limit = knobs
             .prefix_limits
             .get(prefix)
             .or_else(|| knobs.prefix_limits.get("*"))
             .copied()
-            .unwrap_or_else(|| crate::palette::limits::documented(prefix));
+            .unwrap_or_else(|| palette_limits::documented(prefix));
         limit.scaled(knobs.limits_scale)
     }
 
@@ -240,7 +243,7 @@ impl SimState {
     /// Whether a `/v1` request is refused with 429 (the global `rate_limit` knob, or
     /// Palette's per-prefix limits); counts the refusal under the path's prefix.
     pub fn refuses(&self, knobs: &Knobs, client: Option<IpAddr>, path: &str) -> bool {
-        let prefix = crate::palette::limits::prefix(path);
+        let prefix = palette_limits::prefix(path);
         let refused = self.throttled(knobs.rate_limit)
             || (knobs.palette_limits
                 && self.over_prefix_limit(
@@ -518,8 +521,13 @@ pub fn describe(server: &SimServer, show_tokens: bool) -> String {
     out
 }
 
-/// `palette-sim`: serves until Ctrl-C or SIGTERM.
-pub async fn run_standalone(config: SimConfig, bind: &str) -> anyhow::Result<()> {
+/// `palette-sim`: serves until `shutdown` resolves (the binary passes its Ctrl-C/SIGTERM
+/// future, so the simulator keeps no signal handling of its own).
+pub async fn run_standalone(
+    config: SimConfig,
+    bind: &str,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(bind).map_err(|e| anyhow::anyhow!("cannot bind {bind}: {e}"))?;
     let started = std::time::Instant::now();
@@ -531,7 +539,7 @@ pub async fn run_standalone(config: SimConfig, bind: &str) -> anyhow::Result<()>
         server.state.api_key,
         server.url
     );
-    crate::signal::wait_for_signal().await;
+    shutdown.await;
     server.stop().await;
     Ok(())
 }
