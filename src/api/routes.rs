@@ -1,6 +1,6 @@
 //! THE route table: every route with its permission and where its answer comes from. The same
 //! list registers the handlers and drives authorization (`api::authorize`), the OpenAPI
-//! document and the README's table, so a route cannot exist without its permission.
+//! document and the route table in docs/http-api.md: a route cannot exist without its permission.
 
 use actix_web::http::Method;
 use actix_web::web;

@@ -1,4 +1,4 @@
-//! The rules Palette's models apply (`reference/palette-creation.md` §2), checked on the final
+//! The rules Palette's cluster models apply (its API spec, its Terraform provider), checked on the final
 //! Palette body so every problem is reported at once, by JSON path, before Palette is called.
 
 use std::collections::HashSet;

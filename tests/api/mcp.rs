@@ -1627,7 +1627,7 @@ async fn the_diagnose_prompt_names_the_tool() {
 }
 
 /// The size of each read tool's largest answer at the `medium` dataset with default arguments
-/// (name-taking tools over a sample of objects): the README's table. Slow, so on demand:
+/// (name-taking tools over a sample of objects): the table in docs/mcp-and-actions.md. Slow, so on demand:
 /// `cargo test --test api mcp::answer_sizes_at_medium -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore]

@@ -1,4 +1,4 @@
-//! Palette's rate limits (`reference/palette-api.md` §1.6): which limit a path counts against,
+//! Palette's rate limits (as Palette documents them): which limit a path counts against,
 //! and the documented limit of each. One pure function, shared by the simulator (which enforces
 //! the limits) and the client (which paces itself under them), so the two never disagree.
 //!

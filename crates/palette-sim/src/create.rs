@@ -266,7 +266,7 @@ fn check(d: &SimData, ctx: &Ctx, cloud: &str, body: &Value) -> Result<Checked, P
     let metadata = require_obj(body, "metadata", "body")?;
     // No pattern: SPEC's `v1ObjectMeta.name` has none, and Terraform and the wizard (except for
     // virtual clusters, a client-side check) send any non-empty name
-    // (reference/palette-creation.md §2 rule 2). Uniqueness is checked below.
+    // (Palette's cluster models). Uniqueness is checked below.
     let name = require_str(metadata, "name", "metadata")?;
     let spec = require_obj(body, "spec", "body")?;
     // The virtual model's cloudConfig is optional; every other model requires one.

@@ -1,4 +1,4 @@
-//! Renders the simulator's model in Palette v1 JSON shapes (see reference/palette-api.md):
+//! Renders the simulator's model in Palette v1 JSON shapes:
 //! dashboard summaries, details, the bare-array `meta` list, profiles with packs, and so on.
 
 use serde_json::{Map, Value, json};
