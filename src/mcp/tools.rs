@@ -96,6 +96,11 @@ fn summary(p: &Paging) -> bool {
     p.summary.unwrap_or(false)
 }
 
+/// Typed service rows as the JSON items the paging helpers keep and count.
+fn to_values<T: serde::Serialize>(rows: &[T]) -> AppResult<Vec<Value>> {
+    rows.iter().map(to_json).collect()
+}
+
 fn items(v: &Value, key: &str) -> Vec<Value> {
     v[key].as_array().cloned().unwrap_or_default()
 }
@@ -104,7 +109,11 @@ fn items(v: &Value, key: &str) -> Vec<Value> {
 /// (`partial`: some clusters' profiles and packs are still being fetched, so counts by profile
 /// or pack may be short).
 fn origin(a: &Answer) -> Value {
-    match a.origin {
+    origin_of(&a.origin)
+}
+
+fn origin_of(o: &Origin) -> Value {
+    match *o {
         Origin::Mirror(f) => json!({
             "source": "mirror",
             "syncedAt": f.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
@@ -354,14 +363,13 @@ pub async fn find_spectrocloud_clusters_for_profile(
     a: Listed<args::ProfileRef>,
 ) -> AppResult<Value> {
     let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
-    let got = profiles::clusters(&ctx, &uid, Page::ALL).await?;
-    let v = got.value()?;
+    let on = profiles::clusters_on(&ctx, &uid, Page::ALL).await?;
     let keep = |c: &Value| {
         project
             .as_ref()
             .is_none_or(|p| c["projectUid"] == p.as_str())
     };
-    let mut out = paged(items(&v, "clusters"), keep, &a.paging)?;
+    let mut out = paged(to_values(&on.clusters)?, keep, &a.paging)?;
     let names = project_names(&ctx).await?;
     let env = ctx.env.name();
     // The original's fields beside the page: `clusters` as its catalog entities, the profile
@@ -379,11 +387,13 @@ pub async fn find_spectrocloud_clusters_for_profile(
             e
         })
         .collect();
-    let mut profile = v["profile"].clone();
-    profile["entityRef"] = json!(profile_ref(&ctx, &profile, &names));
+    let p = &on.profile;
+    let entity = scoped_ref(&ctx, &p.scope, p.project_uid.as_deref(), &p.name, &names);
+    let mut profile = to_json(p)?;
+    profile["entityRef"] = json!(entity);
     out["clusters"] = json!(on_profile);
     out["profile"] = profile;
-    out["mirror"] = origin(&got);
+    out["mirror"] = origin_of(&Origin::Mirror(on.freshness));
     Ok(out)
 }
 
@@ -400,6 +410,18 @@ fn profile_ref(ctx: &Ctx, p: &Value, names: &HashMap<String, String>) -> String 
             s("name").unwrap_or_default(),
         )
     };
+    scoped_ref(ctx, scope, project, name, names)
+}
+
+/// The catalog entity of an object of `scope`: in its project (by name when known) when
+/// project-scoped.
+fn scoped_ref(
+    ctx: &Ctx,
+    scope: &str,
+    project: Option<&str>,
+    name: &str,
+    names: &HashMap<String, String>,
+) -> String {
     let project = project
         .filter(|_| scope == "project")
         .map(|u| names.get(u).map_or(u, String::as_str));
@@ -451,12 +473,12 @@ pub async fn list_spectrocloud_projects(
     a: Listed<args::NameFilter>,
 ) -> AppResult<Value> {
     let (ctx, only) = c.scope(&a.env, &a.project).await?;
-    let got = projects::mine(&ctx).await?;
+    let mine = projects::visible(&ctx).await?;
     let keep = |p: &Value| {
         lists::name_has(p, "name", a.of.name.as_deref())
             && only.as_ref().is_none_or(|o| p["uid"] == o.as_str())
     };
-    paged(items(&got.value()?, "projects"), keep, &a.paging)
+    paged(to_values(&mine.projects)?, keep, &a.paging)
 }
 
 pub async fn list_spectrocloud_cluster_groups(
@@ -601,7 +623,7 @@ pub async fn get_spectrocloud_profile_usage(
         unused_only: a.of.unused_only.unwrap_or(false),
         ..Default::default()
     };
-    let got = reports::profile_usage(&ctx, &filter).await?;
+    let (fresh, report) = reports::profile_usage_report(&ctx, &filter).await?;
     let names = project_names(&ctx).await?;
     // With a project: the profiles usable there (its own and the tenant's).
     let keep = |p: &Value| {
@@ -609,28 +631,33 @@ pub async fn get_spectrocloud_profile_usage(
             .as_ref()
             .is_none_or(|u| p["projectUid"].is_null() || p["projectUid"] == u.as_str())
     };
-    let all = items(&got.value()?, "profiles");
-    let list = all.into_iter().map(|p| usage_brief(p, &names)).collect();
+    let list = report
+        .profiles
+        .iter()
+        .map(|p| usage_brief(p, &names))
+        .collect::<AppResult<_>>()?;
     let mut out = paged(list, keep, &a.paging)?;
-    out["mirror"] = origin(&got);
+    out["mirror"] = origin_of(&Origin::Mirror(fresh));
     Ok(out)
 }
 
 /// A profile-usage row made compact for a model: `versions` as `{label: clusters}` (version
 /// uids come with get_spectrocloud_pack_details_for_profile), the project's name added.
-fn usage_brief(mut p: Value, names: &HashMap<String, String>) -> Value {
-    let versions: serde_json::Map<String, Value> = items(&p, "versions")
+fn usage_brief(
+    u: &crate::store::reports::ProfileUsage,
+    names: &HashMap<String, String>,
+) -> AppResult<Value> {
+    let versions: serde_json::Map<String, Value> = u
+        .versions
         .iter()
-        .map(|v| {
-            let label = v["version"].as_str().unwrap_or_default().to_string();
-            (label, v["clusters"].clone())
-        })
+        .map(|v| (v.version.to_string(), json!(v.clusters)))
         .collect();
+    let mut p = to_json(u)?;
     p["versions"] = Value::Object(versions);
-    if let Some(n) = p["projectUid"].as_str().and_then(|u| names.get(u)) {
+    if let Some(n) = u.project_uid.as_deref().and_then(|p| names.get(p)) {
         p["projectName"] = json!(n);
     }
-    p
+    Ok(p)
 }
 
 /// The environment `env` names, or every one when absent.

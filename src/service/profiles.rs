@@ -10,8 +10,9 @@ use crate::auth::scope::Kind;
 use crate::domain::{ProfileNames, Uid};
 use crate::error::{AppError, AppResult};
 use crate::palette::models;
-use crate::store::profiles::{self, VersionRecord};
+use crate::store::profiles::{self, ClusterOnProfile, ProfileInfo, VersionRecord};
 use crate::store::{ByName, Page};
+use crate::sync::Freshness;
 
 /// A profile version the caller may see (in project `asked`, when given).
 async fn visible_version(
@@ -139,6 +140,22 @@ pub async fn search(ctx: &Ctx, names: &ProfileNames, project: Option<&Uid>) -> A
 /// The reverse lookup: every cluster on ANY version of the profile (given by any of its version
 /// uids), each with the version it runs, state, project and cloud type. Needs the mirror.
 pub async fn clusters(ctx: &Ctx, uid: &Uid, page: Page) -> AppResult<Answer> {
+    let on = clusters_on(ctx, uid, page).await?;
+    let body = json!({ "profile": on.profile, "clusters": on.clusters, "total": on.total });
+    Ok(Answer::mirror(on.freshness, super::to_text(&body)?))
+}
+
+/// A profile and a page of the clusters on any of its versions (of `total`), as read.
+#[derive(Debug)]
+pub struct ProfileClusters {
+    pub freshness: Freshness,
+    pub profile: ProfileInfo,
+    pub clusters: Vec<ClusterOnProfile>,
+    pub total: i64,
+}
+
+/// [`clusters`] as typed rows.
+pub async fn clusters_on(ctx: &Ctx, uid: &Uid, page: Page) -> AppResult<ProfileClusters> {
     let m = ctx.mirror().await?;
     let v = visible_version(&m, uid, None).await?;
     let profile = profiles::lineage(m.db(), m.env(), &v.uid)
@@ -147,7 +164,12 @@ pub async fn clusters(ctx: &Ctx, uid: &Uid, page: Page) -> AppResult<Answer> {
     let f = m.filter(Kind::Cluster);
     let (clusters, total) =
         profiles::clusters_on(m.db(), m.env(), &v.profile_uid, &f, page).await?;
-    m.json(&json!({ "profile": profile, "clusters": clusters, "total": total }))
+    Ok(ProfileClusters {
+        freshness: m.freshness,
+        profile,
+        clusters,
+        total,
+    })
 }
 
 /// A profile version given by any version uid (that very version: never another), or by a
