@@ -154,11 +154,18 @@ fn brief(o: &Value, names: &HashMap<String, String>, extra: Value) -> Value {
     v
 }
 
-fn profile_brief(p: &Value, names: &HashMap<String, String>) -> Value {
-    let published = &p["specSummary"]["published"];
-    let extra = json!({ "type": published["type"], "cloudType": published["cloudType"],
-                        "version": p["specSummary"]["version"] });
-    brief(p, names, extra)
+fn profile_brief(p: &profiles::ProfileSummary, names: &HashMap<String, String>) -> Value {
+    let mut v = json!({ "uid": p.uid, "name": p.name, "scope": p.scope });
+    if let Some(u) = &p.project_uid {
+        v["projectUid"] = json!(u);
+        if let Some(n) = names.get(u) {
+            v["projectName"] = json!(n);
+        }
+    }
+    v["type"] = json!(p.profile_type);
+    v["cloudType"] = json!(p.cloud_type);
+    v["version"] = json!(p.version);
+    v
 }
 
 /// A pack as an agent needs it: name, version, layer, its manifests' uids; `values` on request.
@@ -527,10 +534,13 @@ pub async fn search_spectrocloud_profiles_by_names(
 ) -> AppResult<Value> {
     let names = ProfileNames::parse(a.of.names)?;
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
-    let got = profiles::search(&ctx, &names, project.as_ref()).await?;
+    let got = profiles::search_summaries(&ctx, &names, project.as_ref()).await?;
     let pnames = project_names(&ctx).await?;
-    let all = items(&got.value()?, "profiles");
-    let list = all.iter().map(|p| profile_brief(p, &pnames)).collect();
+    let list = got
+        .profiles
+        .iter()
+        .map(|p| profile_brief(p, &pnames))
+        .collect();
     paged(list, |_| true, &a.paging)
 }
 
@@ -546,10 +556,14 @@ pub async fn list_spectrocloud_profiles_for_project(
             "Provide either projectName or projectUid",
         ));
     };
-    let got = projects::profiles(&ctx, &project, cloud.as_ref(), &types, Page::ALL).await?;
+    let got =
+        projects::profile_summaries(&ctx, &project, cloud.as_ref(), &types, Page::ALL).await?;
     let names = project_names(&ctx).await?;
-    let all = items(&got.value()?, "profiles");
-    let list = all.iter().map(|p| profile_brief(p, &names)).collect();
+    let list = got
+        .profiles
+        .iter()
+        .map(|p| profile_brief(p, &names))
+        .collect();
     let keep = |p: &Value| lists::name_has(p, "name", a.of.name.as_deref());
     paged(list, keep, &a.paging)
 }

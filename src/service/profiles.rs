@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::through::Through;
 use super::view::{Mirror, View};
-use super::{Answer, Ctx, not_found};
+use super::{Answer, Ctx, Origin, not_found};
 use crate::auth::scope::Kind;
 use crate::domain::{ProfileNames, Uid};
 use crate::error::{AppError, AppResult};
@@ -116,6 +116,10 @@ async fn live_variables(t: &Through<'_>, uid: &Uid, project: Option<&Uid>) -> Ap
 /// `{profiles: [...]}` of the listed profiles with these exact names, case-insensitive; with
 /// `project`, that project's and the tenant's.
 pub async fn search(ctx: &Ctx, names: &ProfileNames, project: Option<&Uid>) -> AppResult<Answer> {
+    found(ctx, names, project).await?.answer()
+}
+
+async fn found(ctx: &Ctx, names: &ProfileNames, project: Option<&Uid>) -> AppResult<Listing> {
     let project = project.map(Uid::as_str);
     let m = match ctx.view().await? {
         View::Mirror(m) => m,
@@ -129,12 +133,92 @@ pub async fn search(ctx: &Ctx, names: &ProfileNames, project: Option<&Uid>) -> A
                 .into_iter()
                 .filter(|p| lowered.contains(&models::name(p).to_lowercase()))
                 .collect();
-            return Answer::live_json(&json!({ "profiles": items }));
+            return Ok(Listing::Live(items));
         }
     };
     let f = m.filter(Kind::Profile);
     let items = profiles::search_by_names(m.db(), m.env(), names.as_slice(), project, &f).await?;
-    Ok(m.list("profiles", &items))
+    Ok(Listing::Stored(m.freshness, items))
+}
+
+/// [`search`] as summaries.
+pub async fn search_summaries(
+    ctx: &Ctx,
+    names: &ProfileNames,
+    project: Option<&Uid>,
+) -> AppResult<Summaries> {
+    found(ctx, names, project).await?.summaries()
+}
+
+/// Profiles as listed: the stored objects of the mirror, or Palette's own.
+pub enum Listing {
+    Stored(Freshness, Vec<String>),
+    Live(Vec<Value>),
+}
+
+impl Listing {
+    /// `{"profiles": [...]}`, the objects as they are.
+    pub fn answer(self) -> AppResult<Answer> {
+        match self {
+            Listing::Stored(fresh, items) => Ok(Answer::mirror(
+                fresh,
+                crate::store::json_list("profiles", &items),
+            )),
+            Listing::Live(items) => Answer::live_json(&json!({ "profiles": items })),
+        }
+    }
+
+    /// Each profile's summary, in order.
+    pub fn summaries(self) -> AppResult<Summaries> {
+        let (origin, profiles) = match self {
+            Listing::Stored(fresh, items) => {
+                let read = |t: &String| {
+                    serde_json::from_str::<Value>(t)
+                        .map(|v| ProfileSummary::of(&v))
+                        .map_err(|e| AppError::internal("reading a stored profile", e))
+                };
+                let all = items.iter().map(read).collect::<AppResult<_>>()?;
+                (Origin::Mirror(fresh), all)
+            }
+            Listing::Live(items) => (Origin::Live, items.iter().map(ProfileSummary::of).collect()),
+        };
+        Ok(Summaries { origin, profiles })
+    }
+}
+
+/// Listed profiles' summaries and where they came from.
+#[derive(Debug)]
+pub struct Summaries {
+    pub origin: Origin,
+    pub profiles: Vec<ProfileSummary>,
+}
+
+/// A listed profile: who it is, its type and latest version (from Palette's `specSummary`).
+#[derive(Debug, Clone)]
+pub struct ProfileSummary {
+    pub uid: Option<String>,
+    pub name: String,
+    pub scope: String,
+    pub project_uid: Option<String>,
+    pub profile_type: Option<String>,
+    pub cloud_type: Option<String>,
+    pub version: Option<String>,
+}
+
+impl ProfileSummary {
+    pub fn of(p: &Value) -> ProfileSummary {
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        let published = &p["specSummary"]["published"];
+        ProfileSummary {
+            uid: models::uid(p).map(str::to_string),
+            name: models::name(p).to_string(),
+            scope: models::scope(p).to_string(),
+            project_uid: models::project_uid(p).map(str::to_string),
+            profile_type: text(&published["type"]),
+            cloud_type: text(&published["cloudType"]),
+            version: text(&p["specSummary"]["version"]),
+        }
+    }
 }
 
 /// The reverse lookup: every cluster on ANY version of the profile (given by any of its version
