@@ -154,14 +154,20 @@ fn brief(o: &Value, names: &HashMap<String, String>, extra: Value) -> Value {
     v
 }
 
-fn profile_brief(p: &profiles::ProfileSummary, names: &HashMap<String, String>) -> Value {
-    let mut v = json!({ "uid": p.uid, "name": p.name, "scope": p.scope });
-    if let Some(u) = &p.project_uid {
-        v["projectUid"] = json!(u);
-        if let Some(n) = names.get(u) {
+/// `{uid, name, scope, projectUid?, projectName?}` of a listed object.
+fn brief_of(b: &service::Brief, names: &HashMap<String, String>) -> Value {
+    let mut v = json!({ "uid": b.uid, "name": b.name, "scope": b.scope });
+    if let Some(p) = &b.project_uid {
+        v["projectUid"] = json!(p);
+        if let Some(n) = names.get(p) {
             v["projectName"] = json!(n);
         }
     }
+    v
+}
+
+fn profile_brief(p: &profiles::ProfileSummary, names: &HashMap<String, String>) -> Value {
+    let mut v = brief_of(&p.brief, names);
     v["type"] = json!(p.profile_type);
     v["cloudType"] = json!(p.cloud_type);
     v["version"] = json!(p.version);
@@ -360,9 +366,9 @@ pub async fn get_spectrocloud_profile_variables(
     a: Scoped<args::ProfileRef>,
 ) -> AppResult<Value> {
     let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
-    let got = profiles::variables(&ctx, &uid, project.as_ref()).await?;
-    let variables = got.value()?["variables"].clone();
-    Ok(json!({ "mirror": origin(&got), "profileUid": uid.as_str(), "variables": variables }))
+    let got = profiles::variables_of(&ctx, &uid, project.as_ref()).await?;
+    let mirror = origin_of(&got.origin);
+    Ok(json!({ "mirror": mirror, "profileUid": uid.as_str(), "variables": got.variables }))
 }
 
 pub async fn find_spectrocloud_clusters_for_profile(
@@ -493,22 +499,19 @@ pub async fn list_spectrocloud_cluster_groups(
     a: Listed<args::NameFilter>,
 ) -> AppResult<Value> {
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
-    let got = infra::cluster_groups(&ctx, project.as_ref(), Page::ALL).await?;
-    briefs_named(&ctx, &got, "items", a.of.name.as_deref(), &a.paging).await
+    let got = infra::cluster_group_briefs(&ctx, project.as_ref(), Page::ALL).await?;
+    briefs_named(&ctx, &got, a.of.name.as_deref(), &a.paging).await
 }
 
-/// A page of the `key` objects of an answer as briefs (project names added), kept by a name
-/// substring.
+/// A page of listed objects as briefs (project names added), kept by a name substring.
 async fn briefs_named(
     ctx: &Ctx,
-    got: &Answer,
-    key: &str,
+    got: &service::Briefs,
     name: Option<&str>,
     paging: &Paging,
 ) -> AppResult<Value> {
     let names = project_names(ctx).await?;
-    let all = items(&got.value()?, key);
-    let list = all.iter().map(|o| brief(o, &names, json!({}))).collect();
+    let list = got.items.iter().map(|b| brief_of(b, &names)).collect();
     paged(list, |o| lists::name_has(o, "name", name), paging)
 }
 
@@ -623,8 +626,8 @@ pub async fn list_spectrocloud_cloud_accounts(
 ) -> AppResult<Value> {
     let cloud = CloudType::parse(&a.of.cloud_type)?;
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
-    let got = infra::accounts(&ctx, &cloud, project.as_ref(), Page::ALL).await?;
-    briefs_named(&ctx, &got, "accounts", a.of.name.as_deref(), &a.paging).await
+    let got = infra::account_briefs(&ctx, &cloud, project.as_ref(), Page::ALL).await?;
+    briefs_named(&ctx, &got, a.of.name.as_deref(), &a.paging).await
 }
 
 pub async fn get_spectrocloud_profile_usage(

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::view::View;
-use super::{Answer, Ctx, not_found};
+use super::{Answer, Briefs, Ctx, not_found};
 use crate::auth::scope::Kind;
 use crate::domain::{CloudType, Uid};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -123,6 +123,25 @@ pub async fn cluster_groups(ctx: &Ctx, project: Option<&Uid>, page: Page) -> App
                 .await
         }
     }
+}
+
+/// [`cluster_groups`] as briefs.
+pub async fn cluster_group_briefs(
+    ctx: &Ctx,
+    project: Option<&Uid>,
+    page: Page,
+) -> AppResult<Briefs> {
+    Briefs::of(&cluster_groups(ctx, project, page).await?, "items")
+}
+
+/// [`accounts`] as briefs.
+pub async fn account_briefs(
+    ctx: &Ctx,
+    cloud: &CloudType,
+    project: Option<&Uid>,
+    page: Page,
+) -> AppResult<Briefs> {
+    Briefs::of(&accounts(ctx, cloud, project, page).await?, "accounts")
 }
 
 /// The uid of the one visible cluster group named `name` (any case); with `project`, that

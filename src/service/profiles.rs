@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::through::Through;
 use super::view::{Mirror, View};
-use super::{Answer, Ctx, Origin, not_found};
+use super::{Answer, Brief, Ctx, Origin, not_found};
 use crate::auth::scope::Kind;
 use crate::domain::{ProfileNames, Uid};
 use crate::error::{AppError, AppResult};
@@ -107,6 +107,24 @@ pub async fn variables(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult
     Ok(m.raw(vars.unwrap_or_else(|| "{\"variables\":[]}".into())))
 }
 
+/// A profile version's variables, as Palette defines them (`None`: the answer had none).
+#[derive(Debug)]
+pub struct Variables {
+    pub origin: Origin,
+    pub variables: Option<Value>,
+}
+
+/// [`variables`], read.
+pub async fn variables_of(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<Variables> {
+    let a = variables(ctx, uid, project).await?;
+    let mut v = a.value()?;
+    let variables = v.get_mut("variables").map(Value::take);
+    Ok(Variables {
+        origin: a.origin,
+        variables,
+    })
+}
+
 async fn live_variables(t: &Through<'_>, uid: &Uid, project: Option<&Uid>) -> AppResult<Answer> {
     let path = format!("/v1/clusterprofiles/{uid}/variables");
     t.object(t.get(path, project.map(Uid::as_str)), "Profile")
@@ -196,10 +214,7 @@ pub struct Summaries {
 /// A listed profile: who it is, its type and latest version (from Palette's `specSummary`).
 #[derive(Debug, Clone)]
 pub struct ProfileSummary {
-    pub uid: Option<String>,
-    pub name: String,
-    pub scope: String,
-    pub project_uid: Option<String>,
+    pub brief: Brief,
     pub profile_type: Option<String>,
     pub cloud_type: Option<String>,
     pub version: Option<String>,
@@ -210,10 +225,7 @@ impl ProfileSummary {
         let text = |v: &Value| v.as_str().map(str::to_string);
         let published = &p["specSummary"]["published"];
         ProfileSummary {
-            uid: models::uid(p).map(str::to_string),
-            name: models::name(p).to_string(),
-            scope: models::scope(p).to_string(),
-            project_uid: models::project_uid(p).map(str::to_string),
+            brief: Brief::of(p),
             profile_type: text(&published["type"]),
             cloud_type: text(&published["cloudType"]),
             version: text(&p["specSummary"]["version"]),
