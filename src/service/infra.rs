@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::view::View;
-use super::{Answer, Briefs, Ctx, not_found};
+use super::{Answer, Briefs, Ctx, Object, not_found};
 use crate::auth::scope::Kind;
 use crate::domain::{CloudType, Uid};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -198,6 +198,15 @@ pub async fn cluster_group(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppRe
         return Err(not_found("Cluster group"));
     }
     Ok(m.raw(row.json))
+}
+
+/// [`cluster_group`], read.
+pub async fn cluster_group_object(
+    ctx: &Ctx,
+    uid: &Uid,
+    project: Option<&Uid>,
+) -> AppResult<Object> {
+    Object::of(cluster_group(ctx, uid, project).await?)
 }
 
 /// `{items: [...]}` of private cloud gateways, Palette's own shape.

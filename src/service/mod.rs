@@ -175,6 +175,22 @@ impl Briefs {
     }
 }
 
+/// One Palette object as read (from the mirror or Palette), and where it came from.
+#[derive(Debug)]
+pub struct Object {
+    pub origin: Origin,
+    pub object: Value,
+}
+
+impl Object {
+    fn of(a: Answer) -> Result<Object, AppError> {
+        Ok(Object {
+            object: a.value()?,
+            origin: a.origin,
+        })
+    }
+}
+
 pub fn to_text<T: Serialize>(value: &T) -> Result<String, AppError> {
     serde_json::to_string(value).map_err(|e| AppError::internal("writing an answer", e))
 }

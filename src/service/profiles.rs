@@ -168,6 +168,90 @@ pub async fn search_summaries(
     found(ctx, names, project).await?.summaries()
 }
 
+/// A pack of a profile as an agent needs it: name, version, layer, its manifests.
+#[derive(Debug, Clone)]
+pub struct PackSummary {
+    pub name: Option<String>,
+    /// The tag when the pack has one, else its version.
+    pub version: Option<String>,
+    pub layer: Option<String>,
+    pub manifests: Vec<ManifestRef>,
+    /// Its values (YAML), sent only when asked for.
+    pub values: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ManifestRef {
+    pub name: Option<String>,
+    pub uid: Option<String>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+impl PackSummary {
+    /// A pack of Palette's profile object (its fields at the top or under `spec`).
+    pub fn of(k: &Value) -> PackSummary {
+        let s = if k["spec"].is_object() { &k["spec"] } else { k };
+        let manifests = s["manifests"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        PackSummary {
+            name: text(&s["name"]),
+            version: text(&s["tag"]).or_else(|| text(&s["version"])),
+            layer: text(&s["layer"]),
+            manifests: manifests
+                .iter()
+                .map(|m| ManifestRef {
+                    name: text(&m["name"]),
+                    uid: text(&m["uid"]),
+                })
+                .collect(),
+            values: text(&s["values"]),
+        }
+    }
+
+    /// The packs of a JSON array.
+    pub fn all(list: &Value) -> Vec<PackSummary> {
+        let list = list.as_array().map(Vec::as_slice).unwrap_or_default();
+        list.iter().map(PackSummary::of).collect()
+    }
+}
+
+/// A profile version with its published packs.
+#[derive(Debug)]
+pub struct ProfilePacks {
+    pub origin: Origin,
+    pub brief: Brief,
+    pub profile_type: Option<String>,
+    pub cloud_type: Option<String>,
+    pub version: Option<String>,
+    pub published: bool,
+    pub packs: Vec<PackSummary>,
+}
+
+/// [`packs`] of the version itself, summarised.
+pub async fn pack_summaries(
+    ctx: &Ctx,
+    uid: &Uid,
+    project: Option<&Uid>,
+) -> AppResult<ProfilePacks> {
+    let got = packs(ctx, uid, None, project).await?;
+    let p = got.value()?;
+    let published = &p["spec"]["published"];
+    Ok(ProfilePacks {
+        origin: got.origin,
+        brief: Brief::of(&p),
+        profile_type: text(&published["type"]),
+        cloud_type: text(&published["cloudType"]),
+        version: text(&p["spec"]["version"]),
+        published: p["status"]["isPublished"] == true,
+        packs: PackSummary::all(&published["packs"]),
+    })
+}
+
 /// Profiles as listed: the stored objects of the mirror, or Palette's own.
 pub enum Listing {
     Stored(Freshness, Vec<String>),
@@ -222,7 +306,6 @@ pub struct ProfileSummary {
 
 impl ProfileSummary {
     pub fn of(p: &Value) -> ProfileSummary {
-        let text = |v: &Value| v.as_str().map(str::to_string);
         let published = &p["specSummary"]["published"];
         ProfileSummary {
             brief: Brief::of(p),
