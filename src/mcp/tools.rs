@@ -15,13 +15,11 @@ use crate::auth::Caller;
 use crate::auth::palette_user::{self, PaletteUser};
 use crate::domain::{CloudType, ProfileNames, ProfileType, Uid, vocab};
 use crate::error::{AppError, AppResult};
-use crate::palette::models;
 use crate::service::AppState;
 use crate::service::creation::{self, Kind};
 use crate::service::lists::{self, ClusterFilter, Which, Window};
 use crate::service::{
-    self, Answer, Ctx, Origin, clusters, diagnose, events, infra, profiles, projects, reports,
-    status,
+    self, Ctx, Origin, clusters, diagnose, events, infra, profiles, projects, reports, status,
 };
 use crate::store::Page;
 
@@ -96,6 +94,11 @@ fn summary(p: &Paging) -> bool {
     p.summary.unwrap_or(false)
 }
 
+/// Typed service rows as the JSON items the paging helpers keep and count.
+fn to_values<T: serde::Serialize>(rows: &[T]) -> AppResult<Vec<Value>> {
+    rows.iter().map(to_json).collect()
+}
+
 fn items(v: &Value, key: &str) -> Vec<Value> {
     v[key].as_array().cloned().unwrap_or_default()
 }
@@ -103,8 +106,8 @@ fn items(v: &Value, key: &str) -> Vec<Value> {
 /// Where a service answer came from, for the model: `{source, syncedAt, stale, partial}`
 /// (`partial`: some clusters' profiles and packs are still being fetched, so counts by profile
 /// or pack may be short).
-fn origin(a: &Answer) -> Value {
-    match a.origin {
+fn origin(o: &Origin) -> Value {
+    match *o {
         Origin::Mirror(f) => json!({
             "source": "mirror",
             "syncedAt": f.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
@@ -129,44 +132,37 @@ fn no_nulls(mut v: Value) -> Value {
     v
 }
 
-/// `{uid, name, scope, projectUid?, projectName?}` of a Palette object, plus `extra`.
-fn brief(o: &Value, names: &HashMap<String, String>, extra: Value) -> Value {
-    let mut v =
-        json!({ "uid": models::uid(o), "name": models::name(o), "scope": models::scope(o) });
-    if let Some(p) = models::project_uid(o) {
+/// `{uid, name, scope, projectUid?, projectName?}` of a listed object.
+fn brief_of(b: &service::Brief, names: &HashMap<String, String>) -> Value {
+    let mut v = json!({ "uid": b.uid, "name": b.name, "scope": b.scope });
+    if let Some(p) = &b.project_uid {
         v["projectUid"] = json!(p);
         if let Some(n) = names.get(p) {
             v["projectName"] = json!(n);
         }
     }
-    if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
-        v.extend(extra);
-    }
     v
 }
 
-fn profile_brief(p: &Value, names: &HashMap<String, String>) -> Value {
-    let published = &p["specSummary"]["published"];
-    let extra = json!({ "type": published["type"], "cloudType": published["cloudType"],
-                        "version": p["specSummary"]["version"] });
-    brief(p, names, extra)
+fn profile_brief(p: &profiles::ProfileSummary, names: &HashMap<String, String>) -> Value {
+    let mut v = brief_of(&p.brief, names);
+    v["type"] = json!(p.profile_type);
+    v["cloudType"] = json!(p.cloud_type);
+    v["version"] = json!(p.version);
+    v
 }
 
 /// A pack as an agent needs it: name, version, layer, its manifests' uids; `values` on request.
-fn pack(k: &Value, values: bool) -> Value {
-    let s = if k["spec"].is_object() { &k["spec"] } else { k };
-    let manifests: Vec<Value> = items(s, "manifests")
+fn pack(k: &profiles::PackSummary, values: bool) -> Value {
+    let manifests: Vec<Value> = k
+        .manifests
         .iter()
-        .map(|m| json!({ "name": m["name"], "uid": m["uid"] }))
+        .map(|m| json!({ "name": m.name, "uid": m.uid }))
         .collect();
-    let version = if s["tag"].is_string() {
-        &s["tag"]
-    } else {
-        &s["version"]
-    };
-    let mut v = json!({ "name": s["name"], "version": version, "layer": s["layer"], "manifests": manifests });
+    let mut v =
+        json!({ "name": k.name, "version": k.version, "layer": k.layer, "manifests": manifests });
     if values {
-        v["values"] = s["values"].clone();
+        v["values"] = json!(k.values);
     }
     v
 }
@@ -309,34 +305,32 @@ pub async fn get_spectrocloud_pack_details_for_profile(
     a: Scoped<args::WithValues<args::ProfileRef>>,
 ) -> AppResult<Value> {
     let (ctx, project, uid) = on(c, &a.of.of, &a.project, &a.env).await?;
-    let got = profiles::packs(&ctx, &uid, None, project.as_ref()).await?;
-    let p = got.value()?;
-    let published = &p["spec"]["published"];
+    let got = profiles::pack_summaries(&ctx, &uid, project.as_ref()).await?;
     let values = a.of.include_values.unwrap_or(false);
     // As the original: every pack has a name, version and layer (text).
-    let packs: Vec<Value> = items(published, "packs")
+    let packs: Vec<Value> = got
+        .packs
         .iter()
         .map(|k| {
             let mut p = pack(k, values);
-            for (field, absent) in [("name", "unknown"), ("version", ""), ("layer", "")] {
-                if !p[field].is_string() {
-                    p[field] = json!(absent);
-                }
-            }
+            p["name"] = json!(k.name.as_deref().unwrap_or("unknown"));
+            p["version"] = json!(k.version.as_deref().unwrap_or_default());
+            p["layer"] = json!(k.layer.as_deref().unwrap_or_default());
             p
         })
         .collect();
     let names = project_names(&ctx).await?;
-    let status = if p["status"]["isPublished"] == true {
-        "published"
-    } else {
-        "draft"
-    };
-    let extra = json!({ "type": published["type"], "cloudType": published["cloudType"],
-                        "version": p["spec"]["version"], "status": status,
-                        "entityRef": profile_ref(&ctx, &p, &names) });
-    let profile = no_nulls(brief(&p, &names, extra));
-    Ok(json!({ "mirror": origin(&got), "profile": profile, "packs": packs }))
+    let status = if got.published { "published" } else { "draft" };
+    let b = &got.brief;
+    let entity = scoped_ref(&ctx, &b.scope, b.project_uid.as_deref(), &b.name, &names);
+    let mut profile = brief_of(b, &names);
+    profile["type"] = json!(got.profile_type);
+    profile["cloudType"] = json!(got.cloud_type);
+    profile["version"] = json!(got.version);
+    profile["status"] = json!(status);
+    profile["entityRef"] = json!(entity);
+    let profile = no_nulls(profile);
+    Ok(json!({ "mirror": origin(&got.origin), "profile": profile, "packs": packs }))
 }
 
 pub async fn get_spectrocloud_profile_variables(
@@ -344,9 +338,9 @@ pub async fn get_spectrocloud_profile_variables(
     a: Scoped<args::ProfileRef>,
 ) -> AppResult<Value> {
     let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
-    let got = profiles::variables(&ctx, &uid, project.as_ref()).await?;
-    let variables = got.value()?["variables"].clone();
-    Ok(json!({ "mirror": origin(&got), "profileUid": uid.as_str(), "variables": variables }))
+    let got = profiles::variables_of(&ctx, &uid, project.as_ref()).await?;
+    let mirror = origin(&got.origin);
+    Ok(json!({ "mirror": mirror, "profileUid": uid.as_str(), "variables": got.variables }))
 }
 
 pub async fn find_spectrocloud_clusters_for_profile(
@@ -354,14 +348,13 @@ pub async fn find_spectrocloud_clusters_for_profile(
     a: Listed<args::ProfileRef>,
 ) -> AppResult<Value> {
     let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
-    let got = profiles::clusters(&ctx, &uid, Page::ALL).await?;
-    let v = got.value()?;
+    let on = profiles::clusters_on(&ctx, &uid, Page::ALL).await?;
     let keep = |c: &Value| {
         project
             .as_ref()
             .is_none_or(|p| c["projectUid"] == p.as_str())
     };
-    let mut out = paged(items(&v, "clusters"), keep, &a.paging)?;
+    let mut out = paged(to_values(&on.clusters)?, keep, &a.paging)?;
     let names = project_names(&ctx).await?;
     let env = ctx.env.name();
     // The original's fields beside the page: `clusters` as its catalog entities, the profile
@@ -379,27 +372,25 @@ pub async fn find_spectrocloud_clusters_for_profile(
             e
         })
         .collect();
-    let mut profile = v["profile"].clone();
-    profile["entityRef"] = json!(profile_ref(&ctx, &profile, &names));
+    let p = &on.profile;
+    let entity = scoped_ref(&ctx, &p.scope, p.project_uid.as_deref(), &p.name, &names);
+    let mut profile = to_json(p)?;
+    profile["entityRef"] = json!(entity);
     out["clusters"] = json!(on_profile);
     out["profile"] = profile;
-    out["mirror"] = origin(&got);
+    out["mirror"] = origin(&Origin::Mirror(on.freshness));
     Ok(out)
 }
 
-/// The original's catalog entity of a profile, from its Palette object or our profile
-/// answer (`scope`, `projectUid` either in `metadata.annotations` or at the top).
-fn profile_ref(ctx: &Ctx, p: &Value, names: &HashMap<String, String>) -> String {
-    let (scope, project, name) = if p["metadata"].is_object() {
-        (models::scope(p), models::project_uid(p), models::name(p))
-    } else {
-        let s = |k: &str| p[k].as_str();
-        (
-            s("scope").unwrap_or_default(),
-            s("projectUid"),
-            s("name").unwrap_or_default(),
-        )
-    };
+/// The catalog entity of an object of `scope`: in its project (by name when known) when
+/// project-scoped.
+fn scoped_ref(
+    ctx: &Ctx,
+    scope: &str,
+    project: Option<&str>,
+    name: &str,
+    names: &HashMap<String, String>,
+) -> String {
     let project = project
         .filter(|_| scope == "project")
         .map(|u| names.get(u).map_or(u, String::as_str));
@@ -451,12 +442,12 @@ pub async fn list_spectrocloud_projects(
     a: Listed<args::NameFilter>,
 ) -> AppResult<Value> {
     let (ctx, only) = c.scope(&a.env, &a.project).await?;
-    let got = projects::mine(&ctx).await?;
+    let mine = projects::visible(&ctx).await?;
     let keep = |p: &Value| {
         lists::name_has(p, "name", a.of.name.as_deref())
             && only.as_ref().is_none_or(|o| p["uid"] == o.as_str())
     };
-    paged(items(&got.value()?, "projects"), keep, &a.paging)
+    paged(to_values(&mine.projects)?, keep, &a.paging)
 }
 
 pub async fn list_spectrocloud_cluster_groups(
@@ -464,22 +455,19 @@ pub async fn list_spectrocloud_cluster_groups(
     a: Listed<args::NameFilter>,
 ) -> AppResult<Value> {
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
-    let got = infra::cluster_groups(&ctx, project.as_ref(), Page::ALL).await?;
-    briefs_named(&ctx, &got, "items", a.of.name.as_deref(), &a.paging).await
+    let got = infra::cluster_group_briefs(&ctx, project.as_ref(), Page::ALL).await?;
+    briefs_named(&ctx, &got, a.of.name.as_deref(), &a.paging).await
 }
 
-/// A page of the `key` objects of an answer as briefs (project names added), kept by a name
-/// substring.
+/// A page of listed objects as briefs (project names added), kept by a name substring.
 async fn briefs_named(
     ctx: &Ctx,
-    got: &Answer,
-    key: &str,
+    got: &service::Briefs,
     name: Option<&str>,
     paging: &Paging,
 ) -> AppResult<Value> {
     let names = project_names(ctx).await?;
-    let all = items(&got.value()?, key);
-    let list = all.iter().map(|o| brief(o, &names, json!({}))).collect();
+    let list = got.items.iter().map(|b| brief_of(b, &names)).collect();
     paged(list, |o| lists::name_has(o, "name", name), paging)
 }
 
@@ -495,8 +483,8 @@ pub async fn get_spectrocloud_cluster_group(
             infra::group_named(&ctx, name, project.as_ref()).await?
         }
     };
-    let got = infra::cluster_group(&ctx, &uid, project.as_ref()).await?;
-    Ok(json!({ "mirror": origin(&got), "clusterGroup": got.value()? }))
+    let got = infra::cluster_group_object(&ctx, &uid, project.as_ref()).await?;
+    Ok(json!({ "mirror": origin(&got.origin), "clusterGroup": got.object }))
 }
 
 pub async fn search_spectrocloud_profiles_by_names(
@@ -505,10 +493,13 @@ pub async fn search_spectrocloud_profiles_by_names(
 ) -> AppResult<Value> {
     let names = ProfileNames::parse(a.of.names)?;
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
-    let got = profiles::search(&ctx, &names, project.as_ref()).await?;
+    let got = profiles::search_summaries(&ctx, &names, project.as_ref()).await?;
     let pnames = project_names(&ctx).await?;
-    let all = items(&got.value()?, "profiles");
-    let list = all.iter().map(|p| profile_brief(p, &pnames)).collect();
+    let list = got
+        .profiles
+        .iter()
+        .map(|p| profile_brief(p, &pnames))
+        .collect();
     paged(list, |_| true, &a.paging)
 }
 
@@ -524,10 +515,14 @@ pub async fn list_spectrocloud_profiles_for_project(
             "Provide either projectName or projectUid",
         ));
     };
-    let got = projects::profiles(&ctx, &project, cloud.as_ref(), &types, Page::ALL).await?;
+    let got =
+        projects::profile_summaries(&ctx, &project, cloud.as_ref(), &types, Page::ALL).await?;
     let names = project_names(&ctx).await?;
-    let all = items(&got.value()?, "profiles");
-    let list = all.iter().map(|p| profile_brief(p, &names)).collect();
+    let list = got
+        .profiles
+        .iter()
+        .map(|p| profile_brief(p, &names))
+        .collect();
     let keep = |p: &Value| lists::name_has(p, "name", a.of.name.as_deref());
     paged(list, keep, &a.paging)
 }
@@ -538,11 +533,12 @@ pub async fn get_spectrocloud_pack_manifest_for_cluster(
 ) -> AppResult<Value> {
     let manifest = Uid::parse("manifestUid", &a.of.manifest_uid)?;
     let (ctx, project, uid) = on(c, &a.of.cluster, &a.project, &a.env).await?;
-    let got = clusters::manifest(&ctx, &uid, &manifest, project.as_ref()).await?;
+    let got = clusters::manifest_body(&ctx, &uid, &manifest, project.as_ref()).await?;
     // Palette answers JSON; anything else is passed on as text.
-    let body = got
-        .value()
-        .unwrap_or_else(|_| json!(String::from_utf8_lossy(got.bytes())));
+    let body = match got {
+        clusters::Manifest::Json(v) => v,
+        clusters::Manifest::Text(t) => json!(t),
+    };
     Ok(json!({ "clusterUid": uid.as_str(), "manifestUid": manifest.as_str(), "manifest": body }))
 }
 
@@ -551,20 +547,19 @@ pub async fn get_spectrocloud_cluster_profiles(
     a: Scoped<args::WithValues<ClusterRef>>,
 ) -> AppResult<Value> {
     let (ctx, project, uid) = on(c, &a.of.of, &a.project, &a.env).await?;
-    let got = clusters::profiles(&ctx, &uid, project.as_ref()).await?;
+    let got = clusters::profile_summaries(&ctx, &uid, project.as_ref()).await?;
     let values = a.of.include_values.unwrap_or(false);
-    let list: Vec<Value> = items(&got.value()?, "profiles")
+    let list: Vec<Value> = got
+        .profiles
         .iter()
         .map(|p| {
-            let packs: Vec<Value> = items(&p["spec"], "packs")
-                .iter()
-                .map(|k| pack(k, values))
-                .collect();
-            json!({ "uid": p["metadata"]["uid"], "name": p["metadata"]["name"], "type": p["spec"]["type"],
-                    "version": p["spec"]["version"], "packs": packs })
+            let packs: Vec<Value> = p.packs.iter().map(|k| pack(k, values)).collect();
+            json!({ "uid": p.uid, "name": p.name, "type": p.profile_type,
+                    "version": p.version, "packs": packs })
         })
         .collect();
-    Ok(json!({ "mirror": origin(&got), "clusterUid": uid.as_str(), "profiles": list }))
+    let mirror = origin(&got.origin);
+    Ok(json!({ "mirror": mirror, "clusterUid": uid.as_str(), "profiles": list }))
 }
 
 pub async fn get_spectrocloud_virtual_cluster_details(
@@ -572,13 +567,13 @@ pub async fn get_spectrocloud_virtual_cluster_details(
     a: Scoped<args::VirtualClusterRef>,
 ) -> AppResult<Value> {
     let (ctx, project, uid) = on(c, &a.of, &a.project, &a.env).await?;
-    let got = clusters::detail_virtual(&ctx, &uid, project.as_ref()).await?;
-    let d = got.value()?;
+    let got = clusters::virtual_summary(&ctx, &uid, project.as_ref()).await?;
     let names = project_names(&ctx).await?;
-    let virt = &d["status"]["virtual"];
-    let extra = json!({ "state": d["status"]["state"], "hostCluster": virt["hostCluster"],
-                        "clusterGroup": virt["clusterGroup"] });
-    Ok(json!({ "mirror": origin(&got), "cluster": brief(&d, &names, extra) }))
+    let mut cluster = brief_of(&got.brief, &names);
+    cluster["state"] = got.state;
+    cluster["hostCluster"] = got.host_cluster;
+    cluster["clusterGroup"] = got.cluster_group;
+    Ok(json!({ "mirror": origin(&got.origin), "cluster": cluster }))
 }
 
 pub async fn list_spectrocloud_cloud_accounts(
@@ -587,8 +582,8 @@ pub async fn list_spectrocloud_cloud_accounts(
 ) -> AppResult<Value> {
     let cloud = CloudType::parse(&a.of.cloud_type)?;
     let (ctx, project) = c.scope(&a.env, &a.project).await?;
-    let got = infra::accounts(&ctx, &cloud, project.as_ref(), Page::ALL).await?;
-    briefs_named(&ctx, &got, "accounts", a.of.name.as_deref(), &a.paging).await
+    let got = infra::account_briefs(&ctx, &cloud, project.as_ref(), Page::ALL).await?;
+    briefs_named(&ctx, &got, a.of.name.as_deref(), &a.paging).await
 }
 
 pub async fn get_spectrocloud_profile_usage(
@@ -601,7 +596,7 @@ pub async fn get_spectrocloud_profile_usage(
         unused_only: a.of.unused_only.unwrap_or(false),
         ..Default::default()
     };
-    let got = reports::profile_usage(&ctx, &filter).await?;
+    let (fresh, report) = reports::profile_usage_report(&ctx, &filter).await?;
     let names = project_names(&ctx).await?;
     // With a project: the profiles usable there (its own and the tenant's).
     let keep = |p: &Value| {
@@ -609,28 +604,33 @@ pub async fn get_spectrocloud_profile_usage(
             .as_ref()
             .is_none_or(|u| p["projectUid"].is_null() || p["projectUid"] == u.as_str())
     };
-    let all = items(&got.value()?, "profiles");
-    let list = all.into_iter().map(|p| usage_brief(p, &names)).collect();
+    let list = report
+        .profiles
+        .iter()
+        .map(|p| usage_brief(p, &names))
+        .collect::<AppResult<_>>()?;
     let mut out = paged(list, keep, &a.paging)?;
-    out["mirror"] = origin(&got);
+    out["mirror"] = origin(&Origin::Mirror(fresh));
     Ok(out)
 }
 
 /// A profile-usage row made compact for a model: `versions` as `{label: clusters}` (version
 /// uids come with get_spectrocloud_pack_details_for_profile), the project's name added.
-fn usage_brief(mut p: Value, names: &HashMap<String, String>) -> Value {
-    let versions: serde_json::Map<String, Value> = items(&p, "versions")
+fn usage_brief(
+    u: &crate::store::reports::ProfileUsage,
+    names: &HashMap<String, String>,
+) -> AppResult<Value> {
+    let versions: serde_json::Map<String, Value> = u
+        .versions
         .iter()
-        .map(|v| {
-            let label = v["version"].as_str().unwrap_or_default().to_string();
-            (label, v["clusters"].clone())
-        })
+        .map(|v| (v.version.to_string(), json!(v.clusters)))
         .collect();
+    let mut p = to_json(u)?;
     p["versions"] = Value::Object(versions);
-    if let Some(n) = p["projectUid"].as_str().and_then(|u| names.get(u)) {
+    if let Some(n) = u.project_uid.as_deref().and_then(|p| names.get(p)) {
         p["projectName"] = json!(n);
     }
-    p
+    Ok(p)
 }
 
 /// The environment `env` names, or every one when absent.
@@ -657,7 +657,7 @@ pub async fn list_spectrocloud_fleet_changes(
         cursor: a.paging.cursor.as_deref(),
     })?;
     let (fresh, page) = events::list_events(&ctx, &filter).await?;
-    let mirror = origin(&Answer::mirror(fresh, String::new()));
+    let mirror = origin(&Origin::Mirror(fresh));
     // Absent at the end, as on the other list tools: the schema promises a string.
     let mut out = json!({ "items": page.events, "mirror": mirror });
     if let Some(next) = page.next_cursor {

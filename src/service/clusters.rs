@@ -185,6 +185,51 @@ pub async fn profiles(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppResult<
     ))
 }
 
+/// A profile a cluster runs, with its packs.
+#[derive(Debug)]
+pub struct ClusterProfile {
+    pub uid: Option<String>,
+    pub name: Option<String>,
+    pub profile_type: Option<String>,
+    pub version: Option<String>,
+    pub packs: Vec<super::profiles::PackSummary>,
+}
+
+#[derive(Debug)]
+pub struct ClusterProfiles {
+    pub origin: super::Origin,
+    pub profiles: Vec<ClusterProfile>,
+}
+
+/// [`profiles`], summarised.
+pub async fn profile_summaries(
+    ctx: &Ctx,
+    uid: &Uid,
+    project: Option<&Uid>,
+) -> AppResult<ClusterProfiles> {
+    let got = profiles(ctx, uid, project).await?;
+    let v = got.value()?;
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let list = v["profiles"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let profiles = list
+        .iter()
+        .map(|p| ClusterProfile {
+            uid: text(&p["metadata"]["uid"]),
+            name: text(&p["metadata"]["name"]),
+            profile_type: text(&p["spec"]["type"]),
+            version: text(&p["spec"]["version"]),
+            packs: super::profiles::PackSummary::all(&p["spec"]["packs"]),
+        })
+        .collect();
+    Ok(ClusterProfiles {
+        origin: got.origin,
+        profiles,
+    })
+}
+
 /// The uid of a cluster given by uid, or by a name (any case) that must be unambiguous (names
 /// are unique per project only); among the clusters the caller can see. Several matches list
 /// the candidates; none lists the closest names.
@@ -327,6 +372,56 @@ pub async fn manifest(
             ErrorCode::NotFound => not_found("Manifest"),
             _ => e,
         })
+}
+
+/// A pack manifest as Palette sent it: JSON when it is, else its text.
+#[derive(Debug)]
+pub enum Manifest {
+    Json(serde_json::Value),
+    Text(String),
+}
+
+/// [`manifest`], read.
+pub async fn manifest_body(
+    ctx: &Ctx,
+    uid: &Uid,
+    manifest_uid: &Uid,
+    project: Option<&Uid>,
+) -> AppResult<Manifest> {
+    let got = manifest(ctx, uid, manifest_uid, project).await?;
+    Ok(match got.value() {
+        Ok(v) => Manifest::Json(v),
+        Err(_) => Manifest::Text(String::from_utf8_lossy(got.bytes()).into_owned()),
+    })
+}
+
+/// A virtual cluster as a listing shows it: who it is, its state, host and group.
+#[derive(Debug)]
+pub struct VirtualSummary {
+    pub origin: super::Origin,
+    pub brief: super::Brief,
+    pub state: serde_json::Value,
+    /// Palette's references, as they are.
+    pub host_cluster: serde_json::Value,
+    pub cluster_group: serde_json::Value,
+}
+
+/// [`detail_virtual`], summarised.
+pub async fn virtual_summary(
+    ctx: &Ctx,
+    uid: &Uid,
+    project: Option<&Uid>,
+) -> AppResult<VirtualSummary> {
+    let got = detail_virtual(ctx, uid, project).await?;
+    let d = got.value()?;
+    let (status, virt) = (&d["status"], &d["status"]["virtual"]);
+    Ok(VirtualSummary {
+        origin: got.origin,
+        brief: super::Brief::of(&d),
+        state: status["state"].clone(),
+        host_cluster: virt["hostCluster"].clone(),
+        cluster_group: virt["clusterGroup"].clone(),
+    })
 }
 
 async fn record(ctx: &Ctx, action: Action, object: &Uid, success: bool, detail: Option<String>) {

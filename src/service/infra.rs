@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::view::View;
-use super::{Answer, Ctx, not_found};
+use super::{Answer, Briefs, Ctx, Object, not_found};
 use crate::auth::scope::Kind;
 use crate::domain::{CloudType, Uid};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -125,6 +125,25 @@ pub async fn cluster_groups(ctx: &Ctx, project: Option<&Uid>, page: Page) -> App
     }
 }
 
+/// [`cluster_groups`] as briefs.
+pub async fn cluster_group_briefs(
+    ctx: &Ctx,
+    project: Option<&Uid>,
+    page: Page,
+) -> AppResult<Briefs> {
+    Briefs::of(&cluster_groups(ctx, project, page).await?, "items")
+}
+
+/// [`accounts`] as briefs.
+pub async fn account_briefs(
+    ctx: &Ctx,
+    cloud: &CloudType,
+    project: Option<&Uid>,
+    page: Page,
+) -> AppResult<Briefs> {
+    Briefs::of(&accounts(ctx, cloud, project, page).await?, "accounts")
+}
+
 /// The uid of the one visible cluster group named `name` (any case); with `project`, that
 /// project's own group wins over a tenant one.
 pub async fn group_named(ctx: &Ctx, name: Option<&str>, project: Option<&Uid>) -> AppResult<Uid> {
@@ -179,6 +198,15 @@ pub async fn cluster_group(ctx: &Ctx, uid: &Uid, project: Option<&Uid>) -> AppRe
         return Err(not_found("Cluster group"));
     }
     Ok(m.raw(row.json))
+}
+
+/// [`cluster_group`], read.
+pub async fn cluster_group_object(
+    ctx: &Ctx,
+    uid: &Uid,
+    project: Option<&Uid>,
+) -> AppResult<Object> {
+    Object::of(cluster_group(ctx, uid, project).await?)
 }
 
 /// `{items: [...]}` of private cloud gateways, Palette's own shape.

@@ -132,6 +132,65 @@ impl Answer {
     }
 }
 
+/// A Palette object's identity, as a listing shows it.
+#[derive(Debug, Clone)]
+pub struct Brief {
+    pub uid: Option<String>,
+    pub name: String,
+    pub scope: String,
+    pub project_uid: Option<String>,
+}
+
+impl Brief {
+    pub fn of(o: &Value) -> Brief {
+        use crate::palette::models;
+        Brief {
+            uid: models::uid(o).map(str::to_string),
+            name: models::name(o).to_string(),
+            scope: models::scope(o).to_string(),
+            project_uid: models::project_uid(o).map(str::to_string),
+        }
+    }
+}
+
+/// The objects of a listing as briefs, and where they came from.
+#[derive(Debug)]
+pub struct Briefs {
+    pub origin: Origin,
+    pub items: Vec<Brief>,
+}
+
+impl Briefs {
+    /// The `key` objects of a list answer (`{"<key>": [...]}`).
+    fn of(a: &Answer, key: &str) -> Result<Briefs, AppError> {
+        let listed = a.value()?;
+        let items = listed[key]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Ok(Briefs {
+            origin: a.origin,
+            items: items.iter().map(Brief::of).collect(),
+        })
+    }
+}
+
+/// One Palette object as read (from the mirror or Palette), and where it came from.
+#[derive(Debug)]
+pub struct Object {
+    pub origin: Origin,
+    pub object: Value,
+}
+
+impl Object {
+    fn of(a: Answer) -> Result<Object, AppError> {
+        Ok(Object {
+            object: a.value()?,
+            origin: a.origin,
+        })
+    }
+}
+
 pub fn to_text<T: Serialize>(value: &T) -> Result<String, AppError> {
     serde_json::to_string(value).map_err(|e| AppError::internal("writing an answer", e))
 }

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::profiles::{Listing, Summaries};
 use super::view::View;
 use std::collections::HashMap;
 
@@ -106,6 +107,27 @@ pub async fn profiles(
     types: &[ProfileType],
     page: Page,
 ) -> AppResult<Answer> {
+    usable(ctx, project, cloud, types, page).await?.answer()
+}
+
+/// [`profiles`] as summaries.
+pub async fn profile_summaries(
+    ctx: &Ctx,
+    project: &Uid,
+    cloud: Option<&CloudType>,
+    types: &[ProfileType],
+    page: Page,
+) -> AppResult<Summaries> {
+    usable(ctx, project, cloud, types, page).await?.summaries()
+}
+
+async fn usable(
+    ctx: &Ctx,
+    project: &Uid,
+    cloud: Option<&CloudType>,
+    types: &[ProfileType],
+    page: Page,
+) -> AppResult<Listing> {
     let type_names: Vec<String> = types.iter().map(|t| t.as_str().to_string()).collect();
     let cloud = cloud.map(CloudType::as_str);
     let m = match ctx.view().await? {
@@ -133,7 +155,7 @@ pub async fn profiles(
                         && cloud.is_none_or(|c| c == models::profile_cloud_type(p))
                 })
                 .collect();
-            return Answer::live_json(&json!({ "profiles": page_of(items, page) }));
+            return Ok(Listing::Live(page_of(items, page)));
         }
     };
     let visible = m
@@ -150,7 +172,7 @@ pub async fn profiles(
         profile_types: &type_names,
     };
     let items = profiles::for_project(m.db(), m.env(), &q, &f, page).await?;
-    Ok(m.list("profiles", &items))
+    Ok(Listing::Stored(m.freshness, items))
 }
 
 /// The project given by uid or by name (any case), among those the caller can see; neither
