@@ -118,7 +118,7 @@ impl Db {
             writer.close().await;
             return Err(maintenance::corrupt(&path, problems));
         }
-        sqlx::migrate!("./migrations")
+        sqlx::migrate!("./migrations/sqlite")
             .run(&writer)
             .await
             .map_err(StoreError::Migrate)?;
