@@ -231,7 +231,7 @@ impl ProfileNames {
 /// How an audited request ended. Stored and answered in lowercase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum AuditOutcome {
     Success,
     Failure,
@@ -252,7 +252,7 @@ impl AuditOutcome {
 /// How a sync run ended (`running` while it has not). Stored and answered in lowercase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum RunOutcome {
     Running,
     Success,

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Db, StoreError};
+use super::{Db, Pools, StoreError};
 
 /// `PRAGMA quick_check` (pages, b-trees, record formats; skips the slow index cross-check).
 /// Problems come back as text, at most ten; a check SQLite cannot even run is a problem too.
@@ -29,9 +29,13 @@ struct Checkpoint {
 /// the biggest sync ever written. A reader in the way makes it a partial checkpoint (logged;
 /// the next one catches up).
 pub async fn checkpoint(db: &Db) {
+    // PostgreSQL checkpoints its own WAL.
+    let Pools::Sqlite { writer, .. } = &db.pools else {
+        return;
+    };
     // A pragma with side effects has no table-valued form: its columns are read by name.
     match sqlx::query_as::<_, Checkpoint>("PRAGMA wal_checkpoint(TRUNCATE)")
-        .fetch_one(&db.writer)
+        .fetch_one(writer)
         .await
     {
         Ok(Checkpoint {
@@ -61,6 +65,10 @@ pub enum BackupError {
     // SQLite's message only, not a `source`: sqlx repeats it at every level of its chain.
     #[error("cannot write the backup to {path}: {message}")]
     Write { path: String, message: String },
+    #[error(
+        "`backup` copies the SQLite file; on PostgreSQL use its own tools: pg_dump --format=custom --file=PATH DATABASE_URL"
+    )]
+    Postgres,
 }
 
 /// An online, consistent copy of the mirror at `dest` (`VACUUM INTO`: a read transaction, so
@@ -74,9 +82,12 @@ pub async fn backup(db: &Db, dest: &Path) -> Result<(), BackupError> {
     if let Some(dir) = parent.filter(|d| !d.is_dir()) {
         return Err(BackupError::NoDirectory(dir.display().to_string()));
     }
+    let Pools::Sqlite { reader, .. } = &db.pools else {
+        return Err(BackupError::Postgres);
+    };
     sqlx::query("VACUUM INTO ?")
         .bind(dest.to_string_lossy().into_owned())
-        .execute(&db.reader)
+        .execute(reader)
         .await
         .map_err(|e| BackupError::Write {
             path: shown,

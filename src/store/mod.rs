@@ -1,5 +1,6 @@
-//! The SQLite mirror: one writer connection and a pool of read-only readers over one WAL file.
-//! Queries live in one module per resource; list answers are built from stored JSON text.
+//! The mirror: SQLite (embedded, the default) or PostgreSQL (several replicas), behind one
+//! interface. Queries live in one module per resource, written once and run on either backend
+//! (see [`dialect`]); list answers are built from stored JSON text.
 
 /// The visibility predicate of every mirror read; binds (all, projects JSON array, tenant) —
 /// see [`visibility::Filter`] and [`visibility::Visible`].
@@ -9,8 +10,88 @@ macro_rules! visible {
     };
 }
 
+/// A constant query's text for dialect `$d`: as written on SQLite, translated once (per call
+/// site) for PostgreSQL. The second form names each backend's text where they differ beyond
+/// what [`dialect::postgres`] translates.
+macro_rules! sql {
+    ($d:expr, $text:expr) => {{
+        static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        match $d {
+            $crate::store::dialect::Dialect::Sqlite => $text,
+            $crate::store::dialect::Dialect::Postgres => POSTGRES
+                .get_or_init(|| $crate::store::dialect::postgres($text))
+                .as_str(),
+        }
+    }};
+    ($d:expr, sqlite: $sqlite:expr, postgres: $postgres:expr) => {{
+        static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        match $d {
+            $crate::store::dialect::Dialect::Sqlite => $sqlite,
+            $crate::store::dialect::Dialect::Postgres => POSTGRES
+                .get_or_init(|| $crate::store::dialect::postgres($postgres))
+                .as_str(),
+        }
+    }};
+}
+
+/// `$body` once per backend, with `$p` the pool reads go to and `$d` its [`dialect::Dialect`]:
+/// the body is type-checked against each driver, so binds and rows stay native (no `Any`).
+macro_rules! read {
+    ($db:expr, |$p:ident, $d:ident| $body:expr) => {
+        match $db.pools.reads() {
+            $crate::store::PoolRef::Sqlite($p) => {
+                #[allow(unused_variables)]
+                let $d = $crate::store::dialect::Dialect::Sqlite;
+                $body
+            }
+            $crate::store::PoolRef::Postgres($p) => {
+                #[allow(unused_variables)]
+                let $d = $crate::store::dialect::Dialect::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// As `read!`, on the pool writes go to (single statements outside a transaction).
+macro_rules! write {
+    ($db:expr, |$p:ident, $d:ident| $body:expr) => {
+        match $db.pools.writes() {
+            $crate::store::PoolRef::Sqlite($p) => {
+                #[allow(unused_variables)]
+                let $d = $crate::store::dialect::Dialect::Sqlite;
+                $body
+            }
+            $crate::store::PoolRef::Postgres($p) => {
+                #[allow(unused_variables)]
+                let $d = $crate::store::dialect::Dialect::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// `$body` on a write transaction's connection (`$c`, used as `&mut *$c`) in its dialect `$d`.
+macro_rules! on {
+    ($tx:expr, |$c:ident, $d:ident| $body:expr) => {
+        match $crate::store::writer::WriteTx::conn($tx) {
+            $crate::store::writer::ConnRef::Sqlite($c) => {
+                #[allow(unused_variables)]
+                let $d = $crate::store::dialect::Dialect::Sqlite;
+                $body
+            }
+            $crate::store::writer::ConnRef::Postgres($c) => {
+                #[allow(unused_variables)]
+                let $d = $crate::store::dialect::Dialect::Postgres;
+                $body
+            }
+        }
+    };
+}
+
 pub mod audit;
 pub mod clusters;
+pub mod dialect;
 pub mod enrich;
 pub mod events;
 pub mod held;
@@ -18,26 +99,24 @@ pub mod idempotency;
 pub mod infra;
 pub mod maintenance;
 pub mod outbox;
+pub mod postgres;
 pub mod profiles;
 pub mod projects;
 pub mod reports;
 pub mod snapshot;
+pub mod sqlite;
 pub mod sync_runs;
 pub mod ui_sessions;
 pub mod user_scopes;
 pub mod visibility;
 pub mod writer;
 
-use std::path::PathBuf;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 use visibility::Visible;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::{PgPool, SqlitePool};
 
 use crate::config::DatabaseConfig;
 
@@ -49,6 +128,8 @@ pub enum StoreError {
     Directory { path: String, message: String },
     #[error("cannot open database: {0}")]
     Open(#[source] sqlx::Error),
+    #[error("cannot reach PostgreSQL at {url}: {message}")]
+    Unreachable { url: String, message: String },
     #[error("cannot apply migrations: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error(
@@ -57,18 +138,65 @@ pub enum StoreError {
     Corrupt { path: String, problems: String },
 }
 
-/// WAL size kept after a checkpoint (SQLite truncates a larger file back to this).
-const JOURNAL_SIZE_LIMIT: &str = "67108864";
+/// Which backend a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+impl BackendKind {
+    /// `postgres://` or `postgresql://` select PostgreSQL; anything else is a SQLite URL.
+    pub fn of_url(url: &str) -> BackendKind {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            BackendKind::Postgres
+        } else {
+            BackendKind::Sqlite
+        }
+    }
+}
+
+/// The connection pools of one backend.
+#[derive(Clone, Debug)]
+pub enum Pools {
+    Sqlite {
+        /// The single writer connection: serialises writes inside the process; `BEGIN
+        /// IMMEDIATE` guards against other processes.
+        writer: SqlitePool,
+        /// Read-only connections; in WAL mode they never wait on the writer.
+        reader: SqlitePool,
+        path: PathBuf,
+    },
+    /// One pool: PostgreSQL serves concurrent readers and writers itself.
+    Postgres { pool: PgPool },
+}
+
+/// A pool of either backend (what `read!`/`write!` match on).
+pub enum PoolRef<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
+
+impl Pools {
+    pub fn reads(&self) -> PoolRef<'_> {
+        match self {
+            Pools::Sqlite { reader, .. } => PoolRef::Sqlite(reader),
+            Pools::Postgres { pool } => PoolRef::Postgres(pool),
+        }
+    }
+
+    pub fn writes(&self) -> PoolRef<'_> {
+        match self {
+            Pools::Sqlite { writer, .. } => PoolRef::Sqlite(writer),
+            Pools::Postgres { pool } => PoolRef::Postgres(pool),
+        }
+    }
+}
 
 /// Handles to the mirror. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
-    /// The single writer connection: serialises writes inside the process; `BEGIN IMMEDIATE`
-    /// guards against other processes.
-    pub writer: SqlitePool,
-    /// Read-only connections; in WAL mode they never wait on the writer.
-    pub reader: SqlitePool,
-    pub path: PathBuf,
+    pub pools: Pools,
     /// Bumped by every committed write transaction of this process: answers built before a
     /// bump may be out of date (the response cache keys on it).
     generation: Arc<AtomicU64>,
@@ -77,72 +205,33 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database, switches it to WAL and runs the migrations
-    /// before any reader connects.
+    /// Opens the database the URL names (creating a SQLite file if needed) and brings its
+    /// schema up to date before anything reads it.
     pub async fn open(config: &DatabaseConfig) -> Result<Db, StoreError> {
-        let base = SqliteConnectOptions::from_str(&config.url).map_err(|e| StoreError::Url {
-            url: config.url.clone(),
-            message: e.to_string(),
-        })?;
-        let path = base.get_filename().to_path_buf();
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Directory {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
-        let base = base
-            .busy_timeout(Duration::from_secs(5))
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT);
-
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(
-                base.clone()
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .optimize_on_close(true, None),
-            )
-            .await
-            .map_err(|e| match maintenance::corruption(&e) {
-                Some(problem) => maintenance::corrupt(&path, vec![problem]),
-                None => StoreError::Open(e),
-            })?;
-        // Before migrations touch it: a corrupt file must not be served (or written) silently.
-        if let Err(problems) = maintenance::quick_check(&writer).await {
-            writer.close().await;
-            return Err(maintenance::corrupt(&path, problems));
-        }
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&writer)
-            .await
-            .map_err(StoreError::Migrate)?;
-        // An index a migration just added has no statistics until the next applied sync, and
-        // the planner then guesses (the reverse lookup went from 7 ms to 66 ms at 10,000
-        // clusters). Sampled, so it takes milliseconds.
-        refresh_statistics_on(&writer)
-            .await
-            .map_err(StoreError::Open)?;
-
-        let reader = SqlitePoolOptions::new()
-            .max_connections(config.max_readers)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(base.read_only(true))
-            .await
-            .map_err(StoreError::Open)?;
+        let pools = match BackendKind::of_url(&config.url) {
+            BackendKind::Sqlite => sqlite::open(config).await?,
+            BackendKind::Postgres => postgres::open(config).await?,
+        };
         Ok(Db {
-            writer,
-            reader,
-            path,
+            pools,
             generation: Arc::default(),
             tallies: Arc::default(),
         })
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match self.pools {
+            Pools::Sqlite { .. } => BackendKind::Sqlite,
+            Pools::Postgres { .. } => BackendKind::Postgres,
+        }
+    }
+
+    /// The SQLite file (None on PostgreSQL).
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.pools {
+            Pools::Sqlite { path, .. } => Some(path),
+            Pools::Postgres { .. } => None,
+        }
     }
 
     /// The mirror's generation in this process (see [`Db::bump_generation`]).
@@ -156,25 +245,28 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        match &self.pools {
+            Pools::Sqlite { writer, reader, .. } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Pools::Postgres { pool } => pool.close().await,
+        }
     }
 }
 
 /// Keeps the query planner's statistics fresh after a sync applied changes. Without them
 /// SQLite guessed a scan of every profile ref for the reverse lookup (43–88 ms at 10,000
-/// clusters instead of well under one). `analysis_limit` keeps ANALYZE to a sample per index.
+/// clusters instead of well under one). `analysis_limit` keeps SQLite's ANALYZE to a sample
+/// per index; PostgreSQL samples by itself.
 pub async fn refresh_statistics(db: &Db) -> Result<(), sqlx::Error> {
-    refresh_statistics_on(&db.writer).await
-}
-
-async fn refresh_statistics_on(writer: &sqlx::SqlitePool) -> Result<(), sqlx::Error> {
-    let mut conn = writer.acquire().await?;
-    sqlx::query("PRAGMA analysis_limit = 1000")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("ANALYZE").execute(&mut *conn).await?;
-    Ok(())
+    match &db.pools {
+        Pools::Sqlite { writer, .. } => sqlite::refresh_statistics(writer).await,
+        Pools::Postgres { pool } => {
+            sqlx::raw_sql("ANALYZE").execute(pool).await?;
+            Ok(())
+        }
+    }
 }
 
 /// Mirrored kinds as `/metrics` labels them, and the table each lives in.
@@ -194,12 +286,13 @@ pub async fn mirror_sizes(db: &Db, env: &str) -> Result<Vec<(&'static str, i64)>
     let mut sizes = Vec::with_capacity(MIRROR_TABLES.len());
     for (kind, table) in MIRROR_TABLES {
         // The table name comes from the constant above, never from input.
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {table} WHERE env = ?"
-        )))
-        .bind(env)
-        .fetch_one(&db.reader)
-        .await?;
+        let text = format!("SELECT count(*) FROM {table} WHERE env = ?");
+        let n: i64 = read!(db, |p, d| {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(d.text(&text)))
+                .bind(env)
+                .fetch_one(p)
+                .await
+        })?;
         sizes.push((kind, n));
     }
     Ok(sizes)
@@ -245,21 +338,24 @@ pub async fn list_json(
     vis: &visibility::Filter,
     page: Page,
 ) -> Result<String, sqlx::Error> {
-    let sql = match what {
-        Listed::Clusters => list_sql!("list_json", "clusters"),
-        Listed::VirtualClusters => list_sql!("list_json", "virtual_clusters"),
-        Listed::Overlords => list_sql!("json", "overlords"),
-        Listed::ClusterGroups => list_sql!("list_json", "cluster_groups"),
-    };
-    let q = sqlx::query_scalar(sql)
-        .bind(env)
-        .bind(project)
-        .bind(project);
-    q.visible_to(vis)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_one(&db.reader)
-        .await
+    read!(db, |p, d| {
+        // One `sql!` per text: each call site caches its own translation.
+        let sql = match what {
+            Listed::Clusters => sql!(d, list_sql!("list_json", "clusters")),
+            Listed::VirtualClusters => sql!(d, list_sql!("list_json", "virtual_clusters")),
+            Listed::Overlords => sql!(d, list_sql!("json", "overlords")),
+            Listed::ClusterGroups => sql!(d, list_sql!("list_json", "cluster_groups")),
+        };
+        sqlx::query_scalar(sql)
+            .bind(env)
+            .bind(project)
+            .bind(project)
+            .visible_to(vis)
+            .bind(d.limit(page.limit))
+            .bind(page.offset)
+            .fetch_one(p)
+            .await
+    })
 }
 
 /// `{"<key>":<array>}` around a JSON array text.

@@ -1,9 +1,10 @@
 //! What a caller may see, as the three parameters of the `visible!()` SQL predicate. The
 //! auth layer decides them (`auth::scope::Visibility::filter`); the store only binds them.
 
-use sqlx::Sqlite;
+use sqlx::postgres::PgArguments;
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::sqlite::SqliteArguments;
+use sqlx::{Postgres, Sqlite};
 
 /// Everything?, the visible project uids as a JSON array, tenant objects too?
 #[derive(Debug, Clone)]
@@ -31,26 +32,34 @@ pub trait Visible: Sized {
     fn visible_to(self, f: &Filter) -> Self;
 }
 
-impl<'q> Visible for Query<'q, Sqlite, SqliteArguments> {
-    fn visible_to(self, f: &Filter) -> Self {
-        self.bind(f.all)
-            .bind(f.projects_json.clone())
-            .bind(f.tenant)
-    }
+/// The impls of [`Visible`] for one backend's query types.
+macro_rules! visible_impls {
+    ($db:ty, $args:ty) => {
+        impl<'q> Visible for Query<'q, $db, $args> {
+            fn visible_to(self, f: &Filter) -> Self {
+                self.bind(f.all)
+                    .bind(f.projects_json.clone())
+                    .bind(f.tenant)
+            }
+        }
+
+        impl<'q, O> Visible for QueryAs<'q, $db, O, $args> {
+            fn visible_to(self, f: &Filter) -> Self {
+                self.bind(f.all)
+                    .bind(f.projects_json.clone())
+                    .bind(f.tenant)
+            }
+        }
+
+        impl<'q, T> Visible for QueryScalar<'q, $db, T, $args> {
+            fn visible_to(self, f: &Filter) -> Self {
+                self.bind(f.all)
+                    .bind(f.projects_json.clone())
+                    .bind(f.tenant)
+            }
+        }
+    };
 }
 
-impl<'q, O> Visible for QueryAs<'q, Sqlite, O, SqliteArguments> {
-    fn visible_to(self, f: &Filter) -> Self {
-        self.bind(f.all)
-            .bind(f.projects_json.clone())
-            .bind(f.tenant)
-    }
-}
-
-impl<'q, T> Visible for QueryScalar<'q, Sqlite, T, SqliteArguments> {
-    fn visible_to(self, f: &Filter) -> Self {
-        self.bind(f.all)
-            .bind(f.projects_json.clone())
-            .bind(f.tenant)
-    }
-}
+visible_impls!(Sqlite, SqliteArguments);
+visible_impls!(Postgres, PgArguments);

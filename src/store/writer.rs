@@ -8,55 +8,85 @@
 //! commit closes its connection: SQLite rolls back whatever is open, and the pool opens a
 //! fresh, correctly configured connection for the next writer.
 
-use std::ops::{Deref, DerefMut};
-
 use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqliteConnection};
+use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection};
 
-use super::Db;
+use super::{Db, Pools};
+
+/// The connection a write transaction holds, of either backend.
+enum TxConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// A write transaction's connection, as `on!` runs a statement on it.
+pub enum ConnRef<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
 
 pub struct WriteTx {
-    conn: PoolConnection<Sqlite>,
+    conn: TxConn,
     committed: bool,
     db: Db,
     /// Whether the commit moves the mirror's generation (see [`begin_bookkeeping`]).
     bumps: bool,
 }
 
-/// `BEGIN IMMEDIATE` on the writer connection.
+/// A write transaction: `BEGIN IMMEDIATE` on SQLite's writer connection (the write lock at
+/// once, so it never fails half-way on a busy file), `BEGIN` on PostgreSQL.
 pub async fn begin(db: &Db) -> Result<WriteTx, sqlx::Error> {
     begin_with(db, true).await
 }
 
-/// `BEGIN IMMEDIATE` for rows no mirror answer is built from (the webhook outbox, fleet page
+/// A write transaction for rows no mirror answer is built from (the webhook outbox, fleet page
 /// sessions, idempotency keys): committing leaves the mirror's generation, and so the response cache, alone.
 pub async fn begin_bookkeeping(db: &Db) -> Result<WriteTx, sqlx::Error> {
     begin_with(db, false).await
 }
 
 async fn begin_with(db: &Db, bumps: bool) -> Result<WriteTx, sqlx::Error> {
-    let mut conn = db.writer.acquire().await?;
-    if let Err(e) = sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await {
-        // The connection may be in any state now; never hand it out again.
-        conn.close_on_drop();
-        return Err(e);
-    }
-    Ok(WriteTx {
+    let conn = match &db.pools {
+        Pools::Sqlite { writer, .. } => TxConn::Sqlite(writer.acquire().await?),
+        Pools::Postgres { pool } => TxConn::Postgres(pool.acquire().await?),
+    };
+    let mut tx = WriteTx {
         conn,
         committed: false,
         db: db.clone(),
         bumps,
-    })
+    };
+    let begun = match &mut tx.conn {
+        TxConn::Sqlite(c) => sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut **c).await.map(drop),
+        TxConn::Postgres(c) => sqlx::raw_sql("BEGIN").execute(&mut **c).await.map(drop),
+    };
+    // On failure the connection may be in any state: dropping `tx` closes it.
+    begun.map(|_| tx)
 }
 
 impl WriteTx {
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await?;
+        match &mut self.conn {
+            TxConn::Sqlite(c) => drop(sqlx::raw_sql("COMMIT").execute(&mut **c).await?),
+            TxConn::Postgres(c) => drop(sqlx::raw_sql("COMMIT").execute(&mut **c).await?),
+        }
         self.committed = true;
         if self.bumps {
             self.db.bump_generation();
         }
         Ok(())
+    }
+
+    /// The connection, for `on!`.
+    pub fn conn(&mut self) -> ConnRef<'_> {
+        match &mut self.conn {
+            TxConn::Sqlite(c) => ConnRef::Sqlite(c),
+            TxConn::Postgres(c) => ConnRef::Postgres(c),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 }
 
@@ -64,20 +94,10 @@ impl Drop for WriteTx {
     fn drop(&mut self) {
         if !self.committed {
             // Closing rolls back; the pool replaces the connection.
-            self.conn.close_on_drop();
+            match &mut self.conn {
+                TxConn::Sqlite(c) => c.close_on_drop(),
+                TxConn::Postgres(c) => c.close_on_drop(),
+            }
         }
-    }
-}
-
-impl Deref for WriteTx {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        &self.conn
-    }
-}
-
-impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
     }
 }

@@ -1,0 +1,92 @@
+//! Opening the embedded backend: one SQLite file in WAL mode, a single writer connection and a
+//! pool of read-only readers.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{Pools, StoreError, maintenance};
+use crate::config::DatabaseConfig;
+
+/// WAL size kept after a checkpoint (SQLite truncates a larger file back to this).
+const JOURNAL_SIZE_LIMIT: &str = "67108864";
+
+/// Opens (creating if needed) the file, switches it to WAL, checks it and runs the migrations
+/// before any reader connects.
+pub async fn open(config: &DatabaseConfig) -> Result<Pools, StoreError> {
+    let base = SqliteConnectOptions::from_str(&config.url).map_err(|e| StoreError::Url {
+        url: config.url.clone(),
+        message: e.to_string(),
+    })?;
+    let path = base.get_filename().to_path_buf();
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Directory {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+    }
+    let base = base
+        .busy_timeout(Duration::from_secs(5))
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT);
+
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(
+            base.clone()
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .optimize_on_close(true, None),
+        )
+        .await
+        .map_err(|e| match maintenance::corruption(&e) {
+            Some(problem) => maintenance::corrupt(&path, vec![problem]),
+            None => StoreError::Open(e),
+        })?;
+    // Before migrations touch it: a corrupt file must not be served (or written) silently.
+    if let Err(problems) = maintenance::quick_check(&writer).await {
+        writer.close().await;
+        return Err(maintenance::corrupt(&path, problems));
+    }
+    sqlx::migrate!("./migrations/sqlite")
+        .run(&writer)
+        .await
+        .map_err(StoreError::Migrate)?;
+    // An index a migration just added has no statistics until the next applied sync, and
+    // the planner then guesses (the reverse lookup went from 7 ms to 66 ms at 10,000
+    // clusters). Sampled, so it takes milliseconds.
+    refresh_statistics(&writer)
+        .await
+        .map_err(StoreError::Open)?;
+
+    let reader = SqlitePoolOptions::new()
+        .max_connections(config.max_readers)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(base.read_only(true))
+        .await
+        .map_err(StoreError::Open)?;
+    Ok(Pools::Sqlite {
+        writer,
+        reader,
+        path,
+    })
+}
+
+/// `ANALYZE` on a sample per index (`analysis_limit`), so it takes milliseconds.
+pub(super) async fn refresh_statistics(writer: &SqlitePool) -> Result<(), sqlx::Error> {
+    let mut conn = writer.acquire().await?;
+    sqlx::query("PRAGMA analysis_limit = 1000")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("ANALYZE").execute(&mut *conn).await?;
+    Ok(())
+}
