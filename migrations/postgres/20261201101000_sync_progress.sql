@@ -2,4 +2,4 @@
 -- says when this run's listings were applied (the mirror is browsable from then on, even if
 -- the run later dies); `counts` is kept up to date with every batch, so a run that dies
 -- still tells what it applied.
-ALTER TABLE sync_runs ADD COLUMN listed_at TEXT;
+ALTER TABLE sync_runs ADD COLUMN listed_at TEXT COLLATE "C";

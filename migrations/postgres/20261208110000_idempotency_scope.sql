@@ -8,16 +8,16 @@
 -- the same column order as the SQLite table.
 DROP TABLE idempotency_keys;
 CREATE TABLE idempotency_keys (
-    env         TEXT NOT NULL,
-    subject     TEXT NOT NULL,
-    identity    TEXT NOT NULL,
-    project     TEXT NOT NULL,
-    key         TEXT NOT NULL,
-    body_hash   TEXT NOT NULL,
-    name        TEXT NOT NULL,
-    owner       TEXT NOT NULL,
+    env         TEXT COLLATE "C" NOT NULL,
+    subject     TEXT COLLATE "C" NOT NULL,
+    identity    TEXT COLLATE "C" NOT NULL,
+    project     TEXT COLLATE "C" NOT NULL,
+    key         TEXT COLLATE "C" NOT NULL,
+    body_hash   TEXT COLLATE "C" NOT NULL,
+    name        TEXT COLLATE "C" NOT NULL,
+    owner       TEXT COLLATE "C" NOT NULL,
     status      BIGINT,
-    answer      TEXT,
+    answer      TEXT COLLATE "C",
     created_at  BIGINT NOT NULL,   -- unix seconds: when the key was (last) claimed
     PRIMARY KEY (env, subject, identity, project, key)
 );

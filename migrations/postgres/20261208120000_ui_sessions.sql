@@ -2,12 +2,12 @@
 -- the id's SHA-256 is stored, so a copy of the database yields no working cookie. The caller
 -- is rebuilt from these columns and the current configuration on every page request.
 CREATE TABLE ui_sessions (
-    id_hash        TEXT PRIMARY KEY,    -- hex SHA-256 of the cookie's session id
-    subject        TEXT NOT NULL,
-    groups_json    TEXT NOT NULL,       -- JSON array of the caller's groups at sign-in
-    method         TEXT NOT NULL,       -- static | backstage
-    palette_user   TEXT,
-    token_digest   TEXT,                -- hex SHA-256 of a static token: its rotation ends the session
+    id_hash        TEXT COLLATE "C" PRIMARY KEY,    -- hex SHA-256 of the cookie's session id
+    subject        TEXT COLLATE "C" NOT NULL,
+    groups_json    TEXT COLLATE "C" NOT NULL,       -- JSON array of the caller's groups at sign-in
+    method         TEXT COLLATE "C" NOT NULL,       -- static | backstage
+    palette_user   TEXT COLLATE "C",
+    token_digest   TEXT COLLATE "C",                -- hex SHA-256 of a static token: its rotation ends the session
     created_at     BIGINT NOT NULL,     -- unix seconds
     expires_at     BIGINT NOT NULL      -- unix seconds; absolute, never extended
 );
