@@ -28,12 +28,13 @@ pub struct NewEntry<'a> {
 
 pub async fn insert(db: &Db, e: &NewEntry<'_>) -> Result<(), sqlx::Error> {
     let now = now_text();
-    sqlx::query(
+    write!(db, |p, d| {
+        sqlx::query(sql!(d,
         "INSERT INTO audit_log (at, last_at, subject, palette_email, claimed_email, palette_user_uid,
                                 credential, action, env, object_uid, outcome, detail, collapse_key)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (collapse_key) WHERE collapse_key IS NOT NULL
-         DO UPDATE SET count = count + 1, last_at = excluded.last_at",
+         DO UPDATE SET count = audit_log.count + 1, last_at = excluded.last_at"),
     )
     .bind(&now)
     .bind(&now)
@@ -48,9 +49,10 @@ pub async fn insert(db: &Db, e: &NewEntry<'_>) -> Result<(), sqlx::Error> {
     .bind(e.outcome)
     .bind(e.detail)
     .bind(e.collapse_key)
-    .execute(&db.writer)
-    .await?;
-    Ok(())
+    .execute(p)
+    .await
+    .map(drop)
+    })
 }
 
 /// Deletes entries whose last activity is before `cutoff` (RFC 3339, as stored), a batch at
@@ -58,15 +60,18 @@ pub async fn insert(db: &Db, e: &NewEntry<'_>) -> Result<(), sqlx::Error> {
 pub async fn prune(db: &Db, cutoff: &str) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
-        let n = sqlx::query(
-            "DELETE FROM audit_log WHERE id IN
-               (SELECT id FROM audit_log WHERE COALESCE(last_at, at) < ? LIMIT ?)",
-        )
-        .bind(cutoff)
-        .bind(PRUNE_BATCH)
-        .execute(&db.writer)
-        .await?
-        .rows_affected();
+        let n = write!(db, |p, d| {
+            sqlx::query(sql!(
+                d,
+                "DELETE FROM audit_log WHERE id IN
+                   (SELECT id FROM audit_log WHERE COALESCE(last_at, at) < ? LIMIT ?)"
+            ))
+            .bind(cutoff)
+            .bind(PRUNE_BATCH)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
         total += n;
         if n < PRUNE_BATCH as u64 {
             return Ok(total);
@@ -96,18 +101,20 @@ pub struct Entry {
 
 /// Newest first, and the total.
 pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<(Vec<Entry>, i64), sqlx::Error> {
-    let rows = sqlx::query_as::<_, Entry>(
+    read!(db, |p, d| {
+        let rows =
+            sqlx::query_as::<_, Entry>(sql!(d,
         "SELECT id, at, subject, palette_email, claimed_email, palette_user_uid, credential,
                 action, env AS environment, object_uid, outcome, detail, count,
                 COALESCE(last_at, at) AS last_at
-         FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?",
-    )
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&db.reader)
-    .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
-        .fetch_one(&db.reader)
-        .await?;
-    Ok((rows, total))
+         FROM audit_log ORDER BY id DESC LIMIT ? OFFSET ?"))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(p)
+            .await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
+            .fetch_one(p)
+            .await?;
+        Ok((rows, total))
+    })
 }

@@ -22,11 +22,13 @@ pub const GET_SQL: &str =
          WHERE c.env = ? AND c.uid = ?";
 
 pub async fn get(db: &Db, env: &str, uid: &str) -> Result<Option<ClusterRecord>, sqlx::Error> {
-    sqlx::query_as(GET_SQL)
-        .bind(env)
-        .bind(uid)
-        .fetch_optional(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(d, GET_SQL))
+            .bind(env)
+            .bind(uid)
+            .fetch_optional(p)
+            .await
+    })
 }
 
 /// A cluster's name, project uid and project name, for naming it in answers.
@@ -38,15 +40,18 @@ pub struct Naming {
 }
 
 pub async fn naming(db: &Db, env: &str, uid: &str) -> Result<Option<Naming>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT c.name, c.project_uid, p.name AS project_name
-         FROM clusters c LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
-         WHERE c.env = ? AND c.uid = ?",
-    )
-    .bind(env)
-    .bind(uid)
-    .fetch_optional(&db.reader)
-    .await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(
+            d,
+            "SELECT c.name, c.project_uid, p.name AS project_name
+             FROM clusters c LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
+             WHERE c.env = ? AND c.uid = ?"
+        ))
+        .bind(env)
+        .bind(uid)
+        .fetch_optional(p)
+        .await
+    })
 }
 
 /// A cluster just created through the service.
@@ -65,37 +70,46 @@ pub struct NewCluster<'a> {
 pub async fn write_through(db: &Db, env: &str, c: &NewCluster<'_>) -> Result<(), sqlx::Error> {
     let now = super::now_text();
     let mut tx = super::writer::begin(db).await?;
-    let inserted = sqlx::query(
+    let inserted = on!(&mut tx, |c_, d| {
+        sqlx::query(sql!(d,
         "INSERT INTO clusters (env, uid, name, scope, project_uid, cloud_type, state, last_modified,
             list_json, synced_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)
-         ON CONFLICT (env, uid) DO NOTHING",
-    )
-    .bind(env)
-    .bind(c.uid)
-    .bind(c.name)
-    .bind(if c.project_uid.is_some() { "project" } else { "tenant" })
-    .bind(c.project_uid)
-    .bind(c.cloud_type)
-    .bind(c.state)
-    .bind(c.list_json)
-    .bind(&now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+         ON CONFLICT (env, uid) DO NOTHING"))
+        .bind(env)
+        .bind(c.uid)
+        .bind(c.name)
+        .bind(if c.project_uid.is_some() {
+            "project"
+        } else {
+            "tenant"
+        })
+        .bind(c.project_uid)
+        .bind(c.cloud_type)
+        .bind(c.state)
+        .bind(c.list_json)
+        .bind(&now)
+        .execute(&mut *c_)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
     if inserted > 0
         && let Some(detail) = c.detail_json
     {
-        sqlx::query(
-            "INSERT INTO cluster_details (env, uid, detail_json, profiles_json, synced_at)
-             VALUES (?, ?, ?, '{\"profiles\":[]}', ?) ON CONFLICT (env, uid) DO NOTHING",
-        )
-        .bind(env)
-        .bind(c.uid)
-        .bind(detail)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+        on!(&mut tx, |c_, d| {
+            sqlx::query(sql!(
+                d,
+                "INSERT INTO cluster_details (env, uid, detail_json, profiles_json, synced_at)
+                 VALUES (?, ?, ?, '{\"profiles\":[]}', ?) ON CONFLICT (env, uid) DO NOTHING"
+            ))
+            .bind(env)
+            .bind(c.uid)
+            .bind(detail)
+            .bind(&now)
+            .execute(&mut *c_)
+            .await
+            .map(drop)
+        })?;
     }
     tx.commit().await
 }
@@ -117,9 +131,17 @@ pub async fn named(
     virtual_clusters: bool,
     vis: &Filter,
 ) -> Result<Vec<NamedRow>, sqlx::Error> {
-    let q = sqlx::query_as(NAMED_SQL).bind(by.env).bind(by.name);
-    let q = q.bind(virtual_clusters).bind(by.project).bind(by.project);
-    q.visible_to(vis).fetch_all(&db.reader).await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(d, NAMED_SQL))
+            .bind(by.env)
+            .bind(by.name)
+            .bind(virtual_clusters)
+            .bind(by.project)
+            .bind(by.project)
+            .visible_to(vis)
+            .fetch_all(p)
+            .await
+    })
 }
 
 /// A listed cluster as an agent sees it: the mirror's columns, the project's name beside its
@@ -140,14 +162,32 @@ pub struct BriefRow {
     pub last_modified: String,
 }
 
+/// The brief rows after their `tags` column (which each dialect extracts its own way).
+macro_rules! briefs_from {
+    () => {
+        concat!(
+            " AS tags, c.last_modified
+             FROM clusters c LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
+             WHERE c.env = ? AND (? IS NULL OR (c.cloud_type = 'nested') = ?) AND ",
+            visible!(),
+            " ORDER BY c.name, c.uid"
+        )
+    };
+}
+
 pub const BRIEFS_SQL: &str = concat!(
     "SELECT c.uid, c.name, c.scope, c.state, c.health, c.cloud_type, c.project_uid,
             p.name AS project_name, c.kubernetes_version,
-            json_extract(c.list_json, '$.spec.tags') AS tags, c.last_modified
-         FROM clusters c LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
-         WHERE c.env = ? AND (? IS NULL OR (c.cloud_type = 'nested') = ?) AND ",
-    visible!(),
-    " ORDER BY c.name, c.uid"
+            json_extract(c.list_json, '$.spec.tags')",
+    briefs_from!()
+);
+
+/// `json` (not `jsonb`) keeps the item's text as stored: no re-encoding of every row.
+const BRIEFS_POSTGRES_SQL: &str = concat!(
+    "SELECT c.uid, c.name, c.scope, c.state, c.health, c.cloud_type, c.project_uid,
+            p.name AS project_name, c.kubernetes_version,
+            CAST(CAST(c.list_json AS json) #> '{spec,tags}' AS TEXT)",
+    briefs_from!()
 );
 
 /// Every visible cluster, by name: `virtual_clusters` `Some(true)` the virtual ones only,
@@ -159,9 +199,13 @@ pub async fn briefs(
     virtual_clusters: Option<bool>,
     vis: &Filter,
 ) -> Result<Vec<BriefRow>, sqlx::Error> {
-    let q = sqlx::query_as(BRIEFS_SQL)
-        .bind(env)
-        .bind(virtual_clusters)
-        .bind(virtual_clusters);
-    q.visible_to(vis).fetch_all(&db.reader).await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(d, sqlite: BRIEFS_SQL, postgres: BRIEFS_POSTGRES_SQL))
+            .bind(env)
+            .bind(virtual_clusters)
+            .bind(virtual_clusters)
+            .visible_to(vis)
+            .fetch_all(p)
+            .await
+    })
 }

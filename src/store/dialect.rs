@@ -36,7 +36,10 @@ impl Dialect {
 /// - `group_concat(` becomes `string_agg(` (same arguments, `ORDER BY` inside included).
 pub fn postgres(sql: &str) -> String {
     let sql = sql
-        .replace("json_each(?)", "jsonb_array_elements_text(CAST(? AS jsonb))")
+        .replace(
+            "json_each(?)",
+            "jsonb_array_elements_text(CAST(? AS jsonb))",
+        )
         .replace("group_concat(", "string_agg(");
     let mut out = String::with_capacity(sql.len() + 16);
     let mut n = 0;

@@ -16,17 +16,19 @@ pub async fn cluster_details(
 ) -> Result<bool, sqlx::Error> {
     let now = now_text();
     let mut tx = writer::begin(db).await?;
-    let listed = sqlx::query(
-        "UPDATE clusters SET health = ?, kubernetes_version = ?, indexed = 1 WHERE env = ? AND uid = ?",
-    )
-    .bind(&d.index.health)
-    .bind(&d.index.kubernetes_version)
-    .bind(env)
-    .bind(uid)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        > 0;
+    let listed = on!(&mut tx, |c, dialect| {
+        sqlx::query(sql!(
+            dialect,
+            "UPDATE clusters SET health = ?, kubernetes_version = ?, indexed = 1 WHERE env = ? AND uid = ?"
+        ))
+        .bind(&d.index.health)
+        .bind(&d.index.kubernetes_version)
+        .bind(env)
+        .bind(uid)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    }) > 0;
     if !listed {
         return Ok(false);
     }
@@ -46,11 +48,14 @@ pub struct Stored {
 }
 
 pub async fn stored(db: &Db, env: &str, uid: &str) -> Result<Option<Stored>, sqlx::Error> {
-    sqlx::query_as::<_, Stored>(
-        "SELECT detail_json, profiles_json, synced_at FROM cluster_details WHERE env = ? AND uid = ?",
-    )
-    .bind(env)
-    .bind(uid)
-    .fetch_optional(&db.reader)
-    .await
+    read!(db, |p, d| {
+        sqlx::query_as::<_, Stored>(sql!(
+            d,
+            "SELECT detail_json, profiles_json, synced_at FROM cluster_details WHERE env = ? AND uid = ?"
+        ))
+        .bind(env)
+        .bind(uid)
+        .fetch_optional(p)
+        .await
+    })
 }

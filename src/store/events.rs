@@ -101,44 +101,51 @@ pub async fn list(
     clusters: &Filter,
     profiles: &Filter,
 ) -> Result<Vec<Event>, sqlx::Error> {
-    let rows: Vec<EventRow> = sqlx::query_as(LIST_SQL)
-        .bind(q.env)
-        .bind(q.before)
-        .bind(q.before)
-        .bind(q.since)
-        .bind(q.since)
-        .bind(&q.types_json)
-        .bind(&q.types_json)
-        .bind(q.cluster_uid)
-        .bind(q.cluster_uid)
-        .bind(q.project_uid)
-        .bind(q.project_uid)
-        .visible_to(clusters)
-        .visible_to(profiles)
-        .bind(q.limit)
-        .fetch_all(&db.reader)
-        .await?;
+    let rows: Vec<EventRow> = read!(db, |p, d| {
+        sqlx::query_as(sql!(d, LIST_SQL))
+            .bind(q.env)
+            .bind(q.before)
+            .bind(q.before)
+            .bind(q.since)
+            .bind(q.since)
+            .bind(&q.types_json)
+            .bind(&q.types_json)
+            .bind(q.cluster_uid)
+            .bind(q.cluster_uid)
+            .bind(q.project_uid)
+            .bind(q.project_uid)
+            .visible_to(clusters)
+            .visible_to(profiles)
+            .bind(d.limit(q.limit))
+            .fetch_all(p)
+            .await
+    })?;
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
 /// Events after `after` (every environment), oldest first: what the notifier has not seen.
 pub async fn after(db: &Db, after: i64, limit: i64) -> Result<Vec<Event>, sqlx::Error> {
-    let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT id, env, at, type, kind, object_uid, object_name, project_uid, from_value, to_value
-         FROM events WHERE id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&db.reader)
-    .await?;
+    let rows: Vec<EventRow> = read!(db, |p, d| {
+        sqlx::query_as(sql!(
+            d,
+            "SELECT id, env, at, type, kind, object_uid, object_name, project_uid, from_value, to_value
+             FROM events WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(after)
+        .bind(d.limit(limit))
+        .fetch_all(p)
+        .await
+    })?;
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
 /// The newest event id (0 without events).
 pub async fn last_id(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM events")
-        .fetch_one(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_scalar(sql!(d, "SELECT coalesce(max(id), 0) FROM events"))
+            .fetch_one(p)
+            .await
+    })
 }
 
 /// Drops events from before `at` and aggregates from before `day`, and the stash of profile
@@ -146,18 +153,21 @@ pub async fn last_id(db: &Db) -> Result<i64, sqlx::Error> {
 /// of events dropped.
 pub async fn prune(db: &Db, at: &str, day: &str) -> Result<u64, sqlx::Error> {
     let mut tx = super::writer::begin(db).await?;
-    let n = sqlx::query("DELETE FROM events WHERE at < ?")
-        .bind(at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    sqlx::query("DELETE FROM fleet_daily WHERE day < ?")
-        .bind(day)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM event_ref_stash")
-        .execute(&mut *tx)
-        .await?;
+    let n = on!(&mut tx, |c, d| {
+        let n = sqlx::query(sql!(d, "DELETE FROM events WHERE at < ?"))
+            .bind(at)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        sqlx::query(sql!(d, "DELETE FROM fleet_daily WHERE day < ?"))
+            .bind(day)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(sql!(d, "DELETE FROM event_ref_stash"))
+            .execute(&mut *c)
+            .await?;
+        n
+    });
     tx.commit().await?;
     Ok(n)
 }
@@ -165,25 +175,30 @@ pub async fn prune(db: &Db, at: &str, day: &str) -> Result<u64, sqlx::Error> {
 /// Replaces `day`'s aggregates of `env` with the mirror's numbers now.
 pub async fn record_day(db: &Db, env: &str, day: &str) -> Result<(), sqlx::Error> {
     let mut tx = super::writer::begin(db).await?;
-    sqlx::query("DELETE FROM fleet_daily WHERE env = ? AND day = ?")
+    on!(&mut tx, |c, d| {
+        sqlx::query(sql!(d, "DELETE FROM fleet_daily WHERE env = ? AND day = ?"))
+            .bind(env)
+            .bind(day)
+            .execute(&mut *c)
+            .await?;
+        // `env` is grouped on although the WHERE fixes it: PostgreSQL selects no column that is
+        // neither grouped nor aggregated.
+        sqlx::query(sql!(
+            d,
+            "INSERT INTO fleet_daily (env, day, project_uid, dimension, value, clusters)
+             SELECT env, ?, project_uid, 'state', state, count(*) FROM clusters WHERE env = ?
+             GROUP BY env, project_uid, state
+             UNION ALL
+             SELECT env, ?, project_uid, 'kubernetesVersion', coalesce(kubernetes_version, ''), count(*)
+             FROM clusters WHERE env = ? GROUP BY env, project_uid, coalesce(kubernetes_version, '')"
+        ))
+        .bind(day)
         .bind(env)
         .bind(day)
-        .execute(&mut *tx)
+        .bind(env)
+        .execute(&mut *c)
         .await?;
-    sqlx::query(
-        "INSERT INTO fleet_daily (env, day, project_uid, dimension, value, clusters)
-         SELECT env, ?, project_uid, 'state', state, count(*) FROM clusters WHERE env = ?
-         GROUP BY project_uid, state
-         UNION ALL
-         SELECT env, ?, project_uid, 'kubernetesVersion', coalesce(kubernetes_version, ''), count(*)
-         FROM clusters WHERE env = ? GROUP BY project_uid, coalesce(kubernetes_version, '')",
-    )
-    .bind(day)
-    .bind(env)
-    .bind(day)
-    .bind(env)
-    .execute(&mut *tx)
-    .await?;
+    });
     tx.commit().await
 }
 
@@ -196,8 +211,9 @@ pub struct TrendRow {
     pub clusters: i64,
 }
 
+// The sum is cast back to BIGINT: PostgreSQL's sum of BIGINT is NUMERIC.
 pub const TREND_SQL: &str = concat!(
-    "SELECT day, dimension, value, sum(clusters) AS clusters FROM fleet_daily
+    "SELECT day, dimension, value, CAST(sum(clusters) AS BIGINT) AS clusters FROM fleet_daily
      WHERE env = ? AND day >= ? AND day < ? AND ",
     visible!(),
     " GROUP BY day, dimension, value
@@ -221,17 +237,19 @@ pub async fn trend(
     today: &str,
     f: &Filter,
 ) -> Result<Vec<TrendRow>, sqlx::Error> {
-    sqlx::query_as(TREND_SQL)
-        .bind(env)
-        .bind(first)
-        .bind(today)
-        .visible_to(f)
-        .bind(today)
-        .bind(env)
-        .visible_to(f)
-        .bind(today)
-        .bind(env)
-        .visible_to(f)
-        .fetch_all(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(d, TREND_SQL))
+            .bind(env)
+            .bind(first)
+            .bind(today)
+            .visible_to(f)
+            .bind(today)
+            .bind(env)
+            .visible_to(f)
+            .bind(today)
+            .bind(env)
+            .visible_to(f)
+            .fetch_all(p)
+            .await
+    })
 }

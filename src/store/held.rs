@@ -33,12 +33,15 @@ struct HeldRow {
 
 /// Every kind held back in `env`, by kind.
 pub async fn of(db: &Db, env: &str) -> Result<HashMap<String, Held>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, HeldRow>(
-        "SELECT kind, uids, known, run_id, held_at FROM held_deletions WHERE env = ? ORDER BY kind",
-    )
-    .bind(env)
-    .fetch_all(&db.reader)
-    .await?;
+    let rows = read!(db, |p, d| {
+        sqlx::query_as::<_, HeldRow>(sql!(
+            d,
+            "SELECT kind, uids, known, run_id, held_at FROM held_deletions WHERE env = ? ORDER BY kind"
+        ))
+        .bind(env)
+        .fetch_all(p)
+        .await
+    })?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -73,28 +76,33 @@ pub async fn hold(
     run_id: i64,
 ) -> Result<(), sqlx::Error> {
     let text = serde_json::to_string(uids).unwrap_or_else(|_| "[]".into());
-    sqlx::query(
-        "INSERT INTO held_deletions (env, kind, uids, known, run_id, held_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (env, kind) DO UPDATE SET uids = excluded.uids, known = excluded.known,
-            run_id = excluded.run_id, held_at = excluded.held_at",
-    )
-    .bind(env)
-    .bind(kind)
-    .bind(text)
-    .bind(known as i64)
-    .bind(run_id)
-    .bind(super::now_text())
-    .execute(&db.writer)
-    .await?;
-    Ok(())
+    write!(db, |p, d| {
+        sqlx::query(sql!(
+            d,
+            "INSERT INTO held_deletions (env, kind, uids, known, run_id, held_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, kind) DO UPDATE SET uids = excluded.uids, known = excluded.known,
+                run_id = excluded.run_id, held_at = excluded.held_at"
+        ))
+        .bind(env)
+        .bind(kind)
+        .bind(&text)
+        .bind(known as i64)
+        .bind(run_id)
+        .bind(super::now_text())
+        .execute(p)
+        .await
+        .map(drop)
+    })
 }
 
 /// Forgets what was held for one kind (confirmed, or listed again).
 pub async fn clear(db: &Db, env: &str, kind: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM held_deletions WHERE env = ? AND kind = ?")
-        .bind(env)
-        .bind(kind)
-        .execute(&db.writer)
-        .await?;
-    Ok(())
+    write!(db, |p, d| {
+        sqlx::query(sql!(d, "DELETE FROM held_deletions WHERE env = ? AND kind = ?"))
+            .bind(env)
+            .bind(kind)
+            .execute(p)
+            .await
+            .map(drop)
+    })
 }

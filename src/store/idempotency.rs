@@ -6,9 +6,8 @@
 //! These rows are bookkeeping, never part of an answer: their writes leave the mirror's
 //! generation (and so the response cache) alone.
 
-use sqlx::Sqlite;
 use sqlx::query::Query;
-use sqlx::sqlite::SqliteArguments;
+use sqlx::{Database, Encode, Type};
 
 use super::Db;
 
@@ -54,11 +53,15 @@ macro_rules! where_key {
 }
 
 impl KeyRef<'_> {
-    /// Binds the key where the SQL ends in `where_key!()`.
-    fn bound<'q>(
+    /// Binds the key where the SQL ends in `where_key!()` (on either backend).
+    fn bound<'q, DB>(
         &self,
-        q: Query<'q, Sqlite, SqliteArguments>,
-    ) -> Query<'q, Sqlite, SqliteArguments> {
+        q: Query<'q, DB, <DB as Database>::Arguments>,
+    ) -> Query<'q, DB, <DB as Database>::Arguments>
+    where
+        DB: Database,
+        for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    {
         q.bind(self.env)
             .bind(self.subject)
             .bind(self.identity)
@@ -99,47 +102,55 @@ pub async fn claim(
 ) -> Result<Claim, sqlx::Error> {
     let now = now();
     let mut tx = super::writer::begin_bookkeeping(db).await?;
-    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
-        .bind(now - ttl_seconds)
-        .execute(&mut *tx)
-        .await?;
-    let insert = "INSERT INTO idempotency_keys \
-                  (env, subject, identity, project, key, body_hash, name, owner, created_at) \
-                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                  ON CONFLICT (env, subject, identity, project, key) DO NOTHING";
-    let inserted = k
-        .bound(sqlx::query(insert))
-        .bind(c.body_hash)
-        .bind(c.name)
-        .bind(c.owner)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    let claim = if inserted > 0 {
-        Claim::Claimed(Held {
-            owner: c.owner.to_string(),
-            at: now,
-        })
-    } else {
-        let sql = concat!(
-            "SELECT body_hash, status, answer, owner, created_at FROM idempotency_keys WHERE ",
-            where_key!()
-        );
-        let row: Stored = k
-            .bound(sqlx::query(sql))
-            .try_map(|r| sqlx::FromRow::from_row(&r))
-            .fetch_one(&mut *tx)
+    let claim = on!(&mut tx, |cn, d| {
+        sqlx::query(sql!(d, "DELETE FROM idempotency_keys WHERE created_at < ?"))
+            .bind(now - ttl_seconds)
+            .execute(&mut *cn)
             .await?;
-        match (row.body_hash == c.body_hash, row.status, row.answer) {
-            (false, _, _) => Claim::OtherBody,
-            (true, Some(s), Some(a)) => Claim::Answered(u16::try_from(s).unwrap_or(201), a),
-            (true, _, _) => Claim::InFlight {
-                since: row.created_at,
-                owner: row.owner,
-            },
+        let insert = sql!(
+            d,
+            "INSERT INTO idempotency_keys \
+             (env, subject, identity, project, key, body_hash, name, owner, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (env, subject, identity, project, key) DO NOTHING"
+        );
+        let inserted = k
+            .bound(sqlx::query(insert))
+            .bind(c.body_hash)
+            .bind(c.name)
+            .bind(c.owner)
+            .bind(now)
+            .execute(&mut *cn)
+            .await?
+            .rows_affected();
+        if inserted > 0 {
+            Claim::Claimed(Held {
+                owner: c.owner.to_string(),
+                at: now,
+            })
+        } else {
+            let sql = sql!(
+                d,
+                concat!(
+                    "SELECT body_hash, status, answer, owner, created_at FROM idempotency_keys WHERE ",
+                    where_key!()
+                )
+            );
+            let row: Stored = k
+                .bound(sqlx::query(sql))
+                .try_map(|r| sqlx::FromRow::from_row(&r))
+                .fetch_one(&mut *cn)
+                .await?;
+            match (row.body_hash == c.body_hash, row.status, row.answer) {
+                (false, _, _) => Claim::OtherBody,
+                (true, Some(s), Some(a)) => Claim::Answered(u16::try_from(s).unwrap_or(201), a),
+                (true, _, _) => Claim::InFlight {
+                    since: row.created_at,
+                    owner: row.owner,
+                },
+            }
         }
-    };
+    });
     tx.commit().await?;
     Ok(claim)
 }
@@ -152,15 +163,17 @@ pub async fn take_over(
     since: i64,
     owner: &str,
 ) -> Result<Option<Held>, sqlx::Error> {
-    let sql = concat!(
+    const SQL: &str = concat!(
         "UPDATE idempotency_keys SET owner = ?, created_at = ? \
          WHERE status IS NULL AND created_at = ? AND ",
         where_key!()
     );
     let at = now();
-    let q = sqlx::query(sql).bind(owner).bind(at).bind(since);
-    let done = k.bound(q).execute(&db.writer).await?;
-    Ok((done.rows_affected() == 1).then(|| Held {
+    let n = write!(db, |p, d| {
+        let q = sqlx::query(sql!(d, SQL)).bind(owner).bind(at).bind(since);
+        k.bound(q).execute(p).await.map(|r| r.rows_affected())
+    })?;
+    Ok((n == 1).then(|| Held {
         owner: owner.to_string(),
         at,
     }))
@@ -174,26 +187,30 @@ pub async fn complete(
     status: u16,
     answer: &str,
 ) -> Result<bool, sqlx::Error> {
-    let sql = concat!(
+    const SQL: &str = concat!(
         "UPDATE idempotency_keys SET status = ?, answer = ? \
          WHERE status IS NULL AND owner = ? AND created_at = ? AND ",
         where_key!()
     );
-    let q = sqlx::query(sql).bind(i64::from(status)).bind(answer);
-    let q = q.bind(&held.owner).bind(held.at);
-    let done = k.bound(q).execute(&db.writer).await?;
-    Ok(done.rows_affected() == 1)
+    let n = write!(db, |p, d| {
+        let q = sqlx::query(sql!(d, SQL)).bind(i64::from(status)).bind(answer);
+        let q = q.bind(&held.owner).bind(held.at);
+        k.bound(q).execute(p).await.map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
 }
 
 /// Forgets the claim `held` whose creation failed, so a retry may try again; false when it
 /// is no longer this holder's.
 pub async fn release(db: &Db, k: &KeyRef<'_>, held: &Held) -> Result<bool, sqlx::Error> {
-    let sql = concat!(
+    const SQL: &str = concat!(
         "DELETE FROM idempotency_keys \
          WHERE status IS NULL AND owner = ? AND created_at = ? AND ",
         where_key!()
     );
-    let q = sqlx::query(sql).bind(&held.owner).bind(held.at);
-    let done = k.bound(q).execute(&db.writer).await?;
-    Ok(done.rows_affected() == 1)
+    let n = write!(db, |p, d| {
+        let q = sqlx::query(sql!(d, SQL)).bind(&held.owner).bind(held.at);
+        k.bound(q).execute(p).await.map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
 }

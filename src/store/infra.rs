@@ -32,16 +32,18 @@ pub async fn accounts(
     vis: &Filter,
     page: Page,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query_scalar(ACCOUNTS_SQL)
-        .bind(env)
-        .bind(of.cloud_type)
-        .bind(of.project)
-        .bind(of.project);
-    q.visible_to(vis)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(&db.reader)
-        .await
+    read!(db, |p, d| {
+        let q = sqlx::query_scalar(sql!(d, ACCOUNTS_SQL))
+            .bind(env)
+            .bind(of.cloud_type)
+            .bind(of.project)
+            .bind(of.project);
+        q.visible_to(vis)
+            .bind(d.limit(page.limit))
+            .bind(page.offset)
+            .fetch_all(p)
+            .await
+    })
 }
 
 pub const ACCOUNT_SQL: &str =
@@ -54,23 +56,27 @@ pub async fn account(
     cloud_type: &str,
     uid: &str,
 ) -> Result<Option<Owned>, sqlx::Error> {
-    sqlx::query_as(ACCOUNT_SQL)
-        .bind(env)
-        .bind(cloud_type)
-        .bind(uid)
-        .fetch_optional(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(d, ACCOUNT_SQL))
+            .bind(env)
+            .bind(cloud_type)
+            .bind(uid)
+            .fetch_optional(p)
+            .await
+    })
 }
 
 pub const CLUSTER_GROUP_SQL: &str = "SELECT project_uid, COALESCE(detail_json, list_json) AS json FROM cluster_groups WHERE env = ? AND uid = ?";
 
 /// One cluster group: its detail JSON or, before details arrive, its list item.
 pub async fn cluster_group(db: &Db, env: &str, uid: &str) -> Result<Option<Owned>, sqlx::Error> {
-    sqlx::query_as(CLUSTER_GROUP_SQL)
-        .bind(env)
-        .bind(uid)
-        .fetch_optional(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(d, CLUSTER_GROUP_SQL))
+            .bind(env)
+            .bind(uid)
+            .fetch_optional(p)
+            .await
+    })
 }
 
 pub const ACCOUNT_CLOUD_SQL: &str =
@@ -78,21 +84,25 @@ pub const ACCOUNT_CLOUD_SQL: &str =
 
 /// The cloud type of a mirrored cloud account, whatever its kind.
 pub async fn account_cloud(db: &Db, env: &str, uid: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(ACCOUNT_CLOUD_SQL)
-        .bind(env)
-        .bind(uid)
-        .fetch_optional(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_scalar(sql!(d, ACCOUNT_CLOUD_SQL))
+            .bind(env)
+            .bind(uid)
+            .fetch_optional(p)
+            .await
+    })
 }
 
 pub const HAS_ACCOUNTS_SQL: &str = "SELECT EXISTS (SELECT 1 FROM cloud_accounts WHERE env = ?)";
 
 /// Whether the mirror holds any cloud account of `env` (false before its first sync).
 pub async fn has_accounts(db: &Db, env: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(HAS_ACCOUNTS_SQL)
-        .bind(env)
-        .fetch_one(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_scalar(sql!(d, HAS_ACCOUNTS_SQL))
+            .bind(env)
+            .fetch_one(p)
+            .await
+    })
 }
 
 /// A private cloud gateway (overlord) as mirrored: its list item carries `spec.ipPools`.
@@ -109,16 +119,24 @@ pub const ACCOUNT_GATEWAY_SQL: &str = concat!(
     " WHERE env = ? AND uid = ? LIMIT 1)"
 );
 
+const ACCOUNT_GATEWAY_POSTGRES_SQL: &str = concat!(
+    "SELECT uid, name, json FROM overlords WHERE env = ? AND uid = (",
+    "SELECT CAST(json AS json) #>> '{metadata,annotations,overlordUid}' FROM cloud_accounts",
+    " WHERE env = ? AND uid = ? LIMIT 1)"
+);
+
 /// The gateway a cloud account is linked to (its `overlordUid` annotation), if both are mirrored.
 pub async fn account_gateway(
     db: &Db,
     env: &str,
     account_uid: &str,
 ) -> Result<Option<GatewayRow>, sqlx::Error> {
-    sqlx::query_as(ACCOUNT_GATEWAY_SQL)
-        .bind(env)
-        .bind(env)
-        .bind(account_uid)
-        .fetch_optional(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(d, sqlite: ACCOUNT_GATEWAY_SQL, postgres: ACCOUNT_GATEWAY_POSTGRES_SQL))
+            .bind(env)
+            .bind(env)
+            .bind(account_uid)
+            .fetch_optional(p)
+            .await
+    })
 }

@@ -323,7 +323,7 @@ macro_rules! list_sql {
             $table,
             " WHERE env = ? AND (? IS NULL OR project_uid = ? OR project_uid IS NULL) AND ",
             visible!(),
-            " ORDER BY name, uid LIMIT ? OFFSET ?)"
+            " ORDER BY name, uid LIMIT ? OFFSET ?) AS page"
         )
     };
 }

@@ -36,9 +36,14 @@ pub struct Head {
 
 /// The notifier's cursor: the last event id handed to the outbox, if any yet.
 pub async fn cursor(db: &Db) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT last_event_id FROM webhook_cursor WHERE id = 1")
-        .fetch_optional(&db.reader)
+    read!(db, |p, d| {
+        sqlx::query_scalar(sql!(
+            d,
+            "SELECT last_event_id FROM webhook_cursor WHERE id = 1"
+        ))
+        .fetch_optional(p)
         .await
+    })
 }
 
 /// What [`enqueue`] did.
@@ -61,57 +66,64 @@ pub async fn enqueue(
     max_rows: usize,
 ) -> Result<Enqueued, sqlx::Error> {
     let mut tx = super::writer::begin_bookkeeping(db).await?;
-    let moved = match from {
-        None => sqlx::query(
-            "INSERT INTO webhook_cursor (id, last_event_id) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(to),
-        Some(f) => {
-            sqlx::query("UPDATE webhook_cursor SET last_event_id = ? WHERE id = 1 AND last_event_id = ?")
-                .bind(to)
-                .bind(f)
-        }
-    }
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        > 0;
-    if !moved {
-        return Ok(Enqueued::default());
-    }
-    let mut dropped = Vec::new();
-    for b in batches {
-        sqlx::query(
-            "INSERT INTO webhook_outbox (msg_id, hook, body, events, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&b.msg_id)
-        .bind(&b.hook)
-        .bind(&b.body)
-        .bind(b.events)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-    }
     let mut hooks: Vec<&str> = batches.iter().map(|b| b.hook.as_str()).collect();
     hooks.sort_unstable();
     hooks.dedup();
-    for hook in hooks {
-        let n = sqlx::query(
-            "DELETE FROM webhook_outbox WHERE hook = ? AND seq NOT IN
-               (SELECT seq FROM webhook_outbox WHERE hook = ? ORDER BY seq DESC LIMIT ?)",
-        )
-        .bind(hook)
-        .bind(hook)
-        .bind(i64::try_from(max_rows).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n > 0 {
-            dropped.push((hook.to_string(), n));
+    let (moved, dropped) = on!(&mut tx, |c, d| {
+        let moved = match from {
+            None => sqlx::query(sql!(
+                d,
+                "INSERT INTO webhook_cursor (id, last_event_id) VALUES (1, ?) ON CONFLICT (id) DO NOTHING"
+            ))
+            .bind(to),
+            Some(f) => sqlx::query(sql!(
+                d,
+                "UPDATE webhook_cursor SET last_event_id = ? WHERE id = 1 AND last_event_id = ?"
+            ))
+            .bind(to)
+            .bind(f),
         }
-    }
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+            > 0;
+        if !moved {
+            return Ok(Enqueued::default());
+        }
+        for b in batches {
+            sqlx::query(sql!(
+                d,
+                "INSERT INTO webhook_outbox (msg_id, hook, body, events, next_attempt_at, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?)"
+            ))
+            .bind(&b.msg_id)
+            .bind(&b.hook)
+            .bind(&b.body)
+            .bind(b.events)
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&mut *c)
+            .await?;
+        }
+        let mut dropped = Vec::new();
+        for hook in &hooks {
+            let n = sqlx::query(sql!(
+                d,
+                "DELETE FROM webhook_outbox WHERE hook = ? AND seq NOT IN
+                   (SELECT seq FROM webhook_outbox WHERE hook = ? ORDER BY seq DESC LIMIT ?)"
+            ))
+            .bind(*hook)
+            .bind(*hook)
+            .bind(i64::try_from(max_rows).unwrap_or(i64::MAX))
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                dropped.push((hook.to_string(), n));
+            }
+        }
+        (moved, dropped)
+    });
     tx.commit().await?;
     Ok(Enqueued { moved, dropped })
 }
@@ -119,13 +131,16 @@ pub async fn enqueue(
 /// The hook's oldest row, claimed or not: batches go out oldest first, one at a time, so a
 /// row another process is sending holds the later ones back.
 pub async fn head(db: &Db, hook: &str) -> Result<Option<Head>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT seq, next_attempt_at, claimed_until FROM webhook_outbox
-         WHERE hook = ? ORDER BY seq LIMIT 1",
-    )
-    .bind(hook)
-    .fetch_optional(&db.reader)
-    .await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(
+            d,
+            "SELECT seq, next_attempt_at, claimed_until FROM webhook_outbox
+             WHERE hook = ? ORDER BY seq LIMIT 1"
+        ))
+        .bind(hook)
+        .fetch_optional(p)
+        .await
+    })
 }
 
 /// Claims row `seq` until `until_ms` unless someone else holds a live claim on it; the row
@@ -136,16 +151,19 @@ pub async fn claim(
     now_ms: i64,
     until_ms: i64,
 ) -> Result<Option<Delivery>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE webhook_outbox SET claimed_until = ?
-         WHERE seq = ? AND (claimed_until IS NULL OR claimed_until < ?)
-         RETURNING seq, msg_id, body, events, attempts, claimed_until",
-    )
-    .bind(until_ms)
-    .bind(seq)
-    .bind(now_ms)
-    .fetch_optional(&db.writer)
-    .await
+    write!(db, |p, d| {
+        sqlx::query_as(sql!(
+            d,
+            "UPDATE webhook_outbox SET claimed_until = ?
+             WHERE seq = ? AND (claimed_until IS NULL OR claimed_until < ?)
+             RETURNING seq, msg_id, body, events, attempts, claimed_until"
+        ))
+        .bind(until_ms)
+        .bind(seq)
+        .bind(now_ms)
+        .fetch_optional(p)
+        .await
+    })
 }
 
 // Each of the three below ends only the claim `row` holds (`claimed_until` as written): a
@@ -153,12 +171,18 @@ pub async fn claim(
 
 /// A delivered or given-up row leaves the outbox.
 pub async fn remove(db: &Db, row: &Delivery) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM webhook_outbox WHERE seq = ? AND claimed_until = ?")
+    let n = write!(db, |p, d| {
+        sqlx::query(sql!(
+            d,
+            "DELETE FROM webhook_outbox WHERE seq = ? AND claimed_until = ?"
+        ))
         .bind(row.seq)
         .bind(row.claimed_until)
-        .execute(&db.writer)
-        .await?;
-    Ok(done.rows_affected() > 0)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
 }
 
 /// A failed attempt: counted, the claim released, the next attempt at `next_ms`.
@@ -168,40 +192,50 @@ pub async fn retry_later(
     next_ms: i64,
     error: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?,
-                claimed_until = NULL, last_error = ? WHERE seq = ? AND claimed_until = ?",
-    )
-    .bind(next_ms)
-    .bind(error)
-    .bind(row.seq)
-    .bind(row.claimed_until)
-    .execute(&db.writer)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    let n = write!(db, |p, d| {
+        sqlx::query(sql!(
+            d,
+            "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?,
+                    claimed_until = NULL, last_error = ? WHERE seq = ? AND claimed_until = ?"
+        ))
+        .bind(next_ms)
+        .bind(error)
+        .bind(row.seq)
+        .bind(row.claimed_until)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
 }
 
 /// Releases a claim without counting an attempt (the sender is stopping).
 pub async fn release(db: &Db, row: &Delivery) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE webhook_outbox SET claimed_until = NULL WHERE seq = ? AND claimed_until = ?",
-    )
-    .bind(row.seq)
-    .bind(row.claimed_until)
-    .execute(&db.writer)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    let n = write!(db, |p, d| {
+        sqlx::query(sql!(
+            d,
+            "UPDATE webhook_outbox SET claimed_until = NULL WHERE seq = ? AND claimed_until = ?"
+        ))
+        .bind(row.seq)
+        .bind(row.claimed_until)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
 }
 
 /// Drops the rows of webhooks no longer configured; returns how many.
 pub async fn forget_other_hooks(db: &Db, hooks: &[String]) -> Result<u64, sqlx::Error> {
     let keep = serde_json::to_string(hooks).unwrap_or_else(|_| "[]".into());
-    let n = sqlx::query(
-        "DELETE FROM webhook_outbox WHERE hook NOT IN (SELECT value FROM json_each(?))",
-    )
-    .bind(keep)
-    .execute(&db.writer)
-    .await?
-    .rows_affected();
-    Ok(n)
+    write!(db, |p, d| {
+        sqlx::query(sql!(
+            d,
+            "DELETE FROM webhook_outbox WHERE hook NOT IN (SELECT value FROM json_each(?))"
+        ))
+        .bind(&keep)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+    })
 }

@@ -22,13 +22,15 @@ pub async fn search_by_names(
     project: Option<&str>,
     vis: &Filter,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
-    let q = sqlx::query_scalar(SEARCH_BY_NAMES_SQL)
-        .bind(env)
-        .bind(serde_json::to_string(&lowered).unwrap_or_else(|_| "[]".into()))
-        .bind(project)
-        .bind(project);
-    q.visible_to(vis).fetch_all(&db.reader).await
+    read!(db, |p, d| {
+        let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        let q = sqlx::query_scalar(sql!(d, SEARCH_BY_NAMES_SQL))
+            .bind(env)
+            .bind(serde_json::to_string(&lowered).unwrap_or_else(|_| "[]".into()))
+            .bind(project)
+            .bind(project);
+        q.visible_to(vis).fetch_all(p).await
+    })
 }
 
 /// Which profiles of a project: its own and tenant ones, of these types and cloud type.
@@ -55,17 +57,19 @@ pub async fn for_project(
     vis: &Filter,
     page: Page,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query_scalar(FOR_PROJECT_SQL)
-        .bind(env)
-        .bind(of.project)
-        .bind(of.cloud_type)
-        .bind(of.cloud_type)
-        .bind(serde_json::to_string(of.profile_types).unwrap_or_else(|_| "[]".into()));
-    q.visible_to(vis)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(&db.reader)
-        .await
+    read!(db, |p, d| {
+        let q = sqlx::query_scalar(sql!(d, FOR_PROJECT_SQL))
+            .bind(env)
+            .bind(of.project)
+            .bind(of.cloud_type)
+            .bind(of.cloud_type)
+            .bind(serde_json::to_string(of.profile_types).unwrap_or_else(|_| "[]".into()));
+        q.visible_to(vis)
+            .bind(d.limit(page.limit))
+            .bind(page.offset)
+            .fetch_all(p)
+            .await
+    })
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -83,11 +87,13 @@ pub const VERSION_SQL: &str = "SELECT uid, profile_uid, project_uid, NULLIF(json
 
 /// One profile version by uid (any version of any profile).
 pub async fn version(db: &Db, env: &str, uid: &str) -> Result<Option<VersionRecord>, sqlx::Error> {
-    sqlx::query_as(VERSION_SQL)
-        .bind(env)
-        .bind(uid)
-        .fetch_optional(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(d, VERSION_SQL))
+            .bind(env)
+            .bind(uid)
+            .fetch_optional(p)
+            .await
+    })
 }
 
 pub const VARIABLES_SQL: &str =
@@ -98,11 +104,13 @@ pub async fn variables(
     env: &str,
     version_uid: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(VARIABLES_SQL)
-        .bind(env)
-        .bind(version_uid)
-        .fetch_optional(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_scalar(sql!(d, VARIABLES_SQL))
+            .bind(env)
+            .bind(version_uid)
+            .fetch_optional(p)
+            .await
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -145,35 +153,37 @@ pub async fn lineage(
     env: &str,
     any_uid: &str,
 ) -> Result<Option<ProfileInfo>, sqlx::Error> {
-    let Some(v) = version(db, env, any_uid).await? else {
-        return Ok(None);
-    };
-    let mut rows: Vec<VersionRow> = sqlx::query_as(LINEAGE_SQL)
-        .bind(env)
-        .bind(&v.profile_uid)
-        .fetch_all(&db.reader)
-        .await?;
-    rows.sort_by(|a, b| {
-        crate::domain::compare_versions(&a.version, &b.version).then_with(|| a.uid.cmp(&b.uid))
-    });
-    let Some(head) = rows.iter().find(|r| r.uid == v.profile_uid).or(rows.last()) else {
-        return Ok(None);
-    };
-    Ok(Some(ProfileInfo {
-        uid: v.profile_uid.clone(),
-        name: head.name.clone(),
-        scope: head.scope.clone(),
-        project_uid: head.project_uid.clone(),
-        profile_type: head.profile_type.clone(),
-        cloud_type: head.cloud_type.clone(),
-        versions: rows
-            .into_iter()
-            .map(|r| VersionInfo {
-                uid: r.uid,
-                version: r.version,
-            })
-            .collect(),
-    }))
+    read!(db, |p, d| {
+        let Some(v) = version(db, env, any_uid).await? else {
+            return Ok(None);
+        };
+        let mut rows: Vec<VersionRow> = sqlx::query_as(sql!(d, LINEAGE_SQL))
+            .bind(env)
+            .bind(&v.profile_uid)
+            .fetch_all(p)
+            .await?;
+        rows.sort_by(|a, b| {
+            crate::domain::compare_versions(&a.version, &b.version).then_with(|| a.uid.cmp(&b.uid))
+        });
+        let Some(head) = rows.iter().find(|r| r.uid == v.profile_uid).or(rows.last()) else {
+            return Ok(None);
+        };
+        Ok(Some(ProfileInfo {
+            uid: v.profile_uid.clone(),
+            name: head.name.clone(),
+            scope: head.scope.clone(),
+            project_uid: head.project_uid.clone(),
+            profile_type: head.profile_type.clone(),
+            cloud_type: head.cloud_type.clone(),
+            versions: rows
+                .into_iter()
+                .map(|r| VersionInfo {
+                    uid: r.uid,
+                    version: r.version,
+                })
+                .collect(),
+        }))
+    })
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -219,18 +229,22 @@ pub async fn clusters_on(
     vis: &Filter,
     page: Page,
 ) -> Result<(Vec<ClusterOnProfile>, i64), sqlx::Error> {
-    let q = sqlx::query_as(CLUSTERS_ON_SQL).bind(env).bind(profile_uid);
-    let q = q.visible_to(vis);
-    let rows: Vec<ClusterOnProfile> = q
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(&db.reader)
-        .await?;
-    let total = sqlx::query_scalar(CLUSTERS_ON_COUNT_SQL)
-        .bind(env)
-        .bind(profile_uid);
-    let total: i64 = total.visible_to(vis).fetch_one(&db.reader).await?;
-    Ok((rows, total))
+    read!(db, |p, d| {
+        let q = sqlx::query_as(sql!(d, CLUSTERS_ON_SQL))
+            .bind(env)
+            .bind(profile_uid);
+        let q = q.visible_to(vis);
+        let rows: Vec<ClusterOnProfile> = q
+            .bind(d.limit(page.limit))
+            .bind(page.offset)
+            .fetch_all(p)
+            .await?;
+        let total = sqlx::query_scalar(sql!(d, CLUSTERS_ON_COUNT_SQL))
+            .bind(env)
+            .bind(profile_uid);
+        let total: i64 = total.visible_to(vis).fetch_one(p).await?;
+        Ok((rows, total))
+    })
 }
 
 pub const NAMED_SQL: &str = concat!(
@@ -244,12 +258,16 @@ pub const NAMED_SQL: &str = concat!(
 /// The visible profiles named `name`, case-insensitive (as listed: uid of the newest
 /// version); with `project`, that project's and the tenant's.
 pub async fn named(db: &Db, by: ByName<'_>, vis: &Filter) -> Result<Vec<NamedRow>, sqlx::Error> {
-    let q = sqlx::query_as(NAMED_SQL).bind(by.env).bind(by.name);
-    q.bind(by.project)
-        .bind(by.project)
-        .visible_to(vis)
-        .fetch_all(&db.reader)
-        .await
+    read!(db, |p, d| {
+        let q = sqlx::query_as(sql!(d, NAMED_SQL))
+            .bind(by.env)
+            .bind(by.name);
+        q.bind(by.project)
+            .bind(by.project)
+            .visible_to(vis)
+            .fetch_all(p)
+            .await
+    })
 }
 
 pub const NAMES_SQL: &str = concat!(
@@ -260,8 +278,10 @@ pub const NAMES_SQL: &str = concat!(
 
 /// Names of the visible profiles (for "did you mean").
 pub async fn names(db: &Db, env: &str, vis: &Filter) -> Result<Vec<String>, sqlx::Error> {
-    let q = sqlx::query_scalar(NAMES_SQL).bind(env);
-    q.visible_to(vis).fetch_all(&db.reader).await
+    read!(db, |p, d| {
+        let q = sqlx::query_scalar(sql!(d, NAMES_SQL)).bind(env);
+        q.visible_to(vis).fetch_all(p).await
+    })
 }
 
 pub const VERSION_KIND_SQL: &str =
@@ -273,19 +293,23 @@ pub async fn version_kind(
     env: &str,
     uid: &str,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as(VERSION_KIND_SQL)
-        .bind(env)
-        .bind(uid)
-        .fetch_optional(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_as(sql!(d, VERSION_KIND_SQL))
+            .bind(env)
+            .bind(uid)
+            .fetch_optional(p)
+            .await
+    })
 }
 
 pub const HAS_VERSIONS_SQL: &str = "SELECT EXISTS (SELECT 1 FROM profile_versions WHERE env = ?)";
 
 /// Whether the mirror holds any profile version of `env` (false before its first sync).
 pub async fn has_versions(db: &Db, env: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(HAS_VERSIONS_SQL)
-        .bind(env)
-        .fetch_one(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_scalar(sql!(d, HAS_VERSIONS_SQL))
+            .bind(env)
+            .fetch_one(p)
+            .await
+    })
 }

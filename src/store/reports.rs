@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Serialize;
 
 use super::Db;
+use super::dialect::Dialect;
 use super::visibility::{Filter, Visible};
 use crate::domain::vocab::word;
 
@@ -286,26 +287,28 @@ async fn members_into(
     q: &UsageQuery,
     f: &Filter,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<MemberRow> = sqlx::query_as(VERSION_MEMBERS_SQL)
-        .bind(env)
-        .visible_to(f)
-        .bind(&q.project_uid)
-        .bind(&q.project_uid)
-        .fetch_all(&db.reader)
-        .await?;
-    let mut i = Interner::default();
-    for r in rows {
-        let t = tallies.entry(i.text(&r.version_uid)).or_default();
-        let (state, project) = (i.text(&word(Some(&r.state))), i.opt(&r.project_uid));
-        t.add(&state, &project, &i.opt(&r.project_name), 1);
-        t.members.push(ClusterBrief {
-            uid: r.uid,
-            name: r.name,
-            project_uid: r.project_uid,
-            state: state.to_string(),
-        });
-    }
-    Ok(())
+    read!(db, |p, d| {
+        let rows: Vec<MemberRow> = sqlx::query_as(sql!(d, VERSION_MEMBERS_SQL))
+            .bind(env)
+            .visible_to(f)
+            .bind(&q.project_uid)
+            .bind(&q.project_uid)
+            .fetch_all(p)
+            .await?;
+        let mut i = Interner::default();
+        for r in rows {
+            let t = tallies.entry(i.text(&r.version_uid)).or_default();
+            let (state, project) = (i.text(&word(Some(&r.state))), i.opt(&r.project_uid));
+            t.add(&state, &project, &i.opt(&r.project_name), 1);
+            t.members.push(ClusterBrief {
+                uid: r.uid,
+                name: r.name,
+                project_uid: r.project_uid,
+                state: state.to_string(),
+            });
+        }
+        Ok(())
+    })
 }
 
 /// Folds version rows (ordered by profile) and per-version tallies into profiles.
@@ -410,6 +413,16 @@ pub const PACK_USAGE_SQL: &str = "SELECT k.name, coalesce(nullif(k.tag, ''), k.v
      WHERE k.env = ? AND k.name IN (SELECT value FROM json_each(?))
        AND (? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))
      GROUP BY k.name, coalesce(nullif(k.tag, ''), k.version), c.uid
+     ORDER BY k.name, 2, c.name, c.uid";
+
+/// PostgreSQL names every selected cluster column in the grouping (one row per cluster uid
+/// either way: they depend on it).
+const PACK_USAGE_POSTGRES_SQL: &str = "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag,
+            max(k.layer) AS layer, c.uid, c.name AS cluster_name, c.state, c.project_uid
+     FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
+     WHERE k.env = ? AND k.name IN (SELECT value FROM json_each(?))
+       AND (? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))
+     GROUP BY k.name, coalesce(nullif(k.tag, ''), k.version), c.uid, c.name, c.state, c.project_uid
      ORDER BY k.name, 2, c.name, c.uid";
 
 /// Without `name`: the clusters per (pack, tag, project), grouped in SQLite once per
@@ -529,47 +542,49 @@ async fn pack_members(
     q: &PackQuery,
     f: &Filter,
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
-    let names = serde_json::to_string(names).unwrap_or_else(|_| "[]".into());
-    let rows: Vec<PackRow> = sqlx::query_as(PACK_USAGE_SQL)
-        .bind(env)
-        .bind(names)
-        .visible_to(f)
-        .fetch_all(&db.reader)
-        .await?;
-    let mut out: Vec<PackUsage> = Vec::new();
-    for r in rows.into_iter().filter(|r| q.takes(&r.tag)) {
-        let brief = ClusterBrief {
-            uid: r.uid,
-            name: r.cluster_name,
-            project_uid: r.project_uid,
-            state: word(Some(&r.state)).into_owned(),
-        };
-        match out.last_mut() {
-            Some(p) if p.name == r.name && p.tag == r.tag => {
-                p.clusters += 1;
-                push_member(p, brief);
-            }
-            _ => {
-                let mut p = PackUsage {
-                    name: r.name,
-                    version: r.tag.clone(),
-                    tag: r.tag,
-                    layer: r.layer,
-                    clusters: 1,
-                    cluster_uids: Some(Vec::new()),
-                    cluster_list: Some(Vec::new()),
-                };
-                push_member(&mut p, brief);
-                out.push(p);
+    read!(db, |p, d| {
+        let names = serde_json::to_string(names).unwrap_or_else(|_| "[]".into());
+        let rows: Vec<PackRow> = sqlx::query_as(sql!(d, sqlite: PACK_USAGE_SQL, postgres: PACK_USAGE_POSTGRES_SQL))
+            .bind(env)
+            .bind(names)
+            .visible_to(f)
+            .fetch_all(p)
+            .await?;
+        let mut out: Vec<PackUsage> = Vec::new();
+        for r in rows.into_iter().filter(|r| q.takes(&r.tag)) {
+            let brief = ClusterBrief {
+                uid: r.uid,
+                name: r.cluster_name,
+                project_uid: r.project_uid,
+                state: word(Some(&r.state)).into_owned(),
+            };
+            match out.last_mut() {
+                Some(p) if p.name == r.name && p.tag == r.tag => {
+                    p.clusters += 1;
+                    push_member(p, brief);
+                }
+                _ => {
+                    let mut p = PackUsage {
+                        name: r.name,
+                        version: r.tag.clone(),
+                        tag: r.tag,
+                        layer: r.layer,
+                        clusters: 1,
+                        cluster_uids: Some(Vec::new()),
+                        cluster_list: Some(Vec::new()),
+                    };
+                    push_member(&mut p, brief);
+                    out.push(p);
+                }
             }
         }
-    }
-    for p in &mut out {
-        if let Some(u) = &mut p.cluster_uids {
-            u.sort();
+        for p in &mut out {
+            if let Some(u) = &mut p.cluster_uids {
+                u.sort();
+            }
         }
-    }
-    Ok(out)
+        Ok(out)
+    })
 }
 
 fn push_member(p: &mut PackUsage, c: ClusterBrief) {
@@ -721,11 +736,33 @@ impl TallyMemo {
 /// The four grouped queries, in one read transaction so they agree with each other.
 #[tracing::instrument(skip(db), fields(profiles, groups))]
 async fn count(db: &Db, env: &str) -> Result<Arc<Tallies>, sqlx::Error> {
-    let mut tx = db.reader.begin().await?;
-    let mut profiles: Vec<VersionRow> = sqlx::query_as(PROFILE_VERSIONS_SQL)
-        .bind(env)
-        .fetch_all(&mut *tx)
-        .await?;
+    let (mut profiles, versions, packs, fleet) = read!(db, |p, d| {
+        let mut tx = p.begin().await?;
+        if d == Dialect::Postgres {
+            // One snapshot for the four statements (READ COMMITTED takes one per statement).
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let profiles: Vec<VersionRow> = sqlx::query_as(sql!(d, PROFILE_VERSIONS_SQL))
+            .bind(env)
+            .fetch_all(&mut *tx)
+            .await?;
+        let versions: Vec<CountRow> = sqlx::query_as(sql!(d, VERSION_COUNTS_SQL))
+            .bind(env)
+            .fetch_all(&mut *tx)
+            .await?;
+        let packs: Vec<PackCountRow> = sqlx::query_as(sql!(d, PACK_COUNTS_SQL))
+            .bind(env)
+            .fetch_all(&mut *tx)
+            .await?;
+        let fleet: Vec<FleetRow> = sqlx::query_as(sql!(d, FLEET_SQL))
+            .bind(env)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>((profiles, versions, packs, fleet))
+    })?;
     // A profile's versions in version order, once per count (not per report): the order must
     // not depend on whether a version's details, and its own timestamp, are in yet.
     profiles.sort_by(|a, b| {
@@ -734,19 +771,6 @@ async fn count(db: &Db, env: &str) -> Result<Arc<Tallies>, sqlx::Error> {
             .then_with(|| crate::domain::compare_versions(&a.version, &b.version))
             .then_with(|| a.version_uid.cmp(&b.version_uid))
     });
-    let versions: Vec<CountRow> = sqlx::query_as(VERSION_COUNTS_SQL)
-        .bind(env)
-        .fetch_all(&mut *tx)
-        .await?;
-    let packs = sqlx::query_as(PACK_COUNTS_SQL)
-        .bind(env)
-        .fetch_all(&mut *tx)
-        .await?;
-    let fleet = sqlx::query_as(FLEET_SQL)
-        .bind(env)
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.commit().await?;
     let mut i = Interner::default();
     let t = Tallies {
         profiles: profiles

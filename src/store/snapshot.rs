@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::QueryBuilder;
 
 use super::Db;
+use super::dialect::Dialect;
+use super::writer::WriteTx;
 
 /// Columns shared by every mirrored object.
 #[derive(Debug, Clone)]
@@ -237,18 +239,27 @@ impl Snapshot {
 
 /// Clusters of `env` whose reverse index is not in yet (their listing left packs out and their
 /// details have not arrived).
-pub async fn unindexed_in(tx: &mut SqliteConnection, env: &str) -> Result<u64, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM clusters WHERE env = ? AND indexed = 0")
-        .bind(env)
-        .fetch_one(&mut *tx)
-        .await?;
+pub async fn unindexed_in(tx: &mut WriteTx, env: &str) -> Result<u64, sqlx::Error> {
+    let n: i64 = on!(tx, |conn, dl| {
+        sqlx::query_scalar(sql!(dl, UNINDEXED_SQL))
+            .bind(env)
+            .fetch_one(&mut *conn)
+            .await
+    })?;
     Ok(n.max(0) as u64)
 }
 
+const UNINDEXED_SQL: &str = "SELECT count(*) FROM clusters WHERE env = ? AND indexed = 0";
+
 /// [`unindexed_in`] outside a transaction.
 pub async fn unindexed(db: &Db, env: &str) -> Result<u64, sqlx::Error> {
-    let mut c = db.reader.acquire().await?;
-    unindexed_in(&mut c, env).await
+    let n: i64 = read!(db, |p, d| {
+        sqlx::query_scalar(sql!(d, UNINDEXED_SQL))
+            .bind(env)
+            .fetch_one(p)
+            .await
+    })?;
+    Ok(n.max(0) as u64)
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -336,28 +347,25 @@ struct KnownVirtualRow {
     state: String,
 }
 
-/// Every row of `sql` (one `env` parameter), read into `T`.
-async fn rows_of<T>(
-    r: &sqlx::SqlitePool,
-    env: &str,
-    sql: &'static str,
-) -> Result<Vec<T>, sqlx::Error>
-where
-    T: for<'q> sqlx::FromRow<'q, sqlx::sqlite::SqliteRow> + Send + Unpin,
-{
-    sqlx::query_as::<_, T>(sql).bind(env).fetch_all(r).await
+/// uid → last modified.
+fn stamps(rows: Vec<Stamp>) -> HashMap<String, String> {
+    rows.into_iter().map(|s| (s.uid, s.last_modified)).collect()
 }
 
 pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
-    let r = &db.reader;
-    let clusters = rows_of::<KnownClusterRow>(
-        r,
-        env,
-        "SELECT c.uid, c.last_modified, c.state, d.synced_at AS detail_at, c.indexed <> 0 AS indexed
+    read!(db, |p, d| {
+        // Every row of a query with one `env` parameter, read into a row type.
+        macro_rules! rows {
+            ($t:ty, $sql:expr) => {
+                sqlx::query_as::<_, $t>(sql!(d, $sql))
+                    .bind(env)
+                    .fetch_all(p)
+                    .await?
+            };
+        }
+        let clusters = rows!(KnownClusterRow, "SELECT c.uid, c.last_modified, c.state, d.synced_at AS detail_at, c.indexed <> 0 AS indexed
          FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
-         WHERE c.env = ?",
-    )
-    .await?
+         WHERE c.env = ?")
     .into_iter()
     .map(|c| {
         let k = KnownCluster {
@@ -369,63 +377,59 @@ pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
         (c.uid, k)
     })
     .collect();
-    let versions = rows_of::<KnownVersionRow>(
-        r,
-        env,
-        "SELECT uid, profile_uid, last_modified, synced_at, json <> '' AS detailed
-         FROM profile_versions WHERE env = ?",
-    )
-    .await?
-    .into_iter()
-    .map(|v| {
-        let k = KnownVersion {
-            profile_uid: v.profile_uid,
-            last_modified: v.last_modified,
-            synced_at: v.synced_at,
-            detailed: v.detailed,
-        };
-        (v.uid, k)
-    })
-    .collect();
-    let groups = rows_of::<KnownGroupRow>(
-        r,
-        env,
-        "SELECT uid, last_modified, detail_json IS NOT NULL AS detailed
-         FROM cluster_groups WHERE env = ?",
-    )
-    .await?
-    .into_iter()
-    .map(|g| (g.uid, (g.last_modified, g.detailed)))
-    .collect();
-    let virtual_clusters = rows_of::<KnownVirtualRow>(
-        r,
-        env,
-        "SELECT uid, last_modified, state FROM virtual_clusters WHERE env = ?",
-    )
-    .await?
-    .into_iter()
-    .map(|v| (v.uid, (v.last_modified, v.state)))
-    .collect();
-    let stamps = |sql: &'static str| async move {
-        let rows = rows_of::<Stamp>(r, env, sql).await?;
-        Ok::<_, sqlx::Error>(
-            rows.into_iter()
-                .map(|s| (s.uid, s.last_modified))
-                .collect::<HashMap<_, _>>(),
+        let versions = rows!(
+            KnownVersionRow,
+            "SELECT uid, profile_uid, last_modified, synced_at, json <> '' AS detailed
+         FROM profile_versions WHERE env = ?"
         )
-    };
-    Ok(Known {
-        clusters,
-        versions,
-        groups,
-        virtual_clusters,
-        profiles: stamps("SELECT uid, last_modified FROM cluster_profiles WHERE env = ?").await?,
-        projects: stamps("SELECT uid, last_modified FROM projects WHERE env = ?").await?,
-        accounts: stamps(
-            "SELECT cloud_type || '/' || uid AS uid, last_modified FROM cloud_accounts WHERE env = ?",
+        .into_iter()
+        .map(|v| {
+            let k = KnownVersion {
+                profile_uid: v.profile_uid,
+                last_modified: v.last_modified,
+                synced_at: v.synced_at,
+                detailed: v.detailed,
+            };
+            (v.uid, k)
+        })
+        .collect();
+        let groups = rows!(
+            KnownGroupRow,
+            "SELECT uid, last_modified, detail_json IS NOT NULL AS detailed
+         FROM cluster_groups WHERE env = ?"
         )
-        .await?,
-        overlords: stamps("SELECT uid, last_modified FROM overlords WHERE env = ?").await?,
+        .into_iter()
+        .map(|g| (g.uid, (g.last_modified, g.detailed)))
+        .collect();
+        let virtual_clusters = rows!(
+            KnownVirtualRow,
+            "SELECT uid, last_modified, state FROM virtual_clusters WHERE env = ?"
+        )
+        .into_iter()
+        .map(|v| (v.uid, (v.last_modified, v.state)))
+        .collect();
+        Ok(Known {
+            clusters,
+            versions,
+            groups,
+            virtual_clusters,
+            profiles: stamps(rows!(
+                Stamp,
+                "SELECT uid, last_modified FROM cluster_profiles WHERE env = ?"
+            )),
+            projects: stamps(rows!(
+                Stamp,
+                "SELECT uid, last_modified FROM projects WHERE env = ?"
+            )),
+            accounts: stamps(rows!(
+                Stamp,
+                "SELECT cloud_type || '/' || uid AS uid, last_modified FROM cloud_accounts WHERE env = ?"
+            )),
+            overlords: stamps(rows!(
+                Stamp,
+                "SELECT uid, last_modified FROM overlords WHERE env = ?"
+            )),
+        })
     })
 }
 
@@ -442,7 +446,7 @@ fn tally(c: &mut KindCounts, known: Option<bool>) {
 /// Deletes the objects of `table` known before this run that a complete listing no longer
 /// has (neither in this part nor applied by an earlier batch of the same run).
 async fn delete_unlisted<'p, T>(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     table: &'static str,
     env: &str,
     known: impl Iterator<Item = &String>,
@@ -457,12 +461,14 @@ async fn delete_unlisted<'p, T>(
     let sql = format!("DELETE FROM {table} WHERE env = ? AND uid = ?");
     let mut n = 0;
     for uid in known.filter(|u| !present.contains(u.as_str())) {
-        n += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(env)
-            .bind(uid)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        n += on!(tx, |conn, dl| {
+            sqlx::query(sqlx::AssertSqlSafe(dl.text(&sql)))
+                .bind(env)
+                .bind(uid)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
     }
     Ok(n)
 }
@@ -472,22 +478,24 @@ const ROWS_PER_STATEMENT: usize = 100;
 
 /// `DELETE FROM {table} WHERE env = ? AND {column} IN (...)`, in chunks.
 async fn delete_in(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     table: &'static str,
     column: &'static str,
     env: &str,
     keys: &[&str],
 ) -> Result<(), sqlx::Error> {
     for chunk in keys.chunks(500) {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE env = "));
-        qb.push_bind(env);
-        qb.push(format!(" AND {column} IN ("));
-        let mut list = qb.separated(", ");
-        for k in chunk {
-            list.push_bind(*k);
-        }
-        list.push_unseparated(")");
-        qb.build().execute(&mut *tx).await?;
+        on!(tx, |conn, dl| {
+            let mut qb = QueryBuilder::new(format!("DELETE FROM {table} WHERE env = "));
+            qb.push_bind(env);
+            qb.push(format!(" AND {column} IN ("));
+            let mut list = qb.separated(", ");
+            for k in chunk {
+                list.push_bind(*k);
+            }
+            list.push_unseparated(")");
+            qb.build().execute(&mut *conn).await.map(drop)
+        })?;
     }
     Ok(())
 }
@@ -519,7 +527,7 @@ pub fn add_counts(total: &mut Counts, counts: &Counts) {
 
 /// Applies a snapshot (or one batch of a run) inside the caller's write transaction.
 pub async fn apply_in(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     snap: &Snapshot,
     known: &Known,
@@ -563,7 +571,7 @@ pub async fn apply_in(
 
 /// Projects (few: always rewritten).
 async fn apply_projects(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     part: &Part<ObjectRow>,
     known: &Known,
@@ -575,14 +583,13 @@ async fn apply_projects(
             &mut c,
             known.projects.get(&p.uid).map(|lm| *lm != p.last_modified),
         );
-        sqlx::query(
-            "INSERT INTO projects (env, uid, name, last_modified, json, synced_at) VALUES (?, ?, ?, ?, ?, ?)
+        on!(tx, |conn, dl| {
+            sqlx::query(sql!(dl, "INSERT INTO projects (env, uid, name, last_modified, json, synced_at) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, last_modified = excluded.last_modified,
-                json = excluded.json, synced_at = excluded.synced_at",
-        )
+                json = excluded.json, synced_at = excluded.synced_at"))
         .bind(env).bind(&p.uid).bind(&p.name).bind(&p.last_modified).bind(&p.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn).await.map(|r| r.rows_affected())
+        })?;
     }
     c.deleted = delete_unlisted(tx, "projects", env, known.projects.keys(), part, |p| {
         p.uid.as_str()
@@ -593,7 +600,7 @@ async fn apply_projects(
 
 /// Profiles as listed.
 async fn apply_profiles(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     part: &Part<ProfileRow>,
     known: &Known,
@@ -607,20 +614,19 @@ async fn apply_profiles(
         if changed == Some(false) {
             continue;
         }
-        sqlx::query(
-            "INSERT INTO cluster_profiles (env, uid, name, scope, project_uid, profile_type, cloud_type, version,
+        on!(tx, |conn, dl| {
+            sqlx::query(sql!(dl, "INSERT INTO cluster_profiles (env, uid, name, scope, project_uid, profile_type, cloud_type, version,
                 last_modified, list_json, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
                 project_uid = excluded.project_uid, profile_type = excluded.profile_type,
                 cloud_type = excluded.cloud_type, version = excluded.version,
                 last_modified = excluded.last_modified, list_json = excluded.list_json,
-                synced_at = excluded.synced_at",
-        )
+                synced_at = excluded.synced_at"))
         .bind(env).bind(&p.row.uid).bind(&p.row.name).bind(&p.row.scope).bind(&p.row.project_uid)
         .bind(&p.profile_type).bind(&p.cloud_type).bind(&p.version).bind(&p.row.last_modified)
         .bind(&p.row.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn).await.map(|r| r.rows_affected())
+        })?;
     }
     c.deleted = delete_unlisted(
         tx,
@@ -636,7 +642,7 @@ async fn apply_profiles(
 
 /// Every profile version (batched: a cold sync writes thousands).
 async fn apply_versions(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     part: &Part<VersionRow>,
     known: &Known,
@@ -660,14 +666,18 @@ async fn apply_versions(
                 tally(&mut c, Some(false));
                 // The profile may now be listed under a newer uid.
                 if k.is_some_and(|k| k.profile_uid != v.profile_uid) {
-                    sqlx::query(
-                        "UPDATE profile_versions SET profile_uid = ? WHERE env = ? AND uid = ?",
-                    )
-                    .bind(&v.profile_uid)
-                    .bind(env)
-                    .bind(&v.uid)
-                    .execute(&mut *tx)
-                    .await?;
+                    on!(tx, |conn, dl| {
+                        sqlx::query(sql!(
+                            dl,
+                            "UPDATE profile_versions SET profile_uid = ? WHERE env = ? AND uid = ?"
+                        ))
+                        .bind(&v.profile_uid)
+                        .bind(env)
+                        .bind(&v.uid)
+                        .execute(&mut *conn)
+                        .await
+                        .map(|r| r.rows_affected())
+                    })?;
                 }
             }
         }
@@ -694,7 +704,7 @@ async fn apply_versions(
 
 /// Clusters, their details and the reverse index (batched: a cold sync writes 10k+).
 async fn apply_clusters(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     part: &Part<ClusterRow>,
     known: &Known,
@@ -741,7 +751,7 @@ async fn apply_clusters(
 
 /// Virtual clusters as listed.
 async fn apply_virtual_clusters(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     part: &Part<VirtualRow>,
     known: &Known,
@@ -757,19 +767,18 @@ async fn apply_virtual_clusters(
         if changed == Some(false) {
             continue;
         }
-        sqlx::query(
-            "INSERT INTO virtual_clusters (env, uid, name, scope, project_uid, state, host_cluster_uid,
+        on!(tx, |conn, dl| {
+            sqlx::query(sql!(dl, "INSERT INTO virtual_clusters (env, uid, name, scope, project_uid, state, host_cluster_uid,
                 cluster_group_uid, last_modified, list_json, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
                 project_uid = excluded.project_uid, state = excluded.state,
                 host_cluster_uid = excluded.host_cluster_uid, cluster_group_uid = excluded.cluster_group_uid,
-                last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at",
-        )
+                last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at"))
         .bind(env).bind(&v.row.uid).bind(&v.row.name).bind(&v.row.scope).bind(&v.row.project_uid)
         .bind(&v.state).bind(&v.host_cluster_uid).bind(&v.cluster_group_uid).bind(&v.row.last_modified)
         .bind(&v.row.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn).await.map(|r| r.rows_affected())
+        })?;
     }
     c.deleted = delete_unlisted(
         tx,
@@ -785,7 +794,7 @@ async fn apply_virtual_clusters(
 
 /// Cloud accounts (few: always rewritten; secrets were stripped by the run).
 async fn apply_cloud_accounts(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     part: &Part<AccountRow>,
     known: &Known,
@@ -801,17 +810,16 @@ async fn apply_cloud_accounts(
                 .get(&key)
                 .map(|lm| *lm != a.row.last_modified),
         );
-        sqlx::query(
-            "INSERT INTO cloud_accounts (env, cloud_type, uid, name, scope, project_uid, last_modified, json, synced_at)
+        on!(tx, |conn, dl| {
+            sqlx::query(sql!(dl, "INSERT INTO cloud_accounts (env, cloud_type, uid, name, scope, project_uid, last_modified, json, synced_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (env, cloud_type, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
                 project_uid = excluded.project_uid, last_modified = excluded.last_modified,
-                json = excluded.json, synced_at = excluded.synced_at",
-        )
+                json = excluded.json, synced_at = excluded.synced_at"))
         .bind(env).bind(&a.cloud_type).bind(&a.row.uid).bind(&a.row.name).bind(&a.row.scope)
         .bind(&a.row.project_uid).bind(&a.row.last_modified).bind(&a.row.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn).await.map(|r| r.rows_affected())
+        })?;
     }
     if part.complete {
         let present: HashSet<String> = part
@@ -821,15 +829,18 @@ async fn apply_cloud_accounts(
             .collect();
         for key in known.accounts.keys().filter(|k| !present.contains(*k)) {
             if let Some((cloud, uid)) = key.split_once('/') {
-                c.deleted += sqlx::query(
-                    "DELETE FROM cloud_accounts WHERE env = ? AND cloud_type = ? AND uid = ?",
-                )
-                .bind(env)
-                .bind(cloud)
-                .bind(uid)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                c.deleted += on!(tx, |conn, dl| {
+                    sqlx::query(sql!(
+                        dl,
+                        "DELETE FROM cloud_accounts WHERE env = ? AND cloud_type = ? AND uid = ?"
+                    ))
+                    .bind(env)
+                    .bind(cloud)
+                    .bind(uid)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|r| r.rows_affected())
+                })?;
             }
         }
     }
@@ -838,7 +849,7 @@ async fn apply_cloud_accounts(
 
 /// Overlords (few: always rewritten).
 async fn apply_overlords(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     part: &Part<OverlordRow>,
     known: &Known,
@@ -853,17 +864,16 @@ async fn apply_overlords(
                 .get(&o.row.uid)
                 .map(|lm| *lm != o.row.last_modified),
         );
-        sqlx::query(
-            "INSERT INTO overlords (env, uid, name, kind, scope, project_uid, last_modified, json, synced_at)
+        on!(tx, |conn, dl| {
+            sqlx::query(sql!(dl, "INSERT INTO overlords (env, uid, name, kind, scope, project_uid, last_modified, json, synced_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, kind = excluded.kind,
                 scope = excluded.scope, project_uid = excluded.project_uid,
-                last_modified = excluded.last_modified, json = excluded.json, synced_at = excluded.synced_at",
-        )
+                last_modified = excluded.last_modified, json = excluded.json, synced_at = excluded.synced_at"))
         .bind(env).bind(&o.row.uid).bind(&o.row.name).bind(&o.kind).bind(&o.row.scope)
         .bind(&o.row.project_uid).bind(&o.row.last_modified).bind(&o.row.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn).await.map(|r| r.rows_affected())
+        })?;
     }
     c.deleted = delete_unlisted(tx, "overlords", env, known.overlords.keys(), part, |o| {
         o.row.uid.as_str()
@@ -874,7 +884,7 @@ async fn apply_overlords(
 
 /// Cluster groups.
 async fn apply_cluster_groups(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     part: &Part<GroupRow>,
     known: &Known,
@@ -890,24 +900,29 @@ async fn apply_cluster_groups(
         if changed == Some(false) && g.detail_json.is_none() {
             continue;
         }
-        sqlx::query(
-            "INSERT INTO cluster_groups (env, uid, name, scope, project_uid, last_modified, list_json, synced_at)
+        on!(tx, |conn, dl| {
+            sqlx::query(sql!(dl, "INSERT INTO cluster_groups (env, uid, name, scope, project_uid, last_modified, list_json, synced_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
                 project_uid = excluded.project_uid, last_modified = excluded.last_modified,
-                list_json = excluded.list_json, synced_at = excluded.synced_at",
-        )
+                list_json = excluded.list_json, synced_at = excluded.synced_at"))
         .bind(env).bind(&g.row.uid).bind(&g.row.name).bind(&g.row.scope).bind(&g.row.project_uid)
         .bind(&g.row.last_modified).bind(&g.row.json).bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *conn).await.map(|r| r.rows_affected())
+        })?;
         if let Some(d) = &g.detail_json {
-            sqlx::query("UPDATE cluster_groups SET detail_json = ? WHERE env = ? AND uid = ?")
+            on!(tx, |conn, dl| {
+                sqlx::query(sql!(
+                    dl,
+                    "UPDATE cluster_groups SET detail_json = ? WHERE env = ? AND uid = ?"
+                ))
                 .bind(d)
                 .bind(env)
                 .bind(&g.row.uid)
-                .execute(&mut *tx)
-                .await?;
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+            })?;
         }
     }
     c.deleted = delete_unlisted(tx, "cluster_groups", env, known.groups.keys(), part, |g| {
@@ -920,7 +935,7 @@ async fn apply_cluster_groups(
 /// Profile version rows from the profile listing alone (`json` '' until details arrive); a row
 /// that appeared meanwhile (a batch of details) is left as it is.
 async fn write_listed_versions(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     listed: &[(&VersionRow, &VersionListed)],
     now: &str,
@@ -931,7 +946,7 @@ async fn write_listed_versions(
 
 /// Profile version rows with their new details.
 async fn write_versions(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     detailed: &[(&VersionRow, &VersionDetail)],
     now: &str,
@@ -957,40 +972,42 @@ async fn write_versions(
 /// Profile version rows (columns and JSON text), `on_conflict` deciding what a row already
 /// there keeps.
 async fn insert_versions(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     rows: &[(&VersionRow, &VersionListed, &str)],
     now: &str,
     on_conflict: &'static str,
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
+        on!(tx, |conn, dl| {
+            let mut qb = QueryBuilder::new(
             "INSERT INTO profile_versions (env, uid, profile_uid, name, version, scope, project_uid,
                 profile_type, cloud_type, last_modified, json, synced_at) ",
         );
-        qb.push_values(chunk, |mut b, (v, c, json)| {
-            b.push_bind(env)
-                .push_bind(&v.uid)
-                .push_bind(&v.profile_uid)
-                .push_bind(&c.name)
-                .push_bind(&c.version)
-                .push_bind(&c.scope)
-                .push_bind(&c.project_uid)
-                .push_bind(&c.profile_type)
-                .push_bind(&c.cloud_type)
-                .push_bind(&c.last_modified)
-                .push_bind(*json)
-                .push_bind(now);
-        });
-        qb.push(on_conflict);
-        qb.build().execute(&mut *tx).await?;
+            qb.push_values(chunk, |mut b, (v, c, json)| {
+                b.push_bind(env)
+                    .push_bind(&v.uid)
+                    .push_bind(&v.profile_uid)
+                    .push_bind(&c.name)
+                    .push_bind(&c.version)
+                    .push_bind(&c.scope)
+                    .push_bind(&c.project_uid)
+                    .push_bind(&c.profile_type)
+                    .push_bind(&c.cloud_type)
+                    .push_bind(&c.last_modified)
+                    .push_bind(*json)
+                    .push_bind(now);
+            });
+            qb.push(on_conflict);
+            qb.build().execute(&mut *conn).await.map(drop)
+        })?;
     }
     Ok(())
 }
 
 /// Packs and variables of versions with new details (`refetched`: those the mirror had).
 async fn write_version_contents(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     detailed: &[(&VersionRow, &VersionDetail)],
     refetched: &[&str],
@@ -1006,32 +1023,36 @@ async fn write_version_contents(
         })
         .collect();
     for chunk in packs.chunks(ROWS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO profile_packs (env, version_uid, position, name, tag, version, layer, pack_type, pack_uid) ",
-        );
-        qb.push_values(chunk, |mut b, (uid, i, p)| {
-            b.push_bind(env)
-                .push_bind(*uid)
-                .push_bind(*i as i64)
-                .push_bind(&p.name)
-                .push_bind(&p.tag)
-                .push_bind(&p.version)
-                .push_bind(&p.layer)
-                .push_bind(&p.pack_type)
-                .push_bind(&p.pack_uid);
-        });
-        qb.build().execute(&mut *tx).await?;
+        on!(tx, |conn, dl| {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO profile_packs (env, version_uid, position, name, tag, version, layer, pack_type, pack_uid) ",
+            );
+            qb.push_values(chunk, |mut b, (uid, i, p)| {
+                b.push_bind(env)
+                    .push_bind(*uid)
+                    .push_bind(*i as i64)
+                    .push_bind(&p.name)
+                    .push_bind(&p.tag)
+                    .push_bind(&p.version)
+                    .push_bind(&p.layer)
+                    .push_bind(&p.pack_type)
+                    .push_bind(&p.pack_uid);
+            });
+            qb.build().execute(&mut *conn).await.map(drop)
+        })?;
     }
     for chunk in detailed.chunks(ROWS_PER_STATEMENT) {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("INSERT INTO profile_variables (env, version_uid, json) ");
-        qb.push_values(chunk, |mut b, (v, d)| {
-            b.push_bind(env)
-                .push_bind(&v.uid)
-                .push_bind(&d.variables_json);
-        });
-        qb.push(" ON CONFLICT (env, version_uid) DO UPDATE SET json = excluded.json");
-        qb.build().execute(&mut *tx).await?;
+        on!(tx, |conn, dl| {
+            let mut qb =
+                QueryBuilder::new("INSERT INTO profile_variables (env, version_uid, json) ");
+            qb.push_values(chunk, |mut b, (v, d)| {
+                b.push_bind(env)
+                    .push_bind(&v.uid)
+                    .push_bind(&d.variables_json);
+            });
+            qb.push(" ON CONFLICT (env, version_uid) DO UPDATE SET json = excluded.json");
+            qb.build().execute(&mut *conn).await.map(drop)
+        })?;
     }
     Ok(())
 }
@@ -1080,7 +1101,7 @@ impl IndexFrom {
 
 /// Cluster rows, listing columns; health, version and `indexed` as [`IndexFrom`] says.
 async fn write_clusters(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     writes: &[&ClusterRow],
     now: &str,
@@ -1092,33 +1113,35 @@ async fn write_clusters(
             .filter(|c| IndexFrom::of(c) == from)
             .collect();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
+            on!(tx, |conn, dl| {
+                let mut qb = QueryBuilder::new(
                 "INSERT INTO clusters (env, uid, name, scope, project_uid, cloud_type, state, last_modified,
                     list_json, synced_at, health, kubernetes_version, indexed) ",
             );
-            qb.push_values(chunk, |mut b, cl| {
-                let index = cl.detail.as_ref().map(|d| &d.index).or(cl.index.as_ref());
-                b.push_bind(env)
-                    .push_bind(&cl.row.uid)
-                    .push_bind(&cl.row.name)
-                    .push_bind(&cl.row.scope)
-                    .push_bind(&cl.row.project_uid)
-                    .push_bind(&cl.cloud_type)
-                    .push_bind(&cl.state)
-                    .push_bind(&cl.row.last_modified)
-                    .push_bind(&cl.row.json)
-                    .push_bind(now)
-                    .push_bind(index.and_then(|i| i.health.as_ref()))
-                    .push_bind(index.and_then(|i| i.kubernetes_version.as_ref()))
-                    .push_bind(i64::from(index.is_some()));
-            });
-            qb.push(
+                qb.push_values(chunk, |mut b, cl| {
+                    let index = cl.detail.as_ref().map(|d| &d.index).or(cl.index.as_ref());
+                    b.push_bind(env)
+                        .push_bind(&cl.row.uid)
+                        .push_bind(&cl.row.name)
+                        .push_bind(&cl.row.scope)
+                        .push_bind(&cl.row.project_uid)
+                        .push_bind(&cl.cloud_type)
+                        .push_bind(&cl.state)
+                        .push_bind(&cl.row.last_modified)
+                        .push_bind(&cl.row.json)
+                        .push_bind(now)
+                        .push_bind(index.and_then(|i| i.health.as_ref()))
+                        .push_bind(index.and_then(|i| i.kubernetes_version.as_ref()))
+                        .push_bind(i64::from(index.is_some()));
+                });
+                qb.push(
                 " ON CONFLICT (env, uid) DO UPDATE SET name = excluded.name, scope = excluded.scope,
                     project_uid = excluded.project_uid, cloud_type = excluded.cloud_type, state = excluded.state,
                     last_modified = excluded.last_modified, list_json = excluded.list_json, synced_at = excluded.synced_at",
             );
-            qb.push(from.on_conflict());
-            qb.build().execute(&mut *tx).await?;
+                qb.push(from.on_conflict());
+                qb.build().execute(&mut *conn).await.map(drop)
+            })?;
         }
     }
     Ok(())
@@ -1126,27 +1149,29 @@ async fn write_clusters(
 
 /// The stored details of clusters with new ones.
 pub(crate) async fn write_cluster_details(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     with_detail: &[(&str, &ClusterDetail)],
     now: &str,
 ) -> Result<(), sqlx::Error> {
     for chunk in with_detail.chunks(ROWS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO cluster_details (env, uid, detail_json, profiles_json, synced_at) ",
-        );
-        qb.push_values(chunk, |mut b, (uid, d)| {
-            b.push_bind(env)
-                .push_bind(*uid)
-                .push_bind(&d.detail_json)
-                .push_bind(&d.profiles_json)
-                .push_bind(now);
-        });
-        qb.push(
-            " ON CONFLICT (env, uid) DO UPDATE SET detail_json = excluded.detail_json,
+        on!(tx, |conn, dl| {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO cluster_details (env, uid, detail_json, profiles_json, synced_at) ",
+            );
+            qb.push_values(chunk, |mut b, (uid, d)| {
+                b.push_bind(env)
+                    .push_bind(*uid)
+                    .push_bind(&d.detail_json)
+                    .push_bind(&d.profiles_json)
+                    .push_bind(now);
+            });
+            qb.push(
+                " ON CONFLICT (env, uid) DO UPDATE SET detail_json = excluded.detail_json,
                 profiles_json = excluded.profiles_json, synced_at = excluded.synced_at",
-        );
-        qb.build().execute(&mut *tx).await?;
+            );
+            qb.build().execute(&mut *conn).await.map(drop)
+        })?;
     }
     Ok(())
 }
@@ -1154,7 +1179,7 @@ pub(crate) async fn write_cluster_details(
 /// The reverse index (profile refs, packs) of clusters; `replaced` are those the mirror had,
 /// whose old entries go first.
 pub(crate) async fn write_cluster_index(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     env: &str,
     indexed: &[(&str, &ClusterIndex)],
     replaced: &[&str],
@@ -1178,39 +1203,63 @@ pub(crate) async fn write_cluster_index(
     };
     let refs: Vec<(&str, usize, &Template)> = templates().collect();
     for chunk in refs.chunks(ROWS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT OR IGNORE INTO cluster_profile_refs (env, cluster_uid, profile_version_uid, position,
+        on!(tx, |conn, dl| {
+            let mut qb = QueryBuilder::new(ignore_into(
+                dl,
+                "cluster_profile_refs (env, cluster_uid, profile_version_uid, position,
                 profile_name, profile_version, profile_type) ",
-        );
-        qb.push_values(chunk, |mut b, (uid, i, t)| {
-            let r = &t.reference;
-            b.push_bind(env)
-                .push_bind(*uid)
-                .push_bind(&r.version_uid)
-                .push_bind(*i as i64)
-                .push_bind(&r.name)
-                .push_bind(&r.version)
-                .push_bind(&r.profile_type);
-        });
-        qb.build().execute(&mut *tx).await?;
+            ));
+            qb.push_values(chunk, |mut b, (uid, i, t)| {
+                let r = &t.reference;
+                b.push_bind(env)
+                    .push_bind(*uid)
+                    .push_bind(&r.version_uid)
+                    .push_bind(*i as i64)
+                    .push_bind(&r.name)
+                    .push_bind(&r.version)
+                    .push_bind(&r.profile_type);
+            });
+            qb.push(ignore_tail(dl));
+            qb.build().execute(&mut *conn).await.map(drop)
+        })?;
     }
     let packs: Vec<(&str, &ClusterPack)> = templates()
         .flat_map(|(uid, _, t)| t.packs.iter().map(move |p| (uid, p)))
         .collect();
     for chunk in packs.chunks(ROWS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT OR IGNORE INTO cluster_packs (env, cluster_uid, profile_version_uid, name, tag, version, layer) ",
-        );
-        qb.push_values(chunk, |mut b, (uid, p)| {
-            b.push_bind(env)
-                .push_bind(*uid)
-                .push_bind(&p.version_uid)
-                .push_bind(&p.name)
-                .push_bind(&p.tag)
-                .push_bind(&p.version)
-                .push_bind(&p.layer);
-        });
-        qb.build().execute(&mut *tx).await?;
+        on!(tx, |conn, dl| {
+            let mut qb = QueryBuilder::new(ignore_into(
+                dl,
+                "cluster_packs (env, cluster_uid, profile_version_uid, name, tag, version, layer) ",
+            ));
+            qb.push_values(chunk, |mut b, (uid, p)| {
+                b.push_bind(env)
+                    .push_bind(*uid)
+                    .push_bind(&p.version_uid)
+                    .push_bind(&p.name)
+                    .push_bind(&p.tag)
+                    .push_bind(&p.version)
+                    .push_bind(&p.layer);
+            });
+            qb.push(ignore_tail(dl));
+            qb.build().execute(&mut *conn).await.map(drop)
+        })?;
     }
     Ok(())
+}
+
+/// `INSERT` that skips rows already there: the statement's head (`table (columns) `), its
+/// tail pushed by [`ignore_tail`].
+fn ignore_into(d: Dialect, table_and_columns: &str) -> String {
+    match d {
+        Dialect::Sqlite => format!("INSERT OR IGNORE INTO {table_and_columns}"),
+        Dialect::Postgres => format!("INSERT INTO {table_and_columns}"),
+    }
+}
+
+fn ignore_tail(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " ON CONFLICT DO NOTHING",
+    }
 }

@@ -18,13 +18,16 @@ pub async fn by_token(
     env: &str,
     digest: &str,
 ) -> Result<Option<StoredScope>, sqlx::Error> {
-    sqlx::query_as::<_, StoredScope>(
-        "SELECT project_uids, tenant_permissions FROM user_scopes WHERE env = ? AND token_digest = ?",
-    )
-    .bind(env)
-    .bind(digest)
-    .fetch_optional(&db.reader)
-    .await
+    read!(db, |p, d| {
+        sqlx::query_as::<_, StoredScope>(sql!(
+            d,
+            "SELECT project_uids, tenant_permissions FROM user_scopes WHERE env = ? AND token_digest = ?"
+        ))
+        .bind(env)
+        .bind(digest)
+        .fetch_optional(p)
+        .await
+    })
 }
 
 /// One verified user's scope.
@@ -39,37 +42,45 @@ pub struct NewScope<'a> {
 /// Upserts a user's scope, then keeps the newest `cap` rows of the environment.
 pub async fn save(db: &Db, s: NewScope<'_>, cap: usize) -> Result<(), sqlx::Error> {
     let mut tx = super::writer::begin(db).await?;
-    sqlx::query(
-        "INSERT INTO user_scopes (env, user_key, email, project_uids, tenant_permissions, fetched_at, token_digest)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (env, user_key) DO UPDATE SET email = excluded.email, project_uids = excluded.project_uids,
-            tenant_permissions = excluded.tenant_permissions, fetched_at = excluded.fetched_at,
-            token_digest = excluded.token_digest",
-    )
-    .bind(s.env)
-    .bind(s.user_key)
-    .bind(s.email)
-    .bind(&s.scope.project_uids)
-    .bind(&s.scope.tenant_permissions)
-    .bind(now_text())
-    .bind(s.token_digest)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "DELETE FROM user_scopes WHERE env = ?1 AND user_key NOT IN
-            (SELECT user_key FROM user_scopes WHERE env = ?1 ORDER BY fetched_at DESC LIMIT ?2)",
-    )
-    .bind(s.env)
-    .bind(i64::try_from(cap).unwrap_or(i64::MAX))
-    .execute(&mut *tx)
-    .await?;
+    on!(&mut tx, |c, d| {
+        sqlx::query(sql!(
+            d,
+            "INSERT INTO user_scopes (env, user_key, email, project_uids, tenant_permissions, fetched_at, token_digest)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (env, user_key) DO UPDATE SET email = excluded.email, project_uids = excluded.project_uids,
+                tenant_permissions = excluded.tenant_permissions, fetched_at = excluded.fetched_at,
+                token_digest = excluded.token_digest"
+        ))
+        .bind(s.env)
+        .bind(s.user_key)
+        .bind(s.email)
+        .bind(&s.scope.project_uids)
+        .bind(&s.scope.tenant_permissions)
+        .bind(now_text())
+        .bind(s.token_digest)
+        .execute(&mut *c)
+        .await?;
+        // Plain `?` placeholders (env bound twice): the PostgreSQL translation numbers them.
+        sqlx::query(sql!(
+            d,
+            "DELETE FROM user_scopes WHERE env = ? AND user_key NOT IN
+                (SELECT user_key FROM user_scopes WHERE env = ? ORDER BY fetched_at DESC LIMIT ?)"
+        ))
+        .bind(s.env)
+        .bind(s.env)
+        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+        .execute(&mut *c)
+        .await?;
+    });
     tx.commit().await
 }
 
 /// Rows stored for `env`.
 pub async fn count(db: &Db, env: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM user_scopes WHERE env = ?")
-        .bind(env)
-        .fetch_one(&db.reader)
-        .await
+    read!(db, |p, d| {
+        sqlx::query_scalar(sql!(d, "SELECT count(*) FROM user_scopes WHERE env = ?"))
+            .bind(env)
+            .fetch_one(p)
+            .await
+    })
 }

@@ -57,7 +57,10 @@ async fn begin_with(db: &Db, bumps: bool) -> Result<WriteTx, sqlx::Error> {
         bumps,
     };
     let begun = match &mut tx.conn {
-        TxConn::Sqlite(c) => sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut **c).await.map(drop),
+        TxConn::Sqlite(c) => sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut **c)
+            .await
+            .map(drop),
         TxConn::Postgres(c) => sqlx::raw_sql("BEGIN").execute(&mut **c).await.map(drop),
     };
     // On failure the connection may be in any state: dropping `tx` closes it.

@@ -189,25 +189,29 @@ enum Begun {
 /// process using the database (a `sync --once` beside a running server included). The OS
 /// releases it when its holder dies, so a crash never leaves it taken.
 pub struct SyncLock {
-    _file: std::fs::File,
+    _file: Option<std::fs::File>,
 }
 
 impl SyncLock {
-    fn path(db: &Db, env: &str) -> std::path::PathBuf {
-        let mut name = db.path.as_os_str().to_owned();
+    fn path(file: &std::path::Path, env: &str) -> std::path::PathBuf {
+        let mut name = file.as_os_str().to_owned();
         name.push(format!(".sync-{env}.lock"));
         std::path::PathBuf::from(name)
     }
 
-    /// `Ok(None)` when another process holds it.
+    /// `Ok(None)` when another process holds it. There is no file beside a PostgreSQL
+    /// database: the environment's lease keeps runs apart there.
     fn try_take(db: &Db, env: &str) -> std::io::Result<Option<SyncLock>> {
+        let Some(path) = db.sqlite_path() else {
+            return Ok(Some(SyncLock { _file: None }));
+        };
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(Self::path(db, env))?;
+            .open(Self::path(path, env))?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(SyncLock { _file: file })),
+            Ok(()) => Ok(Some(SyncLock { _file: Some(file) })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
