@@ -97,6 +97,7 @@ pub mod events;
 pub mod held;
 pub mod idempotency;
 pub mod infra;
+pub mod leases;
 pub mod maintenance;
 pub mod outbox;
 pub mod postgres;
