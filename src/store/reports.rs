@@ -192,7 +192,7 @@ pub const VERSION_COUNTS_SQL: &str = "SELECT r.profile_version_uid AS version_ui
             count(*) AS clusters
      FROM cluster_profile_refs r JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
      WHERE r.env = ?
-     GROUP BY r.profile_version_uid, c.state, c.project_uid";
+     GROUP BY r.profile_version_uid, c.state, c.project_uid, c.env";
 
 /// With `include=clusters`: every (version, cluster) pair instead of the groups.
 #[derive(sqlx::FromRow)]
@@ -417,7 +417,8 @@ pub const PACK_USAGE_SQL: &str = "SELECT k.name, coalesce(nullif(k.tag, ''), k.v
 
 /// PostgreSQL names every selected cluster column in the grouping (one row per cluster uid
 /// either way: they depend on it).
-const PACK_USAGE_POSTGRES_SQL: &str = "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag,
+const PACK_USAGE_POSTGRES_SQL: &str =
+    "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag,
             max(k.layer) AS layer, c.uid, c.name AS cluster_name, c.state, c.project_uid
      FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
      WHERE k.env = ? AND k.name IN (SELECT value FROM json_each(?))
@@ -544,12 +545,13 @@ async fn pack_members(
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
     read!(db, |p, d| {
         let names = serde_json::to_string(names).unwrap_or_else(|_| "[]".into());
-        let rows: Vec<PackRow> = sqlx::query_as(sql!(d, sqlite: PACK_USAGE_SQL, postgres: PACK_USAGE_POSTGRES_SQL))
-            .bind(env)
-            .bind(names)
-            .visible_to(f)
-            .fetch_all(p)
-            .await?;
+        let rows: Vec<PackRow> =
+            sqlx::query_as(sql!(d, sqlite: PACK_USAGE_SQL, postgres: PACK_USAGE_POSTGRES_SQL))
+                .bind(env)
+                .bind(names)
+                .visible_to(f)
+                .fetch_all(p)
+                .await?;
         let mut out: Vec<PackUsage> = Vec::new();
         for r in rows.into_iter().filter(|r| q.takes(&r.tag)) {
             let brief = ClusterBrief {
@@ -623,7 +625,7 @@ pub const FLEET_SQL: &str = "SELECT state, health, cloud_type, kubernetes_versio
             (SELECT pr.name FROM projects pr WHERE pr.env = c.env AND pr.uid = c.project_uid) AS project_name,
             count(*) AS clusters
      FROM clusters c WHERE env = ?
-     GROUP BY state, health, cloud_type, kubernetes_version, project_uid";
+     GROUP BY state, health, cloud_type, kubernetes_version, project_uid, env";
 
 /// Values a cluster has not reported (no details yet) count under this key.
 pub use crate::domain::vocab::UNKNOWN;
