@@ -146,6 +146,52 @@ async fn renew(db: Db, lease: Lease, tell: watch::Sender<Option<Lost>>) {
     }
 }
 
+/// What watching a lease another process holds shows, against how it was first seen (pure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    /// Renewed, released or claimed again: its holder is alive.
+    Alive,
+    /// Expired as it was: its holder stopped.
+    Expired,
+    Waiting,
+}
+
+pub fn watched(first: &LeaseRow, now: &LeaseRow) -> Watched {
+    if (now.ticket, now.expires_at_ms) != (first.ticket, first.expires_at_ms) {
+        Watched::Alive
+    } else if now.vacant() {
+        Watched::Expired
+    } else {
+        Watched::Waiting
+    }
+}
+
+/// How often a lease is looked at while outlasting its holder.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// Watches `env`'s lease, held by another process, until its holder shows alive (`false`)
+/// or the lease expires unrenewed (`true`: it can be claimed). Lets a `sync --once` started
+/// after a process died mid-run take over once that lease expires, while it refuses beside a
+/// live holder within a third of a lease.
+pub async fn outlasts(db: &Db, env: &str) -> Result<bool, sqlx::Error> {
+    let Some(first) = leases::state(db, env).await?.filter(|l| !l.vacant()) else {
+        return Ok(true);
+    };
+    tracing::info!(env, holder = %first.holder, expires_in_ms = first.expires_at_ms - first.now_ms,
+        "another process holds the environment's lease; waiting to see whether it renews it");
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Some(now) = leases::state(db, env).await? else {
+            return Ok(true);
+        };
+        match watched(&first, &now) {
+            Watched::Alive => return Ok(false),
+            Watched::Expired => return Ok(true),
+            Watched::Waiting => {}
+        }
+    }
+}
+
 /// Whether an environment is to be taken over: nobody holds its lease while its newest run
 /// never finished — its leader died or was stopped mid-run (pure).
 pub fn takeover_due(lease: Option<&LeaseRow>, newest: Option<RunOutcome>) -> bool {
@@ -213,6 +259,23 @@ mod tests {
         let ttl = Duration::from_secs(2);
         assert!(every_third(ttl) * 2 < ttl);
         assert_eq!(every_third(Duration::ZERO), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_watched_lease_shows_its_holder_alive_when_it_moves_and_dead_when_it_expires_as_it_was() {
+        let row = |ticket, expires_at_ms, now_ms| LeaseRow {
+            holder: "a".into(),
+            ticket,
+            expires_at_ms,
+            now_ms,
+        };
+        let first = row(4, 5_000, 1_000);
+        assert_eq!(watched(&first, &row(4, 5_000, 3_000)), Watched::Waiting);
+        assert_eq!(watched(&first, &row(4, 5_000, 5_000)), Watched::Expired);
+        // Renewed, released (expires now), or claimed again by anyone.
+        assert_eq!(watched(&first, &row(4, 9_000, 4_000)), Watched::Alive);
+        assert_eq!(watched(&first, &row(4, 4_000, 4_000)), Watched::Alive);
+        assert_eq!(watched(&first, &row(5, 9_000, 6_000)), Watched::Alive);
     }
 
     #[test]

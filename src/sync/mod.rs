@@ -480,10 +480,19 @@ impl SyncEngine {
         });
     }
 
-    /// Runs now and waits; `Busy` when a run was already under way.
+    /// Runs now and waits; `Busy` when a run was already under way. From the command line, a
+    /// lease another process holds is watched first: a holder that stopped (killed mid-run)
+    /// is outlasted and its run taken over, a live one answers `Busy`.
     pub async fn run_now(&self, env: &str, trigger: Trigger) -> Result<RunNow, TriggerError> {
         let e = self.environment(env)?;
-        Ok(match self.begin(env, trigger, None).await? {
+        let mut begun = self.begin(env, trigger, None).await?;
+        if trigger == Trigger::Cli
+            && matches!(begun, Begun::Led { .. })
+            && leader::outlasts(&self.db, env).await?
+        {
+            begun = self.begin(env, trigger, None).await?;
+        }
+        Ok(match begun {
             Begun::Started(id, lease) => RunNow::Ran(self.execute(&e, id, lease).await),
             Begun::Running(run_id) | Begun::TickTaken(run_id) => RunNow::Busy {
                 run_id,
