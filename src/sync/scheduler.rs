@@ -63,10 +63,12 @@ async fn scheduled(engine: &Arc<SyncEngine>, name: &str, tick: &str) {
             tracing::info!(env = %name, run_id, "scheduled sync skipped: a run is still under way")
         }
         Ok(Ticked::Led(leader)) => {
-            tracing::debug!(env = %name, tick, leader, "scheduled sync skipped: another replica leads it")
+            tracing::debug!(env = %name, replica = engine.replica(), tick, leader,
+                "scheduled sync skipped: another replica leads it")
         }
         Ok(Ticked::Taken(run_id)) => {
-            tracing::debug!(env = %name, tick, run_id, "scheduled sync skipped: another replica ran this tick")
+            tracing::debug!(env = %name, replica = engine.replica(), tick, run_id,
+                "scheduled sync skipped: another replica ran this tick")
         }
         Err(e) => tracing::error!(env = %name, error = %e, "scheduled sync could not start"),
     }
