@@ -417,7 +417,8 @@ pub const PACK_USAGE_SQL: &str = "SELECT k.name, coalesce(nullif(k.tag, ''), k.v
 
 /// PostgreSQL names every selected cluster column in the grouping (one row per cluster uid
 /// either way: they depend on it).
-const PACK_USAGE_POSTGRES_SQL: &str = "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag,
+const PACK_USAGE_POSTGRES_SQL: &str =
+    "SELECT k.name, coalesce(nullif(k.tag, ''), k.version) AS tag,
             max(k.layer) AS layer, c.uid, c.name AS cluster_name, c.state, c.project_uid
      FROM cluster_packs k JOIN clusters c ON c.env = k.env AND c.uid = k.cluster_uid
      WHERE k.env = ? AND k.name IN (SELECT value FROM json_each(?))
@@ -544,12 +545,13 @@ async fn pack_members(
 ) -> Result<Vec<PackUsage>, sqlx::Error> {
     read!(db, |p, d| {
         let names = serde_json::to_string(names).unwrap_or_else(|_| "[]".into());
-        let rows: Vec<PackRow> = sqlx::query_as(sql!(d, sqlite: PACK_USAGE_SQL, postgres: PACK_USAGE_POSTGRES_SQL))
-            .bind(env)
-            .bind(names)
-            .visible_to(f)
-            .fetch_all(p)
-            .await?;
+        let rows: Vec<PackRow> =
+            sqlx::query_as(sql!(d, sqlite: PACK_USAGE_SQL, postgres: PACK_USAGE_POSTGRES_SQL))
+                .bind(env)
+                .bind(names)
+                .visible_to(f)
+                .fetch_all(p)
+                .await?;
         let mut out: Vec<PackUsage> = Vec::new();
         for r in rows.into_iter().filter(|r| q.takes(&r.tag)) {
             let brief = ClusterBrief {
@@ -678,9 +680,8 @@ pub struct Tallies {
     fleet: Vec<FleetRow>,
 }
 
-/// The mirror state a tally was counted from: this process's generation (every committed
-/// write moves it) and the last sync's time (a `sync --once` in another process moves only
-/// that).
+/// The mirror state a tally was counted from: the generation (every committed mirror write
+/// moves it, whichever process made it, see `store::generation`) and the last sync's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     generation: u64,
