@@ -269,31 +269,31 @@ async fn a_lapsed_claim_never_ends_the_claim_that_replaced_it() {
     outbox::enqueue(db, None, 2, &[batch(1), batch(2)], t0, 100)
         .await
         .unwrap();
-    let first = outbox::claim(db, 1, t0, t0 + 15_000)
-        .await
-        .unwrap()
-        .expect("claimed");
-    // While the oldest row is held, the head is still that row: nobody skips ahead to row 2.
+    // A claim of 50 ms, as the database's clock measures it.
+    let first = outbox::claim(db, 1, 50).await.unwrap().expect("claimed");
+    // While it is held, nobody else claims the row, and the head is still that row: nobody
+    // skips ahead to row 2.
+    assert!(outbox::claim(db, 1, 15_000).await.unwrap().is_none());
     let head = outbox::head(db, "h").await.unwrap().expect("a head");
-    assert_eq!((head.seq, head.claimed_until), (1, Some(t0 + 15_000)));
+    assert_eq!(
+        (head.seq, head.claimed_until),
+        (1, Some(first.claimed_until))
+    );
     // The claim lapses; another process takes the row over.
-    let later = t0 + 20_000;
-    let second = outbox::claim(db, 1, later, later + 15_000)
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = outbox::claim(db, 1, 15_000)
         .await
         .unwrap()
         .expect("taken over");
+    assert!(second.claimed_until > first.claimed_until);
     // The first sender's late outcome changes nothing...
-    assert!(
-        !outbox::retry_later(db, &first, later, "late")
-            .await
-            .unwrap()
-    );
+    assert!(!outbox::retry_later(db, &first, t0, "late").await.unwrap());
     assert!(!outbox::remove(db, &first).await.unwrap());
     assert!(!outbox::release(db, &first).await.unwrap());
     let head = outbox::head(db, "h").await.unwrap().expect("a head");
     assert_eq!(
         head.claimed_until,
-        Some(later + 15_000),
+        Some(second.claimed_until),
         "the new claim holds"
     );
     // ...and the holder ends its own.
