@@ -1257,3 +1257,17 @@ mod tests {
         );
     }
 }
+
+/// A database URL with its password replaced, for messages and logs.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        // Credentials can only be before an `@`.
+        Err(_) if !url.contains('@') => url.to_string(),
+        Err(_) => "(an unparsable URL with credentials)".into(),
+    }
+}

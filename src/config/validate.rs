@@ -191,10 +191,23 @@ impl NotificationsConfig {
 impl DatabaseConfig {
     fn issues(&self, issue: &mut impl FnMut(&str, String)) {
         let url = &self.url;
-        if !url.starts_with("sqlite:") {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            if let Err(e) = url.parse::<sqlx::postgres::PgConnectOptions>() {
+                issue(
+                    "database.url",
+                    format!(
+                        "`{}` is not a PostgreSQL URL: {e}",
+                        super::redacted_url(url)
+                    ),
+                );
+            }
+        } else if !url.starts_with("sqlite:") {
             issue(
                 "database.url",
-                format!("`{url}` must be a sqlite: URL such as sqlite://data/spectrocloud.db"),
+                format!(
+                    "`{}` must be a sqlite: URL such as sqlite://data/spectrocloud.db or a PostgreSQL one such as postgres://user:password@host:5432/database",
+                    super::redacted_url(url)
+                ),
             );
         } else if url.contains(":memory:") || url.contains("mode=memory") {
             issue(

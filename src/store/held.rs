@@ -98,11 +98,14 @@ pub async fn hold(
 /// Forgets what was held for one kind (confirmed, or listed again).
 pub async fn clear(db: &Db, env: &str, kind: &str) -> Result<(), sqlx::Error> {
     write!(db, |p, d| {
-        sqlx::query(sql!(d, "DELETE FROM held_deletions WHERE env = ? AND kind = ?"))
-            .bind(env)
-            .bind(kind)
-            .execute(p)
-            .await
-            .map(drop)
+        sqlx::query(sql!(
+            d,
+            "DELETE FROM held_deletions WHERE env = ? AND kind = ?"
+        ))
+        .bind(env)
+        .bind(kind)
+        .execute(p)
+        .await
+        .map(drop)
     })
 }

@@ -193,7 +193,9 @@ pub async fn complete(
         where_key!()
     );
     let n = write!(db, |p, d| {
-        let q = sqlx::query(sql!(d, SQL)).bind(i64::from(status)).bind(answer);
+        let q = sqlx::query(sql!(d, SQL))
+            .bind(i64::from(status))
+            .bind(answer);
         let q = q.bind(&held.owner).bind(held.at);
         k.bound(q).execute(p).await.map(|r| r.rows_affected())
     })?;

@@ -14,17 +14,7 @@ use crate::config::DatabaseConfig;
 /// generation listener's reconnects and bookkeeping writes.
 const WRITE_CONNECTIONS: u32 = 4;
 
-/// The URL with its password replaced, for messages and logs.
-pub fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "(an unparsable URL)".into(),
-    }
-}
+pub use crate::config::redacted_url as redacted;
 
 pub fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
     PgConnectOptions::from_str(url).map_err(|e| StoreError::Url {

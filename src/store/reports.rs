@@ -192,7 +192,7 @@ pub const VERSION_COUNTS_SQL: &str = "SELECT r.profile_version_uid AS version_ui
             count(*) AS clusters
      FROM cluster_profile_refs r JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
      WHERE r.env = ?
-     GROUP BY r.profile_version_uid, c.state, c.project_uid";
+     GROUP BY r.profile_version_uid, c.state, c.project_uid, c.env";
 
 /// With `include=clusters`: every (version, cluster) pair instead of the groups.
 #[derive(sqlx::FromRow)]
@@ -625,7 +625,7 @@ pub const FLEET_SQL: &str = "SELECT state, health, cloud_type, kubernetes_versio
             (SELECT pr.name FROM projects pr WHERE pr.env = c.env AND pr.uid = c.project_uid) AS project_name,
             count(*) AS clusters
      FROM clusters c WHERE env = ?
-     GROUP BY state, health, cloud_type, kubernetes_version, project_uid";
+     GROUP BY state, health, cloud_type, kubernetes_version, project_uid, env";
 
 /// Values a cluster has not reported (no details yet) count under this key.
 pub use crate::domain::vocab::UNKNOWN;

@@ -67,8 +67,9 @@ where
     (T,): for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>,
     T: Send + Unpin,
 {
-    let text =
-        format!("SELECT {column} FROM sync_runs WHERE env = ? AND {predicate} ORDER BY id DESC LIMIT 1");
+    let text = format!(
+        "SELECT {column} FROM sync_runs WHERE env = ? AND {predicate} ORDER BY id DESC LIMIT 1"
+    );
     read!(db, |p, d| {
         sqlx::query_scalar(sqlx::AssertSqlSafe(d.text(&text)))
             .bind(env)
@@ -244,8 +245,9 @@ async fn newest(
     env: &str,
     outcome: &'static str,
 ) -> Result<Option<RunRecord>, sqlx::Error> {
-    let text =
-        format!("SELECT {COLUMNS} FROM sync_runs WHERE env = ? AND {outcome} ORDER BY id DESC LIMIT 1");
+    let text = format!(
+        "SELECT {COLUMNS} FROM sync_runs WHERE env = ? AND {outcome} ORDER BY id DESC LIMIT 1"
+    );
     let row: Option<RunRow> = read!(db, |p, d| {
         sqlx::query_as(sqlx::AssertSqlSafe(d.text(&text)))
             .bind(env)

@@ -80,13 +80,13 @@ async fn audit_entries_past_retention_are_pruned() {
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     };
     for (subject, at) in [("old", days_ago(200)), ("recent", days_ago(1))] {
-        sqlx::query(
+        sqlx::query(q(
             "INSERT INTO audit_log (at, subject, action, env, outcome)
              VALUES (?, ?, 'access', '', 'denied')",
-        )
+        ))
         .bind(at)
         .bind(subject)
-        .execute(&first.db.writer)
+        .execute(&first.mirror().await)
         .await
         .unwrap();
     }
@@ -98,8 +98,8 @@ async fn audit_entries_past_retention_are_pruned() {
     })
     .await;
     let subjects = || async {
-        sqlx::query_scalar::<_, String>("SELECT subject FROM audit_log ORDER BY id")
-            .fetch_all(&second.db.reader)
+        sqlx::query_scalar::<_, String>(q("SELECT subject FROM audit_log ORDER BY id"))
+            .fetch_all(&second.mirror().await)
             .await
             .unwrap()
     };

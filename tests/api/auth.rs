@@ -125,9 +125,7 @@ async fn sample(app: &TestApp) -> Sample {
         project: first(&get("/projects").await, "projects"),
         account: first(&get("/cloudaccounts/aws").await, "accounts"),
         vsphere: first(&get("/cloudaccounts/vsphere").await, "accounts"),
-        vsphere_version: sqlx::query_scalar(
-            "SELECT uid FROM profile_versions WHERE env = 'env0' AND cloud_type = 'vsphere' LIMIT 1",
-        )
+        vsphere_version: sqlx::query_scalar(q("SELECT uid FROM profile_versions WHERE env = 'env0' AND cloud_type = 'vsphere' LIMIT 1"))
         .fetch_one(&app.mirror().await)
         .await
         .unwrap(),

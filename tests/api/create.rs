@@ -10,16 +10,14 @@ use crate::helpers::*;
 /// A tenant account of `kind` and a profile version of `cloud`, from the mirror.
 async fn fixtures(app: &TestApp, kind: &str, cloud: &str) -> (String, String) {
     let db = app.mirror().await;
-    let account: String = sqlx::query_scalar(
-        "SELECT uid FROM cloud_accounts WHERE env = 'env0' AND cloud_type = ? AND project_uid IS NULL LIMIT 1",
-    )
+    let account: String = sqlx::query_scalar(q("SELECT uid FROM cloud_accounts WHERE env = 'env0' AND cloud_type = ? AND project_uid IS NULL LIMIT 1"))
     .bind(kind)
     .fetch_one(&db)
     .await
     .unwrap();
-    let version: String = sqlx::query_scalar(
+    let version: String = sqlx::query_scalar(q(
         "SELECT uid FROM profile_versions WHERE env = 'env0' AND cloud_type = ? LIMIT 1",
-    )
+    ))
     .bind(cloud)
     .fetch_one(&db)
     .await

@@ -250,6 +250,9 @@ fn db_config(dir: &std::path::Path, db: &std::path::Path) -> std::path::PathBuf 
 
 #[tokio::test]
 async fn after_a_sync_the_wal_is_checkpointed_and_truncated() {
+    if skip_on_postgres("SQLite's WAL file") {
+        return;
+    }
     let (sim, app) = synced(SimConfig::default(), |_| {}).await;
     let wal = app.db_path.with_extension("db-wal");
     let db_len = std::fs::metadata(&app.db_path).unwrap().len();
@@ -265,6 +268,9 @@ async fn after_a_sync_the_wal_is_checkpointed_and_truncated() {
 
 #[tokio::test]
 async fn backup_copies_the_live_mirror_and_never_overwrites() {
+    if skip_on_postgres("`backup` copies the SQLite file (PostgreSQL: pg_dump)") {
+        return;
+    }
     let (sim, app) = synced(SimConfig::default(), |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let config = db_config(dir.path(), &app.db_path);
@@ -282,7 +288,7 @@ async fn backup_copies_the_live_mirror_and_never_overwrites() {
         )
         .await
         .unwrap();
-    let in_copy = count(&copy, "SELECT count(*) FROM clusters WHERE env = ?", "env0").await;
+    let in_copy = count_sqlite(&copy, "SELECT count(*) FROM clusters WHERE env = ?", "env0").await;
     let live = count(
         &app.mirror().await,
         "SELECT count(*) FROM clusters WHERE env = ?",
@@ -307,6 +313,9 @@ async fn backup_copies_the_live_mirror_and_never_overwrites() {
 
 #[tokio::test]
 async fn a_corrupt_database_is_refused_at_start_with_a_clear_message() {
+    if skip_on_postgres("a corrupt SQLite file") {
+        return;
+    }
     let (sim, app) = synced(SimConfig::default(), |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("mirror.db");

@@ -1,5 +1,6 @@
-//! Test harness: the real server on port 0 with a fresh temporary SQLite file (and, for most
-//! tests, the real Palette simulator on port 0). Logs of the whole run are captured so a test
+//! Test harness: the real server on port 0 with a fresh temporary database (and, for most
+//! tests, the real Palette simulator on port 0). The database is a SQLite file, or, with
+//! `SPECTROCLOUD_TEST_POSTGRES_URL` set to a PostgreSQL server, a new database on it per app. Logs of the whole run are captured so a test
 //! can check that no secret was ever logged.
 #![allow(dead_code)] // shared by many test modules; not every one uses every helper
 
@@ -110,6 +111,53 @@ pub struct TestApp {
 }
 
 /// A config suitable for tests: loopback, no auth, one worker, temp database, no environments.
+/// The PostgreSQL server this run's apps get their databases on, if any.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("SPECTROCLOUD_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Whether this run's mirrors are on PostgreSQL.
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// True (and says so) when a test is about SQLite's file and this run is on PostgreSQL.
+pub fn skip_on_postgres(why: &str) -> bool {
+    if on_postgres() {
+        eprintln!("skipped on PostgreSQL: {why}");
+    }
+    on_postgres()
+}
+
+/// A new, empty database on the test server; its URL.
+pub async fn fresh_postgres_database(server: &str) -> String {
+    use sqlx::ConnectOptions;
+    let name = format!("sbt_{}", uuid_like());
+    let mut admin = server
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .expect("SPECTROCLOUD_TEST_POSTGRES_URL")
+        .connect()
+        .await
+        .expect("connect to the PostgreSQL test server");
+    sqlx::Executor::execute(
+        &mut admin,
+        sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+    )
+    .await
+    .expect("create test database");
+    let mut url = url::Url::parse(server).expect("PostgreSQL URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rng().random();
+    format!("{n:016x}")
+}
+
 pub fn base_config(dir: &TempDir) -> Config {
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".into();
@@ -135,6 +183,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     init_tracing();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = base_config(&dir);
+    if let Some(server) = postgres_server() {
+        config.database.url = fresh_postgres_database(&server).await;
+    }
     adjust(&mut config);
     config.validate().expect("test config must be valid");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
@@ -144,7 +195,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let base = format!("{address}{}", config.server.base_path);
     let handle = app.handle();
-    let db_path = app.state().db.path.clone();
+    let db_path = app
+        .state()
+        .db
+        .sqlite_path()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
     let db = app.state().db.clone();
     let join = tokio::spawn(app.run_until_stopped());
     // With static tokens, the harness speaks as the first one (tests of other callers set
@@ -407,22 +463,39 @@ impl TestApp {
         panic!("sync run {id} of {env} did not end within 30 s");
     }
 
-    /// A read-only connection to the mirror file.
-    pub async fn mirror(&self) -> sqlx::SqlitePool {
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&self.db_path)
-            .read_only(true);
-        sqlx::sqlite::SqlitePoolOptions::new()
+    /// A connection to the mirror, whichever backend it is on (SQL through [`q`]).
+    pub async fn mirror(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new()
             .max_connections(1)
-            .connect_with(opts)
+            .connect(&self.config.database.url)
             .await
             .expect("open mirror")
+    }
+
+    /// SQLite's writer pool itself (tests of SQLite's file: skip them on PostgreSQL).
+    pub fn sqlite_writer(&self) -> &sqlx::SqlitePool {
+        match &self.db.pools {
+            spectrocloud_backend::store::Pools::Sqlite { writer, .. } => writer,
+            spectrocloud_backend::store::Pools::Postgres { .. } => {
+                panic!("a SQLite-only test ran on PostgreSQL")
+            }
+        }
+    }
+}
+
+/// A test's SQL (written with `?`) for this run's backend.
+pub fn q(sql: &str) -> sqlx::AssertSqlSafe<String> {
+    if on_postgres() {
+        sqlx::AssertSqlSafe(spectrocloud_backend::store::dialect::postgres(sql))
+    } else {
+        sqlx::AssertSqlSafe(sql.to_string())
     }
 }
 
 /// `SELECT count(*) ...` on the mirror.
-pub async fn count(pool: &sqlx::SqlitePool, sql: &'static str, env: &str) -> i64 {
-    sqlx::query_scalar(sql)
+pub async fn count(pool: &sqlx::AnyPool, sql: &'static str, env: &str) -> i64 {
+    sqlx::query_scalar(q(sql))
         .bind(env)
         .fetch_one(pool)
         .await
@@ -463,4 +536,13 @@ pub async fn sim_user(sim: &SimServer, email: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no simulated user {email}"));
     remember_secret(user["token"].as_str().expect("token"));
     user
+}
+
+/// [`count`] on a SQLite file opened by a SQLite-only test.
+pub async fn count_sqlite(pool: &sqlx::SqlitePool, sql: &'static str, env: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(env)
+        .fetch_one(pool)
+        .await
+        .expect("count query")
 }

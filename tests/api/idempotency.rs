@@ -11,15 +11,13 @@ use crate::helpers::*;
 /// A Palette-shaped aws body (forwarded unchanged, so its hash is the one the service keys on).
 async fn aws_body(app: &TestApp, name: &str) -> Value {
     let db = app.mirror().await;
-    let account: String = sqlx::query_scalar(
-        "SELECT uid FROM cloud_accounts WHERE env = 'env0' AND cloud_type = 'aws' AND project_uid IS NULL LIMIT 1",
-    )
+    let account: String = sqlx::query_scalar(q("SELECT uid FROM cloud_accounts WHERE env = 'env0' AND cloud_type = 'aws' AND project_uid IS NULL LIMIT 1"))
     .fetch_one(&db)
     .await
     .unwrap();
-    let version: String = sqlx::query_scalar(
+    let version: String = sqlx::query_scalar(q(
         "SELECT uid FROM profile_versions WHERE env = 'env0' AND cloud_type = 'aws' LIMIT 1",
-    )
+    ))
     .fetch_one(&db)
     .await
     .unwrap();
@@ -177,16 +175,16 @@ async fn replays_and_conflicts_leave_the_response_cache_alone() {
 
 /// Writes an unanswered claim as a process that then died would have left it.
 async fn dead_claim(app: &TestApp, key: &str, body: &Value, age_seconds: i64) {
-    sqlx::query(
+    sqlx::query(q(
         "INSERT INTO idempotency_keys
            (env, subject, identity, project, key, body_hash, name, owner, created_at)
          VALUES ('env0', 'anonymous', 'api_key', '', ?, ?, ?, 'gone-instance', ?)",
-    )
+    ))
     .bind(key)
     .bind(body_hash(body))
     .bind(body["metadata"]["name"].as_str().unwrap())
     .bind(chrono::Utc::now().timestamp() - age_seconds)
-    .execute(&app.db.writer)
+    .execute(&app.mirror().await)
     .await
     .unwrap();
 }

@@ -57,11 +57,11 @@ async fn throttled(clusters: usize) -> (SimServer, TestApp) {
 /// Listed clusters (not virtual) without details yet, those the sync reaches last first.
 async fn undetailed(app: &TestApp) -> Vec<String> {
     let pool = app.mirror().await;
-    sqlx::query_scalar(
-        "SELECT c.uid FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
+    // Insertion order, newest first: SQLite's rowid, PostgreSQL's physical row order.
+    let order = if on_postgres() { "c.ctid" } else { "c.rowid" };
+    sqlx::query_scalar(q(&format!("SELECT c.uid FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
          WHERE c.env = 'env0' AND d.uid IS NULL AND c.cloud_type != 'nested'
-         ORDER BY c.rowid DESC",
-    )
+         ORDER BY {order} DESC")))
     .fetch_all(&pool)
     .await
     .unwrap()

@@ -620,9 +620,9 @@ async fn creation_goes_to_palette_and_shows_at_once() {
         .as_str()
         .unwrap()
         .to_string();
-    let version: String = sqlx::query_scalar(
+    let version: String = sqlx::query_scalar(q(
         "SELECT uid FROM profile_versions WHERE env = 'env0' AND cloud_type = 'aws' LIMIT 1",
-    )
+    ))
     .fetch_one(&app.mirror().await)
     .await
     .unwrap();

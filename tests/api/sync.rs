@@ -3,7 +3,6 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::SqlitePool;
 
 use crate::helpers::*;
 
@@ -20,7 +19,7 @@ async fn summary(sim: &SimServer) -> Value {
     sim_control(sim, Method::GET, "/summary", None).await
 }
 
-pub(crate) async fn assert_mirrors(pool: &SqlitePool, env: &str, sim: &SimServer) {
+pub(crate) async fn assert_mirrors(pool: &sqlx::AnyPool, env: &str, sim: &SimServer) {
     let s = summary(sim).await;
     let n = |k: &str| s[k].as_i64().unwrap();
     assert_eq!(
@@ -133,10 +132,10 @@ async fn palette_refs(sim: &SimServer) -> Vec<(String, String)> {
     out
 }
 
-async fn mirror_refs(pool: &SqlitePool, env: &str) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = sqlx::query_as(
+async fn mirror_refs(pool: &sqlx::AnyPool, env: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = sqlx::query_as(q(
         "SELECT cluster_uid, profile_version_uid FROM cluster_profile_refs WHERE env = ?",
-    )
+    ))
     .bind(env)
     .fetch_all(pool)
     .await
@@ -277,9 +276,7 @@ async fn changes_deletions_and_new_profile_versions_are_followed() {
     assert_eq!(app.sync("env0").await["outcome"], "success");
     let pool = app.mirror().await;
     let (changed_uid, deleted_uid): (String, String) = {
-        let uids: Vec<String> = sqlx::query_scalar(
-            "SELECT uid FROM clusters WHERE env = 'env0' AND cloud_type != 'nested' AND state = 'Running' ORDER BY uid",
-        )
+        let uids: Vec<String> = sqlx::query_scalar(q("SELECT uid FROM clusters WHERE env = 'env0' AND cloud_type != 'nested' AND state = 'Running' ORDER BY uid"))
         .fetch_all(&pool)
         .await
         .unwrap();
@@ -301,10 +298,10 @@ async fn changes_deletions_and_new_profile_versions_are_followed() {
     )
     .await;
     // A new version of the profile a cluster runs, and that cluster moved onto it.
-    let (mover, old_version): (String, String) = sqlx::query_as(
+    let (mover, old_version): (String, String) = sqlx::query_as(q(
         "SELECT r.cluster_uid, r.profile_version_uid FROM cluster_profile_refs r
          WHERE r.env = 'env0' AND r.cluster_uid NOT IN (?, ?) ORDER BY r.cluster_uid LIMIT 1",
-    )
+    ))
     .bind(&changed_uid)
     .bind(&deleted_uid)
     .fetch_one(&pool)
@@ -339,12 +336,13 @@ async fn changes_deletions_and_new_profile_versions_are_followed() {
     // The new version: the version itself plus nothing else.
     assert_eq!(counters["GET /v1/clusterprofiles/{uid}"], 1, "{counters:?}");
 
-    let (state, health): (String, Option<String>) =
-        sqlx::query_as("SELECT state, health FROM clusters WHERE env = 'env0' AND uid = ?")
-            .bind(&changed_uid)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (state, health): (String, Option<String>) = sqlx::query_as(q(
+        "SELECT state, health FROM clusters WHERE env = 'env0' AND uid = ?",
+    ))
+    .bind(&changed_uid)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(state, "Deleting");
     assert_eq!(health.as_deref(), Some("UnHealthy"));
     let gone = count(
@@ -364,9 +362,9 @@ async fn changes_deletions_and_new_profile_versions_are_followed() {
 
     // The new version is mirrored; the profile is now listed under it and every older version
     // leads to it; the moved cluster's reverse-index row follows.
-    let lineage: String = sqlx::query_scalar(
+    let lineage: String = sqlx::query_scalar(q(
         "SELECT profile_uid FROM profile_versions WHERE env = 'env0' AND uid = ?",
-    )
+    ))
     .bind(&old_version)
     .fetch_one(&pool)
     .await
@@ -379,7 +377,7 @@ async fn changes_deletions_and_new_profile_versions_are_followed() {
     )
     .await;
     assert_eq!(listed, 1);
-    let on_new: Vec<String> = sqlx::query_scalar("SELECT cluster_uid FROM cluster_profile_refs WHERE env = 'env0' AND profile_version_uid = ?")
+    let on_new: Vec<String> = sqlx::query_scalar(q("SELECT cluster_uid FROM cluster_profile_refs WHERE env = 'env0' AND profile_version_uid = ?"))
         .bind(&new_uid)
         .fetch_all(&pool)
         .await
@@ -391,7 +389,7 @@ async fn changes_deletions_and_new_profile_versions_are_followed() {
     sim.stop().await;
 }
 
-async fn snapshot_counts(pool: &SqlitePool) -> Vec<i64> {
+async fn snapshot_counts(pool: &sqlx::AnyPool) -> Vec<i64> {
     let mut out = Vec::new();
     for sql in [
         "SELECT count(*) FROM clusters WHERE env = ?",
@@ -423,11 +421,12 @@ async fn outage_and_throttling_leave_the_mirror_intact_then_recover() {
     let pool = app.mirror().await;
     let before = snapshot_counts(&pool).await;
     // Changes the failed runs must not half-apply.
-    let uid: String =
-        sqlx::query_scalar("SELECT uid FROM clusters WHERE env = 'env0' ORDER BY uid LIMIT 1")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let uid: String = sqlx::query_scalar(q(
+        "SELECT uid FROM clusters WHERE env = 'env0' ORDER BY uid LIMIT 1",
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     sim_control(&sim, Method::DELETE, &format!("/clusters/{uid}"), None).await;
 
     // An outage in the middle of a run: calls are slowed so the run is under way when it hits.
@@ -564,11 +563,12 @@ async fn include_and_exclude_projects() {
     .await;
     assert_eq!(app.sync("env0").await["outcome"], "success");
     let pool = app.mirror().await;
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM projects WHERE env = 'env0' ORDER BY name")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let names: Vec<String> = sqlx::query_scalar(q(
+        "SELECT name FROM projects WHERE env = 'env0' ORDER BY name",
+    ))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     assert_eq!(
         names,
         vec!["Default".to_string(), "data-platform".to_string()]
@@ -685,7 +685,7 @@ async fn killed_mid_sync_the_database_stays_sound_and_the_next_sync_completes() 
             let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
                 .await
                 .unwrap();
-            let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            let check: String = sqlx::query_scalar(q("PRAGMA integrity_check"))
                 .fetch_one(&pool)
                 .await
                 .unwrap();
@@ -695,7 +695,7 @@ async fn killed_mid_sync_the_database_stays_sound_and_the_next_sync_completes() 
             );
             // Whatever is there is whole batches: the listing (all clusters or none), and
             // details that came with their reverse index (progressive sync keeps them).
-            let partial = count(
+            let partial = count_sqlite(
                 &pool,
                 "SELECT count(*) FROM cluster_details d JOIN clusters c ON c.env = d.env AND c.uid = d.uid WHERE d.env = ? AND c.cloud_type != 'nested' AND NOT EXISTS (SELECT 1 FROM cluster_profile_refs r WHERE r.env = d.env AND r.cluster_uid = d.uid)",
                 "env0",
@@ -703,7 +703,7 @@ async fn killed_mid_sync_the_database_stays_sound_and_the_next_sync_completes() 
             .await;
             assert_eq!(partial, 0);
             let clusters =
-                count(&pool, "SELECT count(*) FROM clusters WHERE env = ?", "env0").await;
+                count_sqlite(&pool, "SELECT count(*) FROM clusters WHERE env = ?", "env0").await;
             assert!(
                 clusters == 0 || clusters == 1500,
                 "half a snapshot: {clusters} clusters"
@@ -726,10 +726,10 @@ async fn killed_mid_sync_the_database_stays_sound_and_the_next_sync_completes() 
         .await
         .unwrap();
     assert_eq!(
-        count(&pool, "SELECT count(*) FROM clusters WHERE env = ?", "env0").await,
+        count_sqlite(&pool, "SELECT count(*) FROM clusters WHERE env = ?", "env0").await,
         1500
     );
-    let interrupted = count(
+    let interrupted = count_sqlite(
         &pool,
         "SELECT count(*) FROM sync_runs WHERE env = ? AND outcome = 'interrupted'",
         "env0",
@@ -753,11 +753,12 @@ async fn a_drifting_project_listing_deletes_nothing() {
     let app = spawn_app_for(&[&sim], |_| {}).await;
     assert_eq!(app.sync("env0").await["outcome"], "success");
     let pool = app.mirror().await;
-    let uid: String =
-        sqlx::query_scalar("SELECT uid FROM clusters WHERE env = 'env0' ORDER BY uid LIMIT 1")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let uid: String = sqlx::query_scalar(q(
+        "SELECT uid FROM clusters WHERE env = 'env0' ORDER BY uid LIMIT 1",
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     sim_control(&sim, Method::DELETE, &format!("/clusters/{uid}"), None).await;
     // Palette's counts drift while listing: no listing is complete, nothing may be deleted.
     set_knobs(&sim, json!({"count_drift": 1})).await;
@@ -766,12 +767,13 @@ async fn a_drifting_project_listing_deletes_nothing() {
     for (kind, c) in run["counts"].as_object().unwrap() {
         assert_eq!(c["deleted"], 0, "{kind} deleted on an incomplete listing");
     }
-    let kept: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM clusters WHERE env = 'env0' AND uid = ?")
-            .bind(&uid)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let kept: i64 = sqlx::query_scalar(q(
+        "SELECT count(*) FROM clusters WHERE env = 'env0' AND uid = ?",
+    ))
+    .bind(&uid)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(kept, 1);
     set_knobs(&sim, json!({"count_drift": 0})).await;
     let run = app.sync("env0").await;
@@ -807,6 +809,9 @@ async fn old_details_are_refreshed_a_few_at_a_time() {
 
 #[tokio::test]
 async fn a_second_process_cannot_sync_the_same_environment_at_once() {
+    if skip_on_postgres("the CLI on a SQLite file; leases keep replicas apart on PostgreSQL") {
+        return;
+    }
     let sim = spawn_sim_with(SimConfig {
         sizes: sizes(3, 30, 10),
         ..SimConfig::default()
@@ -885,9 +890,7 @@ async fn details_palette_refuses_keep_the_mirror_and_the_run_goes_on() {
     let app = spawn_app_for(&[&sim], |_| {}).await;
     assert_eq!(app.sync("env0").await["outcome"], "success");
     let pool = app.mirror().await;
-    let uids: Vec<String> = sqlx::query_scalar(
-        "SELECT uid FROM clusters WHERE env = 'env0' AND cloud_type != 'nested' AND state = 'Running' ORDER BY uid",
-    )
+    let uids: Vec<String> = sqlx::query_scalar(q("SELECT uid FROM clusters WHERE env = 'env0' AND cloud_type != 'nested' AND state = 'Running' ORDER BY uid"))
     .fetch_all(&pool)
     .await
     .unwrap();
@@ -914,34 +917,36 @@ async fn details_palette_refuses_keep_the_mirror_and_the_run_goes_on() {
     // The refused cluster shows what its listing says (the listing carries state and health)
     // and keeps the details the mirror had; with a cluster listing that could not be fully
     // used, nothing is deleted on its account.
-    let (state, detail): (String, String) = sqlx::query_as(
+    let (state, detail): (String, String) = sqlx::query_as(q(
         "SELECT c.state, d.detail_json FROM clusters c JOIN cluster_details d
            ON d.env = c.env AND d.uid = c.uid WHERE c.env = 'env0' AND c.uid = ?",
-    )
+    ))
     .bind(changed)
     .fetch_one(&pool)
     .await
     .unwrap();
     assert_eq!(state, "Deleting");
     assert!(detail.contains("\"Running\""), "the old details stay");
-    let still: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM clusters WHERE env = 'env0' AND uid = ?")
-            .bind(deleted)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let still: i64 = sqlx::query_scalar(q(
+        "SELECT count(*) FROM clusters WHERE env = 'env0' AND uid = ?",
+    ))
+    .bind(deleted)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(still, 1);
     // Allowed again: the next run catches up.
     set_knobs(&sim, json!({"forbidden_endpoints": []})).await;
     let run = app.sync("env0").await;
     assert_eq!(run["outcome"], "success", "{run}");
     assert_eq!(run["counts"]["clusters"]["deleted"], 1, "{run}");
-    let state: String =
-        sqlx::query_scalar("SELECT state FROM clusters WHERE env = 'env0' AND uid = ?")
-            .bind(changed)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let state: String = sqlx::query_scalar(q(
+        "SELECT state FROM clusters WHERE env = 'env0' AND uid = ?",
+    ))
+    .bind(changed)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(state, "Deleting");
     app.stop().await;
     sim.stop().await;

@@ -222,7 +222,7 @@ async fn a_captured_cookie_stops_working_at_sign_out_and_never_was_the_bearer() 
         303,
         "the oldest ended"
     );
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ui_sessions WHERE subject = ?")
+    let rows: i64 = sqlx::query_scalar(q("SELECT count(*) FROM ui_sessions WHERE subject = ?"))
         .bind("user:default/ada")
         .fetch_one(&app.mirror().await)
         .await

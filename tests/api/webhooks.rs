@@ -241,7 +241,7 @@ async fn a_delivery_pending_at_a_stop_is_sent_after_the_restart_under_the_same_i
     assert_eq!(got[0].id, got[1].id, "the same webhook-id");
     assert_eq!(got[0].body, got[1].body);
     verify(&got[1], &secret);
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_outbox")
+    let pending: i64 = sqlx::query_scalar(q("SELECT count(*) FROM webhook_outbox"))
         .fetch_one(&app.mirror().await)
         .await
         .unwrap();
