@@ -90,6 +90,7 @@ macro_rules! on {
 }
 
 pub mod audit;
+pub mod check;
 pub mod clusters;
 pub mod dialect;
 pub mod enrich;
@@ -134,9 +135,23 @@ pub enum StoreError {
     #[error("cannot apply migrations: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error(
+        "the database's schema is newer than this binary (migration {0} was applied by a newer release): run that release or a newer one"
+    )]
+    Newer(i64),
+    #[error(
         "database {path} is corrupt (PRAGMA quick_check: {problems}); restore it from a backup (`backup PATH`) or move it away to mirror Palette afresh"
     )]
     Corrupt { path: String, problems: String },
+}
+
+impl StoreError {
+    /// A failed migration run; a database a newer release upgraded is named as such.
+    fn migrate(e: sqlx::migrate::MigrateError) -> StoreError {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(v) => StoreError::Newer(v),
+            other => StoreError::Migrate(other),
+        }
+    }
 }
 
 /// Which backend a database URL selects.
