@@ -70,8 +70,12 @@ async fn begin_with(db: &Db, bumps: bool) -> Result<WriteTx, sqlx::Error> {
 impl WriteTx {
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         match &mut self.conn {
-            TxConn::Sqlite(c) => drop(sqlx::raw_sql("COMMIT").execute(&mut **c).await?),
-            TxConn::Postgres(c) => drop(sqlx::raw_sql("COMMIT").execute(&mut **c).await?),
+            TxConn::Sqlite(c) => {
+                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+            }
+            TxConn::Postgres(c) => {
+                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+            }
         }
         self.committed = true;
         if self.bumps {
