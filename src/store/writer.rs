@@ -77,8 +77,12 @@ impl WriteTx {
             None
         };
         match &mut self.conn {
-            TxConn::Sqlite(c) => sqlx::raw_sql("COMMIT").execute(&mut **c).await.map(drop)?,
-            TxConn::Postgres(c) => sqlx::raw_sql("COMMIT").execute(&mut **c).await.map(drop)?,
+            TxConn::Sqlite(c) => {
+                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+            }
+            TxConn::Postgres(c) => {
+                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+            }
         }
         self.committed = true;
         if let Some(value) = raised {
