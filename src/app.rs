@@ -117,6 +117,7 @@ impl Application {
         let shutdown = CancellationToken::new();
         let state = build_state(&config, &shutdown).await?;
         let mut workers = start_workers(&config, &state.sync, &shutdown).await?;
+        workers.push(follow_other_processes(&config, &state, &shutdown));
         // The change history's notifier, webhooks and upkeep: off the sync's path.
         workers.extend(crate::service::history::start(&state.db, &config, &shutdown).await);
         let mcp_sessions = CancellationToken::new();
@@ -323,20 +324,15 @@ async fn start_workers(
     }));
     // Environments whose leader stopped mid-run (on this replica or another) are taken over.
     workers.push(tokio::spawn(leader::watch(sync.clone(), shutdown.clone())));
-    // Freshness written by another process (a replica, a `sync --once`) shows up here.
-    let (engine, stop, envs) = (sync.clone(), shutdown.clone(), config.environments.clone());
+    // Freshness written by another process (a replica, a `sync --once` beside the server)
+    // without a mirror write to announce it (a failed run) shows up here.
+    let (engine, stop, envs) = (sync.clone(), shutdown.clone(), env_names(config));
     workers.push(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(30));
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = every.tick() => {
-                    for e in &envs {
-                        if let Err(err) = engine.reload(&e.name).await {
-                            tracing::warn!(env = %e.name, error = %err, "cannot re-read sync state");
-                        }
-                    }
-                }
+                _ = every.tick() => reload_freshness(&engine, &envs).await,
             }
         }
     }));
@@ -348,6 +344,39 @@ async fn start_workers(
         }
     }
     Ok(workers)
+}
+
+/// Re-reads every environment's freshness from the database, where another process may have
+/// moved it on.
+async fn reload_freshness(engine: &SyncEngine, envs: &[String]) {
+    for env in envs {
+        if let Err(err) = engine.reload(env).await {
+            tracing::warn!(env = %env, error = %err, "cannot re-read sync state");
+        }
+    }
+}
+
+fn env_names(config: &Config) -> Arc<[String]> {
+    config.environments.iter().map(|e| e.name.clone()).collect()
+}
+
+/// Follows the mirror writes of other processes on the same database (other replicas, a
+/// `sync --once`): their commits move this process's generation at once, so its cached answers
+/// and report counts are no longer served, and the freshness their runs recorded is re-read.
+fn follow_other_processes(
+    config: &Config,
+    state: &web::Data<AppState>,
+    shutdown: &CancellationToken,
+) -> JoinHandle<()> {
+    let (engine, envs) = (state.sync.clone(), env_names(config));
+    tokio::spawn(crate::store::generation::follow(
+        state.db.clone(),
+        shutdown.clone(),
+        move || {
+            let (engine, envs) = (engine.clone(), envs.clone());
+            async move { reload_freshness(&engine, &envs).await }
+        },
+    ))
 }
 
 /// `sync --once`: one pass over the chosen environments; the reports of every run.

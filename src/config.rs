@@ -1165,6 +1165,20 @@ pub fn expand_str(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// A database URL with its password replaced, for messages and logs.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        // Credentials can only be before an `@`.
+        Err(_) if !url.contains('@') => url.to_string(),
+        Err(_) => "(an unparsable URL with credentials)".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1285,19 +1299,5 @@ mod tests {
             expand_str("${SCB_TEST_UNSET_C}").unwrap_err(),
             "SCB_TEST_UNSET_C"
         );
-    }
-}
-
-/// A database URL with its password replaced, for messages and logs.
-pub fn redacted_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        // Credentials can only be before an `@`.
-        Err(_) if !url.contains('@') => url.to_string(),
-        Err(_) => "(an unparsable URL with credentials)".into(),
     }
 }

@@ -24,6 +24,7 @@ mod pacing;
 mod progressive;
 mod reads;
 mod readthrough;
+mod replicas;
 mod reports;
 mod routes;
 mod safe_answers;
