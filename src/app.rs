@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::palette::{Environments, PaletteError};
 use crate::service::AppState;
 use crate::store::{Db, StoreError};
-use crate::sync::{RunReport, SyncEngine, Trigger, scheduler};
+use crate::sync::{RunNow, RunReport, SyncEngine, Trigger, leader, scheduler};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -207,6 +207,7 @@ async fn build_state(
         db.clone(),
         envs.clone(),
         config.sync.clone(),
+        config.server.replica_id(),
         shutdown.clone(),
     )
     .await?;
@@ -301,7 +302,8 @@ fn http_server(
     Ok(http.listen(listener).map_err(StartupError::Server)?.run())
 }
 
-/// The sync scheduler (stopped when `shutdown` fires) and the start-up sync.
+/// The sync scheduler and the takeover watch (stopped when `shutdown` fires) and the start-up
+/// sync.
 async fn start_workers(
     config: &Config,
     sync: &Arc<SyncEngine>,
@@ -320,6 +322,8 @@ async fn start_workers(
             tracing::warn!(error = %e, "sync scheduler did not shut down cleanly");
         }
     }));
+    // Environments whose leader stopped mid-run (on this replica or another) are taken over.
+    workers.push(tokio::spawn(leader::watch(sync.clone(), shutdown.clone())));
     // Freshness written by another process (a replica, a `sync --once` beside the server)
     // without a mirror write to announce it (a failed run) shows up here.
     let (engine, stop, envs) = (sync.clone(), shutdown.clone(), env_names(config));
@@ -394,10 +398,17 @@ pub async fn sync_once(
     }
     let db = Db::open(&config.database).await?;
     let envs = Environments::new(&config)?;
+    // A process of its own beside any server on this configuration: its own lease holder even
+    // where `server.replica_id` names the server, so it never takes the server's lease as its own.
+    let replica = match &config.server.replica_id {
+        Some(id) => format!("{id}-once-{}", std::process::id()),
+        None => config.server.replica_id(),
+    };
     let engine = SyncEngine::new(
         db.clone(),
         envs,
         config.sync.clone(),
+        replica,
         CancellationToken::new(),
     )
     .await?;
@@ -415,8 +426,14 @@ pub async fn sync_once(
     let mut reports = Vec::new();
     for (name, r) in names.iter().zip(results) {
         match r? {
-            Some(report) => reports.push(report),
-            None => anyhow::bail!("a sync of `{name}` is already running"),
+            RunNow::Ran(report) => reports.push(report),
+            RunNow::Busy {
+                leader: Some(leader),
+                ..
+            } => anyhow::bail!(
+                "a sync of `{name}` is already running: `{leader}` holds its lease (a holder that stopped loses it within sync.lease_seconds)"
+            ),
+            RunNow::Busy { .. } => anyhow::bail!("a sync of `{name}` is already running"),
         }
     }
     db.close().await;

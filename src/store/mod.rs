@@ -99,6 +99,7 @@ pub mod generation;
 pub mod held;
 pub mod idempotency;
 pub mod infra;
+pub mod leases;
 pub mod maintenance;
 pub mod outbox;
 pub mod postgres;

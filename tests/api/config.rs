@@ -447,3 +447,33 @@ async fn a_schema_newer_than_the_binary_is_named_by_check_config_and_at_start_up
     assert!(why.contains("newer than this binary"), "{why}");
     app.stop().await;
 }
+
+#[test]
+fn lease_and_replica_id_are_checked() {
+    let got = issues(&format!(
+        "[server]\nreplica_id = \"a b\"\n[sync]\nlease_seconds = 0\n{ENV}"
+    ));
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "server.replica_id" && m.contains("`a b`")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "sync.lease_seconds" && m.contains("between 1 and 3600")),
+        "{got:?}"
+    );
+    let ok =
+        Config::from_toml_str(&format!("[server]\nreplica_id = \"web-1\"\n{ENV}")).expect("valid");
+    assert_eq!(ok.server.replica_id(), "web-1");
+    assert_eq!(ok.sync.lease_seconds, 30);
+    // Unset: the host and this process, so two processes on one host differ.
+    let default = Config::from_toml_str(ENV)
+        .expect("valid")
+        .server
+        .replica_id();
+    assert!(
+        default.ends_with(&format!("-{}", std::process::id())),
+        "{default}"
+    );
+}

@@ -16,6 +16,7 @@ mod hardening;
 mod helpers;
 mod idempotency;
 mod layout;
+mod leases;
 mod listing;
 mod logs;
 mod mcp;
