@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::palette::{Environments, PaletteError};
 use crate::service::AppState;
 use crate::store::{Db, StoreError};
-use crate::sync::{RunReport, SyncEngine, Trigger, scheduler};
+use crate::sync::{RunNow, RunReport, SyncEngine, Trigger, leader, scheduler};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -117,6 +117,7 @@ impl Application {
         let shutdown = CancellationToken::new();
         let state = build_state(&config, &shutdown).await?;
         let mut workers = start_workers(&config, &state.sync, &shutdown).await?;
+        workers.push(follow_other_processes(&config, &state, &shutdown));
         // The change history's notifier, webhooks and upkeep: off the sync's path.
         workers.extend(crate::service::history::start(&state.db, &config, &shutdown).await);
         let mcp_sessions = CancellationToken::new();
@@ -206,6 +207,7 @@ async fn build_state(
         db.clone(),
         envs.clone(),
         config.sync.clone(),
+        config.server.replica_id(),
         shutdown.clone(),
     )
     .await?;
@@ -300,7 +302,8 @@ fn http_server(
     Ok(http.listen(listener).map_err(StartupError::Server)?.run())
 }
 
-/// The sync scheduler (stopped when `shutdown` fires) and the start-up sync.
+/// The sync scheduler and the takeover watch (stopped when `shutdown` fires) and the start-up
+/// sync.
 async fn start_workers(
     config: &Config,
     sync: &Arc<SyncEngine>,
@@ -319,20 +322,17 @@ async fn start_workers(
             tracing::warn!(error = %e, "sync scheduler did not shut down cleanly");
         }
     }));
-    // Freshness written by another process (a `sync --once` beside the server) shows up here.
-    let (engine, stop, envs) = (sync.clone(), shutdown.clone(), config.environments.clone());
+    // Environments whose leader stopped mid-run (on this replica or another) are taken over.
+    workers.push(tokio::spawn(leader::watch(sync.clone(), shutdown.clone())));
+    // Freshness written by another process (a replica, a `sync --once` beside the server)
+    // without a mirror write to announce it (a failed run) shows up here.
+    let (engine, stop, envs) = (sync.clone(), shutdown.clone(), env_names(config));
     workers.push(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(30));
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = every.tick() => {
-                    for e in &envs {
-                        if let Err(err) = engine.reload(&e.name).await {
-                            tracing::warn!(env = %e.name, error = %err, "cannot re-read sync state");
-                        }
-                    }
-                }
+                _ = every.tick() => reload_freshness(&engine, &envs).await,
             }
         }
     }));
@@ -344,6 +344,39 @@ async fn start_workers(
         }
     }
     Ok(workers)
+}
+
+/// Re-reads every environment's freshness from the database, where another process may have
+/// moved it on.
+async fn reload_freshness(engine: &SyncEngine, envs: &[String]) {
+    for env in envs {
+        if let Err(err) = engine.reload(env).await {
+            tracing::warn!(env = %env, error = %err, "cannot re-read sync state");
+        }
+    }
+}
+
+fn env_names(config: &Config) -> Arc<[String]> {
+    config.environments.iter().map(|e| e.name.clone()).collect()
+}
+
+/// Follows the mirror writes of other processes on the same database (other replicas, a
+/// `sync --once`): their commits move this process's generation at once, so its cached answers
+/// and report counts are no longer served, and the freshness their runs recorded is re-read.
+fn follow_other_processes(
+    config: &Config,
+    state: &web::Data<AppState>,
+    shutdown: &CancellationToken,
+) -> JoinHandle<()> {
+    let (engine, envs) = (state.sync.clone(), env_names(config));
+    tokio::spawn(crate::store::generation::follow(
+        state.db.clone(),
+        shutdown.clone(),
+        move || {
+            let (engine, envs) = (engine.clone(), envs.clone());
+            async move { reload_freshness(&engine, &envs).await }
+        },
+    ))
 }
 
 /// `sync --once`: one pass over the chosen environments; the reports of every run.
@@ -365,10 +398,17 @@ pub async fn sync_once(
     }
     let db = Db::open(&config.database).await?;
     let envs = Environments::new(&config)?;
+    // A process of its own beside any server on this configuration: its own lease holder even
+    // where `server.replica_id` names the server, so it never takes the server's lease as its own.
+    let replica = match &config.server.replica_id {
+        Some(id) => format!("{id}-once-{}", std::process::id()),
+        None => config.server.replica_id(),
+    };
     let engine = SyncEngine::new(
         db.clone(),
         envs,
         config.sync.clone(),
+        replica,
         CancellationToken::new(),
     )
     .await?;
@@ -386,8 +426,14 @@ pub async fn sync_once(
     let mut reports = Vec::new();
     for (name, r) in names.iter().zip(results) {
         match r? {
-            Some(report) => reports.push(report),
-            None => anyhow::bail!("a sync of `{name}` is already running"),
+            RunNow::Ran(report) => reports.push(report),
+            RunNow::Busy {
+                leader: Some(leader),
+                ..
+            } => anyhow::bail!(
+                "a sync of `{name}` is already running: `{leader}` holds its lease (a holder that stopped loses it within sync.lease_seconds)"
+            ),
+            RunNow::Busy { .. } => anyhow::bail!("a sync of `{name}` is already running"),
         }
     }
     db.close().await;

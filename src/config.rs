@@ -277,6 +277,30 @@ pub struct ServerConfig {
     /// A caller's `Cache-Control: no-cache` rebuilds one answer at most once in this many
     /// milliseconds (within it, the answer just built is served); 0 = every one rebuilds.
     pub no_cache_rebuild_interval_ms: u64,
+    /// This process's name among replicas (it holds sync leases under it); unset: the host
+    /// name and the process id. See [`ServerConfig::replica_id`].
+    pub replica_id: Option<String>,
+}
+
+impl ServerConfig {
+    /// `replica_id`, else `<host name>-<process id>`: distinct for every process, also two
+    /// on one host (a `sync --once` beside the server).
+    pub fn replica_id(&self) -> String {
+        match &self.replica_id {
+            Some(id) => id.clone(),
+            None => format!("{}-{}", host_name(), std::process::id()),
+        }
+    }
+}
+
+/// The host's name (`HOSTNAME`, else the kernel's), `localhost` when neither says.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 impl Default for ServerConfig {
@@ -292,6 +316,7 @@ impl Default for ServerConfig {
             hsts_max_age_seconds: 0,
             response_cache_bytes: 32 * 1024 * 1024,
             no_cache_rebuild_interval_ms: 5_000,
+            replica_id: None,
         }
     }
 }
@@ -482,6 +507,10 @@ pub struct SyncConfig {
     pub retry_base_ms: u64,
     /// Run a sync for every environment as soon as the service starts.
     pub on_startup: bool,
+    /// An environment's sync lease: one process syncs it at a time, renewing the lease every
+    /// third of this while the run lasts; a run whose holder stopped is taken over once the
+    /// lease expires.
+    pub lease_seconds: u64,
     /// Details older than this are fetched again even when Palette reports no change
     /// (it does not always move `lastModifiedTimestamp`, e.g. on health changes).
     pub detail_max_age_seconds: u64,
@@ -511,6 +540,7 @@ impl Default for SyncConfig {
             max_retries: 4,
             retry_base_ms: 250,
             on_startup: true,
+            lease_seconds: 30,
             detail_max_age_seconds: 6 * 3600,
             refresh_per_run: 500,
             max_listing_bytes: 256 * 1024 * 1024,
@@ -1135,6 +1165,20 @@ pub fn expand_str(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// A database URL with its password replaced, for messages and logs.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        // Credentials can only be before an `@`.
+        Err(_) if !url.contains('@') => url.to_string(),
+        Err(_) => "(an unparsable URL with credentials)".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1255,19 +1299,5 @@ mod tests {
             expand_str("${SCB_TEST_UNSET_C}").unwrap_err(),
             "SCB_TEST_UNSET_C"
         );
-    }
-}
-
-/// A database URL with its password replaced, for messages and logs.
-pub fn redacted_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        // Credentials can only be before an `@`.
-        Err(_) if !url.contains('@') => url.to_string(),
-        Err(_) => "(an unparsable URL with credentials)".into(),
     }
 }

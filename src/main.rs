@@ -8,7 +8,7 @@ use palette_sim::{self as sim, Dataset, Knobs, SimConfig};
 use spectrocloud_backend::config::{Config, LogConfig};
 use spectrocloud_backend::domain::RunOutcome;
 use spectrocloud_backend::sync::summary_table;
-use spectrocloud_backend::{app, telemetry};
+use spectrocloud_backend::{app, store, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -62,8 +62,9 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Validate the configuration and print it with secrets redacted. Errors (a set-up that
-    /// cannot work) exit 2; warnings (a likely mistake) are printed and exit 0.
+    /// Validate the configuration, reach the database it names, and print the configuration
+    /// with secrets redacted. Errors (a set-up that cannot work, a database that cannot be
+    /// used) exit 2; warnings (a likely mistake) are printed and exit 0.
     CheckConfig {
         #[command(flatten)]
         config: ConfigArg,
@@ -183,7 +184,7 @@ fn main() -> ExitCode {
 
 async fn run() -> ExitCode {
     match Cli::parse().command {
-        Command::CheckConfig { config, strict } => check_config(&config, strict),
+        Command::CheckConfig { config, strict } => check_config(&config, strict).await,
         Command::Serve { config } => serve(&config).await,
         Command::Sync {
             once,
@@ -214,7 +215,7 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn check_config(arg: &ConfigArg, strict: bool) -> ExitCode {
+async fn check_config(arg: &ConfigArg, strict: bool) -> ExitCode {
     let c = match arg.load() {
         Ok(c) => c,
         Err(code) => return code,
@@ -223,6 +224,15 @@ fn check_config(arg: &ConfigArg, strict: bool) -> ExitCode {
     for w in &warnings {
         eprintln!("warning: {}: {}", w.key, w.message);
     }
+    // The database this configuration names must answer, with a schema this binary can use.
+    let database = match store::check::database(&c.database).await {
+        Ok(reached) => reached,
+        Err(problem) => {
+            eprintln!("error: database.url: {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("# database: {database}");
     let verdict = match warnings.len() {
         0 => String::new(),
         1 => ", with 1 warning (above)".to_string(),

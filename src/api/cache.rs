@@ -1,9 +1,11 @@
 //! The response cache: whole mirror answers with their headers and their gzip and br forms, so
 //! a hot answer is neither rebuilt nor recompressed. Keyed by (environment, mirror generation,
 //! last sync, visibility, what else decides the answer, path and canonical query): any
-//! committed write (a sync, a write-through) moves the generation, so an entry is never served
-//! after the data it was built from changed, and two callers share an entry only when they see
-//! exactly the same objects. Bounded by `server.response_cache_bytes`, least recently used
+//! committed write (a sync, a write-through), by this process or another on the same database
+//! (a replica, a `sync --once`), moves the generation, so an entry is not served after the data
+//! it was built from changed (another process's write: once it is heard of, see
+//! `store::generation`), and two callers share an entry only when they see exactly the same
+//! objects. Bounded by `server.response_cache_bytes`, least recently used
 //! first out.
 //!
 //! It runs inside authorization (the caller, the Palette user and the route spec are known) and
@@ -38,7 +40,7 @@ use crate::service::Ctx;
 pub struct Key {
     env: String,
     generation: u64,
-    /// Another process (`sync --once`) may have synced: its run moves this, not the generation.
+    /// The last sync's time: the freshness headers kept with an entry must stay true.
     synced_at: Option<i64>,
     /// A digest of what the caller may see (never the Palette user: users seeing the same
     /// objects get the same answers).

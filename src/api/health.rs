@@ -1,7 +1,7 @@
 //! `GET /health`: liveness, unauthenticated. `status` stays `ok` while the process serves
 //! (the mirror still answers when Palette fails); `sync` and `environments` tell whether each
 //! environment's sync is failing, without error text (the route is public: details are in
-//! `/sync/status`).
+//! `/sync/status`); `replica` names the replica that answered (behind a load balancer).
 
 use actix_web::HttpResponse;
 use actix_web::web::Data;
@@ -33,6 +33,7 @@ pub async fn health(state: Data<AppState>) -> HttpResponse {
         .collect();
     HttpResponse::Ok().json(json!({
         "status": "ok",
+        "replica": state.sync.replica(),
         "sync": if failing { "failing" } else { "ok" },
         "environments": environments,
     }))

@@ -18,7 +18,10 @@ pub async fn status(
     let only = only.0.as_ref().map(|e| e.name());
     let closed = status::closed_to(&state, req.headers(), &c, only).await;
     let out = status::sync_status(&state, only, &closed).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "environments": out })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "replica": state.sync.replica(),
+        "environments": out,
+    })))
 }
 
 /// Starts a run of the chosen environment (all when `instance` is absent): 202 with the run

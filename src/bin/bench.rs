@@ -27,7 +27,7 @@ use spectrocloud_backend::config::{Config, EnvironmentConfig, Secret};
 use spectrocloud_backend::domain::RunOutcome;
 use spectrocloud_backend::palette::limits;
 use spectrocloud_backend::store::sync_runs;
-use spectrocloud_backend::sync::Trigger;
+use spectrocloud_backend::sync::{RunNow, Trigger};
 
 #[path = "bench/compare.rs"]
 mod compare;
@@ -426,8 +426,8 @@ async fn sync_pass(case: &SyncCase) -> anyhow::Result<(f64, Measured, Measured)>
     let cold = measure(&server, secs, last.outcome.as_str());
     server.state.reset_counters();
     let warm = match state.sync.run_now("bench", Trigger::Manual).await? {
-        Some(r) => measure(&server, r.duration_ms as f64 / 1000.0, r.outcome.as_str()),
-        None => anyhow::bail!("a run was still under way"),
+        RunNow::Ran(r) => measure(&server, r.duration_ms as f64 / 1000.0, r.outcome.as_str()),
+        RunNow::Busy { .. } => anyhow::bail!("a run was still under way"),
     };
     handle.stop(true).await;
     let _ = running.await;

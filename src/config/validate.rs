@@ -150,7 +150,23 @@ impl ServerConfig {
                 );
             }
         }
+        if let Some(id) = &self.replica_id
+            && !replica_id_ok(id)
+        {
+            issue(
+                "server.replica_id",
+                format!("`{id}` must be 1 to 100 characters: letters, digits, `-`, `_`, `.`"),
+            );
+        }
     }
+}
+
+/// A replica id shows in logs, `/health` and `/sync/status`: short, plain characters.
+fn replica_id_ok(id: &str) -> bool {
+    (1..=100).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl NotificationsConfig {
@@ -344,6 +360,12 @@ impl SyncConfig {
         }
         if self.run_timeout_seconds == 0 {
             issue("sync.run_timeout_seconds", "must be at least 1".into());
+        }
+        if !(1..=3600).contains(&self.lease_seconds) {
+            issue(
+                "sync.lease_seconds",
+                "must be between 1 and 3600 (a dead leader's environment waits this long)".into(),
+            );
         }
         for (key, value) in [
             ("sync.max_listing_bytes", self.max_listing_bytes),

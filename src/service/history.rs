@@ -1,8 +1,8 @@
 //! Background upkeep of the change history: a notifier tails new events (written by the sync's
 //! own transactions), counts them per type for Prometheus and hands them to the webhooks'
 //! outbox (see [`super::webhooks`]); the daily fleet aggregates are refreshed and old history
-//! is pruned. Nothing here is on the sync's path: a slow or failing webhook can never hold a
-//! sync up.
+//! is pruned, by one replica per period (the maintenance lease). Nothing here is on the sync's
+//! path: a slow or failing webhook can never hold a sync up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use super::webhooks::{self, Sender};
 use crate::config::Config;
 use crate::store::Db;
 use crate::store::events::{self, Event};
+use crate::store::leases::{self, Claim};
 use crate::store::outbox::{self, NewDelivery};
 
 /// How often new events are looked for.
@@ -61,6 +62,7 @@ pub async fn start(db: &Db, config: &Config, shutdown: &CancellationToken) -> Ve
     let retention = Retention {
         history_days: config.history.retention_days,
         audit_days: config.audit.retention_days,
+        replica: config.server.replica_id(),
     };
     workers.push(tokio::spawn(upkeep(
         db.clone(),
@@ -190,39 +192,57 @@ fn selected(batch: &[Event], types: &[String]) -> Vec<Event> {
         .collect()
 }
 
-/// How long history and audit entries are kept.
+/// How long history and audit entries are kept, and who keeps them so.
 struct Retention {
     history_days: u32,
     audit_days: u32,
+    /// This replica, the holder of the maintenance lease when it runs the upkeep.
+    replica: String,
 }
 
-/// Refreshes today's aggregates of every environment and prunes what is past retention: old
-/// history, and the audit log's old entries.
+/// Every [`UPKEEP_EVERY`], by whichever replica claims the maintenance lease for the period:
+/// refreshes today's aggregates of every environment and prunes what is past retention.
 async fn upkeep(db: Db, envs: Vec<String>, retention: Retention, stop: CancellationToken) {
     let mut every = tokio::time::interval(UPKEEP_EVERY);
+    // Held for a whole period: the replica that ran it claims it again (it is its own); the
+    // others find it held until a period passes without it.
+    let period_ms = UPKEEP_EVERY.as_millis() as i64;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = every.tick() => {}
         }
-        let now = chrono::Utc::now();
-        let today = now.date_naive().to_string();
-        for env in &envs {
-            if let Err(e) = events::record_day(&db, env, &today).await {
-                tracing::warn!(env, error = %e, "cannot record the daily fleet aggregates");
-            }
-        }
-        let cutoff = now - chrono::Duration::days(i64::from(retention.history_days));
-        let at = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        match events::prune(&db, &at, &cutoff.date_naive().to_string()).await {
-            Ok(n) if n > 0 => tracing::info!(pruned = n, "old events pruned"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot prune old events"),
-        }
-        match crate::auth::audit::prune(&db, retention.audit_days).await {
-            Ok(n) if n > 0 => tracing::info!(pruned = n, "old audit entries pruned"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
+        match leases::claim(&db, leases::MAINTENANCE, &retention.replica, period_ms).await {
+            Ok(Claim::Taken { .. }) => upkeep_once(&db, &envs, &retention).await,
+            Ok(Claim::Held(leader)) => tracing::debug!(
+                replica = %retention.replica, leader = %leader.holder,
+                "upkeep skipped: another replica holds the maintenance lease"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot claim the maintenance lease"),
         }
     }
+}
+
+/// One upkeep: today's aggregates, old history and old audit entries pruned.
+async fn upkeep_once(db: &Db, envs: &[String], retention: &Retention) {
+    let now = chrono::Utc::now();
+    let today = now.date_naive().to_string();
+    for env in envs {
+        if let Err(e) = events::record_day(db, env, &today).await {
+            tracing::warn!(env, error = %e, "cannot record the daily fleet aggregates");
+        }
+    }
+    let cutoff = now - chrono::Duration::days(i64::from(retention.history_days));
+    let at = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    match events::prune(db, &at, &cutoff.date_naive().to_string()).await {
+        Ok(n) if n > 0 => tracing::info!(pruned = n, "old events pruned"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot prune old events"),
+    }
+    match crate::auth::audit::prune(db, retention.audit_days).await {
+        Ok(n) if n > 0 => tracing::info!(pruned = n, "old audit entries pruned"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
+    }
+    tracing::debug!(replica = %retention.replica, "upkeep done");
 }

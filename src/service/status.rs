@@ -8,6 +8,7 @@ use crate::auth::Caller;
 use crate::auth::palette_user::{self, PaletteUser};
 use crate::error::AppResult;
 use crate::service::AppState;
+use crate::store::leases::Leader;
 use crate::store::sync_runs::{self, RunRecord};
 use crate::sync::RunningRun;
 use crate::sync::progress::ProgressView;
@@ -17,6 +18,9 @@ pub struct EnvStatus {
     pub name: String,
     pub url: String,
     pub schedule: String,
+    /// The replica whose run holds the environment's lease now (this one or another); null
+    /// between runs.
+    pub leader: Option<LeaderStatus>,
     pub running: Option<RunningStatus>,
     /// When the last run that completed ended; empty until one has.
     pub last_success_at: Option<String>,
@@ -38,6 +42,22 @@ pub struct EnvStatus {
     /// every count of its objects (runs, progress, held deletions) is left out.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub counts_withheld: bool,
+}
+
+/// Who leads an environment's sync, until when (renewed while the run lasts).
+#[derive(Serialize)]
+pub struct LeaderStatus {
+    pub replica: String,
+    pub expires_at: String,
+}
+
+impl From<Leader> for LeaderStatus {
+    fn from(l: Leader) -> Self {
+        LeaderStatus {
+            expires_at: l.expires_at(),
+            replica: l.holder,
+        }
+    }
 }
 
 /// A run under way, as a status shows it.
@@ -137,6 +157,7 @@ pub async fn sync_status(
             name: env.name().to_string(),
             url: crate::config::redact_url(&env.config.url),
             schedule: env.config.schedule(&state.config.sync).to_string(),
+            leader: state.sync.leader(env.name()).await?.map(Into::into),
             running: state.sync.env_state(env.name()).running.map(Into::into),
             last_success_at: fresh.last_success_at.map(text),
             listed_at: state.sync.listed_at(env.name()).map(text),

@@ -220,7 +220,8 @@ impl Sender {
         let Some(head) = outbox::head(&self.db, &self.key).await? else {
             return Ok(Next::Nothing);
         };
-        // Another process is sending it: look again when its claim lapses.
+        // Another process is sending it: look again when its claim lapses (by this host's
+        // clock: the claim itself is decided on the database's).
         if let Some(until) = head.claimed_until.filter(|u| *u >= now) {
             let ms = u64::try_from(until - now + 1).unwrap_or(0);
             return Ok(Next::DueIn(Duration::from_millis(ms)));
@@ -230,13 +231,11 @@ impl Sender {
             let ms = u64::try_from(head.next_attempt_at - now).unwrap_or(0);
             return Ok(Next::DueIn(Duration::from_millis(ms)));
         }
-        Ok(
-            match outbox::claim(&self.db, head.seq, now, now + CLAIM_MS).await? {
-                Some(row) => Next::Claimed(row),
-                // Another process claimed it first.
-                None => Next::Nothing,
-            },
-        )
+        Ok(match outbox::claim(&self.db, head.seq, CLAIM_MS).await? {
+            Some(row) => Next::Claimed(row),
+            // Another process claimed it first.
+            None => Next::Nothing,
+        })
     }
 
     /// Sends one claimed row and records the outcome; false when stopped meanwhile.

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::Db;
+use super::writer::WriteTx;
 
 /// One kind's held deletions, as `/sync/status` shows them.
 #[derive(Debug, Clone, Serialize)]
@@ -66,9 +67,9 @@ pub async fn list(db: &Db, env: &str) -> Result<Vec<Held>, sqlx::Error> {
     Ok(held)
 }
 
-/// Records (or replaces) the held deletions of one kind.
-pub async fn hold(
-    db: &Db,
+/// Records (or replaces) the held deletions of one kind, in a write of the run holding them.
+pub async fn hold_in(
+    tx: &mut WriteTx,
     env: &str,
     kind: &str,
     uids: &BTreeSet<String>,
@@ -76,7 +77,7 @@ pub async fn hold(
     run_id: i64,
 ) -> Result<(), sqlx::Error> {
     let text = serde_json::to_string(uids).unwrap_or_else(|_| "[]".into());
-    write!(db, |p, d| {
+    on!(tx, |c, d| {
         sqlx::query(sql!(
             d,
             "INSERT INTO held_deletions (env, kind, uids, known, run_id, held_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -89,22 +90,22 @@ pub async fn hold(
         .bind(known as i64)
         .bind(run_id)
         .bind(super::now_text())
-        .execute(p)
+        .execute(&mut *c)
         .await
         .map(drop)
     })
 }
 
 /// Forgets what was held for one kind (confirmed, or listed again).
-pub async fn clear(db: &Db, env: &str, kind: &str) -> Result<(), sqlx::Error> {
-    write!(db, |p, d| {
+pub async fn clear_in(tx: &mut WriteTx, env: &str, kind: &str) -> Result<(), sqlx::Error> {
+    on!(tx, |c, d| {
         sqlx::query(sql!(
             d,
             "DELETE FROM held_deletions WHERE env = ? AND kind = ?"
         ))
         .bind(env)
         .bind(kind)
-        .execute(p)
+        .execute(&mut *c)
         .await
         .map(drop)
     })

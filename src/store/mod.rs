@@ -90,13 +90,16 @@ macro_rules! on {
 }
 
 pub mod audit;
+pub mod check;
 pub mod clusters;
 pub mod dialect;
 pub mod enrich;
 pub mod events;
+pub mod generation;
 pub mod held;
 pub mod idempotency;
 pub mod infra;
+pub mod leases;
 pub mod maintenance;
 pub mod outbox;
 pub mod postgres;
@@ -133,9 +136,23 @@ pub enum StoreError {
     #[error("cannot apply migrations: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error(
+        "the database's schema is newer than this binary (migration {0} was applied by a newer release): run that release or a newer one"
+    )]
+    Newer(i64),
+    #[error(
         "database {path} is corrupt (PRAGMA quick_check: {problems}); restore it from a backup (`backup PATH`) or move it away to mirror Palette afresh"
     )]
     Corrupt { path: String, problems: String },
+}
+
+impl StoreError {
+    /// A failed migration run; a database a newer release upgraded is named as such.
+    fn migrate(e: sqlx::migrate::MigrateError) -> StoreError {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(v) => StoreError::Newer(v),
+            other => StoreError::Migrate(other),
+        }
+    }
 }
 
 /// Which backend a database URL selects.
@@ -197,8 +214,9 @@ impl Pools {
 #[derive(Clone, Debug)]
 pub struct Db {
     pub pools: Pools,
-    /// Bumped by every committed write transaction of this process: answers built before a
-    /// bump may be out of date (the response cache keys on it).
+    /// The newest mirror generation this process knows of (see [`generation`]): its own
+    /// commits and those of other processes on the same database. Answers built before it
+    /// moved may be out of date (the response cache and the report tallies key on it).
     generation: Arc<AtomicU64>,
     /// The report counts of the current generation (see [`reports::TallyMemo`]).
     pub tallies: Arc<reports::TallyMemo>,
@@ -212,11 +230,14 @@ impl Db {
             BackendKind::Sqlite => sqlite::open(config).await?,
             BackendKind::Postgres => postgres::open(config).await?,
         };
-        Ok(Db {
+        let db = Db {
             pools,
             generation: Arc::default(),
             tallies: Arc::default(),
-        })
+        };
+        let now = generation::current(&db).await.map_err(StoreError::Open)?;
+        db.observe_generation(now);
+        Ok(db)
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -234,14 +255,16 @@ impl Db {
         }
     }
 
-    /// The mirror's generation in this process (see [`Db::bump_generation`]).
+    /// The newest mirror generation this process knows of: it moves with every committed
+    /// mirror write, this process's or another's (see [`generation::follow`]).
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Marks that committed data changed.
-    pub(crate) fn bump_generation(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+    /// Takes on a generation committed to the database; true when it is newer than what this
+    /// process knew (it never goes back: notifications and reads may arrive out of order).
+    pub(crate) fn observe_generation(&self, value: u64) -> bool {
+        self.generation.fetch_max(value, Ordering::AcqRel) < value
     }
 
     pub async fn close(&self) {

@@ -1,7 +1,7 @@
 //! The webhook outbox (`webhook_outbox`, `webhook_cursor`): batches handed over by the
 //! notifier together with its cursor, claimed one at a time by a delivery task (a
-//! compare-and-set on `claimed_until`, so several processes never send one row at once),
-//! deleted once delivered or given up.
+//! compare-and-set on `claimed_until`, so several processes — replicas, on PostgreSQL — never
+//! send one row at once), deleted once delivered or given up.
 
 use super::Db;
 
@@ -143,24 +143,29 @@ pub async fn head(db: &Db, hook: &str) -> Result<Option<Head>, sqlx::Error> {
     })
 }
 
-/// Claims row `seq` until `until_ms` unless someone else holds a live claim on it; the row
-/// when this call won it.
-pub async fn claim(
-    db: &Db,
-    seq: i64,
-    now_ms: i64,
-    until_ms: i64,
-) -> Result<Option<Delivery>, sqlx::Error> {
+/// Claims row `seq` for `claim_ms` unless someone else holds a live claim on it; the row when
+/// this call won it. The time is the database's, so replicas whose clocks disagree still never
+/// take each other's live claims. On PostgreSQL a row another replica is claiming this very
+/// moment is skipped (`SKIP LOCKED`), not waited for: it is that replica's.
+pub async fn claim(db: &Db, seq: i64, claim_ms: i64) -> Result<Option<Delivery>, sqlx::Error> {
     write!(db, |p, d| {
         sqlx::query_as(sql!(
             d,
-            "UPDATE webhook_outbox SET claimed_until = ?
-             WHERE seq = ? AND (claimed_until IS NULL OR claimed_until < ?)
+            sqlite: "UPDATE webhook_outbox
+             SET claimed_until = CAST(unixepoch('subsec') * 1000 AS INTEGER) + ?
+             WHERE seq = ?
+               AND (claimed_until IS NULL OR claimed_until < CAST(unixepoch('subsec') * 1000 AS INTEGER))
+             RETURNING seq, msg_id, body, events, attempts, claimed_until",
+            postgres: "UPDATE webhook_outbox
+             SET claimed_until = CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) + ?
+             WHERE seq = (SELECT seq FROM webhook_outbox WHERE seq = ?
+                 AND (claimed_until IS NULL
+                      OR claimed_until < CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT))
+                 FOR UPDATE SKIP LOCKED)
              RETURNING seq, msg_id, body, events, attempts, claimed_until"
         ))
-        .bind(until_ms)
+        .bind(claim_ms)
         .bind(seq)
-        .bind(now_ms)
         .fetch_optional(p)
         .await
     })

@@ -5,6 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::{Pools, StoreError};
@@ -15,6 +16,9 @@ use crate::config::DatabaseConfig;
 const WRITE_CONNECTIONS: u32 = 4;
 
 pub use crate::config::redacted_url as redacted;
+
+/// The PostgreSQL schema, version for version the twin of SQLite's.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
     PgConnectOptions::from_str(url).map_err(|e| StoreError::Url {
@@ -35,9 +39,6 @@ pub async fn open(config: &DatabaseConfig) -> Result<Pools, StoreError> {
             url: redacted(&config.url),
             message: e.to_string(),
         })?;
-    sqlx::migrate!("./migrations/postgres")
-        .run(&pool)
-        .await
-        .map_err(StoreError::Migrate)?;
+    MIGRATOR.run(&pool).await.map_err(StoreError::migrate)?;
     Ok(Pools::Postgres { pool })
 }

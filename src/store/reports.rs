@@ -680,9 +680,8 @@ pub struct Tallies {
     fleet: Vec<FleetRow>,
 }
 
-/// The mirror state a tally was counted from: this process's generation (every committed
-/// write moves it) and the last sync's time (a `sync --once` in another process moves only
-/// that).
+/// The mirror state a tally was counted from: the generation (every committed mirror write
+/// moves it, whichever process made it, see `store::generation`) and the last sync's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     generation: u64,

@@ -500,20 +500,6 @@ async fn delete_in(
     Ok(())
 }
 
-/// Applies a snapshot in one write transaction; returns what changed per kind.
-pub async fn apply(
-    db: &Db,
-    env: &str,
-    snap: &Snapshot,
-    known: &Known,
-    now: &str,
-) -> Result<Counts, sqlx::Error> {
-    let mut tx = super::writer::begin(db).await?;
-    let counts = apply_in(&mut tx, env, snap, known, now).await?;
-    tx.commit().await?;
-    Ok(counts)
-}
-
 /// Adds `counts` into `total`, kind by kind.
 pub fn add_counts(total: &mut Counts, counts: &Counts) {
     for (kind, c) in counts {
@@ -525,7 +511,8 @@ pub fn add_counts(total: &mut Counts, counts: &Counts) {
     }
 }
 
-/// Applies a snapshot (or one batch of a run) inside the caller's write transaction.
+/// Applies a snapshot (or one batch of a run) inside the caller's write transaction (a run's
+/// fenced one, see `leases::begin_fenced`); returns what changed per kind.
 pub async fn apply_in(
     tx: &mut WriteTx,
     env: &str,

@@ -5,10 +5,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{Pools, StoreError, maintenance};
 use crate::config::DatabaseConfig;
+
+/// The SQLite schema.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// WAL size kept after a checkpoint (SQLite truncates a larger file back to this).
 const JOURNAL_SIZE_LIMIT: &str = "67108864";
@@ -54,10 +58,7 @@ pub async fn open(config: &DatabaseConfig) -> Result<Pools, StoreError> {
         writer.close().await;
         return Err(maintenance::corrupt(&path, problems));
     }
-    sqlx::migrate!("./migrations/sqlite")
-        .run(&writer)
-        .await
-        .map_err(StoreError::Migrate)?;
+    MIGRATOR.run(&writer).await.map_err(StoreError::migrate)?;
     // An index a migration just added has no statistics until the next applied sync, and
     // the planner then guesses (the reverse lookup went from 7 ms to 66 ms at 10,000
     // clusters). Sampled, so it takes milliseconds.

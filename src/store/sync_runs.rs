@@ -31,24 +31,62 @@ pub async fn ensure_environments(db: &Db, envs: &[EnvironmentConfig]) -> Result<
     Ok(())
 }
 
-/// Runs of `env` still marked `running` belong to a process that died (the caller holds the
-/// environment's sync lock, so no live process owns them): mark them interrupted.
-pub async fn mark_interrupted(db: &Db, env: &str) -> Result<u64, sqlx::Error> {
-    write!(db, |p, d| {
+/// Runs of `env` still marked `running` are dead: the caller just claimed the environment's
+/// lease in this transaction, so no live process owns them. Marks them interrupted, naming
+/// `holder`, the replica that held the lease before (when known); returns how many.
+pub async fn interrupt_in(
+    tx: &mut WriteTx,
+    env: &str,
+    holder: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let who = match holder {
+        Some(h) => format!("replica `{h}` stopped renewing its lease during this run"),
+        None => "the process stopped during this run".to_string(),
+    };
+    let nothing = format!("{who}; nothing of it was applied");
+    let kept = format!("{who}; its listings and the batches counted here were applied and kept");
+    on!(tx, |c, d| {
         sqlx::query(sql!(
             d,
             "UPDATE sync_runs SET outcome = 'interrupted', finished_at = ?,
-                error = CASE WHEN listed_at IS NULL
-                    THEN 'the process stopped during this run; nothing of it was applied'
-                    ELSE 'the process stopped during this run; its listings and the batches counted here were applied and kept' END
+                error = CASE WHEN listed_at IS NULL THEN ? ELSE ? END
              WHERE env = ? AND outcome = 'running'"
         ))
         .bind(now_text())
+        .bind(&nothing)
+        .bind(&kept)
         .bind(env)
-        .execute(p)
+        .execute(&mut *c)
         .await
         .map(|r| r.rows_affected())
     })
+}
+
+/// The id of a scheduled run of `env` started at or after `tick` (RFC 3339): the run another
+/// replica started for that tick. Every replica writes `started_at` after its tick fired, on
+/// the clock that fired it, so the winner's is never before the tick's time.
+pub async fn scheduled_since_in(
+    tx: &mut WriteTx,
+    env: &str,
+    tick: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    on!(tx, |c, d| {
+        sqlx::query_scalar(sql!(
+            d,
+            "SELECT id FROM sync_runs WHERE env = ? AND trigger = 'schedule' AND started_at >= ?
+             ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(env)
+        .bind(tick)
+        .fetch_optional(&mut *c)
+        .await
+    })
+}
+
+/// The outcome of the newest run of `env`, finished or not.
+pub async fn newest_outcome(db: &Db, env: &str) -> Result<Option<RunOutcome>, sqlx::Error> {
+    let outcome: Option<String> = newest_value(db, env, "outcome", "1 = 1").await?;
+    Ok(outcome.as_deref().and_then(RunOutcome::parse))
 }
 
 /// The newest run of `env` marked `running` (another process's, when this one runs none).
@@ -78,13 +116,14 @@ where
     })
 }
 
-pub async fn start(
-    db: &Db,
+/// Records a new run of `env`, in the transaction that claimed its lease.
+pub async fn start_in(
+    tx: &mut WriteTx,
     env: &str,
     trigger: &str,
     started_at: &str,
 ) -> Result<i64, sqlx::Error> {
-    write!(db, |p, d| {
+    on!(tx, |c, d| {
         sqlx::query_scalar(sql!(
             d,
             "INSERT INTO sync_runs (env, trigger, started_at, outcome) VALUES (?, ?, ?, 'running') RETURNING id"
@@ -92,7 +131,7 @@ pub async fn start(
         .bind(env)
         .bind(trigger)
         .bind(started_at)
-        .fetch_one(p)
+        .fetch_one(&mut *c)
         .await
     })
 }
@@ -150,18 +189,20 @@ pub async fn last_listed(db: &Db, env: &str) -> Result<Option<String>, sqlx::Err
     newest_value(db, env, "listed_at", "listed_at IS NOT NULL").await
 }
 
-/// Whether run `id` is already recorded as over (its last batch recorded it).
-pub async fn is_finished(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+/// Whether run `id` is recorded as a success (its last write recorded it).
+pub async fn recorded_success(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     let outcome: Option<RunOutcome> = read!(db, |p, d| {
         sqlx::query_scalar(sql!(d, "SELECT outcome FROM sync_runs WHERE id = ?"))
             .bind(id)
             .fetch_optional(p)
             .await
     })?;
-    Ok(outcome.is_some_and(|o| o != RunOutcome::Running))
+    Ok(outcome == Some(RunOutcome::Success))
 }
 
-/// Records a run's end; `counts_json: None` keeps the counts its batches recorded.
+/// Records a run's end; `counts_json: None` keeps the counts its batches recorded. Written by
+/// the run's own process, which knows best how it ended: it replaces a takeover's
+/// `interrupted` (the run was alive, it lost its lease).
 pub async fn finish(
     db: &Db,
     id: i64,

@@ -51,8 +51,8 @@ pub async fn create(db: &Db, s: &NewSession<'_>, keep: usize) -> Result<u64, sql
         .bind(s.expires_at)
         .execute(&mut *c)
         .await?;
-        // Among sessions of the same second the one just stored is the newest: SQLite's rowid
-        // says so too, PostgreSQL has no rowid (the rest of such a tie goes by id_hash there).
+        // Among sessions of the same second the one just stored is the newest; the rest go by
+        // creation order (SQLite's rowid, PostgreSQL's `seq`).
         sqlx::query(sql!(
             d,
             sqlite: "DELETE FROM ui_sessions WHERE subject = ? AND id_hash NOT IN
@@ -60,7 +60,7 @@ pub async fn create(db: &Db, s: &NewSession<'_>, keep: usize) -> Result<u64, sql
                 ORDER BY created_at DESC, id_hash = ? DESC, rowid DESC LIMIT ?)",
             postgres: "DELETE FROM ui_sessions WHERE subject = ? AND id_hash NOT IN
                (SELECT id_hash FROM ui_sessions WHERE subject = ?
-                ORDER BY created_at DESC, id_hash = ? DESC, id_hash DESC LIMIT ?)"
+                ORDER BY created_at DESC, id_hash = ? DESC, seq DESC LIMIT ?)"
         ))
         .bind(s.subject)
         .bind(s.subject)

@@ -29,7 +29,7 @@ pub struct WriteTx {
     conn: TxConn,
     committed: bool,
     db: Db,
-    /// Whether the commit moves the mirror's generation (see [`begin_bookkeeping`]).
+    /// Whether the commit raises the mirror's generation (see [`begin_bookkeeping`]).
     bumps: bool,
 }
 
@@ -68,14 +68,25 @@ async fn begin_with(db: &Db, bumps: bool) -> Result<WriteTx, sqlx::Error> {
 }
 
 impl WriteTx {
+    /// Commits; a mirror write raises the generation in the same transaction, last (see
+    /// [`super::generation::raise`]), and this process takes the new value on at once.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let raised = if self.bumps {
+            Some(super::generation::raise(&mut self).await?)
+        } else {
+            None
+        };
         match &mut self.conn {
-            TxConn::Sqlite(c) => drop(sqlx::raw_sql("COMMIT").execute(&mut **c).await?),
-            TxConn::Postgres(c) => drop(sqlx::raw_sql("COMMIT").execute(&mut **c).await?),
+            TxConn::Sqlite(c) => {
+                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+            }
+            TxConn::Postgres(c) => {
+                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+            }
         }
         self.committed = true;
-        if self.bumps {
-            self.db.bump_generation();
+        if let Some(value) = raised {
+            self.db.observe_generation(value);
         }
         Ok(())
     }

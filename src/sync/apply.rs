@@ -14,8 +14,9 @@ use super::progress::{Phase, Progress};
 use super::run::Fetched;
 use crate::domain::RunOutcome;
 use crate::palette::PaletteError;
+use crate::store::leases::{self, Lease};
 use crate::store::snapshot::{self, Counts, Known, Part, Snapshot};
-use crate::store::{Db, now_text, sync_runs, writer};
+use crate::store::{Db, now_text, sync_runs};
 
 /// Details written per batch transaction: big enough that a cold sync is not per-row commits,
 /// small enough that readers see details fill in.
@@ -43,12 +44,14 @@ pub fn phase(env: &str, progress: &Progress, next: Phase) {
 }
 
 /// Where a run writes: the mirror, its environment, what the mirror held when the run began
-/// (every batch is counted against it, so nothing is counted twice), the run's record.
+/// (every batch is counted against it, so nothing is counted twice), the run's record, and
+/// the lease every one of its write transactions is fenced by.
 pub struct Writes<'a> {
     pub db: &'a Db,
     pub env: &'a str,
     pub known: &'a Known,
     pub run_id: i64,
+    pub lease: &'a Lease,
     pub progress: &'a Progress,
 }
 
@@ -104,7 +107,7 @@ impl Writes<'_> {
         // are marked incomplete for this write, so nothing is deleted, and marked back after.
         let complete = snap.completeness();
         snap.set_completeness([false; 8]);
-        let mut tx = writer::begin(self.db).await?;
+        let mut tx = leases::begin_fenced(self.db, self.lease).await?;
         // Counted in the last transaction, against the mirror as it was.
         let applied = snapshot::apply_in(&mut tx, self.env, snap, self.known, &now).await;
         snap.set_completeness(complete);
@@ -115,7 +118,7 @@ impl Writes<'_> {
             .load(std::sync::atomic::Ordering::Relaxed);
         sync_runs::progress_in(&mut tx, self.run_id, "{}", calls, Some(&now)).await?;
         let unindexed = snapshot::unindexed_in(&mut tx, self.env).await?;
-        tx.commit().await?;
+        leases::commit_fenced(tx, self.lease).await?;
         self.progress.listed(&now);
         self.progress.set_unindexed(unindexed);
         tracing::info!(
@@ -232,7 +235,7 @@ impl Writes<'_> {
             batch.push(with(&rows[i], d));
             done.applied.insert(i);
         }
-        let mut tx = writer::begin(self.db).await?;
+        let mut tx = leases::begin_fenced(self.db, self.lease).await?;
         let counts =
             snapshot::apply_in(&mut tx, self.env, &part(batch), self.known, &now_text()).await?;
         let mut after = total.clone();
@@ -244,7 +247,7 @@ impl Writes<'_> {
             .load(std::sync::atomic::Ordering::Relaxed);
         sync_runs::progress_in(&mut tx, self.run_id, &json, calls, None).await?;
         let unindexed = snapshot::unindexed_in(&mut tx, self.env).await?;
-        tx.commit().await?;
+        leases::commit_fenced(tx, self.lease).await?;
         *total = after;
         self.progress.add_done(kind, n);
         self.progress.set_unindexed(unindexed);
@@ -254,7 +257,7 @@ impl Writes<'_> {
     /// The rest of the run — unchanged and listing-only rows, the deletions — and the run's
     /// record as a success, in one transaction.
     pub async fn finish(&self, snap: &Snapshot, mut total: Counts) -> Result<Counts, SyncError> {
-        let mut tx = writer::begin(self.db).await?;
+        let mut tx = leases::begin_fenced(self.db, self.lease).await?;
         let counts = snapshot::apply_in(&mut tx, self.env, snap, self.known, &now_text()).await?;
         snapshot::add_counts(&mut total, &counts);
         let json = serde_json::to_string(&total).unwrap_or_else(|_| "{}".into());
@@ -265,7 +268,7 @@ impl Writes<'_> {
         sync_runs::progress_in(&mut tx, self.run_id, &json, calls, None).await?;
         sync_runs::finish_in(&mut tx, self.run_id, RunOutcome::Success, None).await?;
         let unindexed = snapshot::unindexed_in(&mut tx, self.env).await?;
-        tx.commit().await?;
+        leases::commit_fenced(tx, self.lease).await?;
         self.progress.set_unindexed(unindexed);
         Ok(total)
     }

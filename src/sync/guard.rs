@@ -9,11 +9,12 @@ use std::sync::Mutex;
 
 use futures::FutureExt;
 
+use super::apply::Writes;
 use super::{EnvState, SyncError};
 use crate::config::SyncConfig;
-use crate::store::Db;
 use crate::store::held::{self, Held};
-use crate::store::snapshot::{Known, Part, Snapshot};
+use crate::store::leases;
+use crate::store::snapshot::{Part, Snapshot};
 
 /// Runs `work`; a panic inside it is a failed run, not a dead task.
 pub async fn contained<T>(
@@ -58,12 +59,10 @@ impl Drop for Slot<'_> {
     }
 }
 
-/// Where the guard reads and records what it held back.
+/// Where the guard reads and records what it held back (in the run's fenced writes).
 struct Guard<'a> {
-    db: &'a Db,
-    env: &'a str,
+    w: &'a Writes<'a>,
     config: &'a SyncConfig,
-    run_id: i64,
     held: HashMap<String, Held>,
 }
 
@@ -76,7 +75,8 @@ impl Guard<'_> {
         known: impl Iterator<Item = &'k String>,
         part: &mut Part<T>,
         uid: impl Fn(&T) -> String,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, SyncError> {
+        let (db, env, lease) = (self.w.db, self.w.env, self.w.lease);
         if !part.complete {
             // Nothing is deleted on an incomplete listing anyway; it tells nothing new.
             return Ok(false);
@@ -94,11 +94,13 @@ impl Guard<'_> {
         let confirmed = previous.is_some_and(|h| absent.is_subset(&h.uids));
         if !many || confirmed {
             if previous.is_some() {
-                held::clear(self.db, self.env, kind).await?;
+                let mut tx = leases::begin_fenced(db, lease).await?;
+                held::clear_in(&mut tx, env, kind).await?;
+                leases::commit_fenced(tx, lease).await?;
             }
             if many {
                 tracing::warn!(
-                    env = self.env,
+                    env,
                     kind,
                     deleting = absent.len(),
                     known = known.len(),
@@ -108,9 +110,11 @@ impl Guard<'_> {
             return Ok(false);
         }
         part.complete = false;
-        held::hold(self.db, self.env, kind, &absent, known.len(), self.run_id).await?;
+        let mut tx = leases::begin_fenced(db, lease).await?;
+        held::hold_in(&mut tx, env, kind, &absent, known.len(), self.w.run_id).await?;
+        leases::commit_fenced(tx, lease).await?;
         tracing::warn!(
-            env = self.env,
+            env,
             kind,
             absent = absent.len(),
             known = known.len(),
@@ -124,20 +128,16 @@ impl Guard<'_> {
 /// Applies the mass-deletion guard to every kind of a planned run (see `Guard::check`);
 /// versions wait with their profiles.
 pub async fn hold_mass_deletions(
-    db: &Db,
-    env: &str,
-    known: &Known,
+    w: &Writes<'_>,
     snap: &mut Snapshot,
     config: &SyncConfig,
-    run_id: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), SyncError> {
     let g = Guard {
-        db,
-        env,
+        w,
         config,
-        run_id,
-        held: held::of(db, env).await?,
+        held: held::of(w.db, w.env).await?,
     };
+    let known = w.known;
     let row = |r: &crate::store::snapshot::ObjectRow| r.uid.clone();
     g.check("projects", known.projects.keys(), &mut snap.projects, row)
         .await?;

@@ -1,12 +1,14 @@
-//! The sync engine: one run at a time per environment (a trigger while one runs returns the
-//! running one), a run timeout, cancellation on shutdown, every run recorded in `sync_runs`,
-//! and the freshness every mirror answer reports.
+//! The sync engine: one run at a time per environment across every replica (the
+//! environment's lease, see [`leader`]; a trigger while one runs returns the running one), a
+//! run timeout, cancellation on shutdown, every run recorded in `sync_runs`, and the freshness
+//! every mirror answer reports.
 
 pub mod apply;
 pub mod bar;
 pub mod detail;
 pub mod guard;
 pub mod index;
+pub mod leader;
 pub mod listing;
 pub mod plan;
 pub mod progress;
@@ -31,8 +33,9 @@ use progress::Progress;
 use crate::config::SyncConfig;
 use crate::domain::RunOutcome;
 use crate::palette::{Environment, Environments, PaletteError};
+use crate::store::leases::{Leader, Lease};
 use crate::store::snapshot::Counts;
-use crate::store::{Db, sync_runs};
+use crate::store::{Db, leases, sync_runs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,6 +44,8 @@ pub enum Trigger {
     Schedule,
     Manual,
     Cli,
+    /// Another replica's run stopped mid-way (its lease expired); this one resumes it.
+    Takeover,
 }
 
 impl Trigger {
@@ -50,6 +55,7 @@ impl Trigger {
             Trigger::Schedule => "schedule",
             Trigger::Manual => "manual",
             Trigger::Cli => "cli",
+            Trigger::Takeover => "takeover",
         }
     }
 }
@@ -119,6 +125,32 @@ pub struct Triggered {
     pub environment: String,
     pub run_id: i64,
     pub status: TriggerStatus,
+    /// The replica whose run is under way, when it is another one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+}
+
+/// What `run_now` did.
+#[derive(Debug)]
+pub enum RunNow {
+    Ran(RunReport),
+    /// A run was under way: `run_id`, led by `leader` when that is another process.
+    Busy {
+        run_id: i64,
+        leader: Option<String>,
+    },
+}
+
+/// What a scheduled tick did.
+#[derive(Debug)]
+pub enum Ticked {
+    Started(i64),
+    /// This process's run of an earlier tick is still under way.
+    Running(i64),
+    /// Another replica holds the environment.
+    Led(String),
+    /// Another replica already ran this tick.
+    Taken(i64),
 }
 
 /// What a trigger did.
@@ -160,8 +192,6 @@ pub enum TriggerError {
     Store(#[from] sqlx::Error),
     #[error("sync state lock poisoned")]
     Poisoned,
-    #[error("cannot take the sync lock file: {0}")]
-    Lock(#[source] std::io::Error),
 }
 
 /// How often a running sync logs its progress.
@@ -171,6 +201,8 @@ pub struct SyncEngine {
     db: Db,
     envs: Environments,
     config: SyncConfig,
+    /// This process's replica id: the holder of the leases it claims.
+    replica: String,
     state: Mutex<HashMap<String, EnvState>>,
     shutdown: CancellationToken,
     /// Background runs, so shutdown can wait for them to record their end.
@@ -180,68 +212,29 @@ pub struct SyncEngine {
 }
 
 enum Begun {
-    /// The run id, and the environment's sync lock held for the run.
-    Started(i64, SyncLock),
+    /// The run id, and the environment's lease held for the run.
+    Started(i64, Lease),
+    /// This process's run.
     Running(i64),
-}
-
-/// An exclusive lock on `<database>.sync-<env>.lock`: one run per environment across every
-/// process using the database (a `sync --once` beside a running server included). The OS
-/// releases it when its holder dies, so a crash never leaves it taken.
-pub struct SyncLock {
-    _file: Option<std::fs::File>,
-}
-
-impl SyncLock {
-    fn path(file: &std::path::Path, env: &str) -> std::path::PathBuf {
-        let mut name = file.as_os_str().to_owned();
-        name.push(format!(".sync-{env}.lock"));
-        std::path::PathBuf::from(name)
-    }
-
-    /// `Ok(None)` when another process holds it. There is no file beside a PostgreSQL
-    /// database: the environment's lease keeps runs apart there.
-    fn try_take(db: &Db, env: &str) -> std::io::Result<Option<SyncLock>> {
-        let Some(path) = db.sqlite_path() else {
-            return Ok(Some(SyncLock { _file: None }));
-        };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(Self::path(path, env))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(SyncLock { _file: Some(file) })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
-        }
-    }
+    /// Another process holds the environment's lease.
+    Led { leader: Leader, run_id: i64 },
+    /// Another replica ran this scheduled tick.
+    TickTaken(i64),
 }
 
 impl SyncEngine {
-    /// Registers the environments in the mirror, marks runs of a previous process that died as
-    /// interrupted, and loads each environment's last success.
+    /// Registers the environments in the mirror and loads each environment's last success.
+    /// Runs a process left unfinished are marked interrupted by the next claim of their
+    /// environment's lease (see [`leader::begin_run`]), not here: their leader may be alive.
     pub async fn new(
         db: Db,
         envs: Environments,
         config: SyncConfig,
+        replica: String,
         shutdown: CancellationToken,
     ) -> Result<Arc<SyncEngine>, sqlx::Error> {
         let configs: Vec<_> = envs.all().iter().map(|e| e.config.clone()).collect();
         sync_runs::ensure_environments(&db, &configs).await?;
-        for e in envs.all() {
-            // Only runs nobody holds the lock of are really dead.
-            if let Ok(Some(_lock)) = SyncLock::try_take(&db, e.name()) {
-                let interrupted = sync_runs::mark_interrupted(&db, e.name()).await?;
-                if interrupted > 0 {
-                    tracing::warn!(
-                        env = e.name(),
-                        runs = interrupted,
-                        "sync runs of a previous process were interrupted"
-                    );
-                }
-            }
-        }
         let mut state = HashMap::new();
         for e in envs.all() {
             let listed = sync_runs::last_listed(&db, e.name()).await?;
@@ -268,11 +261,39 @@ impl SyncEngine {
             db,
             envs,
             config,
+            replica,
             state: Mutex::new(state),
             shutdown,
             tasks: TaskTracker::new(),
             begin_lock: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// This process's replica id.
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// An environment lease's time to live.
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.lease_seconds)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn environment_names(&self) -> Vec<String> {
+        self.envs
+            .all()
+            .iter()
+            .map(|e| e.name().to_string())
+            .collect()
+    }
+
+    /// Who holds `env`'s lease now (this replica or another); `None` between runs.
+    pub async fn leader(&self, env: &str) -> Result<Option<Leader>, sqlx::Error> {
+        leases::leader(&self.db, env).await
     }
 
     pub fn env_state(&self, env: &str) -> EnvState {
@@ -326,20 +347,53 @@ impl SyncEngine {
             .ok_or_else(|| TriggerError::UnknownEnvironment(env.to_string()))
     }
 
-    async fn begin(&self, env: &str, trigger: Trigger) -> Result<Begun, TriggerError> {
-        // One begin at a time: checking for a run, taking the lock and recording the new run
-        // are one step, so two triggers can never both start or both miss each other.
+    async fn begin(
+        &self,
+        env: &str,
+        trigger: Trigger,
+        tick: Option<&str>,
+    ) -> Result<Begun, TriggerError> {
+        // One begin at a time in this process: checking for a run, claiming the lease and
+        // recording the new run are one step, so two triggers can never both start or both
+        // miss each other. Across processes the lease's claim decides.
         let _serial = self.begin_lock.lock().await;
         if let Some(r) = self.env_state(env).running {
             return Ok(Begun::Running(r.id));
         }
-        let Some(lock) = SyncLock::try_take(&self.db, env).map_err(TriggerError::Lock)? else {
-            // Another process syncs this environment right now.
-            let id = sync_runs::running(&self.db, env).await?.unwrap_or(0);
-            return Ok(Begun::Running(id));
-        };
         let started_at = crate::store::now_text();
-        let id = sync_runs::start(&self.db, env, trigger.as_str(), &started_at).await?;
+        let claimant = leader::Claimant {
+            env,
+            holder: &self.replica,
+            ttl: self.lease_ttl(),
+            trigger,
+            started_at: &started_at,
+            tick,
+        };
+        let (id, lease) = match leader::begin_run(&self.db, &claimant).await? {
+            leader::Begin::Claimed {
+                id,
+                lease,
+                previous,
+                interrupted,
+            } => {
+                if interrupted > 0 {
+                    tracing::warn!(
+                        env,
+                        runs = interrupted,
+                        previous = previous.as_deref().unwrap_or("unknown"),
+                        "unfinished sync runs of a stopped leader marked interrupted"
+                    );
+                }
+                (id, lease)
+            }
+            leader::Begin::Led { leader, run_id } => {
+                return Ok(Begun::Led {
+                    leader,
+                    run_id: run_id.unwrap_or(0),
+                });
+            }
+            leader::Begin::TickTaken(id) => return Ok(Begun::TickTaken(id)),
+        };
         let mut s = self.state.lock().map_err(|_| poisoned())?;
         s.entry(env.to_string()).or_default().running = Some(RunningRun {
             id,
@@ -347,7 +401,7 @@ impl SyncEngine {
             started_at,
             progress: Arc::new(Progress::new()),
         });
-        Ok(Begun::Started(id, lock))
+        Ok(Begun::Started(id, lease))
     }
 
     /// Re-reads an environment's freshness from `sync_runs`, which another process (a
@@ -376,52 +430,87 @@ impl SyncEngine {
         Ok(())
     }
 
-    /// Starts a run in the background (or reports the one under way).
+    /// Starts a run in the background (or reports the one under way, here or on another
+    /// replica).
     pub async fn trigger(
         self: &Arc<Self>,
         env: &str,
         trigger: Trigger,
     ) -> Result<Triggered, TriggerError> {
         let e = self.environment(env)?;
-        match self.begin(env, trigger).await? {
-            Begun::Running(id) => Ok(Triggered {
-                environment: env.to_string(),
-                run_id: id,
-                status: TriggerStatus::AlreadyRunning,
-            }),
-            Begun::Started(id, lock) => {
-                let engine = self.clone();
-                self.tasks.spawn(async move {
-                    engine.execute(&e, id, lock).await;
-                });
-                Ok(Triggered {
-                    environment: env.to_string(),
-                    run_id: id,
-                    status: TriggerStatus::Started,
-                })
+        let (run_id, status, leader) = match self.begin(env, trigger, None).await? {
+            Begun::Started(id, lease) => {
+                self.spawn_run(e, id, lease);
+                (id, TriggerStatus::Started, None)
             }
-        }
+            Begun::Running(id) | Begun::TickTaken(id) => (id, TriggerStatus::AlreadyRunning, None),
+            Begun::Led { leader, run_id } => {
+                (run_id, TriggerStatus::AlreadyRunning, Some(leader.holder))
+            }
+        };
+        Ok(Triggered {
+            environment: env.to_string(),
+            run_id,
+            status,
+            leader,
+        })
     }
 
-    /// Runs now and waits; `None` when a run was already under way.
-    pub async fn run_now(
-        &self,
-        env: &str,
-        trigger: Trigger,
-    ) -> Result<Option<RunReport>, TriggerError> {
+    /// A scheduled tick (`tick`: its time as the schedule names it, RFC 3339): every replica
+    /// tries, one starts the run, the others find it taken.
+    pub async fn tick(self: &Arc<Self>, env: &str, tick: &str) -> Result<Ticked, TriggerError> {
         let e = self.environment(env)?;
-        match self.begin(env, trigger).await? {
-            Begun::Running(_) => Ok(None),
-            Begun::Started(id, lock) => Ok(Some(self.execute(&e, id, lock).await)),
+        Ok(
+            match self.begin(env, Trigger::Schedule, Some(tick)).await? {
+                Begun::Started(id, lease) => {
+                    self.spawn_run(e, id, lease);
+                    Ticked::Started(id)
+                }
+                Begun::Running(id) => Ticked::Running(id),
+                Begun::Led { leader, .. } => Ticked::Led(leader.holder),
+                Begun::TickTaken(id) => Ticked::Taken(id),
+            },
+        )
+    }
+
+    fn spawn_run(self: &Arc<Self>, e: Arc<Environment>, id: i64, lease: Lease) {
+        let engine = self.clone();
+        self.tasks.spawn(async move {
+            engine.execute(&e, id, lease).await;
+        });
+    }
+
+    /// Runs now and waits; `Busy` when a run was already under way. From the command line, a
+    /// lease another process holds is watched first: a holder that stopped (killed mid-run)
+    /// is outlasted and its run taken over, a live one answers `Busy`.
+    pub async fn run_now(&self, env: &str, trigger: Trigger) -> Result<RunNow, TriggerError> {
+        let e = self.environment(env)?;
+        let mut begun = self.begin(env, trigger, None).await?;
+        if trigger == Trigger::Cli
+            && matches!(begun, Begun::Led { .. })
+            && leader::outlasts(&self.db, env).await?
+        {
+            begun = self.begin(env, trigger, None).await?;
         }
+        Ok(match begun {
+            Begun::Started(id, lease) => RunNow::Ran(self.execute(&e, id, lease).await),
+            Begun::Running(run_id) | Begun::TickTaken(run_id) => RunNow::Busy {
+                run_id,
+                leader: None,
+            },
+            Begun::Led { leader, run_id } => RunNow::Busy {
+                run_id,
+                leader: Some(leader.holder),
+            },
+        })
     }
 
-    async fn execute(&self, env: &Environment, id: i64, lock: SyncLock) -> RunReport {
+    async fn execute(&self, env: &Environment, id: i64, lease: Lease) -> RunReport {
         let span = tracing::info_span!("sync_run", env = %env.name(), run_id = id);
-        self.execute_in_span(env, id, lock).instrument(span).await
+        self.execute_in_span(env, id, lease).instrument(span).await
     }
 
-    async fn execute_in_span(&self, env: &Environment, id: i64, lock: SyncLock) -> RunReport {
+    async fn execute_in_span(&self, env: &Environment, id: i64, lease: Lease) -> RunReport {
         let name = env.name().to_string();
         let _slot = guard::Slot {
             state: &self.state,
@@ -435,8 +524,12 @@ impl SyncEngine {
             .unwrap_or_default();
         progress.watch_throttles(&env.client);
         let started = Instant::now();
-        tracing::info!(env = %name, run_id = id, "sync run started");
-        let result = self.work_with_progress(env, id, &progress).await;
+        tracing::info!(env = %name, run_id = id, replica = %self.replica, ticket = lease.ticket, "sync run started");
+        let renewal = leader::Renewal::start(self.db.clone(), lease.clone());
+        let result = self
+            .work_with_progress(env, id, &lease, &renewal, &progress)
+            .await;
+        drop(renewal);
         let unreachable = matches!(
             result,
             Err(SyncError::Palette(
@@ -445,7 +538,9 @@ impl SyncEngine {
         );
         // A success was recorded in the transaction of its last write; a failure keeps the
         // counts its batches recorded (and never overwrites a run its last write ended).
-        let recorded = sync_runs::is_finished(&self.db, id).await.unwrap_or(false);
+        let recorded = sync_runs::recorded_success(&self.db, id)
+            .await
+            .unwrap_or(false);
         let ended = Ended::of(result, recorded, env.config.api_token.expose());
         let report = RunReport {
             environment: name,
@@ -460,25 +555,32 @@ impl SyncEngine {
         if !recorded {
             self.record_end(&report).await;
         }
-        // The file lock goes before the run is marked over: whoever sees no run can take it.
-        self.after_run(&report, &progress, unreachable, lock).await;
+        // The lease goes before the run is marked over: whoever sees no run can take it.
+        self.after_run(&report, &progress, unreachable, &lease)
+            .await;
         report
     }
 
-    /// The run itself, bounded by the run timeout and shutdown, logging its progress meanwhile.
+    /// The run itself, bounded by the run timeout, shutdown and its lease, logging its
+    /// progress meanwhile.
     async fn work_with_progress(
         &self,
         env: &Environment,
         id: i64,
+        lease: &Lease,
+        renewal: &leader::Renewal,
         progress: &Progress,
     ) -> Result<Counts, SyncError> {
         let timeout = Duration::from_secs(self.config.run_timeout_seconds);
+        let run = run::run(env, &self.db, &self.config, id, lease, progress);
         let work = async {
             tokio::select! {
-                r = tokio::time::timeout(timeout, guard::contained(run::run(env, &self.db, &self.config, id, progress))) => {
+                r = tokio::time::timeout(timeout, guard::contained(run)) => {
                     r.unwrap_or(Err(SyncError::TimedOut(self.config.run_timeout_seconds)))
                 }
                 _ = self.shutdown.cancelled() => Err(SyncError::Cancelled),
+                // Another replica leads now: no point fetching what this run may not write.
+                lost = renewal.lost() => Err(SyncError::LeaseLost(lost)),
             }
         };
         tokio::pin!(work);
@@ -509,14 +611,14 @@ impl SyncEngine {
         }
     }
 
-    /// What follows a run: the lock given back, the state updated, the database tidied and
+    /// What follows a run: the lease given back, the state updated, the database tidied and
     /// the reports counted ahead after a success, and one log line.
     async fn after_run(
         &self,
         r: &RunReport,
         progress: &Progress,
         unreachable: bool,
-        lock: SyncLock,
+        lease: &Lease,
     ) {
         let success = r.outcome == RunOutcome::Success;
         if success {
@@ -524,7 +626,10 @@ impl SyncEngine {
         }
         // The run's listings and details are freed by now; give their pages back.
         tokio::task::spawn_blocking(crate::memory::release_free_heap);
-        drop(lock);
+        if let Err(e) = leases::release(&self.db, lease).await {
+            // It expires by itself within its time to live.
+            tracing::warn!(env = %r.environment, error = %e, "cannot release the sync lease");
+        }
         if let Ok(mut s) = self.state.lock() {
             let entry = s.entry(r.environment.clone()).or_default();
             entry.running = None;

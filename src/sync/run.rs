@@ -21,6 +21,7 @@ use crate::palette::client::virtual_cluster_filter;
 use crate::palette::models::{self, is_valid_uid};
 use crate::palette::{Environment, Listing, PaletteClient, PaletteError};
 use crate::store::Db;
+use crate::store::leases::{FenceError, Lease, Lost};
 use crate::store::snapshot::{
     self, ClusterDetail, ClusterRow, Counts, ObjectRow, PackRow, Part, Snapshot, VersionDetail,
     VersionListed, VersionRow,
@@ -40,6 +41,19 @@ pub enum SyncError {
         "the run stopped on an internal error ({0}); nothing more was applied and the previous mirror stays — please report this"
     )]
     Panicked(String),
+    /// Another replica claimed the environment (this one was paused or cut off past its
+    /// lease): its writes are refused from then on.
+    #[error("{0}; this run stopped there and nothing more of it was applied")]
+    LeaseLost(Lost),
+}
+
+impl From<FenceError> for SyncError {
+    fn from(e: FenceError) -> Self {
+        match e {
+            FenceError::Lost(lost) => SyncError::LeaseLost(lost),
+            FenceError::Store(e) => SyncError::Store(e),
+        }
+    }
 }
 
 /// One kind's listings of every scope, deduplicated as their pages arrive: a kind listed
@@ -234,11 +248,13 @@ fn place<R, T>(
 
 /// Runs one sync of `env` as run `run_id`: listings (applied at once), details in batches as
 /// they arrive, then the rest with the deletions and the run's record in one transaction.
+/// Every write is fenced by `lease`.
 pub async fn run(
     env: &Environment,
     db: &Db,
     config: &SyncConfig,
     run_id: i64,
+    lease: &Lease,
     progress: &Progress,
 ) -> Result<Counts, SyncError> {
     let name = env.name();
@@ -252,15 +268,16 @@ pub async fn run(
         budget: config.refresh_per_run,
     };
     let mut plan = plan::plan(projects, &scopes, listed, &known, &policy);
-    super::guard::hold_mass_deletions(db, name, &known, &mut plan.snap, config, run_id).await?;
-    // The listings, at once: new objects show from now on, details follow in batches.
     let w = Writes {
         db,
         env: name,
         known: &known,
         run_id,
+        lease,
         progress,
     };
+    super::guard::hold_mass_deletions(&w, &mut plan.snap, config).await?;
+    // The listings, at once: new objects show from now on, details follow in batches.
     progress.set_total("clusters", plan.clusters.len() as u64);
     progress.set_total("profile_versions", plan.versions.len() as u64);
     progress.set_total("cluster_groups", plan.groups.len() as u64);

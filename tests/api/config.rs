@@ -356,3 +356,124 @@ fn check_config_warns_on_set_ups_that_cannot_work_as_meant() {
     assert!(!stderr.contains("warning"), "{stderr}");
     assert!(stdout.contains("is valid;"), "{stdout}");
 }
+
+/// `check-config` on a configuration naming the database `url` (and nothing else).
+fn check_database(url: &str) -> (Option<i32>, String, String) {
+    check_config(&format!("[database]\nurl = \"{url}\"\n"), &[])
+}
+
+#[tokio::test]
+async fn check_config_names_what_stands_in_the_way_of_a_postgresql_database() {
+    let Some(server) = crate::helpers::postgres_server() else {
+        eprintln!("skipped: SPECTROCLOUD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let good = url::Url::parse(&crate::helpers::fresh_postgres_database(&server).await).unwrap();
+    let (code, stdout, stderr) = check_database(good.as_str());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("# database: PostgreSQL"), "{stdout}");
+    assert!(stdout.contains("no schema yet"), "{stdout}");
+
+    let mut port = good.clone();
+    port.set_port(Some(1)).unwrap();
+    let (code, _, stderr) = check_database(port.as_str());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: database.url: cannot reach PostgreSQL at 127.0.0.1:1"),
+        "{stderr}"
+    );
+
+    let mut name = good.clone();
+    name.set_path("sbt_no_such_database");
+    let (code, _, stderr) = check_database(name.as_str());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("database `sbt_no_such_database` does not exist"),
+        "{stderr}"
+    );
+
+    let mut user = good.clone();
+    user.set_username("sbt_no_such_user").unwrap();
+    user.set_password(Some("Pw-s3cret-77")).unwrap();
+    let (code, stdout, stderr) = check_database(user.as_str());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("refused user `sbt_no_such_user`"),
+        "{stderr}"
+    );
+    assert!(
+        !format!("{stdout}{stderr}").contains("Pw-s3cret-77"),
+        "the password leaked"
+    );
+}
+
+/// A migration this binary does not know, as a newer release would have left it.
+async fn newer_migration(app: &crate::helpers::TestApp) {
+    let db = app.mirror().await;
+    let checksum = if crate::helpers::on_postgres() {
+        "'\\x00'::bytea"
+    } else {
+        "X'00'"
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99991231000000, 'from the future', TRUE, {checksum}, 1)"
+    )))
+    .execute(&db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_the_binary_is_named_by_check_config_and_at_start_up() {
+    let app = crate::helpers::spawn_app().await;
+    let url = app.config.database.url.clone();
+    let (code, stdout, stderr) = check_database(&url);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("schema up to date"), "{stdout}");
+
+    newer_migration(&app).await;
+    let (code, _, stderr) = check_database(&url);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the schema is newer than this binary: migration 99991231000000 (from the future)"
+        ),
+        "{stderr}"
+    );
+    // Starting on it is refused with the same words.
+    let refused = spectrocloud_backend::store::Db::open(&app.config.database).await;
+    let why = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(why.contains("newer than this binary"), "{why}");
+    app.stop().await;
+}
+
+#[test]
+fn lease_and_replica_id_are_checked() {
+    let got = issues(&format!(
+        "[server]\nreplica_id = \"a b\"\n[sync]\nlease_seconds = 0\n{ENV}"
+    ));
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "server.replica_id" && m.contains("`a b`")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "sync.lease_seconds" && m.contains("between 1 and 3600")),
+        "{got:?}"
+    );
+    let ok =
+        Config::from_toml_str(&format!("[server]\nreplica_id = \"web-1\"\n{ENV}")).expect("valid");
+    assert_eq!(ok.server.replica_id(), "web-1");
+    assert_eq!(ok.sync.lease_seconds, 30);
+    // Unset: the host and this process, so two processes on one host differ.
+    let default = Config::from_toml_str(ENV)
+        .expect("valid")
+        .server
+        .replica_id();
+    assert!(
+        default.ends_with(&format!("-{}", std::process::id())),
+        "{default}"
+    );
+}

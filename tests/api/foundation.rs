@@ -8,9 +8,11 @@ async fn health_is_ok_without_credentials() {
     let resp = app.get("/health").await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().contains_key("x-request-id"));
+    // `replica`: the answering replica (default: host name and process id).
+    let replica = app.config.server.replica_id();
     assert_eq!(
         json(resp).await,
-        serde_json::json!({"status": "ok", "sync": "ok", "environments": []})
+        serde_json::json!({"status": "ok", "replica": replica, "sync": "ok", "environments": []})
     );
     app.stop().await;
 }

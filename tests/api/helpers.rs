@@ -187,6 +187,22 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         config.database.url = fresh_postgres_database(&server).await;
     }
     adjust(&mut config);
+    start(config, dir).await
+}
+
+/// A second server (another replica, another process) on `first`'s database, with `first`'s
+/// configuration adjusted by `adjust`. `first` must outlive it (it owns a SQLite file's
+/// directory).
+pub async fn spawn_app_on(first: &TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    init_tracing();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = first.config.clone();
+    config.server.bind = "127.0.0.1:0".into();
+    adjust(&mut config);
+    start(config, dir).await
+}
+
+async fn start(config: Config, dir: TempDir) -> TestApp {
     config.validate().expect("test config must be valid");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     let app = Application::build_with_listener(config.clone(), listener)

@@ -231,3 +231,40 @@ async fn a_claim_left_by_a_dead_process_is_recovered_against_palette() {
     app.stop().await;
     sim.stop().await;
 }
+
+/// Two replicas on one database: the same keyed creation sent to both at once is created once
+/// (the other is told it is under way, as on one replica: 409), and a retry on either replica
+/// afterwards is the replay.
+#[tokio::test]
+async fn a_retry_on_another_replica_is_replayed_never_created_twice() {
+    let (sim, a) = synced(SimConfig::default(), |_| {}).await;
+    let b = spawn_app_on(&a, |_| {}).await;
+    let body = aws_body(&a, "idem-replicas").await;
+    // Palette takes its time: the first creation is still under way when the other arrives.
+    set_knobs(&sim, json!({ "latency_ms": 1500 })).await;
+    let (on_a, on_b) = tokio::join!(
+        create(&a, &body, None, None, "both-replicas"),
+        create(&b, &body, None, None, "both-replicas")
+    );
+    let (created, other) = match (on_a.status().as_u16(), on_b.status().as_u16()) {
+        (201, _) => (on_a, on_b),
+        (_, 201) => (on_b, on_a),
+        (x, y) => panic!("neither replica created it: {x}, {y}"),
+    };
+    assert!(!replayed(&created));
+    let uid = created.json::<Value>().await.unwrap()["uid"].clone();
+    let message = assert_error(other, 409, "conflict").await;
+    assert!(message.contains("still under way"), "{message}");
+
+    set_knobs(&sim, json!({ "latency_ms": 0 })).await;
+    for app in [&a, &b] {
+        let again = create(app, &body, None, None, "both-replicas").await;
+        assert_eq!(again.status(), 201);
+        assert!(replayed(&again));
+        assert_eq!(again.json::<Value>().await.unwrap()["uid"], uid);
+    }
+    assert_eq!(accepted(&sim, "idem-replicas").await, 1, "created once");
+    b.stop().await;
+    a.stop().await;
+    sim.stop().await;
+}

@@ -119,6 +119,8 @@ async fn a_running_run_shows_its_phase_counts_calls_and_time_left() {
     sim.stop().await;
 }
 
+/// A `sync --once` configuration on `db`. Its lease is short: a killed run holds the
+/// environment until its lease expires, and the next `sync --once` outlasts it.
 fn write_config(
     dir: &std::path::Path,
     sim: &SimServer,
@@ -128,7 +130,7 @@ fn write_config(
     std::fs::write(
         &path,
         format!(
-            "[database]\nurl = \"sqlite://{}\"\n[auth]\nmode = \"none\"\n[sync]\nconcurrency = 4\n[[environments]]\nname = \"env0\"\nurl = \"{}\"\napi_token = \"sim-api-key\"\n",
+            "[database]\nurl = \"sqlite://{}\"\n[auth]\nmode = \"none\"\n[sync]\nconcurrency = 4\nlease_seconds = 2\n[[environments]]\nname = \"env0\"\nurl = \"{}\"\napi_token = \"sim-api-key\"\n",
             db.display(),
             sim.url
         ),

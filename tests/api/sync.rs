@@ -593,6 +593,8 @@ async fn include_and_exclude_projects() {
     sim.stop().await;
 }
 
+/// A `sync --once` configuration on `db`. Its lease is short: a killed run holds the
+/// environment until its lease expires, and the next `sync --once` outlasts it.
 fn write_config(
     dir: &std::path::Path,
     sim: &SimServer,
@@ -602,7 +604,7 @@ fn write_config(
     std::fs::write(
         &path,
         format!(
-            "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://{}\"\n[auth]\nmode = \"none\"\n[sync]\nretry_base_ms = 10\nmax_retries = 1\n[[environments]]\nname = \"env0\"\nurl = \"{}\"\napi_token = \"sim-api-key\"\n",
+            "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://{}\"\n[auth]\nmode = \"none\"\n[sync]\nretry_base_ms = 10\nmax_retries = 1\nlease_seconds = 2\n[[environments]]\nname = \"env0\"\nurl = \"{}\"\napi_token = \"sim-api-key\"\n",
             db.display(),
             sim.url
         ),

@@ -31,6 +31,14 @@ type Log = Arc<Mutex<Vec<Got>>>;
 async fn receiver(
     answer: impl Fn(usize) -> (u16, Option<String>) + Send + Sync + Clone + 'static,
 ) -> (String, Log, actix_web::dev::ServerHandle) {
+    receiver_taking(Duration::ZERO, answer).await
+}
+
+/// [`receiver`] that takes `delay` over each answer (a sender holds its claim that long).
+async fn receiver_taking(
+    delay: Duration,
+    answer: impl Fn(usize) -> (u16, Option<String>) + Send + Sync + Clone + 'static,
+) -> (String, Log, actix_web::dev::ServerHandle) {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer, http::StatusCode, web};
     let log: Log = Arc::default();
     let data = web::Data::new(log.clone());
@@ -55,6 +63,7 @@ async fn receiver(
                         });
                         l.len()
                     };
+                    tokio::time::sleep(delay).await;
                     let (status, location) = answer(n);
                     let mut resp = HttpResponse::build(StatusCode::from_u16(status).unwrap());
                     if let Some(l) = location {
@@ -269,35 +278,165 @@ async fn a_lapsed_claim_never_ends_the_claim_that_replaced_it() {
     outbox::enqueue(db, None, 2, &[batch(1), batch(2)], t0, 100)
         .await
         .unwrap();
-    let first = outbox::claim(db, 1, t0, t0 + 15_000)
-        .await
-        .unwrap()
-        .expect("claimed");
-    // While the oldest row is held, the head is still that row: nobody skips ahead to row 2.
+    // A claim of 50 ms, as the database's clock measures it.
+    let first = outbox::claim(db, 1, 50).await.unwrap().expect("claimed");
+    // While it is held, nobody else claims the row, and the head is still that row: nobody
+    // skips ahead to row 2.
+    assert!(outbox::claim(db, 1, 15_000).await.unwrap().is_none());
     let head = outbox::head(db, "h").await.unwrap().expect("a head");
-    assert_eq!((head.seq, head.claimed_until), (1, Some(t0 + 15_000)));
+    assert_eq!(
+        (head.seq, head.claimed_until),
+        (1, Some(first.claimed_until))
+    );
     // The claim lapses; another process takes the row over.
-    let later = t0 + 20_000;
-    let second = outbox::claim(db, 1, later, later + 15_000)
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = outbox::claim(db, 1, 15_000)
         .await
         .unwrap()
         .expect("taken over");
+    assert!(second.claimed_until > first.claimed_until);
     // The first sender's late outcome changes nothing...
-    assert!(
-        !outbox::retry_later(db, &first, later, "late")
-            .await
-            .unwrap()
-    );
+    assert!(!outbox::retry_later(db, &first, t0, "late").await.unwrap());
     assert!(!outbox::remove(db, &first).await.unwrap());
     assert!(!outbox::release(db, &first).await.unwrap());
     let head = outbox::head(db, "h").await.unwrap().expect("a head");
     assert_eq!(
         head.claimed_until,
-        Some(later + 15_000),
+        Some(second.claimed_until),
         "the new claim holds"
     );
     // ...and the holder ends its own.
     assert!(outbox::remove(db, &second).await.unwrap());
     assert_eq!(outbox::head(db, "h").await.unwrap().map(|h| h.seq), Some(2));
     app.stop().await;
+}
+
+/// Two replicas claiming the same rows at the same moment: each row is won by exactly one.
+#[tokio::test]
+async fn concurrent_claims_of_two_replicas_win_each_row_once() {
+    use spectrocloud_backend::store::outbox::{self, NewDelivery};
+    let a = spawn_app().await;
+    let b = spawn_app_on(&a, |_| {}).await;
+    let rows: Vec<NewDelivery> = (0..20)
+        .map(|n| NewDelivery {
+            msg_id: format!("msg_race_{n}"),
+            hook: "h".into(),
+            body: format!("{{\"n\":{n}}}"),
+            events: 1,
+        })
+        .collect();
+    let from = outbox::cursor(&a.db).await.unwrap();
+    let done = outbox::enqueue(&a.db, from, from.unwrap_or(0), &rows, 0, 100)
+        .await
+        .unwrap();
+    assert!(done.moved);
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM webhook_outbox ORDER BY seq")
+        .fetch_all(&a.mirror().await)
+        .await
+        .unwrap();
+    assert_eq!(seqs.len(), rows.len());
+    for seq in seqs {
+        let (x, y) = tokio::join!(
+            outbox::claim(&a.db, seq, 15_000),
+            outbox::claim(&b.db, seq, 15_000)
+        );
+        let won = [x.unwrap(), y.unwrap()].iter().flatten().count();
+        assert_eq!(won, 1, "row {seq} was claimed {won} times");
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Two replicas on one database, both with the webhook configured: whichever syncs, every event
+/// reaches the receiver exactly once (one notifier hands each event over; one sender claims
+/// each batch). The receiver refuses the first attempts, so both replicas' senders wake for
+/// the same retry at the same moment and contend for it.
+#[tokio::test]
+async fn two_replicas_deliver_every_event_exactly_once() {
+    const REFUSED: usize = 4;
+    let (url, log, srv) = receiver_taking(Duration::from_millis(100), |n| {
+        (if n <= REFUSED { 503 } else { 200 }, None)
+    })
+    .await;
+    let sim = spawn_sim().await;
+    let a = spawn_app_for(&[&sim], move |c: &mut Config| {
+        c.notifications.retry_base_ms = 200;
+        c.notifications.max_attempts = 20;
+        c.notifications.webhooks = vec![hook(&url, None)];
+    })
+    .await;
+    let b = spawn_app_on(&a, |_| {}).await;
+    assert_eq!(a.sync("env0").await["outcome"], "success");
+    // Changes synced by one replica, then by the other.
+    let clusters: Value = json(a.get("/clusters").await).await;
+    let flips: Vec<(String, &str)> = clusters["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(6)
+        .map(|c| {
+            let to = if c["status"]["state"] == "Error" {
+                "Running"
+            } else {
+                "Error"
+            };
+            (c["metadata"]["uid"].as_str().unwrap().to_string(), to)
+        })
+        .collect();
+    for (i, (uid, state)) in flips.iter().enumerate() {
+        sim_control(
+            &sim,
+            Method::POST,
+            &format!("/clusters/{uid}/state"),
+            Some(json!({ "state": state })),
+        )
+        .await;
+        if i == 2 {
+            assert_eq!(a.sync("env0").await["outcome"], "success");
+        }
+    }
+    assert_eq!(b.sync("env0").await["outcome"], "success");
+
+    let db = a.mirror().await;
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM events ORDER BY id")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert!(ids.len() >= flips.len(), "one event per change: {ids:?}");
+    // The batches the receiver accepted (it refused the first `REFUSED` requests).
+    let accepted = || -> Vec<Got> { log.lock().unwrap().iter().skip(REFUSED).cloned().collect() };
+    let events_of = |got: &[Got]| -> Vec<i64> {
+        let mut ids: Vec<i64> = got
+            .iter()
+            .flat_map(|g| {
+                let body: Value = serde_json::from_slice(&g.body).unwrap();
+                body["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_i64().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    for _ in 0..300 {
+        if events_of(&accepted()).len() >= ids.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Time for a second delivery of anything, were there one.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let got = accepted();
+    assert_eq!(events_of(&got), ids, "every event once, none twice");
+    let mut msg_ids: Vec<_> = got.iter().map(|g| g.id.clone().unwrap()).collect();
+    msg_ids.sort();
+    msg_ids.dedup();
+    assert_eq!(msg_ids.len(), got.len(), "no batch accepted twice");
+    b.stop().await;
+    a.stop().await;
+    sim.stop().await;
+    srv.stop(false).await;
 }
