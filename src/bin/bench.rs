@@ -10,6 +10,8 @@
 //!   cargo run --release --bin bench -- sync-matrix [--runs 2]
 //!       (large at 50 ms, medium at 100 ms, medium at 100 ms with the limits at a fifth)
 //!   cargo run --release --bin bench -- reads [--dataset large] [--seconds 5] [--latency-ms 100]
+//!       [--postgres postgres://user@host:port/db [--keep-database]]
+//!       (with --postgres: SQLite, then a fresh database on that server, side by side)
 //!   cargo run --release --bin bench -- reports [--dataset large] [--requests 200]
 //!
 //! Each scenario starts its own simulator (and service) on loopback. `reads` runs the server
@@ -27,12 +29,16 @@ use spectrocloud_backend::palette::limits;
 use spectrocloud_backend::store::sync_runs;
 use spectrocloud_backend::sync::{RunNow, Trigger};
 
+#[path = "bench/compare.rs"]
+mod compare;
 #[path = "bench/index.rs"]
 mod index;
 #[path = "bench/load.rs"]
 mod load;
 #[path = "bench/reads.rs"]
 mod reads;
+#[path = "bench/scratch.rs"]
+mod scratch;
 
 /// Benchmarks of the service against its Palette simulator, on loopback: figures measured side
 /// by side in one run. Each scenario starts its own simulator (and service).
@@ -78,6 +84,13 @@ enum Scenario {
         /// The server's response cache size (default: the configuration's default).
         #[arg(long)]
         cache_bytes: Option<usize>,
+        /// A PostgreSQL server URL: after SQLite, measure the same routes with the mirror on a
+        /// fresh database created there (dropped at the end), and compare the two.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+        /// Leave the PostgreSQL database in place after the run (to look at its plans).
+        #[arg(long, requires = "postgres")]
+        keep_database: bool,
     },
     /// Report latency after a sync.
     Reports {
@@ -147,6 +160,8 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
             latency_ms,
             seconds,
             cache_bytes,
+            postgres,
+            keep_database,
         } => {
             let dataset = dataset.name().to_string();
             reads::run(reads::Opts {
@@ -154,6 +169,8 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 latency_ms,
                 seconds,
                 cache_bytes,
+                postgres,
+                keep_database,
             })
             .await
         }
@@ -173,6 +190,8 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 latency_ms: 100,
                 seconds: 5.0,
                 cache_bytes: None,
+                postgres: None,
+                keep_database: false,
             })
             .await
         }

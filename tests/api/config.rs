@@ -357,36 +357,6 @@ fn check_config_warns_on_set_ups_that_cannot_work_as_meant() {
     assert!(stdout.contains("is valid;"), "{stdout}");
 }
 
-#[test]
-fn lease_and_replica_id_are_checked() {
-    let got = issues(&format!(
-        "[server]\nreplica_id = \"a b\"\n[sync]\nlease_seconds = 0\n{ENV}"
-    ));
-    assert!(
-        got.iter()
-            .any(|(k, m)| k == "server.replica_id" && m.contains("`a b`")),
-        "{got:?}"
-    );
-    assert!(
-        got.iter()
-            .any(|(k, m)| k == "sync.lease_seconds" && m.contains("between 1 and 3600")),
-        "{got:?}"
-    );
-    let ok =
-        Config::from_toml_str(&format!("[server]\nreplica_id = \"web-1\"\n{ENV}")).expect("valid");
-    assert_eq!(ok.server.replica_id(), "web-1");
-    assert_eq!(ok.sync.lease_seconds, 30);
-    // Unset: the host and this process, so two processes on one host differ.
-    let default = Config::from_toml_str(ENV)
-        .expect("valid")
-        .server
-        .replica_id();
-    assert!(
-        default.ends_with(&format!("-{}", std::process::id())),
-        "{default}"
-    );
-}
-
 /// `check-config` on a configuration naming the database `url` (and nothing else).
 fn check_database(url: &str) -> (Option<i32>, String, String) {
     check_config(&format!("[database]\nurl = \"{url}\"\n"), &[])
@@ -476,4 +446,34 @@ async fn a_schema_newer_than_the_binary_is_named_by_check_config_and_at_start_up
     let why = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(why.contains("newer than this binary"), "{why}");
     app.stop().await;
+}
+
+#[test]
+fn lease_and_replica_id_are_checked() {
+    let got = issues(&format!(
+        "[server]\nreplica_id = \"a b\"\n[sync]\nlease_seconds = 0\n{ENV}"
+    ));
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "server.replica_id" && m.contains("`a b`")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|(k, m)| k == "sync.lease_seconds" && m.contains("between 1 and 3600")),
+        "{got:?}"
+    );
+    let ok =
+        Config::from_toml_str(&format!("[server]\nreplica_id = \"web-1\"\n{ENV}")).expect("valid");
+    assert_eq!(ok.server.replica_id(), "web-1");
+    assert_eq!(ok.sync.lease_seconds, 30);
+    // Unset: the host and this process, so two processes on one host differ.
+    let default = Config::from_toml_str(ENV)
+        .expect("valid")
+        .server
+        .replica_id();
+    assert!(
+        default.ends_with(&format!("-{}", std::process::id())),
+        "{default}"
+    );
 }

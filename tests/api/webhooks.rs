@@ -278,19 +278,21 @@ async fn a_lapsed_claim_never_ends_the_claim_that_replaced_it() {
     outbox::enqueue(db, None, 2, &[batch(1), batch(2)], t0, 100)
         .await
         .unwrap();
+    // The rows' numbers, as the database gave them.
+    let seq = outbox::head(db, "h").await.unwrap().expect("a head").seq;
     // A claim of 50 ms, as the database's clock measures it.
-    let first = outbox::claim(db, 1, 50).await.unwrap().expect("claimed");
+    let first = outbox::claim(db, seq, 50).await.unwrap().expect("claimed");
     // While it is held, nobody else claims the row, and the head is still that row: nobody
     // skips ahead to row 2.
-    assert!(outbox::claim(db, 1, 15_000).await.unwrap().is_none());
+    assert!(outbox::claim(db, seq, 15_000).await.unwrap().is_none());
     let head = outbox::head(db, "h").await.unwrap().expect("a head");
     assert_eq!(
         (head.seq, head.claimed_until),
-        (1, Some(first.claimed_until))
+        (seq, Some(first.claimed_until))
     );
     // The claim lapses; another process takes the row over.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let second = outbox::claim(db, 1, 15_000)
+    let second = outbox::claim(db, seq, 15_000)
         .await
         .unwrap()
         .expect("taken over");
@@ -307,7 +309,10 @@ async fn a_lapsed_claim_never_ends_the_claim_that_replaced_it() {
     );
     // ...and the holder ends its own.
     assert!(outbox::remove(db, &second).await.unwrap());
-    assert_eq!(outbox::head(db, "h").await.unwrap().map(|h| h.seq), Some(2));
+    assert_eq!(
+        outbox::head(db, "h").await.unwrap().map(|h| h.seq),
+        Some(seq + 1)
+    );
     app.stop().await;
 }
 

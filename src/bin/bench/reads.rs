@@ -1,7 +1,9 @@
 //! `bench reads`: the read paths at scale. The simulator runs here; the server runs as a child
 //! process (`serve-child`, with the ceiling route) so its RSS is its own; the load generator
 //! drives each route, then the ceiling route serving the same bytes through the same
-//! middleware, and prints a table of figures against the targets.
+//! middleware, and prints a table of figures against the targets. With `--postgres` the same
+//! routes run again on a server child whose mirror is a fresh PostgreSQL database, and the two
+//! backends are compared side by side.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +22,37 @@ pub struct Opts {
     pub seconds: f64,
     /// `server.response_cache_bytes` of the child (default: the config's default).
     pub cache_bytes: Option<usize>,
+    /// A PostgreSQL server: measure a second time with the mirror on a fresh database there.
+    pub postgres: Option<String>,
+    /// Leave that database in place after the run (to look at its plans).
+    pub keep_database: bool,
+}
+
+/// The mirror database a server child runs on.
+pub enum Backend {
+    /// A SQLite file in the run's temporary directory.
+    Sqlite,
+    /// A PostgreSQL database, by URL.
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+/// What one backend's run measured.
+pub struct Run {
+    pub backend: &'static str,
+    pub rows: Vec<Row>,
+    /// The cold sync into the empty mirror, seconds.
+    pub sync_secs: f64,
+    pub rss_synced_mib: f64,
+    pub rss_after_mib: f64,
 }
 
 /// The server of the benchmark, as a child process: its base URL and process.
@@ -32,6 +65,7 @@ impl Server {
     fn start(
         sim: &sim::SimServer,
         db: &std::path::Path,
+        backend: &Backend,
         cache: Option<usize>,
     ) -> anyhow::Result<Server> {
         let mut cmd = Command::new(std::env::current_exe()?);
@@ -41,6 +75,9 @@ impl Server {
             .env("BENCH_DB_DIR", db)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
+        if let Backend::Postgres(url) = backend {
+            cmd.env("BENCH_DB_URL", url);
+        }
         if let Some(c) = cache {
             cmd.env("BENCH_CACHE_BYTES", c.to_string());
         }
@@ -77,11 +114,15 @@ impl Server {
 }
 
 /// `serve-child`: the service with the ceiling route, on a free loopback port; prints
-/// `listening <base url>` and serves until its stdin closes.
+/// `listening <base url>` and serves until its stdin closes. Its mirror is `BENCH_DB_URL`
+/// when set, else a SQLite file in `BENCH_DB_DIR`.
 pub async fn serve_child() -> anyhow::Result<()> {
     let var = |k: &str| std::env::var(k).map_err(|_| anyhow::anyhow!("{k} is not set"));
     let dir = std::path::PathBuf::from(var("BENCH_DB_DIR")?);
     let mut config = crate::bench_config_for(&var("BENCH_SIM_URL")?, &var("BENCH_API_KEY")?, &dir);
+    if let Ok(url) = var("BENCH_DB_URL") {
+        config.database.url = url;
+    }
     config.server.workers = Some(2);
     // The simulator enforces no limits here: pacing would only make the sync slower.
     config.environments[0].rate_limits.scale = 100.0;
@@ -114,11 +155,23 @@ pub async fn serve_child() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a row reads, for the targets of the comparison of backends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An answer the response cache keeps (every request after the first is served from it).
+    Cached,
+    /// A report built from the mirror on every request (`no-cache`).
+    Built,
+    /// One cluster, or the clusters of one profile version.
+    Detail,
+}
+
 /// One line of the table.
-struct Row {
-    label: String,
+pub struct Row {
+    pub label: String,
+    pub kind: Kind,
     connections: usize,
-    figures: Figures,
+    pub figures: Figures,
     ceiling: Option<Figures>,
     target: String,
     pass: bool,
@@ -201,16 +254,28 @@ fn header(pairs: &[(&'static str, &str)]) -> anyhow::Result<HeaderMap> {
     Ok(h)
 }
 
-/// Starts the simulator and the server, syncs, and waits for the first sync's end.
-async fn prepare(opts: &Opts, dir: &std::path::Path) -> anyhow::Result<(sim::SimServer, Server)> {
+/// The server after its first sync has ended, with the sync's seconds and the RSS then.
+struct Prepared {
+    server: Server,
+    sync_secs: f64,
+    rss_mib: f64,
+}
+
+/// Starts the server on `backend`, syncs the simulator into it, and waits for the sync's end.
+async fn prepare(
+    opts: &Opts,
+    sim: &sim::SimServer,
+    backend: &Backend,
+    dir: &std::path::Path,
+) -> anyhow::Result<Prepared> {
     let sizes = sim::sizes_for(&opts.dataset, None, None, None).map_err(anyhow::Error::msg)?;
-    let sim = sim::start(SimConfig {
-        sizes,
-        ..SimConfig::default()
-    })
-    .await?;
-    let server = Server::start(&sim, dir, opts.cache_bytes)?;
-    println!("server at {}; syncing `{}` ...", server.base, opts.dataset);
+    let server = Server::start(sim, dir, backend, opts.cache_bytes)?;
+    println!(
+        "{}: server at {}; syncing `{}` ...",
+        backend.name(),
+        server.base,
+        opts.dataset
+    );
     let client = reqwest::Client::new();
     let started = Instant::now();
     client
@@ -233,16 +298,21 @@ async fn prepare(opts: &Opts, dir: &std::path::Path) -> anyhow::Result<(sim::Sim
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let sync_secs = started.elapsed().as_secs_f64();
+    let rss_mib = server.rss_mib();
     println!(
-        "reads of `{}` ({} clusters, {} projects); synced in {:.1} s; server RSS {:.0} MiB; {:.1} s per route",
+        "reads of `{}` on {} ({} clusters, {} projects); synced in {sync_secs:.1} s; server RSS {rss_mib:.0} MiB; {:.1} s per route",
         opts.dataset,
+        backend.name(),
         sizes.clusters,
         sizes.projects,
-        started.elapsed().as_secs_f64(),
-        server.rss_mib(),
         opts.seconds
     );
-    Ok((sim, server))
+    Ok(Prepared {
+        server,
+        sync_secs,
+        rss_mib,
+    })
 }
 
 /// A scoped Palette user of the simulator (not an admin, with some projects) and a fresh token.
@@ -263,26 +333,60 @@ fn scoped_user(sim: &sim::SimServer) -> anyhow::Result<(String, String, usize)> 
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    let sizes = sim::sizes_for(&opts.dataset, None, None, None).map_err(anyhow::Error::msg)?;
+    let sim = sim::start(SimConfig {
+        sizes,
+        ..SimConfig::default()
+    })
+    .await?;
+    let result = run_backends(&opts, &sim).await;
+    sim.stop().await;
+    result
+}
+
+/// SQLite, then (with `--postgres`) a fresh PostgreSQL database, on the same simulator; then
+/// the two side by side. The database is dropped whether its run succeeded or not.
+async fn run_backends(opts: &Opts, sim: &sim::SimServer) -> anyhow::Result<()> {
+    let sqlite = measure(opts, sim, &Backend::Sqlite).await?;
+    let Some(server) = &opts.postgres else {
+        return Ok(());
+    };
+    let scratch = crate::scratch::Scratch::create(server).await?;
+    println!();
+    println!("PostgreSQL database `{}`", scratch.name);
+    let postgres = measure(opts, sim, &Backend::Postgres(scratch.url.clone())).await;
+    if opts.keep_database {
+        let url = spectrocloud_backend::config::redacted_url(&scratch.url);
+        println!("kept the database: {url}");
+    } else if let Err(e) = scratch.drop().await {
+        println!("could not drop the database: {e}");
+    }
+    crate::compare::print(&sqlite, &postgres?);
+    if opts.cache_bytes == Some(0) {
+        println!(
+            "  (the response cache was off: every answer was built; `cached` names the rows it would serve)"
+        );
+    }
+    Ok(())
+}
+
+/// One backend's run: a fresh server child on it, its sync, every route, and its table.
+async fn measure(opts: &Opts, sim: &sim::SimServer, backend: &Backend) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir()?;
-    let (sim, server) = prepare(&opts, dir.path()).await?;
+    let Prepared {
+        server,
+        sync_secs,
+        rss_mib,
+    } = prepare(opts, sim, backend, dir.path()).await?;
     let bench = Bench {
         base: server.base.clone(),
         client: reqwest::Client::new(),
         duration: Duration::from_secs_f64(opts.seconds),
     };
-    let subjects = Subjects::find(&bench).await?;
-    let (email, token, projects) = scoped_user(&sim)?;
-    let scoped = header(&[
-        ("x-spectrocloud-user-email", &email),
-        ("x-spectrocloud-token", &token),
-    ])?;
-    let gzip = header(&[("accept-encoding", "gzip")])?;
-
-    let mut rows = listing_rows(&bench, &subjects.cluster, &gzip).await?;
-    rows.push(revalidation(&bench, &gzip).await?);
-    rows.extend(timed_rows(&bench, &subjects).await?);
-    rows.extend(scoped_rows(&bench, &scoped, projects, &rows).await?);
+    let rows = measure_rows(&bench, sim).await;
     let rss = server.rss_mib();
+    server.stop();
+    let rows = rows?;
     print_table(&rows);
     println!(
         "  {:<52} {:>8.0} MiB   target <150 MiB  {}",
@@ -290,10 +394,32 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         rss,
         verdict(rss < 150.0)
     );
-    original_vs_mirror(&bench, &sim, opts.latency_ms, &rows).await?;
-    server.stop();
-    sim.stop().await;
-    Ok(())
+    original_vs_mirror(&bench, sim, opts.latency_ms, &rows).await?;
+    // The next backend's sync runs against the simulator without the round trip.
+    sim.state.set_knobs(sim::Knobs::default());
+    Ok(Run {
+        backend: backend.name(),
+        rows,
+        sync_secs,
+        rss_synced_mib: rss_mib,
+        rss_after_mib: rss,
+    })
+}
+
+/// Every route of the table, in order.
+async fn measure_rows(bench: &Bench, sim: &sim::SimServer) -> anyhow::Result<Vec<Row>> {
+    let subjects = Subjects::find(bench).await?;
+    let (email, token, projects) = scoped_user(sim)?;
+    let scoped = header(&[
+        ("x-spectrocloud-user-email", &email),
+        ("x-spectrocloud-token", &token),
+    ])?;
+    let gzip = header(&[("accept-encoding", "gzip")])?;
+    let mut rows = listing_rows(bench, &subjects.cluster, &gzip).await?;
+    rows.push(revalidation(bench, &gzip).await?);
+    rows.extend(timed_rows(bench, &subjects).await?);
+    rows.extend(scoped_rows(bench, &scoped, projects, &rows).await?);
+    Ok(rows)
 }
 
 /// What the run measures on: a cluster, and the most used profile version with its count.
@@ -348,23 +474,30 @@ async fn listing_rows(bench: &Bench, cluster: &str, gzip: &HeaderMap) -> anyhow:
     let none = HeaderMap::new();
     let mut rows = Vec::new();
     let ratio_target = |f: &Figures, c: &Figures| f.rps >= 0.5 * c.rps && f.p99_ms < 10.0;
-    for c in [
-        case(
-            "GET /clusters?limit=50",
-            "/clusters?limit=50".into(),
-            none.clone(),
-            64,
+    for (kind, c) in [
+        (
+            Kind::Cached,
+            case(
+                "GET /clusters?limit=50",
+                "/clusters?limit=50".into(),
+                none.clone(),
+                64,
+            ),
         ),
-        case(
-            "GET /clusters/{uid}",
-            format!("/clusters/{cluster}"),
-            none.clone(),
-            64,
+        (
+            Kind::Detail,
+            case(
+                "GET /clusters/{uid}",
+                format!("/clusters/{cluster}"),
+                none.clone(),
+                64,
+            ),
         ),
     ] {
         let (f, ceil) = bench.with_ceiling(&c).await?;
         rows.push(Row {
             label: c.label.into(),
+            kind,
             connections: c.connections,
             pass: ratio_target(&f, &ceil) && f.errors == 0,
             figures: f,
@@ -381,6 +514,7 @@ async fn listing_rows(bench: &Bench, cluster: &str, gzip: &HeaderMap) -> anyhow:
     let (f, ceil) = bench.with_ceiling(&all).await?;
     rows.push(Row {
         label: format!("{} ({} KB sent)", all.label, f.body_bytes / 1024),
+        kind: Kind::Cached,
         connections: 8,
         pass: f.p99_ms < 50.0 && f.errors == 0,
         figures: f,
@@ -399,6 +533,7 @@ async fn timed_rows(bench: &Bench, subjects: &Subjects) -> anyhow::Result<Vec<Ro
     let rebuild = header(&[("cache-control", "no-cache")])?;
     let timed = [
         (
+            Kind::Detail,
             format!("GET /profiles/{{uid}}/clusters ({profile_clusters} clusters)"),
             format!("/profiles/{profile}/clusters"),
             none.clone(),
@@ -406,6 +541,7 @@ async fn timed_rows(bench: &Bench, subjects: &Subjects) -> anyhow::Result<Vec<Ro
             2.0,
         ),
         (
+            Kind::Cached,
             "GET /reports/profile-usage".into(),
             "/reports/profile-usage".into(),
             none.clone(),
@@ -413,6 +549,7 @@ async fn timed_rows(bench: &Bench, subjects: &Subjects) -> anyhow::Result<Vec<Ro
             50.0,
         ),
         (
+            Kind::Built,
             "GET /reports/profile-usage, no-cache (built each time)".into(),
             "/reports/profile-usage".into(),
             rebuild.clone(),
@@ -420,6 +557,7 @@ async fn timed_rows(bench: &Bench, subjects: &Subjects) -> anyhow::Result<Vec<Ro
             50.0,
         ),
         (
+            Kind::Cached,
             "GET /reports/pack-usage".into(),
             "/reports/pack-usage".into(),
             none.clone(),
@@ -427,6 +565,7 @@ async fn timed_rows(bench: &Bench, subjects: &Subjects) -> anyhow::Result<Vec<Ro
             50.0,
         ),
         (
+            Kind::Built,
             "GET /reports/pack-usage, no-cache (built each time)".into(),
             "/reports/pack-usage".into(),
             rebuild.clone(),
@@ -434,6 +573,7 @@ async fn timed_rows(bench: &Bench, subjects: &Subjects) -> anyhow::Result<Vec<Ro
             50.0,
         ),
         (
+            Kind::Built,
             "GET /reports/fleet, no-cache (built each time)".into(),
             "/reports/fleet".into(),
             rebuild,
@@ -441,7 +581,7 @@ async fn timed_rows(bench: &Bench, subjects: &Subjects) -> anyhow::Result<Vec<Ro
             50.0,
         ),
     ];
-    for (label, path, headers, connections, p99) in timed {
+    for (kind, label, path, headers, connections, p99) in timed {
         let c = case("", path, headers, connections);
         let (f, ceil) = match bench.with_ceiling(&c).await {
             Ok(figures) => figures,
@@ -452,6 +592,7 @@ async fn timed_rows(bench: &Bench, subjects: &Subjects) -> anyhow::Result<Vec<Ro
         };
         rows.push(Row {
             label,
+            kind,
             connections,
             pass: f.p99_ms < p99 && f.errors == 0,
             figures: f,
@@ -488,6 +629,7 @@ async fn revalidation(bench: &Bench, gzip: &HeaderMap) -> anyhow::Result<Row> {
     let f = bench.drive(&c, &c.path).await?;
     Ok(Row {
         label: "GET /clusters (all) If-None-Match → 304".into(),
+        kind: Kind::Cached,
         connections: 8,
         pass: f.errors == 0 && f.requests > 0,
         figures: f,
@@ -519,6 +661,7 @@ async fn scoped_rows(
                 "{} as a scoped user ({projects} projects)",
                 unscoped[i].label
             ),
+            kind: Kind::Cached,
             connections: 64,
             pass: f.rps * 1.5 >= base.rps
                 && f.p50_ms <= 1.5 * base.p50_ms.max(0.01)
