@@ -103,18 +103,9 @@ async fn two_replicas_run_each_scheduled_tick_once() {
     sim.stop().await;
 }
 
-#[tokio::test]
-async fn a_leader_that_lost_its_lease_writes_nothing_more_and_fails_saying_so() {
-    let sim = spawn_sim_with(SimConfig {
-        sizes: sizes(3, 300, 10),
-        ..SimConfig::default()
-    })
-    .await;
-    let (a, b) = replicas(&sim, "fence", 2, |c| c.sync.concurrency = 2).await;
-    set_knobs(&sim, json!({"latency_ms": 40})).await;
-    let id = a.start_sync("env0").await;
-    a.wait_listed("env0").await;
-    // Led by A: B answers a manual trigger with A's run, and names A.
+/// `b` does not lead env0: a manual trigger answers with `leader`'s run `id` and names it, as
+/// do its status and health (which name `b` as the replica answering).
+async fn assert_led_by(b: &TestApp, id: i64, leader: &str) {
     let t: Value = b
         .client
         .post(b.url("/sync?instance=env0"))
@@ -126,15 +117,28 @@ async fn a_leader_that_lost_its_lease_writes_nothing_more_and_fails_saying_so() 
         .unwrap();
     assert_eq!(t["runs"][0]["status"], "already_running", "{t}");
     assert_eq!(t["runs"][0]["run_id"], id, "{t}");
-    assert_eq!(t["runs"][0]["leader"], "fence-a", "{t}");
+    assert_eq!(t["runs"][0]["leader"], leader, "{t}");
+    let me = b.config.server.replica_id();
     let status = json(b.get("/sync/status?instance=env0").await).await;
-    assert_eq!(status["replica"], "fence-b", "{status}");
-    assert_eq!(
-        status["environments"][0]["leader"]["replica"], "fence-a",
-        "{status}"
-    );
-    assert!(status["environments"][0]["leader"]["expires_at"].is_string());
-    assert_eq!(json(b.get("/health").await).await["replica"], "fence-b");
+    assert_eq!(status["replica"], me.as_str(), "{status}");
+    let env = &status["environments"][0];
+    assert_eq!(env["leader"]["replica"], leader, "{status}");
+    assert!(env["leader"]["expires_at"].is_string(), "{status}");
+    assert_eq!(json(b.get("/health").await).await["replica"], me.as_str());
+}
+
+#[tokio::test]
+async fn a_leader_that_lost_its_lease_writes_nothing_more_and_fails_saying_so() {
+    let sim = spawn_sim_with(SimConfig {
+        sizes: sizes(3, 300, 10),
+        ..SimConfig::default()
+    })
+    .await;
+    let (a, b) = replicas(&sim, "fence", 2, |c| c.sync.concurrency = 2).await;
+    set_knobs(&sim, json!({"latency_ms": 40})).await;
+    let id = a.start_sync("env0").await;
+    a.wait_listed("env0").await;
+    assert_led_by(&b, id, "fence-a").await;
 
     // A stalls past its lease and another replica claims the environment (ticket + 1), in
     // one statement so no renewal of A's falls between.
@@ -193,6 +197,31 @@ async fn a_leader_that_lost_its_lease_writes_nothing_more_and_fails_saying_so() 
     sim.stop().await;
 }
 
+/// A `sync --once` process on `app`'s database (its replica id `replica`), leases of 2 s.
+fn sync_once_on(
+    app: &TestApp,
+    sim: &SimServer,
+    dir: &std::path::Path,
+    replica: &str,
+) -> tokio::process::Child {
+    let config = dir.join("leader.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nreplica_id = \"{replica}\"\n[database]\nurl = \"{}\"\n[auth]\nmode = \"none\"\n[sync]\nconcurrency = 4\nlease_seconds = 2\n[[environments]]\nname = \"env0\"\nurl = \"{}\"\napi_token = \"sim-api-key\"\n[environments.rate_limits]\nscale = 100.0\n",
+            app.config.database.url, sim.url
+        ),
+    )
+    .unwrap();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
+        .args(["sync", "--once", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_leader_that_dies_mid_run_is_taken_over_and_its_run_resumed() {
     let sim = spawn_sim_with(SimConfig {
@@ -208,22 +237,7 @@ async fn a_leader_that_dies_mid_run_is_taken_over_and_its_run_resumed() {
     set_knobs(&sim, json!({"latency_ms": 5})).await;
     // The leader: a `sync --once` process on B's database, killed half-way.
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("leader.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nreplica_id = \"dies-a\"\n[database]\nurl = \"{}\"\n[auth]\nmode = \"none\"\n[sync]\nconcurrency = 4\nlease_seconds = 2\n[[environments]]\nname = \"env0\"\nurl = \"{}\"\napi_token = \"sim-api-key\"\n[environments.rate_limits]\nscale = 100.0\n",
-            b.config.database.url, sim.url
-        ),
-    )
-    .unwrap();
-    let mut leader = tokio::process::Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
-        .args(["sync", "--once", "--config"])
-        .arg(&config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut leader = sync_once_on(&b, &sim, dir.path(), "dies-a");
     let deadline = Instant::now() + Duration::from_secs(60);
     while cluster_details(&b).await < 100 {
         assert!(
