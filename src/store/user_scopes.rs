@@ -41,7 +41,9 @@ pub struct NewScope<'a> {
 
 /// Upserts a user's scope, then keeps the newest `cap` rows of the environment.
 pub async fn save(db: &Db, s: NewScope<'_>, cap: usize) -> Result<(), sqlx::Error> {
-    let mut tx = super::writer::begin(db).await?;
+    // Bookkeeping: answers are keyed by the caller's visibility already, so a stored scope
+    // must not empty every cached answer (on every replica).
+    let mut tx = super::writer::begin_bookkeeping(db).await?;
     on!(&mut tx, |c, d| {
         sqlx::query(sql!(
             d,
