@@ -161,7 +161,7 @@ async fn forged_tokens_keep_the_caches_bounded() {
     .await;
     // 10,000 forged tokens, each under a new email, 16 at a time.
     let forged = foreign_token(3600);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = app.url("/auth/debug");
     let statuses: Vec<u16> = futures::stream::iter(0..10_000)
         .map(|i| {
@@ -262,7 +262,7 @@ async fn a_burst_of_unknown_kids_makes_one_jwks_fetch_and_rotation_still_works()
     let jwks = jwks_server(json!({"keys": [a.jwk]})).await;
     let url = jwks.url.clone();
     let app = spawn_app_with(move |c| backstage(c, url, None)).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     // A slow Backstage: every JWKS answer takes longer than the 2 s spacing of fetches (which
     // therefore counts from a fetch's end, or the waiters would fetch again one by one).
     jwks.delay_ms.store(2500, Ordering::Relaxed);

@@ -36,7 +36,7 @@ fn tokens(c: &mut spectrocloud_backend::config::Config) {
 #[tokio::test]
 async fn a_flood_of_denials_is_one_row_with_a_count() {
     let app = spawn_app_with(tokens).await;
-    let viewer = reqwest::Client::new();
+    let viewer = http_client();
     const FLOOD: usize = 200;
     // Varying what a caller controls (claimed email, unknown instance) must not split rows.
     let statuses: Vec<u16> = futures::stream::iter(0..FLOOD)

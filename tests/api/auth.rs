@@ -187,7 +187,7 @@ fn request_for(r: &RouteSpec, s: &Sample) -> (String, Option<Value>) {
 
 async fn call(app: &TestApp, r: &RouteSpec, s: &Sample, token: Option<&str>) -> reqwest::Response {
     let (path, body) = request_for(r, s);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let mut req = client.request(
         Method::from_bytes(r.method.as_bytes()).unwrap(),
         app.url(&path),
@@ -294,7 +294,7 @@ async fn permission_matrix_with_permissions_off() {
 #[tokio::test]
 async fn bad_credentials_are_401_and_health_is_open() {
     let app = spawn_app_with(|c| static_auth(c, true)).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     for header in [
         None,
         Some("Bearer wrong-token"),
@@ -545,7 +545,7 @@ async fn backstage_jwts_are_verified_against_the_jwks() {
         });
     })
     .await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     let who = |token: String| {
         let client = client.clone();
         let url = app.url("/auth/debug");
@@ -1071,7 +1071,7 @@ async fn cached_palette_tokens_belong_to_one_caller_and_one_environment() {
     })
     .await;
     let alice = sim_token(&a, "alice@acme.example").await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     assert_eq!(
         app.config.auth.tokens[0].palette_user.as_deref(),
         Some("alice@acme.example")

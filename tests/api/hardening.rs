@@ -105,7 +105,7 @@ fn header<'a>(resp: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn head_works_wherever_get_does_and_health_needs_no_token() {
     let app = spawn_app_with(static_auth).await;
-    let anonymous = reqwest::Client::new();
+    let anonymous = http_client();
     let resp = anonymous.head(app.url("/health")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.bytes().await.unwrap().is_empty(), "HEAD has no body");
@@ -127,7 +127,7 @@ async fn head_works_wherever_get_does_and_health_needs_no_token() {
 #[tokio::test]
 async fn every_401_names_the_bearer_scheme_metrics_too() {
     let app = spawn_app_with(static_auth).await;
-    let anonymous = reqwest::Client::new();
+    let anonymous = http_client();
     for url in [
         format!("{}/metrics", app.address),
         app.url("/clusters"),
@@ -143,7 +143,7 @@ async fn every_401_names_the_bearer_scheme_metrics_too() {
 #[tokio::test]
 async fn security_headers_are_on_every_answer_and_hsts_only_when_configured() {
     let app = spawn_app_with(static_auth).await;
-    let anonymous = reqwest::Client::new();
+    let anonymous = http_client();
     let answers = [
         app.get("/sync/status").await,
         app.get("/no/such/route").await,

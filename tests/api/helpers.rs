@@ -235,6 +235,7 @@ async fn start(config: Config, dir: TempDir) -> TestApp {
         base,
         client: reqwest::Client::builder()
             .default_headers(headers)
+            .pool_idle_timeout(IDLE_BEFORE_SERVER_CLOSES)
             .build()
             .expect("client"),
         handle,
@@ -525,6 +526,20 @@ pub async fn synced(config: SimConfig, adjust: impl FnOnce(&mut Config)) -> (Sim
     let run = app.sync("env0").await;
     assert_eq!(run["outcome"], "success", "first sync: {run}");
     (sim, app)
+}
+
+/// How long a pooled connection may sit idle: well under the server's keep-alive (5 s), so a
+/// client never sends on a connection the server is closing at that moment, which fails the
+/// request with `IncompleteMessage` when a long flood leaves some connections idle.
+const IDLE_BEFORE_SERVER_CLOSES: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A client kept for many requests (floods, several callers): its pool drops idle connections
+/// before the server does.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(IDLE_BEFORE_SERVER_CLOSES)
+        .build()
+        .expect("client")
 }
 
 /// GET on the simulator with the API key.

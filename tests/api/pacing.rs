@@ -258,7 +258,7 @@ async fn a_callers_flood_neither_delays_another_person_nor_reaches_palette() {
     app.sync("env0").await;
     let uid = running_cluster(&sim);
     let url = app.url(&format!("/clusters/{uid}/kubeconfig"));
-    let plain = reqwest::Client::new();
+    let plain = http_client();
     let flood_ends = Instant::now() + Duration::from_secs(6);
     let mut flood = Vec::new();
     for _ in 0..40 {

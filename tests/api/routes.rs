@@ -1008,7 +1008,7 @@ async fn demo_serves_data_within_ten_seconds() {
     }
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let base = base.expect("demo prints its URL");
-    let client = reqwest::Client::new();
+    let client = http_client();
     loop {
         if let Ok(resp) = client.get(format!("{base}/clusters")).send().await
             && resp.status() == StatusCode::OK
@@ -1050,7 +1050,7 @@ async fn cors_lets_a_backstage_origin_in() {
         c.server.cors_allowed_origins = vec!["https://backstage.example.com".into()]
     })
     .await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     let resp = client
         .request(Method::OPTIONS, app.url("/clusters"))
         .header("Origin", "https://backstage.example.com")

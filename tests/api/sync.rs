@@ -102,7 +102,7 @@ pub(crate) async fn assert_mirrors(pool: &sqlx::AnyPool, env: &str, sim: &SimSer
 
 /// Every (cluster, version uid) pair Palette reports, from the simulator's full cluster objects.
 async fn palette_refs(sim: &SimServer) -> Vec<(String, String)> {
-    let c = reqwest::Client::new();
+    let c = http_client();
     let meta: Vec<Value> = c
         .get(format!("{}/v1/dashboard/spectroclusters/meta", sim.url))
         .header("ApiKey", "sim-api-key")
