@@ -114,45 +114,61 @@ pub async fn claim(
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (env, subject, identity, project, key) DO NOTHING"
         );
-        let inserted = k
-            .bound(sqlx::query(insert))
-            .bind(c.body_hash)
-            .bind(c.name)
-            .bind(c.owner)
-            .bind(now)
-            .execute(&mut *cn)
-            .await?
-            .rows_affected();
-        if inserted > 0 {
-            Claim::Claimed(Held {
-                owner: c.owner.to_string(),
-                at: now,
-            })
-        } else {
-            let sql = sql!(
-                d,
-                concat!(
-                    "SELECT body_hash, status, answer, owner, created_at FROM idempotency_keys WHERE ",
-                    where_key!()
-                )
-            );
-            let row: Stored = k
-                .bound(sqlx::query(sql))
+        let lookup = sql!(
+            d,
+            concat!(
+                "SELECT body_hash, status, answer, owner, created_at FROM idempotency_keys WHERE ",
+                where_key!()
+            )
+        );
+        // On PostgreSQL each statement sees the latest commits: the row that made the insert
+        // conflict can be released (its creation failed) before the lookup reads it. The key is
+        // then free again, so the insert is tried anew; a key released over and over by other
+        // callers ends in an error rather than a loop.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let inserted = k
+                .bound(sqlx::query(insert))
+                .bind(c.body_hash)
+                .bind(c.name)
+                .bind(c.owner)
+                .bind(now)
+                .execute(&mut *cn)
+                .await?
+                .rows_affected();
+            if inserted > 0 {
+                break Claim::Claimed(Held {
+                    owner: c.owner.to_string(),
+                    at: now,
+                });
+            }
+            let row: Option<Stored> = k
+                .bound(sqlx::query(lookup))
                 .try_map(|r| sqlx::FromRow::from_row(&r))
-                .fetch_one(&mut *cn)
+                .fetch_optional(&mut *cn)
                 .await?;
-            match (row.body_hash == c.body_hash, row.status, row.answer) {
-                (false, _, _) => Claim::OtherBody,
-                (true, Some(s), Some(a)) => Claim::Answered(u16::try_from(s).unwrap_or(201), a),
-                (true, _, _) => Claim::InFlight {
-                    since: row.created_at,
-                    owner: row.owner,
-                },
+            match row {
+                Some(row) => break found(row, c.body_hash),
+                None if attempts < 5 => continue,
+                None => return Err(sqlx::Error::RowNotFound),
             }
         }
     });
     tx.commit().await?;
     Ok(claim)
+}
+
+/// What a key already on record means for a claim of `body_hash`.
+fn found(row: Stored, body_hash: &str) -> Claim {
+    match (row.body_hash == body_hash, row.status, row.answer) {
+        (false, _, _) => Claim::OtherBody,
+        (true, Some(s), Some(a)) => Claim::Answered(u16::try_from(s).unwrap_or(201), a),
+        (true, _, _) => Claim::InFlight {
+            since: row.created_at,
+            owner: row.owner,
+        },
+    }
 }
 
 /// Takes over an unanswered claim made at `since` (by a process that is gone): the claim this

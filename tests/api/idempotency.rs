@@ -268,3 +268,49 @@ async fn a_retry_on_another_replica_is_replayed_never_created_twice() {
     a.stop().await;
     sim.stop().await;
 }
+
+/// Two replicas hammer one key whose creations keep failing: each claim is either won or finds
+/// the other's claim, never an error, even when the claim that blocked it is released in
+/// between (on PostgreSQL every statement sees the latest commits).
+#[tokio::test]
+async fn claims_racing_releases_of_one_key_never_fail() {
+    use spectrocloud_backend::store::idempotency::{Claim, Claiming, KeyRef, claim, release};
+    let a = spawn_app().await;
+    let b = spawn_app_on(&a, |_| {}).await;
+    let hammer = |db: spectrocloud_backend::store::Db, owner: &'static str| async move {
+        let k = KeyRef {
+            env: "env0",
+            subject: "user:default/someone",
+            identity: "api-key",
+            project: "",
+            key: "released-over-and-over",
+        };
+        let c = Claiming {
+            body_hash: "same-body",
+            name: "c1",
+            owner,
+        };
+        let (mut won, mut busy) = (0, 0);
+        for _ in 0..300 {
+            match claim(&db, &k, &c, 3600).await {
+                Ok(Claim::Claimed(held)) => {
+                    won += 1;
+                    assert!(release(&db, &k, &held).await.unwrap(), "own claim released");
+                }
+                Ok(Claim::InFlight { .. }) => busy += 1,
+                Ok(other) => panic!("{owner}: {other:?}"),
+                Err(e) => panic!("{owner}: a claim failed: {e}"),
+            }
+        }
+        (won, busy)
+    };
+    let (on_a, on_b) = tokio::join!(
+        tokio::spawn(hammer(a.db.clone(), "replica-a")),
+        tokio::spawn(hammer(b.db.clone(), "replica-b"))
+    );
+    let ((won_a, busy_a), (won_b, busy_b)) = (on_a.unwrap(), on_b.unwrap());
+    assert_eq!(won_a + busy_a + won_b + busy_b, 600);
+    assert!(won_a > 0 && won_b > 0, "both won some: {won_a}, {won_b}");
+    b.stop().await;
+    a.stop().await;
+}
