@@ -14,15 +14,9 @@ macro_rules! visible {
 /// site) for PostgreSQL. The second form names each backend's text where they differ beyond
 /// what [`dialect::postgres`] translates.
 macro_rules! sql {
-    ($d:expr, $text:expr) => {{
-        static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        match $d {
-            $crate::store::dialect::Dialect::Sqlite => $text,
-            $crate::store::dialect::Dialect::Postgres => POSTGRES
-                .get_or_init(|| $crate::store::dialect::postgres($text))
-                .as_str(),
-        }
-    }};
+    ($d:expr, $text:expr) => {
+        sql!($d, sqlite: $text, postgres: $text)
+    };
     ($d:expr, sqlite: $sqlite:expr, postgres: $postgres:expr) => {{
         static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         match $d {
@@ -34,17 +28,18 @@ macro_rules! sql {
     }};
 }
 
-/// `$body` once per backend, with `$p` the pool reads go to and `$d` its [`dialect::Dialect`]:
-/// the body is type-checked against each driver, so binds and rows stay native (no `Any`).
-macro_rules! read {
-    ($db:expr, |$p:ident, $d:ident| $body:expr) => {
-        match $db.pools.reads() {
-            $crate::store::PoolRef::Sqlite($p) => {
+/// `$body` once per backend: `$target` is an enum with a `Sqlite` and a `Postgres` variant
+/// (`$sqlite` and `$postgres`), `$p` its payload and `$d` that backend's [`dialect::Dialect`].
+/// The body is type-checked against each driver, so binds and rows stay native (no `Any`).
+macro_rules! per_backend {
+    ($target:expr, $sqlite:path, $postgres:path, |$p:ident, $d:ident| $body:expr) => {
+        match $target {
+            $sqlite($p) => {
                 #[allow(unused_variables)]
                 let $d = $crate::store::dialect::Dialect::Sqlite;
                 $body
             }
-            $crate::store::PoolRef::Postgres($p) => {
+            $postgres($p) => {
                 #[allow(unused_variables)]
                 let $d = $crate::store::dialect::Dialect::Postgres;
                 $body
@@ -53,39 +48,39 @@ macro_rules! read {
     };
 }
 
-/// As `read!`, on the pool writes go to (single statements outside a transaction).
+/// `$body` on the pool reads go to (`$p`), in its dialect `$d`.
+macro_rules! read {
+    ($db:expr, |$p:ident, $d:ident| $body:expr) => {
+        per_backend!(
+            $db.pools.reads(),
+            $crate::store::PoolRef::Sqlite,
+            $crate::store::PoolRef::Postgres,
+            |$p, $d| $body
+        )
+    };
+}
+
+/// `$body` on the pool writes go to (single statements outside a transaction).
 macro_rules! write {
     ($db:expr, |$p:ident, $d:ident| $body:expr) => {
-        match $db.pools.writes() {
-            $crate::store::PoolRef::Sqlite($p) => {
-                #[allow(unused_variables)]
-                let $d = $crate::store::dialect::Dialect::Sqlite;
-                $body
-            }
-            $crate::store::PoolRef::Postgres($p) => {
-                #[allow(unused_variables)]
-                let $d = $crate::store::dialect::Dialect::Postgres;
-                $body
-            }
-        }
+        per_backend!(
+            $db.pools.writes(),
+            $crate::store::PoolRef::Sqlite,
+            $crate::store::PoolRef::Postgres,
+            |$p, $d| $body
+        )
     };
 }
 
 /// `$body` on a write transaction's connection (`$c`, used as `&mut *$c`) in its dialect `$d`.
 macro_rules! on {
     ($tx:expr, |$c:ident, $d:ident| $body:expr) => {
-        match $crate::store::writer::WriteTx::conn($tx) {
-            $crate::store::writer::ConnRef::Sqlite($c) => {
-                #[allow(unused_variables)]
-                let $d = $crate::store::dialect::Dialect::Sqlite;
-                $body
-            }
-            $crate::store::writer::ConnRef::Postgres($c) => {
-                #[allow(unused_variables)]
-                let $d = $crate::store::dialect::Dialect::Postgres;
-                $body
-            }
-        }
+        per_backend!(
+            $crate::store::writer::WriteTx::conn($tx),
+            $crate::store::writer::ConnRef::Sqlite,
+            $crate::store::writer::ConnRef::Postgres,
+            |$c, $d| $body
+        )
     };
 }
 
