@@ -116,21 +116,24 @@ where
     })
 }
 
-/// Records a new run of `env`, in the transaction that claimed its lease.
+/// Records a new run of `env` by `replica`, in the transaction that claimed its lease.
 pub async fn start_in(
     tx: &mut WriteTx,
     env: &str,
     trigger: &str,
     started_at: &str,
+    replica: &str,
 ) -> Result<i64, sqlx::Error> {
     on!(tx, |c, d| {
         sqlx::query_scalar(sql!(
             d,
-            "INSERT INTO sync_runs (env, trigger, started_at, outcome) VALUES (?, ?, ?, 'running') RETURNING id"
+            "INSERT INTO sync_runs (env, trigger, started_at, outcome, replica) \
+             VALUES (?, ?, ?, 'running', ?) RETURNING id"
         ))
         .bind(env)
         .bind(trigger)
         .bind(started_at)
+        .bind(replica)
         .fetch_one(&mut *c)
         .await
     })
@@ -239,6 +242,9 @@ pub struct RunRecord {
     pub counts: serde_json::Value,
     pub api_calls: i64,
     pub error: Option<String>,
+    /// The replica (or `sync --once` process) that ran it; null for runs recorded before
+    /// runs named theirs.
+    pub replica: Option<String>,
 }
 
 /// A `sync_runs` row as stored (decoded alike on both backends).
@@ -252,6 +258,7 @@ struct RunRow {
     counts: String,
     api_calls: i64,
     error: Option<String>,
+    replica: Option<String>,
 }
 
 fn record(r: RunRow) -> RunRecord {
@@ -265,10 +272,12 @@ fn record(r: RunRow) -> RunRecord {
         counts: serde_json::from_str(&r.counts).unwrap_or_default(),
         api_calls: r.api_calls,
         error: r.error,
+        replica: r.replica,
     }
 }
 
-const COLUMNS: &str = "id, trigger, started_at, finished_at, outcome, counts, api_calls, error";
+const COLUMNS: &str =
+    "id, trigger, started_at, finished_at, outcome, counts, api_calls, error, replica";
 
 /// The newest finished run of an environment, and its newest successful one.
 pub async fn latest(

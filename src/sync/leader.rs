@@ -79,7 +79,8 @@ pub async fn begin_run(db: &Db, c: &Claimant<'_>) -> Result<Begin, sqlx::Error> 
         });
     };
     let interrupted = sync_runs::interrupt_in(&mut tx, c.env, previous.as_deref()).await?;
-    let id = sync_runs::start_in(&mut tx, c.env, c.trigger.as_str(), c.started_at).await?;
+    let id =
+        sync_runs::start_in(&mut tx, c.env, c.trigger.as_str(), c.started_at, c.holder).await?;
     tx.commit().await?;
     Ok(Begin::Claimed {
         id,

@@ -266,6 +266,7 @@ async fn a_leader_that_dies_mid_run_is_taken_over_and_its_run_resumed() {
     let taken_after = killed.elapsed();
     let run = b.wait_run("env0", id).await;
     assert_eq!(run["outcome"], "success", "{run}");
+    assert_eq!(run["replica"], "dies-b", "the run names who ran it: {run}");
     assert_eq!(cluster_details(&b).await, 300);
     let counters = sim_counters(&sim).await;
     assert_eq!(
@@ -275,14 +276,15 @@ async fn a_leader_that_dies_mid_run_is_taken_over_and_its_run_resumed() {
     );
     // The dead run is recorded as interrupted, naming its leader.
     let pool = b.mirror().await;
-    let (outcome, error): (String, String) = sqlx::query_as(q(
-        "SELECT outcome, error FROM sync_runs WHERE env = 'env0' AND trigger = 'cli'",
+    let (outcome, error, replica): (String, String, String) = sqlx::query_as(q(
+        "SELECT outcome, error, replica FROM sync_runs WHERE env = 'env0' AND trigger = 'cli'",
     ))
     .fetch_one(&pool)
     .await
     .unwrap();
     pool.close().await;
     assert_eq!(outcome, "interrupted");
+    assert!(replica.starts_with("dies-a-once-"), "{replica}");
     assert!(
         error.contains("replica `dies-a-once-") && error.contains("applied and kept"),
         "{error}"
