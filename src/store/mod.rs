@@ -178,6 +178,9 @@ pub enum Pools {
         /// Read-only connections; in WAL mode they never wait on the writer.
         reader: SqlitePool,
         path: PathBuf,
+        /// When the planner's statistics were last refreshed (readers opened before are
+        /// replaced).
+        stats: sqlite::StatsRefreshed,
     },
     /// One pool: PostgreSQL serves concurrent readers and writers itself.
     Postgres { pool: PgPool },
@@ -279,7 +282,7 @@ impl Db {
 /// per index; PostgreSQL samples by itself.
 pub async fn refresh_statistics(db: &Db) -> Result<(), sqlx::Error> {
     match &db.pools {
-        Pools::Sqlite { writer, .. } => sqlite::refresh_statistics(writer).await,
+        Pools::Sqlite { writer, stats, .. } => sqlite::refresh_statistics(writer, stats).await,
         Pools::Postgres { pool } => {
             sqlx::raw_sql("ANALYZE").execute(pool).await?;
             Ok(())

@@ -200,22 +200,32 @@ pub struct ClusterOnProfile {
     pub profile_version: String,
 }
 
+/// The reverse lookup's joins, in the one order that is fast whatever the planner's
+/// statistics say: the profile's versions, their refs, the clusters. SQLite never reorders
+/// around a CROSS JOIN, and without fresh statistics (a cold mirror) it chose a scan of every
+/// ref; PostgreSQL plans CROSS JOINs with their conditions as inner joins.
+macro_rules! clusters_on_joins {
+    () => {
+        "FROM profile_versions pv
+         CROSS JOIN cluster_profile_refs r
+         CROSS JOIN clusters c
+         LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
+         WHERE r.env = pv.env AND r.profile_version_uid = pv.uid
+           AND c.env = r.env AND c.uid = r.cluster_uid
+           AND pv.env = ? AND pv.profile_uid = ? AND "
+    };
+}
+
 pub const CLUSTERS_ON_COUNT_SQL: &str = concat!(
-    "SELECT count(*) FROM profile_versions pv
-         JOIN cluster_profile_refs r ON r.env = pv.env AND r.profile_version_uid = pv.uid
-         JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
-         WHERE pv.env = ? AND pv.profile_uid = ? AND ",
+    "SELECT count(*) ",
+    clusters_on_joins!(),
     "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))"
 );
 
 pub const CLUSTERS_ON_SQL: &str = concat!(
     "SELECT c.uid, c.name, c.state, c.health, c.cloud_type, c.project_uid, p.name AS project_name,
-                r.profile_version_uid, pv.version AS profile_version
-         FROM profile_versions pv
-         JOIN cluster_profile_refs r ON r.env = pv.env AND r.profile_version_uid = pv.uid
-         JOIN clusters c ON c.env = r.env AND c.uid = r.cluster_uid
-         LEFT JOIN projects p ON p.env = c.env AND p.uid = c.project_uid
-         WHERE pv.env = ? AND pv.profile_uid = ? AND ",
+                r.profile_version_uid, pv.version AS profile_version ",
+    clusters_on_joins!(),
     "(? OR c.project_uid IN (SELECT value FROM json_each(?)) OR (c.project_uid IS NULL AND ?))",
     " ORDER BY c.name, c.uid LIMIT ? OFFSET ?"
 );

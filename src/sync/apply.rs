@@ -121,6 +121,13 @@ impl Writes<'_> {
         leases::commit_fenced(tx, self.lease).await?;
         self.progress.listed(&now);
         self.progress.set_unindexed(unindexed);
+        // A cold mirror answers from its listings while the details arrive (many minutes at
+        // scale): its reads then plan on the listed sizes, not on the empty tables it had.
+        if self.known.clusters.is_empty()
+            && let Err(e) = crate::store::refresh_statistics(self.db).await
+        {
+            tracing::warn!(env = self.env, error = %e, "cannot refresh the query planner's statistics");
+        }
         tracing::info!(
             env = self.env,
             clusters_without_index = unindexed,

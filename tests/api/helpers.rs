@@ -490,6 +490,16 @@ impl TestApp {
             .expect("open mirror")
     }
 
+    /// SQLite's pool of read-only connections (what answers read from).
+    pub fn sqlite_reader(&self) -> &sqlx::SqlitePool {
+        match &self.db.pools {
+            spectrocloud_backend::store::Pools::Sqlite { reader, .. } => reader,
+            spectrocloud_backend::store::Pools::Postgres { .. } => {
+                panic!("a SQLite-only test ran on PostgreSQL")
+            }
+        }
+    }
+
     /// SQLite's writer pool itself (tests of SQLite's file: skip them on PostgreSQL).
     pub fn sqlite_writer(&self) -> &sqlx::SqlitePool {
         match &self.db.pools {

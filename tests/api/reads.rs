@@ -84,6 +84,97 @@ async fn an_applied_sync_leaves_planner_statistics() {
     sim.stop().await;
 }
 
+/// Whether `conn` is the reader marked before the sync.
+async fn marked(conn: &mut sqlx::SqliteConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM temp.sqlite_master WHERE name = 'opened_before_the_sync'",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+/// SQLite loads the planner's statistics as a connection opens: the readers opened when the
+/// mirror was empty are replaced once a sync refreshed them, or every answer would keep
+/// planning for empty tables until the process restarts.
+#[tokio::test]
+async fn readers_opened_before_a_sync_plan_with_its_statistics() {
+    if skip_on_postgres("SQLite's per-connection statistics") {
+        return;
+    }
+    let sim = spawn_sim_with(SimConfig::default()).await;
+    let app = spawn_app_for(&[&sim], |c| c.database.max_readers = 1).await;
+    // Marks the one reader (a temporary table lives as long as its connection).
+    let reader = app.sqlite_reader();
+    let mut conn = reader.acquire().await.unwrap();
+    sqlx::query("CREATE TEMP TABLE opened_before_the_sync (x)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let mut conn = reader.acquire().await.unwrap();
+    assert_eq!(marked(&mut conn).await, 1, "the same reader, kept");
+    drop(conn);
+
+    app.sync("env0").await;
+    let mut conn = reader.acquire().await.unwrap();
+    assert_eq!(
+        marked(&mut conn).await,
+        0,
+        "the reader opened before the statistics was replaced"
+    );
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'cluster_profile_refs'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert!(n >= 1, "its statistics are the sync's");
+    drop(conn);
+    app.stop().await;
+    sim.stop().await;
+}
+
+/// The reverse lookup starts from the profile's versions even with no statistics at all (a
+/// cold mirror, or a process that never analyzed): the planner's own guess scanned every
+/// profile ref of the environment.
+#[tokio::test]
+async fn the_reverse_lookup_plans_from_the_profile_without_statistics() {
+    if skip_on_postgres("SQLite's query plans") {
+        return;
+    }
+    let (sim, app) = synced(SimConfig::default(), |_| {}).await;
+    sqlx::query("DROP TABLE IF EXISTS sqlite_stat1")
+        .execute(app.sqlite_writer())
+        .await
+        .unwrap();
+    let mirror = app.mirror().await; // a new connection: it loads no statistics
+    for sql in [
+        spectrocloud_backend::store::profiles::CLUSTERS_ON_SQL,
+        spectrocloud_backend::store::profiles::CLUSTERS_ON_COUNT_SQL,
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(&mirror)
+                .await
+                .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert_eq!(
+            steps.first().copied(),
+            Some("SEARCH pv USING INDEX profile_versions_by_profile (env=? AND profile_uid=?)"),
+            "{steps:#?}"
+        );
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("cluster_profile_refs_by_version")),
+            "{steps:#?}"
+        );
+    }
+    mirror.close().await;
+    app.stop().await;
+    sim.stop().await;
+}
+
 /// What a store read may `SCAN` (read every row of): SQLite's own helpers (`json_each` over a
 /// bound list, a constant row, a subquery's rows) and the tables that stay small whatever the
 /// fleet (projects, cloud accounts, overlords, cluster groups). Everything else grows with the
