@@ -3,7 +3,7 @@
 //! health and version, reverse index, in one transaction — so the next read is local and the
 //! sync, finding them, does not fetch them again.
 
-use super::snapshot::{ClusterDetail, write_cluster_details, write_cluster_index};
+use super::snapshot::{ClusterDetail, DetailWrite, write_cluster_details, write_cluster_index};
 use super::{Db, now_text, writer};
 
 /// Writes `d` as the details of cluster `uid`, if the mirror lists it (a cluster gone meanwhile
@@ -16,23 +16,30 @@ pub async fn cluster_details(
 ) -> Result<bool, sqlx::Error> {
     let now = now_text();
     let mut tx = writer::begin(db).await?;
-    let listed = on!(&mut tx, |c, dialect| {
-        sqlx::query(sql!(
+    // The listing the cluster is mirrored with is the one these details are fresh for.
+    let listed: Option<(String, String)> = on!(&mut tx, |c, dialect| {
+        sqlx::query_as(sql!(
             dialect,
-            "UPDATE clusters SET health = ?, kubernetes_version = ?, indexed = 1 WHERE env = ? AND uid = ?"
+            "UPDATE clusters SET health = ?, kubernetes_version = ?, indexed = 1 \
+             WHERE env = ? AND uid = ? RETURNING last_modified, state"
         ))
         .bind(&d.index.health)
         .bind(&d.index.kubernetes_version)
         .bind(env)
         .bind(uid)
-        .execute(&mut *c)
+        .fetch_optional(&mut *c)
         .await?
-        .rows_affected()
-    }) > 0;
-    if !listed {
+    });
+    let Some((listed_modified, listed_state)) = listed else {
         return Ok(false);
-    }
-    write_cluster_details(&mut tx, env, &[(uid, d)], &now).await?;
+    };
+    let write = DetailWrite {
+        uid,
+        listed_modified: &listed_modified,
+        listed_state: &listed_state,
+        detail: d,
+    };
+    write_cluster_details(&mut tx, env, &[write], &now).await?;
     // Whatever index entries the cluster had go first, as for a cluster fetched again.
     write_cluster_index(&mut tx, env, &[(uid, &d.index)], &[uid]).await?;
     tx.commit().await?;

@@ -363,20 +363,25 @@ pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
                     .await?
             };
         }
-        let clusters = rows!(KnownClusterRow, "SELECT c.uid, c.last_modified, c.state, d.synced_at AS detail_at, c.indexed <> 0 AS indexed
+        let clusters = rows!(
+            KnownClusterRow,
+            "SELECT c.uid, COALESCE(d.listed_modified, c.last_modified) AS last_modified,
+                COALESCE(d.listed_state, c.state) AS state, d.synced_at AS detail_at,
+                c.indexed <> 0 AS indexed
          FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
-         WHERE c.env = ?")
-    .into_iter()
-    .map(|c| {
-        let k = KnownCluster {
-            last_modified: c.last_modified,
-            state: c.state,
-            detail_at: c.detail_at,
-            indexed: c.indexed,
-        };
-        (c.uid, k)
-    })
-    .collect();
+         WHERE c.env = ?"
+        )
+        .into_iter()
+        .map(|c| {
+            let k = KnownCluster {
+                last_modified: c.last_modified,
+                state: c.state,
+                detail_at: c.detail_at,
+                indexed: c.indexed,
+            };
+            (c.uid, k)
+        })
+        .collect();
         let versions = rows!(
             KnownVersionRow,
             "SELECT uid, profile_uid, last_modified, synced_at, json <> '' AS detailed
@@ -710,9 +715,16 @@ async fn apply_clusters(
         }
     }
     write_clusters(tx, env, &writes, now).await?;
-    let with_detail: Vec<(&str, &ClusterDetail)> = writes
+    let with_detail: Vec<DetailWrite> = writes
         .iter()
-        .filter_map(|cl| cl.detail.as_ref().map(|d| (cl.row.uid.as_str(), d)))
+        .filter_map(|cl| {
+            cl.detail.as_ref().map(|detail| DetailWrite {
+                uid: &cl.row.uid,
+                listed_modified: &cl.row.last_modified,
+                listed_state: &cl.state,
+                detail,
+            })
+        })
         .collect();
     write_cluster_details(tx, env, &with_detail, now).await?;
     // The index of each written cluster: its details', else its listing's.
@@ -1134,28 +1146,41 @@ async fn write_clusters(
     Ok(())
 }
 
+/// A cluster's new details, and the listing they were fetched for.
+pub(crate) struct DetailWrite<'a> {
+    pub uid: &'a str,
+    /// The listing's `lastModifiedTimestamp` and state when the details were fetched.
+    pub listed_modified: &'a str,
+    pub listed_state: &'a str,
+    pub detail: &'a ClusterDetail,
+}
+
 /// The stored details of clusters with new ones.
 pub(crate) async fn write_cluster_details(
     tx: &mut WriteTx,
     env: &str,
-    with_detail: &[(&str, &ClusterDetail)],
+    with_detail: &[DetailWrite<'_>],
     now: &str,
 ) -> Result<(), sqlx::Error> {
     for chunk in with_detail.chunks(ROWS_PER_STATEMENT) {
         on!(tx, |conn, dl| {
             let mut qb = QueryBuilder::new(
-                "INSERT INTO cluster_details (env, uid, detail_json, profiles_json, synced_at) ",
+                "INSERT INTO cluster_details (env, uid, detail_json, profiles_json, synced_at, \
+                 listed_modified, listed_state) ",
             );
-            qb.push_values(chunk, |mut b, (uid, d)| {
+            qb.push_values(chunk, |mut b, w| {
                 b.push_bind(env)
-                    .push_bind(*uid)
-                    .push_bind(&d.detail_json)
-                    .push_bind(&d.profiles_json)
-                    .push_bind(now);
+                    .push_bind(w.uid)
+                    .push_bind(&w.detail.detail_json)
+                    .push_bind(&w.detail.profiles_json)
+                    .push_bind(now)
+                    .push_bind(w.listed_modified)
+                    .push_bind(w.listed_state);
             });
             qb.push(
                 " ON CONFLICT (env, uid) DO UPDATE SET detail_json = excluded.detail_json,
-                profiles_json = excluded.profiles_json, synced_at = excluded.synced_at",
+                profiles_json = excluded.profiles_json, synced_at = excluded.synced_at,
+                listed_modified = excluded.listed_modified, listed_state = excluded.listed_state",
             );
             qb.build().execute(&mut *conn).await.map(drop)
         })?;

@@ -950,6 +950,12 @@ async fn details_palette_refuses_keep_the_mirror_and_the_run_goes_on() {
     .await
     .unwrap();
     assert_eq!(state, "Deleting");
+    // Its details too: the refused run applied the new listing, not the details it was
+    // listed with, so the next run fetches them (a run that died after its listings alike).
+    let detail = json(app.get(&format!("/clusters/{changed}")).await).await;
+    assert_eq!(detail["status"]["state"], "Deleting", "{detail}");
+    let run = app.sync("env0").await;
+    assert_eq!(run["counts"]["clusters"]["changed"], 0, "then it is current: {run}");
     app.stop().await;
     sim.stop().await;
 }
