@@ -444,6 +444,15 @@ pub async fn sync_once(
 /// Returns the size of the copy in bytes.
 pub async fn backup(config: Config, dest: &std::path::Path) -> anyhow::Result<u64> {
     use std::str::FromStr;
+    if crate::store::BackendKind::of_url(&config.database.url)
+        == crate::store::BackendKind::Postgres
+    {
+        anyhow::bail!(
+            "`backup` copies the embedded SQLite mirror; this configuration uses PostgreSQL ({}): \
+             back it up with `pg_dump --format=custom` (see docs/replicas-and-postgresql.md)",
+            crate::config::redacted_url(&config.database.url)
+        );
+    }
     let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&config.database.url)?;
     let source = opts.get_filename().to_path_buf();
     if !source.is_file() {

@@ -324,6 +324,8 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
+    /// Printed (`check-config`) without its password.
+    #[serde(serialize_with = "serialize_redacted_url")]
     pub url: String,
     /// Size of the read-only connection pool (the writer is always a single connection).
     pub max_readers: u32,
@@ -1165,6 +1167,10 @@ pub fn expand_str(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+fn serialize_redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redacted_url(url))
+}
+
 /// A database URL with its password replaced, for messages and logs.
 pub fn redacted_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -1182,6 +1188,18 @@ pub fn redacted_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_printed_configuration_hides_the_database_password() {
+        let mut c = Config::default();
+        c.database.url = "postgres://app:Pw-s3cret-55@db.internal:5432/mirror".into();
+        let printed = c.to_redacted_toml();
+        assert!(!printed.contains("Pw-s3cret-55"), "{printed}");
+        assert!(
+            printed.contains("url = \"postgres://app:***@db.internal:5432/mirror\""),
+            "{printed}"
+        );
+    }
 
     #[test]
     fn secret_never_prints() {

@@ -205,6 +205,35 @@ fn a_backup_into_a_missing_directory_says_so_once() {
 }
 
 #[test]
+fn backup_on_postgresql_points_to_pg_dump_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[database]\nurl = \"postgres://spectrocloud:Pw-s3cret-99@127.0.0.1:1/spectrocloud\"\n",
+    )
+    .unwrap();
+    let dest = dir.path().join("copy.db");
+    let out = quick(
+        SERVICE,
+        &[
+            "backup",
+            dest.to_str().unwrap(),
+            "--config",
+            path.to_str().unwrap(),
+        ],
+    );
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("pg_dump"), "{said}");
+    assert!(
+        !said.contains("Pw-s3cret-99"),
+        "the password leaked: {said}"
+    );
+    assert!(!dest.exists());
+}
+
+#[test]
 fn serve_logs_the_configurations_warnings_at_start() {
     let dir = tempfile::tempdir().unwrap();
     // A taken port ends `serve` right after start-up.

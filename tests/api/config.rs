@@ -362,6 +362,18 @@ fn check_database(url: &str) -> (Option<i32>, String, String) {
     check_config(&format!("[database]\nurl = \"{url}\"\n"), &[])
 }
 
+#[test]
+fn check_config_never_prints_the_database_password() {
+    let (code, stdout, stderr) =
+        check_database("postgres://spectrocloud:Pw-s3cret-88@127.0.0.1:1/spectrocloud");
+    assert_eq!(code, Some(2), "{stderr}");
+    let said = format!("{stdout}{stderr}");
+    assert!(
+        !said.contains("Pw-s3cret-88"),
+        "the password leaked: {said}"
+    );
+}
+
 #[tokio::test]
 async fn check_config_names_what_stands_in_the_way_of_a_postgresql_database() {
     let Some(server) = crate::helpers::postgres_server() else {
@@ -373,6 +385,18 @@ async fn check_config_names_what_stands_in_the_way_of_a_postgresql_database() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("# database: PostgreSQL"), "{stdout}");
     assert!(stdout.contains("no schema yet"), "{stdout}");
+    // The configuration printed shows the URL without its password (when the server takes
+    // it: the test server trusts loopback).
+    let mut with_password = good.clone();
+    with_password.set_password(Some("Pw-s3cret-66")).unwrap();
+    let (code, stdout, stderr) = check_database(with_password.as_str());
+    if code == Some(0) {
+        assert!(stdout.contains(":***@"), "{stdout}");
+    }
+    assert!(
+        !format!("{stdout}{stderr}").contains("Pw-s3cret-66"),
+        "the password leaked"
+    );
 
     let mut port = good.clone();
     port.set_port(Some(1)).unwrap();

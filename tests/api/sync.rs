@@ -955,7 +955,10 @@ async fn details_palette_refuses_keep_the_mirror_and_the_run_goes_on() {
     let detail = json(app.get(&format!("/clusters/{changed}")).await).await;
     assert_eq!(detail["status"]["state"], "Deleting", "{detail}");
     let run = app.sync("env0").await;
-    assert_eq!(run["counts"]["clusters"]["changed"], 0, "then it is current: {run}");
+    assert_eq!(
+        run["counts"]["clusters"]["changed"], 0,
+        "then it is current: {run}"
+    );
     app.stop().await;
     sim.stop().await;
 }
