@@ -279,14 +279,11 @@ impl Db {
 /// Keeps the query planner's statistics fresh after a sync applied changes. Without them
 /// SQLite guessed a scan of every profile ref for the reverse lookup (43–88 ms at 10,000
 /// clusters instead of well under one). `analysis_limit` keeps SQLite's ANALYZE to a sample
-/// per index; PostgreSQL samples by itself.
+/// per index; PostgreSQL samples by itself, and only the mirror's tables are analyzed.
 pub async fn refresh_statistics(db: &Db) -> Result<(), sqlx::Error> {
     match &db.pools {
         Pools::Sqlite { writer, stats, .. } => sqlite::refresh_statistics(writer, stats).await,
-        Pools::Postgres { pool } => {
-            sqlx::raw_sql("ANALYZE").execute(pool).await?;
-            Ok(())
-        }
+        Pools::Postgres { pool } => postgres::refresh_statistics(pool).await,
     }
 }
 

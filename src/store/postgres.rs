@@ -5,6 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -41,4 +42,24 @@ pub async fn open(config: &DatabaseConfig) -> Result<Pools, StoreError> {
         })?;
     MIGRATOR.run(&pool).await.map_err(StoreError::migrate)?;
     Ok(Pools::Postgres { pool })
+}
+
+/// `ANALYZE` of the mirror's own tables (those of the schema it is in). A bare `ANALYZE`
+/// visits every table of the database, and a role that owns only the mirror's gets a warning
+/// for each shared catalog it may not analyze, at every sync.
+pub(super) async fn refresh_statistics(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() \
+         AND tablename <> '_sqlx_migrations'",
+    )
+    .fetch_all(pool)
+    .await?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("ANALYZE {}", tables.join(", "));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(pool)
+        .await?;
+    Ok(())
 }

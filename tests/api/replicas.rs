@@ -180,3 +180,52 @@ async fn a_replica_that_missed_an_announcement_catches_up_when_it_listens_again(
     a.stop().await;
     sim.stop().await;
 }
+
+/// The role the documentation has operators create owns the mirror's database and nothing
+/// else: its syncs analyze the mirror's tables without a warning about the shared catalogs
+/// it may not analyze (a bare `ANALYZE` logged one per catalog at every sync).
+#[tokio::test]
+async fn a_mirror_owned_by_an_ordinary_role_syncs_without_warnings() {
+    use sqlx::ConnectOptions;
+    let Some(server) = postgres_server() else {
+        eprintln!("skipped: SPECTROCLOUD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let role = format!("sbt_owner_{}", std::process::id());
+    let name = format!("{role}_{}", rand::random::<u32>());
+    let mut admin = server
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    for sql in [
+        format!(
+            "DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        ),
+        format!("CREATE DATABASE {name} OWNER {role}"),
+    ] {
+        sqlx::Executor::execute(&mut admin, sqlx::AssertSqlSafe(sql))
+            .await
+            .unwrap();
+    }
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_password(None).unwrap();
+    url.set_path(&name);
+    let sim = spawn_sim().await;
+    let app = spawn_app_for(&[&sim], |c| c.database.url = url.to_string()).await;
+    assert_eq!(app.sync("env0").await["outcome"], "success");
+    let logs = captured_logs();
+    assert!(
+        !logs.contains("only superuser can analyze"),
+        "{}",
+        logs.lines()
+            .filter(|l| l.contains("analyze"))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    app.stop().await;
+    sim.stop().await;
+}
