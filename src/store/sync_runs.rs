@@ -186,6 +186,17 @@ pub async fn finish_in(
     })
 }
 
+/// When run `id` finished, as recorded (what every replica reports as its end).
+pub async fn finished_at(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+    let at: Option<Option<String>> = read!(db, |p, d| {
+        sqlx::query_scalar(sql!(d, "SELECT finished_at FROM sync_runs WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(p)
+            .await
+    })?;
+    Ok(at.flatten())
+}
+
 /// When the newest run whose listings were applied applied them (the mirror is browsable from
 /// then on, even if no run of it has succeeded yet).
 pub async fn last_listed(db: &Db, env: &str) -> Result<Option<String>, sqlx::Error> {

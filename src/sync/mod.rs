@@ -630,6 +630,16 @@ impl SyncEngine {
             // It expires by itself within its time to live.
             tracing::warn!(env = %r.environment, error = %e, "cannot release the sync lease");
         }
+        // The end as recorded, which the other replicas read: all report the same instant.
+        let finished = if success {
+            let at = sync_runs::finished_at(&self.db, r.run_id)
+                .await
+                .ok()
+                .flatten();
+            at.as_deref().and_then(parse_time)
+        } else {
+            None
+        };
         if let Ok(mut s) = self.state.lock() {
             let entry = s.entry(r.environment.clone()).or_default();
             entry.running = None;
@@ -642,7 +652,7 @@ impl SyncEngine {
                 entry.unindexed = n;
             }
             if success {
-                entry.last_success_at = Some(Utc::now());
+                entry.last_success_at = Some(finished.unwrap_or_else(Utc::now));
             }
             entry.last_attempt_failed = !success;
         }

@@ -90,6 +90,9 @@ async fn a_sync_committed_by_one_replica_is_served_by_the_other_within_a_second(
         "replica B served A's sync {} ms after its run ended",
         committed.elapsed().as_millis()
     );
+    // Both report the same freshness: the run's end as recorded, to the millisecond.
+    let (on_a, on_b) = (clusters(&a).await.1, clusters(&b).await.1);
+    assert_eq!(on_a, on_b, "X-SpectroCloud-Synced-At on A and on B");
     b.stop().await;
     a.stop().await;
     sim.stop().await;
