@@ -26,7 +26,8 @@ pub async fn health(state: Data<AppState>) -> HttpResponse {
             json!({
                 "name": e.name(),
                 "sync": sync,
-                "running": s.running.is_some(),
+                // Here or on another replica (as the leader watch last saw it).
+                "running": s.running.is_some() || s.running_elsewhere,
                 "stale": state.sync.freshness(e.name()).stale,
             })
         })

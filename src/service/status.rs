@@ -66,20 +66,51 @@ pub struct RunningStatus {
     pub id: i64,
     pub trigger: crate::sync::Trigger,
     pub started_at: String,
+    /// The replica (or `sync --once` process) running it.
+    pub replica: String,
     /// Phase, done/total per kind, Palette calls, estimate of the time left (null where
-    /// counts are withheld).
+    /// counts are withheld, and on other replicas than the one running it: ask that one).
     pub progress: Option<ProgressView>,
 }
 
-impl From<RunningRun> for RunningStatus {
-    fn from(r: RunningRun) -> Self {
+impl RunningStatus {
+    fn here(r: RunningRun, replica: &str) -> Self {
         RunningStatus {
             id: r.id,
             trigger: r.trigger,
             started_at: r.started_at,
+            replica: replica.to_string(),
             progress: r.progress.view(),
         }
     }
+
+    /// A run another process records as under way.
+    fn elsewhere(r: RunRecord, leader: &str) -> Option<Self> {
+        Some(RunningStatus {
+            id: r.id,
+            trigger: crate::sync::Trigger::parse(&r.trigger)?,
+            started_at: r.started_at,
+            replica: r.replica.unwrap_or_else(|| leader.to_string()),
+            progress: None,
+        })
+    }
+}
+
+/// The run of `env` under way: this replica's, else the one the lease's holder records.
+async fn running(
+    state: &AppState,
+    env: &str,
+    leader: Option<&Leader>,
+) -> AppResult<Option<RunningStatus>> {
+    let here = state.sync.replica();
+    if let Some(r) = state.sync.env_state(env).running {
+        return Ok(Some(RunningStatus::here(r, here)));
+    }
+    let Some(leader) = leader.filter(|l| l.holder != here) else {
+        return Ok(None);
+    };
+    let record = sync_runs::under_way(&state.db, env).await?;
+    Ok(record.and_then(|r| RunningStatus::elsewhere(r, &leader.holder)))
 }
 
 impl EnvStatus {
@@ -153,12 +184,13 @@ pub async fn sync_status(
         state.sync.reload(env.name()).await?;
         let (last_run, last_success) = sync_runs::latest(&state.db, env.name()).await?;
         let fresh = state.sync.freshness(env.name());
+        let leader = state.sync.leader(env.name()).await?;
         let status = EnvStatus {
             name: env.name().to_string(),
             url: crate::config::redact_url(&env.config.url),
             schedule: env.config.schedule(&state.config.sync).to_string(),
-            leader: state.sync.leader(env.name()).await?.map(Into::into),
-            running: state.sync.env_state(env.name()).running.map(Into::into),
+            running: running(state, env.name(), leader.as_ref()).await?,
+            leader: leader.map(Into::into),
             last_success_at: fresh.last_success_at.map(text),
             listed_at: state.sync.listed_at(env.name()).map(text),
             partial: fresh.partial(),

@@ -300,6 +300,11 @@ pub async fn latest(
     Ok((last, success))
 }
 
+/// The run of `env` under way, wherever it runs.
+pub async fn under_way(db: &Db, env: &str) -> Result<Option<RunRecord>, sqlx::Error> {
+    newest(db, env, "outcome = 'running'").await
+}
+
 /// The newest run of `env` whose outcome matches `outcome` (a constant predicate).
 async fn newest(
     db: &Db,

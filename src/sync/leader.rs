@@ -200,6 +200,12 @@ pub fn takeover_due(lease: Option<&LeaseRow>, newest: Option<RunOutcome>) -> boo
         && matches!(newest, Some(RunOutcome::Running | RunOutcome::Interrupted))
 }
 
+/// Whether another process runs an environment now: it holds the lease, and the newest run
+/// is under way (pure).
+pub fn running_elsewhere(lease: Option<&LeaseRow>, newest: Option<RunOutcome>, me: &str) -> bool {
+    lease.is_some_and(|l| !l.vacant() && l.holder != me) && newest == Some(RunOutcome::Running)
+}
+
 /// Every third of a lease, takes over the environments [`takeover_due`]: the new run resumes
 /// from what the stopped one applied. Every replica watches; the lease lets one win.
 pub async fn watch(engine: Arc<SyncEngine>, stop: CancellationToken) {
@@ -221,6 +227,10 @@ pub async fn watch(engine: Arc<SyncEngine>, stop: CancellationToken) {
 async fn take_over_if_due(engine: &Arc<SyncEngine>, env: &str) -> Result<(), super::TriggerError> {
     let lease = leases::state(engine.db(), env).await?;
     let newest = sync_runs::newest_outcome(engine.db(), env).await?;
+    engine.note_running_elsewhere(
+        env,
+        running_elsewhere(lease.as_ref(), newest, engine.replica()),
+    );
     if !takeover_due(lease.as_ref(), newest) {
         return Ok(());
     }
@@ -295,5 +305,23 @@ mod tests {
         assert!(!takeover_due(Some(&expired), Some(RunOutcome::Success)));
         assert!(!takeover_due(Some(&expired), Some(RunOutcome::Failed)));
         assert!(!takeover_due(Some(&expired), None));
+    }
+
+    #[test]
+    fn a_run_is_elsewhere_while_another_holder_keeps_the_lease_over_it() {
+        let lease = |holder: &str, expires_at_ms| LeaseRow {
+            holder: holder.into(),
+            ticket: 1,
+            expires_at_ms,
+            now_ms: 1_000,
+        };
+        let running = Some(RunOutcome::Running);
+        assert!(running_elsewhere(Some(&lease("a", 5_000)), running, "b"));
+        // Its own lease, an expired one, none, or a run that ended.
+        assert!(!running_elsewhere(Some(&lease("b", 5_000)), running, "b"));
+        assert!(!running_elsewhere(Some(&lease("a", 999)), running, "b"));
+        assert!(!running_elsewhere(None, running, "b"));
+        let ended = Some(RunOutcome::Success);
+        assert!(!running_elsewhere(Some(&lease("a", 5_000)), ended, "b"));
     }
 }

@@ -49,6 +49,19 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The trigger a run was recorded with.
+    pub fn parse(s: &str) -> Option<Trigger> {
+        [
+            Trigger::Startup,
+            Trigger::Schedule,
+            Trigger::Manual,
+            Trigger::Cli,
+            Trigger::Takeover,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Startup => "startup",
@@ -90,6 +103,9 @@ pub struct EnvState {
     pub listed_at: Option<DateTime<Utc>>,
     /// Listed clusters whose reverse index is not in yet, as of the last run's last write.
     pub unindexed: u64,
+    /// Another process holds the environment's lease with a run under way, as last seen by
+    /// the leader watch (every third of a lease).
+    pub running_elsewhere: bool,
 }
 
 fn parse_time(t: &str) -> Option<DateTime<Utc>> {
@@ -254,6 +270,7 @@ impl SyncEngine {
                     last_attempt_ended: None,
                     listed_at: listed.as_deref().and_then(parse_time),
                     unindexed: crate::store::snapshot::unindexed(&db, e.name()).await?,
+                    running_elsewhere: false,
                 },
             );
         }
@@ -294,6 +311,13 @@ impl SyncEngine {
     /// Who holds `env`'s lease now (this replica or another); `None` between runs.
     pub async fn leader(&self, env: &str) -> Result<Option<Leader>, sqlx::Error> {
         leases::leader(&self.db, env).await
+    }
+
+    /// Notes whether another process runs `env` now (what the leader watch saw).
+    pub fn note_running_elsewhere(&self, env: &str, elsewhere: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.entry(env.to_string()).or_default().running_elsewhere = elsewhere;
+        }
     }
 
     pub fn env_state(&self, env: &str) -> EnvState {

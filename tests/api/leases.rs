@@ -124,7 +124,21 @@ async fn assert_led_by(b: &TestApp, id: i64, leader: &str) {
     let env = &status["environments"][0];
     assert_eq!(env["leader"]["replica"], leader, "{status}");
     assert!(env["leader"]["expires_at"].is_string(), "{status}");
-    assert_eq!(json(b.get("/health").await).await["replica"], me.as_str());
+    // The leader's run shows here too: behind a load balancer every replica tells the same.
+    assert_eq!(env["running"]["id"], id, "{status}");
+    assert_eq!(env["running"]["replica"], leader, "{status}");
+    assert!(env["running"]["progress"].is_null(), "{status}");
+    // Its health says so once its leader watch has looked (every third of a lease).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let health = json(b.get("/health").await).await;
+        assert_eq!(health["replica"], me.as_str());
+        if health["environments"][0]["running"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{health}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
