@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, SqliteConnection};
 
@@ -124,21 +125,11 @@ fn schema(known: &Migrator, applied: &[Applied]) -> Result<Schema, Problem> {
 async fn reach_postgres(url: &str) -> Result<Reached, Problem> {
     let options = postgres::options(url)?.application_name("spectrocloud-backend check-config");
     let at = format!("{}:{}", options.get_host(), options.get_port());
-    let user = options.get_username().to_string();
     let name = options
         .get_database()
         .unwrap_or(options.get_username())
         .to_string();
-    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
-        Err(_) => {
-            return Err(Problem::Unreachable {
-                at,
-                detail: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-            });
-        }
-        Ok(Err(e)) => return Err(refused(e, at, user, name)),
-        Ok(Ok(c)) => c,
-    };
+    let mut conn = connect_postgres(&options).await?;
     let version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&mut conn)
         .await
@@ -149,6 +140,25 @@ async fn reach_postgres(url: &str) -> Result<Reached, Problem> {
         what: format!("PostgreSQL {version} at {at}, database `{name}`"),
         schema: schema(&postgres::MIGRATOR, &applied)?,
     })
+}
+
+/// One connection to PostgreSQL, or what stands in the way of it (server, user, password,
+/// database), in words the person who can fix it understands.
+pub(super) async fn connect_postgres(options: &PgConnectOptions) -> Result<PgConnection, Problem> {
+    let at = format!("{}:{}", options.get_host(), options.get_port());
+    let user = options.get_username().to_string();
+    let name = options
+        .get_database()
+        .unwrap_or(options.get_username())
+        .to_string();
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Err(_) => Err(Problem::Unreachable {
+            at,
+            detail: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+        }),
+        Ok(Err(e)) => Err(refused(e, at, user, name)),
+        Ok(Ok(c)) => Ok(c),
+    }
 }
 
 /// Why PostgreSQL could not be used, from the error of the connection attempt.

@@ -128,6 +128,9 @@ pub enum StoreError {
     Open(#[source] sqlx::Error),
     #[error("cannot reach PostgreSQL at {url}: {message}")]
     Unreachable { url: String, message: String },
+    /// What stands in the way of using PostgreSQL, as `check-config` says it.
+    #[error("{0}")]
+    Postgres(String),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error(

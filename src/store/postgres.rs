@@ -30,6 +30,12 @@ pub fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
 
 pub async fn open(config: &DatabaseConfig) -> Result<Pools, StoreError> {
     let options = options(&config.url)?.application_name("spectrocloud-backend");
+    // One connection first: its failure names what stands in the way (a refused port, a
+    // wrong password, a missing database), where the pool would only time out.
+    let first = super::check::connect_postgres(&options)
+        .await
+        .map_err(|p| StoreError::Postgres(p.to_string()))?;
+    let _ = sqlx::Connection::close(first).await;
     let pool = PgPoolOptions::new()
         .max_connections(config.max_readers + WRITE_CONNECTIONS)
         .min_connections(1)

@@ -233,6 +233,31 @@ fn backup_on_postgresql_points_to_pg_dump_without_the_password() {
     assert!(!dest.exists());
 }
 
+/// A PostgreSQL that refuses the connection is said at once, in the words `check-config`
+/// uses, not after the pool's timeout as "pool timed out".
+#[test]
+fn serve_names_a_refused_postgresql_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[database]\nurl = \"postgres://spectrocloud:Pw-s3cret-42@127.0.0.1:1/spectrocloud\"\n",
+    )
+    .unwrap();
+    let out = quick(SERVICE, &["serve", "--config", path.to_str().unwrap()]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("cannot reach PostgreSQL at 127.0.0.1:1") && said.contains("refused"),
+        "{said}"
+    );
+    assert!(!said.contains("pool timed out"), "{said}");
+    assert!(
+        !said.contains("Pw-s3cret-42"),
+        "the password leaked: {said}"
+    );
+}
+
 #[test]
 fn serve_logs_the_configurations_warnings_at_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -301,6 +301,13 @@ fn requiring_user_tokens_where_none_is_used_is_refused() {
     assert!(issues(&format!("{ENV}user_tokens = false\n")).is_empty());
 }
 
+/// A directory holding `text` as `c.toml`.
+fn write_config(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.toml"), text).unwrap();
+    dir
+}
+
 /// Runs `check-config` (with `extra` arguments) on `text`: success, stdout, stderr.
 fn check_config(text: &str, extra: &[&str]) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -414,6 +421,23 @@ async fn check_config_names_what_stands_in_the_way_of_a_postgresql_database() {
     assert!(
         stderr.contains("database `sbt_no_such_database` does not exist"),
         "{stderr}"
+    );
+    // `serve` says it in the same words.
+    let serve = Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
+        .args(["serve", "--config"])
+        .arg(
+            write_config(&format!("[database]\nurl = \"{name}\"\n"))
+                .path()
+                .join("c.toml"),
+        )
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&serve.stderr);
+    assert!(!serve.status.success(), "{said}");
+    assert!(
+        said.contains("database `sbt_no_such_database` does not exist")
+            && !said.contains("at line"),
+        "{said}"
     );
 
     let mut user = good.clone();
