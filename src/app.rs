@@ -338,8 +338,16 @@ async fn start_workers(
     }));
     if config.sync.on_startup {
         for env in &config.environments {
-            if let Err(e) = sync.trigger(&env.name, Trigger::Startup).await {
-                tracing::error!(env = %env.name, error = %e, "start-up sync could not start");
+            match sync.trigger(&env.name, Trigger::Startup).await {
+                Err(e) => {
+                    tracing::error!(env = %env.name, error = %e, "start-up sync could not start")
+                }
+                Ok(t) if t.leader.is_some() => tracing::info!(
+                    env = %env.name, leader = t.leader.as_deref().unwrap_or_default(),
+                    run_id = t.run_id,
+                    "start-up sync skipped: another replica is syncing the environment"
+                ),
+                Ok(_) => {}
             }
         }
     }

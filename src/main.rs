@@ -14,7 +14,7 @@ use spectrocloud_backend::{app, store, telemetry};
 #[command(
     name = "spectrocloud-backend",
     version,
-    about = "A fast, reliable API over Spectro Cloud Palette, served from a local SQLite mirror."
+    about = "A fast, reliable API over Spectro Cloud Palette, served from a local mirror (SQLite, or PostgreSQL for several replicas)."
 )]
 struct Cli {
     #[command(subcommand)]

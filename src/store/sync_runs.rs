@@ -33,13 +33,16 @@ pub async fn ensure_environments(db: &Db, envs: &[EnvironmentConfig]) -> Result<
 
 /// Runs of `env` still marked `running` are dead: the caller just claimed the environment's
 /// lease in this transaction, so no live process owns them. Marks them interrupted, naming
-/// `holder`, the replica that held the lease before (when known); returns how many.
+/// `holder`, the replica that held the lease before (when known; `me` when this replica
+/// restarted under its id); returns how many.
 pub async fn interrupt_in(
     tx: &mut WriteTx,
     env: &str,
     holder: Option<&str>,
+    me: &str,
 ) -> Result<u64, sqlx::Error> {
     let who = match holder {
+        Some(h) if h == me => format!("replica `{h}` restarted during this run"),
         Some(h) => format!("replica `{h}` stopped renewing its lease during this run"),
         None => "the process stopped during this run".to_string(),
     };

@@ -78,7 +78,8 @@ pub async fn begin_run(db: &Db, c: &Claimant<'_>) -> Result<Begin, sqlx::Error> 
             run_id: None,
         });
     };
-    let interrupted = sync_runs::interrupt_in(&mut tx, c.env, previous.as_deref()).await?;
+    let interrupted =
+        sync_runs::interrupt_in(&mut tx, c.env, previous.as_deref(), c.holder).await?;
     let id =
         sync_runs::start_in(&mut tx, c.env, c.trigger.as_str(), c.started_at, c.holder).await?;
     tx.commit().await?;
