@@ -96,6 +96,10 @@ impl ConfigArg {
 struct SimArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     bind: String,
+    /// Where the control API also answers past the outage gate (default: a free loopback
+    /// port, printed at start).
+    #[arg(long)]
+    control_bind: Option<String>,
     /// Size of the simulated Palette.
     #[arg(long, value_enum, default_value_t = Dataset::Small)]
     dataset: Dataset,
@@ -155,6 +159,7 @@ impl TryFrom<SimArgs> for SimConfig {
             seed: a.seed,
             api_key: a.api_key,
             workers: a.workers,
+            control_bind: a.control_bind,
             knobs: Knobs {
                 latency_ms: a.latency_ms,
                 error_rate: a.error_rate,

@@ -258,6 +258,42 @@ fn serve_names_a_refused_postgresql_at_once() {
     );
 }
 
+/// The simulator's gate-free control address can be fixed, for scripts that stage an outage.
+#[tokio::test]
+async fn the_simulators_control_address_can_be_chosen() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let control = format!("127.0.0.1:{port}");
+    let mut sim = tokio::process::Command::new(SERVICE)
+        .args([
+            "palette-sim",
+            "--bind",
+            "127.0.0.1:0",
+            "--control-bind",
+            &control,
+        ])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://{control}/__sim/summary");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let summary = loop {
+        if let Ok(resp) = reqwest::get(&url).await
+            && resp.status() == 200
+        {
+            break resp.json::<serde_json::Value>().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "no control API at {control}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(summary["clusters"].as_u64().unwrap_or(0) > 0, "{summary}");
+    let _ = sim.kill().await;
+}
+
 #[test]
 fn serve_logs_the_configurations_warnings_at_start() {
     let dir = tempfile::tempdir().unwrap();

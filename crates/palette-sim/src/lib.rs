@@ -40,6 +40,9 @@ pub struct SimConfig {
     pub knobs: Knobs,
     /// HTTP worker threads of the simulator.
     pub workers: usize,
+    /// Where the gate-free address (the control API during an outage) listens; a free
+    /// loopback port when unset.
+    pub control_bind: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -55,6 +58,7 @@ impl Default for SimConfig {
             api_key: "sim-api-key".into(),
             knobs: Knobs::default(),
             workers: 2,
+            control_bind: None,
         }
     }
 }
@@ -411,7 +415,7 @@ pub async fn start_on(config: SimConfig, listener: TcpListener) -> std::io::Resu
         last_churn: Mutex::new(None),
     });
 
-    let backend = TcpListener::bind("127.0.0.1:0")?;
+    let backend = TcpListener::bind(config.control_bind.as_deref().unwrap_or("127.0.0.1:0"))?;
     let backend_addr = backend.local_addr()?;
     let shared = web::Data::from(state.clone());
     let server = HttpServer::new(move || {
