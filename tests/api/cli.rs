@@ -204,15 +204,19 @@ fn a_backup_into_a_missing_directory_says_so_once() {
     );
 }
 
+/// A configuration in `dir` naming a PostgreSQL that refuses connections (port 1), with
+/// `password` in its URL.
+fn refused_postgres_in(dir: &std::path::Path, password: &str) -> std::path::PathBuf {
+    let path = dir.join("c.toml");
+    let url = format!("postgres://spectrocloud:{password}@127.0.0.1:1/spectrocloud");
+    std::fs::write(&path, format!("[database]\nurl = \"{url}\"\n")).unwrap();
+    path
+}
+
 #[test]
 fn backup_on_postgresql_points_to_pg_dump_without_the_password() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.toml");
-    std::fs::write(
-        &path,
-        "[database]\nurl = \"postgres://spectrocloud:Pw-s3cret-99@127.0.0.1:1/spectrocloud\"\n",
-    )
-    .unwrap();
+    let path = refused_postgres_in(dir.path(), "Pw-s3cret-99");
     let dest = dir.path().join("copy.db");
     let out = quick(
         SERVICE,
@@ -238,12 +242,7 @@ fn backup_on_postgresql_points_to_pg_dump_without_the_password() {
 #[test]
 fn serve_names_a_refused_postgresql_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.toml");
-    std::fs::write(
-        &path,
-        "[database]\nurl = \"postgres://spectrocloud:Pw-s3cret-42@127.0.0.1:1/spectrocloud\"\n",
-    )
-    .unwrap();
+    let path = refused_postgres_in(dir.path(), "Pw-s3cret-42");
     let out = quick(SERVICE, &["serve", "--config", path.to_str().unwrap()]);
     let said = text(&out);
     assert!(!out.status.success(), "{said}");
