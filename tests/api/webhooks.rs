@@ -260,6 +260,28 @@ async fn a_delivery_pending_at_a_stop_is_sent_after_the_restart_under_the_same_i
     srv.stop(false).await;
 }
 
+/// Stores `rows` in the outbox as the notifier would. Each server's own notifier moves the
+/// cursor too (it starts it at the newest event), so the compare-and-set is tried again from
+/// the cursor it finds, as the notifier itself does.
+async fn enqueue_beside_the_notifier(
+    db: &spectrocloud_backend::store::Db,
+    rows: &[spectrocloud_backend::store::outbox::NewDelivery],
+    now_ms: i64,
+) {
+    use spectrocloud_backend::store::outbox;
+    for _ in 0..50 {
+        let from = outbox::cursor(db).await.unwrap();
+        let done = outbox::enqueue(db, from, from.unwrap_or(0), rows, now_ms, 100)
+            .await
+            .unwrap();
+        if done.moved {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the outbox's cursor never held still for an enqueue");
+}
+
 /// Two processes on one database: a row being sent holds the later ones back (oldest first,
 /// one at a time), and a sender whose claim lapsed can end only its own claim, never the one
 /// that replaced it.
@@ -275,9 +297,7 @@ async fn a_lapsed_claim_never_ends_the_claim_that_replaced_it() {
         events: 1,
     };
     let t0 = 1_000_000;
-    outbox::enqueue(db, None, 2, &[batch(1), batch(2)], t0, 100)
-        .await
-        .unwrap();
+    enqueue_beside_the_notifier(db, &[batch(1), batch(2)], t0).await;
     // The rows' numbers, as the database gave them.
     let seq = outbox::head(db, "h").await.unwrap().expect("a head").seq;
     // A claim of 50 ms, as the database's clock measures it.
@@ -330,11 +350,7 @@ async fn concurrent_claims_of_two_replicas_win_each_row_once() {
             events: 1,
         })
         .collect();
-    let from = outbox::cursor(&a.db).await.unwrap();
-    let done = outbox::enqueue(&a.db, from, from.unwrap_or(0), &rows, 0, 100)
-        .await
-        .unwrap();
-    assert!(done.moved);
+    enqueue_beside_the_notifier(&a.db, &rows, 0).await;
     let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM webhook_outbox ORDER BY seq")
         .fetch_all(&a.mirror().await)
         .await
