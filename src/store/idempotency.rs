@@ -9,7 +9,10 @@
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
+use sqlx::{PgConnection, SqliteConnection};
+
 use super::Db;
+use super::writer::ConnRef;
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,61 +105,108 @@ pub async fn claim(
 ) -> Result<Claim, sqlx::Error> {
     let now = now();
     let mut tx = super::writer::begin_bookkeeping(db).await?;
-    let claim = on!(&mut tx, |cn, d| {
+    on!(&mut tx, |cn, d| {
         sqlx::query(sql!(d, "DELETE FROM idempotency_keys WHERE created_at < ?"))
             .bind(now - ttl_seconds)
             .execute(&mut *cn)
-            .await?;
-        let insert = sql!(
-            d,
-            "INSERT INTO idempotency_keys \
-             (env, subject, identity, project, key, body_hash, name, owner, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (env, subject, identity, project, key) DO NOTHING"
-        );
-        let lookup = sql!(
-            d,
-            concat!(
-                "SELECT body_hash, status, answer, owner, created_at FROM idempotency_keys WHERE ",
-                where_key!()
-            )
-        );
-        // On PostgreSQL each statement sees the latest commits: the row that made the insert
-        // conflict can be released (its creation failed) before the lookup reads it. The key is
-        // then free again, so the insert is tried anew; a key released over and over by other
-        // callers ends in an error rather than a loop.
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let inserted = k
-                .bound(sqlx::query(insert))
-                .bind(c.body_hash)
-                .bind(c.name)
-                .bind(c.owner)
-                .bind(now)
-                .execute(&mut *cn)
-                .await?
-                .rows_affected();
-            if inserted > 0 {
-                break Claim::Claimed(Held {
-                    owner: c.owner.to_string(),
-                    at: now,
-                });
-            }
-            let row: Option<Stored> = k
-                .bound(sqlx::query(lookup))
-                .try_map(|r| sqlx::FromRow::from_row(&r))
-                .fetch_optional(&mut *cn)
-                .await?;
-            match row {
-                Some(row) => break found(row, c.body_hash),
-                None if attempts < 5 => continue,
-                None => return Err(sqlx::Error::RowNotFound),
-            }
-        }
-    });
+            .await
+            .map(drop)
+    })?;
+    let claim = match tx.conn() {
+        ConnRef::Sqlite(cn) => insert_then_look(cn, k, c, now).await?,
+        ConnRef::Postgres(cn) => upsert(cn, k, c, now).await?,
+    };
     tx.commit().await?;
     Ok(claim)
+}
+
+const INSERT: &str = "INSERT INTO idempotency_keys \
+     (env, subject, identity, project, key, body_hash, name, owner, created_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (env, subject, identity, project, key) ";
+
+/// SQLite: its write transaction excludes every other writer, so what the insert conflicted
+/// with is still there for the lookup.
+async fn insert_then_look(
+    cn: &mut SqliteConnection,
+    k: &KeyRef<'_>,
+    c: &Claiming<'_>,
+    now: i64,
+) -> Result<Claim, sqlx::Error> {
+    let insert = format!("{INSERT} DO NOTHING");
+    let inserted = k
+        .bound(sqlx::query(sqlx::AssertSqlSafe(insert)))
+        .bind(c.body_hash)
+        .bind(c.name)
+        .bind(c.owner)
+        .bind(now)
+        .execute(&mut *cn)
+        .await?
+        .rows_affected();
+    if inserted > 0 {
+        return Ok(Claim::Claimed(c.held(now)));
+    }
+    const LOOKUP: &str = concat!(
+        "SELECT body_hash, status, answer, owner, created_at FROM idempotency_keys WHERE ",
+        where_key!()
+    );
+    let row: Stored = k
+        .bound(sqlx::query(LOOKUP))
+        .try_map(|r| sqlx::FromRow::from_row(&r))
+        .fetch_one(&mut *cn)
+        .await?;
+    Ok(found(row, c.body_hash))
+}
+
+/// PostgreSQL: one statement. There every statement sees the latest commits, so a key that
+/// made an insert conflict could be released before a second statement looked it up; the
+/// upsert locks the row it conflicts with and returns it (`xmax` is 0 only on a row this
+/// statement inserted).
+async fn upsert(
+    cn: &mut PgConnection,
+    k: &KeyRef<'_>,
+    c: &Claiming<'_>,
+    now: i64,
+) -> Result<Claim, sqlx::Error> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        super::dialect::postgres(&format!(
+            "{INSERT} DO UPDATE SET owner = idempotency_keys.owner \
+             RETURNING (xmax = 0) AS inserted, body_hash, status, answer, owner, created_at"
+        ))
+    });
+    let row: Upserted = k
+        .bound(sqlx::query(sql.as_str()))
+        .bind(c.body_hash)
+        .bind(c.name)
+        .bind(c.owner)
+        .bind(now)
+        .try_map(|r| sqlx::FromRow::from_row(&r))
+        .fetch_one(&mut *cn)
+        .await?;
+    Ok(if row.inserted {
+        Claim::Claimed(c.held(now))
+    } else {
+        found(row.stored, c.body_hash)
+    })
+}
+
+impl Claiming<'_> {
+    /// The claim this caller holds when its insert at `at` went in.
+    fn held(&self, at: i64) -> Held {
+        Held {
+            owner: self.owner.to_string(),
+            at,
+        }
+    }
+}
+
+/// A claim's upsert on PostgreSQL: whether it inserted, and the key as it now stands.
+#[derive(sqlx::FromRow)]
+struct Upserted {
+    inserted: bool,
+    #[sqlx(flatten)]
+    stored: Stored,
 }
 
 /// What a key already on record means for a claim of `body_hash`.

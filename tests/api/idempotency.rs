@@ -310,7 +310,10 @@ async fn claims_racing_releases_of_one_key_never_fail() {
     );
     let ((won_a, busy_a), (won_b, busy_b)) = (on_a.unwrap(), on_b.unwrap());
     assert_eq!(won_a + busy_a + won_b + busy_b, 600);
-    assert!(won_a > 0 && won_b > 0, "both won some: {won_a}, {won_b}");
+    // The key changed hands and the replicas met each other's claims (which one wins how
+    // often is the database's scheduling: SQLite's busy writer may lose every round).
+    assert!(won_a + won_b > 0, "claimed: {won_a}, {won_b}");
+    assert!(busy_a + busy_b > 0, "never met: {busy_a}, {busy_b}");
     b.stop().await;
     a.stop().await;
 }
