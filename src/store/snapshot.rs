@@ -275,8 +275,13 @@ pub type Counts = BTreeMap<String, KindCounts>;
 
 #[derive(Debug, Clone)]
 pub struct KnownCluster {
+    /// As the mirror lists it now.
     pub last_modified: String,
     pub state: String,
+    /// The listing its stored details were fetched for: behind `last_modified`/`state` when
+    /// a run applied a newer listing without the details (it died, or they were refused).
+    pub detail_modified: String,
+    pub detail_state: String,
     /// When its details were last written; `None` = no details yet.
     pub detail_at: Option<String>,
     /// Its reverse index is in (from a listing or its details).
@@ -320,6 +325,8 @@ struct KnownClusterRow {
     uid: String,
     last_modified: String,
     state: String,
+    detail_modified: String,
+    detail_state: String,
     detail_at: Option<String>,
     indexed: bool,
 }
@@ -365,8 +372,9 @@ pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
         }
         let clusters = rows!(
             KnownClusterRow,
-            "SELECT c.uid, COALESCE(d.listed_modified, c.last_modified) AS last_modified,
-                COALESCE(d.listed_state, c.state) AS state, d.synced_at AS detail_at,
+            "SELECT c.uid, c.last_modified, c.state,
+                COALESCE(d.listed_modified, c.last_modified) AS detail_modified,
+                COALESCE(d.listed_state, c.state) AS detail_state, d.synced_at AS detail_at,
                 c.indexed <> 0 AS indexed
          FROM clusters c LEFT JOIN cluster_details d ON d.env = c.env AND d.uid = c.uid
          WHERE c.env = ?"
@@ -376,6 +384,8 @@ pub async fn known(db: &Db, env: &str) -> Result<Known, sqlx::Error> {
             let k = KnownCluster {
                 last_modified: c.last_modified,
                 state: c.state,
+                detail_modified: c.detail_modified,
+                detail_state: c.detail_state,
                 detail_at: c.detail_at,
                 indexed: c.indexed,
             };

@@ -42,8 +42,9 @@ fn keep_or_refresh(at: Option<&str>, max_age: Duration, now: DateTime<Utc>) -> N
     }
 }
 
-/// A listed cluster: changed when its `lastModifiedTimestamp` or state moved (or Palette sent
-/// none), or when the mirror has no details of it (new, or left by a run that died).
+/// A listed cluster: changed when its `lastModifiedTimestamp` or state moved since the listing
+/// its stored details were fetched for (or Palette sent none), or when the mirror has no
+/// details of it (new, or left by a run that died).
 pub fn cluster(
     last_modified: &str,
     state: &str,
@@ -54,8 +55,8 @@ pub fn cluster(
     match known {
         Some(k)
             if !last_modified.is_empty()
-                && k.last_modified == last_modified
-                && k.state == state
+                && k.detail_modified == last_modified
+                && k.detail_state == state
                 && k.detail_at.is_some() =>
         {
             keep_or_refresh(k.detail_at.as_deref(), max_age, now)
@@ -555,9 +556,35 @@ mod tests {
         KnownCluster {
             last_modified: lm.into(),
             state: state.into(),
+            detail_modified: lm.into(),
+            detail_state: state.into(),
             detail_at: at.map(str::to_string),
             indexed: true,
         }
+    }
+
+    #[test]
+    fn details_older_than_the_mirrors_listing_are_fetched_again() {
+        let now = Utc::now();
+        let at = now.to_rfc3339();
+        let max_age = Duration::hours(1);
+        // A run applied the listing t2 but died before the details: the row says t2, the
+        // details are t1's.
+        let mut k = known("t2", "Running", Some(&at));
+        k.detail_modified = "t1".into();
+        assert_eq!(
+            cluster("t2", "Running", Some(&k), max_age, now),
+            Need::Fetch
+        );
+        // Fetched for t2: kept.
+        k.detail_modified = "t2".into();
+        assert_eq!(cluster("t2", "Running", Some(&k), max_age, now), Need::Keep);
+        // Details fetched while the cluster was Pending, listed Running since.
+        k.detail_state = "Pending".into();
+        assert_eq!(
+            cluster("t2", "Running", Some(&k), max_age, now),
+            Need::Fetch
+        );
     }
 
     const DAY: i64 = 86_400;
