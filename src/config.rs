@@ -1171,14 +1171,33 @@ fn serialize_redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok
     s.serialize_str(&redacted_url(url))
 }
 
-/// A database URL with its password replaced, for messages and logs.
+/// A database URL with its password replaced, for messages and logs: the one before the `@`
+/// and a `password=` (or `sslpassword=`) in the query, which PostgreSQL's URLs accept too.
 pub fn redacted_url(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            let secret = |k: &str| {
+                k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword")
+            };
+            if u.query_pairs().any(|(k, _)| secret(&k)) {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if secret(&k) {
+                            "***".to_string()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
-        Ok(u) => u.to_string(),
         // Credentials can only be before an `@`.
         Err(_) if !url.contains('@') => url.to_string(),
         Err(_) => "(an unparsable URL with credentials)".into(),
@@ -1188,6 +1207,17 @@ pub fn redacted_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_in_the_query_is_hidden_too() {
+        let shown = redacted_url("postgres://app@db/mirror?sslmode=require&password=Pw-s3cret-44");
+        assert!(!shown.contains("Pw-s3cret-44"), "{shown}");
+        assert!(shown.contains("sslmode=require"), "{shown}");
+        assert!(
+            shown.contains("password=***") || shown.contains("password=%2A%2A%2A"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn the_printed_configuration_hides_the_database_password() {

@@ -80,6 +80,14 @@ pub enum Problem {
     Other(String),
 }
 
+impl Problem {
+    /// Whether waiting may cure it: the server is unreachable, starting up or out of
+    /// connections, not refusing this user or database.
+    pub fn may_pass(&self) -> bool {
+        matches!(self, Problem::Unreachable { .. })
+    }
+}
+
 /// Reaches the database `config` names and reads which migrations it has.
 pub async fn database(config: &DatabaseConfig) -> Result<Reached, Problem> {
     match BackendKind::of_url(&config.url) {
@@ -176,6 +184,8 @@ fn refused(e: sqlx::Error, at: String, user: String, name: String) -> Problem {
         Some("28P01" | "28000") => Problem::Authentication { at, user, detail },
         // invalid_catalog_name
         Some("3D000") => Problem::NoDatabase { at, name },
+        // cannot_connect_now (starting up, shutting down), too_many_connections
+        Some("57P03" | "53300") => Problem::Unreachable { at, detail },
         Some(_) => Problem::Other(format!("PostgreSQL at {at}: {detail}")),
         None => Problem::Unreachable { at, detail },
     }

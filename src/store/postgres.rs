@@ -32,9 +32,7 @@ pub async fn open(config: &DatabaseConfig) -> Result<Pools, StoreError> {
     let options = options(&config.url)?.application_name("spectrocloud-backend");
     // One connection first: its failure names what stands in the way (a refused port, a
     // wrong password, a missing database), where the pool would only time out.
-    let first = super::check::connect_postgres(&options)
-        .await
-        .map_err(|p| StoreError::Postgres(p.to_string()))?;
+    let first = first_connection(&options).await?;
     let _ = sqlx::Connection::close(first).await;
     let pool = PgPoolOptions::new()
         .max_connections(config.max_readers + WRITE_CONNECTIONS)
@@ -50,12 +48,33 @@ pub async fn open(config: &DatabaseConfig) -> Result<Pools, StoreError> {
     Ok(Pools::Postgres { pool })
 }
 
-/// `ANALYZE` of the mirror's own tables (those of the schema it is in). A bare `ANALYZE`
-/// visits every table of the database, and a role that owns only the mirror's gets a warning
-/// for each shared catalog it may not analyze, at every sync.
+/// How long a start-up waits for a PostgreSQL that is not up yet (started beside it).
+const STARTING: Duration = Duration::from_secs(10);
+
+/// The first connection, waited for while the server is unreachable or starting up (a replica
+/// started together with its database); a wrong user, password or database fails at once.
+async fn first_connection(options: &PgConnectOptions) -> Result<sqlx::PgConnection, StoreError> {
+    let deadline = tokio::time::Instant::now() + STARTING;
+    loop {
+        match super::check::connect_postgres(options).await {
+            Ok(c) => return Ok(c),
+            Err(p) if p.may_pass() && tokio::time::Instant::now() < deadline => {
+                tracing::info!(problem = %p, "waiting for PostgreSQL");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(p) => return Err(StoreError::Postgres(p.to_string())),
+        }
+    }
+}
+
+/// `ANALYZE` of the mirror's own tables: those of its schema that its role owns (what it may
+/// analyze). A bare `ANALYZE` visits every table of the database, and a role that owns only
+/// the mirror's gets a warning for each shared catalog (or another application's table) it may
+/// not analyze, at every sync. Tables someone else owns are left to autovacuum.
 pub(super) async fn refresh_statistics(pool: &PgPool) -> Result<(), sqlx::Error> {
     let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() \
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
+         WHERE schemaname = current_schema() AND tableowner = current_user \
          AND tablename <> '_sqlx_migrations'",
     )
     .fetch_all(pool)

@@ -422,18 +422,25 @@ async fn check_config_names_what_stands_in_the_way_of_a_postgresql_database() {
         stderr.contains("database `sbt_no_such_database` does not exist"),
         "{stderr}"
     );
-    // `serve` says it in the same words.
+    // `serve` says it in the same words, at once: waiting cannot create a database.
+    let started = std::time::Instant::now();
     let serve = Command::new(env!("CARGO_BIN_EXE_spectrocloud-backend"))
         .args(["serve", "--config"])
         .arg(
-            write_config(&format!("[database]\nurl = \"{name}\"\n"))
-                .path()
-                .join("c.toml"),
+            write_config(&format!(
+                "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"{name}\"\n"
+            ))
+            .path()
+            .join("c.toml"),
         )
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&serve.stderr);
     assert!(!serve.status.success(), "{said}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{said}"
+    );
     assert!(
         said.contains("database `sbt_no_such_database` does not exist")
             && !said.contains("at line"),
