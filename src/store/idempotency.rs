@@ -120,10 +120,15 @@ pub async fn claim(
     Ok(claim)
 }
 
-const INSERT: &str = "INSERT INTO idempotency_keys \
-     (env, subject, identity, project, key, body_hash, name, owner, created_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-     ON CONFLICT (env, subject, identity, project, key) ";
+/// A claim's insert up to its conflict action (binds: [`Claiming::bound`]).
+macro_rules! insert_claim {
+    () => {
+        "INSERT INTO idempotency_keys \
+         (env, subject, identity, project, key, body_hash, name, owner, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (env, subject, identity, project, key) "
+    };
+}
 
 /// SQLite: its write transaction excludes every other writer, so what the insert conflicted
 /// with is still there for the lookup.
@@ -133,13 +138,9 @@ async fn insert_then_look(
     c: &Claiming<'_>,
     now: i64,
 ) -> Result<Claim, sqlx::Error> {
-    let insert = format!("{INSERT} DO NOTHING");
-    let inserted = k
-        .bound(sqlx::query(sqlx::AssertSqlSafe(insert)))
-        .bind(c.body_hash)
-        .bind(c.name)
-        .bind(c.owner)
-        .bind(now)
+    const INSERT: &str = concat!(insert_claim!(), "DO NOTHING");
+    let inserted = c
+        .bound(sqlx::query(INSERT), k, now)
         .execute(&mut *cn)
         .await?
         .rows_affected();
@@ -168,19 +169,16 @@ async fn upsert(
     c: &Claiming<'_>,
     now: i64,
 ) -> Result<Claim, sqlx::Error> {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
-        super::dialect::postgres(&format!(
-            "{INSERT} DO UPDATE SET owner = idempotency_keys.owner \
+    let sql = sql!(
+        super::dialect::Dialect::Postgres,
+        concat!(
+            insert_claim!(),
+            "DO UPDATE SET owner = idempotency_keys.owner \
              RETURNING (xmax = 0) AS inserted, body_hash, status, answer, owner, created_at"
-        ))
-    });
-    let row: Upserted = k
-        .bound(sqlx::query(sql.as_str()))
-        .bind(c.body_hash)
-        .bind(c.name)
-        .bind(c.owner)
-        .bind(now)
+        )
+    );
+    let row: Upserted = c
+        .bound(sqlx::query(sql), k, now)
         .try_map(|r| sqlx::FromRow::from_row(&r))
         .fetch_one(&mut *cn)
         .await?;
@@ -192,6 +190,25 @@ async fn upsert(
 }
 
 impl Claiming<'_> {
+    /// Binds a claim of `k` at `now` where the SQL is [`insert_claim`]'s (on either backend).
+    fn bound<'q, DB>(
+        &self,
+        q: Query<'q, DB, <DB as Database>::Arguments>,
+        k: &KeyRef<'_>,
+        now: i64,
+    ) -> Query<'q, DB, <DB as Database>::Arguments>
+    where
+        DB: Database,
+        for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+        i64: for<'t> Encode<'t, DB> + Type<DB>,
+    {
+        k.bound(q)
+            .bind(self.body_hash)
+            .bind(self.name)
+            .bind(self.owner)
+            .bind(now)
+    }
+
     /// The claim this caller holds when its insert at `at` went in.
     fn held(&self, at: i64) -> Held {
         Held {
